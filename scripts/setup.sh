@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every Debian package qforge builds, tests and benchmarks with.
+# Idempotent and non-interactive: when everything is present it touches nothing.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ccache pkg-config
+  # libraries the code links
+  libeigen3-dev libomp-dev libprotobuf-dev protobuf-compiler
+  libboost-serialization-dev libcli11-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev
+  # PyTorch parity tests and baseline benchmarks; python3-torch alone pulls the
+  # reference BLAS (~5 GFLOP/s), so OpenBLAS must come with it.
+  python3-torch python3-numpy libopenblas0
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
