@@ -1,0 +1,29 @@
+# Two commands on a fresh Debian 12 machine: `make demo` and `make test` (see README.md).
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+export OMP_NUM_THREADS ?= 2
+
+.PHONY: all setup configure build demo test bench clean
+
+all: build
+
+setup:
+	@bash scripts/setup.sh
+
+configure: setup
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release >/dev/null
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+demo: build
+	./$(BUILD_DIR)/examples/train_spirals
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure
+
+bench: build
+	/usr/bin/python3 bench/compare.py --server $(BUILD_DIR)/bench/qforge_bench_server
+
+clean:
+	rm -rf $(BUILD_DIR)

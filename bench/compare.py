@@ -1,0 +1,95 @@
+"""`make bench`: qforge against PyTorch (CPU) on the same forward+backward cases, side by side.
+
+Starts one qforge_bench_server and one torch_ops.py process, both on 2 threads, and alternates
+them case by case for several rounds (which side goes first alternates too), so machine noise
+hits both alike. Prints per case the median times and the median of the per-round ratios
+(ratio = torch time / qforge time; above 1 means qforge is faster), then the geometric mean.
+
+Before quoting any ratio it checks that PyTorch's sgemm runs at its expected speed: Debian's
+python3-torch falls back to the reference BLAS (~5 GFLOP/s) without libopenblas0, and a preset
+OPENBLAS_CORETYPE halves it; a ratio against a crippled baseline would be meaningless.
+"""
+import argparse
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def start(command, env):
+    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, bufsize=1)
+
+
+def ask(process, line):
+    process.stdin.write(line + "\n")
+    process.stdin.flush()
+    answer = process.stdout.readline().split()
+    if len(answer) != 2 or answer[1] == "error":
+        raise SystemExit(f"bench: '{line}' failed: {' '.join(answer) or 'process exited'}")
+    return float(answer[1])
+
+
+def environments(threads):
+    base = dict(os.environ)
+    base.pop("OPENBLAS_CORETYPE", None)  # preset to Haswell here; it halves OpenBLAS sgemm on this CPU
+    base["OMP_NUM_THREADS"] = str(threads)
+    ours = dict(base)
+    theirs = dict(base)
+    # Debian's torch runs GEMMs in OpenBLAS's own pthreads, not in its OpenMP pool: with
+    # OPENBLAS_NUM_THREADS=1 its sgemm uses one core (~180 GFLOP/s here instead of ~350).
+    # Give both sides the same 2 cores.
+    theirs["OPENBLAS_NUM_THREADS"] = str(threads)
+    return ours, theirs
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--server", required=True, help="path of the qforge_bench_server binary")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per case (default 5)")
+    parser.add_argument("--seconds", type=float, default=0.4, help="minimum timing per side per round (default 0.4)")
+    parser.add_argument("--threads", type=int, default=2, help="threads for both sides (default 2)")
+    parser.add_argument("--min-sgemm", type=float, default=250.0,
+                        help="GFLOP/s PyTorch's sgemm at n=2048 must reach before ratios are quoted (default 250)")
+    parser.add_argument("--cases", nargs="*", help="subset of case names")
+    args = parser.parse_args()
+
+    ours_env, torch_env = environments(args.threads)
+    ours = start([args.server], ours_env)
+    theirs = start([sys.executable, os.path.join(HERE, "torch_ops.py")], torch_env)
+    ours.stdin.write("list\n")
+    ours.stdin.flush()
+    cases = args.cases or ours.stdout.readline().split()
+
+    sgemm = ask(theirs, "sgemm")
+    print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, threads={args.threads}, "
+          f"build=Release -O3 -march=native; torch sgemm n=2048: {sgemm:.0f} GFLOP/s")
+    if sgemm < args.min_sgemm:
+        raise SystemExit(f"bench: PyTorch sgemm reaches only {sgemm:.0f} GFLOP/s (< {args.min_sgemm:.0f}); "
+                         "is libopenblas0 installed and OPENBLAS_CORETYPE unset? No ratios quoted.")
+
+    ratios = []
+    for case in cases:
+        ours_ms, torch_ms, case_ratios = [], [], []
+        for round_index in range(args.rounds):
+            order = [(ours, ours_ms), (theirs, torch_ms)]
+            if round_index % 2:
+                order.reverse()
+            for process, samples in order:
+                samples.append(ask(process, f"{case} {args.seconds}"))
+            case_ratios.append(torch_ms[-1] / ours_ms[-1])
+        ratio = statistics.median(case_ratios)
+        ratios.append(ratio)
+        print(f"{case} qforge_ms={statistics.median(ours_ms):.3f} torch_ms={statistics.median(torch_ms):.3f} "
+              f"ratio={ratio:.2f}", flush=True)
+    print(f"geomean_ratio={math.exp(sum(map(math.log, ratios)) / len(ratios)):.2f}")
+    for process in (ours, theirs):
+        process.stdin.close()
+        process.wait()
+
+
+if __name__ == "__main__":
+    main()
