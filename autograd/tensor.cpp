@@ -5,19 +5,9 @@
 #include <random>
 #include <stdexcept>
 
+#include "autograd/allocator.h"
+
 namespace qforge::autograd {
-
-namespace {
-
-// 64-byte alignment lets AVX-512 kernels use aligned loads on every tensor's first element.
-std::shared_ptr<float[]> allocate_floats(int64_t count) {
-  const size_t bytes = std::max<size_t>(64, (static_cast<size_t>(count) * sizeof(float) + 63) / 64 * 64);
-  void* memory = std::aligned_alloc(64, bytes);
-  if (memory == nullptr) throw std::bad_alloc();
-  return std::shared_ptr<float[]>(static_cast<float*>(memory), [](float* p) { std::free(p); });
-}
-
-}  // namespace
 
 Tensor::Tensor(const Shape& shape) : storage_(allocate_floats(shape.numel())), shape_(shape) {}
 
