@@ -1,8 +1,8 @@
 """`make bench`: qforge against PyTorch (CPU) on the same forward+backward cases, side by side.
 
-Starts one qforge_bench_server and one torch_ops.py process, both on 2 threads, and alternates
-them case by case for several rounds (which side goes first alternates too), so machine noise
-hits both alike. Prints per case the median times and the median of the per-round ratios
+Starts one qforge_bench_server and two torch_ops.py processes (see environments()), all on 2
+threads, and alternates them case by case for several rounds (which side goes first alternates
+too), so machine noise hits both alike. Prints per case the median times and the median of the per-round ratios
 (ratio = torch time / qforge time; above 1 means qforge is faster), then the geometric mean.
 
 Before quoting any ratio it checks that PyTorch's sgemm runs at its expected speed: Debian's
@@ -34,16 +34,17 @@ def ask(process, line):
 
 
 def environments(threads):
+    """qforge's environment, and PyTorch's two: Debian's torch runs GEMMs in OpenBLAS's own pthreads,
+    not in its OpenMP pool. With OPENBLAS_NUM_THREADS=1 its sgemm uses one core (~180 GFLOP/s here
+    instead of ~350); with OPENBLAS_NUM_THREADS=threads the idle OpenBLAS threads spin against the
+    OpenMP pool and slow the following elementwise ops 2-10x. Neither alone is fair, so PyTorch
+    runs in both settings and each round keeps its faster time."""
     base = dict(os.environ)
     base.pop("OPENBLAS_CORETYPE", None)  # preset to Haswell here; it halves OpenBLAS sgemm on this CPU
     base["OMP_NUM_THREADS"] = str(threads)
-    ours = dict(base)
-    theirs = dict(base)
-    # Debian's torch runs GEMMs in OpenBLAS's own pthreads, not in its OpenMP pool: with
-    # OPENBLAS_NUM_THREADS=1 its sgemm uses one core (~180 GFLOP/s here instead of ~350).
-    # Give both sides the same 2 cores.
-    theirs["OPENBLAS_NUM_THREADS"] = str(threads)
-    return ours, theirs
+    single_blas = dict(base, OPENBLAS_NUM_THREADS="1")
+    threaded_blas = dict(base, OPENBLAS_NUM_THREADS=str(threads))
+    return base, [single_blas, threaded_blas]
 
 
 def main():
@@ -57,14 +58,14 @@ def main():
     parser.add_argument("--cases", nargs="*", help="subset of case names")
     args = parser.parse_args()
 
-    ours_env, torch_env = environments(args.threads)
+    ours_env, torch_envs = environments(args.threads)
     ours = start([args.server], ours_env)
-    theirs = start([sys.executable, os.path.join(HERE, "torch_ops.py")], torch_env)
+    theirs = [start([sys.executable, os.path.join(HERE, "torch_ops.py")], env) for env in torch_envs]
     ours.stdin.write("list\n")
     ours.stdin.flush()
     cases = args.cases or ours.stdout.readline().split()
 
-    sgemm = ask(theirs, "sgemm")
+    sgemm = ask(theirs[1], "sgemm")
     print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, threads={args.threads}, "
           f"build=Release -O3 -march=native; torch sgemm n=2048: {sgemm:.0f} GFLOP/s")
     if sgemm < args.min_sgemm:
@@ -75,18 +76,20 @@ def main():
     for case in cases:
         ours_ms, torch_ms, case_ratios = [], [], []
         for round_index in range(args.rounds):
-            order = [(ours, ours_ms), (theirs, torch_ms)]
+            line = f"{case} {args.seconds}"
             if round_index % 2:
-                order.reverse()
-            for process, samples in order:
-                samples.append(ask(process, f"{case} {args.seconds}"))
+                torch_ms.append(min(ask(process, line) for process in theirs))
+                ours_ms.append(ask(ours, line))
+            else:
+                ours_ms.append(ask(ours, line))
+                torch_ms.append(min(ask(process, line) for process in theirs))
             case_ratios.append(torch_ms[-1] / ours_ms[-1])
         ratio = statistics.median(case_ratios)
         ratios.append(ratio)
         print(f"{case} qforge_ms={statistics.median(ours_ms):.3f} torch_ms={statistics.median(torch_ms):.3f} "
               f"ratio={ratio:.2f}", flush=True)
     print(f"geomean_ratio={math.exp(sum(map(math.log, ratios)) / len(ratios)):.2f}")
-    for process in (ours, theirs):
+    for process in [ours, *theirs]:
         process.stdin.close()
         process.wait()
 
