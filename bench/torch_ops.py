@@ -84,9 +84,10 @@ def median_ms(step, min_seconds):
 
 def sgemm_gflops(n=2048):
     a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
+    for _ in range(2):  # warm-up: OpenBLAS thread start, page faults
+        a @ b
     best = math.inf
-    for _ in range(3):
+    for _ in range(5):
         t0 = time.perf_counter()
         a @ b
         best = min(best, time.perf_counter() - t0)

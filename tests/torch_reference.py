@@ -88,6 +88,23 @@ def causal_attention(q, k, v, scale=None):
     return torch.softmax(scores, dim=-1) @ v
 
 
+def dropout_mask(shape, p, seed):
+    """qforge's documented dropout mask (autograd/ops/op_dropout.cpp), recomputed independently:
+    keep element i when the top 32 bits of splitmix64(mix(seed) + (i + 1) * golden_gamma) are
+    >= floor(p * 2^32), with p rounded to float32 as the C++ side receives it."""
+    full = (1 << 64) - 1
+
+    def mix(z):
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & full
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & full
+        return z ^ (z >> 31)
+
+    p32 = struct.unpack("<f", struct.pack("<f", p))[0]
+    key, threshold = mix(seed), int(math.ldexp(p32, 32))
+    keep = [(mix((key + (i + 1) * 0x9E3779B97F4A7C15) & full) >> 32) >= threshold for i in range(math.prod(shape))]
+    return torch.tensor(keep, dtype=torch.float64).reshape(shape)
+
+
 def main(request_path, answer_path):
     request = read_qft(request_path)
     cases = sorted(name[: -len("/expr")] for name in request if name.endswith("/expr"))
@@ -96,7 +113,7 @@ def main(request_path, answer_path):
         try:
             kinds = request[case + "/kinds"]
             env = {"torch": torch, "F": F, "math": math, "rms_norm": rms_norm, "rope": rope,
-                   "causal_attention": causal_attention}
+                   "causal_attention": causal_attention, "dropout_mask": dropout_mask}
             inputs = []
             for i, kind in enumerate(kinds):
                 x = request[f"{case}/x{i}"].clone()

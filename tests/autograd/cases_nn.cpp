@@ -44,6 +44,12 @@ QFORGE_OP_CASES({
     {"attention_const_kv", {{{1, 2, 9, 4}}, {{1, 2, 9, 4}, InputKind::kConstant}, {{1, 2, 9, 4}}},
      "causal_attention(x0, x1, x2, 0.5)",
      [](const CaseInputs& x) { return ag::causal_attention(x[0], x[1], x[2], 0.5f); }},
+    // PyTorch's own RNG cannot reproduce the mask, so the reference rebuilds qforge's documented
+    // counter-based mask in Python and applies it with PyTorch's inverted-dropout scaling.
+    {"dropout_p03", {{{6, 7}}}, "x0 * dropout_mask((6, 7), 0.3, 1234) / (1 - 0.3)",
+     [](const CaseInputs& x) { return ag::dropout(x[0], 0.3f, 1234); }},
+    {"dropout_p07_3d", {{{2, 5, 9}}}, "x0 * dropout_mask((2, 5, 9), 0.7, 99) / (1 - 0.7)",
+     [](const CaseInputs& x) { return ag::dropout(x[0], 0.7f, 99); }},
 });
 
 }  // namespace qforge::testing
