@@ -9,12 +9,12 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "autograd/kernels/fast_math.h"
 #include "autograd/kernels/gemm.h"
 #include "autograd/ops.h"
 
@@ -26,27 +26,6 @@ constexpr int64_t kBlock = 32;
 // Multiply-adds of the full (unmasked) Q K^T below which one thread does the whole op: a pair
 // of heads is microseconds of work, less than waking a team of threads.
 constexpr int64_t kParallelMacs = int64_t{1} << 21;
-
-// exp for softmax arguments (S - row max, or S - log-sum-exp, which rounding may leave a few ulp
-// above 0; valid up to 88), vectorisable under `omp simd` where std::exp is a scalar libm call:
-// x = n ln2 + r with |r| <= ln2/2, exp(r) by the Cephes expf polynomial (~1 ulp), 2^n assembled
-// in the exponent bits. Arguments below -87 flush to 0.
-inline float exp_nonpositive(float x) {
-  const float clamped = std::max(x, -87.0f);
-  const float shifted = clamped * 1.44269504088896341f + 12582912.0f;  // round to nearest via 1.5 * 2^23
-  const float n = shifted - 12582912.0f;
-  const float r = (clamped - n * 0.693359375f) + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const int32_t e = static_cast<int32_t>(n) + 127;
-  const float two_n = std::bit_cast<float>(e << 23);
-  return x < -87.0f ? 0.0f : p * two_n;
-}
 
 struct Geometry {
   int64_t batch, heads, kv_heads, t, d;
@@ -75,7 +54,7 @@ void block_softmax(const Geometry& g, int64_t i0, int64_t rows, float* s, float*
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < n; ++j) {
-      row[j] = exp_nonpositive(row[j] - m);
+      row[j] = kernels::fast_exp(row[j] - m);
       sum += row[j];
     }
     const float inv = 1.0f / sum;
@@ -135,7 +114,7 @@ void backward_pair(const Geometry& g, const PairTensors& p, float* s, float* ds,
       const float l = p.lse[i0 + r], dl = delta[i0 + r];
 #pragma omp simd
       for (int64_t j = 0; j < n; ++j) {
-        pr[j] = exp_nonpositive(pr[j] - l);
+        pr[j] = kernels::fast_exp(pr[j] - l);
         dr[j] = pr[j] * (dr[j] - dl) * g.scale;
       }
       std::fill(pr + n, pr + cols, 0.0f);

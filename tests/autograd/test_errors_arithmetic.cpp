@@ -5,21 +5,15 @@
 #include <functional>
 
 #include "autograd/ops.h"
+#include "tests/support/error_of.h"
 
 namespace qforge::autograd {
 namespace {
 
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using qforge::testing::error_of;
 
-std::string error_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "no exception";
-}
 
 Variable zeros(const Shape& shape) { return Variable(Tensor::zeros(shape), true); }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "autograd/ops.h"
+#include "tests/support/error_of.h"
 
 namespace {
 
@@ -20,16 +21,8 @@ using ag::Tensor;
 using ag::Variable;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using qforge::testing::error_of;
 
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "no exception";
-}
 
 Variable param(const Shape& shape, uint64_t seed = 1) { return Variable(Tensor::randn(shape, seed), true); }
 

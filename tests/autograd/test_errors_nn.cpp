@@ -7,24 +7,17 @@
 #include <string>
 
 #include "autograd/ops.h"
+#include "tests/support/error_of.h"
 
 namespace qforge::autograd {
 namespace {
 
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using qforge::testing::error_of;
 
 Variable ones(std::initializer_list<int64_t> dims) { return Variable(Tensor::full(Shape(dims), 1.0f), true); }
 
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "<no std::invalid_argument thrown>";
-}
 
 TEST(NnErrors, RmsNormWeightSize) {
   EXPECT_THAT(error_of([] { rms_norm(ones({2, 8}), ones({7})); }),

@@ -7,25 +7,17 @@
 #include <string>
 
 #include "autograd/ops.h"
+#include "tests/support/error_of.h"
 
 namespace qforge::autograd {
 namespace {
 
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using qforge::testing::error_of;
 
 Variable ones(const Shape& shape) { return Variable(Tensor::full(shape, 1.0f), true); }
 
-// The message of the std::invalid_argument that `f` throws ("" when it throws none).
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(ShapeErrors, ReshapeWrongSize) {
   EXPECT_THAT(error_of([] { reshape(ones({2, 3}), {4, 2}); }),
@@ -54,7 +46,7 @@ TEST(ShapeErrors, PermuteNotAPermutation) {
               AllOf(HasSubstr("permute: order [0, 0, 1] is not a permutation"), HasSubstr("[2, 3, 4]")));
   EXPECT_THAT(error_of([] { permute(ones({2, 3, 4}), {0, 1}); }), HasSubstr("permute: order [0, 1]"));
   EXPECT_THAT(error_of([] { permute(ones({2, 3}), {0, 2}); }), HasSubstr("permute: order [0, 2]"));
-  EXPECT_THAT(error_of([] { permute(ones({2, 3}), {-1, -2}); }), "");  // negative axes are fine
+  EXPECT_NO_THROW(permute(ones({2, 3}), {-1, -2}));  // negative axes are fine
 }
 
 TEST(ShapeErrors, ConcatMismatch) {

@@ -108,11 +108,32 @@ TEST_P(GemmAllTransposes, LargerThanOneCacheBlock) {
   run_case({613, 1100, 801}, {ta, tb, 4, 0, 9}, 1.0f, 0.5f);
 }
 
+TEST_P(GemmAllTransposes, TallCrossesRowPanels) {
+  // m above one packed A panel (3072 rows); n = 20 is one column tile, so threads split rows.
+  const auto [ta, tb] = GetParam();
+  run_case({3100, 40, 50}, {ta, tb, 0, 3, 1}, 1.0f, 0.0f);
+  run_case({3100, 20, 50}, {ta, tb, 2, 0, 1}, 1.0f, 1.0f);
+}
+
 INSTANTIATE_TEST_SUITE_P(Gemm, GemmAllTransposes, ::testing::Combine(::testing::Bool(), ::testing::Bool()),
                          [](const auto& info) {
                            return std::string(std::get<0>(info.param) ? "T" : "N") +
                                   (std::get<1>(info.param) ? "T" : "N");
                          });
+
+TEST(Gemm, CalledInsideParallelRegion) {
+  // Inside an active parallel region gemm must run single-threaded on the calling thread.
+  constexpr int kCopies = 4;
+  const Shape s{130, 150, 120};
+  const auto a = random_vec(static_cast<size_t>(s.m * s.k), 7);
+  const auto b = random_vec(static_cast<size_t>(s.k * s.n), 8);
+  std::vector<std::vector<float>> c(kCopies, std::vector<float>(static_cast<size_t>(s.m * s.n)));
+#pragma omp parallel for num_threads(2)
+  for (int i = 0; i < kCopies; ++i)
+    gemm(false, false, s.m, s.n, s.k, 1.0f, a.data(), s.k, b.data(), s.n, 0.0f, c[i].data(), s.n);
+  for (int i = 0; i < kCopies; ++i)
+    expect_matches(s, {false, false, 0, 0, 0}, 1.0f, 0.0f, a.data(), s.k, b.data(), s.n, nullptr, c[i].data(), s.n);
+}
 
 TEST(Gemm, KZeroScalesC) {
   std::vector<float> c = {1.0f, 2.0f, std::numeric_limits<float>::quiet_NaN(), 4.0f};
@@ -154,5 +175,7 @@ TEST(GemmBatched, SharedOperandSmallProducts) {
 TEST(GemmBatched, AttentionLikeShape) { run_batched(false, false, true, {128, 128, 32}, 8, 0.0f); }
 
 TEST(GemmBatched, LargeProductsParallelInside) { run_batched(true, true, false, {300, 260, 180}, 3, 0.5f); }
+
+TEST(GemmBatched, LargeProductsEvenBatch) { run_batched(false, true, true, {200, 170, 150}, 4, 0.0f); }
 
 }  // namespace
