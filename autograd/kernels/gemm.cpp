@@ -4,16 +4,16 @@
 // level that matches its reuse:
 //   * packed B block (kc x nc, vector operand) stays in the core's private L2 (1 MiB on Zen 5),
 //   * one packed A micro-panel (12 x kc, broadcast operand) stays in L1d (48 KiB),
-//   * the packed A panel (mc x kc) is shared by both threads and lives in L3.
+//   * the packed A panel (mc x kc) is streamed from L2/L3 once per B block.
 // Packing absorbs transposes and leading dimensions, so all four trans combinations run the
-// same kernel on the same layout.
+// same kernel on the same layout. With several threads each one computes its own band of C
+// and packs privately (see thread_share).
 #include "autograd/kernels/gemm.h"
 
 #include <omp.h>
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 
 #include "autograd/kernels/gemm_microkernel.h"
 #include "autograd/kernels/gemm_pack.h"
@@ -27,16 +27,21 @@ using detail::Operands;
 
 // kc: 12 x 384 x 4 B = 18 KiB of A in L1 next to the streamed B rows.
 // nc: 384 x 512 x 4 B = 768 KiB of packed B, three quarters of the private L2.
-// mc: the shared A panel, 3072 x 384 x 4 B = 4.5 MiB, comfortably inside the shared L3.
+// mc: one thread's A panel, 3072 x 384 x 4 B = 4.5 MiB, inside the shared L3 even twice.
+// (Measured on the target: 256..768 for kc and 256..1024 for nc are all within noise at
+// n = 2048; the kernel is compute bound once the panels fit.)
 constexpr int64_t kKC = 384;
 constexpr int64_t kNC = 512;
 constexpr int64_t kMC = 3072;
 // Below this many multiply-adds packing and the tile padding cost more than they save.
 constexpr int64_t kTinyMacs = 16 * 16 * 16;
-// Each extra thread needs roughly this much work to pay for the fork/join and barriers.
-constexpr int64_t kMacsPerThread = 48 * 48 * 48;
-// Products at most this large are run one-per-thread in gemm_batched.
-constexpr int64_t kBatchParallelMacs = 160 * 160 * 160;
+// Each extra thread needs roughly this much work to pay for the fork/join (measured: a 64^3
+// product is faster on one thread, a 96^3 one on two).
+constexpr int64_t kMacsPerThread = 64 * 64 * 80;
+// gemm_batched runs whole products one-per-thread when they are at most this large (a single
+// thread then reaches ~190 GFLOP/s while splitting one small product costs fork/join and edge
+// tiles), or when the batch divides evenly among the threads.
+constexpr int64_t kBatchParallelMacs = 128 * 128 * 128;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
@@ -58,8 +63,8 @@ class ScratchBuffer {
   float* data_ = nullptr;
   int64_t capacity_ = 0;
 };
-thread_local ScratchBuffer tl_pack_a;  // shared A panel (owned by the thread that calls gemm)
-thread_local ScratchBuffer tl_pack_b;  // private B block of each worker thread
+thread_local ScratchBuffer tl_pack_a;
+thread_local ScratchBuffer tl_pack_b;
 
 void scale_c(const Operands& g) {
   for (int64_t i = 0; i < g.m; ++i) {
@@ -90,54 +95,58 @@ double balance(int64_t units, int nth) {
   return static_cast<double>(units) / static_cast<double>(nth * ceil_div(units, nth));
 }
 
-void barrier(int nth) {
-  if (nth > 1) {
-#pragma omp barrier
-  }
-}
-
-// The part of the blocked algorithm executed by thread `tid` of `nth`. Threads either split the
-// columns of C (each packs its own B block, all share the A panel, packed cooperatively) or,
-// when n is too narrow to share out, the rows of C (each packs the A rows it uses; B is small).
-// `apack` holds two A panels so packing slice p+1 can start while a peer still reads slice p.
-void run_blocked(const Operands& g, float* apack, int tid, int nth, bool split_n) {
+// Sequential blocked product for one thread. Loop order (outer to inner): m panels of the
+// packed A (mc rows), k slices (kc), n blocks of the packed B (nc), then 12-row A micro-panels
+// and 32-column B micro-panels. A micro-panel (kc x 12) is reused from L1 across the whole B
+// block; the B block is reused from L2 across the whole A panel.
+void run_serial(const Operands& g) {
   const int64_t kc_nom = ceil_div(g.k, ceil_div(g.k, kKC));  // balanced slices, no thin tail
   const int64_t mc_nom = round_up(ceil_div(g.m, ceil_div(g.m, kMC)), kMR);
-  const int64_t n_units = ceil_div(g.n, kNR);
-  const int64_t j_lo = split_n ? std::min(g.n, n_units * tid / nth * kNR) : 0;
-  const int64_t j_hi = split_n ? std::min(g.n, n_units * (tid + 1) / nth * kNR) : g.n;
-  float* bpack = tl_pack_b.get(kc_nom * std::min(round_up(g.n, kNR), kNC));
-  int slice = 0;
+  const int64_t nc_nom = std::min(round_up(g.n, kNR), kNC);
+  float* apack = tl_pack_a.get(mc_nom * kc_nom);
+  float* bpack = tl_pack_b.get(nc_nom * kc_nom);
   for (int64_t i0 = 0; i0 < g.m; i0 += mc_nom) {
     const int64_t mc = std::min(mc_nom, g.m - i0);
-    const int64_t panels = ceil_div(mc, kMR);
-    const int64_t mp_lo = split_n ? 0 : panels * tid / nth;
-    const int64_t mp_hi = split_n ? panels : panels * (tid + 1) / nth;
-    for (int64_t p0 = 0; p0 < g.k; p0 += kc_nom, ++slice) {
+    for (int64_t p0 = 0; p0 < g.k; p0 += kc_nom) {
       const int64_t kc = std::min(kc_nom, g.k - p0);
-      float* a_slice = apack + (slice & 1) * mc_nom * kc_nom;
-      if (split_n) {  // everyone needs the whole panel: pack a share each, then sync
-        detail::pack_a(g, i0, mc, p0, kc, a_slice, panels * tid / nth, panels * (tid + 1) / nth);
-        barrier(nth);
-      } else {  // each thread only reads the A rows it packed itself
-        detail::pack_a(g, i0, mc, p0, kc, a_slice, mp_lo, mp_hi);
-      }
+      detail::pack_a(g, i0, mc, p0, kc, apack);
       const float beta = p0 == 0 ? g.beta : 1.0f;  // later slices accumulate into C
-      for (int64_t j0 = j_lo; j0 < j_hi; j0 += kNC) {
-        const int64_t nc = std::min(kNC, j_hi - j0);
+      for (int64_t j0 = 0; j0 < g.n; j0 += nc_nom) {
+        const int64_t nc = std::min(nc_nom, g.n - j0);
         detail::pack_b(g, p0, kc, j0, nc, bpack);
-        for (int64_t mp = mp_lo; mp < mp_hi; ++mp) {
-          const float* pa = a_slice + mp * kMR * kc;
-          float* crow = g.c + (i0 + mp * kMR) * g.ldc + j0;
-          const int mr = static_cast<int>(std::min<int64_t>(kMR, mc - mp * kMR));
-          for (int64_t np = 0; np * kNR < nc; ++np) {
-            const int nr = static_cast<int>(std::min<int64_t>(kNR, nc - np * kNR));
-            detail::micro_kernel(kc, pa, bpack + np * kNR * kc, crow + np * kNR, g.ldc, g.alpha, beta, mr, nr);
+        for (int64_t i = 0; i < mc; i += kMR) {
+          const float* pa = apack + i * kc;
+          float* crow = g.c + (i0 + i) * g.ldc + j0;
+          const int mr = static_cast<int>(std::min<int64_t>(kMR, mc - i));
+          for (int64_t j = 0; j < nc; j += kNR) {
+            const int nr = static_cast<int>(std::min<int64_t>(kNR, nc - j));
+            detail::micro_kernel(kc, pa, bpack + j * kc, crow + j, g.ldc, g.alpha, beta, mr, nr);
           }
         }
       }
     }
   }
+}
+
+// The sub-product for thread `tid` of `nth`: a band of C columns (split_n) or rows, cut on
+// micro-tile boundaries. Threads share nothing but the read-only inputs: each packs the
+// operand panels it needs itself. Re-packing the shared operand costs ~1/n of the arithmetic,
+// far less than making one core wait for the other at a barrier every k slice.
+Operands thread_share(Operands g, int tid, int nth, bool split_n) {
+  const int64_t extent = split_n ? g.n : g.m, unit = split_n ? kNR : kMR;
+  const int64_t units = ceil_div(extent, unit);
+  const int64_t lo = std::min(extent, units * tid / nth * unit);
+  const int64_t hi = std::min(extent, units * (tid + 1) / nth * unit);
+  if (split_n) {
+    g.b += g.tb ? lo * g.ldb : lo;
+    g.c += lo;
+    g.n = hi - lo;
+  } else {
+    g.a += g.ta ? lo : lo * g.lda;
+    g.c += lo * g.ldc;
+    g.m = hi - lo;
+  }
+  return g;
 }
 
 void gemm_impl(const Operands& g, int max_threads) {
@@ -146,13 +155,13 @@ void gemm_impl(const Operands& g, int max_threads) {
   const int64_t macs = g.m * g.n * g.k;
   if (macs <= kTinyMacs) return gemm_tiny(g);
   const int nth = static_cast<int>(std::clamp<int64_t>(macs / kMacsPerThread, 1, max_threads));
+  if (nth == 1) return run_serial(g);
   const bool split_n = balance(ceil_div(g.n, kNR), nth) >= balance(ceil_div(g.m, kMR), nth);
-  const int64_t kc_nom = ceil_div(g.k, ceil_div(g.k, kKC));
-  const int64_t mc_nom = round_up(ceil_div(g.m, ceil_div(g.m, kMC)), kMR);
-  float* apack = tl_pack_a.get(2 * mc_nom * kc_nom);
-  if (nth == 1) return run_blocked(g, apack, 0, 1, true);
 #pragma omp parallel num_threads(nth)
-  run_blocked(g, apack, omp_get_thread_num(), omp_get_num_threads(), split_n);
+  {
+    const Operands part = thread_share(g, omp_get_thread_num(), omp_get_num_threads(), split_n);
+    if (part.m > 0 && part.n > 0) run_serial(part);
+  }
 }
 
 int threads_available() { return omp_in_parallel() ? 1 : omp_get_max_threads(); }
@@ -173,7 +182,7 @@ void gemm_batched(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, f
               threads);
   };
   const int threads = threads_available();
-  if (batch > 1 && threads > 1 && m * n * k <= kBatchParallelMacs) {
+  if (batch > 1 && threads > 1 && (m * n * k <= kBatchParallelMacs || batch % threads == 0)) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(static_cast<int>(std::min<int64_t>(threads, batch)))
     for (int64_t i = 0; i < batch; ++i) one(i, 1);
     return;

@@ -37,21 +37,18 @@ inline void store_tile(__m512 (&acc)[kMR][2], float* c, int64_t ldc, float alpha
   }
 }
 
-// pa: packed A micro-panel, kc steps of kMR floats; pb: packed B micro-panel, kc steps of kNR
-// floats (both zero-padded, 64-byte aligned). Edge tiles compute the full 12x32 product on the
-// padding and only the store is clipped to mr x nr, so the hot loop has no edge branches.
-inline void micro_kernel(int64_t kc, const float* __restrict pa, const float* __restrict pb,
-                         float* c, int64_t ldc, float alpha, float beta, int mr, int nr) {
-  __m512 acc[kMR][2];
-#pragma GCC unroll 12
-  for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-  // Pull the C tile towards L1 while the k loop runs; it is only touched at the very end.
+inline void prefetch_c_tile(const float* c, int64_t ldc, int mr) {
   for (int r = 0; r < mr; ++r) {
     _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + kNR - 1), _MM_HINT_T0);
   }
+}
+
+// `steps` rank-1 updates of the 12x32 accumulator tile.
+[[gnu::always_inline]] inline void k_steps(int64_t steps, const float*& pa, const float*& pb,
+                                           __m512 (&acc)[kMR][2]) {
 #pragma GCC unroll 4
-  for (int64_t p = 0; p < kc; ++p) {
+  for (int64_t p = 0; p < steps; ++p) {
     const __m512 b0 = _mm512_load_ps(pb), b1 = _mm512_load_ps(pb + 16);
 #pragma GCC unroll 12
     for (int r = 0; r < kMR; ++r) {
@@ -62,6 +59,23 @@ inline void micro_kernel(int64_t kc, const float* __restrict pa, const float* __
     pa += kMR;
     pb += kNR;
   }
+}
+
+// pa: packed A micro-panel, kc steps of kMR floats; pb: packed B micro-panel, kc steps of kNR
+// floats (both zero-padded; pb 64-byte aligned). Edge tiles compute the full 12x32 product on
+// the padding and only the store is clipped to mr x nr, so the hot loop has no edge branches.
+inline void micro_kernel(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc,
+                         float alpha, float beta, int mr, int nr) {
+  // The C tile is prefetched shortly before the end rather than at the start: issued early,
+  // its 24 lines get evicted again by the streamed B panel before the store reads them.
+  constexpr int64_t kPrefetchC = 32;
+  __m512 acc[kMR][2];
+#pragma GCC unroll 12
+  for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  const int64_t head = kc > kPrefetchC ? kc - kPrefetchC : 0;
+  k_steps(head, pa, pb, acc);
+  prefetch_c_tile(c, ldc, mr);
+  k_steps(kc - head, pa, pb, acc);
   store_tile(acc, c, ldc, alpha, beta, mr, nr);
 }
 

@@ -18,11 +18,10 @@ struct Operands {
   int64_t ldc;
 };
 
-// Packs micro-panels [mp_lo, mp_hi) of op(A)[i0:i0+mc, p0:p0+kc] into `out`: micro-panel mp
+// Packs op(A)[i0:i0+mc, p0:p0+kc] into `out`: micro-panel mp (rows i0 + mp*kMR ...)
 // starts at out + mp*kMR*kc and stores, for each k step, kMR consecutive row values (rows past
 // mc are zero so the kernel can run full tiles).
-void pack_a(const Operands& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* out,
-            int64_t mp_lo, int64_t mp_hi);
+void pack_a(const Operands& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* out);
 
 // Packs op(B)[p0:p0+kc, j0:j0+nc] into `out`: micro-panel np starts at out + np*kNR*kc and
 // stores, for each k step, kNR consecutive column values (columns past nc are zero).
