@@ -11,8 +11,10 @@ namespace qforge::autograd {
 
 namespace {
 
-// Blocks below this go straight to malloc, whose own bins already recycle them cheaply.
-constexpr size_t kCachedMinimum = size_t{1} << 20;
+// Blocks below this go straight to malloc, whose bins recycle them cheaply. Above glibc's
+// 128 KiB mmap threshold malloc maps fresh pages per call (and trims freed heap tops back to the
+// system), so from 64 KiB on the cache keeps blocks itself.
+constexpr size_t kCachedMinimum = size_t{64} << 10;
 // Upper bound on idle cached memory; beyond it freed blocks go back to the system.
 constexpr size_t kCacheLimit = size_t{2} << 30;
 constexpr size_t kHugePage = size_t{2} << 20;
@@ -68,7 +70,7 @@ BlockCache& cache() {
 }
 
 void* fresh_block(size_t bytes) {
-  const bool large = bytes >= kCachedMinimum;
+  const bool large = bytes >= kHugePage;
   void* block = std::aligned_alloc(large ? kHugePage : 64, bytes);
   if (block == nullptr) throw std::bad_alloc();
   // Transparent huge pages are opt-in here (madvise mode): fewer TLB misses in GEMM and

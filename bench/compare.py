@@ -42,8 +42,13 @@ def environments(threads):
     base = dict(os.environ)
     base.pop("OPENBLAS_CORETYPE", None)  # preset to Haswell here; it halves OpenBLAS sgemm on this CPU
     base["OMP_NUM_THREADS"] = str(threads)
-    single_blas = dict(base, OPENBLAS_NUM_THREADS="1")
-    threaded_blas = dict(base, OPENBLAS_NUM_THREADS=str(threads))
+    # qforge recycles large blocks (autograd/allocator.cpp). PyTorch's CPU allocator is plain
+    # malloc, which maps fresh pages for every large tensor; first-touch page faults are slow on
+    # this VM (~10-17 us per 4 KiB), 30x PyTorch's rmsnorm time. Keeping glibc from returning
+    # memory gives PyTorch the same reuse, so the ratios compare kernels, not allocators.
+    torch_base = dict(base, MALLOC_MMAP_THRESHOLD_="4294967296", MALLOC_TRIM_THRESHOLD_="68719476736")
+    single_blas = dict(torch_base, OPENBLAS_NUM_THREADS="1")
+    threaded_blas = dict(torch_base, OPENBLAS_NUM_THREADS=str(threads))
     return base, [single_blas, threaded_blas]
 
 
