@@ -10,6 +10,9 @@
 // and packs privately (see thread_share).
 #include "autograd/kernels/gemm.h"
 
+// The AVX-512 kernel; gemm_portable.cpp stands in on CPUs without AVX-512F.
+#if defined(__AVX512F__)
+
 #include <omp.h>
 
 #include <algorithm>
@@ -191,3 +194,5 @@ void gemm_batched(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, f
 }
 
 }  // namespace qforge::autograd::kernels
+
+#endif  // __AVX512F__

@@ -3,6 +3,9 @@
 // 16x16 in-register transposes so that every source cache line is read once, densely.
 #include "autograd/kernels/gemm_pack.h"
 
+// The AVX-512 kernel; gemm_portable.cpp stands in on CPUs without AVX-512F.
+#if defined(__AVX512F__)
+
 #include <immintrin.h>
 
 #include <algorithm>
@@ -127,3 +130,5 @@ void pack_b(const Operands& g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, f
 }
 
 }  // namespace qforge::autograd::kernels::detail
+
+#endif  // __AVX512F__

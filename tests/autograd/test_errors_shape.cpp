@@ -18,7 +18,6 @@ using qforge::testing::error_of;
 
 Variable ones(const Shape& shape) { return Variable(Tensor::full(shape, 1.0f), true); }
 
-
 TEST(ShapeErrors, ReshapeWrongSize) {
   EXPECT_THAT(error_of([] { reshape(ones({2, 3}), {4, 2}); }),
               AllOf(HasSubstr("reshape"), HasSubstr("6 elements"), HasSubstr("[4, 2]")));
