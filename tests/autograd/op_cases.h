@@ -43,7 +43,7 @@ struct OpCase {
   std::string torch;
   std::function<Variable(const CaseInputs&)> run;
   double fd_step = 5e-3;
-  double fd_tolerance = 1e-2;      // |numeric - analytic| <= tol * (1 + |numeric|)
+  double fd_tolerance = 2e-3;      // |numeric - analytic| <= tol * (1 + |numeric|); worst seen 3.3e-4
   double torch_tolerance = 2e-5;   // max |ours - torch| / (1 + |torch|)
 };
 
