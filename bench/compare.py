@@ -68,9 +68,15 @@ def main():
     theirs = [start([sys.executable, os.path.join(HERE, "torch_ops.py")], env) for env in torch_envs]
     ours.stdin.write("list\n")
     ours.stdin.flush()
-    cases = args.cases or ours.stdout.readline().split()
+    available = ours.stdout.readline().split()
+    unknown = [case for case in args.cases or [] if case not in available]
+    if unknown:
+        raise SystemExit(f"bench: unknown case(s) {' '.join(unknown)}; available: {' '.join(available)}")
+    cases = args.cases or available
 
-    sgemm = ask(theirs[1], "sgemm")
+    for process in theirs:
+        ask(process, "ping")  # both PyTorch processes have finished importing before anything is timed
+    sgemm = max(ask(theirs[1], "sgemm") for _ in range(3))
     print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, threads={args.threads}, "
           f"build=Release -O3 -march=native; torch sgemm n=2048: {sgemm:.0f} GFLOP/s")
     if sgemm < args.min_sgemm:
