@@ -36,20 +36,6 @@ Tensor map_binary(const Tensor& a, const Tensor& b, F f) {
   return out;
 }
 
-// f(a[i], b[i], c[i]) for three tensors of equal element count (fused backward formulas).
-template <class F>
-Tensor map_ternary(const Tensor& a, const Tensor& b, const Tensor& c, F f) {
-  Tensor out(a.shape());
-  const float* pa = a.data();
-  const float* pb = b.data();
-  const float* pc = c.data();
-  float* o = out.data();
-  const int64_t n = a.numel();
-#pragma omp parallel for simd schedule(static) if (n > kParallelThreshold)
-  for (int64_t i = 0; i < n; ++i) o[i] = f(pa[i], pb[i], pc[i]);
-  return out;
-}
-
 // Broadcast geometry of a binary op after merging adjacent dimensions that broadcast alike:
 // out[i0..i3] = f(a[sum i*stride_a], b[sum i*stride_b]).
 struct BroadcastPlan {
