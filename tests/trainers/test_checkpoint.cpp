@@ -1,0 +1,98 @@
+// Checkpoints round-trip bit for bit, replace the previous one atomically, and name the file on errors.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "trainers/checkpoint.h"
+
+namespace qforge::trainers {
+namespace {
+
+using autograd::Shape;
+using autograd::Tensor;
+using ::testing::HasSubstr;
+
+std::filesystem::path fresh_dir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("qforge_ckpt_" + name + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
+Checkpoint sample(int64_t step) {
+  Checkpoint c;
+  c.step = step;
+  c.config_text = "trainer { steps: 10 }\n";
+  c.model = {{"model.embed_tokens.weight", Tensor::randn(Shape{5, 3}, 1)}, {"lm_head.weight", Tensor::randn(Shape{3}, 2)}};
+  c.optimizer = {{"group0.param0.exp_avg", Tensor::randn(Shape{5, 3}, 3)}};
+  c.counters = {{"optimizer.step", step}, {"epoch", 2}};
+  c.rng = {{"batches", "12345 678"}};
+  return c;
+}
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), a.numel() * sizeof(float)) == 0;
+}
+
+TEST(Checkpoint, RoundTripIsBitExact) {
+  const auto dir = fresh_dir("roundtrip");
+  const Checkpoint saved = sample(42);
+  save_checkpoint(dir, saved);
+  const Checkpoint loaded = load_checkpoint(dir);
+  EXPECT_EQ(loaded.step, 42);
+  EXPECT_EQ(loaded.config_text, saved.config_text);
+  ASSERT_EQ(loaded.model.size(), 2u);
+  for (size_t i = 0; i < saved.model.size(); ++i) {
+    EXPECT_EQ(loaded.model[i].first, saved.model[i].first);
+    EXPECT_TRUE(same_bits(loaded.model[i].second, saved.model[i].second));
+  }
+  EXPECT_TRUE(same_bits(loaded.optimizer[0].second, saved.optimizer[0].second));
+  EXPECT_EQ(loaded.counters, saved.counters);
+  EXPECT_EQ(loaded.rng, saved.rng);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Checkpoint, NewCheckpointReplacesOldAndLeavesNoTemporary) {
+  const auto dir = fresh_dir("replace");
+  save_checkpoint(dir, sample(1));
+  save_checkpoint(dir, sample(2));
+  EXPECT_EQ(load_checkpoint(dir).step, 2);
+  EXPECT_FALSE(std::filesystem::exists(dir / "checkpoint.bin.tmp"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Checkpoint, InterruptedWriteLeavesPreviousCheckpoint) {
+  const auto dir = fresh_dir("interrupted");
+  save_checkpoint(dir, sample(7));
+  // A write killed midway leaves only a partial temporary file behind.
+  std::ofstream(dir / "checkpoint.bin.tmp", std::ios::binary) << "partial";
+  EXPECT_EQ(load_checkpoint(dir).step, 7);
+  save_checkpoint(dir, sample(8));  // the next save overwrites the stale temporary
+  EXPECT_EQ(load_checkpoint(dir).step, 8);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Checkpoint, ErrorsNameTheFile) {
+  const auto dir = fresh_dir("errors");
+  try {
+    load_checkpoint(dir);
+    FAIL() << "missing checkpoint did not throw";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr((dir / "checkpoint.bin").string()));
+  }
+  save_checkpoint(dir, sample(3));
+  std::filesystem::resize_file(dir / "checkpoint.bin", 60);  // truncated
+  try {
+    load_checkpoint(dir);
+    FAIL() << "truncated checkpoint did not throw";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("unreadable checkpoint"));
+  }
+  std::ofstream(dir / "checkpoint.bin", std::ios::binary) << "this is not an archive at all";
+  EXPECT_THROW(load_checkpoint(dir), std::runtime_error);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace qforge::trainers
