@@ -1,0 +1,53 @@
+#include "layers/causal_self_attention.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "autograd/ops.h"
+#include "layers/init.h"
+
+namespace qforge::layers {
+
+namespace ag = autograd;
+
+CausalSelfAttention::CausalSelfAttention(int64_t hidden_size, int64_t num_heads, int64_t num_kv_heads,
+                                         float rope_theta, uint64_t seed)
+    : hidden_size_(hidden_size), num_heads_(num_heads), num_kv_heads_(num_kv_heads), rope_theta_(rope_theta) {
+  if (hidden_size <= 0 || num_heads <= 0 || num_kv_heads <= 0 || hidden_size % num_heads != 0 ||
+      num_heads % num_kv_heads != 0) {
+    throw std::invalid_argument("CausalSelfAttention: need hidden_size % num_heads == 0 and num_heads % num_kv_heads "
+                                "== 0, got hidden_size " + std::to_string(hidden_size) + ", num_heads " +
+                                std::to_string(num_heads) + ", num_kv_heads " + std::to_string(num_kv_heads));
+  }
+  head_dim_ = hidden_size / num_heads;
+  if (head_dim_ % 2 != 0) {
+    throw std::invalid_argument("CausalSelfAttention: head_dim " + std::to_string(head_dim_) +
+                                " must be even for rotary embeddings");
+  }
+  const int64_t q_width = num_heads * head_dim_, kv_width = num_kv_heads * head_dim_;
+  q_proj_ = register_module("q_proj", std::make_shared<Linear>(hidden_size, q_width, false, derive_seed(seed, 0)));
+  k_proj_ = register_module("k_proj", std::make_shared<Linear>(hidden_size, kv_width, false, derive_seed(seed, 1)));
+  v_proj_ = register_module("v_proj", std::make_shared<Linear>(hidden_size, kv_width, false, derive_seed(seed, 2)));
+  o_proj_ = register_module("o_proj", std::make_shared<Linear>(q_width, hidden_size, false, derive_seed(seed, 3)));
+}
+
+Variable CausalSelfAttention::split_heads(const Variable& x, int64_t heads) const {
+  return ag::permute(ag::reshape(x, {x.dim(0), x.dim(1), heads, head_dim_}), {0, 2, 1, 3});
+}
+
+Variable CausalSelfAttention::forward(const Variable& x) {
+  if (x.ndim() != 3 || x.dim(2) != hidden_size_) {
+    throw std::invalid_argument("CausalSelfAttention: x must be [batch, seq, " + std::to_string(hidden_size_) +
+                                "], got " + x.shape().to_string());
+  }
+  const int64_t batch = x.dim(0), seq = x.dim(1);
+  // HF applies rope after splitting heads and before repeating kv heads; the fused op does the repeat.
+  Variable q = ag::rope(split_heads(q_proj_->forward(x), num_heads_), rope_theta_);
+  Variable k = ag::rope(split_heads(k_proj_->forward(x), num_kv_heads_), rope_theta_);
+  Variable v = split_heads(v_proj_->forward(x), num_kv_heads_);
+  Variable attended = ag::causal_attention(q, k, v);  // scale 1/sqrt(head_dim)
+  Variable merged = ag::reshape(ag::permute(attended, {0, 2, 1, 3}), {batch, seq, num_heads_ * head_dim_});
+  return o_proj_->forward(merged);
+}
+
+}  // namespace qforge::layers

@@ -1,0 +1,30 @@
+#pragma once
+// Gated feed-forward block of Llama (Shazeer 2020, "GLU Variants Improve Transformer", eq. 6 with
+// Swish_1 = SiLU), named as Hugging Face's LlamaMLP.
+#include <cstdint>
+#include <memory>
+
+#include "layers/linear.h"
+
+namespace qforge::layers {
+
+/// down_proj(silu(gate_proj(x)) * up_proj(x)); children "gate_proj" [inter, hidden],
+/// "up_proj" [inter, hidden], "down_proj" [hidden, inter], none with bias.
+class SwiGLU : public UnaryModule {
+ public:
+  /// Projection k is seeded with derive_seed(seed, k) in the order gate, up, down.
+  SwiGLU(int64_t hidden_size, int64_t intermediate_size, uint64_t seed = 0);
+  /// x [..., hidden] -> [..., hidden].
+  Variable forward(const Variable& x) override;
+  /// The gate projection (through SiLU).
+  const std::shared_ptr<Linear>& gate_proj() const { return gate_proj_; }
+  /// The linear (ungated) projection.
+  const std::shared_ptr<Linear>& up_proj() const { return up_proj_; }
+  /// The output projection.
+  const std::shared_ptr<Linear>& down_proj() const { return down_proj_; }
+
+ private:
+  std::shared_ptr<Linear> gate_proj_, up_proj_, down_proj_;
+};
+
+}  // namespace qforge::layers
