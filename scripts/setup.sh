@@ -13,6 +13,10 @@ packages=(
   # PyTorch parity tests and baseline benchmarks; python3-torch alone pulls the
   # reference BLAS (~5 GFLOP/s), so OpenBLAS must come with it.
   python3-torch python3-numpy libopenblas0
+  # training data for data/: Fashion-MNIST IDX files (images and labels) and the
+  # fortunes text files, the default character-level language-model corpus;
+  # zlib reads gzipped IDX files
+  dataset-fashion-mnist fortunes zlib1g-dev
 )
 
 missing=()
