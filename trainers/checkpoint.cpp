@@ -62,7 +62,7 @@ void save_checkpoint(const std::filesystem::path& dir, const Checkpoint& c) {
     if (!out) throw std::runtime_error(temp_path.string() + ": cannot write checkpoint");
     boost::archive::binary_oarchive archive(out);
     const auto model = to_records(c.model), optimizer = to_records(c.optimizer);
-    archive << kMagic << kFormatVersion << c.step << c.config_text << model << optimizer << c.counters << c.rng;
+    archive << kMagic << kFormatVersion << c.step << c.config_text << model << optimizer << c.counters << c.metadata;
     out.flush();
     if (!out) throw std::runtime_error(temp_path.string() + ": write failed (disk full?)");
   }
@@ -86,7 +86,7 @@ Checkpoint load_checkpoint(const std::filesystem::path& dir) {
                                std::to_string(kFormatVersion));
     }
     std::vector<std::pair<std::string, TensorRecord>> model, optimizer;
-    archive >> c.step >> c.config_text >> model >> optimizer >> c.counters >> c.rng;
+    archive >> c.step >> c.config_text >> model >> optimizer >> c.counters >> c.metadata;
     c.model = from_records(model);
     c.optimizer = from_records(optimizer);
   } catch (const std::exception& e) {

@@ -20,7 +20,8 @@ struct Checkpoint {
   NamedTensors model;       // state dict, Hugging Face names
   NamedTensors optimizer;   // optimizer state (moments), names from the optimizer
   std::vector<std::pair<std::string, int64_t>> counters;  // step counts, epoch, batch cursor...
-  std::vector<std::pair<std::string, std::string>> rng;   // generator states as text
+  // Text state: data-generator positions, the tokenizer vocabulary, the logging window...
+  std::vector<std::pair<std::string, std::string>> metadata;
 };
 
 inline constexpr const char* kCheckpointFile = "checkpoint.bin";

@@ -1,0 +1,142 @@
+#include "trainers/language_model_task.h"
+
+#include <sstream>
+#include <stdexcept>
+
+#include "autograd/ops.h"
+#include "data/byte_tokenizer.h"
+#include "data/char_tokenizer.h"
+#include "data/file_bytes.h"
+#include "data/fortunes_corpus.h"
+#include "data/token_file.h"
+
+namespace qforge::trainers {
+
+namespace ag = qforge::autograd;
+
+namespace {
+
+// Every logit row against its target: [b, t, vocab] x [b, t] -> mean cross-entropy.
+ag::Variable next_token_loss(layers::LlamaForCausalLM& model, const ag::IndexTensor& inputs,
+                             const ag::IndexTensor& targets) {
+  const ag::Variable logits = model.forward(inputs);
+  const int64_t vocab = logits.dim(-1);
+  const ag::IndexTensor flat(ag::Shape{targets.numel()},
+                             std::vector<int64_t>(targets.data(), targets.data() + targets.numel()));
+  return ag::cross_entropy(ag::reshape(logits, {-1, vocab}), flat);
+}
+
+std::string format_state(const data::RngState& s) { return std::to_string(s.s0) + " " + std::to_string(s.s1); }
+
+data::RngState parse_state(const std::string& text) {
+  std::istringstream in(text);
+  data::RngState s;
+  if (!(in >> s.s0 >> s.s1)) throw std::runtime_error("checkpoint: malformed window state '" + text + "'");
+  return s;
+}
+
+}  // namespace
+
+layers::LlamaConfig llama_config(const config::LlamaConfig& llama, int64_t tokenizer_vocab, uint64_t seed) {
+  layers::LlamaConfig c;
+  c.vocab_size = llama.vocab_size() > 0 ? llama.vocab_size() : tokenizer_vocab;
+  if (c.vocab_size < tokenizer_vocab) {
+    throw std::invalid_argument("model.llama.vocab_size " + std::to_string(c.vocab_size) +
+                                " is smaller than the tokenizer's " + std::to_string(tokenizer_vocab));
+  }
+  c.hidden_size = llama.hidden_size();
+  c.num_hidden_layers = llama.num_hidden_layers();
+  c.num_attention_heads = llama.num_attention_heads();
+  c.num_key_value_heads = llama.num_key_value_heads() > 0 ? llama.num_key_value_heads() : llama.num_attention_heads();
+  c.intermediate_size = llama.intermediate_size();
+  c.max_position_embeddings = llama.max_position_embeddings();
+  c.rope_theta = llama.rope_theta() > 0 ? llama.rope_theta() : 10000.0f;
+  c.rms_norm_eps = llama.rms_norm_eps() > 0 ? llama.rms_norm_eps() : 1e-5f;
+  c.tie_word_embeddings = llama.tie_word_embeddings();
+  c.seed = seed;
+  c.validate();
+  return c;
+}
+
+std::unique_ptr<data::Tokenizer> restore_tokenizer(const std::string& kind, const std::string& vocabulary) {
+  if (kind == "byte") return std::make_unique<data::ByteTokenizer>();
+  if (kind == "char") return std::make_unique<data::CharTokenizer>(data::CharTokenizer::from_vocabulary(vocabulary));
+  throw std::invalid_argument("data.text.tokenizer: '" + kind + "' is not char or byte");
+}
+
+LanguageModelTask::LanguageModelTask(const config::RunConfig& config)
+    : batch_size_(config.data().batch_size() > 0 ? config.data().batch_size() : 64),
+      context_(config.model().llama().max_position_embeddings()) {
+  const config::TextData& text = config.data().text();
+  tokenizer_kind_ = text.tokenizer().empty() ? "char" : text.tokenizer();
+  data::TokenIds tokens;
+  int64_t vocab = 0;
+  if (!text.token_file().empty()) {
+    tokens = data::read_token_file(text.token_file());
+    tokenizer_kind_ = "ids";
+    for (uint32_t id : tokens) vocab = std::max<int64_t>(vocab, id + 1);
+  } else {
+    const std::string corpus = text.corpus().empty() ? data::load_fortunes_corpus() : data::read_text_file(text.corpus());
+    if (tokenizer_kind_ == "char") vocabulary_ = data::CharTokenizer::from_corpus(corpus).vocabulary_utf8();
+    const auto tokenizer = restore_tokenizer(tokenizer_kind_, vocabulary_);
+    tokens = tokenizer->encode(corpus);
+    vocab = tokenizer->vocab_size();
+  }
+  const double val_fraction = text.val_fraction() > 0 ? text.val_fraction() : 0.1;
+  data::TokenSplit split = data::split_tokens(tokens, 1.0 - val_fraction);
+  validation_ = std::move(split.validation);
+  train_windows_ = std::make_unique<data::WindowSampler>(std::move(split.train), context_, batch_size_,
+                                                         config.trainer().seed(), "training split");
+  if (static_cast<int64_t>(validation_.size()) < context_ + 1) {
+    throw std::invalid_argument("data.text: validation split holds " + std::to_string(validation_.size()) +
+                                " tokens, too short for context " + std::to_string(context_));
+  }
+  model_ = std::make_shared<layers::LlamaForCausalLM>(llama_config(config.model().llama(), vocab, config.trainer().seed()));
+}
+
+ag::Variable LanguageModelTask::training_loss(int64_t /*step*/) {
+  const data::WindowBatch batch = train_windows_->next();
+  return next_token_loss(*model_, batch.inputs, batch.targets);
+}
+
+Evaluation LanguageModelTask::evaluate(int64_t max_batches) {
+  ag::NoGradGuard no_grad;
+  // Consecutive, non-overlapping windows of the validation tail: the same every evaluation.
+  const int64_t windows = (static_cast<int64_t>(validation_.size()) - 1) / context_;
+  int64_t batches = (windows + batch_size_ - 1) / batch_size_;
+  if (max_batches > 0) batches = std::min(batches, max_batches);
+  double loss_sum = 0.0;
+  int64_t counted = 0;
+  for (int64_t b = 0; b < batches; ++b) {
+    const int64_t first = b * batch_size_, rows = std::min(batch_size_, windows - first);
+    std::vector<int64_t> inputs(rows * context_), targets(rows * context_);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t t = 0; t < context_; ++t) {
+        inputs[r * context_ + t] = validation_[(first + r) * context_ + t];
+        targets[r * context_ + t] = validation_[(first + r) * context_ + t + 1];
+      }
+    }
+    const ag::Shape shape{rows, context_};
+    loss_sum += next_token_loss(*model_, {shape, inputs}, {shape, targets}).item() * static_cast<double>(rows);
+    counted += rows;
+  }
+  return {loss_sum / static_cast<double>(counted), std::nullopt};
+}
+
+int64_t LanguageModelTask::default_steps(const config::TrainerConfig& trainer) const {
+  // One "epoch" of random windows: as many tokens as the training split holds.
+  const int64_t per_epoch = std::max<int64_t>(1, train_windows_->num_tokens() / items_per_step());
+  return std::max<int64_t>(1, trainer.epochs()) * per_epoch;
+}
+
+StringPairs LanguageModelTask::save_state() const {
+  return {{"train_windows", format_state(train_windows_->state())},
+          {"tokenizer", tokenizer_kind_},
+          {"tokenizer.vocabulary", vocabulary_}};
+}
+
+void LanguageModelTask::load_state(const StringPairs& state) {
+  train_windows_->set_state(parse_state(find_value(state, "train_windows", "checkpoint")));
+}
+
+}  // namespace qforge::trainers

@@ -1,0 +1,116 @@
+// Task selection, final report line, evaluation of a checkpoint and text generation.
+#include "trainers/run.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <stdexcept>
+
+#include "autograd/ops.h"
+#include "trainers/checkpoint.h"
+#include "trainers/classifier_task.h"
+#include "trainers/language_model_task.h"
+
+namespace qforge::trainers {
+
+namespace ag = qforge::autograd;
+
+const std::string& find_value(const StringPairs& pairs, const std::string& key, const std::string& what) {
+  for (const auto& [k, v] : pairs)
+    if (k == key) return v;
+  throw std::runtime_error(what + ": missing '" + key + "'");
+}
+
+std::unique_ptr<Task> make_task(const config::RunConfig& config) {
+  if (config.model().has_llama()) {
+    if (!config.data().has_text()) throw std::invalid_argument("data: model.llama trains on data.text");
+    return std::make_unique<LanguageModelTask>(config);
+  }
+  if (config.model().has_mlp() || config.model().has_cnn()) {
+    if (!config.data().has_fashion_mnist()) throw std::invalid_argument("data: image classifiers train on data.fashion_mnist");
+    return std::make_unique<ClassifierTask>(config);
+  }
+  throw std::invalid_argument("model: the config names no model (set model.mlp, model.cnn or model.llama)");
+}
+
+std::string final_line(const RunResult& r) {
+  char text[200];
+  std::snprintf(text, sizeof text, "final: step=%lld train_loss=%.4f val_loss=%.4f", static_cast<long long>(r.step),
+                r.train_loss, r.val_loss);
+  std::string line = text;
+  if (r.val_accuracy) {
+    std::snprintf(text, sizeof text, " val_accuracy=%.4f", *r.val_accuracy);
+    line += text;
+  }
+  return line;
+}
+
+namespace {
+
+struct Restored {
+  config::RunConfig config;
+  Checkpoint checkpoint;
+};
+
+Restored restore(const std::filesystem::path& dir) {
+  Restored r{config::RunConfig(), load_checkpoint(dir)};
+  r.config = parse_run_config(r.checkpoint.config_text, (dir / kCheckpointFile).string());
+  return r;
+}
+
+int64_t sample_token(const float* logits, int64_t vocab, const GenerateOptions& o, std::mt19937_64& rng) {
+  if (o.temperature <= 0.0f) return std::max_element(logits, logits + vocab) - logits;
+  std::vector<int64_t> order(vocab);
+  for (int64_t i = 0; i < vocab; ++i) order[i] = i;
+  const int64_t keep = o.top_k > 0 ? std::min(o.top_k, vocab) : vocab;
+  std::partial_sort(order.begin(), order.begin() + keep, order.end(),
+                    [&](int64_t a, int64_t b) { return logits[a] > logits[b]; });
+  std::vector<double> weights(keep);
+  for (int64_t i = 0; i < keep; ++i) weights[i] = std::exp((logits[order[i]] - logits[order[0]]) / o.temperature);
+  std::discrete_distribution<int64_t> pick(weights.begin(), weights.end());
+  return order[pick(rng)];
+}
+
+}  // namespace
+
+RunResult evaluate(const std::filesystem::path& dir) {
+  const Restored r = restore(dir);
+  std::unique_ptr<Task> task = make_task(r.config);
+  task->model().load_state_dict({r.checkpoint.model.begin(), r.checkpoint.model.end()});
+  const Evaluation e = task->evaluate(r.config.trainer().eval_batches());
+  RunResult result;
+  result.step = r.checkpoint.step;
+  const double sum = std::stod(find_value(r.checkpoint.metadata, "last_window.sum", dir.string()));
+  const double count = std::stod(find_value(r.checkpoint.metadata, "last_window.count", dir.string()));
+  result.train_loss = count > 0 ? sum / count : NAN;
+  result.val_loss = e.loss;
+  result.val_accuracy = e.accuracy;
+  return result;
+}
+
+std::string generate(const std::filesystem::path& dir, const GenerateOptions& options) {
+  const Restored r = restore(dir);
+  if (!r.config.model().has_llama()) throw std::invalid_argument(dir.string() + ": not a language-model run");
+  const std::string& kind = find_value(r.checkpoint.metadata, "tokenizer", dir.string());
+  if (kind == "ids") throw std::invalid_argument(dir.string() + ": trained on token ids; it has no tokenizer to decode");
+  const auto tokenizer = restore_tokenizer(kind, find_value(r.checkpoint.metadata, "tokenizer.vocabulary", dir.string()));
+  layers::LlamaForCausalLM model(llama_config(r.config.model().llama(), tokenizer->vocab_size(), r.config.trainer().seed()));
+  model.load_state_dict({r.checkpoint.model.begin(), r.checkpoint.model.end()});
+  data::TokenIds ids = tokenizer->encode(options.prompt);
+  if (ids.empty()) throw std::invalid_argument("generate: the prompt is empty");
+  const int64_t context = model.config().max_position_embeddings;
+  std::mt19937_64 rng(options.seed);
+  ag::NoGradGuard no_grad;
+  for (int64_t n = 0; n < options.max_new_tokens; ++n) {
+    // No KV cache yet: each token re-reads the last `context` tokens.
+    const int64_t start = std::max<int64_t>(0, static_cast<int64_t>(ids.size()) - context);
+    const int64_t length = static_cast<int64_t>(ids.size()) - start;
+    const ag::IndexTensor window(ag::Shape{1, length}, std::vector<int64_t>(ids.begin() + start, ids.end()));
+    const ag::Tensor logits = model.forward(window).data();
+    const int64_t vocab = logits.dim(-1);
+    ids.push_back(static_cast<uint32_t>(sample_token(logits.data() + (length - 1) * vocab, vocab, options, rng)));
+  }
+  return tokenizer->decode(ids);
+}
+
+}  // namespace qforge::trainers

@@ -1,0 +1,49 @@
+#pragma once
+// A Task is what a run trains: a model, its data and its loss. The trainer loop (trainer.cpp) only
+// talks to this interface, so classifiers and language models share one loop, one checkpoint format
+// and one resume path.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "autograd/variable.h"
+#include "layers/module.h"
+#include "trainers/run_config.h"
+
+namespace qforge::trainers {
+
+using StringPairs = std::vector<std::pair<std::string, std::string>>;
+
+struct Evaluation {
+  double loss = 0.0;
+  std::optional<double> accuracy;
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+  virtual layers::Module& model() = 0;
+  // Loss of the training batch for optimizer step `step` (0-based); advances the data position.
+  virtual autograd::Variable training_loss(int64_t step) = 0;
+  virtual int64_t items_per_step() const = 0;  // samples or tokens in one batch
+  virtual const char* item_unit() const = 0;   // "samples" | "tokens"
+  // Mean loss (and accuracy) on held-out data; max_batches <= 0 means all of it. Does not
+  // disturb the training data position.
+  virtual Evaluation evaluate(int64_t max_batches) = 0;
+  // Steps the run takes when trainer.steps is 0 (from epochs for classifiers).
+  virtual int64_t default_steps(const config::TrainerConfig& trainer) const = 0;
+  // Data-position state and what generation needs, saved in checkpoints.
+  virtual StringPairs save_state() const = 0;
+  virtual void load_state(const StringPairs& state) = 0;
+};
+
+// The task for `config` (model.kind and data.source must fit together; errors say which field).
+std::unique_ptr<Task> make_task(const config::RunConfig& config);
+
+// The value of `key` in `pairs`; throws naming `what` when absent.
+const std::string& find_value(const StringPairs& pairs, const std::string& key, const std::string& what);
+
+}  // namespace qforge::trainers

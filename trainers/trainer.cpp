@@ -1,0 +1,171 @@
+// The training loop shared by every task: schedule, forward, backward, clipping, optimizer step,
+// progress, metrics, periodic evaluation and checkpoints, and resuming from the last checkpoint.
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <stdexcept>
+
+#include "optim/clip_grad_norm.h"
+#include "trainers/checkpoint.h"
+#include "trainers/metrics_log.h"
+#include "trainers/optimizer_factory.h"
+#include "trainers/progress.h"
+#include "trainers/run.h"
+#include "trainers/task.h"
+
+namespace qforge::trainers {
+
+namespace {
+
+// Fields that may differ between a run and its resumption: how long and how loudly it runs.
+config::RunConfig comparable(config::RunConfig c) {
+  c.mutable_trainer()->clear_steps();
+  c.mutable_trainer()->clear_epochs();
+  c.mutable_trainer()->clear_log_every();
+  c.mutable_trainer()->clear_eval_every();
+  c.mutable_trainer()->clear_checkpoint_every();
+  c.mutable_trainer()->clear_run_dir();
+  return c;
+}
+
+// Mean training loss over the current logging window; saved with checkpoints so the final report
+// of a resumed run equals the uninterrupted one.
+struct LossWindow {
+  double sum = 0.0;
+  int64_t count = 0;
+  double mean() const { return count > 0 ? sum / static_cast<double>(count) : NAN; }
+};
+
+class TrainingRun {
+ public:
+  TrainingRun(const config::RunConfig& config, const TrainOptions& options);
+  RunResult run();
+
+ private:
+  void resume_or_start();
+  void save(int64_t step);
+  void evaluate(int64_t step, RunResult& result);
+
+  config::RunConfig config_;
+  TrainOptions options_;
+  std::unique_ptr<Task> task_;
+  std::unique_ptr<optim::Optimizer> optimizer_;
+  std::unique_ptr<optim::LrSchedule> schedule_;
+  std::vector<autograd::Variable> params_;
+  std::unique_ptr<MetricsLog> metrics_;
+  int64_t total_steps_ = 0, start_step_ = 0;
+  LossWindow window_, last_window_;
+};
+
+TrainingRun::TrainingRun(const config::RunConfig& config, const TrainOptions& options)
+    : config_(config), options_(options), task_(make_task(config)) {
+  params_ = task_->model().parameters();
+  optimizer_ = make_optimizer(config.optimizer(), params_);
+  total_steps_ = config.trainer().steps() > 0 ? config.trainer().steps() : task_->default_steps(config.trainer());
+  schedule_ = make_schedule(config.schedule(), config.optimizer(), total_steps_);
+}
+
+void TrainingRun::resume_or_start() {
+  const auto path = options_.run_dir / kCheckpointFile;
+  if (options_.fresh || !std::filesystem::exists(path)) {
+    std::filesystem::create_directories(options_.run_dir);
+    std::filesystem::remove(options_.run_dir / "metrics.jsonl");
+    return;
+  }
+  const Checkpoint c = load_checkpoint(options_.run_dir);
+  const config::RunConfig saved = parse_run_config(c.config_text, path.string());
+  if (to_text(comparable(saved)) != to_text(comparable(config_))) {
+    throw std::invalid_argument(path.string() + " was written by a different config; use --fresh to start over or "
+                                "--run-dir for a new folder. Saved config:\n" + c.config_text);
+  }
+  std::map<std::string, autograd::Tensor> state(c.model.begin(), c.model.end());
+  task_->model().load_state_dict(state);
+  optimizer_->load_state(c.optimizer, c.counters);
+  task_->load_state(c.metadata);
+  window_.sum = std::stod(find_value(c.metadata, "loss_window.sum", path.string()));
+  window_.count = std::stoll(find_value(c.metadata, "loss_window.count", path.string()));
+  last_window_.sum = std::stod(find_value(c.metadata, "last_window.sum", path.string()));
+  last_window_.count = std::stoll(find_value(c.metadata, "last_window.count", path.string()));
+  start_step_ = c.step;
+}
+
+void TrainingRun::save(int64_t step) {
+  Checkpoint c;
+  c.step = step;
+  c.config_text = to_text(config_);
+  for (const auto& [name, t] : task_->model().state_dict()) c.model.emplace_back(name, t);
+  c.optimizer = optimizer_->state();
+  c.counters = optimizer_->step_counts();
+  c.metadata = task_->save_state();
+  char number[64];
+  std::snprintf(number, sizeof number, "%.17g", window_.sum);
+  c.metadata.emplace_back("loss_window.sum", number);
+  c.metadata.emplace_back("loss_window.count", std::to_string(window_.count));
+  std::snprintf(number, sizeof number, "%.17g", last_window_.sum);
+  c.metadata.emplace_back("last_window.sum", number);
+  c.metadata.emplace_back("last_window.count", std::to_string(last_window_.count));
+  save_checkpoint(options_.run_dir, c);
+}
+
+}  // namespace
+
+RunResult TrainingRun::run() {
+  resume_or_start();
+  std::ofstream(options_.run_dir / "config.pbtxt") << to_text(config_);
+  metrics_ = std::make_unique<MetricsLog>(options_.run_dir / "metrics.jsonl");
+  ProgressReporter progress(total_steps_, task_->item_unit());
+  const int64_t log_every = config_.trainer().log_every() > 0 ? config_.trainer().log_every() : 10;
+  const int64_t eval_every = config_.trainer().eval_every(), checkpoint_every = config_.trainer().checkpoint_every();
+  const double clip = config_.optimizer().clip_grad_norm();
+  RunResult result;
+  int64_t step = start_step_;
+  while (step < total_steps_) {
+    optim::apply_schedule(*optimizer_, *schedule_);
+    autograd::Variable loss = task_->training_loss(step);
+    optimizer_->zero_grad();
+    loss.backward();
+    if (clip > 0) optim::clip_grad_norm(params_, clip);
+    optimizer_->step();
+    ++step;
+    window_.sum += loss.item();
+    ++window_.count;
+    progress.update(step, loss.item(), task_->items_per_step(), log_every);
+    if (step % log_every == 0 || step == total_steps_) {
+      metrics_->write(step, "train", {{"loss", window_.mean()}, {"lr", optimizer_->groups()[0].lr},
+                                    {task_->item_unit() + std::string("_per_second"), progress.items_per_second()}});
+      last_window_ = window_;
+      window_ = {};
+    }
+    if (eval_every > 0 && step % eval_every == 0 && step < total_steps_) {
+      evaluate(step, result);
+      progress.message("eval step " + std::to_string(step) + ": val_loss=" + std::to_string(result.val_loss));
+    }
+    const bool stopping = options_.stop_after_steps > 0 && step - start_step_ >= options_.stop_after_steps;
+    if ((checkpoint_every > 0 && step % checkpoint_every == 0) || stopping) save(step);
+    if (stopping) break;
+  }
+  progress.finish();
+  result.step = step;
+  result.train_loss = last_window_.mean();
+  if (step == total_steps_) {
+    evaluate(step, result);
+    save(step);
+  }
+  return result;
+}
+
+void TrainingRun::evaluate(int64_t step, RunResult& result) {
+  const Evaluation e = task_->evaluate(config_.trainer().eval_batches());
+  result.val_loss = e.loss;
+  result.val_accuracy = e.accuracy;
+  std::map<std::string, double> values{{"val_loss", e.loss}};
+  if (e.accuracy) values["val_accuracy"] = *e.accuracy;
+  metrics_->write(step, "eval", values);
+}
+
+RunResult train(const config::RunConfig& config, const TrainOptions& options) {
+  TrainingRun run(config, options);
+  return run.run();
+}
+
+}  // namespace qforge::trainers
