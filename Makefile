@@ -16,8 +16,11 @@ configure: setup
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# The main job: a character-level Llama learns the fortunes corpus (a few minutes on 2 cores),
+# then writes some text of its own.
 demo: build
-	./$(BUILD_DIR)/examples/train_spirals
+	./$(BUILD_DIR)/cli/qforge train --config examples/char_llama_fortunes.pbtxt --fresh
+	./$(BUILD_DIR)/cli/qforge generate --checkpoint runs/char_llama_fortunes --prompt "The " --tokens 400 --seed 1
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure
