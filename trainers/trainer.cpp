@@ -1,5 +1,6 @@
 // The training loop shared by every task: schedule, forward, backward, clipping, optimizer step,
 // progress, metrics, periodic evaluation and checkpoints, and resuming from the last checkpoint.
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -119,13 +120,17 @@ RunResult TrainingRun::run() {
   const double clip = config_.optimizer().clip_grad_norm();
   RunResult result;
   int64_t step = start_step_;
+  // Time inside training steps only (not evaluation or checkpoints): the throughput benches quote.
+  double step_seconds = 0.0;
   while (step < total_steps_) {
+    const auto step_start = std::chrono::steady_clock::now();
     optim::apply_schedule(*optimizer_, *schedule_);
     autograd::Variable loss = task_->training_loss(step);
     optimizer_->zero_grad();
     loss.backward();
     if (clip > 0) optim::clip_grad_norm(params_, clip);
     optimizer_->step();
+    step_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
     ++step;
     window_.sum += loss.item();
     ++window_.count;
@@ -147,6 +152,9 @@ RunResult TrainingRun::run() {
   progress.finish();
   result.step = step;
   result.train_loss = last_window_.mean();
+  const double items = static_cast<double>((step - start_step_) * task_->items_per_step());
+  metrics_->write(step, "summary", {{"train_seconds", step_seconds},
+                                    {task_->item_unit() + std::string("_per_second"), items / step_seconds}});
   if (step == total_steps_) {
     evaluate(step, result);
     save(step);
