@@ -46,8 +46,74 @@ void valid_range(int64_t offset, int64_t stride, int64_t size, int64_t out, int6
   lo = std::min(lo, hi);
 }
 
+// "Same"-width convolutions (stride 1, kw = 2*pad + 1, so ow == w; e.g. 3x3 with padding 1): a
+// column row is the image plane shifted by (i - pad) * w + (j - pad), with the columns that fall
+// into the padding zeroed. One contiguous copy per row replaces oh copies of w floats each.
+bool same_width(const ConvGeometry& g) { return g.stride == 1 && g.ow == g.w; }
+
+struct ShiftedRow {
+  int64_t shift;       // plane index minus column index
+  int64_t begin, end;  // column indices whose plane index lies inside the plane
+  int64_t lo, hi;      // valid ox range; ox outside it reads padding
+  int64_t y_lo, y_hi;  // valid oy range
+};
+
+ShiftedRow shifted_row(const ConvGeometry& g, int64_t i, int64_t j) {
+  ShiftedRow r;
+  r.shift = (i - g.pad) * g.w + (j - g.pad);
+  valid_range(j - g.pad, 1, g.w, g.ow, r.lo, r.hi);
+  valid_range(i - g.pad, 1, g.h, g.oh, r.y_lo, r.y_hi);
+  r.begin = std::max(r.y_lo * g.ow, -r.shift);
+  r.end = std::max(r.begin, std::min(r.y_hi * g.ow, g.h * g.w - r.shift));
+  return r;
+}
+
+// Zeroes the padding columns ox outside [lo, hi) of the valid rows of one column row.
+void zero_padding_columns(const ConvGeometry& g, const ShiftedRow& r, float* row) {
+  if (r.lo == 0 && r.hi == g.ow) return;
+  for (int64_t oy = r.y_lo; oy < r.y_hi; ++oy) {
+    std::fill(row + oy * g.ow, row + oy * g.ow + r.lo, 0.0f);
+    std::fill(row + oy * g.ow + r.hi, row + (oy + 1) * g.ow, 0.0f);
+  }
+}
+
+void im2col_same(const float* x, const ConvGeometry& g, float* col) {
+  const int64_t p = g.pixels();
+  for (int64_t c = 0; c < g.c_in; ++c) {
+    for (int64_t i = 0; i < g.kh; ++i) {
+      for (int64_t j = 0; j < g.kw; ++j) {
+        float* row = col + ((c * g.kh + i) * g.kw + j) * p;
+        const ShiftedRow r = shifted_row(g, i, j);
+        std::fill(row, row + r.begin, 0.0f);
+        std::copy(x + c * g.h * g.w + r.begin + r.shift, x + c * g.h * g.w + r.end + r.shift, row + r.begin);
+        std::fill(row + r.end, row + p, 0.0f);
+        zero_padding_columns(g, r, row);
+      }
+    }
+  }
+}
+
+// The adjoint of im2col_same. Clears the padding columns of `col` (scratch) first so the
+// contiguous add does not carry them into the neighbouring image row.
+void col2im_same(float* col, const ConvGeometry& g, float* dx) {
+  std::fill(dx, dx + g.image(), 0.0f);
+  for (int64_t c = 0; c < g.c_in; ++c) {
+    for (int64_t i = 0; i < g.kh; ++i) {
+      for (int64_t j = 0; j < g.kw; ++j) {
+        float* row = col + ((c * g.kh + i) * g.kw + j) * g.pixels();
+        const ShiftedRow r = shifted_row(g, i, j);
+        zero_padding_columns(g, r, row);
+        float* dst = dx + c * g.h * g.w + r.shift;
+#pragma omp simd
+        for (int64_t q = r.begin; q < r.end; ++q) dst[q] += row[q];
+      }
+    }
+  }
+}
+
 // col[(c, i, j), (oy, ox)] = x[c, oy*s - pad + i, ox*s - pad + j], zero outside the image.
 void im2col(const float* x, const ConvGeometry& g, float* col) {
+  if (same_width(g)) return im2col_same(x, g, col);
   for (int64_t c = 0; c < g.c_in; ++c) {
     for (int64_t i = 0; i < g.kh; ++i) {
       for (int64_t j = 0; j < g.kw; ++j) {
@@ -75,8 +141,9 @@ void im2col(const float* x, const ConvGeometry& g, float* col) {
   }
 }
 
-// The adjoint of im2col: dx = 0, then every column entry adds into the pixel it was read from.
-void col2im(const float* col, const ConvGeometry& g, float* dx) {
+// The adjoint of im2col (may overwrite col): dx = 0, then every column entry adds into the pixel it was read from.
+void col2im(float* col, const ConvGeometry& g, float* dx) {
+  if (same_width(g)) return col2im_same(col, g, dx);
   std::fill(dx, dx + g.image(), 0.0f);
   for (int64_t c = 0; c < g.c_in; ++c) {
     for (int64_t i = 0; i < g.kh; ++i) {

@@ -27,6 +27,12 @@ QFORGE_OP_CASES({
      [](const CaseInputs& x) { return ag::conv2d(x[0], x[1], Variable(), 1, 1); }},
     {"conv2d_rect_kernel_pad2", {{{1, 2, 5, 7}}, {{3, 2, 2, 3}}, {{3}}}, "F.conv2d(x0, x1, x2, padding=2)",
      [](const CaseInputs& x) { return ag::conv2d(x[0], x[1], x[2], 1, 2); }},
+    // Same-width rows (stride 1, kw = 2 * pad + 1) take the contiguous-shift im2col path; these two
+    // add a 2x3 kernel (oh = h + 1 while ow = w) and a one-pixel-wide image.
+    {"conv2d_same_width_rect", {{{2, 2, 4, 5}}, {{3, 2, 2, 3}}, {{3}}}, "F.conv2d(x0, x1, x2, padding=1)",
+     [](const CaseInputs& x) { return ag::conv2d(x[0], x[1], x[2], 1, 1); }},
+    {"conv2d_same_width_1px", {{{2, 1, 5, 1}}, {{2, 1, 3, 3}}, {{2}}}, "F.conv2d(x0, x1, x2, padding=1)",
+     [](const CaseInputs& x) { return ag::conv2d(x[0], x[1], x[2], 1, 1); }},
     {"conv2d_stride3_pad2", {{{2, 2, 8, 7}}, {{3, 2, 4, 4}}, {{3}}}, "F.conv2d(x0, x1, x2, stride=3, padding=2)",
      [](const CaseInputs& x) { return ag::conv2d(x[0], x[1], x[2], 3, 2); }},
     {"conv2d_kernel_fills_padded", {{{2, 1, 3, 3}}, {{2, 1, 5, 5}}, {{2}}}, "F.conv2d(x0, x1, x2, padding=1)",
