@@ -93,4 +93,16 @@ Variable causal_attention(const Variable& q, const Variable& k, const Variable& 
 // !training or p == 0.
 Variable dropout(const Variable& x, float p, uint64_t seed, bool training = true);
 
+// ---- convolution and pooling ----
+// Cross-correlation as torch.nn.functional.conv2d on NCHW: x [n, c_in, h, w], weight
+// [c_out, c_in, kh, kw], bias [c_out] or undefined (Variable()) for none; result
+// [n, c_out, (h + 2*padding - kh) / stride + 1, (w + 2*padding - kw) / stride + 1].
+Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias, int64_t stride = 1,
+                int64_t padding = 0);
+// Pooling over kernel x kernel windows of x [n, c, h, w], no padding, windows that do not fit are
+// dropped (ceil_mode false); stride 0 means stride = kernel. max_pool2d sends the gradient to the
+// first maximal element of each window.
+Variable max_pool2d(const Variable& x, int64_t kernel, int64_t stride = 0);
+Variable avg_pool2d(const Variable& x, int64_t kernel, int64_t stride = 0);
+
 }  // namespace qforge::autograd
