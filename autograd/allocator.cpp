@@ -71,8 +71,9 @@ BlockCache& cache() {
 
 void* fresh_block(size_t bytes) {
   const bool large = bytes >= kHugePage;
-  void* block = std::aligned_alloc(large ? kHugePage : 64, bytes);
-  if (block == nullptr) throw std::bad_alloc();
+  // posix_memalign, unlike aligned_alloc, does not require the size to be a multiple of the alignment.
+  void* block = nullptr;
+  if (posix_memalign(&block, large ? kHugePage : 64, bytes) != 0) throw std::bad_alloc();
   // Transparent huge pages are opt-in here (madvise mode): fewer TLB misses in GEMM and
   // elementwise passes over large tensors.
   if (large) madvise(block, bytes, MADV_HUGEPAGE);

@@ -3,6 +3,9 @@
 #include <stdexcept>
 
 #include "autograd/ops.h"
+#include "layers/conv2d.h"
+#include "layers/init.h"
+#include "layers/linear.h"
 #include "layers/mlp.h"
 
 namespace qforge::trainers {
@@ -18,6 +21,32 @@ layers::Activation activation_named(const std::string& name) {
   return layers::activation_from_name(name);
 }
 
+// Per entry of `channels`: 3x3 conv (padding 1) + ReLU + 2x2 max-pool; then the fully connected
+// `hidden` widths with ReLU and the 10-way classifier.
+std::shared_ptr<layers::UnaryModule> make_cnn(const config::CnnConfig& cnn, uint64_t seed) {
+  if (cnn.channels().empty()) throw std::invalid_argument("model.cnn.channels: at least one conv layer");
+  auto net = std::make_shared<layers::Sequential>();
+  int64_t channels = 1, side = 28;
+  uint64_t stream = 0;
+  for (int out : cnn.channels()) {
+    if (side < 2) throw std::invalid_argument("model.cnn.channels: too many 2x2 pools for 28x28 images");
+    net->push_back(std::make_shared<layers::Conv2d>(channels, out, 3, 1, 1, true, layers::derive_seed(seed, stream++)));
+    net->push_back(layers::make_activation(layers::Activation::kReLU));
+    net->push_back(std::make_shared<layers::MaxPool2d>(2));
+    channels = out;
+    side /= 2;
+  }
+  net->push_back(std::make_shared<layers::Flatten>());
+  int64_t width = channels * side * side;
+  for (int hidden : cnn.hidden()) {
+    net->push_back(std::make_shared<layers::Linear>(width, hidden, true, layers::derive_seed(seed, stream++)));
+    net->push_back(layers::make_activation(layers::Activation::kReLU));
+    width = hidden;
+  }
+  net->push_back(std::make_shared<layers::Linear>(width, data::kFashionMnistClasses, true, layers::derive_seed(seed, stream)));
+  return net;
+}
+
 }  // namespace
 
 std::shared_ptr<layers::UnaryModule> make_classifier(const config::ModelConfig& model, uint64_t seed) {
@@ -27,7 +56,8 @@ std::shared_ptr<layers::UnaryModule> make_classifier(const config::ModelConfig& 
     sizes.push_back(data::kFashionMnistClasses);
     return std::make_shared<layers::MLP>(sizes, activation_named(model.mlp().activation()), true, seed);
   }
-  throw std::invalid_argument("model: image classification needs model.mlp (model.cnn is not built yet)");
+  if (model.has_cnn()) return make_cnn(model.cnn(), seed);
+  throw std::invalid_argument("model: image classification needs model.mlp or model.cnn");
 }
 
 ClassifierTask::ClassifierTask(const config::RunConfig& config)
