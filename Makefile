@@ -27,6 +27,7 @@ test: build
 
 bench: build
 	/usr/bin/python3 bench/compare.py --server $(BUILD_DIR)/bench/qforge_bench_server
+	/usr/bin/python3 bench/compare_training.py --qforge $(BUILD_DIR)/cli/qforge --run-root $(BUILD_DIR)/bench-runs
 
 clean:
 	rm -rf $(BUILD_DIR)
