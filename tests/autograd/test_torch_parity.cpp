@@ -11,13 +11,7 @@
 
 #include "tests/autograd/op_cases.h"
 #include "tests/support/tensor_file.h"
-
-#ifndef QFORGE_SOURCE_DIR
-#error "QFORGE_SOURCE_DIR must name the source tree"
-#endif
-#ifndef QFORGE_TORCH_PYTHON
-#error "QFORGE_TORCH_PYTHON must name the Python interpreter that has torch"
-#endif
+#include "tests/support/torch_runner.h"
 
 namespace qforge::testing {
 namespace {
@@ -50,16 +44,7 @@ const TensorFile& torch_results() {
       request.put(c.name + "/upstream", out_shape.to_vector(),
                   as_doubles(Tensor::randn(out_shape, case_seed(c.name) + 1)));
     }
-    const auto dir = std::filesystem::temp_directory_path() / ("qforge_torch_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    const std::string in_path = (dir / "request.qft").string(), out_path = (dir / "answer.qft").string();
-    request.save(in_path);
-    const std::string command = std::string(QFORGE_TORCH_PYTHON) + " " + QFORGE_SOURCE_DIR +
-                                "/tests/torch_reference.py " + in_path + " " + out_path;
-    if (std::system(command.c_str()) != 0) throw std::runtime_error("PyTorch reference failed: " + command);
-    TensorFile answer = TensorFile::load(out_path);
-    std::filesystem::remove_all(dir);
-    return answer;
+    return run_torch_script("tests/torch_reference.py", request, "torch");
   }();
   return results;
 }

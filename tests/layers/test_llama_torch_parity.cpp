@@ -16,13 +16,7 @@
 #include "layers/llama.h"
 #include "tests/layers/random_weights.h"
 #include "tests/support/tensor_file.h"
-
-#ifndef QFORGE_SOURCE_DIR
-#error "QFORGE_SOURCE_DIR must name the source tree"
-#endif
-#ifndef QFORGE_TORCH_PYTHON
-#error "QFORGE_TORCH_PYTHON must name the Python interpreter that has torch"
-#endif
+#include "tests/support/torch_runner.h"
 
 namespace qforge::testing {
 namespace {
@@ -118,16 +112,7 @@ const TensorFile& torch_answer(const std::vector<Case>& cases) {
   static const TensorFile answer = [&] {
     TensorFile request;
     for (const Case& c : cases) put_case(request, c);
-    const auto dir = std::filesystem::temp_directory_path() / ("qforge_llama_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    const std::string in_path = (dir / "request.qft").string(), out_path = (dir / "answer.qft").string();
-    request.save(in_path);
-    const std::string command = std::string(QFORGE_TORCH_PYTHON) + " " + QFORGE_SOURCE_DIR +
-                                "/tests/layers/llama_reference.py " + in_path + " " + out_path;
-    if (std::system(command.c_str()) != 0) throw std::runtime_error("PyTorch reference failed: " + command);
-    TensorFile loaded = TensorFile::load(out_path);
-    std::filesystem::remove_all(dir);
-    return loaded;
+    return run_torch_script("tests/layers/llama_reference.py", request, "llama");
   }();
   return answer;
 }
