@@ -1,0 +1,199 @@
+#include "fakequant/quantizer_spec.h"
+
+#include <array>
+#include <sstream>
+#include <stdexcept>
+#include <utility>
+
+namespace qforge::fakequant {
+namespace {
+
+template <class Enum, size_t N>
+Enum from_name(const std::array<std::pair<const char*, Enum>, N>& table, const std::string& name, const char* what) {
+  for (const auto& [text, value] : table) {
+    if (name == text) return value;
+  }
+  std::string accepted;
+  for (const auto& [text, value] : table) accepted += std::string(accepted.empty() ? "" : ", ") + text;
+  throw std::invalid_argument("unknown " + std::string(what) + " '" + name + "' (accepted: " + accepted + ")");
+}
+
+template <class Enum, size_t N>
+std::string to_name(const std::array<std::pair<const char*, Enum>, N>& table, Enum value) {
+  for (const auto& [text, entry] : table) {
+    if (entry == value) return text;
+  }
+  return "?";
+}
+
+const std::array<std::pair<const char*, ElementFormat>, 7> kFormats = {{
+    {"int", ElementFormat::kInt},
+    {"fp8_e4m3", ElementFormat::kFp8E4M3},
+    {"fp8_e5m2", ElementFormat::kFp8E5M2},
+    {"fp4_e2m1", ElementFormat::kFp4E2M1},
+    {"nf4", ElementFormat::kNf4},
+    {"fp16", ElementFormat::kFp16},
+    {"bf16", ElementFormat::kBf16},
+}};
+const std::array<std::pair<const char*, ScaleDtype>, 3> kScaleDtypes = {{
+    {"fp32", ScaleDtype::kFp32}, {"fp16", ScaleDtype::kFp16}, {"bf16", ScaleDtype::kBf16}}};
+const std::array<std::pair<const char*, Estimator>, 5> kEstimators = {{
+    {"ste", Estimator::kSte},
+    {"clipped_ste", Estimator::kClippedSte},
+    {"lsq", Estimator::kLsq},
+    {"lsq_plus", Estimator::kLsqPlus},
+    {"pact", Estimator::kPact},
+}};
+const std::array<std::pair<const char*, ObserverKind>, 5> kObservers = {{
+    {"minmax", ObserverKind::kMinMax},
+    {"ema", ObserverKind::kMovingAverageMinMax},
+    {"percentile", ObserverKind::kPercentile},
+    {"mse", ObserverKind::kMse},
+    {"kl", ObserverKind::kKlEntropy},
+}};
+
+int scale_dtype_bits(ScaleDtype dtype) { return dtype == ScaleDtype::kFp32 ? 32 : 16; }
+
+bool is_scaled(ElementFormat format) { return format != ElementFormat::kFp16 && format != ElementFormat::kBf16; }
+
+int parse_int(const std::string& digits, const std::string& token, const std::string& scheme) {
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) {
+    throw std::invalid_argument("scheme '" + scheme + "': cannot read a number in '" + token + "'");
+  }
+  return std::stoi(digits);
+}
+
+bool apply_modifier(QuantizerSpec& spec, const std::string& token, const std::string& scheme) {
+  if (token == "sym") spec.symmetric = true;
+  else if (token == "asym") spec.symmetric = false;
+  else if (token == "tensor") spec.granularity = GranularitySpec::per_tensor();
+  else if (token == "channel") spec.granularity = GranularitySpec::per_channel(0);
+  else if (token.rfind("channel", 0) == 0) spec.granularity = GranularitySpec::per_channel(parse_int(token.substr(7), token, scheme));
+  else if (token == "token") spec.dynamic_per_token = true;
+  else if (token.size() > 1 && token[0] == 'g' && std::isdigit(static_cast<unsigned char>(token[1]))) {
+    spec.granularity = GranularitySpec::per_group(parse_int(token.substr(1), token, scheme));
+  } else if (token.rfind("scale_", 0) == 0) spec.scale_dtype = scale_dtype_from_name(token.substr(6));
+  else if (token.size() > 2 && token.rfind("dq", 0) == 0) spec.block_scales.scale_bits = parse_int(token.substr(2), token, scheme);
+  else return false;
+  return true;
+}
+
+}  // namespace
+
+ElementFormat element_format_from_name(const std::string& name) { return from_name(kFormats, name, "element format"); }
+std::string element_format_name(ElementFormat format) { return to_name(kFormats, format); }
+ScaleDtype scale_dtype_from_name(const std::string& name) { return from_name(kScaleDtypes, name, "scale dtype"); }
+std::string scale_dtype_name(ScaleDtype dtype) { return to_name(kScaleDtypes, dtype); }
+Estimator estimator_from_name(const std::string& name) { return from_name(kEstimators, name, "estimator"); }
+std::string estimator_name(Estimator estimator) { return to_name(kEstimators, estimator); }
+ObserverKind observer_from_name(const std::string& name) { return from_name(kObservers, name, "observer"); }
+std::string observer_name(ObserverKind kind) { return to_name(kObservers, kind); }
+
+int element_bits(const QuantizerSpec& spec) {
+  switch (spec.format) {
+    case ElementFormat::kInt: return spec.bits;
+    case ElementFormat::kFp8E4M3:
+    case ElementFormat::kFp8E5M2: return 8;
+    case ElementFormat::kFp4E2M1:
+    case ElementFormat::kNf4: return 4;
+    case ElementFormat::kFp16:
+    case ElementFormat::kBf16: return 16;
+  }
+  return 32;
+}
+
+double QuantizerSpec::bits_per_element() const {
+  double bits = element_bits(*this);
+  if (!is_scaled(format) || granularity.kind != Granularity::kPerGroup || dynamic_per_token) return bits;
+  const double group = static_cast<double>(granularity.group_size);
+  double scale_bits = scale_dtype_bits(scale_dtype);
+  if (block_scales.enabled()) {
+    scale_bits = block_scales.scale_bits +
+                 scale_dtype_bits(block_scales.super_scale_dtype) / static_cast<double>(block_scales.groups_per_super_block);
+  }
+  if (format == ElementFormat::kInt && !symmetric) scale_bits += block_scales.enabled() ? block_scales.scale_bits : bits;
+  return bits + scale_bits / group;
+}
+
+std::string QuantizerSpec::describe() const {
+  std::ostringstream out;
+  if (format == ElementFormat::kInt) out << "int" << bits << (symmetric ? " sym" : " asym");
+  else out << element_format_name(format);
+  if (!is_scaled(format)) return out.str();
+  if (dynamic_per_token) out << " per-token";
+  else if (granularity.kind == Granularity::kPerTensor) out << " per-tensor";
+  else if (granularity.kind == Granularity::kPerChannel) out << " per-channel(" << granularity.axis << ")";
+  else out << " g" << granularity.group_size;
+  if (scale_dtype != ScaleDtype::kFp32) out << " " << scale_dtype_name(scale_dtype) << "-scales";
+  if (block_scales.enabled()) out << " dq" << block_scales.scale_bits;
+  out << " " << estimator_name(estimator) << " " << observer_name(observer.kind);
+  return out.str();
+}
+
+void validate(const QuantizerSpec& spec, const std::string& context) {
+  auto fail = [&](const std::string& why) { throw std::invalid_argument(context + ": " + why + " (" + spec.describe() + ")"); };
+  if (spec.format == ElementFormat::kInt && (spec.bits < 2 || spec.bits > 8)) {
+    fail("integer formats need 2..8 bits, got " + std::to_string(spec.bits));
+  }
+  const bool is_int = spec.format == ElementFormat::kInt;
+  if (spec.estimator == Estimator::kLsqPlus && !(is_int && !spec.symmetric)) fail("LSQ+ needs an asymmetric integer format");
+  if ((spec.estimator == Estimator::kLsq || spec.estimator == Estimator::kPact) && !is_scaled(spec.format)) {
+    fail("learnable scales need a scaled format");
+  }
+  if (spec.estimator == Estimator::kPact && (!is_int || spec.granularity.kind != Granularity::kPerTensor || spec.dynamic_per_token)) {
+    fail("PACT learns one clipping level: use a per-tensor integer format");
+  }
+  if (spec.dynamic_per_token && spec.estimator != Estimator::kSte && spec.estimator != Estimator::kClippedSte) {
+    fail("dynamic per-token scales are recomputed every step and cannot be learned");
+  }
+  if (spec.granularity.kind == Granularity::kPerGroup && spec.granularity.group_size <= 0) {
+    fail("group size must be positive");
+  }
+  if (spec.block_scales.enabled()) {
+    if (spec.granularity.kind != Granularity::kPerGroup) fail("two-level scales need per-group scales");
+    if (spec.block_scales.scale_bits > 8 || spec.block_scales.groups_per_super_block <= 0) {
+      fail("two-level scales need 1..8 scale bits and a positive super-block size");
+    }
+  }
+  if (spec.observer.percentile <= 0.0 || spec.observer.percentile > 100.0) fail("percentile must be in (0, 100]");
+  if (spec.observer.averaging_constant <= 0.0f || spec.observer.averaging_constant > 1.0f) {
+    fail("averaging constant must be in (0, 1]");
+  }
+}
+
+QuantizerSpec parse_scheme(const std::string& text) {
+  QuantizerSpec spec;
+  spec.granularity = GranularitySpec::per_channel(0);
+  std::vector<std::string> tokens;
+  std::stringstream stream(text);
+  for (std::string token; std::getline(stream, token, ':');) tokens.push_back(token);
+  if (tokens.empty() || tokens[0].empty()) throw std::invalid_argument("empty quantization scheme");
+  const std::string& head = tokens[0];
+  if (head.rfind("int", 0) == 0 && head.size() > 3) {
+    spec.format = ElementFormat::kInt;
+    spec.bits = parse_int(head.substr(3), head, text);
+  } else {
+    spec.format = element_format_from_name(head);
+    if (spec.format == ElementFormat::kInt) throw std::invalid_argument("scheme '" + text + "': say int<bits>, e.g. int4");
+  }
+  for (size_t i = 1; i < tokens.size(); ++i) {
+    const std::string& token = tokens[i];
+    if (apply_modifier(spec, token, text)) continue;
+    bool matched = false;
+    for (const auto& [name, value] : kEstimators) {
+      if (token == name) spec.estimator = value, matched = true;
+    }
+    for (const auto& [name, value] : kObservers) {
+      if (token == name) spec.observer.kind = value, matched = true;
+    }
+    if (!matched) {
+      throw std::invalid_argument("scheme '" + text + "': unknown token '" + token +
+                                  "' (expected sym, asym, tensor, channel[N], g<N>, token, scale_fp16, scale_bf16, "
+                                  "dq<bits>, an estimator or an observer)");
+    }
+  }
+  validate(spec, "scheme '" + text + "'");
+  return spec;
+}
+
+}  // namespace qforge::fakequant

@@ -1,0 +1,113 @@
+#pragma once
+// QuantizerSpec: everything that says how one tensor (a weight or an input activation) is
+// fake-quantized: the element format, which elements share a scale, how scales are stored, which
+// surrogate gradient the backward uses and how the range is observed. Plain data, no Eigen, no
+// autograd: configs, the CLI and exporters all read it.
+#include <cstdint>
+#include <string>
+
+#include "fakequant/int_quantizer.h"
+
+namespace qforge::fakequant {
+
+// The values one element can take, before scaling.
+enum class ElementFormat {
+  kInt,      // 2..8-bit integers, symmetric or asymmetric (fakequant/quant_math.h)
+  kFp8E4M3,  // OCP OFP8, max 448 (fakequant/formats/fp8.h)
+  kFp8E5M2,  // OCP OFP8, max 57344
+  kFp4E2M1,  // OCP MX E2M1, max 6 (formats/fp4.h)
+  kNf4,      // QLoRA NormalFloat, values in [-1, 1] (formats/nf4.h)
+  kFp16,     // IEEE binary16 rounding, no scale (formats/half.h)
+  kBf16,     // bfloat16 rounding, no scale
+};
+
+// Storage type of scales (and of the super-block scales of two-level schemes). Scales are rounded
+// to it (RNE) before they are used, so fake quantization sees what a file would store.
+enum class ScaleDtype { kFp32, kFp16, kBf16 };
+
+// Surrogate gradient of the FakeQuant op (forward is always quantize -> dequantize).
+enum class Estimator {
+  kSte,         // Bengio et al. 2013: dx = dy everywhere
+  kClippedSte,  // dx = dy inside the representable range, 0 outside (PyTorch's fake_quantize_*)
+  kLsq,         // Esser et al. 2020 (LSQ): learnable scale, grad scale 1/sqrt(numel * qmax)
+  kLsqPlus,     // Bhalgat et al. 2020 (LSQ+): learnable scale and offset
+  kPact,        // Choi et al. 2018 (PACT): learnable clipping level alpha for activations
+};
+
+enum class ObserverKind {
+  kMinMax,               // running min / max
+  kMovingAverageMinMax,  // EMA of per-batch min / max (torch.ao MovingAverageMinMaxObserver)
+  kPercentile,           // clip at a percentile of |x| (or of x for asymmetric formats)
+  kMse,                  // clipping ratio minimizing the quantization MSE (grid search)
+  kKlEntropy,            // TensorRT-style KL-divergence calibration on a histogram
+};
+
+struct ObserverSpec {
+  ObserverKind kind = ObserverKind::kMinMax;
+  float averaging_constant = 0.01f;  // EMA weight of the new batch
+  double percentile = 99.99;         // in percent
+  int histogram_bins = 2048;         // KL
+  int search_steps = 100;            // MSE: candidate clipping ratios 1, 1 - 1/steps, ...
+  int64_t freeze_after_steps = -1;   // observe at most this many batches; -1 = never freeze
+};
+
+// Two-level ("double") quantization of the scales themselves, used by GGUF k-quants and QLoRA:
+// groups are collected into super-blocks of `groups_per_super_block` scales; each super-block
+// stores one super scale (in super_scale_dtype) and every group scale as an unsigned
+// `scale_bits`-bit code, scale = super_scale * code. scale_bits = 0 switches it off.
+struct BlockScaleSpec {
+  int scale_bits = 0;
+  int64_t groups_per_super_block = 8;
+  ScaleDtype super_scale_dtype = ScaleDtype::kFp16;
+  bool enabled() const { return scale_bits > 0; }
+};
+
+struct QuantizerSpec {
+  ElementFormat format = ElementFormat::kInt;
+  int bits = 8;            // kInt only; the float formats have fixed widths
+  bool symmetric = true;   // kInt only; the float formats are always symmetric
+  GranularitySpec granularity;
+  // Activations: one scale per row of the last dimension (per token), computed from that row's
+  // absmax (or min/max) in every forward pass, no observer (W8A8 / LLM.int8()-style dynamic
+  // quantization). Overrides `granularity`.
+  bool dynamic_per_token = false;
+  ScaleDtype scale_dtype = ScaleDtype::kFp32;
+  BlockScaleSpec block_scales;
+  Estimator estimator = Estimator::kSte;
+  ObserverSpec observer;
+
+  // Nominal storage cost per element including scales, e.g. int4 g32 fp16 scales -> 4.5.
+  double bits_per_element() const;
+  // Short human-readable form, e.g. "int4 sym g32 fp16-scales lsq minmax".
+  std::string describe() const;
+};
+
+// Bits of one element of `format` (int: spec.bits; fp8 8; fp4/nf4 4; fp16/bf16 16).
+int element_bits(const QuantizerSpec& spec);
+
+// Throws std::invalid_argument naming `context` when the combination is not supported
+// (e.g. bits outside 2..8, LSQ+ on a float format, PACT with per-group scales).
+void validate(const QuantizerSpec& spec, const std::string& context);
+
+// Names used by configs and the CLI: "int" "fp8_e4m3" "fp8_e5m2" "fp4_e2m1" "nf4" "fp16" "bf16";
+// "fp32" "fp16" "bf16"; "ste" "clipped_ste" "lsq" "lsq_plus" "pact"; "minmax" "ema" "percentile"
+// "mse" "kl". The parsers throw std::invalid_argument listing the accepted names.
+ElementFormat element_format_from_name(const std::string& name);
+std::string element_format_name(ElementFormat format);
+ScaleDtype scale_dtype_from_name(const std::string& name);
+std::string scale_dtype_name(ScaleDtype dtype);
+Estimator estimator_from_name(const std::string& name);
+std::string estimator_name(Estimator estimator);
+ObserverKind observer_from_name(const std::string& name);
+std::string observer_name(ObserverKind kind);
+
+// Compact scheme strings for the CLI (`qforge quantize --scheme`, study grids): colon-separated
+// tokens, first the format, then modifiers in any order:
+//   int4 | int8 | fp8_e4m3 | fp8_e5m2 | fp4_e2m1 | nf4 | fp16 | bf16
+//   sym | asym | tensor | channel | channel<axis> | g<size> | token (dynamic per token)
+//   scale_fp16 | scale_bf16 | dq<bits> (two-level scales) | ste | clipped_ste | lsq | lsq_plus | pact
+//   minmax | ema | percentile | mse | kl
+// e.g. "int4:g32:asym", "int8:token", "nf4:g64:dq8". Defaults: sym, per channel along axis 0.
+QuantizerSpec parse_scheme(const std::string& text);
+
+}  // namespace qforge::fakequant
