@@ -23,7 +23,7 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_
   if (bias) bias_ = register_parameter("bias", linear_uniform(Shape{out_channels}, fan_in, derive_seed(seed, 1)));
 }
 
-Variable Conv2d::forward(const Variable& x) { return autograd::conv2d(x, weight_, bias_, stride_, padding_); }
+Variable Conv2d::forward(const Variable& x) { return autograd::conv2d(effective_input(x), effective_weight(), bias_, stride_, padding_); }
 
 Variable MaxPool2d::forward(const Variable& x) { return autograd::max_pool2d(x, kernel_); }
 

@@ -3,11 +3,12 @@
 #include <cstdint>
 
 #include "layers/module.h"
+#include "layers/quantizable.h"
 
 namespace qforge::layers {
 
 /// y = conv2d(x, W) + b on NCHW. Parameters "weight" [out, in, k, k] and, when `bias`, "bias" [out].
-class Conv2d : public UnaryModule {
+class Conv2d : public UnaryModule, public Quantizable {
  public:
   /// Weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in * k * k, as PyTorch.
   Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride = 1, int64_t padding = 0,
@@ -16,6 +17,10 @@ class Conv2d : public UnaryModule {
   Variable forward(const Variable& x) override;
   const Variable& weight() const { return weight_; }
   const Variable& bias() const { return bias_; }
+  const Variable& quantizable_weight() const override { return weight_; }
+
+ protected:
+  Module& owner() override { return *this; }
 
  private:
   int64_t stride_, padding_;

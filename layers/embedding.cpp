@@ -15,6 +15,6 @@ Embedding::Embedding(int64_t num_embeddings, int64_t embedding_dim, uint64_t see
   weight_ = register_parameter("weight", Tensor::randn(Shape{num_embeddings, embedding_dim}, seed));
 }
 
-Variable Embedding::forward(const IndexTensor& ids) { return autograd::embedding(weight_, ids); }
+Variable Embedding::forward(const IndexTensor& ids) { return autograd::embedding(effective_weight(), ids); }
 
 }  // namespace qforge::layers

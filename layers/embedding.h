@@ -3,11 +3,12 @@
 #include <cstdint>
 
 #include "layers/module.h"
+#include "layers/quantizable.h"
 
 namespace qforge::layers {
 
 /// Lookup table; parameter "weight" [num_embeddings, embedding_dim].
-class Embedding : public Module {
+class Embedding : public Module, public Quantizable {
  public:
   /// Weight ~ N(0, 1) seeded by `seed` (PyTorch's nn.Embedding default).
   Embedding(int64_t num_embeddings, int64_t embedding_dim, uint64_t seed = 0);
@@ -23,6 +24,11 @@ class Embedding : public Module {
   int64_t num_embeddings() const { return weight_.dim(0); }
   /// Width of each row.
   int64_t embedding_dim() const { return weight_.dim(1); }
+  const Variable& quantizable_weight() const override { return weight_; }
+
+ protected:
+  Module& owner() override { return *this; }
+  bool accepts_input_quantizer() const override { return false; }
 
  private:
   Variable weight_;

@@ -27,7 +27,7 @@ Variable Linear::forward(const Variable& x) {
   }
   // matmul with transpose_b reads W [out, in] as W^T without a copy; a 2-D W folds all leading
   // dims of x into one GEMM.
-  Variable y = autograd::matmul(x, weight_, false, true);
+  Variable y = autograd::matmul(effective_input(x), effective_weight(), false, true);
   return bias_.defined() ? autograd::add(y, bias_) : y;
 }
 

@@ -3,11 +3,13 @@
 #include <cstdint>
 
 #include "layers/module.h"
+#include "layers/quantizable.h"
 
 namespace qforge::layers {
 
-/// y = x W^T + b. Parameters "weight" [out, in] and, when `bias`, "bias" [out].
-class Linear : public UnaryModule {
+/// y = x W^T + b. Parameters "weight" [out, in] and, when `bias`, "bias" [out]. With quantizers
+/// (layers/quantizable.h): y = q_in(x) q_w(W)^T + b.
+class Linear : public UnaryModule, public Quantizable {
  public:
   /// Weight and bias ~ U(-1/sqrt(in), 1/sqrt(in)) from generators seeded by `seed`.
   Linear(int64_t in_features, int64_t out_features, bool bias = true, uint64_t seed = 0);
@@ -23,6 +25,10 @@ class Linear : public UnaryModule {
   int64_t in_features() const { return in_features_; }
   /// Output width.
   int64_t out_features() const { return out_features_; }
+  const Variable& quantizable_weight() const override { return weight_; }
+
+ protected:
+  Module& owner() override { return *this; }
 
  private:
   int64_t in_features_, out_features_;

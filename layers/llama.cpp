@@ -71,7 +71,10 @@ const Variable& LlamaForCausalLM::output_weight() const {
 }
 
 Variable LlamaForCausalLM::forward(const IndexTensor& ids) {
-  return autograd::matmul(model_->forward(ids), output_weight(), false, true);
+  Variable hidden = model_->forward(ids);
+  // Through the layers' quantizers, so a quantized (possibly tied) output projection is what trains.
+  if (lm_head_) return lm_head_->forward(hidden);
+  return autograd::matmul(hidden, model_->embed_tokens()->effective_weight(), false, true);
 }
 
 }  // namespace qforge::layers
