@@ -11,10 +11,14 @@
 //   kSte        (Bengio et al. 2013): dx = dy.
 //   kClippedSte dx = dy where the element is inside the grid, else 0. Integer formats: the rounded
 //               code zp + nearbyint(v) lies in [qmin, qmax] (exactly the cachemask backward of
-//               torch.fake_quantize_per_*_affine); float formats: lo <= v <= hi.
+//               torch.fake_quantize_per_*_affine). Float formats, the same idea: |v| is at most the
+//               saturation threshold, the largest value that rounds to at most max without
+//               saturating (max + half the top step: E4M3 464, E5M2 < 61440, E2M1 < 7, FP16 < 65520,
+//               NF4 1.1385 mirroring its top midpoint; kernels/fast_rounding.h), so x = absmax with
+//               an absmax / max scale is never clipped by float division rounding.
 //   kLsq        (Esser et al. 2020, eq. 3, with §2.2's gradient scale g): dx as clipped STE;
 //               ds = g * sum over the elements of that scale of dy * (inside ? r(v) - v : bound hit),
-//               bound = qmin - zp or qmax - zp (float formats: -max or max). For integer formats the
+//               bound = qmin - zp or qmax - zp (float formats: -max or max by the sign of v). For integer formats the
 //               expressions are those of PyTorch 1.13's _fake_quantize_learnable_per_{tensor,channel}
 //               _affine backward, including its classification by nearbyint(zp + x * (1 / s))
 //               (see kernels/fake_quant_elements.h); zero_point is a constant.
@@ -63,9 +67,11 @@ autograd::Variable fake_quant(const autograd::Variable& x, const autograd::Varia
 // choose_scale (symmetric int: absmax / qmax; asymmetric int: min/max widened to contain 0 with a
 // rounded zero point; float formats: absmax / format max; rounded to spec.scale_dtype), then
 // fake-quantized like fake_quant. No learnable parameters; backward kSte (dx = dy) or kClippedSte.
-// With absmax scales nothing is clipped, so clipped STE equals STE except where rounding moves a
-// value past the grid: the rounded asymmetric zero point (up to half a step at the range ends) or
-// a scale rounded down by spec.scale_dtype (e.g. bf16 scales with 8-bit asymmetric codes).
+// With absmax (min/max) scales nothing is clipped, so clipped STE equals STE, except where a value
+// is moved past the integer grid by the rounded asymmetric zero point (up to half a step at the
+// range ends) or by a scale that spec.scale_dtype rounded down (e.g. bf16 scales, relative error up
+// to 2^-9, with 8-bit asymmetric codes: 255 * 2^-9 > 0.5 step). Float formats have half a top step
+// of margin (fake_quant above), which no scale rounding reaches.
 autograd::Variable fake_quant_dynamic(const autograd::Variable& x, const QuantizerSpec& spec);
 
 }  // namespace qforge::fakequant

@@ -45,24 +45,27 @@ struct IntElement {
 };
 
 // Scaled float formats (FP8, FP4, NF4) and, with s = 1, the unscaled FP16 / BF16: v = x / s,
-// out = s * round_to_format(v), exactly value_grid.h's fake_quantize_value.
+// out = s * round_to_format(v), exactly value_grid.h's fake_quantize_value. An element is inside
+// the grid when |v| <= clip, the format's saturation threshold (fast_rounding.h): the float analogue
+// of PyTorch's "rounded code within [qmin, qmax]".
 template <class Rounding>
 struct FloatElement {
   Rounding rounding;
+  float clip = 0.0f;
 
-  float forward(float x, float s, float /*inv_s*/, float lo, float hi, bool& inside) const {
+  float forward(float x, float s, float /*inv_s*/, float /*lo*/, float /*hi*/, bool& inside) const {
     const float v = x / s;
-    inside = (v >= lo) & (v <= hi);
+    inside = (v >= -clip) & (v <= clip);
     return s * rounding(v);
   }
 
-  // LSQ (Esser et al. 2020, eq. 3) on a float grid: ds = dy * (r(v) - v) inside [lo, hi], the
-  // bound the value saturates at outside; dx = dy inside only. No zero point.
+  // LSQ (Esser et al. 2020, eq. 3) on a float grid: ds = dy * (r(v) - v) inside, dy times the bound
+  // the value saturates at (lo = -max or hi = max) outside; dx = dy inside only. No zero point.
   bool lsq(float x, float dy, float s, float /*inv_s*/, float /*zp*/, float lo, float hi, float& ds,
            float& dzp) const {
     const float v = x / s;
-    const bool inside = (v >= lo) & (v <= hi);
-    ds = inside ? dy * (rounding(v) - v) : dy * (v < lo ? lo : hi);
+    const bool inside = (v >= -clip) & (v <= clip);
+    ds = inside ? dy * (rounding(v) - v) : dy * (v < 0.0f ? lo : hi);
     dzp = 0.0f;
     return inside;
   }
@@ -73,12 +76,12 @@ template <class F>
 decltype(auto) with_element(const QuantizerSpec& spec, F&& f) {
   switch (spec.format) {
     case ElementFormat::kInt: return f(IntElement{});
-    case ElementFormat::kFp8E4M3: return f(FloatElement<E4m3Rounding>{{448.0f}});
-    case ElementFormat::kFp8E5M2: return f(FloatElement<E5m2Rounding>{{57344.0f}});
-    case ElementFormat::kFp4E2M1: return f(FloatElement<E2m1Rounding>{{kE2m1Max}});
-    case ElementFormat::kNf4: return f(FloatElement<Nf4Rounding>{Nf4Rounding::make()});
-    case ElementFormat::kFp16: return f(FloatElement<Fp16Rounding>{{65504.0f}});
-    case ElementFormat::kBf16: return f(FloatElement<Bf16Rounding>{});
+    case ElementFormat::kFp8E4M3: return f(FloatElement<E4m3Rounding>{{448.0f}, kE4m3Clip});
+    case ElementFormat::kFp8E5M2: return f(FloatElement<E5m2Rounding>{{57344.0f}, kE5m2Clip});
+    case ElementFormat::kFp4E2M1: return f(FloatElement<E2m1Rounding>{{kE2m1Max}, kE2m1Clip});
+    case ElementFormat::kNf4: return f(FloatElement<Nf4Rounding>{Nf4Rounding::make(), kNf4Clip});
+    case ElementFormat::kFp16: return f(FloatElement<Fp16Rounding>{{65504.0f}, kFp16Clip});
+    case ElementFormat::kBf16: return f(FloatElement<Bf16Rounding>{{}, kBf16Clip});
   }
   throw std::invalid_argument("fake_quant: unknown element format");
 }

@@ -65,6 +65,20 @@ struct MinifloatRounding {
   }
 };
 
+// Saturation thresholds: the largest |v| whose round-to-nearest-even (without saturation) is still
+// at most the format's largest value, i.e. max plus half the top step, minus one float ulp where
+// that tie would round up to the next (overflowing) code. They make the clipped-STE mask of a float
+// format the analogue of PyTorch's integer mask ("the rounded code lies in [qmin, qmax]"), so a
+// value just above max that rounds to max (e.g. x / (absmax / 448) = 448.00003) is not clipped.
+// tests/fakequant/test_fast_rounding.cpp checks each against the non-saturating codecs.
+inline constexpr float kE4m3Clip = 464.0f;  // 464 ties to even 448 (0x7E)
+inline constexpr float kE5m2Clip = std::bit_cast<float>(uint32_t{0x476FFFFFu});  // float below 61440 (ties to inf 0x7C)
+inline constexpr float kE2m1Clip = std::bit_cast<float>(uint32_t{0x40DFFFFFu});  // float below 7 (ties to the absent 8)
+inline constexpr float kFp16Clip = std::bit_cast<float>(uint32_t{0x477FEFFFu});  // float below 65520 (ties to inf)
+inline constexpr float kBf16Clip = std::bit_cast<float>(uint32_t{0x7F7F7FFFu});  // float below the tie with inf
+// NF4 has no next code; its threshold mirrors the midpoint below 1: 1 + (1 - 0.7229568) / 2.
+inline constexpr float kNf4Clip = static_cast<float>(1.0 + (1.0 - 0.7229568362236023) / 2.0);
+
 using E4m3Rounding = MinifloatRounding<3, 7>;
 using E5m2Rounding = MinifloatRounding<2, 15>;
 using E2m1Rounding = MinifloatRounding<1, 1>;

@@ -18,6 +18,7 @@
 #include "fakequant/formats/fp4.h"
 #include "fakequant/formats/fp8.h"
 #include "fakequant/formats/half.h"
+#include "fakequant/formats/minifloat.h"
 #include "fakequant/formats/nf4.h"
 #include "fakequant/kernels/fast_rounding.h"
 #include "fakequant/value_grid.h"
@@ -133,6 +134,24 @@ TEST(FastRounding, Nf4ThresholdsBracketTheMidpoints) {
     EXPECT_LE(static_cast<double>(rounding.above[i]), midpoint) << i;
     EXPECT_GT(static_cast<double>(std::nextafter(rounding.above[i], 2.0f)), midpoint) << i;
   }
+}
+
+// Each clip threshold is the last float that rounds (without saturation) to at most the format's
+// max; the next float overflows. Checked with the non-saturating codecs and the shared RNE core.
+TEST(FastRounding, ClipThresholdsAreTheSaturationPoints) {
+  auto next = [](float v) { return std::nextafter(v, INFINITY); };
+  EXPECT_FALSE(std::isnan(decode_e4m3(encode_e4m3(kernels::kE4m3Clip, Fp8Mode::kNonSaturating))));
+  EXPECT_TRUE(std::isnan(decode_e4m3(encode_e4m3(next(kernels::kE4m3Clip), Fp8Mode::kNonSaturating))));
+  EXPECT_FALSE(std::isinf(decode_e5m2(encode_e5m2(kernels::kE5m2Clip, Fp8Mode::kNonSaturating))));
+  EXPECT_TRUE(std::isinf(decode_e5m2(encode_e5m2(next(kernels::kE5m2Clip), Fp8Mode::kNonSaturating))));
+  EXPECT_LE(detail::round_magnitude_rne(kernels::kE2m1Clip, 1, 1), 7u);  // 0x7 = 6, the largest E2M1 code
+  EXPECT_GT(detail::round_magnitude_rne(next(kernels::kE2m1Clip), 1, 1), 7u);
+  EXPECT_FALSE(std::isinf(round_to_fp16(kernels::kFp16Clip)));
+  EXPECT_TRUE(std::isinf(round_to_fp16(next(kernels::kFp16Clip))));
+  EXPECT_FALSE(std::isinf(round_to_bf16(kernels::kBf16Clip)));
+  EXPECT_TRUE(std::isinf(round_to_bf16(next(kernels::kBf16Clip))));
+  // NF4: halfway between 1 and the mirror image of the value below it.
+  EXPECT_NEAR(kernels::kNf4Clip, 1.0 + (1.0 - kNf4Values[14]) / 2.0, 1e-7);
 }
 
 // The integer grid: clamp(nearbyint(v), lo, hi) with NaN -> 0 and no -0, as quantize_value +
