@@ -113,14 +113,15 @@ Variable lsq_result(Tensor out, const Variable& x, const Variable& scale, const 
   auto backward = [params, traversal, spec, g](std::vector<Variable>& in, const Tensor& dy) {
     const bool want_dx = in[0].requires_grad();
     Tensor dx = want_dx ? Tensor(in[0].shape()) : Tensor();
+    const bool want_dzp = in.size() > 2 && in[2].requires_grad();
     std::vector<double> ds, dzp;
     kernels::with_element(spec, [&](const auto& element) {
       kernels::lsq_backward(element, *params, traversal, in[0].data().data(), dy.data(), want_dx ? dx.data() : nullptr,
-                            ds, dzp);
+                            want_dzp, ds, dzp);
     });
     if (want_dx) in[0].add_grad(dx);
     if (in[1].requires_grad()) in[1].add_grad(scaled_gradient(ds, g, in[1].shape()));
-    if (in.size() > 2 && in[2].requires_grad()) in[2].add_grad(scaled_gradient(dzp, g, in[2].shape()));
+    if (want_dzp) in[2].add_grad(scaled_gradient(dzp, g, in[2].shape()));
   };
   std::vector<Variable> inputs{x, scale};
   if (spec.estimator == Estimator::kLsqPlus) inputs.push_back(zero_point);

@@ -36,10 +36,11 @@ double pact_span(const float* x, const float* dy, float* dx, int64_t n, float al
     const float* dyb = dy + begin;
 #pragma omp simd
     for (int64_t j = 0; j < m; ++j) {
+      const float g = dyb[j];  // loaded unconditionally: GCC would otherwise emit masked loads
       const bool above = xb[j] >= alpha;
       const bool below = kSymmetric ? xb[j] <= -alpha : xb[j] < 0.0f;
-      if constexpr (kDx) dx[begin + j] = (above | below) ? 0.0f : dyb[j];
-      terms[j] = above ? dyb[j] : ((kSymmetric & below) ? -dyb[j] : 0.0f);
+      if constexpr (kDx) dx[begin + j] = (above | below) ? 0.0f : g;
+      terms[j] = above ? g : ((kSymmetric & below) ? -g : 0.0f);
     }
     dalpha += kernels::sum_in_double(terms, m);
   }

@@ -28,13 +28,15 @@ struct IntElement {
 
   // LSQ / LSQ+ terms of one element without the gradient scale g, exactly as PyTorch 1.13's
   // _fake_quantize_grad_learnable_{tensor,channel}_kernel (aten/src/ATen/native/quantized/cpu/
-  // kernels/QuantizedOpKernels.cpp) computes them. Note its code is nearbyint(zp + x * inv_s), a
-  // float addition, which can differ from the forward's zp + nearbyint(x * inv_s) by one code when
-  // zp + v rounds onto a half integer; we follow it so the gradients match torch's.
+  // kernels/QuantizedOpKernels.cpp) computes them. Its code is nearbyint(zp + x * inv_s), which can
+  // differ from the forward's zp + nearbyint(x * inv_s) by one when zp + v lands on a half integer;
+  // and torch's AVX2/AVX-512 kernel builds contract zp + x * inv_s into one fused multiply-add
+  // (checked against Debian's torch 1.13 on inputs where the two roundings differ), so we use
+  // std::fma: the gradients then match torch's element for element.
   //   inside:  dx = dy,  ds = dy * (xfq - x) * inv_s (= dy * (r(v) - v)),   dzp = 0
   //   outside: dx = 0,   ds = dy * (qmin - zp or qmax - zp),               dzp = -dy * s
   bool lsq(float x, float dy, float s, float inv_s, float zp, float lo, float hi, float& ds, float& dzp) const {
-    const float code = std::nearbyint(zp + x * inv_s) - zp;  // relative to the zero point, exact
+    const float code = std::nearbyint(std::fma(x, inv_s, zp)) - zp;  // relative to the zero point, exact
     const bool inside = (code >= lo) & (code <= hi);
     const float clamped = code < lo ? lo : (code > hi ? hi : code);
     const float fake_quantized = clamped * s;

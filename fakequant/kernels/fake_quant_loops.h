@@ -107,6 +107,27 @@ struct RowParams {
   std::vector<float> scale, inv_scale, zero_point, low, high;
 };
 
+// Row chunks of the row traversal (fixed: the LSQ backward keeps one partial-sum row per chunk) and
+// the positions handled per step: a block of positions is run over every row of the chunk before
+// the next block, so its parameters (and partial sums) stay in L1.
+inline constexpr int64_t kRowChunks = 32;
+inline constexpr int64_t kRowBlock = 512;
+
+// f(offset, position, m, chunk) for every row r and position block [position, position + m) of the
+// row traversal, offset = r * row length + position; chunks in parallel.
+template <class F>
+void for_each_row_block(const Traversal& t, F f) {
+  const int64_t length = t.count * t.inner, chunks = std::min(t.outer, kRowChunks);
+#pragma omp parallel for schedule(static) if (t.parallel())
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t first = t.outer * c / chunks, last = t.outer * (c + 1) / chunks;
+    for (int64_t position = 0; position < length; position += kRowBlock) {
+      const int64_t m = std::min(kRowBlock, length - position);
+      for (int64_t r = first; r < last; ++r) f(r * length + position, position, m, c);
+    }
+  }
+}
+
 inline RowParams expand_row(const GridParams& p, const Traversal& t) {
   RowParams row;
   const int64_t length = t.count * t.inner;
@@ -128,14 +149,12 @@ void fake_quant_forward(const Element& element, const GridParams& p, const Trave
                         uint8_t* mask) {
   if (t.by_rows) {
     const RowParams row = expand_row(p, t);
-    const int64_t length = t.count * t.inner;
-#pragma omp parallel for schedule(static) if (t.parallel())
-    for (int64_t r = 0; r < t.outer; ++r) {
-      const int64_t o = r * length;
-      const float *s = row.scale.data(), *inv = row.inv_scale.data(), *lo = row.low.data(), *hi = row.high.data();
-      if (mask) forward_span<true>(element, x + o, out + o, mask + o, length, s, inv, lo, hi);
-      else forward_span<false>(element, x + o, out + o, nullptr, length, s, inv, lo, hi);
-    }
+    for_each_row_block(t, [&](int64_t o, int64_t j, int64_t m, int64_t) {
+      const float *s = row.scale.data() + j, *inv = row.inv_scale.data() + j;
+      const float *lo = row.low.data() + j, *hi = row.high.data() + j;
+      if (mask) forward_span<true>(element, x + o, out + o, mask + o, m, s, inv, lo, hi);
+      else forward_span<false>(element, x + o, out + o, nullptr, m, s, inv, lo, hi);
+    });
     return;
   }
   for_each_segment(t, [&](int64_t begin, int64_t end, int64_t c, int64_t) {
@@ -145,10 +164,11 @@ void fake_quant_forward(const Element& element, const GridParams& p, const Trave
   });
 }
 
-// dx = mask ? dy : 0 (clipped straight-through estimator).
+// dx = dy * mask (clipped straight-through estimator), PyTorch's cachemask backward dY * mask,
+// -0 and NaN * 0 included. (A select would also let GCC emit AVX-512 masked loads, slow on Zen 4.)
 inline void masked_copy(const float* dy, const uint8_t* mask, float* dx, int64_t n) {
 #pragma omp parallel for simd schedule(static) if (n > autograd::kernels::kParallelThreshold)
-  for (int64_t i = 0; i < n; ++i) dx[i] = mask[i] ? dy[i] : 0.0f;
+  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * static_cast<float>(mask[i]);
 }
 
 }  // namespace qforge::fakequant::kernels

@@ -12,22 +12,20 @@
 
 namespace qforge::fakequant::kernels {
 
-// Row chunks of the row traversal, each with its own per-position partial sums.
-inline constexpr int64_t kLsqRowChunks = 16;
-
 // Elements per block of lsq_span: the terms of one block go through a small buffer so the element
 // loop has no reduction (GCC does not vectorize it with float -> double accumulators) and the sum
 // loop is a plain vectorized reduction.
 inline constexpr int64_t kLsqBlock = 256;
 
+// Per-element terms into the ds / dzp buffers (always both: writing the unused one to L1 is cheaper
+// than the branchy code GCC makes of a conditional store), dx when kDx.
 template <bool kDx, class Element, class P>
 void lsq_terms(const Element& element, const float* x, const float* dy, float* dx, int64_t n, P s, P inv_s, P zp, P lo,
                P hi, float* ds, float* dzp) {
   const Element e = element;  // a local copy: its constants stay in registers (no alias checks)
 #pragma omp simd
   for (int64_t j = 0; j < n; ++j) {
-    const bool inside =
-        e.lsq(x[j], dy[j], at(s, j), at(inv_s, j), at(zp, j), at(lo, j), at(hi, j), ds[j], dzp[j]);
+    const bool inside = e.lsq(x[j], dy[j], at(s, j), at(inv_s, j), at(zp, j), at(lo, j), at(hi, j), ds[j], dzp[j]);
     if constexpr (kDx) dx[j] = inside ? dy[j] : 0.0f;
   }
 }
@@ -39,7 +37,8 @@ inline double sum_in_double(const float* values, int64_t n) {
   return sum;
 }
 
-template <bool kDx, class Element>
+// kDx: write dx; kZp: sum the zero-point terms too (LSQ+ only).
+template <bool kDx, bool kZp, class Element>
 void lsq_span(const Element& element, const float* x, const float* dy, float* dx, int64_t n, float s, float inv_s,
               float zp, float lo, float hi, double& ds_sum, double& dzp_sum) {
   alignas(64) float ds[kLsqBlock];
@@ -49,77 +48,74 @@ void lsq_span(const Element& element, const float* x, const float* dy, float* dx
     const int64_t m = std::min(kLsqBlock, n - begin);
     lsq_terms<kDx>(element, x + begin, dy + begin, kDx ? dx + begin : nullptr, m, s, inv_s, zp, lo, hi, ds, dzp);
     ds_sum += sum_in_double(ds, m);
-    dzp_sum += sum_in_double(dzp, m);
+    if constexpr (kZp) dzp_sum += sum_in_double(dzp, m);
   }
 }
 
-// One row of the row traversal: the terms are added to per-position sums.
-template <bool kDx, class Element>
-void lsq_row(const Element& element, const float* x, const float* dy, float* dx, const RowParams& row, int64_t n,
-             double* ds_acc, double* dzp_acc) {
-  alignas(64) float ds[kLsqBlock];
-  alignas(64) float dzp[kLsqBlock];
-  for (int64_t b = 0; b < n; b += kLsqBlock) {
-    const int64_t m = std::min(kLsqBlock, n - b);
-    lsq_terms<kDx>(element, x + b, dy + b, kDx ? dx + b : nullptr, m, row.scale.data() + b, row.inv_scale.data() + b,
-                   row.zero_point.data() + b, row.low.data() + b, row.high.data() + b, ds, dzp);
-#pragma omp simd
-    for (int64_t j = 0; j < m; ++j) {
-      ds_acc[b + j] += ds[j];
-      dzp_acc[b + j] += dzp[j];
-    }
-  }
-}
-
-template <class Element>
+// Row traversal: each chunk adds its rows' terms to per-position float sums (at most
+// outer / kRowChunks rows each), which are then added chunk by chunk in double.
+template <bool kDx, bool kZp, class Element>
 void lsq_backward_rows(const Element& element, const GridParams& p, const Traversal& t, const float* x,
                        const float* dy, float* dx, std::vector<double>& ds, std::vector<double>& dzp) {
   const RowParams row = expand_row(p, t);
   const int64_t length = t.count * t.inner;
-  const int64_t chunks = std::min(t.outer, kLsqRowChunks);
-  std::vector<double> ds_part(chunks * length, 0.0), dzp_part(chunks * length, 0.0);
-#pragma omp parallel for schedule(static) if (t.parallel())
-  for (int64_t c = 0; c < chunks; ++c) {
-    double* ds_acc = ds_part.data() + c * length;
-    double* dzp_acc = dzp_part.data() + c * length;
-    for (int64_t r = t.outer * c / chunks; r < t.outer * (c + 1) / chunks; ++r) {
-      const int64_t o = r * length;
-      if (dx) lsq_row<true>(element, x + o, dy + o, dx + o, row, length, ds_acc, dzp_acc);
-      else lsq_row<false>(element, x + o, dy + o, nullptr, row, length, ds_acc, dzp_acc);
+  const int64_t chunks = std::min(t.outer, kRowChunks);
+  std::vector<float> ds_part(chunks * length, 0.0f), dzp_part(kZp ? chunks * length : 0, 0.0f);
+  for_each_row_block(t, [&](int64_t o, int64_t j, int64_t m, int64_t c) {
+    alignas(64) float ds_terms[kRowBlock];
+    alignas(64) float dzp_terms[kRowBlock];
+    lsq_terms<kDx>(element, x + o, dy + o, kDx ? dx + o : nullptr, m, row.scale.data() + j, row.inv_scale.data() + j,
+                   row.zero_point.data() + j, row.low.data() + j, row.high.data() + j, ds_terms, dzp_terms);
+    float* ds_acc = ds_part.data() + c * length + j;
+#pragma omp simd
+    for (int64_t k = 0; k < m; ++k) ds_acc[k] += ds_terms[k];
+    if constexpr (kZp) {
+      float* dzp_acc = dzp_part.data() + c * length + j;
+#pragma omp simd
+      for (int64_t k = 0; k < m; ++k) dzp_acc[k] += dzp_terms[k];
     }
-  }
+  });
   for (int64_t c = 0; c < chunks; ++c) {
     for (int64_t j = 0; j < length; ++j) {
       ds[j / t.inner] += ds_part[c * length + j];
-      dzp[j / t.inner] += dzp_part[c * length + j];
+      if constexpr (kZp) dzp[j / t.inner] += dzp_part[c * length + j];
     }
   }
 }
 
-// ds[c], dzp[c] = sums of the LSQ terms of parameter c (without the gradient scale g); dx (when
-// not nullptr) = dy where the element is inside the grid, else 0.
-template <class Element>
-void lsq_backward(const Element& element, const GridParams& p, const Traversal& t, const float* x, const float* dy,
-                  float* dx, std::vector<double>& ds, std::vector<double>& dzp) {
-  ds.assign(t.count, 0.0);
-  dzp.assign(t.count, 0.0);
-  if (t.numel == 0) return;
-  if (t.by_rows) return lsq_backward_rows(element, p, t, x, dy, dx, ds, dzp);
+template <bool kDx, bool kZp, class Element>
+void lsq_backward_segments(const Element& element, const GridParams& p, const Traversal& t, const float* x,
+                           const float* dy, float* dx, std::vector<double>& ds, std::vector<double>& dzp) {
   std::vector<double> ds_slot(t.slots(), 0.0), dzp_slot(t.slots(), 0.0);
   for_each_segment(t, [&](int64_t begin, int64_t end, int64_t c, int64_t slot) {
-    const float s = p.scale[c], inv = p.inv_scale[c], zp = p.zero_point[c], lo = p.low[c], hi = p.high[c];
-    if (dx) {
-      lsq_span<true>(element, x + begin, dy + begin, dx + begin, end - begin, s, inv, zp, lo, hi, ds_slot[slot],
-                     dzp_slot[slot]);
-    } else {
-      lsq_span<false>(element, x + begin, dy + begin, nullptr, end - begin, s, inv, zp, lo, hi, ds_slot[slot],
-                      dzp_slot[slot]);
-    }
+    lsq_span<kDx, kZp>(element, x + begin, dy + begin, kDx ? dx + begin : nullptr, end - begin, p.scale[c],
+                       p.inv_scale[c], p.zero_point[c], p.low[c], p.high[c], ds_slot[slot], dzp_slot[slot]);
   });
   for (int64_t slot = 0; slot < t.slots(); ++slot) {
     ds[t.slot_parameter(slot)] += ds_slot[slot];
     dzp[t.slot_parameter(slot)] += dzp_slot[slot];
   }
+}
+
+template <bool kDx, bool kZp, class Element>
+void lsq_backward_any(const Element& element, const GridParams& p, const Traversal& t, const float* x,
+                      const float* dy, float* dx, std::vector<double>& ds, std::vector<double>& dzp) {
+  if (t.by_rows) lsq_backward_rows<kDx, kZp>(element, p, t, x, dy, dx, ds, dzp);
+  else lsq_backward_segments<kDx, kZp>(element, p, t, x, dy, dx, ds, dzp);
+}
+
+// ds[c], dzp[c] = sums of the LSQ terms of parameter c (without the gradient scale g; dzp only when
+// with_zero_point, else zeros); dx (when not nullptr) = dy where the element is inside the grid, else 0.
+template <class Element>
+void lsq_backward(const Element& element, const GridParams& p, const Traversal& t, const float* x, const float* dy,
+                  float* dx, bool with_zero_point, std::vector<double>& ds, std::vector<double>& dzp) {
+  ds.assign(t.count, 0.0);
+  dzp.assign(t.count, 0.0);
+  if (t.numel == 0) return;
+  if (dx && with_zero_point) lsq_backward_any<true, true>(element, p, t, x, dy, dx, ds, dzp);
+  else if (dx) lsq_backward_any<true, false>(element, p, t, x, dy, dx, ds, dzp);
+  else if (with_zero_point) lsq_backward_any<false, true>(element, p, t, x, dy, dx, ds, dzp);
+  else lsq_backward_any<false, false>(element, p, t, x, dy, dx, ds, dzp);
 }
 
 }  // namespace qforge::fakequant::kernels

@@ -135,9 +135,9 @@ struct LsqTerm {
 
 LsqTerm lsq_term(const QuantizerSpec& spec, float x, float dy, float s, int32_t zp) {
   const GridBounds b = grid_bounds(spec, zp);
-  if (spec.format == ElementFormat::kInt) {  // PyTorch 1.13's learnable kernel
+  if (spec.format == ElementFormat::kInt) {  // PyTorch 1.13's learnable kernel (its builds fuse zp + x * inv)
     const float inv = 1.0f / s;
-    const float code = std::nearbyint(static_cast<float>(zp) + x * inv) - static_cast<float>(zp);
+    const float code = std::nearbyint(std::fma(x, inv, static_cast<float>(zp))) - static_cast<float>(zp);
     const bool inside = code >= b.low && code <= b.high;
     return {inside, inside ? dy * (std::clamp(code, b.low, b.high) * s - x) * inv : dy * (code < b.low ? b.low : b.high)};
   }
