@@ -290,6 +290,10 @@ TEST(FakeQuantOp, ErrorsNameTheProblem) {
   QuantizerSpec token = int_spec(8, true, GranularitySpec::per_tensor(), Estimator::kSte);
   token.dynamic_per_token = true;
   EXPECT_THAT(error_of([&] { fake_quant(x, four, Variable(), token); }), HasSubstr("call fake_quant_dynamic"));
+  QuantizerSpec two_level = int_spec(4, true, GranularitySpec::per_group(2), Estimator::kSte);
+  two_level.block_scales.scale_bits = 6;
+  EXPECT_THAT(error_of([&] { fake_quant(x, Variable(Tensor::full(Shape{12}, 0.1f)), Variable(), two_level); }),
+              HasSubstr("fake_quant: two-level scales (dq6) are not applied here"));
   QuantizerSpec lsq_fp16 = int_spec(8, true, GranularitySpec::per_tensor(), Estimator::kLsq);
   lsq_fp16.format = ElementFormat::kFp16;
   EXPECT_THAT(error_of([&] { fake_quant(x, four, Variable(), lsq_fp16); }),
