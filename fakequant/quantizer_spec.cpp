@@ -169,7 +169,6 @@ void validate(const QuantizerSpec& spec, const std::string& context) {
   if (spec.dynamic_per_token && spec.estimator != Estimator::kSte && spec.estimator != Estimator::kClippedSte) {
     fail("dynamic per-token scales are recomputed every step and cannot be learned");
   }
-  if (!is_int && !spec.symmetric) fail("zero points (asymmetric) need an integer format");
   if (spec.granularity.kind == Granularity::kPerGroup && spec.granularity.group_size <= 0) {
     fail("group size must be positive");
   }
@@ -219,6 +218,10 @@ QuantizerSpec parse_scheme(const std::string& text) {
                                   "' (expected sym, asym, tensor, channel[N], g<N>, token, scale_fp16, scale_bf16, "
                                   "dq<bits>, an estimator or an observer)");
     }
+  }
+  if (spec.format != ElementFormat::kInt && !spec.symmetric) {
+    // `symmetric` is ignored for float formats in a spec; in a scheme string "asym" would be a silent no-op.
+    throw std::invalid_argument("scheme '" + text + "': zero points (asym) need an integer format");
   }
   validate(spec, "scheme '" + text + "'");
   return spec;
