@@ -8,6 +8,7 @@
 
 #include "fakequant/quantizer_spec.h"
 #include "trainers/post_training_quantization.h"
+#include "trainers/quantization_setup.h"
 #include "trainers/run.h"
 
 namespace qforge::trainers {
@@ -34,6 +35,12 @@ StudyResult make_result(const RunResult& run, const std::string& scheme, const s
   r.seconds = seconds;
   r.run_dir = dir.string();
   return r;
+}
+
+config::QuantizerConfig config_of(const std::string& scheme) {
+  config::QuantizerConfig config;
+  config.set_scheme(scheme);
+  return config;
 }
 
 template <class F>
@@ -89,6 +96,14 @@ std::vector<StudyResult> run_study(const config::StudyConfig& study, const std::
   for (const std::string& m : methods) {
     if (m != "ptq" && m != "qat") throw std::invalid_argument("study.methods: '" + m + "' is not ptq or qat");
   }
+  // Every scheme is checked before the float run starts, so a typo fails in seconds, not after training.
+  for (int i = 0; i < study.weight_schemes_size(); ++i) {
+    quantizer_spec(config_of(study.weight_schemes(i)), "study.weight_schemes[" + std::to_string(i) + "]");
+    for (const std::string& observer : observers) {
+      quantizer_spec(config_of(study.weight_schemes(i) + ":" + observer), "study.ptq_observers '" + observer + "'");
+    }
+  }
+  if (study.has_input()) quantizer_spec(study.input(), "study.input");
   const std::vector<std::string> keep_float(study.keep_float().begin(), study.keep_float().end());
   const config::QuantizerConfig* input = study.has_input() ? &study.input() : nullptr;
 
