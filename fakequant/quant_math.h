@@ -10,7 +10,8 @@ namespace qforge::fakequant {
 // A b-bit integer grid (2 <= bits <= 8).
 //   symmetric:  full signed range [-2^(b-1), 2^(b-1)-1], zero point always 0; the scale maps
 //               max|x| to qmax, so the extra negative code -2^(b-1) is reachable only by clamping
-//               (the convention of torch.ao's qint8 symmetric observers with reduce_range off).
+//               (torch.ao's symmetric observers give the same scale only with quant_min = -qmax; with
+//               their default full range they divide by qmax + 0.5).
 //   asymmetric: unsigned range [0, 2^b-1] with an integer zero point in that range
 //               (torch's quint8 affine scheme with quant_min=0, quant_max=2^b-1).
 struct IntFormat {

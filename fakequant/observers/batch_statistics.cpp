@@ -47,10 +47,14 @@ void batch_min_max(const Tensor& x, const ParameterLayout& layout, std::vector<f
     for (int64_t run = 0; run < runs; ++run) {
       const int64_t p = run % layout.count;
       float low = local_min[p], high = local_max[p];
-      for (const float* v = data + run * layout.inner; v != data + (run + 1) * layout.inner; ++v) {
-        if (std::isnan(*v)) continue;
-        low = std::min(low, *v);
-        high = std::max(high, *v);
+      const float* values = data + run * layout.inner;
+      // Branch-free so it vectorizes (this runs on every weight every QAT step): a NaN compares
+      // false both ways and so never replaces low or high, which is what skipping it means.
+#pragma omp simd reduction(min : low) reduction(max : high)
+      for (int64_t i = 0; i < layout.inner; ++i) {
+        const float v = values[i];
+        low = v < low ? v : low;
+        high = v > high ? v : high;
       }
       local_min[p] = low;
       local_max[p] = high;
