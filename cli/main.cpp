@@ -1,4 +1,4 @@
-// qforge command line: `qforge train|eval|generate`. Thin: parses flags with CLI11, loads the
+// qforge command line: `qforge train|eval|generate|quantize|study`. Thin: parses flags with CLI11, loads the
 // config, and calls trainers/run.h. Errors print one line naming what is wrong and exit 1.
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -6,7 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "fakequant/quantizer_spec.h"
+#include "trainers/post_training_quantization.h"
 #include "trainers/run.h"
+#include "trainers/study.h"
 
 namespace {
 
@@ -17,6 +20,9 @@ struct Arguments {
   std::vector<std::string> overrides;
   bool fresh = false;
   tr::GenerateOptions generate;
+  std::string scheme, input_scheme, output_dir;
+  std::vector<std::string> keep_float;
+  int calibration_batches = 16;
 };
 
 void add_train(CLI::App& app, Arguments& args) {
@@ -44,7 +50,62 @@ void add_generate(CLI::App& app, Arguments& args) {
   gen->add_option("--seed", args.generate.seed, "Sampling seed")->capture_default_str();
 }
 
-int run(CLI::App& app, const Arguments& args) {
+constexpr const char* kSchemeHelp =
+    "Scheme: format then ':'-separated modifiers. Formats int2..int8, fp8_e4m3, fp8_e5m2, fp4_e2m1, nf4, fp16, bf16; "
+    "modifiers sym|asym, tensor|channel|channel<axis>|g<size>|token, scale_fp16|scale_bf16, dq<bits> (two-level "
+    "scales), observer minmax|ema|percentile|mse|kl. Example: int4:g32:asym:mse";
+
+void add_quantize(CLI::App& app, Arguments& args) {
+  CLI::App* q = app.add_subcommand("quantize", "Post-training quantization (round to nearest) of a float run");
+  q->footer(kSchemeHelp);
+  q->add_option("--checkpoint", args.checkpoint, "Float run folder holding checkpoint.bin")->required()->check(CLI::ExistingDirectory);
+  q->add_option("--scheme", args.scheme, "Weight scheme, e.g. int4:channel or int4:g32:mse")->required();
+  q->add_option("--input-scheme", args.input_scheme, "Activation scheme, e.g. int8:tensor:ema or int8:token (default: float)");
+  q->add_option("--keep-float", args.keep_float, "Layer glob kept float, e.g. lm_head (repeatable)");
+  q->add_option("--calibration-batches", args.calibration_batches, "Training batches for activation ranges")->capture_default_str();
+  q->add_option("-o,--out", args.output_dir, "Output run folder (default: <checkpoint>-<scheme>)");
+}
+
+void add_study(CLI::App& app, Arguments& args) {
+  CLI::App* s = app.add_subcommand("study", "QAT vs PTQ grid on one model: report.md, results.csv, plot.svg");
+  s->add_option("-c,--config", args.config_path, "Study config (examples/study_*.pbtxt)")->required()->check(CLI::ExistingFile);
+  s->add_option("--set", args.overrides, "Override one study field, e.g. base.trainer.steps=100 (repeatable)");
+  s->add_option("-o,--out", args.output_dir, "Output folder (default: output_dir of the config, else runs/<config name>)");
+}
+
+std::string default_output(const std::string& checkpoint, const std::string& scheme) {
+  std::string suffix = scheme;
+  for (char& c : suffix) c = (c == ':' || c == '/') ? '-' : c;
+  std::string base = checkpoint;
+  while (base.size() > 1 && base.back() == '/') base.pop_back();
+  return base + "-" + suffix;
+}
+
+int run_quantize(const Arguments& args) {
+  tr::PtqOptions options;
+  options.float_run = args.checkpoint;
+  options.output_dir = args.output_dir.empty() ? default_output(args.checkpoint, args.scheme) : args.output_dir;
+  qforge::config::QuantizerConfig input;
+  input.set_scheme(args.input_scheme);
+  options.quantization = tr::scheme_rules(args.scheme, args.input_scheme.empty() ? nullptr : &input, args.keep_float);
+  options.calibration_batches = args.calibration_batches;
+  std::printf("%s\nsaved: %s\n", tr::final_line(tr::post_training_quantize(options)).c_str(), options.output_dir.c_str());
+  return 0;
+}
+
+int run_study(const Arguments& args, const std::string& command) {
+  qforge::config::StudyConfig study = tr::load_study_config(args.config_path);
+  for (const std::string& assignment : args.overrides) tr::apply_override(study, assignment);
+  std::filesystem::path out = args.output_dir.empty() ? study.output_dir() : args.output_dir;
+  if (out.empty()) out = std::filesystem::path("runs") / std::filesystem::path(args.config_path).stem();
+  tr::run_study(study, out, command);
+  std::printf("report: %s\n", (out / "report.md").c_str());
+  return 0;
+}
+
+int run(CLI::App& app, const Arguments& args, const std::string& command) {
+  if (app.got_subcommand("quantize")) return run_quantize(args);
+  if (app.got_subcommand("study")) return run_study(args, command);
   if (app.got_subcommand("train")) {
     qforge::config::RunConfig config = tr::load_run_config(args.config_path);
     for (const std::string& assignment : args.overrides) tr::apply_override(config, assignment);
@@ -66,15 +127,19 @@ int run(CLI::App& app, const Arguments& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"qforge: quantization-aware training. Train, evaluate and sample models from run configs."};
+  CLI::App app{"qforge: quantization-aware training. Train (with or without fake quantization), evaluate, sample, quantize post-training and compare QAT with PTQ."};
   app.require_subcommand(1);
   Arguments args;
   add_train(app, args);
   add_eval(app, args);
   add_generate(app, args);
+  add_quantize(app, args);
+  add_study(app, args);
   CLI11_PARSE(app, argc, argv);
+  std::string command = "qforge";
+  for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
   try {
-    return run(app, args);
+    return run(app, args, command);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "qforge: error: %s\n", e.what());
     return 1;

@@ -5,48 +5,10 @@
 #include <stdexcept>
 #include <string>
 
+#include "fakequant/param_layout.h"
+
 namespace qforge::fakequant {
 namespace {
-
-// Element i of a contiguous tensor uses parameter (i / inner) % count; this covers all three
-// granularities: per tensor (inner = numel, count = 1), per channel along `axis` (inner = product
-// of the later dimensions, count = dim(axis)) and per group (inner = group_size, count = numel / group_size).
-struct ParamLayout {
-  int64_t inner = 1;
-  int64_t count = 1;
-  int64_t index(int64_t element) const { return (element / inner) % count; }
-};
-
-ParamLayout layout_of(const Shape& shape, const GranularitySpec& spec, const char* op) {
-  const int64_t numel = shape.numel();
-  ParamLayout layout;
-  switch (spec.kind) {
-    case Granularity::kPerTensor:
-      layout.inner = std::max<int64_t>(numel, 1);
-      return layout;
-    case Granularity::kPerChannel: {
-      if (spec.axis < 0 || spec.axis >= shape.ndim()) {
-        throw std::invalid_argument(std::string(op) + ": per-channel axis " + std::to_string(spec.axis) +
-                                    " is out of range for a tensor of shape " + shape.to_string());
-      }
-      layout.count = shape[spec.axis];
-      for (int d = spec.axis + 1; d < shape.ndim(); ++d) layout.inner *= shape[d];
-      return layout;
-    }
-    case Granularity::kPerGroup: {
-      const int64_t last_dim = shape.ndim() == 0 ? 1 : shape[shape.ndim() - 1];
-      if (spec.group_size <= 0 || last_dim % spec.group_size != 0) {
-        throw std::invalid_argument(std::string(op) + ": group size " + std::to_string(spec.group_size) +
-                                    " must be positive and divide the last dimension " +
-                                    std::to_string(last_dim) + " of shape " + shape.to_string());
-      }
-      layout.inner = spec.group_size;
-      layout.count = std::max<int64_t>(numel / spec.group_size, 1);
-      return layout;
-    }
-  }
-  throw std::invalid_argument(std::string(op) + ": unknown granularity");
-}
 
 void check_params(const QuantParams& params, const ParamLayout& layout, const Shape& shape, const char* op) {
   const auto expected = static_cast<size_t>(layout.count);

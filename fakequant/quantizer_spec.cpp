@@ -1,9 +1,11 @@
 #include "fakequant/quantizer_spec.h"
 
 #include <array>
+#include <cctype>
 #include <sstream>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 namespace qforge::fakequant {
 namespace {
@@ -57,10 +59,29 @@ int scale_dtype_bits(ScaleDtype dtype) { return dtype == ScaleDtype::kFp32 ? 32 
 bool is_scaled(ElementFormat format) { return format != ElementFormat::kFp16 && format != ElementFormat::kBf16; }
 
 int parse_int(const std::string& digits, const std::string& token, const std::string& scheme) {
-  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) {
+  // At most 9 digits: std::stoi would throw std::out_of_range (not invalid_argument) beyond int.
+  if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) {
     throw std::invalid_argument("scheme '" + scheme + "': cannot read a number in '" + token + "'");
   }
   return std::stoi(digits);
+}
+
+// Splits at ':' keeping empty tokens, so "int4:" and "int4::g32" are reported instead of ignored.
+std::vector<std::string> split_scheme(const std::string& text) {
+  std::vector<std::string> tokens(1);
+  for (char c : text) {
+    if (c == ':') tokens.emplace_back();
+    else tokens.back() += c;
+  }
+  return tokens;
+}
+
+ScaleDtype parse_scale_dtype(const std::string& name, const std::string& scheme) {
+  try {
+    return scale_dtype_from_name(name);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("scheme '" + scheme + "': " + e.what());
+  }
 }
 
 bool apply_modifier(QuantizerSpec& spec, const std::string& token, const std::string& scheme) {
@@ -72,7 +93,7 @@ bool apply_modifier(QuantizerSpec& spec, const std::string& token, const std::st
   else if (token == "token") spec.dynamic_per_token = true;
   else if (token.size() > 1 && token[0] == 'g' && std::isdigit(static_cast<unsigned char>(token[1]))) {
     spec.granularity = GranularitySpec::per_group(parse_int(token.substr(1), token, scheme));
-  } else if (token.rfind("scale_", 0) == 0) spec.scale_dtype = scale_dtype_from_name(token.substr(6));
+  } else if (token.rfind("scale_", 0) == 0) spec.scale_dtype = parse_scale_dtype(token.substr(6), scheme);
   else if (token.size() > 2 && token.rfind("dq", 0) == 0) spec.block_scales.scale_bits = parse_int(token.substr(2), token, scheme);
   else return false;
   return true;
@@ -111,7 +132,9 @@ double QuantizerSpec::bits_per_element() const {
     scale_bits = block_scales.scale_bits +
                  scale_dtype_bits(block_scales.super_scale_dtype) / static_cast<double>(block_scales.groups_per_super_block);
   }
-  if (format == ElementFormat::kInt && !symmetric) scale_bits += block_scales.enabled() ? block_scales.scale_bits : bits;
+  // An asymmetric zero point is one integer code of the element width (QuantParams::zero_points),
+  // with or without two-level scales (those compress the scales only).
+  if (format == ElementFormat::kInt && !symmetric) scale_bits += bits;
   return bits + scale_bits / group;
 }
 
@@ -149,8 +172,14 @@ void validate(const QuantizerSpec& spec, const std::string& context) {
   if (spec.granularity.kind == Granularity::kPerGroup && spec.granularity.group_size <= 0) {
     fail("group size must be positive");
   }
+  if (spec.granularity.kind == Granularity::kPerChannel && spec.granularity.axis < 0) {
+    fail("per-channel axis must be >= 0, got " + std::to_string(spec.granularity.axis));
+  }
+  if (spec.block_scales.scale_bits < 0) fail("two-level scale bits must be >= 0 (0 = off)");
   if (spec.block_scales.enabled()) {
-    if (spec.granularity.kind != Granularity::kPerGroup) fail("two-level scales need per-group scales");
+    if (spec.granularity.kind != Granularity::kPerGroup || spec.dynamic_per_token) {
+      fail("two-level scales need per-group scales");
+    }
     if (spec.block_scales.scale_bits > 8 || spec.block_scales.groups_per_super_block <= 0) {
       fail("two-level scales need 1..8 scale bits and a positive super-block size");
     }
@@ -164,10 +193,8 @@ void validate(const QuantizerSpec& spec, const std::string& context) {
 QuantizerSpec parse_scheme(const std::string& text) {
   QuantizerSpec spec;
   spec.granularity = GranularitySpec::per_channel(0);
-  std::vector<std::string> tokens;
-  std::stringstream stream(text);
-  for (std::string token; std::getline(stream, token, ':');) tokens.push_back(token);
-  if (tokens.empty() || tokens[0].empty()) throw std::invalid_argument("empty quantization scheme");
+  const std::vector<std::string> tokens = split_scheme(text);
+  if (tokens[0].empty()) throw std::invalid_argument("scheme '" + text + "': empty format (expected e.g. int4, nf4)");
   const std::string& head = tokens[0];
   if (head.rfind("int", 0) == 0 && head.size() > 3) {
     spec.format = ElementFormat::kInt;
@@ -191,6 +218,10 @@ QuantizerSpec parse_scheme(const std::string& text) {
                                   "' (expected sym, asym, tensor, channel[N], g<N>, token, scale_fp16, scale_bf16, "
                                   "dq<bits>, an estimator or an observer)");
     }
+  }
+  if (spec.format != ElementFormat::kInt && !spec.symmetric) {
+    // `symmetric` is ignored for float formats in a spec; in a scheme string "asym" would be a silent no-op.
+    throw std::invalid_argument("scheme '" + text + "': zero points (asym) need an integer format");
   }
   validate(spec, "scheme '" + text + "'");
   return spec;

@@ -54,7 +54,9 @@ struct ObserverSpec {
 // Two-level ("double") quantization of the scales themselves, used by GGUF k-quants and QLoRA:
 // groups are collected into super-blocks of `groups_per_super_block` scales; each super-block
 // stores one super scale (in super_scale_dtype) and every group scale as an unsigned
-// `scale_bits`-bit code, scale = super_scale * code. scale_bits = 0 switches it off.
+// `scale_bits`-bit code, scale = super_scale * code. scale_bits = 0 switches it off. When it is on,
+// QuantizerSpec::scale_dtype does not apply (group scales are stored as codes only); see
+// fakequant/block_scales.h for the exact rule.
 struct BlockScaleSpec {
   int scale_bits = 0;
   int64_t groups_per_super_block = 8;
@@ -76,7 +78,10 @@ struct QuantizerSpec {
   Estimator estimator = Estimator::kSte;
   ObserverSpec observer;
 
-  // Nominal storage cost per element including scales, e.g. int4 g32 fp16 scales -> 4.5.
+  // Nominal storage cost per element including per-group scales and zero points (a zero point
+  // costs `bits`), e.g. int4 g32 fp16 scales -> 4.5, int4 asym g32 fp16 -> 4.625, int4 g32 dq6 with
+  // 8 groups per fp16 super scale -> 4 + (6 + 16/8)/32 = 4.25. Per-tensor, per-channel and per-token
+  // scales are not counted (their cost depends on the shape).
   double bits_per_element() const;
   // Short human-readable form, e.g. "int4 sym g32 fp16-scales lsq minmax".
   std::string describe() const;

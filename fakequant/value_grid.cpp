@@ -14,6 +14,7 @@ namespace qforge::fakequant {
 namespace {
 
 constexpr float kFp16Max = 65504.0f;
+constexpr float kFp16MinSubnormal = 5.9604644775390625e-08f;  // 2^-24
 // Largest finite bfloat16: 0x7F7F = (2 - 2^-7) * 2^127.
 const float kBf16Max = decode_bf16(0x7F7F);
 
@@ -52,10 +53,16 @@ float round_to_format(ElementFormat format, float v) {
 }
 
 float round_scale(float scale, ScaleDtype dtype) {
+  constexpr float kFloatMin = std::numeric_limits<float>::min();
+  constexpr float kFloatMax = std::numeric_limits<float>::max();
   switch (dtype) {
-    case ScaleDtype::kFp32: return scale;
-    case ScaleDtype::kFp16: return std::clamp(round_to_fp16(scale), 6.103515625e-05f, kFp16Max);
-    case ScaleDtype::kBf16: return std::max(round_to_bf16(scale), std::numeric_limits<float>::min());
+    case ScaleDtype::kFp32: return std::clamp(scale, kFloatMin, kFloatMax);
+    // fp16 subnormals (down to 2^-24) are ordinary float32 normals and every fp16 reader decodes
+    // them; clamping at the smallest fp16 normal 2^-14 instead inflated small scales by up to 1024x
+    // (int8 activations with absmax 1e-3 need 7.9e-6, which became 6.1e-5: 8x).
+    case ScaleDtype::kFp16: return std::clamp(round_to_fp16(scale), kFp16MinSubnormal, kFp16Max);
+    // bf16 rounding of values near FLT_MAX overflows to inf; a stored scale must stay finite.
+    case ScaleDtype::kBf16: return std::clamp(round_to_bf16(scale), kFloatMin, kBf16Max);
   }
   return scale;
 }

@@ -19,8 +19,11 @@ float format_max_magnitude(const QuantizerSpec& spec);
 // fake quantization must stay finite). NaN stays NaN. Not for kInt (std::invalid_argument).
 float round_to_format(ElementFormat format, float v);
 
-// Rounds a scale to its storage dtype (RNE); kFp32 returns it unchanged. The result is clamped to
-// at least the smallest positive normal of the dtype so a stored scale is never 0.
+// Rounds a scale to its storage dtype (RNE); kFp32 leaves it unchanged. The result is clamped to
+// a positive, finite float32 normal representable in the dtype, so a stored scale is never 0 or inf
+// and 1/scale is finite: fp32 [FLT_MIN, FLT_MAX], fp16 [2^-24 (smallest fp16 subnormal), 65504],
+// bf16 [FLT_MIN, largest finite bf16]. NaN stays NaN. fp16 scales below 2^-14 are subnormal and
+// carry fewer significant bits (3.65 * 2^-24 is stored as 4 * 2^-24).
 float round_scale(float scale, ScaleDtype dtype);
 
 // Scale and zero point mapping the observed range [min_value, max_value] onto the format:

@@ -86,6 +86,7 @@ ag::Variable ClassifierTask::training_loss(int64_t step) {
 
 Evaluation ClassifierTask::evaluate(int64_t max_batches) {
   ag::NoGradGuard no_grad;
+  const bool was_training = model_->is_training();
   model_->eval();
   constexpr int64_t kEvalBatch = 1000;
   const int64_t n = test_.size();
@@ -106,7 +107,7 @@ Evaluation ClassifierTask::evaluate(int64_t max_batches) {
     }
     seen += rows;
   }
-  model_->train();
+  model_->train(was_training);
   return {loss_sum / static_cast<double>(seen), static_cast<double>(correct) / static_cast<double>(seen)};
 }
 

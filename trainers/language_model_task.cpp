@@ -101,6 +101,9 @@ ag::Variable LanguageModelTask::training_loss(int64_t /*step*/) {
 
 Evaluation LanguageModelTask::evaluate(int64_t max_batches) {
   ag::NoGradGuard no_grad;
+  // Eval mode: activation observers of QAT must not learn from validation data.
+  const bool was_training = model_->is_training();
+  model_->eval();
   // Consecutive, non-overlapping windows of the validation tail: the same every evaluation.
   const int64_t windows = (static_cast<int64_t>(validation_.size()) - 1) / context_;
   int64_t batches = (windows + batch_size_ - 1) / batch_size_;
@@ -120,6 +123,7 @@ Evaluation LanguageModelTask::evaluate(int64_t max_batches) {
     loss_sum += next_token_loss(*model_, {shape, inputs}, {shape, targets}).item() * static_cast<double>(rows);
     counted += rows;
   }
+  model_->train(was_training);
   return {loss_sum / static_cast<double>(counted), std::nullopt};
 }
 

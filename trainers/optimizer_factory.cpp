@@ -4,11 +4,16 @@
 
 #include "optim/adam.h"
 #include "optim/sgd.h"
+#include "trainers/quantization_setup.h"
 
 namespace qforge::trainers {
 
 std::unique_ptr<optim::Optimizer> make_optimizer(const config::OptimizerConfig& c,
-                                                 const std::vector<autograd::Variable>& params) {
+                                                 const std::vector<layers::Module::NamedParameter>& named) {
+  std::vector<autograd::Variable> weights, quantizer;
+  for (const auto& [name, param] : named) (is_quantizer_parameter(name) ? quantizer : weights).push_back(param);
+  std::vector<optim::ParamGroup> params{optim::ParamGroup(weights)};
+  if (!quantizer.empty()) params.emplace_back(quantizer, optim::kFromOptions, 0.0);
   const double lr = c.lr() > 0 ? c.lr() : 1e-3;
   const double beta1 = c.beta1() > 0 ? c.beta1() : 0.9, beta2 = c.beta2() > 0 ? c.beta2() : 0.999;
   const double eps = c.eps() > 0 ? c.eps() : 1e-8;

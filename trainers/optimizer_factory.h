@@ -5,14 +5,17 @@
 #include <vector>
 
 #include "autograd/variable.h"
+#include "layers/module.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
 #include "trainers/run_config.h"
 
 namespace qforge::trainers {
 
+// Parameters named as a quantizer's (learned LSQ/PACT scales) go into a second group without weight
+// decay: decaying a step size towards 0 would fight the quantization it learns.
 std::unique_ptr<optim::Optimizer> make_optimizer(const config::OptimizerConfig& config,
-                                                 const std::vector<autograd::Variable>& params);
+                                                 const std::vector<layers::Module::NamedParameter>& params);
 std::unique_ptr<optim::LrSchedule> make_schedule(const config::ScheduleConfig& config, const config::OptimizerConfig& opt,
                                                  int64_t total_steps);
 

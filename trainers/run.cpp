@@ -10,6 +10,7 @@
 #include "trainers/checkpoint.h"
 #include "trainers/classifier_task.h"
 #include "trainers/language_model_task.h"
+#include "trainers/quantization_setup.h"
 
 namespace qforge::trainers {
 
@@ -24,11 +25,15 @@ const std::string& find_value(const StringPairs& pairs, const std::string& key, 
 std::unique_ptr<Task> make_task(const config::RunConfig& config) {
   if (config.model().has_llama()) {
     if (!config.data().has_text()) throw std::invalid_argument("data: model.llama trains on data.text");
-    return std::make_unique<LanguageModelTask>(config);
+    auto task = std::make_unique<LanguageModelTask>(config);
+    apply_quantization(task->model(), config);
+    return task;
   }
   if (config.model().has_mlp() || config.model().has_cnn()) {
     if (!config.data().has_fashion_mnist()) throw std::invalid_argument("data: image classifiers train on data.fashion_mnist");
-    return std::make_unique<ClassifierTask>(config);
+    auto task = std::make_unique<ClassifierTask>(config);
+    apply_quantization(task->model(), config);
+    return task;
   }
   throw std::invalid_argument("model: the config names no model (set model.mlp, model.cnn or model.llama)");
 }
@@ -95,6 +100,8 @@ std::string generate(const std::filesystem::path& dir, const GenerateOptions& op
   if (kind == "ids") throw std::invalid_argument(dir.string() + ": trained on token ids; it has no tokenizer to decode");
   const auto tokenizer = restore_tokenizer(kind, find_value(r.checkpoint.metadata, "tokenizer.vocabulary", dir.string()));
   layers::LlamaForCausalLM model(llama_config(r.config.model().llama(), tokenizer->vocab_size(), r.config.trainer().seed()));
+  apply_quantization(model, r.config);
+  model.eval();
   model.load_state_dict({r.checkpoint.model.begin(), r.checkpoint.model.end()});
   data::TokenIds ids = tokenizer->encode(options.prompt);
   if (ids.empty()) throw std::invalid_argument("generate: the prompt is empty");

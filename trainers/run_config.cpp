@@ -91,32 +91,44 @@ void set_value(pb::Message& message, const pb::FieldDescriptor& field, const std
 
 }  // namespace
 
-config::RunConfig parse_run_config(const std::string& text, const std::string& source_name) {
-  config::RunConfig run;
+void parse_text_message(const std::string& text, const std::string& source_name, pb::Message& message) {
   pb::TextFormat::Parser parser;
   FirstError errors;
   parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(text, &run)) {
+  if (!parser.ParseFromString(text, &message)) {
     throw std::invalid_argument(source_name + ":" + (errors.text().empty() ? "parse error" : errors.text()));
   }
-  return run;
 }
 
-config::RunConfig load_run_config(const std::filesystem::path& path) {
+std::string read_config_file(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error(path.string() + ": cannot open config file");
   std::stringstream text;
   text << in.rdbuf();
-  return parse_run_config(text.str(), path.string());
+  return text.str();
+}
+
+config::RunConfig parse_run_config(const std::string& text, const std::string& source_name) {
+  config::RunConfig run;
+  parse_text_message(text, source_name, run);
+  return run;
+}
+
+config::RunConfig load_run_config(const std::filesystem::path& path) {
+  return parse_run_config(read_config_file(path), path.string());
 }
 
 void apply_override(config::RunConfig& run, const std::string& assignment) {
+  apply_override(static_cast<pb::Message&>(run), assignment);
+}
+
+void apply_override(pb::Message& run, const std::string& assignment) {
   const size_t equals = assignment.find('=');
   if (equals == std::string::npos || equals == 0) {
     throw std::invalid_argument("override '" + assignment + "': expected path.to.field=value");
   }
   const std::string path = assignment.substr(0, equals), value = assignment.substr(equals + 1);
-  pb::Message* message = &run;
+  pb::Message* message = &run;  // NOLINT: walks down the path
   const std::vector<std::string> names = split(path, '.');
   for (size_t i = 0; i < names.size(); ++i) {
     const pb::FieldDescriptor* field = message->GetDescriptor()->FindFieldByName(names[i]);

@@ -11,6 +11,7 @@
 #include "trainers/metrics_log.h"
 #include "trainers/optimizer_factory.h"
 #include "trainers/progress.h"
+#include "trainers/quantization_setup.h"
 #include "trainers/run.h"
 #include "trainers/task.h"
 
@@ -61,7 +62,7 @@ class TrainingRun {
 TrainingRun::TrainingRun(const config::RunConfig& config, const TrainOptions& options)
     : config_(config), options_(options), task_(make_task(config)) {
   params_ = task_->model().parameters();
-  optimizer_ = make_optimizer(config.optimizer(), params_);
+  optimizer_ = make_optimizer(config.optimizer(), task_->model().named_parameters());
   total_steps_ = config.trainer().steps() > 0 ? config.trainer().steps() : task_->default_steps(config.trainer());
   schedule_ = make_schedule(config.schedule(), config.optimizer(), total_steps_);
 }
@@ -71,6 +72,8 @@ void TrainingRun::resume_or_start() {
   if (options_.fresh || !std::filesystem::exists(path)) {
     std::filesystem::create_directories(options_.run_dir);
     std::filesystem::remove(options_.run_dir / "metrics.jsonl");
+    const std::string& init_from = config_.quantization().init_from();
+    if (!init_from.empty()) load_float_weights(task_->model(), init_from);
     return;
   }
   const Checkpoint c = load_checkpoint(options_.run_dir);

@@ -3,6 +3,7 @@
 # exactly where an uninterrupted run ends: same final line, same loss at every step.
 set -euo pipefail
 qforge=$1
+extra_config=${2:-}  # appended to the run config, e.g. a quantization section (QAT resume)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -14,6 +15,7 @@ data { text { corpus: "$work/corpus.txt" } batch_size: 4 }
 optimizer { name: "adamw" lr: 0.01 }
 schedule { kind: "cosine" warmup_steps: 10 min_lr: 0.001 }
 trainer { steps: 1200 log_every: 1 checkpoint_every: 7 eval_batches: 1 seed: 9 }
+$extra_config
 CONFIG
 
 "$qforge" train --config "$work/run.pbtxt" --run-dir "$work/straight" > "$work/straight.out"

@@ -1,0 +1,91 @@
+#pragma once
+// Per-element forward and LSQ backward of the FakeQuant op, one small struct per family of element
+// formats, and the dispatch from a QuantizerSpec to them. The loops in fake_quant_loops.h are
+// templated on these structs, so the format is chosen once per call, outside the loop.
+// Conventions (fake_quant_op.h): v = x / s in units of the scale, r(v) the grid rounding,
+// out = s * r(v), [lo, hi] the grid bounds in units of the scale (value_grid.h's grid_bounds).
+// Internal header: include it from fakequant .cpp files only.
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+
+#include "fakequant/formats/fp4.h"
+#include "fakequant/kernels/fast_rounding.h"
+#include "fakequant/quantizer_spec.h"
+
+namespace qforge::fakequant::kernels {
+
+// Integer grids, with PyTorch's operation order (quant_math.h): v = x * (1 / s).
+struct IntElement {
+  // quantize_value + dequantize_value; `inside` is torch's cachemask of fake_quantize_per_*_affine:
+  // the rounded code zp + nearbyint(v) before clamping lies in [qmin, qmax].
+  float forward(float x, float s, float inv_s, float lo, float hi, bool& inside) const {
+    const float v = x * inv_s;
+    const float rounded = std::nearbyint(v);
+    inside = (rounded >= lo) & (rounded <= hi);
+    return IntRounding::clamp_code(rounded, v, lo, hi) * s;
+  }
+
+  // LSQ / LSQ+ terms of one element without the gradient scale g, exactly as PyTorch 1.13's
+  // _fake_quantize_grad_learnable_{tensor,channel}_kernel (aten/src/ATen/native/quantized/cpu/
+  // kernels/QuantizedOpKernels.cpp) computes them. Its code is nearbyint(zp + x * inv_s), which can
+  // differ from the forward's zp + nearbyint(x * inv_s) by one when zp + v lands on a half integer;
+  // and torch's AVX2/AVX-512 kernel builds contract zp + x * inv_s into one fused multiply-add
+  // (checked against Debian's torch 1.13 on inputs where the two roundings differ), so we use
+  // std::fma: the gradients then match torch's element for element.
+  //   inside:  dx = dy,  ds = dy * (xfq - x) * inv_s (= dy * (r(v) - v)),   dzp = 0
+  //   outside: dx = 0,   ds = dy * (qmin - zp or qmax - zp),               dzp = -dy * s
+  bool lsq(float x, float dy, float s, float inv_s, float zp, float lo, float hi, float& ds, float& dzp) const {
+    const float code = std::nearbyint(std::fma(x, inv_s, zp)) - zp;  // relative to the zero point, exact
+    const bool inside = (code >= lo) & (code <= hi);
+    const float clamped = code < lo ? lo : (code > hi ? hi : code);
+    const float fake_quantized = clamped * s;
+    ds = inside ? dy * (fake_quantized - x) * inv_s : dy * (code < lo ? lo : hi);
+    dzp = inside ? 0.0f : -dy * s;
+    return inside;
+  }
+};
+
+// Scaled float formats (FP8, FP4, NF4) and, with s = 1, the unscaled FP16 / BF16: v = x / s,
+// out = s * round_to_format(v), exactly value_grid.h's fake_quantize_value. An element is inside
+// the grid when |v| <= clip, the format's saturation threshold (fast_rounding.h): the float analogue
+// of PyTorch's "rounded code within [qmin, qmax]".
+template <class Rounding>
+struct FloatElement {
+  Rounding rounding;
+  float clip = 0.0f;
+
+  float forward(float x, float s, float /*inv_s*/, float /*lo*/, float /*hi*/, bool& inside) const {
+    const float v = x / s;
+    inside = (v >= -clip) & (v <= clip);
+    return s * rounding(v);
+  }
+
+  // LSQ (Esser et al. 2020, eq. 3) on a float grid: ds = dy * (r(v) - v) inside, dy times the bound
+  // the value saturates at (lo = -max or hi = max) outside; dx = dy inside only. No zero point.
+  bool lsq(float x, float dy, float s, float /*inv_s*/, float /*zp*/, float lo, float hi, float& ds,
+           float& dzp) const {
+    const float v = x / s;
+    const bool inside = (v >= -clip) & (v <= clip);
+    ds = inside ? dy * (rounding(v) - v) : dy * (v < 0.0f ? lo : hi);
+    dzp = 0.0f;
+    return inside;
+  }
+};
+
+// Calls f(element) with the element struct of spec.format.
+template <class F>
+decltype(auto) with_element(const QuantizerSpec& spec, F&& f) {
+  switch (spec.format) {
+    case ElementFormat::kInt: return f(IntElement{});
+    case ElementFormat::kFp8E4M3: return f(FloatElement<E4m3Rounding>{{448.0f}, kE4m3Clip});
+    case ElementFormat::kFp8E5M2: return f(FloatElement<E5m2Rounding>{{57344.0f}, kE5m2Clip});
+    case ElementFormat::kFp4E2M1: return f(FloatElement<E2m1Rounding>{{kE2m1Max}, kE2m1Clip});
+    case ElementFormat::kNf4: return f(FloatElement<Nf4Rounding>{Nf4Rounding::make(), kNf4Clip});
+    case ElementFormat::kFp16: return f(FloatElement<Fp16Rounding>{{65504.0f}, kFp16Clip});
+    case ElementFormat::kBf16: return f(FloatElement<Bf16Rounding>{{}, kBf16Clip});
+  }
+  throw std::invalid_argument("fake_quant: unknown element format");
+}
+
+}  // namespace qforge::fakequant::kernels

@@ -1,0 +1,189 @@
+#include "fakequant/quantizer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "autograd/ops.h"
+#include "fakequant/block_scales.h"
+#include "fakequant/fake_quant_op.h"
+#include "fakequant/value_grid.h"
+
+namespace qforge::fakequant {
+namespace {
+
+using autograd::NoGradGuard;
+using autograd::Shape;
+using autograd::Tensor;
+using autograd::Variable;
+
+// Layout of the "state" parameter.
+enum StateSlot { kInitialized = 0, kSteps = 1, kFrozen = 2, kStateSize = 3 };
+
+Tensor filled(int64_t n, float value) {
+  Tensor t(Shape{n});
+  std::fill(t.data(), t.data() + n, value);
+  return t;
+}
+
+Tensor from_vector(const std::vector<float>& values) {
+  Tensor t(Shape{static_cast<int64_t>(std::max<size_t>(values.size(), 1))});
+  std::fill(t.data(), t.data() + t.numel(), 0.0f);
+  std::copy(values.begin(), values.end(), t.data());
+  return t;
+}
+
+bool has_scale(const QuantizerSpec& spec) {
+  return spec.format != ElementFormat::kFp16 && spec.format != ElementFormat::kBf16;
+}
+
+}  // namespace
+
+Quantizer::Quantizer(QuantizerSpec spec, QuantizerRole role, const Shape& shape, std::string name)
+    : spec_(std::move(spec)), op_spec_(spec_), role_(role), name_(std::move(name)) {
+  validate(spec_, "quantizer " + name_);
+  if (spec_.block_scales.enabled()) {
+    // store_params already holds the dequantized two-level scales (block_scales.h): the op gets
+    // plain fp32 group scales.
+    op_spec_.block_scales = BlockScaleSpec{};
+    op_spec_.scale_dtype = ScaleDtype::kFp32;
+  }
+  if (shape.ndim() < 1) throw std::invalid_argument("quantizer " + name_ + ": needs a tensor with at least one dimension");
+  int64_t count = 1;
+  if (spec_.dynamic_per_token) {
+    count = 1;  // nothing stored
+  } else if (role_ == QuantizerRole::kWeight) {
+    count = fakequant::parameter_count(shape, spec_.granularity);
+  } else {
+    const Granularity kind = spec_.granularity.kind;
+    if (kind == Granularity::kPerGroup) {
+      throw std::invalid_argument("quantizer " + name_ + ": static activation scales are per tensor or per channel of "
+                                  "the last dimension; use dynamic per-token scales (\":token\") for finer ones");
+    }
+    if (kind == Granularity::kPerChannel) {
+      count = shape[shape.ndim() - 1];
+      op_spec_.granularity = GranularitySpec::per_channel(1);  // on x viewed as [rows, features]
+    }
+  }
+  const bool learned = learns_scale();
+  const bool learns_offset = spec_.estimator == Estimator::kLsqPlus;
+  scale_ = register_parameter("scale", filled(count, 1.0f), learned);
+  zero_point_ = register_parameter("zero_point", filled(count, 0.0f), learns_offset);
+  state_ = register_parameter("state", filled(kStateSize, 0.0f), false);
+  if (!spec_.dynamic_per_token && has_scale(spec_)) {
+    observer_ = make_observer(spec_, count);
+    if (role_ == QuantizerRole::kActivation) {
+      observer_state_ = register_parameter("observer_state", from_vector(observer_->state()), false);
+    }
+  } else {
+    state_.mutable_data().data()[kInitialized] = 1.0f;  // nothing to observe
+  }
+}
+
+bool Quantizer::learns_scale() const {
+  return spec_.estimator == Estimator::kLsq || spec_.estimator == Estimator::kLsqPlus ||
+         spec_.estimator == Estimator::kPact;
+}
+
+bool Quantizer::initialized() const { return state_.data().data()[kInitialized] != 0.0f; }
+int64_t Quantizer::observed_steps() const { return static_cast<int64_t>(state_.data().data()[kSteps]); }
+bool Quantizer::frozen() const { return state_.data().data()[kFrozen] != 0.0f; }
+void Quantizer::freeze() { state_.mutable_data().data()[kFrozen] = 1.0f; }
+
+void Quantizer::store_params(const QuantParams& params) {
+  const QuantParams stored = spec_.block_scales.enabled() ? storable_params(params, spec_) : params;
+  float* scale = scale_.mutable_data().data();
+  float* zero_point = zero_point_.mutable_data().data();
+  for (int64_t i = 0; i < parameter_count(); ++i) {
+    scale[i] = stored.scales[i];
+    zero_point[i] = static_cast<float>(stored.zero_points[i]);
+  }
+  if (spec_.estimator == Estimator::kPact) {
+    // PACT's parameter is the clipping level alpha = scale * qmax (Choi et al. 2018, §2).
+    scale[0] *= format_max_magnitude(spec_);
+  }
+  state_.mutable_data().data()[kInitialized] = 1.0f;
+}
+
+void Quantizer::observe_and_update(const Tensor& x) {
+  float* state = state_.mutable_data().data();
+  if (role_ == QuantizerRole::kWeight) {
+    auto observer = make_observer(spec_, parameter_count());
+    observer->observe(x);
+    store_params(observer->compute_params());
+  } else {
+    const Tensor& saved = observer_state_.data();
+    observer_->load_state(std::vector<float>(saved.data(), saved.data() + observer_->state().size()));
+    observer_->observe(x);
+    const std::vector<float> updated = observer_->state();
+    std::copy(updated.begin(), updated.end(), observer_state_.mutable_data().data());
+    store_params(observer_->compute_params());
+  }
+  if (!is_training()) return;  // eval-mode weight refresh: not a training step
+  state[kSteps] += 1.0f;
+  const int64_t freeze_after = spec_.observer.freeze_after_steps;
+  if (freeze_after >= 0 && observed_steps() >= freeze_after) state[kFrozen] = 1.0f;
+}
+
+void Quantizer::calibrate_weight(const Tensor& weight) {
+  if (!has_scale(spec_) || spec_.dynamic_per_token) return;
+  auto observer = make_observer(spec_, parameter_count());
+  observer->observe(weight);
+  store_params(observer->compute_params());
+  freeze();
+}
+
+QuantParams Quantizer::current_params() const {
+  if (!initialized()) throw std::logic_error("quantizer " + name_ + ": no scales yet (run a training or calibration forward)");
+  QuantParams params;
+  const float* scale = scale_.data().data();
+  const float* zero_point = zero_point_.data().data();
+  const IntFormat format{spec_.bits, spec_.symmetric};
+  for (int64_t i = 0; i < parameter_count(); ++i) {
+    float s = scale[i];
+    if (spec_.estimator == Estimator::kPact) s /= format_max_magnitude(spec_);
+    params.scales.push_back(round_scale(std::max(s, kMinScale), op_spec_.scale_dtype));
+    const float zp = spec_.format == ElementFormat::kInt && !spec_.symmetric
+                         ? std::clamp(std::nearbyint(zero_point[i]), static_cast<float>(format.qmin()),
+                                      static_cast<float>(format.qmax()))
+                         : 0.0f;
+    params.zero_points.push_back(static_cast<int32_t>(zp));
+  }
+  return params;
+}
+
+Variable Quantizer::as_rows(const Variable& x) const {
+  if (op_spec_.granularity.kind != Granularity::kPerChannel || role_ != QuantizerRole::kActivation) return x;
+  const int64_t features = x.dim(-1);
+  return autograd::reshape(x, {x.numel() / features, features});
+}
+
+Variable Quantizer::forward_static(const Variable& x) {
+  // A weight's range is its current range, so observer-driven weight scales follow the weight in
+  // eval mode too (convert() then sees the scales of the final weights). Activation observers only
+  // learn in training mode; learned scales are observed once, to initialise them.
+  bool observe = false;
+  if (learns_scale()) observe = !initialized() && is_training();
+  else if (!frozen()) observe = role_ == QuantizerRole::kWeight || is_training();
+  if (observe) observe_and_update(x.data());
+  if (!initialized()) {
+    throw std::logic_error("quantizer " + name_ + ": evaluated before any training or calibration forward set its scales");
+  }
+  Variable scale = learns_scale() ? scale_ : scale_.detach();
+  Variable zero_point = spec_.estimator == Estimator::kLsqPlus ? zero_point_ : zero_point_.detach();
+  Variable y = fake_quant(as_rows(x), scale, zero_point, op_spec_);
+  return y.shape() == x.shape() ? y : autograd::reshape(y, x.shape().to_vector());
+}
+
+Variable Quantizer::forward(const Variable& x) {
+  if (spec_.dynamic_per_token) return fake_quant_dynamic(x, spec_);
+  if (!has_scale(spec_)) return fake_quant(x, scale_.detach(), zero_point_.detach(), spec_);
+  if (role_ == QuantizerRole::kActivation && spec_.granularity.kind == Granularity::kPerChannel &&
+      x.dim(-1) != parameter_count()) {
+    throw std::invalid_argument("quantizer " + name_ + ": input last dim " + std::to_string(x.dim(-1)) + " != " +
+                                std::to_string(parameter_count()) + " channels it was built for");
+  }
+  return forward_static(x);
+}
+
+}  // namespace qforge::fakequant

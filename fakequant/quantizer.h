@@ -1,0 +1,71 @@
+#pragma once
+// Quantizer: the module that fake-quantizes one tensor stream (a layer's weight or its input
+// activations) according to a QuantizerSpec, keeping the state that needs: an observer, the current
+// scales and zero points, learnable scales for LSQ/LSQ+/PACT, and the freeze counter. It is a
+// UnaryModule so layers/quantizable.h can install it; its tensors are parameters ("scale",
+// "zero_point", "state"), so optimizers train the learnable ones and checkpoints save all of them
+// (resuming continues bit for bit).
+//
+// Scales come from:
+//   - dynamic per token: recomputed from every input row, nothing stored;
+//   - observer-driven (STE, clipped STE): in training mode every forward observes the input and
+//     recomputes scales until spec.observer.freeze_after_steps; weights are observed afresh each
+//     step (a weight's range is its current range), activations accumulate (EMA, histograms...);
+//     in eval mode the stored scales are used unchanged;
+//   - learned (LSQ, LSQ+, PACT): initialised once from the observer on the first training forward,
+//     then trained by the optimizer.
+#include <cstdint>
+#include <memory>
+
+#include "fakequant/observers/observer.h"
+#include "fakequant/quantizer_spec.h"
+#include "layers/module.h"
+
+namespace qforge::fakequant {
+
+enum class QuantizerRole { kWeight, kActivation };
+
+class Quantizer : public layers::UnaryModule {
+ public:
+  /// `shape`: the weight's shape (kWeight) or the shape of one input row set, where only the last
+  /// dimension matters (kActivation: static activation scales are per tensor or per channel of the
+  /// last dimension). Throws std::invalid_argument naming `name` when the spec does not fit.
+  Quantizer(QuantizerSpec spec, QuantizerRole role, const autograd::Shape& shape, std::string name);
+
+  /// Fake-quantizes x (see the file comment for where its scales come from).
+  autograd::Variable forward(const autograd::Variable& x) override;
+
+  const QuantizerSpec& spec() const { return spec_; }
+  QuantizerRole role() const { return role_; }
+  const std::string& name() const { return name_; }
+  /// True once scales exist (after the first training/calibration forward, or a loaded checkpoint).
+  bool initialized() const;
+  /// Number of training forwards observed so far.
+  int64_t observed_steps() const;
+  /// Stops observing: the current scales stay (also what PTQ calibration does when it is finished).
+  void freeze();
+  bool frozen() const;
+  /// Scales and zero points as the forward uses them (rounded to the scale dtype; zero points
+  /// rounded and clamped). Throws std::logic_error naming the quantizer when not initialized.
+  QuantParams current_params() const;
+  /// Scales for a static weight tensor without a training forward (PTQ): observes `weight` once,
+  /// stores the scales and freezes.
+  void calibrate_weight(const autograd::Tensor& weight);
+
+ private:
+  bool learns_scale() const;
+  int64_t parameter_count() const { return scale_.numel(); }
+  autograd::Variable forward_static(const autograd::Variable& x);
+  void observe_and_update(const autograd::Tensor& x);
+  void store_params(const QuantParams& params);
+  autograd::Variable as_rows(const autograd::Variable& x) const;
+
+  QuantizerSpec spec_;
+  QuantizerSpec op_spec_;  // spec_ with the granularity the op sees for this role
+  QuantizerRole role_;
+  std::string name_;
+  std::unique_ptr<Observer> observer_;
+  autograd::Variable scale_, zero_point_, state_, observer_state_;
+};
+
+}  // namespace qforge::fakequant

@@ -1,0 +1,31 @@
+#pragma once
+// Post-training quantization of a float run (`qforge quantize`): round to nearest with the scales
+// an observer picks for each weight, activation ranges calibrated on training batches, no training.
+// The result is a run folder like any other: `qforge eval` and `generate` read it, and it carries the
+// quantizers' frozen scales.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "trainers/run.h"
+#include "trainers/run_config.h"
+
+namespace qforge::trainers {
+
+struct PtqOptions {
+  std::filesystem::path float_run;   // run folder of a float (non-QAT) training
+  std::filesystem::path output_dir;  // where the quantized checkpoint goes
+  config::QuantizationConfig quantization;  // rules; init_from is ignored
+  int calibration_batches = 16;      // training batches for activation observers
+};
+
+// Quantizes, calibrates, evaluates on the run's validation data and saves output_dir/checkpoint.bin.
+// Errors name the run folder or the rule.
+RunResult post_training_quantize(const PtqOptions& options);
+
+// Rules for one scheme on every layer except `keep_float` globs: skip rules first, then "*" with
+// `weight_scheme` (and `input_scheme` when not empty).
+config::QuantizationConfig scheme_rules(const std::string& weight_scheme, const config::QuantizerConfig* input,
+                                        const std::vector<std::string>& keep_float);
+
+}  // namespace qforge::trainers

@@ -1,0 +1,71 @@
+#include "trainers/quantization_setup.h"
+
+#include <stdexcept>
+
+#include "trainers/checkpoint.h"
+
+namespace qforge::trainers {
+
+fakequant::QuantizerSpec quantizer_spec(const config::QuantizerConfig& config, const std::string& where) {
+  if (config.scheme().empty()) throw std::invalid_argument(where + ".scheme: empty (e.g. \"int4:channel\")");
+  fakequant::QuantizerSpec spec;
+  try {
+    spec = fakequant::parse_scheme(config.scheme());
+    if (config.freeze_after_steps() > 0) spec.observer.freeze_after_steps = config.freeze_after_steps();
+    if (config.percentile() > 0) spec.observer.percentile = config.percentile();
+    if (config.averaging_constant() > 0) spec.observer.averaging_constant = config.averaging_constant();
+    fakequant::validate(spec, config.scheme());
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(where + ": " + e.what());
+  }
+  return spec;
+}
+
+std::vector<fakequant::QuantRule> quant_rules(const config::QuantizationConfig& config) {
+  std::vector<fakequant::QuantRule> rules;
+  for (int i = 0; i < config.rules_size(); ++i) {
+    const config::QuantRule& r = config.rules(i);
+    const std::string where = "quantization.rules[" + std::to_string(i) + "]";
+    if (r.pattern().empty()) throw std::invalid_argument(where + ".pattern: empty (use \"*\" for every layer)");
+    fakequant::QuantRule rule;
+    rule.pattern = r.pattern();
+    rule.skip = r.skip();
+    if (r.has_weight()) rule.weight = quantizer_spec(r.weight(), where + ".weight");
+    if (r.has_input()) rule.input = quantizer_spec(r.input(), where + ".input");
+    if (!rule.skip && !rule.weight && !rule.input) {
+      throw std::invalid_argument(where + " ('" + r.pattern() + "'): give a weight or input quantizer, or skip: true");
+    }
+    rules.push_back(std::move(rule));
+  }
+  return rules;
+}
+
+std::vector<fakequant::PreparedLayer> apply_quantization(layers::Module& model, const config::RunConfig& config) {
+  if (config.quantization().rules_size() == 0) {
+    if (!config.quantization().init_from().empty()) {
+      throw std::invalid_argument("quantization.init_from is set but there are no quantization.rules");
+    }
+    return {};
+  }
+  return fakequant::prepare_qat(model, quant_rules(config.quantization()));
+}
+
+bool is_quantizer_parameter(const std::string& name) { return name.find("_quantizer.") != std::string::npos; }
+
+void load_float_weights(layers::Module& model, const std::filesystem::path& run_dir) {
+  const Checkpoint checkpoint = load_checkpoint(run_dir);
+  std::map<std::string, autograd::Tensor> saved(checkpoint.model.begin(), checkpoint.model.end());
+  std::map<std::string, autograd::Tensor> wanted;
+  for (const auto& [name, param] : model.named_parameters()) {
+    if (is_quantizer_parameter(name)) continue;
+    auto it = saved.find(name);
+    if (it == saved.end()) {
+      throw std::invalid_argument("quantization.init_from: " + (run_dir / kCheckpointFile).string() +
+                                  " has no parameter '" + name + "' (was it written by the same model config?)");
+    }
+    wanted.insert(*it);
+  }
+  model.load_state_dict(wanted, /*strict=*/false);  // shapes are still checked
+}
+
+}  // namespace qforge::trainers

@@ -1,0 +1,31 @@
+#pragma once
+// From the run config's `quantization` section to a model with fake quantizers: the rules
+// (fakequant/qat.h), the float weights a QAT fine-tune starts from, and the optimizer groups that
+// keep learned quantization scales out of weight decay.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "fakequant/qat.h"
+#include "layers/module.h"
+#include "trainers/run_config.h"
+
+namespace qforge::trainers {
+
+// The spec of one QuantizerConfig; errors name `where` (e.g. "quantization.rules[1].weight").
+fakequant::QuantizerSpec quantizer_spec(const config::QuantizerConfig& config, const std::string& where);
+
+std::vector<fakequant::QuantRule> quant_rules(const config::QuantizationConfig& config);
+
+// Installs the config's quantizers on `model` (nothing when it has no rules).
+std::vector<fakequant::PreparedLayer> apply_quantization(layers::Module& model, const config::RunConfig& config);
+
+// Copies the float parameters saved in run_dir's checkpoint into `model`, whose quantizer parameters
+// keep their initial values. Every float parameter of the model must be in the checkpoint with the
+// same shape (errors name the parameter and the file).
+void load_float_weights(layers::Module& model, const std::filesystem::path& run_dir);
+
+// True for parameters that belong to a quantizer ("...weight_quantizer.scale").
+bool is_quantizer_parameter(const std::string& name);
+
+}  // namespace qforge::trainers

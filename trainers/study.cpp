@@ -1,0 +1,156 @@
+#include "trainers/study.h"
+
+#include <chrono>
+#include <cstdio>
+#include <stdexcept>
+
+#include <google/protobuf/text_format.h>
+
+#include "fakequant/quantizer_spec.h"
+#include "trainers/post_training_quantization.h"
+#include "trainers/quantization_setup.h"
+#include "trainers/run.h"
+
+namespace qforge::trainers {
+namespace {
+
+std::string cell_name(const std::string& method, const std::string& scheme, const std::string& observer) {
+  std::string name = method + "-" + scheme + (observer.empty() ? "" : "-" + observer);
+  for (char& c : name) {
+    if (c == ':' || c == '/' || c == ' ') c = '-';
+  }
+  return name;
+}
+
+StudyResult make_result(const RunResult& run, const std::string& scheme, const std::string& method,
+                        const std::string& observer, double bits, double seconds, const std::filesystem::path& dir) {
+  StudyResult r;
+  r.scheme = scheme;
+  r.method = method;
+  r.observer = observer;
+  r.bits_per_weight = bits;
+  r.loss = run.val_loss;
+  r.accuracy = run.val_accuracy;
+  r.metric = run.val_accuracy ? *run.val_accuracy : run.val_loss;
+  r.seconds = seconds;
+  r.run_dir = dir.string();
+  return r;
+}
+
+config::QuantizerConfig config_of(const std::string& scheme) {
+  config::QuantizerConfig config;
+  config.set_scheme(scheme);
+  return config;
+}
+
+template <class F>
+double timed(F&& body) {
+  const auto start = std::chrono::steady_clock::now();
+  body();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+config::RunConfig qat_config(const config::StudyConfig& study, const config::QuantizationConfig& rules,
+                             const std::filesystem::path& float_run) {
+  config::RunConfig run = study.base();
+  *run.mutable_quantization() = rules;
+  run.mutable_quantization()->set_init_from(float_run.string());
+  run.mutable_trainer()->MergeFrom(study.qat_trainer());
+  run.mutable_trainer()->clear_run_dir();
+  if (study.has_qat_optimizer()) {
+    *run.mutable_optimizer() = study.qat_optimizer();  // whole message: proto3 cannot merge a 0
+  } else {
+    const float lr = run.optimizer().lr() > 0 ? run.optimizer().lr() : 1e-3f;
+    run.mutable_optimizer()->set_lr(lr / 10);
+  }
+  if (study.has_qat_schedule()) *run.mutable_schedule() = study.qat_schedule();
+  return run;
+}
+
+void print_cell(const StudyResult& r) {
+  std::printf("study: %-4s %-18s %-10s bits=%5.2f val_loss=%.4f", r.method.c_str(), r.scheme.c_str(),
+              r.observer.c_str(), r.bits_per_weight, r.loss);
+  if (r.accuracy) std::printf(" val_accuracy=%.4f", *r.accuracy);
+  std::printf(" (%.1f s)\n", r.seconds);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+config::StudyConfig load_study_config(const std::filesystem::path& path) {
+  config::StudyConfig study;
+  parse_text_message(read_config_file(path), path.string(), study);
+  return study;
+}
+
+std::vector<StudyResult> run_study(const config::StudyConfig& study, const std::filesystem::path& output_dir,
+                                   const std::string& command) {
+  if (study.weight_schemes_size() == 0) throw std::invalid_argument("study: weight_schemes is empty");
+  if (study.base().quantization().rules_size() > 0) {
+    throw std::invalid_argument("study: base must be a float run; the grid adds the quantization");
+  }
+  std::vector<std::string> methods(study.methods().begin(), study.methods().end());
+  if (methods.empty()) methods = {"ptq", "qat"};
+  std::vector<std::string> observers(study.ptq_observers().begin(), study.ptq_observers().end());
+  if (observers.empty()) observers = {"minmax"};
+  for (const std::string& m : methods) {
+    if (m != "ptq" && m != "qat") throw std::invalid_argument("study.methods: '" + m + "' is not ptq or qat");
+  }
+  // Every scheme is checked before the float run starts, so a typo fails in seconds, not after training.
+  for (int i = 0; i < study.weight_schemes_size(); ++i) {
+    quantizer_spec(config_of(study.weight_schemes(i)), "study.weight_schemes[" + std::to_string(i) + "]");
+    for (const std::string& observer : observers) {
+      quantizer_spec(config_of(study.weight_schemes(i) + ":" + observer), "study.ptq_observers '" + observer + "'");
+    }
+  }
+  if (study.has_input()) quantizer_spec(study.input(), "study.input");
+  const std::vector<std::string> keep_float(study.keep_float().begin(), study.keep_float().end());
+  const config::QuantizerConfig* input = study.has_input() ? &study.input() : nullptr;
+
+  std::vector<StudyResult> results;
+  const std::filesystem::path float_run = output_dir / "fp32";
+  RunResult base;
+  const double base_seconds = timed([&] { base = train(study.base(), {float_run, false, 0}); });
+  results.push_back(make_result(base, "fp32", "fp32", "", 32.0, base_seconds, float_run));
+  print_cell(results.back());
+
+  for (const std::string& scheme : study.weight_schemes()) {
+    const double bits = fakequant::parse_scheme(scheme).bits_per_element();
+    for (const std::string& method : methods) {
+      if (method == "ptq") {
+        for (const std::string& observer : observers) {
+          PtqOptions options;
+          options.float_run = float_run;
+          options.output_dir = output_dir / cell_name("ptq", scheme, observer);
+          options.quantization = scheme_rules(scheme + ":" + observer, input, keep_float);
+          options.calibration_batches = study.calibration_batches();
+          RunResult run;
+          const double seconds = timed([&] { run = post_training_quantize(options); });
+          results.push_back(make_result(run, scheme, "ptq", observer, bits, seconds, options.output_dir));
+          print_cell(results.back());
+        }
+      } else {
+        const std::filesystem::path dir = output_dir / cell_name("qat", scheme, "");
+        const config::RunConfig run_config = qat_config(study, scheme_rules(scheme, input, keep_float), float_run);
+        RunResult run;
+        const double seconds = timed([&] { run = train(run_config, {dir, false, 0}); });
+        const std::string observer = fakequant::observer_name(fakequant::parse_scheme(scheme).observer.kind);
+        results.push_back(make_result(run, scheme, "qat", observer, bits, seconds, dir));
+        print_cell(results.back());
+      }
+    }
+  }
+  StudyReportOptions report;
+  report.title = study.title().empty() ? "QAT vs PTQ" : study.title();
+  const bool classifier = base.val_accuracy.has_value();
+  report.metric_name = classifier ? "accuracy" : "validation loss";
+  report.higher_is_better = classifier;
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(study, &text);
+  report.config_text = text;
+  report.command = command;
+  write_study_report(output_dir.string(), results, report);
+  return results;
+}
+
+}  // namespace qforge::trainers

@@ -1,0 +1,333 @@
+#include "trainers/study_report.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "trainers/svg_plot.h"
+
+namespace qforge::trainers {
+namespace {
+
+constexpr const char* kBaselineMethod = "fp32";
+constexpr const char* kMissingCell = "—";
+// Colorblind-safe qualitative palette (Okabe & Ito, "Color Universal Design", 2008).
+const char* const kPlotPalette[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"};
+
+// Shortest text that parses back to the same double (std::to_chars), so the CSV loses nothing.
+std::string exact_number(double value) {
+  char buffer[64];
+  const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return error == std::errc() ? std::string(buffer, end) : "nan";
+}
+
+std::string printf_number(const char* format, double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, format, value);
+  return buffer;
+}
+
+std::string fixed4(double value) { return printf_number("%.4f", value); }
+std::string signed_fixed4(double value) { return printf_number("%+.4f", value); }
+
+std::string method_label(const std::string& method) {
+  std::string label = method;
+  std::transform(label.begin(), label.end(), label.begin(), [](unsigned char c) { return std::toupper(c); });
+  return label;
+}
+
+std::string series_label(const std::string& method, const std::string& observer) {
+  return observer.empty() ? method_label(method) : method_label(method) + " (" + observer + ")";
+}
+
+// A table cell: '|' would end the cell and a newline the row.
+std::string markdown_cell(const std::string& text) {
+  std::string cell;
+  for (char c : text) {
+    if (c == '|') cell += "\\|";
+    else cell += (c == '\n' || c == '\r') ? ' ' : c;
+  }
+  return cell;
+}
+
+bool is_baseline(const StudyResult& r) { return r.method == kBaselineMethod; }
+
+bool better(double a, double b, bool higher_is_better) { return higher_is_better ? a > b : a < b; }
+
+const StudyResult* find_baseline(const std::vector<StudyResult>& results, const std::string& scheme) {
+  const StudyResult* first = nullptr;
+  for (const StudyResult& r : results) {
+    if (!is_baseline(r)) continue;
+    if (r.scheme == scheme) return &r;
+    if (!first) first = &r;
+  }
+  return first;
+}
+
+// Distinct values of `field` over the quantized (non-baseline) results, in order of first appearance.
+template <typename Field>
+std::vector<std::string> distinct_quantized(const std::vector<StudyResult>& results, Field field) {
+  std::vector<std::string> values;
+  for (const StudyResult& r : results) {
+    if (!is_baseline(r) && std::find(values.begin(), values.end(), field(r)) == values.end()) {
+      values.push_back(field(r));
+    }
+  }
+  return values;
+}
+
+// PTQ and QAT first, then any other method in order of appearance.
+std::vector<std::string> method_columns(const std::vector<StudyResult>& results) {
+  const std::vector<std::string> found = distinct_quantized(results, [](const StudyResult& r) { return r.method; });
+  std::vector<std::string> methods;
+  for (const char* known : {"ptq", "qat"}) {
+    if (std::find(found.begin(), found.end(), known) != found.end()) methods.push_back(known);
+  }
+  for (const std::string& m : found) {
+    if (m != "ptq" && m != "qat") methods.push_back(m);
+  }
+  return methods;
+}
+
+// One row per observer; a second result for the same (scheme, method, observer) opens another row
+// rather than being dropped, so repeated cells stay visible.
+struct TableRow {
+  std::string observer;
+  std::vector<std::pair<std::string, const StudyResult*>> cells;  // method -> result
+
+  const StudyResult* cell(const std::string& method) const {
+    for (const auto& [m, r] : cells) {
+      if (m == method) return r;
+    }
+    return nullptr;
+  }
+};
+
+std::vector<TableRow> scheme_rows(const std::vector<StudyResult>& results, const std::string& scheme) {
+  std::vector<TableRow> rows;
+  for (const StudyResult& r : results) {
+    if (is_baseline(r) || r.scheme != scheme) continue;
+    auto row = std::find_if(rows.begin(), rows.end(), [&](const TableRow& t) {
+      return t.observer == r.observer && !t.cell(r.method);
+    });
+    if (row == rows.end()) row = rows.insert(rows.end(), TableRow{r.observer, {}});
+    row->cells.emplace_back(r.method, &r);
+  }
+  return rows;
+}
+
+// The best finite metric among the quantized results of `scheme`, or nullptr.
+const StudyResult* best_of_scheme(const std::vector<StudyResult>& results, const std::string& scheme,
+                                  bool higher_is_better) {
+  const StudyResult* best = nullptr;
+  for (const StudyResult& r : results) {
+    if (is_baseline(r) || r.scheme != scheme || !std::isfinite(r.metric)) continue;
+    if (!best || better(r.metric, best->metric, higher_is_better)) best = &r;
+  }
+  return best;
+}
+
+std::string delta_to(const StudyResult* baseline, double value) {
+  return baseline ? signed_fixed4(value - baseline->metric) : kMissingCell;
+}
+
+void append_scheme_table(std::ostringstream& md, const std::vector<StudyResult>& results, const std::string& scheme,
+                         const std::vector<std::string>& methods, const StudyReportOptions& options) {
+  const std::vector<TableRow> rows = scheme_rows(results, scheme);
+  const StudyResult* baseline = find_baseline(results, scheme);
+  const StudyResult* best = best_of_scheme(results, scheme, options.higher_is_better);
+  md << "### " << scheme << " (" << printf_number("%g", rows.front().cells.front().second->bits_per_weight)
+     << " bits/weight)\n\n| observer | FP32 |";
+  std::vector<std::string> present;
+  for (const std::string& m : methods) {
+    if (std::any_of(rows.begin(), rows.end(), [&](const TableRow& row) { return row.cell(m); })) present.push_back(m);
+  }
+  for (const std::string& m : present) md << ' ' << method_label(m) << " | Δ " << method_label(m) << " |";
+  md << "\n|---|---:|";
+  for (size_t i = 0; i < present.size(); ++i) md << "---:|---:|";
+  md << '\n';
+  for (const TableRow& row : rows) {
+    md << "| " << (row.observer.empty() ? kMissingCell : markdown_cell(row.observer)) << " | "
+       << (baseline ? fixed4(baseline->metric) : kMissingCell) << " |";
+    for (const std::string& m : present) {
+      const StudyResult* r = row.cell(m);
+      if (!r) {
+        md << ' ' << kMissingCell << " | " << kMissingCell << " |";
+        continue;
+      }
+      const bool is_best = best && r->metric == best->metric;  // ties are all bold
+      md << ' ' << (is_best ? "**" + fixed4(r->metric) + "**" : fixed4(r->metric)) << " | "
+         << delta_to(baseline, r->metric) << " |";
+    }
+    md << '\n';
+  }
+  md << '\n';
+}
+
+// "QAT beats PTQ in k of n pairs": the question the study exists to answer, per (scheme, observer).
+void append_qat_vs_ptq(std::ostringstream& md, const std::vector<StudyResult>& results,
+                       const std::vector<std::string>& schemes, bool higher_is_better) {
+  int pairs = 0, qat_wins = 0;
+  for (const std::string& scheme : schemes) {
+    for (const TableRow& row : scheme_rows(results, scheme)) {
+      const StudyResult *ptq = row.cell("ptq"), *qat = row.cell("qat");
+      if (!ptq || !qat || !std::isfinite(ptq->metric) || !std::isfinite(qat->metric)) continue;
+      ++pairs;
+      if (better(qat->metric, ptq->metric, higher_is_better)) ++qat_wins;
+    }
+  }
+  if (pairs > 0) {
+    md << "QAT beats PTQ in " << qat_wins << " of " << pairs << " pairs with the same scheme and observer.\n\n";
+  }
+}
+
+void append_best_cells(std::ostringstream& md, const std::vector<StudyResult>& results,
+                       const std::vector<std::string>& schemes, const StudyReportOptions& options) {
+  md << "## Best cells\n\n| scheme | bits/weight | best cell | " << markdown_cell(options.metric_name)
+     << " | Δ FP32 |\n|---|---:|---|---:|---:|\n";
+  const StudyResult* overall = nullptr;
+  for (const std::string& scheme : schemes) {
+    const StudyResult* best = best_of_scheme(results, scheme, options.higher_is_better);
+    if (!best) continue;
+    if (!overall || better(best->metric, overall->metric, options.higher_is_better)) overall = best;
+    md << "| " << markdown_cell(scheme) << " | " << printf_number("%g", best->bits_per_weight) << " | "
+       << markdown_cell(series_label(best->method, best->observer)) << " | " << fixed4(best->metric) << " | "
+       << delta_to(find_baseline(results, scheme), best->metric) << " |\n";
+  }
+  md << '\n';
+  if (overall) {
+    md << "Best quantized cell: " << series_label(overall->method, overall->observer) << " on " << overall->scheme
+       << ", " << fixed4(overall->metric) << " (" << delta_to(find_baseline(results, overall->scheme), overall->metric)
+       << " vs FP32).\n\n";
+  }
+  append_qat_vs_ptq(md, results, schemes, options.higher_is_better);
+}
+
+// A fenced code block whose fence is longer than any backtick run inside the text (CommonMark 4.5).
+void append_fenced(std::ostringstream& md, const std::string& text, const std::string& language) {
+  size_t longest = 0, run = 0;
+  for (char c : text) {
+    run = c == '`' ? run + 1 : 0;
+    longest = std::max(longest, run);
+  }
+  const std::string fence(std::max<size_t>(3, longest + 1), '`');
+  md << fence << language << '\n' << text << (text.empty() || text.back() != '\n' ? "\n" : "") << fence << "\n\n";
+}
+
+void write_file_atomically(const std::filesystem::path& path, const std::string& text) {
+  const std::filesystem::path temp = path.string() + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    if (!out) throw std::runtime_error(temp.string() + ": cannot open for writing");
+    out << text;
+    out.flush();
+    if (!out) throw std::runtime_error(temp.string() + ": write failed (disk full?)");
+  }
+  std::error_code error;
+  std::filesystem::rename(temp, path, error);  // atomic on POSIX within one file system
+  if (error) {
+    std::error_code ignored;
+    std::filesystem::remove(temp, ignored);
+    throw std::runtime_error(path.string() + ": cannot replace with " + temp.filename().string() + ": " +
+                             error.message());
+  }
+}
+
+}  // namespace
+
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+std::string study_results_csv(const std::vector<StudyResult>& results) {
+  // RFC 4180 asks for CRLF; plain LF is what every CSV reader (pandas, Python csv, R) also accepts
+  // and what shell tools expect. Fields with line breaks are quoted either way.
+  std::string csv = "scheme,method,observer,bits_per_weight,metric,loss,accuracy,seconds,run_dir\n";
+  for (const StudyResult& r : results) {
+    csv += csv_field(r.scheme) + ',' + csv_field(r.method) + ',' + csv_field(r.observer) + ',' +
+           exact_number(r.bits_per_weight) + ',' + exact_number(r.metric) + ',' + exact_number(r.loss) + ',' +
+           (r.accuracy ? exact_number(*r.accuracy) : "") + ',' + exact_number(r.seconds) + ',' +
+           csv_field(r.run_dir) + '\n';
+  }
+  return csv;
+}
+
+std::string study_report_markdown(const std::vector<StudyResult>& results, const StudyReportOptions& options) {
+  const std::vector<std::string> schemes = distinct_quantized(results, [](const StudyResult& r) { return r.scheme; });
+  const std::vector<std::string> methods = method_columns(results);
+  double total_seconds = 0;
+  for (const StudyResult& r : results) total_seconds += r.seconds;
+  std::ostringstream md;
+  md << "# " << options.title << "\n\nMetric: " << options.metric_name << " ("
+     << (options.higher_is_better ? "higher" : "lower") << " is better). " << results.size()
+     << " cells, total wall time " << printf_number("%.1f", total_seconds) << " s.\n\n";
+  if (!options.command.empty()) {
+    md << "Command:\n\n";
+    append_fenced(md, options.command, "sh");
+  }
+  md << "![" << options.metric_name << " against bits per weight](plot.svg)\n\n";
+  append_best_cells(md, results, schemes, options);
+  md << "## Results per scheme\n\nΔ is the difference to the FP32 baseline; the best cell of each scheme is bold.\n\n";
+  for (const std::string& scheme : schemes) append_scheme_table(md, results, scheme, methods, options);
+  md << "Loss, accuracy, wall time and run folder of every cell are in [results.csv](results.csv).\n\n";
+  if (!options.config_text.empty()) {
+    md << "## Config\n\n";
+    append_fenced(md, options.config_text, "text");
+  }
+  return md.str();
+}
+
+std::string study_plot_svg(const std::vector<StudyResult>& results, const StudyReportOptions& options) {
+  PlotOptions plot;
+  plot.title = options.title;
+  plot.y_label = options.metric_name;
+  plot.log2_x = std::all_of(results.begin(), results.end(), [](const StudyResult& r) {
+    return is_baseline(r) || r.bits_per_weight > 0;
+  });
+  plot.x_label = plot.log2_x ? "bits per weight (log2 scale)" : "bits per weight";
+  if (const StudyResult* baseline = find_baseline(results, "")) {
+    plot.reference = PlotReference{"FP32 (" + fixed4(baseline->metric) + ")", baseline->metric};
+  }
+  // PTQ and QAT with the same observer share a color, PTQ dashed and QAT solid, so each pair reads
+  // as one comparison; any other method takes the colors after the observers'.
+  const std::vector<std::string> observers =
+      distinct_quantized(results, [](const StudyResult& r) { return r.observer; });
+  size_t next_extra_color = observers.size();
+  std::vector<PlotSeries> series;
+  for (const std::string& method : method_columns(results)) {
+    for (size_t o = 0; o < observers.size(); ++o) {
+      PlotSeries s{series_label(method, observers[o]), {}, "", /*dashed=*/method == "ptq"};
+      for (const StudyResult& r : results) {
+        if (r.method == method && r.observer == observers[o]) s.points.emplace_back(r.bits_per_weight, r.metric);
+      }
+      if (s.points.empty()) continue;
+      const bool paired = method == "ptq" || method == "qat";
+      s.color = kPlotPalette[(paired ? o : next_extra_color++) % std::size(kPlotPalette)];
+      series.push_back(std::move(s));
+    }
+  }
+  return render_line_plot(plot, series);
+}
+
+void write_study_report(const std::string& dir, const std::vector<StudyResult>& results,
+                        const StudyReportOptions& options) {
+  if (results.empty()) throw std::invalid_argument("write_study_report: no results to report in " + dir);
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) throw std::runtime_error(dir + ": cannot create the study report folder: " + error.message());
+  const std::filesystem::path folder(dir);
+  write_file_atomically(folder / "results.csv", study_results_csv(results));
+  write_file_atomically(folder / "plot.svg", study_plot_svg(results, options));
+  write_file_atomically(folder / "report.md", study_report_markdown(results, options));
+}
+
+}  // namespace qforge::trainers

@@ -1,0 +1,48 @@
+#pragma once
+// The report of `qforge study`, a grid of quantization schemes x methods (FP32 baseline, PTQ, QAT)
+// x observers: a CSV with every cell, a Markdown summary that puts PTQ and QAT side by side with
+// their distance to FP32, and an SVG plot of the metric against bits per weight.
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qforge::trainers {
+
+struct StudyResult {
+  std::string scheme;        // e.g. "int4:g32"
+  std::string method;        // "fp32" | "ptq" | "qat" (other names get their own column)
+  std::string observer;      // "minmax", "mse", ...; may be empty
+  double bits_per_weight = 32.0;
+  double metric = 0.0;       // accuracy (0..1) or validation loss; what the tables and the plot show
+  double loss = 0.0;         // validation loss (also for classifiers)
+  std::optional<double> accuracy;
+  double seconds = 0.0;      // wall time of that cell
+  std::string run_dir;       // where its checkpoint/metrics are
+};
+
+struct StudyReportOptions {
+  std::string title;
+  std::string metric_name;  // e.g. "accuracy" or "validation loss"
+  bool higher_is_better = true;
+  std::string config_text;  // the study config, embedded verbatim
+  std::string command;      // the command line that produced the study
+};
+
+// Writes dir/results.csv (header + one row per result, RFC 4180 quoting), dir/report.md (title,
+// command, one table per scheme with FP32/PTQ/QAT side by side and each one's delta to FP32, best
+// cells, the embedded config and a link to the plot) and dir/plot.svg. Each file is written to
+// "<name>.tmp" and renamed, so a reader never sees half a file. Creates dir when missing.
+// The FP32 baseline of a scheme is the "fp32" result with the same scheme, else the first "fp32" result.
+// Throws std::invalid_argument for no results, std::runtime_error naming the file that failed.
+void write_study_report(const std::string& dir, const std::vector<StudyResult>& results,
+                        const StudyReportOptions& options);
+
+// The pieces write_study_report writes, for callers that want them in memory.
+std::string study_results_csv(const std::vector<StudyResult>& results);
+std::string study_report_markdown(const std::vector<StudyResult>& results, const StudyReportOptions& options);
+std::string study_plot_svg(const std::vector<StudyResult>& results, const StudyReportOptions& options);
+
+// One CSV field: quoted (with inner quotes doubled) when it holds a comma, quote, CR or LF (RFC 4180 §2).
+std::string csv_field(const std::string& text);
+
+}  // namespace qforge::trainers
