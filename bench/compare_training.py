@@ -146,8 +146,8 @@ class Bench:
 
     def torch_qat_warning(self, case, theirs):
         """PyTorch's QAT run must have trained: int4 weights cost the MLP a point or two of accuracy
-        and the char Llama a few percent of loss, not more (1-epoch MLP: 86.5% float, 86.5% QAT;
-        char Llama 60 steps: 2.651 float, 2.664 QAT, measured here)."""
+        and the char Llama a few percent of loss, not more (measured here: MLP 3 epochs 88.41% float,
+        88.40% QAT; char Llama 300 steps val_loss 2.049 float, 2.046 QAT)."""
         torch_float = self.theirs.get(FLOAT_CASE[case])
         if case == "train_mlp_qat":
             accuracy = float(theirs["val_accuracy"])
@@ -167,7 +167,9 @@ def main():
     parser.add_argument("--llama-steps", type=int, default=300,
                         help="char_llama training steps, float and QAT (default 300)")
     parser.add_argument("--mlp-epochs", type=int, default=3, help="Fashion-MNIST MLP epochs (default 3)")
-    parser.add_argument("--mlp-qat-epochs", type=int, default=1, help="Fashion-MNIST MLP QAT epochs (default 1)")
+    # As many epochs as the float case: the first epoch runs ~3-5% slower per step than the average
+    # of three (measured with qforge), which would skew qat_over_fp32; three QAT epochs add ~10 s.
+    parser.add_argument("--mlp-qat-epochs", type=int, default=3, help="Fashion-MNIST MLP QAT epochs (default 3)")
     parser.add_argument("--torch-fused", action="store_true",
                         help="train_mlp_qat: PyTorch with FusedMovingAvgObsFakeQuantize (torch_train.py --fused)")
     parser.add_argument("--threads", type=int, default=2, help="threads for both sides (default 2)")
