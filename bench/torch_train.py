@@ -1,13 +1,27 @@
-"""PyTorch twins of examples/fashion_mnist_mlp.pbtxt and examples/char_llama_fortunes.pbtxt for
-bench/compare_training.py: same model, data, optimizer and schedule (seeds differ), timed like
-qforge's trainer (trainers/trainer.cpp): the clock runs over training steps only (batch
-gathering, forward, backward, clipping, optimizer step), not over loading data or evaluation.
+"""PyTorch twins of examples/fashion_mnist_mlp.pbtxt and examples/char_llama_fortunes.pbtxt (and
+of their quantization-aware variants *_qat.pbtxt) for bench/compare_training.py: same model, data,
+optimizer and schedule (seeds differ), timed like qforge's trainer (trainers/trainer.cpp): the clock
+runs over training steps only (batch gathering, forward, backward, clipping, optimizer step), not
+over loading data or evaluation.
 
-  /usr/bin/python3 bench/torch_train.py mlp [--epochs 3]
-  /usr/bin/python3 bench/torch_train.py char_llama [--steps 2000]
+  /usr/bin/python3 bench/torch_train.py mlp [--epochs 3] [--qat [--fused]]
+  /usr/bin/python3 bench/torch_train.py char_llama [--steps 2000] [--qat]
+
+--qat trains with fake quantization, written the way a PyTorch 1.13 user would:
+  mlp: eager-mode torch.ao.quantization (fuse_modules_qat, QuantStub/DeQuantStub, prepare_qat)
+       with int4 per-output-channel symmetric weights (min-max of the current weights each step)
+       and int8 affine per-tensor activations (moving-average min-max, averaging constant 0.01)
+       in front of every Linear; --fused uses FusedMovingAvgObsFakeQuantize (the module of
+       torch's default QAT qconfig) instead of FakeQuantize.
+  char_llama: int4 group-32 symmetric weights on the attention and MLP projections (embedding
+       and lm_head float): torch.ao has no per-group fake quant, so each weight is viewed as
+       [out*in/32, 32] and torch.fake_quantize_per_channel_affine runs on that view with scales
+       absmax/7 recomputed every step.
+Gradients are torch's fake-quant STE: passed where the value lies inside the grid, 0 outside
+(clipped STE).
 
 Prints one line like qforge's CLI, e.g.
-  final: step=1407 train_loss=0.2811 val_loss=0.3402 val_accuracy=0.8772 samples_per_second=...
+  final: step=1407 train_loss=0.2811 val_loss=0.3402 val_accuracy=0.8772 samples_per_second=... step_ms=...
 The thread environment (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS...) is the caller's business.
 """
 import argparse
@@ -48,10 +62,54 @@ def fashion_mnist(split, mean=0.2860, std=0.3530):
     return (x - mean) / std, torch.from_numpy(labels.astype(np.int64))
 
 
+def mlp_qconfig(fused):
+    """int8 affine per-tensor activations (quint8 0..255, moving-average min-max with averaging
+    constant 0.01, torch's default) and int4 per-output-channel symmetric weights (-8..7). The
+    weight observer averages with constant 1, i.e. takes the min-max of the current weights every
+    step (PerChannelMinMaxObserver would keep the extremes of all steps instead). torch's symmetric
+    observers divide the absmax by (qmax - qmin) / 2 = 7.5 where qforge divides by qmax = 7: the
+    grids differ by that factor, the work does not."""
+    from torch.ao.quantization import (FakeQuantize, FusedMovingAvgObsFakeQuantize, MovingAverageMinMaxObserver,
+                                       MovingAveragePerChannelMinMaxObserver, QConfig)
+    fake_quant = FusedMovingAvgObsFakeQuantize if fused else FakeQuantize
+    activation = fake_quant.with_args(observer=MovingAverageMinMaxObserver, averaging_constant=0.01, quant_min=0,
+                                      quant_max=255, dtype=torch.quint8, qscheme=torch.per_tensor_affine)
+    weight = fake_quant.with_args(observer=MovingAveragePerChannelMinMaxObserver, averaging_constant=1.0,
+                                  quant_min=-8, quant_max=7, dtype=torch.qint8, qscheme=torch.per_channel_symmetric,
+                                  ch_axis=0)
+    return QConfig(activation=activation, weight=weight)
+
+
+def mlp_model(args):
+    """784-256-256-10 with ReLU. With --qat, the eager-mode recipe of the torch.ao.quantization docs:
+    QuantStub/DeQuantStub around the float model, Linear+ReLU fused (so the activation fake quant
+    sits after the ReLU, i.e. on the next Linear's input), prepare_qat. prepare_qat also
+    fake-quantizes the logits (the last Linear's output); qforge quantizes Linear inputs only, so
+    that one is replaced by an identity to train the same model."""
+    layers = [nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10)]
+    if not args.qat:
+        return nn.Sequential(*layers)
+    from torch.ao.quantization import DeQuantStub, QuantStub, fuse_modules_qat, prepare_qat
+    model = nn.Sequential(QuantStub(), *layers, DeQuantStub()).train()
+    model = fuse_modules_qat(model, [["1", "2"], ["3", "4"]])
+    model.qconfig = mlp_qconfig(args.fused)
+    model = prepare_qat(model)
+    model[5].activation_post_process = nn.Identity()
+    return model
+
+
+def freeze_activation_ranges(model):
+    """For evaluation: activation observers stop (their moving-average ranges stay as trained);
+    weight observers keep running, so the weights are quantized with their own final ranges."""
+    for module in model.modules():
+        if hasattr(module, "activation_post_process") and hasattr(module.activation_post_process, "disable_observer"):
+            module.activation_post_process.disable_observer()
+
+
 def run_mlp(args):
     train_x, train_y = fashion_mnist("train")
     test_x, test_y = fashion_mnist("t10k")
-    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    model = mlp_model(args)
     lr = 2e-3
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     batch, n = 128, len(train_x)
@@ -72,12 +130,15 @@ def run_mlp(args):
             samples += len(index)
             step += 1
             window.append(loss.item())
+    if args.qat:
+        freeze_activation_ranges(model)
     with torch.no_grad():
         logits = model(test_x)
         val_loss = F.cross_entropy(logits, test_y).item()
         accuracy = (logits.argmax(-1) == test_y).double().mean().item()
     print(f"final: step={step} train_loss={np.mean(window[-50:]):.4f} val_loss={val_loss:.4f} "
-          f"val_accuracy={accuracy:.4f} samples_per_second={samples / seconds:.1f}", flush=True)
+          f"val_accuracy={accuracy:.4f} samples_per_second={samples / seconds:.1f} "
+          f"step_ms={1000 * seconds / step:.3f}", flush=True)
 
 
 def split_fortunes(text):
@@ -123,19 +184,34 @@ def rotate_half(x):
     return torch.cat((-x2, x1), dim=-1)
 
 
+class GroupFakeQuantLinear(nn.Linear):
+    """Linear whose weight is fake-quantized to int4 (-8..7), symmetric, one scale per group of 32
+    consecutive input weights: torch.fake_quantize_per_channel_affine on the [out*in/32, 32] view,
+    scale = group absmax / 7 from the current weights each step."""
+
+    group = 32
+
+    def forward(self, x):
+        groups = self.weight.view(-1, self.group)
+        scale = (groups.detach().abs().amax(1) / 7).clamp_min(torch.finfo(torch.float32).eps)
+        zero_point = torch.zeros(len(groups), dtype=torch.int32)
+        weight = torch.fake_quantize_per_channel_affine(groups, scale, zero_point, 0, -8, 7).view_as(self.weight)
+        return F.linear(x, weight, self.bias)
+
+
 class Block(nn.Module):
     """HF LlamaDecoderLayer (pre-norm attention with RoPE and grouped key/value heads, SwiGLU MLP)."""
 
-    def __init__(self, dim, heads, kv_heads, inter, eps):
+    def __init__(self, dim, heads, kv_heads, inter, eps, linear=nn.Linear):
         super().__init__()
         self.heads, self.kv_heads, self.head_dim = heads, kv_heads, dim // heads
-        self.q_proj = nn.Linear(dim, dim, bias=False)
-        self.k_proj = nn.Linear(dim, kv_heads * self.head_dim, bias=False)
-        self.v_proj = nn.Linear(dim, kv_heads * self.head_dim, bias=False)
-        self.o_proj = nn.Linear(dim, dim, bias=False)
-        self.gate_proj = nn.Linear(dim, inter, bias=False)
-        self.up_proj = nn.Linear(dim, inter, bias=False)
-        self.down_proj = nn.Linear(inter, dim, bias=False)
+        self.q_proj = linear(dim, dim, bias=False)
+        self.k_proj = linear(dim, kv_heads * self.head_dim, bias=False)
+        self.v_proj = linear(dim, kv_heads * self.head_dim, bias=False)
+        self.o_proj = linear(dim, dim, bias=False)
+        self.gate_proj = linear(dim, inter, bias=False)
+        self.up_proj = linear(dim, inter, bias=False)
+        self.down_proj = linear(inter, dim, bias=False)
         self.input_layernorm = RMSNorm(dim, eps)
         self.post_attention_layernorm = RMSNorm(dim, eps)
 
@@ -161,13 +237,14 @@ class Block(nn.Module):
 
 
 class Llama(nn.Module):
-    """HF LlamaForCausalLM with an untied lm_head; weights ~ N(0, 0.02) as HF's _init_weights."""
+    """HF LlamaForCausalLM with an untied lm_head; weights ~ N(0, 0.02) as HF's _init_weights.
+    `linear` builds the attention and MLP projections (GroupFakeQuantLinear for QAT)."""
 
     def __init__(self, vocab, dim=128, layers=4, heads=4, kv_heads=2, inter=384, context=128, theta=10000.0,
-                 eps=1e-5):
+                 eps=1e-5, linear=nn.Linear):
         super().__init__()
         self.embed_tokens = nn.Embedding(vocab, dim)
-        self.layers = nn.ModuleList([Block(dim, heads, kv_heads, inter, eps) for _ in range(layers)])
+        self.layers = nn.ModuleList([Block(dim, heads, kv_heads, inter, eps, linear) for _ in range(layers)])
         self.norm = RMSNorm(dim, eps)
         self.lm_head = nn.Linear(dim, vocab, bias=False)
         for module in self.modules():
@@ -206,7 +283,7 @@ def run_char_llama(args):
     cut = math.floor(0.9 * len(tokens))
     train, validation = tokens[:cut], tokens[cut:]
     batch, context = 16, 128
-    model = Llama(len(vocabulary), context=context)
+    model = Llama(len(vocabulary), context=context, linear=GroupFakeQuantLinear if args.qat else nn.Linear)
     params = list(model.parameters())
     lr = 3e-3
     optimizer = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.1)
@@ -241,7 +318,8 @@ def run_char_llama(args):
             counted += count
     tail = window[-(args.steps % 50 or 50):]  # qforge's last log window (log_every 50)
     print(f"final: step={args.steps} train_loss={np.mean(tail):.4f} val_loss={loss_sum / counted:.4f} "
-          f"tokens_per_second={args.steps * batch * context / seconds:.1f} vocab={len(vocabulary)} "
+          f"tokens_per_second={args.steps * batch * context / seconds:.1f} step_ms={1000 * seconds / args.steps:.3f} "
+          f"vocab={len(vocabulary)} "
           f"train_tokens={len(train)}", flush=True)
 
 
@@ -250,6 +328,8 @@ def main():
     parser.add_argument("mode", choices=["mlp", "char_llama"])
     parser.add_argument("--epochs", type=int, default=3, help="mlp: epochs (default 3)")
     parser.add_argument("--steps", type=int, default=2000, help="char_llama: steps (default 2000)")
+    parser.add_argument("--qat", action="store_true", help="quantization-aware training (see above)")
+    parser.add_argument("--fused", action="store_true", help="mlp --qat: FusedMovingAvgObsFakeQuantize modules")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "2")))
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
