@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include "autograd/ops.h"
@@ -158,6 +159,17 @@ Variable Quantizer::as_rows(const Variable& x) const {
   return autograd::reshape(x, {x.numel() / features, features});
 }
 
+void Quantizer::keep_scales_positive() {
+  // A gradient step can push a learned step size (or PACT's alpha) through zero; LSQ has no
+  // constraint of its own. Projecting back onto [kMinScale, inf) after the step (projected gradient
+  // descent) keeps the grid valid, is deterministic and survives a checkpoint round trip.
+  float* scale = scale_.mutable_data().data();
+  for (int64_t i = 0; i < parameter_count(); ++i) {
+    if (!(scale[i] >= kMinScale)) scale[i] = kMinScale;  // also catches NaN
+    if (std::isinf(scale[i])) scale[i] = std::numeric_limits<float>::max();
+  }
+}
+
 Variable Quantizer::forward_static(const Variable& x) {
   // A weight's range is its current range, so observer-driven weight scales follow the weight in
   // eval mode too (convert() then sees the scales of the final weights). Activation observers only
@@ -169,6 +181,7 @@ Variable Quantizer::forward_static(const Variable& x) {
   if (!initialized()) {
     throw std::logic_error("quantizer " + name_ + ": evaluated before any training or calibration forward set its scales");
   }
+  if (learns_scale()) keep_scales_positive();
   Variable scale = learns_scale() ? scale_ : scale_.detach();
   Variable zero_point = spec_.estimator == Estimator::kLsqPlus ? zero_point_ : zero_point_.detach();
   Variable y = fake_quant(as_rows(x), scale, zero_point, op_spec_);

@@ -54,6 +54,7 @@ class Quantizer : public layers::UnaryModule {
 
  private:
   bool learns_scale() const;
+  void keep_scales_positive();
   int64_t parameter_count() const { return scale_.numel(); }
   autograd::Variable forward_static(const autograd::Variable& x);
   void observe_and_update(const autograd::Tensor& x);

@@ -159,6 +159,21 @@ TEST(Quantizer, LsqScaleReceivesGradientAndStateRoundTrips) {
   for (int64_t i = 0; i < a.numel(); ++i) ASSERT_EQ(a.data()[i], b.data()[i]);
 }
 
+TEST(Quantizer, LearnedScalesPushedThroughZeroAreProjectedBack) {
+  layers::Linear linear(16, 4, false, 5);
+  prepare_qat(linear, {weight_rule("*", "int4:channel:lsq")});
+  const Tensor x = random_tensor(Shape{2, 16}, 9);
+  linear.forward(Variable(x));  // initialises the scales
+  Variable scale = linear.named_parameters()[1].second;
+  ASSERT_EQ(linear.named_parameters()[1].first, "weight_quantizer.scale");
+  scale.mutable_data().data()[2] = -0.01f;  // what a too large optimizer step does
+  scale.mutable_data().data()[3] = NAN;
+  const Tensor y = linear.forward(Variable(x)).data();
+  EXPECT_EQ(scale.data().data()[2], kMinScale);
+  EXPECT_EQ(scale.data().data()[3], kMinScale);
+  for (int64_t i = 0; i < y.numel(); ++i) EXPECT_TRUE(std::isfinite(y.data()[i]));
+}
+
 TEST(PrepareQat, LlamaRulesFollowHuggingFaceNames) {
   layers::LlamaConfig config;
   config.vocab_size = 40;
