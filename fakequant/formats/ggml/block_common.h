@@ -1,0 +1,38 @@
+#pragma once
+// Shared helpers for the ggml block codecs (GGUF tensor data, see /work/shared/formats/gguf.md §6).
+// Every codec here follows llama.cpp's scalar reference (ggml/src/ggml-quants.c, the
+// "reference implementation for deterministic creation of model files"): same search, same float
+// operation order, f16 stored with round-to-nearest-even. The .cpp files are compiled with
+// -ffp-contract=off so no multiply-add is fused (C semantics: every operation rounds).
+
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "fakequant/formats/half.h"
+
+namespace qforge::fakequant::ggml {
+
+// ggml's nearest_int: adds 1.5·2^23 so the FPU rounds to an integer (round half to even) and reads the
+// mantissa. Valid for |x| <= 4194303 (ggml asserts it); the searches only pass small values.
+inline int nearest_int(float value) {
+  const float shifted = value + 12582912.f;
+  int bits;
+  std::memcpy(&bits, &shifted, sizeof(bits));
+  return (bits & 0x007fffff) - 0x00400000;
+}
+
+inline uint16_t to_f16(float value) { return encode_fp16(value); }
+inline float from_f16(uint16_t code) { return decode_fp16(code); }
+
+// Rows must hold whole blocks: a GGUF tensor's ne0 is a multiple of the block size (gguf.md §1).
+inline int64_t checked_block_count(const char* codec, int64_t k, int64_t block_elements) {
+  if (k < 0 || k % block_elements != 0) {
+    throw std::invalid_argument(std::string(codec) + ": k " + std::to_string(k) +
+                                " is not a multiple of the block size " + std::to_string(block_elements));
+  }
+  return k / block_elements;
+}
+
+}  // namespace qforge::fakequant::ggml

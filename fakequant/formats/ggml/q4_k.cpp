@@ -1,0 +1,134 @@
+#include "fakequant/formats/ggml/q4_k.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "fakequant/formats/ggml/block_common.h"
+#include "fakequant/formats/ggml/scale_search.h"
+
+namespace qforge::fakequant::ggml {
+
+void get_scale_min_k4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
+  if (j < 4) {
+    *sc = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *sc = static_cast<uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+    *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+
+void pack_scales_mins_k4(const uint8_t* sc, const uint8_t* m, uint8_t* scales) {
+  std::memset(scales, 0, 12);
+  for (int j = 0; j < 8; ++j) {
+    if (j < 4) {
+      scales[j] = sc[j];
+      scales[j + 4] = m[j];
+    } else {
+      scales[j + 4] = static_cast<uint8_t>((sc[j] & 0xF) | ((m[j] & 0xF) << 4));
+      scales[j - 4] |= static_cast<uint8_t>((sc[j] >> 4) << 6);
+      scales[j] |= static_cast<uint8_t>((m[j] >> 4) << 6);
+    }
+  }
+}
+
+namespace {
+
+// Final levels from the stored (f16 d, 6-bit sc/m) and the nibble packing: shared by both paths.
+// A sub-block whose stored scale is 0 keeps the levels of its search, as llama.cpp does.
+void requantize_and_pack(const float* x, uint8_t* L, block_q4_K& b) {
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    get_scale_min_k4(j, b.scales, &sc, &m);
+    const float d = from_f16(b.d) * sc;
+    if (!d) continue;
+    const float dm = from_f16(b.dmin) * m;
+    for (int ii = 0; ii < 32; ++ii) {
+      L[32 * j + ii] = static_cast<uint8_t>(std::max(0, std::min(15, nearest_int((x[32 * j + ii] + dm) / d))));
+    }
+  }
+  for (int c = 0; c < 4; ++c) {
+    for (int l = 0; l < 32; ++l) b.qs[32 * c + l] = static_cast<uint8_t>(L[64 * c + l] | (L[64 * c + l + 32] << 4));
+  }
+}
+
+void quantize_block_plain(const float* x, block_q4_K& b) {
+  uint8_t L[256];
+  float weights[32], mins[8], scales[8];
+  float max_scale = 0, max_min = 0;
+  for (int j = 0; j < 8; ++j) {
+    float sum_x2 = 0;
+    for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
+    const float av_x = std::sqrt(sum_x2 / 32);
+    for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(x[32 * j + l]);
+    scales[j] = make_qkx2_quants(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], -1.f, 0.1f, 20);
+    max_scale = std::max(max_scale, scales[j]);
+    max_min = std::max(max_min, mins[j]);
+  }
+  const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+  const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+  uint8_t ls[8], lm[8];
+  for (int j = 0; j < 8; ++j) {
+    ls[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_scale * scales[j])));
+    lm[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_min * mins[j])));
+  }
+  pack_scales_mins_k4(ls, lm, b.scales);
+  b.d = to_f16(max_scale / 63.f);
+  b.dmin = to_f16(max_min / 63.f);
+  requantize_and_pack(x, L, b);
+}
+
+void quantize_block_weighted(const float* x, const float* qw, block_q4_K& b) {
+  float sum_x2 = 0;
+  for (int l = 0; l < 256; ++l) sum_x2 += x[l] * x[l];
+  const float sigma2 = 2 * sum_x2 / 256;
+  uint8_t L[256], ls[8], lm[8];
+  float weights[32], sw[8], mins[8], scales[8];
+  for (int j = 0; j < 8; ++j) {
+    for (int l = 0; l < 32; ++l) weights[l] = qw[32 * j + l] * std::sqrt(sigma2 + x[32 * j + l] * x[32 * j + l]);
+    float sumw = 0;
+    for (int l = 0; l < 32; ++l) sumw += weights[l];
+    sw[j] = sumw;
+    scales[j] = make_qkx3_quants(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], -0.9f, 0.05f, 36);
+  }
+  const float d_block = make_qp_quants(8, 63, scales, ls, sw);
+  const float m_block = make_qp_quants(8, 63, mins, lm, sw);
+  pack_scales_mins_k4(ls, lm, b.scales);
+  b.d = to_f16(d_block);
+  b.dmin = to_f16(m_block);
+  requantize_and_pack(x, L, b);
+}
+
+}  // namespace
+
+void quantize_row_q4_K_ref(const float* x, block_q4_K* y, int64_t k, const float* importance) {
+  const int64_t nb = checked_block_count("quantize_row_q4_K", k, kQKK);
+  for (int64_t i = 0; i < nb; ++i) {
+    if (importance) {
+      quantize_block_weighted(x + kQKK * i, importance + kQKK * i, y[i]);
+    } else {
+      quantize_block_plain(x + kQKK * i, y[i]);
+    }
+  }
+}
+
+void dequantize_row_q4_K(const block_q4_K* x, float* y, int64_t k) {
+  const int64_t nb = checked_block_count("dequantize_row_q4_K", k, kQKK);
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = from_f16(x[i].d);
+    const float min = from_f16(x[i].dmin);
+    for (int c = 0; c < 4; ++c) {
+      uint8_t sc, m;
+      get_scale_min_k4(2 * c, x[i].scales, &sc, &m);
+      const float d1 = d * sc, m1 = min * m;
+      get_scale_min_k4(2 * c + 1, x[i].scales, &sc, &m);
+      const float d2 = d * sc, m2 = min * m;
+      const uint8_t* q = x[i].qs + 32 * c;
+      for (int l = 0; l < 32; ++l) *y++ = d1 * (q[l] & 0xF) - m1;
+      for (int l = 0; l < 32; ++l) *y++ = d2 * (q[l] >> 4) - m2;
+    }
+  }
+}
+
+}  // namespace qforge::fakequant::ggml
