@@ -4,6 +4,12 @@
 // "reference implementation for deterministic creation of model files"): same search, same float
 // operation order, f16 stored with round-to-nearest-even. The .cpp files are compiled with
 // -ffp-contract=off so no multiply-add is fused (C semantics: every operation rounds).
+// Checked bit for bit against the reference functions of ggml-org/llama.cpp@01243c58 compiled the same
+// way (no llama.cpp binary was available). llama.cpp's default GCC/Clang builds do contract a·b + c into
+// FMA in the k-quant searches (open PR ggml-org/llama.cpp#25353 proposes -ffp-contract=off for
+// ggml-quants.c), so a given llama-quantize binary may differ from these bytes in ~0.5-4% of the
+// Q5_0-with-imatrix / Q4_K / Q6_K / IQ4_NL blocks (measured with the reference built -O3 -march=native);
+// Q8_0 and the plain Q5_0 path have no contractible sums and match any build.
 
 #include <cstdint>
 #include <cstring>
