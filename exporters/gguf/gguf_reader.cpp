@@ -24,6 +24,23 @@ constexpr uint64_t kMinKvBytes = 8 + 1 + 4 + 1;              // key length, 1 ke
 constexpr uint64_t kMinTensorInfoBytes = 8 + 1 + 4 + 8 + 4 + 8;  // name, n_dims, one ne, type, offset
 constexpr int kMaxArrayNesting = 8;  // llama.cpp allows none; deeper nesting would only risk the stack
 
+// Keys and names come from the file: escape control and non-ASCII bytes (a NUL would cut the message
+// short) and keep at most 80 characters.
+std::string printable(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < text.size() && out.size() < 80; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7F && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += {'\\', 'x', kHex[c >> 4], kHex[c & 15]};
+    }
+  }
+  if (out.size() >= 80) out += "...";
+  return out;
+}
+
 uint64_t min_value_bytes(ValueType type) {
   switch (type) {
     case ValueType::kUint8: case ValueType::kInt8: case ValueType::kBool: return 1;
@@ -153,8 +170,8 @@ void read_header_and_metadata(Cursor& in, GgufFile& file, uint64_t& n_tensors) {
     const uint64_t at = in.pos();
     std::string key = in.read_string(field + " key");
     if (key.empty()) in.fail(field + " key", at, "empty key");
-    if (!keys.insert(key).second) in.fail(field + " key", at, "duplicate key '" + key + "'");
-    const std::string value_field = field + " value of '" + key + "'";
+    if (!keys.insert(key).second) in.fail(field + " key", at, "duplicate key '" + printable(key) + "'");
+    const std::string value_field = field + " value of '" + printable(key) + "'";
     const ValueType type = in.read_type(value_field);
     file.metadata.push_back({std::move(key), read_value(in, type, value_field, 0)});
   }
@@ -171,7 +188,7 @@ void read_tensor_infos(Cursor& in, GgufFile& file, uint64_t n_tensors) {
     if (tensor.name.empty() || tensor.name.size() >= kMaxTensorName) {
       in.fail(field + " name", at, "name length " + std::to_string(tensor.name.size()) + " not in 1..63");
     }
-    if (!names.insert(tensor.name).second) in.fail(field + " name", at, "duplicate tensor '" + tensor.name + "'");
+    if (!names.insert(tensor.name).second) in.fail(field + " name", at, "duplicate tensor '" + printable(tensor.name) + "'");
     const uint64_t dims_at = in.pos();
     const uint32_t n_dims = in.read<uint32_t>(field + " n_dims");
     if (n_dims == 0 || n_dims > kMaxDims) in.fail(field + " n_dims", dims_at, std::to_string(n_dims) + " not in 1..4");
@@ -211,11 +228,11 @@ ParsedGguf parse_gguf(std::span<const std::byte> bytes, const std::string& sourc
   for (size_t i = 0; i < parsed.file.tensors.size(); ++i) {
     const TensorInfo& tensor = parsed.file.tensors[i];
     const uint64_t size = *ggml_tensor_bytes(tensor.type, tensor.dims);
-    const std::string field = "tensor[" + std::to_string(i) + "] '" + tensor.name + "' offset";
+    const std::string field = "tensor[" + std::to_string(i) + "] '" + printable(tensor.name) + "' offset";
     if (tensor.offset != expected_offset) {
       in.fail(field, in.pos(), std::to_string(tensor.offset) + " != expected " + std::to_string(expected_offset));
     }
-    if (size > data_bytes - tensor.offset) {
+    if (tensor.offset > data_bytes || size > data_bytes - tensor.offset) {
       in.fail(field, parsed.data_start + tensor.offset, "data of " + std::to_string(size) + " bytes runs past the end of the file");
     }
     expected_offset = (tensor.offset + size + alignment - 1) / alignment * alignment;
