@@ -177,8 +177,11 @@ void read_header_and_metadata(Cursor& in, GgufFile& file, uint64_t& n_tensors) {
   }
 }
 
-void read_tensor_infos(Cursor& in, GgufFile& file, uint64_t n_tensors) {
+// Returns the byte position of each tensor's offset field (for error messages).
+std::vector<uint64_t> read_tensor_infos(Cursor& in, GgufFile& file, uint64_t n_tensors) {
   file.tensors.reserve(n_tensors);
+  std::vector<uint64_t> offset_positions;
+  offset_positions.reserve(n_tensors);
   std::unordered_set<std::string> names;
   for (uint64_t i = 0; i < n_tensors; ++i) {
     const std::string field = "tensor[" + std::to_string(i) + "]";
@@ -200,9 +203,11 @@ void read_tensor_infos(Cursor& in, GgufFile& file, uint64_t n_tensors) {
       in.fail(field + " ne", dims_at + 4, "shape invalid for type " + std::string(find_ggml_type(tensor.type)->name) +
                                               " (ne0 not a multiple of the block, or size overflow)");
     }
+    offset_positions.push_back(in.pos());
     tensor.offset = in.read<uint64_t>(field + " offset");
     file.tensors.push_back(std::move(tensor));
   }
+  return offset_positions;
 }
 
 }  // namespace
@@ -218,7 +223,7 @@ ParsedGguf parse_gguf(std::span<const std::byte> bytes, const std::string& sourc
   } catch (const std::invalid_argument& e) {
     in.fail("general.alignment", in.pos(), e.what());
   }
-  read_tensor_infos(in, parsed.file, n_tensors);
+  const std::vector<uint64_t> offset_positions = read_tensor_infos(in, parsed.file, n_tensors);
   // The data section starts at the next multiple of the alignment (gguf.md section 1).
   parsed.data_start = (in.pos() + alignment - 1) / alignment * alignment;
   if (parsed.data_start > bytes.size()) in.fail("data section", in.pos(), "padding runs past the end of the file");
@@ -230,7 +235,8 @@ ParsedGguf parse_gguf(std::span<const std::byte> bytes, const std::string& sourc
     const uint64_t size = *ggml_tensor_bytes(tensor.type, tensor.dims);
     const std::string field = "tensor[" + std::to_string(i) + "] '" + printable(tensor.name) + "' offset";
     if (tensor.offset != expected_offset) {
-      in.fail(field, in.pos(), std::to_string(tensor.offset) + " != expected " + std::to_string(expected_offset));
+      in.fail(field, offset_positions[i], std::to_string(tensor.offset) + " != expected " + std::to_string(expected_offset) +
+                                              " (data must follow tensor-info order, each padded to the alignment)");
     }
     if (tensor.offset > data_bytes || size > data_bytes - tensor.offset) {
       in.fail(field, parsed.data_start + tensor.offset, "data of " + std::to_string(size) + " bytes runs past the end of the file");

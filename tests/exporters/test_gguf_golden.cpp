@@ -12,7 +12,9 @@ namespace qforge::exporters::gguf {
 namespace {
 
 // Little-endian helpers for writing the expected bytes by hand.
-void append(std::vector<uint8_t>& out, std::initializer_list<uint8_t> bytes) { out.insert(out.end(), bytes); }
+void append(std::vector<uint8_t>& out, std::initializer_list<uint8_t> bytes) {
+  for (uint8_t b : bytes) out.push_back(b);  // (insert() trips a GCC 12 -Wstringop-overflow false positive)
+}
 void append_u64(std::vector<uint8_t>& out, uint64_t x) {
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(x >> (8 * i)));
 }
@@ -126,6 +128,16 @@ TEST(GgufGolden, ErrorsNameFileFieldAndOffset) {
     FAIL() << "no exception";
   } catch (const std::runtime_error& e) {
     EXPECT_STREQ(e.what(), "gguf: golden.gguf: kv[0] key at byte 24: string length 255 exceeds the 192 bytes left");
+  }
+  raw = handcrafted_file();
+  raw[173] = 32;  // tensor offset 32: a gap current gguf.cpp rejects
+  std::memcpy(bytes.data(), raw.data(), raw.size());
+  try {
+    GgufReader reader(bytes, "golden.gguf");
+    FAIL() << "no exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "gguf: golden.gguf: tensor[0] 'w' offset at byte 173: 32 != expected 0 (data must follow "
+                           "tensor-info order, each padded to the alignment)");
   }
 }
 
