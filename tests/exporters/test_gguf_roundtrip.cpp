@@ -1,6 +1,7 @@
 // GGUF container: write -> read round trips of every value type and of tensors of several ggml types.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -125,6 +126,31 @@ TEST(GgufRoundTrip, TensorsOfSeveralTypesAreByteIdenticalViaFile) {
     EXPECT_EQ(serialize_gguf(reader.file(), reader.all_tensor_data()), original);
     std::filesystem::remove(path);
   }
+}
+
+TEST(GgmlTypes, BlockTableMatchesGgmlCommonStructs) {
+  // {id, elements, bytes} recomputed from the block structs of ggml-common.h (ggml_half = 2 bytes,
+  // QK_K = 256, K_SCALE_SIZE = 12) and the ids of ggml.h.
+  const std::vector<std::array<uint32_t, 3>> expected = {
+      {0, 1, 4}, {1, 1, 2}, {2, 32, 2 + 16}, {3, 32, 4 + 16}, {6, 32, 2 + 4 + 16}, {7, 32, 4 + 4 + 16},
+      {8, 32, 2 + 32}, {10, 256, 16 + 64 + 4}, {11, 256, 32 + 64 + 12 + 2}, {12, 256, 4 + 12 + 128},
+      {13, 256, 4 + 12 + 32 + 128}, {14, 256, 128 + 64 + 16 + 2}, {20, 32, 2 + 16}, {24, 1, 1}, {25, 1, 2},
+      {26, 1, 4}, {27, 1, 8}, {28, 1, 8}, {30, 1, 2}};
+  ASSERT_EQ(ggml_type_table().size(), expected.size());
+  for (const auto& [id, elements, bytes] : expected) {
+    const auto info = find_ggml_type(id);
+    ASSERT_TRUE(info.has_value()) << id;
+    EXPECT_EQ(info->block_elements, elements) << info->name;
+    EXPECT_EQ(info->block_bytes, bytes) << info->name;
+  }
+  EXPECT_FALSE(find_ggml_type(4).has_value());  // Q4_2, removed upstream
+  const std::vector<uint64_t> no_dims, five_dims{1, 1, 1, 1, 1}, q8_bad{33}, huge{uint64_t{1} << 62, 4};
+  EXPECT_FALSE(ggml_tensor_bytes(kGgmlF32, no_dims));
+  EXPECT_FALSE(ggml_tensor_bytes(kGgmlF32, five_dims));
+  EXPECT_FALSE(ggml_tensor_bytes(kGgmlQ8_0, q8_bad));
+  EXPECT_FALSE(ggml_tensor_bytes(kGgmlF32, huge));  // 2^64 elements overflow int64
+  const std::vector<uint64_t> empty_rows{256, 0};
+  EXPECT_EQ(ggml_tensor_bytes(kGgmlQ4_K, empty_rows), 0u);
 }
 
 TEST(GgufWriter, RejectsMalformedModels) {
