@@ -1,0 +1,25 @@
+#pragma once
+// Hugging Face LlamaForCausalLM parameter names <-> llama.cpp GGUF tensor names
+// (shared/formats/gguf.md §3), and the Q/K row permutation between HF's half-split rotary pairs and
+// llama.cpp's adjacent pairs (§5; convert_hf_to_gguf.py's permute).
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace qforge::exporters::gguf {
+
+// "model.layers.3.mlp.down_proj.weight" -> "blk.3.ffn_down.weight"; nullopt for names that have no
+// GGUF counterpart (e.g. quantizer state "...weight_quantizer.scale").
+std::optional<std::string> gguf_tensor_name(const std::string& hf_name);
+// The inverse; nullopt for unknown names.
+std::optional<std::string> hf_tensor_name(const std::string& gguf_name);
+
+// Rows of a Q or K projection [heads * head_dim, cols] (row-major): inside each head,
+//   out row 2i + j <- in row j * head_dim / 2 + i   (i < head_dim / 2, j in {0, 1}),
+// which turns half-split rotary pairs (x[i], x[i + hd/2]) into adjacent ones (x[2i], x[2i+1]).
+// Throws std::invalid_argument when rows is not heads * an even head_dim.
+void permute_rope_rows(const float* in, float* out, int64_t rows, int64_t cols, int64_t heads);
+// The inverse (reading a GGUF back into the HF layout).
+void unpermute_rope_rows(const float* in, float* out, int64_t rows, int64_t cols, int64_t heads);
+
+}  // namespace qforge::exporters::gguf
