@@ -1,0 +1,106 @@
+// llama.cpp as the reference reader of qforge's GGUF exports, through node-llama-cpp's
+// prebuilt CPU binary (@node-llama-cpp/linux-x64): nothing is built or downloaded at run time.
+//
+//   node probs.mjs probs MODEL.gguf 1,2,3      -> {"tokens":[1,2,3],"probs":[[p_0..p_V-1] x 3]}
+//   node probs.mjs tokenize MODEL.gguf "text"  -> {"tokens":[...]}   (no BOS, specials as text,
+//                                                 as llama.cpp's tests/test-tokenizer-0 does)
+//
+// probs[i] is the full next-token distribution after tokens[0..i], softmax (float64) of
+// llama.cpp's raw logits at position i. The context uses an F32 KV cache with flash
+// attention off: the default (F16 cache, flash attention) casts K and V to F16, which moves
+// probabilities by up to 3e-3 even for an F32 file (shared/formats/gguf.md section 11).
+import {getLlama, LlamaLogLevel} from "node-llama-cpp";
+
+function usage(message) {
+    process.stderr.write(`probs.mjs: ${message}\n` +
+        "usage: node probs.mjs probs MODEL.gguf ID,ID,...  |  node probs.mjs tokenize MODEL.gguf TEXT\n");
+    process.exit(2);
+}
+
+function parseTokenList(text) {
+    const tokens = text.split(",").map((field) => field.trim()).filter((field) => field !== "");
+    if (tokens.length === 0) usage("token list is empty");
+    return tokens.map((field) => {
+        if (!/^\d+$/.test(field)) usage(`token id '${field}' is not a non-negative integer`);
+        return Number(field);
+    });
+}
+
+async function loadLlama() {
+    // gpu: false + build: "never" -> use the shipped CPU binary or fail; never compile or fetch.
+    return getLlama({
+        gpu: false,
+        build: "never",
+        usePrebuiltBinaries: true,
+        skipDownload: true,
+        progressLogs: false,
+        logLevel: LlamaLogLevel.error
+    });
+}
+
+function softmax(logitsById, vocabSize) {
+    const logits = new Float64Array(vocabSize).fill(-Infinity);
+    for (const [token, logit] of logitsById) logits[token] = logit;
+    let maxLogit = -Infinity;
+    for (const logit of logits) maxLogit = Math.max(maxLogit, logit);
+    let total = 0;
+    const probs = new Array(vocabSize);
+    for (let i = 0; i < vocabSize; i++) {
+        probs[i] = Math.exp(logits[i] - maxLogit);
+        total += probs[i];
+    }
+    for (let i = 0; i < vocabSize; i++) probs[i] /= total;
+    return probs;
+}
+
+async function runProbs(llama, modelPath, tokens) {
+    const model = await llama.loadModel({modelPath, gpuLayers: 0});
+    const vocabSize = model.fileInfo.metadata?.tokenizer?.ggml?.tokens?.length;
+    if (!Number.isInteger(vocabSize)) throw new Error(`probs.mjs: ${modelPath} has no tokenizer.ggml.tokens array`);
+    for (const token of tokens) {
+        if (token >= vocabSize) usage(`token id ${token} is outside the vocabulary (size ${vocabSize})`);
+    }
+    const context = await model.createContext({
+        contextSize: Math.max(tokens.length, 32),
+        batchSize: Math.max(tokens.length, 32),
+        sequences: 1,
+        flashAttention: false,
+        experimentalKvCacheKeyType: "F32",
+        experimentalKvCacheValueType: "F32"
+    });
+    const sequence = context.getSequence();
+    const input = tokens.map((token) => [token, {generateNext: {logits: true}}]);
+    const output = await sequence.controlledEvaluate(input);
+    const probs = tokens.map((_, position) => {
+        const logits = output[position]?.next?.logits;
+        if (logits == null) throw new Error(`probs.mjs: llama.cpp returned no logits at position ${position}`);
+        return softmax(logits, vocabSize);
+    });
+    await context.dispose();
+    await model.dispose();
+    return {tokens, probs};
+}
+
+async function runTokenize(llama, modelPath, text) {
+    const model = await llama.loadModel({modelPath, vocabOnly: true});
+    const tokens = Array.from(model.tokenize(text, false));
+    await model.dispose();
+    return {tokens};
+}
+
+async function main() {
+    const [mode, modelPath, argument] = process.argv.slice(2);
+    if (mode == null || modelPath == null || argument == null) usage("missing arguments");
+    const llama = await loadLlama();
+    let result;
+    if (mode === "probs") result = await runProbs(llama, modelPath, parseTokenList(argument));
+    else if (mode === "tokenize") result = await runTokenize(llama, modelPath, argument);
+    else usage(`unknown mode '${mode}'`);
+    process.stdout.write(JSON.stringify(result) + "\n");
+    await llama.dispose();
+}
+
+main().catch((error) => {
+    process.stderr.write(`probs.mjs: ${error?.stack ?? error}\n`);
+    process.exit(1);
+});
