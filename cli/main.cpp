@@ -1,4 +1,4 @@
-// qforge command line: `qforge train|eval|generate|quantize|study`. Thin: parses flags with CLI11, loads the
+// qforge command line: `qforge train|eval|generate|quantize|study|export|inspect`. Thin: parses flags with CLI11, loads the
 // config, and calls trainers/run.h. Errors print one line naming what is wrong and exit 1.
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "exporters/gguf/ggml_types.h"
+#include "exporters/gguf/gguf_reader.h"
+#include "exporters/gguf/llama_gguf_export.h"
 #include "fakequant/quantizer_spec.h"
 #include "trainers/post_training_quantization.h"
 #include "trainers/run.h"
@@ -23,6 +26,7 @@ struct Arguments {
   std::string scheme, input_scheme, output_dir;
   std::vector<std::string> keep_float;
   int calibration_batches = 16;
+  std::string format = "gguf", file_type = "F32", file;
 };
 
 void add_train(CLI::App& app, Arguments& args) {
@@ -66,6 +70,62 @@ void add_quantize(CLI::App& app, Arguments& args) {
   q->add_option("-o,--out", args.output_dir, "Output run folder (default: <checkpoint>-<scheme>)");
 }
 
+void add_export(CLI::App& app, Arguments& args) {
+  CLI::App* e = app.add_subcommand("export", "Write a language-model run as a llama.cpp GGUF file");
+  e->add_option("--checkpoint", args.checkpoint, "Run folder holding checkpoint.bin")->required()->check(CLI::ExistingDirectory);
+  e->add_option("--format", args.format, "Output format (gguf)")->check(CLI::IsMember({"gguf"}))->capture_default_str();
+  e->add_option("--type", args.file_type, "F32, F16, BF16, Q8_0, Q4_K_M or IQ4_NL")->capture_default_str();
+  e->add_option("-o,--out", args.file, "Output file")->required();
+}
+
+void add_inspect(CLI::App& app, Arguments& args) {
+  CLI::App* i = app.add_subcommand("inspect", "Print the metadata and tensor table of a GGUF file");
+  i->add_option("file", args.file, "GGUF file")->required()->check(CLI::ExistingFile);
+}
+
+std::string short_value(const qforge::exporters::gguf::Value& v) {
+  namespace gg = qforge::exporters::gguf;
+  return std::visit(
+      [](const auto& x) -> std::string {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::string>) return "\"" + x + "\"";
+        else if constexpr (std::is_same_v<T, gg::Array>)
+          return std::string(gg::value_type_name(x.element_type)) + "[" + std::to_string(x.elements.size()) + "]";
+        else if constexpr (std::is_same_v<T, bool>) return x ? "true" : "false";
+        else return std::to_string(x);
+      },
+      v.storage);
+}
+
+int run_inspect(const Arguments& args) {
+  namespace gg = qforge::exporters::gguf;
+  const gg::GgufReader reader{std::filesystem::path(args.file)};
+  const gg::GgufFile& f = reader.file();
+  std::printf("%s: %zu metadata keys, %zu tensors, data at byte %llu\n", args.file.c_str(), f.metadata.size(),
+              f.tensors.size(), static_cast<unsigned long long>(reader.data_start()));
+  for (const gg::KeyValue& kv : f.metadata)
+    std::printf("  %-40s %-7s %s\n", kv.key.c_str(), std::string(gg::value_type_name(kv.value.type())).c_str(),
+                short_value(kv.value).c_str());
+  for (const gg::TensorInfo& t : f.tensors) {
+    std::string dims;
+    for (uint64_t d : t.dims) dims += (dims.empty() ? "" : " x ") + std::to_string(d);
+    const auto type = gg::find_ggml_type(t.type);
+    std::printf("  %-28s %-8s [%s]\n", t.name.c_str(), type ? std::string(type->name).c_str() : "?", dims.c_str());
+  }
+  return 0;
+}
+
+int run_export(const Arguments& args) {
+  namespace gg = qforge::exporters::gguf;
+  const gg::LlamaFileType type = gg::parse_llama_file_type(args.file_type);
+  const tr::LanguageModelExport lm = tr::restore_language_model(args.checkpoint);
+  gg::write_llama_gguf(args.file, *lm.model, lm.vocabulary, type,
+                       std::filesystem::path(args.checkpoint).filename().string());
+  std::printf("wrote %s (%s, %zu tokens in the run's vocabulary)\n", args.file.c_str(),
+              gg::llama_file_type_name(type).c_str(), lm.vocabulary.size());
+  return 0;
+}
+
 void add_study(CLI::App& app, Arguments& args) {
   CLI::App* s = app.add_subcommand("study", "QAT vs PTQ grid on one model: report.md, results.csv, plot.svg");
   s->add_option("-c,--config", args.config_path, "Study config (examples/study_*.pbtxt)")->required()->check(CLI::ExistingFile);
@@ -105,6 +165,8 @@ int run_study(const Arguments& args, const std::string& command) {
 
 int run(CLI::App& app, const Arguments& args, const std::string& command) {
   if (app.got_subcommand("quantize")) return run_quantize(args);
+  if (app.got_subcommand("export")) return run_export(args);
+  if (app.got_subcommand("inspect")) return run_inspect(args);
   if (app.got_subcommand("study")) return run_study(args, command);
   if (app.got_subcommand("train")) {
     qforge::config::RunConfig config = tr::load_run_config(args.config_path);
@@ -135,6 +197,8 @@ int main(int argc, char** argv) {
   add_generate(app, args);
   add_quantize(app, args);
   add_study(app, args);
+  add_export(app, args);
+  add_inspect(app, args);
   CLI11_PARSE(app, argc, argv);
   std::string command = "qforge";
   for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];

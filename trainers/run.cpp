@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <stdexcept>
 
@@ -118,6 +119,28 @@ std::string generate(const std::filesystem::path& dir, const GenerateOptions& op
     ids.push_back(static_cast<uint32_t>(sample_token(logits.data() + (length - 1) * vocab, vocab, options, rng)));
   }
   return tokenizer->decode(ids);
+}
+
+LanguageModelExport restore_language_model(const std::filesystem::path& dir) {
+  const Restored r = restore(dir);
+  if (!r.config.model().has_llama()) throw std::invalid_argument(dir.string() + ": not a language-model run");
+  const std::string& kind = find_value(r.checkpoint.metadata, "tokenizer", dir.string());
+  if (kind == "ids") throw std::invalid_argument(dir.string() + ": trained on token ids; it has no token strings to export");
+  const auto tokenizer = restore_tokenizer(kind, find_value(r.checkpoint.metadata, "tokenizer.vocabulary", dir.string()));
+  LanguageModelExport out;
+  out.model = std::make_shared<layers::LlamaForCausalLM>(
+      llama_config(r.config.model().llama(), tokenizer->vocab_size(), r.config.trainer().seed()));
+  out.model->load_state_dict({r.checkpoint.model.begin(), r.checkpoint.model.end()}, /*strict=*/false);
+  for (int64_t id = 0; id < tokenizer->vocab_size(); ++id) {
+    if (kind == "byte") {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "<0x%02X>", static_cast<unsigned>(id));
+      out.vocabulary.emplace_back(buf);
+    } else {
+      out.vocabulary.push_back(tokenizer->decode({static_cast<uint32_t>(id)}));
+    }
+  }
+  return out;
 }
 
 }  // namespace qforge::trainers

@@ -3,9 +3,12 @@
 // checkpoint, and sample text from a language-model checkpoint. The CLI is a thin layer over these.
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "layers/llama.h"
 #include "trainers/run_config.h"
 
 namespace qforge::trainers {
@@ -42,5 +45,14 @@ struct GenerateOptions {
 };
 // Prompt followed by sampled continuation, decoded with the run's tokenizer.
 std::string generate(const std::filesystem::path& checkpoint_dir, const GenerateOptions& options);
+
+// A language-model run's float weights and token strings by id, for export (GGUF). Byte-tokenizer
+// ids map to "<0xXX>" (llama.cpp's byte tokens); char-tokenizer ids to their UTF-8 character.
+// Quantizer state in the checkpoint is ignored: the weights are exported as stored.
+struct LanguageModelExport {
+  std::shared_ptr<layers::LlamaForCausalLM> model;
+  std::vector<std::string> vocabulary;
+};
+LanguageModelExport restore_language_model(const std::filesystem::path& checkpoint_dir);
 
 }  // namespace qforge::trainers

@@ -1,0 +1,56 @@
+#pragma once
+// LlamaForCausalLM -> llama.cpp GGUF (arch "llama", SPM vocabulary); shared/formats/gguf.md §2-§7.
+//
+// Vocabulary design (so llama.cpp tokenizes text to qforge's ids): qforge's token ids 0..n-1 keep
+// their ids as GGUF tokens 0..n-1; then "<unk>", "<s>", "</s>" and every byte token "<0x00>".."<0xFF>"
+// not already in the list are appended (llama.cpp needs all 256 byte tokens, §4). A space inside a
+// token is written as U+2581 (SentencePiece's word marker, which llama.cpp's SPM tokenizer substitutes
+// for ' '), and add_space_prefix / add_bos_token are false so no extra token is inserted.
+// The GGUF token count is therefore >= the model's vocab_size: token_embd and output rows for the
+// appended tokens are zero (their logit is 0, not -inf — sampling can pick them; greedy decoding on a
+// trained model practically never does). The imported model has vocab_size = the GGUF token count.
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "exporters/gguf/gguf_value.h"
+#include "layers/llama.h"
+
+namespace qforge::exporters::gguf {
+
+enum class LlamaFileType { kF32, kF16, kBF16, kQ8_0, kQ4_K_M, kIQ4_NL };
+
+// "F32", "f16", "q4_k_m", ... (case-insensitive); std::invalid_argument for anything else.
+LlamaFileType parse_llama_file_type(const std::string& name);
+std::string llama_file_type_name(LlamaFileType type);
+// general.file_type (llama_ftype): 0, 1, 32, 7, 15, 25.
+uint32_t llama_ftype_id(LlamaFileType type);
+
+// more_bits(i, n) of llama.cpp's use_more_bits (gguf.md §7).
+bool use_more_bits(int64_t i, int64_t n);
+
+// The ggml type id the file type assigns to a tensor (gguf.md §7 for Q4_K_M incl. the ne0 % 256 and
+// ne0 % 32 fallbacks). `index`/`count`: the tensor's position among tensors of its kind (attn_v or
+// ffn_down: layer order); `tied`: no output.weight in the file. 1-D tensors stay F32.
+uint32_t llama_tensor_type(LlamaFileType type, const std::string& gguf_name, uint64_t ne0, int ndims,
+                           int64_t index, int64_t count, bool tied);
+
+// The final token list: vocabulary (spaces -> U+2581) plus the appended control and byte tokens.
+std::vector<std::string> llama_gguf_tokens(const std::vector<std::string>& vocabulary);
+
+struct LlamaGguf {
+  GgufFile file;
+  std::vector<std::vector<std::byte>> tensor_bytes;  // one per file.tensors entry
+};
+
+// Builds the file. vocabulary.size() must equal config.vocab_size (std::invalid_argument otherwise);
+// tokens must be unique and non-empty.
+LlamaGguf build_llama_gguf(const layers::LlamaForCausalLM& model, const std::vector<std::string>& vocabulary,
+                           LlamaFileType type, const std::string& name = "qforge-llama");
+
+void write_llama_gguf(const std::filesystem::path& path, const layers::LlamaForCausalLM& model,
+                      const std::vector<std::string>& vocabulary, LlamaFileType type,
+                      const std::string& name = "qforge-llama");
+
+}  // namespace qforge::exporters::gguf

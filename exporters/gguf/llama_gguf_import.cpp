@@ -1,0 +1,119 @@
+// GGUF -> LlamaForCausalLM (gguf.md §2 metadata, §3 names/shapes, §5 rope permutation, §6 codecs).
+#include "exporters/gguf/llama_gguf_import.h"
+
+#include <map>
+#include <stdexcept>
+
+#include "exporters/gguf/llama_tensor_names.h"
+#include "fakequant/formats/ggml/block_types.h"
+
+namespace qforge::exporters::gguf {
+namespace {
+
+[[noreturn]] void fail(const std::string& source, const std::string& what) {
+  throw std::invalid_argument("gguf llama import '" + source + "': " + what);
+}
+
+uint32_t get_u32(const GgufFile& file, const std::string& key, const std::string& source) {
+  const Value* v = file.find(key);
+  if (!v) fail(source, "missing key " + key);
+  if (const auto* x = v->get_if<uint32_t>()) return *x;
+  if (const auto* x = v->get_if<int32_t>()) return static_cast<uint32_t>(*x);
+  if (const auto* x = v->get_if<uint64_t>()) return static_cast<uint32_t>(*x);
+  fail(source, "key " + key + " has type " + std::string(value_type_name(v->type())) + ", expected u32");
+}
+
+float get_f32(const GgufFile& file, const std::string& key, float fallback, const std::string& source) {
+  const Value* v = file.find(key);
+  if (!v) return fallback;
+  if (const auto* x = v->get_if<float>()) return *x;
+  fail(source, "key " + key + " has type " + std::string(value_type_name(v->type())) + ", expected f32");
+}
+
+layers::LlamaConfig config_from(const GgufFile& file, const std::string& source) {
+  const Value* arch = file.find("general.architecture");
+  if (!arch || !arch->get_if<std::string>() || arch->get<std::string>() != "llama")
+    fail(source, "general.architecture is not \"llama\"");
+  const TensorInfo* embd = file.find_tensor("token_embd.weight");
+  if (!embd || embd->dims.size() != 2) fail(source, "tensor token_embd.weight missing or not 2-D");
+  layers::LlamaConfig c;
+  c.vocab_size = static_cast<int64_t>(embd->dims[1]);
+  c.hidden_size = get_u32(file, "llama.embedding_length", source);
+  c.num_hidden_layers = get_u32(file, "llama.block_count", source);
+  c.intermediate_size = get_u32(file, "llama.feed_forward_length", source);
+  c.num_attention_heads = get_u32(file, "llama.attention.head_count", source);
+  c.num_key_value_heads = file.find("llama.attention.head_count_kv")
+                              ? get_u32(file, "llama.attention.head_count_kv", source)
+                              : c.num_attention_heads;
+  c.max_position_embeddings = get_u32(file, "llama.context_length", source);
+  c.rope_theta = get_f32(file, "llama.rope.freq_base", 10000.0f, source);
+  c.rms_norm_eps = get_f32(file, "llama.attention.layer_norm_rms_epsilon", 1e-5f, source);
+  c.tie_word_embeddings = file.find_tensor("output.weight") == nullptr;
+  if (file.find("llama.rope.dimension_count") &&
+      get_u32(file, "llama.rope.dimension_count", source) != static_cast<uint32_t>(c.head_dim()))
+    fail(source, "llama.rope.dimension_count differs from embedding_length / head_count (partial rope unsupported)");
+  return c;
+}
+
+// Dequantized tensor in HF layout ([out, in] for matrices), Q/K rows un-permuted.
+autograd::Tensor hf_tensor(const GgufReader& reader, const TensorInfo& info, const layers::LlamaConfig& c,
+                           const std::string& source) {
+  const auto& block = [&]() -> const fakequant::ggml::BlockType& {
+    try {
+      return fakequant::ggml::block_type(static_cast<int>(info.type));
+    } catch (const std::invalid_argument&) {
+      fail(source, "tensor " + info.name + " has unsupported ggml type " + std::to_string(info.type));
+    }
+  }();
+  if (info.dims.empty() || info.dims.size() > 2) fail(source, "tensor " + info.name + " is not 1-D or 2-D");
+  const int64_t ne0 = static_cast<int64_t>(info.dims[0]);
+  const int64_t rows = info.dims.size() == 2 ? static_cast<int64_t>(info.dims[1]) : 1;
+  const auto bytes = reader.tensor_data(info.name);
+  const int64_t row_size = fakequant::ggml::row_bytes(block, ne0);
+  if (static_cast<int64_t>(bytes.size()) < row_size * rows) fail(source, "tensor " + info.name + " data too short");
+  autograd::Tensor t(info.dims.size() == 2 ? autograd::Shape{rows, ne0} : autograd::Shape{ne0});
+  for (int64_t r = 0; r < rows; ++r) block.dequantize_row(bytes.data() + r * row_size, t.data() + r * ne0, ne0);
+  const bool is_q = info.name.find(".attn_q.") != std::string::npos;
+  const bool is_k = info.name.find(".attn_k.") != std::string::npos;
+  if (is_q || is_k) {
+    autograd::Tensor back(t.shape());
+    unpermute_rope_rows(t.data(), back.data(), rows, ne0, is_q ? c.num_attention_heads : c.num_key_value_heads);
+    return back;
+  }
+  return t;
+}
+
+}  // namespace
+
+ImportedLlama read_llama_gguf(const GgufReader& reader, const std::string& source) {
+  const GgufFile& file = reader.file();
+  const layers::LlamaConfig config = config_from(file, source);
+  ImportedLlama out;
+  try {
+    out.model = std::make_shared<layers::LlamaForCausalLM>(config);
+  } catch (const std::invalid_argument& e) {
+    fail(source, std::string("inconsistent llama metadata: ") + e.what());
+  }
+  std::map<std::string, autograd::Tensor> state;
+  for (const TensorInfo& info : file.tensors) {
+    const auto hf = hf_tensor_name(info.name);
+    if (!hf) fail(source, "tensor " + info.name + " has no Llama counterpart");
+    state[*hf] = hf_tensor(reader, info, config, source);
+  }
+  try {
+    out.model->load_state_dict(state, /*strict=*/true);
+  } catch (const std::invalid_argument& e) {
+    fail(source, e.what());
+  }
+  if (const Value* tokens = file.find("tokenizer.ggml.tokens"); tokens && tokens->get_if<Array>())
+    for (const Value& t : tokens->get<Array>().elements)
+      if (const auto* s = t.get_if<std::string>()) out.tokens.push_back(*s);
+  return out;
+}
+
+ImportedLlama read_llama_gguf(const std::filesystem::path& path) {
+  GgufReader reader(path);
+  return read_llama_gguf(reader, path.string());
+}
+
+}  // namespace qforge::exporters::gguf
