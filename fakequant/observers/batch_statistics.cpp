@@ -19,16 +19,7 @@ ParameterLayout parameter_layout(const Shape& shape, const GranularitySpec& gran
     throw std::invalid_argument(context + ": a tensor of shape " + shape.to_string() + " has " + std::to_string(count) +
                                 " quantization parameters, expected " + std::to_string(expected));
   }
-  ParameterLayout layout;
-  layout.count = count;
-  switch (granularity.kind) {
-    case Granularity::kPerTensor: layout.inner = std::max<int64_t>(shape.numel(), 1); break;
-    case Granularity::kPerChannel:
-      for (int d = granularity.axis + 1; d < shape.ndim(); ++d) layout.inner *= shape[d];
-      break;
-    case Granularity::kPerGroup: layout.inner = granularity.group_size; break;
-  }
-  return layout;
+  return layout_of(shape, granularity, context.c_str());
 }
 
 void batch_min_max(const Tensor& x, const ParameterLayout& layout, std::vector<float>& mins,

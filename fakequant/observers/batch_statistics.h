@@ -8,6 +8,7 @@
 
 #include "autograd/tensor.h"
 #include "fakequant/int_quantizer.h"
+#include "fakequant/param_layout.h"
 #include "fakequant/quantizer_spec.h"
 
 namespace qforge::fakequant {
@@ -19,11 +20,8 @@ namespace qforge::fakequant {
 // than the work (and far more on an oversubscribed machine).
 inline constexpr int64_t kParallelMinElements = int64_t{1} << 16;
 
-struct ParameterLayout {
-  int64_t inner = 1;
-  int64_t count = 1;
-  int64_t index(int64_t element) const { return (element / inner) % count; }
-};
+// The layout the quantizers and the FakeQuant op use (fakequant/param_layout.h).
+using ParameterLayout = ParamLayout;
 
 // Layout of `shape` under `granularity`; throws std::invalid_argument naming `context` when the
 // granularity does not fit the shape (via parameter_count) or gives another count than `expected`.
