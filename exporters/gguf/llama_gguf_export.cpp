@@ -215,21 +215,45 @@ std::vector<float> gguf_rows(const std::string& hf_name, const autograd::Tensor&
   return rows;
 }
 
-std::vector<std::byte> encode(const std::vector<float>& rows, uint32_t type, uint64_t ne0) {
+std::vector<std::byte> encode(const std::vector<float>& rows, uint32_t type, uint64_t ne0, const float* importance) {
   const auto& block = fakequant::ggml::block_type(static_cast<int>(type));
   const int64_t k = static_cast<int64_t>(ne0);
   const int64_t bytes_per_row = fakequant::ggml::row_bytes(block, k);
-  const size_t n_rows = rows.size() / ne0;
-  std::vector<std::byte> bytes(n_rows * static_cast<size_t>(bytes_per_row));
-  for (size_t r = 0; r < n_rows; ++r)
-    block.quantize_row(rows.data() + r * ne0, bytes.data() + r * bytes_per_row, k, nullptr);
+  const int64_t n_rows = static_cast<int64_t>(rows.size() / ne0);
+  std::vector<std::byte> bytes(static_cast<size_t>(n_rows * bytes_per_row));
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < n_rows; ++r)
+    block.quantize_row(rows.data() + r * k, bytes.data() + r * bytes_per_row, k, importance);
   return bytes;
+}
+
+const float* importance_of(const LlamaExportOptions& options, const std::string& gguf_name, uint64_t ne0) {
+  if (options.importance == nullptr) return nullptr;
+  const auto it = options.importance->find(gguf_name);
+  if (it == options.importance->end()) return nullptr;
+  if (it->second.size() != ne0)
+    throw std::invalid_argument("gguf llama export: importance for '" + gguf_name + "' has " +
+                                std::to_string(it->second.size()) + " values, the tensor's rows have " +
+                                std::to_string(ne0));
+  return it->second.data();
+}
+
+uint32_t overridden_type(const LlamaExportOptions& options, const TensorInfo& info, uint32_t mixed) {
+  const auto it = options.tensor_types.find(info.name);
+  if (it == options.tensor_types.end()) return mixed;
+  const auto& block = fakequant::ggml::block_type(static_cast<int>(it->second));
+  if (info.dims[0] % static_cast<uint64_t>(block.block_elements) != 0)
+    throw std::invalid_argument("gguf llama export: tensor '" + info.name + "' rows of " + std::to_string(info.dims[0]) +
+                                " do not fill " + block.name + " blocks of " + std::to_string(block.block_elements));
+  return it->second;
 }
 
 }  // namespace
 
 LlamaGguf build_llama_gguf(const layers::LlamaForCausalLM& model, const std::vector<std::string>& vocabulary,
-                           LlamaFileType type, const std::string& name) {
+                           const LlamaExportOptions& options) {
+  const LlamaFileType type = options.type;
+  const std::string& name = options.name;
   const layers::LlamaConfig& c = model.config();
   if (static_cast<int64_t>(vocabulary.size()) != c.vocab_size)
     throw std::invalid_argument("gguf llama export: vocabulary has " + std::to_string(vocabulary.size()) +
@@ -249,17 +273,34 @@ LlamaGguf build_llama_gguf(const layers::LlamaForCausalLM& model, const std::vec
     int64_t index = 0;
     if (ends_with(info.name, ".attn_v.weight")) index = v_index++;
     if (ends_with(info.name, ".ffn_down.weight")) index = down_index++;
-    info.type = llama_tensor_type(type, info.name, info.dims[0], static_cast<int>(info.dims.size()), index,
-                                  c.num_hidden_layers, tied);
-    out.tensor_bytes.push_back(encode(rows, info.type, info.dims[0]));
+    info.type = overridden_type(options, info,
+                                llama_tensor_type(type, info.name, info.dims[0], static_cast<int>(info.dims.size()),
+                                                  index, c.num_hidden_layers, tied));
+    out.tensor_bytes.push_back(encode(rows, info.type, info.dims[0], importance_of(options, info.name, info.dims[0])));
     out.file.tensors.push_back(std::move(info));
   }
   return out;
 }
 
+LlamaGguf build_llama_gguf(const layers::LlamaForCausalLM& model, const std::vector<std::string>& vocabulary,
+                           LlamaFileType type, const std::string& name) {
+  LlamaExportOptions options;
+  options.type = type;
+  options.name = name;
+  return build_llama_gguf(model, vocabulary, options);
+}
+
 void write_llama_gguf(const std::filesystem::path& path, const layers::LlamaForCausalLM& model,
                       const std::vector<std::string>& vocabulary, LlamaFileType type, const std::string& name) {
-  const LlamaGguf gguf = build_llama_gguf(model, vocabulary, type, name);
+  LlamaExportOptions options;
+  options.type = type;
+  options.name = name;
+  write_llama_gguf(path, model, vocabulary, options);
+}
+
+void write_llama_gguf(const std::filesystem::path& path, const layers::LlamaForCausalLM& model,
+                      const std::vector<std::string>& vocabulary, const LlamaExportOptions& options) {
+  const LlamaGguf gguf = build_llama_gguf(model, vocabulary, options);
   std::vector<std::span<const std::byte>> spans(gguf.tensor_bytes.begin(), gguf.tensor_bytes.end());
   write_gguf_file(path, gguf.file, spans);
 }

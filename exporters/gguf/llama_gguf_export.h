@@ -11,6 +11,7 @@
 // trained model practically never does). The imported model has vocab_size = the GGUF token count.
 #include <cstddef>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -44,11 +45,27 @@ struct LlamaGguf {
   std::vector<std::vector<std::byte>> tensor_bytes;  // one per file.tensors entry
 };
 
+struct LlamaExportOptions {
+  LlamaFileType type = LlamaFileType::kF32;
+  std::string name = "qforge-llama";  // general.name
+  // Importance (imatrix: mean x^2 per input channel, ne0 values) by GGUF tensor name
+  // ("blk.0.attn_q.weight"); the codecs that take one (Q4_K, Q6_K, IQ4_NL, Q5_0) minimise the weighted error.
+  // Tensors without an entry are quantized unweighted. Not owned; may be null.
+  const std::map<std::string, std::vector<float>>* importance = nullptr;
+  // ggml type id per GGUF tensor name, overriding the file type's mix (format-exact QAT writes the
+  // types its fake-quant nodes trained with). A type whose block does not divide ne0 is an error.
+  std::map<std::string, uint32_t> tensor_types;
+};
+
 // Builds the file. vocabulary.size() must equal config.vocab_size (std::invalid_argument otherwise);
 // tokens must be unique and non-empty.
 LlamaGguf build_llama_gguf(const layers::LlamaForCausalLM& model, const std::vector<std::string>& vocabulary,
+                           const LlamaExportOptions& options);
+LlamaGguf build_llama_gguf(const layers::LlamaForCausalLM& model, const std::vector<std::string>& vocabulary,
                            LlamaFileType type, const std::string& name = "qforge-llama");
 
+void write_llama_gguf(const std::filesystem::path& path, const layers::LlamaForCausalLM& model,
+                      const std::vector<std::string>& vocabulary, const LlamaExportOptions& options);
 void write_llama_gguf(const std::filesystem::path& path, const layers::LlamaForCausalLM& model,
                       const std::vector<std::string>& vocabulary, LlamaFileType type,
                       const std::string& name = "qforge-llama");
