@@ -20,7 +20,7 @@ train() {  # name config steps
     --set trainer.checkpoint_every=0 --set trainer.log_every=1000 | tail -n 1 | sed "s/^/$1: /"
 }
 train gguf char_llama_gguf "${QFORGE_AGREEMENT_STEPS:-120}"
-train fortunes char_llama_fortunes 60
+train fortunes char_llama_fortunes "${QFORGE_AGREEMENT_FORTUNES_STEPS:-60}"
 for type in F32 F16 BF16 Q8_0 Q4_K_M IQ4_NL; do
   "$qforge" export --checkpoint "$work/gguf" --format gguf --type "$type" -o "$work/gguf.$type.gguf" >/dev/null
 done

@@ -59,8 +59,10 @@ async function sequenceProbs(model, vocabSize, tokens) {
     for (const token of tokens) {
         if (token >= vocabSize) usage(`token id ${token} is outside the vocabulary (size ${vocabSize})`);
     }
+    // Room beyond the last token: a context that is exactly full makes node-llama-cpp shift it
+    // (drop the oldest tokens) before the last evaluation, which changed the last row's distribution.
     const context = await model.createContext({
-        contextSize: Math.max(tokens.length, 32),
+        contextSize: Math.max(tokens.length + 16, 32),
         batchSize: Math.max(tokens.length, 32),
         sequences: 1,
         flashAttention: false,
