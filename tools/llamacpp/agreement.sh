@@ -16,7 +16,7 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 
 train() {  # name config steps
   "$qforge" train --config "$root/examples/$2.pbtxt" --run-dir "$work/$1" --fresh \
-    --set trainer.steps="$3" --set schedule.warmup_steps=20 --set trainer.eval_every=0 \
+    --set trainer.steps="$3" --set schedule.warmup_steps=$(( $3 / 5 )) --set trainer.eval_every=0 \
     --set trainer.checkpoint_every=0 --set trainer.log_every=1000 | tail -n 1 | sed "s/^/$1: /"
 }
 train gguf char_llama_gguf "${QFORGE_AGREEMENT_STEPS:-120}"
