@@ -1,4 +1,4 @@
-// qforge command line: `qforge train|eval|generate|quantize|study|export|inspect`. Thin: parses flags with CLI11, loads the
+// qforge command line: `qforge train|eval|generate|quantize|study|export|inspect|probs|tokenize`. Thin: parses flags with CLI11, loads the
 // config, and calls trainers/run.h. Errors print one line naming what is wrong and exit 1.
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -6,6 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "cli/generate_command.h"
+#include "cli/probs_command.h"
+#include "cli/tokenize_command.h"
 #include "exporters/gguf/ggml_types.h"
 #include "exporters/gguf/gguf_reader.h"
 #include "exporters/gguf/llama_gguf_export.h"
@@ -23,6 +26,9 @@ struct Arguments {
   std::vector<std::string> overrides;
   bool fresh = false;
   tr::GenerateOptions generate;
+  qforge::cli::ModelSource generate_source;
+  qforge::cli::ProbsArguments probs;
+  qforge::cli::TokenizeArguments tokenize;
   std::string scheme, input_scheme, output_dir;
   std::vector<std::string> keep_float;
   int calibration_batches = 16;
@@ -45,8 +51,8 @@ void add_eval(CLI::App& app, Arguments& args) {
 }
 
 void add_generate(CLI::App& app, Arguments& args) {
-  CLI::App* gen = app.add_subcommand("generate", "Sample text from a language-model checkpoint");
-  gen->add_option("--checkpoint", args.checkpoint, "Run folder holding checkpoint.bin")->required()->check(CLI::ExistingDirectory);
+  CLI::App* gen = app.add_subcommand("generate", "Sample text from a language-model checkpoint or a GGUF file");
+  qforge::cli::add_model_source_options(*gen, args.generate_source);
   gen->add_option("--prompt", args.generate.prompt, "Text to continue")->required();
   gen->add_option("-n,--tokens", args.generate.max_new_tokens, "Tokens to sample")->capture_default_str();
   gen->add_option("-t,--temperature", args.generate.temperature, "Softmax temperature; 0 = greedy")->capture_default_str();
@@ -167,6 +173,8 @@ int run(CLI::App& app, const Arguments& args, const std::string& command) {
   if (app.got_subcommand("quantize")) return run_quantize(args);
   if (app.got_subcommand("export")) return run_export(args);
   if (app.got_subcommand("inspect")) return run_inspect(args);
+  if (app.got_subcommand("probs")) return qforge::cli::run_probs(args.probs);
+  if (app.got_subcommand("tokenize")) return qforge::cli::run_tokenize(args.tokenize);
   if (app.got_subcommand("study")) return run_study(args, command);
   if (app.got_subcommand("train")) {
     qforge::config::RunConfig config = tr::load_run_config(args.config_path);
@@ -181,7 +189,7 @@ int run(CLI::App& app, const Arguments& args, const std::string& command) {
   } else if (app.got_subcommand("eval")) {
     std::printf("%s\n", tr::final_line(tr::evaluate(args.checkpoint)).c_str());
   } else if (app.got_subcommand("generate")) {
-    std::printf("%s\n", tr::generate(args.checkpoint, args.generate).c_str());
+    std::printf("%s\n", qforge::cli::generate_text(args.generate_source, args.generate).c_str());
   }
   return 0;
 }
@@ -199,6 +207,8 @@ int main(int argc, char** argv) {
   add_study(app, args);
   add_export(app, args);
   add_inspect(app, args);
+  qforge::cli::add_probs(app, args.probs);
+  qforge::cli::add_tokenize(app, args.tokenize);
   CLI11_PARSE(app, argc, argv);
   std::string command = "qforge";
   for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];

@@ -4,12 +4,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <random>
 #include <stdexcept>
 
 #include "autograd/ops.h"
 #include "trainers/checkpoint.h"
 #include "trainers/classifier_task.h"
+#include "trainers/language_model_inference.h"
 #include "trainers/language_model_task.h"
 #include "trainers/quantization_setup.h"
 
@@ -64,19 +64,6 @@ Restored restore(const std::filesystem::path& dir) {
   return r;
 }
 
-int64_t sample_token(const float* logits, int64_t vocab, const GenerateOptions& o, std::mt19937_64& rng) {
-  if (o.temperature <= 0.0f) return std::max_element(logits, logits + vocab) - logits;
-  std::vector<int64_t> order(vocab);
-  for (int64_t i = 0; i < vocab; ++i) order[i] = i;
-  const int64_t keep = o.top_k > 0 ? std::min(o.top_k, vocab) : vocab;
-  std::partial_sort(order.begin(), order.begin() + keep, order.end(),
-                    [&](int64_t a, int64_t b) { return logits[a] > logits[b]; });
-  std::vector<double> weights(keep);
-  for (int64_t i = 0; i < keep; ++i) weights[i] = std::exp((logits[order[i]] - logits[order[0]]) / o.temperature);
-  std::discrete_distribution<int64_t> pick(weights.begin(), weights.end());
-  return order[pick(rng)];
-}
-
 }  // namespace
 
 RunResult evaluate(const std::filesystem::path& dir) {
@@ -95,30 +82,10 @@ RunResult evaluate(const std::filesystem::path& dir) {
 }
 
 std::string generate(const std::filesystem::path& dir, const GenerateOptions& options) {
-  const Restored r = restore(dir);
-  if (!r.config.model().has_llama()) throw std::invalid_argument(dir.string() + ": not a language-model run");
-  const std::string& kind = find_value(r.checkpoint.metadata, "tokenizer", dir.string());
-  if (kind == "ids") throw std::invalid_argument(dir.string() + ": trained on token ids; it has no tokenizer to decode");
-  const auto tokenizer = restore_tokenizer(kind, find_value(r.checkpoint.metadata, "tokenizer.vocabulary", dir.string()));
-  layers::LlamaForCausalLM model(llama_config(r.config.model().llama(), tokenizer->vocab_size(), r.config.trainer().seed()));
-  apply_quantization(model, r.config);
-  model.eval();
-  model.load_state_dict({r.checkpoint.model.begin(), r.checkpoint.model.end()});
-  data::TokenIds ids = tokenizer->encode(options.prompt);
-  if (ids.empty()) throw std::invalid_argument("generate: the prompt is empty");
-  const int64_t context = model.config().max_position_embeddings;
-  std::mt19937_64 rng(options.seed);
-  ag::NoGradGuard no_grad;
-  for (int64_t n = 0; n < options.max_new_tokens; ++n) {
-    // No KV cache yet: each token re-reads the last `context` tokens.
-    const int64_t start = std::max<int64_t>(0, static_cast<int64_t>(ids.size()) - context);
-    const int64_t length = static_cast<int64_t>(ids.size()) - start;
-    const ag::IndexTensor window(ag::Shape{1, length}, std::vector<int64_t>(ids.begin() + start, ids.end()));
-    const ag::Tensor logits = model.forward(window).data();
-    const int64_t vocab = logits.dim(-1);
-    ids.push_back(static_cast<uint32_t>(sample_token(logits.data() + (length - 1) * vocab, vocab, options, rng)));
-  }
-  return tokenizer->decode(ids);
+  InferenceModel restored = restore_inference_model(dir);
+  const data::TokenIds prompt = restored.tokenizer->encode(options.prompt);
+  const std::vector<int64_t> ids = generate_tokens(*restored.model, {prompt.begin(), prompt.end()}, options);
+  return restored.tokenizer->decode(data::TokenIds(ids.begin(), ids.end()));
 }
 
 LanguageModelExport restore_language_model(const std::filesystem::path& dir) {

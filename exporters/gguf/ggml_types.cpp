@@ -33,7 +33,10 @@ std::optional<GgmlTypeInfo> find_ggml_type(uint32_t id) {
 
 std::optional<uint64_t> ggml_tensor_bytes(uint32_t type, std::span<const uint64_t> dims) {
   const std::optional<GgmlTypeInfo> info = find_ggml_type(type);
-  if (!info || dims.empty() || dims.size() > kMaxDims) return std::nullopt;
+  if (!info || dims.size() > kMaxDims) return std::nullopt;
+  // No dims = a scalar (gguf.cpp sets every ne to 1): one element, so only 1-element-block types fit.
+  static constexpr uint64_t kScalar[] = {1};
+  if (dims.empty()) dims = kScalar;
   if (dims[0] % info->block_elements != 0) return std::nullopt;
   constexpr uint64_t kLimit = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
   uint64_t blocks = dims[0] / info->block_elements;

@@ -27,7 +27,7 @@ std::span<const GgmlTypeInfo> ggml_type_table();
 std::optional<GgmlTypeInfo> find_ggml_type(uint32_t id);
 
 // Bytes of a tensor of this type and shape (ggml order), or nullopt when the type is unknown, ne[0] is
-// not a multiple of the block size, dims is empty or has more than 4 entries, or the size overflows
+// not a multiple of the block size, dims has more than 4 entries (none = a scalar), or the size overflows
 // int64 (gguf.cpp rejects element counts above INT64_MAX). Row size = ne0 / block_elements * block_bytes.
 std::optional<uint64_t> ggml_tensor_bytes(uint32_t type, std::span<const uint64_t> dims);
 

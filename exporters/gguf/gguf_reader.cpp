@@ -1,5 +1,6 @@
 #include "exporters/gguf/gguf_reader.h"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cerrno>
@@ -21,7 +22,7 @@ static_assert(std::endian::native == std::endian::little, "gguf reader assumes a
 
 // Smallest encodings, used to bound counts by the bytes left before reserving anything.
 constexpr uint64_t kMinKvBytes = 8 + 1 + 4 + 1;              // key length, 1 key byte, type, 1-byte value
-constexpr uint64_t kMinTensorInfoBytes = 8 + 1 + 4 + 8 + 4 + 8;  // name, n_dims, one ne, type, offset
+constexpr uint64_t kMinTensorInfoBytes = 8 + 1 + 4 + 4 + 8;  // name, n_dims (0: no ne), type, offset
 constexpr int kMaxArrayNesting = 8;  // llama.cpp allows none; deeper nesting would only risk the stack
 
 // Keys and names come from the file: escape control and non-ASCII bytes (a NUL would cut the message
@@ -160,7 +161,9 @@ void read_header_and_metadata(Cursor& in, GgufFile& file, uint64_t& n_tensors) {
                                 in.read<char>("magic")};
   if (std::string_view(magic.data(), 4) != "GGUF") in.fail("magic", 0, "expected 'GGUF'");
   const uint32_t version = in.read<uint32_t>("version");
-  if (version != 3) in.fail("version", 4, "only GGUF version 3 is supported, got " + std::to_string(version));
+  // gguf.cpp reads versions 2 and 3 alike (v3 only added big-endian files; v1 had 32-bit counts).
+  if (version != 2 && version != 3)
+    in.fail("version", 4, "only GGUF versions 2 and 3 are supported, got " + std::to_string(version));
   n_tensors = read_count(in, "n_tensors", kMinTensorInfoBytes);
   const uint64_t n_kv = read_count(in, "n_kv", kMinKvBytes);
   file.metadata.reserve(n_kv);
@@ -194,7 +197,8 @@ std::vector<uint64_t> read_tensor_infos(Cursor& in, GgufFile& file, uint64_t n_t
     if (!names.insert(tensor.name).second) in.fail(field + " name", at, "duplicate tensor '" + printable(tensor.name) + "'");
     const uint64_t dims_at = in.pos();
     const uint32_t n_dims = in.read<uint32_t>(field + " n_dims");
-    if (n_dims == 0 || n_dims > kMaxDims) in.fail(field + " n_dims", dims_at, std::to_string(n_dims) + " not in 1..4");
+    // gguf.cpp accepts 0 dims (a scalar: every ne defaults to 1); only more than GGML_MAX_DIMS is an error.
+    if (n_dims > kMaxDims) in.fail(field + " n_dims", dims_at, std::to_string(n_dims) + " not in 0..4");
     for (uint32_t d = 0; d < n_dims; ++d) tensor.dims.push_back(in.read<uint64_t>(field + " ne"));
     const uint64_t type_at = in.pos();
     tensor.type = in.read<uint32_t>(field + " type");
@@ -226,6 +230,9 @@ ParsedGguf parse_gguf(std::span<const std::byte> bytes, const std::string& sourc
   const std::vector<uint64_t> offset_positions = read_tensor_infos(in, parsed.file, n_tensors);
   // The data section starts at the next multiple of the alignment (gguf.md section 1).
   parsed.data_start = (in.pos() + alignment - 1) / alignment * alignment;
+  // gguf.cpp seeks past the padding only when there are tensors: a metadata-only file (llama.cpp's
+  // models/ggml-vocab-*.gguf) may end right after its last key-value pair.
+  if (parsed.file.tensors.empty()) parsed.data_start = std::min<uint64_t>(parsed.data_start, bytes.size());
   if (parsed.data_start > bytes.size()) in.fail("data section", in.pos(), "padding runs past the end of the file");
   // Current gguf.cpp: tensor i starts where tensor i-1 ends, padded to the alignment, no gaps.
   uint64_t expected_offset = 0;

@@ -141,7 +141,7 @@ std::vector<uint64_t> layout_offsets(const GgufFile& file) {
       }
       throw std::invalid_argument("gguf writer: tensor '" + tensor.name + "': ggml type " +
                                   std::to_string(tensor.type) + " cannot hold shape [" + shape +
-                                  "] (unknown type, 0 or >4 dims, ne0 not a multiple of the block, or overflow)");
+                                  "] (unknown type, >4 dims, ne0 not a multiple of the block, or overflow)");
     }
     offsets.push_back(next);
     next = align_up(next + *bytes, alignment);

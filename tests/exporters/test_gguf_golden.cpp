@@ -111,14 +111,14 @@ TEST(GgufGolden, ExplicitAlignmentMovesTheDataSection) {
 
 TEST(GgufGolden, ErrorsNameFileFieldAndOffset) {
   std::vector<uint8_t> raw = handcrafted_file();
-  raw[4] = 2;  // version 2
+  raw[4] = 1;  // version 1 (32-bit counts; llama.cpp rejects it too)
   std::vector<std::byte> bytes(raw.size());
   std::memcpy(bytes.data(), raw.data(), raw.size());
   try {
     GgufReader reader(bytes, "golden.gguf");
     FAIL() << "no exception";
   } catch (const std::runtime_error& e) {
-    EXPECT_STREQ(e.what(), "gguf: golden.gguf: version at byte 4: only GGUF version 3 is supported, got 2");
+    EXPECT_STREQ(e.what(), "gguf: golden.gguf: version at byte 4: only GGUF versions 2 and 3 are supported, got 1");
   }
   raw = handcrafted_file();
   raw[24] = 0xFF;  // key length of kv[0] becomes 255

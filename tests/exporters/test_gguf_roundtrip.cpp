@@ -145,7 +145,9 @@ TEST(GgmlTypes, BlockTableMatchesGgmlCommonStructs) {
   }
   EXPECT_FALSE(find_ggml_type(4).has_value());  // Q4_2, removed upstream
   const std::vector<uint64_t> no_dims, five_dims{1, 1, 1, 1, 1}, q8_bad{33}, huge{uint64_t{1} << 62, 4};
-  EXPECT_FALSE(ggml_tensor_bytes(kGgmlF32, no_dims));
+  // No dims is a scalar, as in gguf.cpp (every ne defaults to 1): one F32, but no Q8_0 block fits.
+  EXPECT_EQ(ggml_tensor_bytes(kGgmlF32, no_dims), std::optional<uint64_t>(4));
+  EXPECT_FALSE(ggml_tensor_bytes(kGgmlQ8_0, no_dims));
   EXPECT_FALSE(ggml_tensor_bytes(kGgmlF32, five_dims));
   EXPECT_FALSE(ggml_tensor_bytes(kGgmlQ8_0, q8_bad));
   EXPECT_FALSE(ggml_tensor_bytes(kGgmlF32, huge));  // 2^64 elements overflow int64

@@ -2,6 +2,8 @@
 // prebuilt CPU binary (@node-llama-cpp/linux-x64): nothing is built or downloaded at run time.
 //
 //   node probs.mjs probs MODEL.gguf 1,2,3      -> {"tokens":[1,2,3],"probs":[[p_0..p_V-1] x 3]}
+//   node probs.mjs probs MODEL.gguf 1,2;3,4    -> one such JSON line per ';'-separated sequence (the model
+//                                                 is loaded once, each sequence gets a fresh context)
 //   node probs.mjs tokenize MODEL.gguf "text"  -> {"tokens":[...]}   (no BOS, specials as text,
 //                                                 as llama.cpp's tests/test-tokenizer-0 does)
 //
@@ -53,15 +55,14 @@ function softmax(logitsById, vocabSize) {
     return probs;
 }
 
-async function runProbs(llama, modelPath, tokens) {
-    const model = await llama.loadModel({modelPath, gpuLayers: 0});
-    const vocabSize = model.fileInfo.metadata?.tokenizer?.ggml?.tokens?.length;
-    if (!Number.isInteger(vocabSize)) throw new Error(`probs.mjs: ${modelPath} has no tokenizer.ggml.tokens array`);
+async function sequenceProbs(model, vocabSize, tokens) {
     for (const token of tokens) {
         if (token >= vocabSize) usage(`token id ${token} is outside the vocabulary (size ${vocabSize})`);
     }
+    // Room beyond the last token: a context that is exactly full makes node-llama-cpp shift it
+    // (drop the oldest tokens) before the last evaluation, which changed the last row's distribution.
     const context = await model.createContext({
-        contextSize: Math.max(tokens.length, 32),
+        contextSize: Math.max(tokens.length + 16, 32),
         batchSize: Math.max(tokens.length, 32),
         sequences: 1,
         flashAttention: false,
@@ -77,8 +78,17 @@ async function runProbs(llama, modelPath, tokens) {
         return softmax(logits, vocabSize);
     });
     await context.dispose();
-    await model.dispose();
     return {tokens, probs};
+}
+
+async function runProbs(llama, modelPath, sequences) {
+    const model = await llama.loadModel({modelPath, gpuLayers: 0});
+    const vocabSize = model.fileInfo.metadata?.tokenizer?.ggml?.tokens?.length;
+    if (!Number.isInteger(vocabSize)) throw new Error(`probs.mjs: ${modelPath} has no tokenizer.ggml.tokens array`);
+    const results = [];
+    for (const tokens of sequences) results.push(await sequenceProbs(model, vocabSize, tokens));
+    await model.dispose();
+    return results;
 }
 
 async function runTokenize(llama, modelPath, text) {
@@ -92,11 +102,11 @@ async function main() {
     const [mode, modelPath, argument] = process.argv.slice(2);
     if (mode == null || modelPath == null || argument == null) usage("missing arguments");
     const llama = await loadLlama();
-    let result;
-    if (mode === "probs") result = await runProbs(llama, modelPath, parseTokenList(argument));
-    else if (mode === "tokenize") result = await runTokenize(llama, modelPath, argument);
+    let results;
+    if (mode === "probs") results = await runProbs(llama, modelPath, argument.split(";").map(parseTokenList));
+    else if (mode === "tokenize") results = [await runTokenize(llama, modelPath, argument)];
     else usage(`unknown mode '${mode}'`);
-    process.stdout.write(JSON.stringify(result) + "\n");
+    for (const result of results) process.stdout.write(JSON.stringify(result) + "\n");
     await llama.dispose();
 }
 

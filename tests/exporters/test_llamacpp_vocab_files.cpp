@@ -1,0 +1,153 @@
+// Files written by llama.cpp itself: every models/ggml-vocab-*.gguf of the llama.cpp source that
+// node-llama-cpp ships (vocabulary only, SPM and BPE, GGUF v2 and v3, no tensors) must parse, and the
+// SentencePiece tokenizer built from ggml-vocab-llama-spm.gguf (and phi-3's) must reproduce the .inp/.out
+// vectors llama.cpp's tests/test-tokenizer-0 checks (no BOS, specials as text).
+// The files come from $QFORGE_LLAMACPP_MODELS if set, else from a clone of
+// tools/llamacpp/node_modules/node-llama-cpp/llama/gitRelease.bundle (scripts/setup_node.sh installs it);
+// without either the tests are skipped with a message.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "exporters/gguf/gguf_reader.h"
+#include "exporters/gguf/spm_tokenizer.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace gg = qforge::exporters::gguf;
+
+// Clones only models/ of the bundle into a temporary folder, once per test program.
+class LlamaCppModels {
+ public:
+  static const LlamaCppModels& get() {
+    static const LlamaCppModels models;
+    return models;
+  }
+  ~LlamaCppModels() {
+    std::error_code ignored;
+    if (!clone_.empty()) fs::remove_all(clone_, ignored);
+  }
+  const fs::path& dir() const { return dir_; }
+  const std::string& why_missing() const { return why_missing_; }
+
+ private:
+  LlamaCppModels() {
+    if (const char* env = std::getenv("QFORGE_LLAMACPP_MODELS")) {
+      dir_ = env;
+      return;
+    }
+    const fs::path bundle =
+        fs::path(QFORGE_SOURCE_DIR) / "tools/llamacpp/node_modules/node-llama-cpp/llama/gitRelease.bundle";
+    if (!fs::exists(bundle)) {
+      why_missing_ = "no " + bundle.string() + " (run scripts/setup_node.sh) and QFORGE_LLAMACPP_MODELS is unset";
+      return;
+    }
+    clone_ = fs::temp_directory_path() / ("qforge-llamacpp-vocab-" + std::to_string(::getpid()));
+    const std::string command = "git clone -q --no-checkout '" + bundle.string() + "' '" + clone_.string() +
+                                "' 2>/dev/null && git -C '" + clone_.string() + "' checkout -q HEAD -- models";
+    if (std::system(command.c_str()) != 0) {
+      why_missing_ = "could not clone " + bundle.string();
+      return;
+    }
+    dir_ = clone_ / "models";
+  }
+  fs::path dir_, clone_;
+  std::string why_missing_;
+};
+
+#define REQUIRE_LLAMACPP_MODELS()                                                   \
+  if (LlamaCppModels::get().dir().empty()) {                                        \
+    GTEST_SKIP() << "llama.cpp vocab files unavailable: " << LlamaCppModels::get().why_missing(); \
+  }
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+TEST(LlamaCppVocabFiles, EveryVocabFileParses) {
+  REQUIRE_LLAMACPP_MODELS();
+  int parsed = 0, spm = 0, bpe = 0;
+  for (const auto& entry : fs::directory_iterator(LlamaCppModels::get().dir())) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with("ggml-vocab-") || entry.path().extension() != ".gguf") continue;
+    SCOPED_TRACE(name);
+    try {
+      const gg::GgufReader reader(entry.path());
+      const gg::Value* tokens = reader.file().find("tokenizer.ggml.tokens");
+      ASSERT_NE(tokens, nullptr);
+      EXPECT_GT(tokens->get<gg::Array>().elements.size(), 1000u);
+      const std::string model = reader.file().find("tokenizer.ggml.model")->get<std::string>();
+      spm += model == "llama";
+      bpe += model == "gpt2";
+      ++parsed;
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << e.what();
+    }
+  }
+  std::printf("parsed %d llama.cpp vocab files (%d SPM, %d BPE)\n", parsed, spm, bpe);
+  EXPECT_GE(parsed, 15);
+  EXPECT_GE(spm, 2);
+  EXPECT_GE(bpe, 5);
+}
+
+void expect_tokenizer_vectors(const std::string& vocab_name) {
+  const fs::path vocab = LlamaCppModels::get().dir() / vocab_name;
+  const gg::GgufReader reader(vocab);
+  const gg::SpmTokenizer tokenizer = gg::SpmTokenizer::from_gguf(reader.file(), vocab.string());
+  // test-tokenizer-0's format: texts separated by "\n__ggml_vocab_test__\n", one line of ids per text.
+  const std::string inputs = read_text(vocab.string() + ".inp");
+  const std::string separator = "\n__ggml_vocab_test__\n";
+  std::vector<std::string> texts;
+  for (size_t start = 0; start < inputs.size();) {
+    const size_t end = std::min(inputs.find(separator, start), inputs.size());
+    texts.push_back(inputs.substr(start, end - start));
+    start = end + separator.size();
+  }
+  std::istringstream expected(read_text(vocab.string() + ".out"));
+  int matched = 0;
+  for (const std::string& text : texts) {
+    std::string want;
+    std::getline(expected, want);
+    while (!want.empty() && want.back() == ' ') want.pop_back();
+    while (!want.empty() && want.front() == ' ') want.erase(0, 1);
+    std::string got;
+    for (const int32_t id : tokenizer.encode(text)) got += (got.empty() ? "" : " ") + std::to_string(id);
+    EXPECT_EQ(got, want) << "text '" << text << "'";
+    matched += got == want;
+  }
+  std::printf("%s: %d of %zu llama.cpp tokenizer vectors reproduced\n", vocab_name.c_str(), matched, texts.size());
+  EXPECT_GE(texts.size(), 40u);
+}
+
+TEST(LlamaCppVocabFiles, SpmTokenizerReproducesLlamaSpmVectors) {
+  REQUIRE_LLAMACPP_MODELS();
+  expect_tokenizer_vectors("ggml-vocab-llama-spm.gguf");
+}
+
+TEST(LlamaCppVocabFiles, SpmTokenizerReproducesPhi3Vectors) {
+  REQUIRE_LLAMACPP_MODELS();
+  expect_tokenizer_vectors("ggml-vocab-phi-3.gguf");
+}
+
+TEST(LlamaCppVocabFiles, SpmDecodeUndoesTheWordMarkerAndByteTokens) {
+  REQUIRE_LLAMACPP_MODELS();
+  const fs::path vocab = LlamaCppModels::get().dir() / "ggml-vocab-llama-spm.gguf";
+  const gg::GgufReader reader(vocab);
+  const gg::SpmTokenizer tokenizer = gg::SpmTokenizer::from_gguf(reader.file(), vocab.string());
+  // "🦙" has no token in Llama's vocabulary: it falls back to its 4 UTF-8 byte tokens.
+  const std::string text = "Hello world\n\xF0\x9F\xA6\x99 ok";
+  const std::vector<int32_t> ids = tokenizer.encode(text);
+  EXPECT_EQ(tokenizer.decode(ids), text);
+  EXPECT_EQ(tokenizer.token(ids[0]), "\xE2\x96\x81Hello");  // add_space_prefix: "▁Hello"
+}
+
+}  // namespace

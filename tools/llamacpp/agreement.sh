@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# llama.cpp checks qforge's GGUF files (ctest label llamacpp): trains two small character Llamas
+# briefly (char_llama_gguf: dim 256, so Q4_K_M uses real Q4_K/Q6_K blocks; char_llama_fortunes: dim
+# 128, the Q4_K_M fallbacks), exports F32, F16, BF16, Q8_0, Q4_K_M and IQ4_NL, and runs agreement.py:
+# llama.cpp's tokenization of a fortunes text and its next-token distributions against qforge's.
+#   tools/llamacpp/agreement.sh path/to/qforge   -> per-type lines, then "agreement: N passed, M failed"
+set -euo pipefail
+qforge="$(realpath "$1")"
+peer="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$peer/../.." && pwd)"
+python="${QFORGE_TORCH_PYTHON:-/usr/bin/python3}"
+fortunes="${QFORGE_FORTUNES_FILE:-/usr/share/games/fortunes/fortunes}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+
+train() {  # name config steps
+  "$qforge" train --config "$root/examples/$2.pbtxt" --run-dir "$work/$1" --fresh \
+    --set trainer.steps="$3" --set schedule.warmup_steps=$(( $3 / 5 )) --set trainer.eval_every=0 \
+    --set trainer.checkpoint_every=0 --set trainer.log_every=1000 | tail -n 1 | sed "s/^/$1: /"
+}
+train gguf char_llama_gguf "${QFORGE_AGREEMENT_STEPS:-120}"
+train fortunes char_llama_fortunes "${QFORGE_AGREEMENT_FORTUNES_STEPS:-60}"
+for type in F32 F16 BF16 Q8_0 Q4_K_M IQ4_NL; do
+  "$qforge" export --checkpoint "$work/gguf" --format gguf --type "$type" -o "$work/gguf.$type.gguf" >/dev/null
+done
+"$qforge" export --checkpoint "$work/fortunes" --format gguf --type F32 -o "$work/fortunes.F32.gguf" >/dev/null
+"$qforge" export --checkpoint "$work/fortunes" --format gguf --type Q4_K_M -o "$work/fortunes.Q4_K_M.gguf" >/dev/null
+
+# A fortunes text with spaces, punctuation and newlines, long enough for 3 windows of 64 tokens.
+head -c 1600 "$fortunes" > "$work/text.txt"
+"$python" "$peer/agreement.py" "$qforge" "$peer/run.sh" "$work" "$work/text.txt"

@@ -1,0 +1,17 @@
+# ctest entries (label "llamacpp") that check qforge's GGUF files with llama.cpp itself, through the
+# node-llama-cpp peer in this folder. Included from cli/CMakeLists.txt (they need the qforge target);
+# tests/CMakeLists.txt is shared by all folders, so the registration is deferred to the end of the root
+# directory, where testing is enabled (as exporters/CMakeLists.txt does for its ASan fuzz test).
+function(qforge_add_llamacpp_tests)
+  if(NOT BUILD_TESTING)
+    return()
+  endif()
+  add_test(NAME peer.llamacpp_agreement COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/agreement.sh $<TARGET_FILE:qforge>)
+  set_tests_properties(peer.llamacpp_agreement PROPERTIES LABELS "llamacpp" TIMEOUT 900
+                       PASS_REGULAR_EXPRESSION "agreement: [1-9][0-9]* passed, 0 failed")
+  # The vocab-file test also runs under "unit" (it clones the bundle itself, or skips); here it is
+  # labelled llamacpp too, so `ctest -L llamacpp` covers every check against llama.cpp's own files.
+  add_test(NAME peer.llamacpp_vocab_files COMMAND exporters_test_llamacpp_vocab_files)
+  set_tests_properties(peer.llamacpp_vocab_files PROPERTIES LABELS "llamacpp")
+endfunction()
+cmake_language(DEFER DIRECTORY ${PROJECT_SOURCE_DIR} CALL qforge_add_llamacpp_tests)
