@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/quantize_gguf_command.h"
 #include "exporters/gguf/ggml_types.h"
 #include "exporters/gguf/gguf_reader.h"
 #include "exporters/gguf/llama_gguf_export.h"
@@ -27,6 +28,7 @@ struct Arguments {
   std::vector<std::string> keep_float;
   int calibration_batches = 16;
   std::string format = "gguf", file_type = "F32", file;
+  qforge::cli::QuantizeGgufArguments quantize_gguf;
 };
 
 void add_train(CLI::App& app, Arguments& args) {
@@ -167,6 +169,7 @@ int run(CLI::App& app, const Arguments& args, const std::string& command) {
   if (app.got_subcommand("quantize")) return run_quantize(args);
   if (app.got_subcommand("export")) return run_export(args);
   if (app.got_subcommand("inspect")) return run_inspect(args);
+  if (app.got_subcommand("quantize-gguf")) return qforge::cli::run_quantize_gguf(args.quantize_gguf);
   if (app.got_subcommand("study")) return run_study(args, command);
   if (app.got_subcommand("train")) {
     qforge::config::RunConfig config = tr::load_run_config(args.config_path);
@@ -199,6 +202,7 @@ int main(int argc, char** argv) {
   add_study(app, args);
   add_export(app, args);
   add_inspect(app, args);
+  qforge::cli::add_quantize_gguf(app, args.quantize_gguf);
   CLI11_PARSE(app, argc, argv);
   std::string command = "qforge";
   for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
