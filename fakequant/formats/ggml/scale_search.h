@@ -19,10 +19,11 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L, const float* we
 // (rmin + rdelta·is + nmax)/(max − min), is = 0..nstep, each refit by weighted least squares for
 // scale and min (min clamped to ≤ 0), keeping the lowest weighted squared error.
 // make_qkx2: Q4_K without importance; make_qkx3: the importance path (guards against NaN levels).
+// vectorized: evaluate up to 16 candidate iscales at once (AVX-512 builds only); same result.
 float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
-                       float rmin, float rdelta, int nstep);
+                       float rmin, float rdelta, int nstep, bool vectorized = false);
 float make_qkx3_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
-                       float rmin, float rdelta, int nstep);
+                       float rmin, float rdelta, int nstep, bool vectorized = false);
 
 // Non-negative levels in [0, nmax] for the sub-block scales/mins of the importance path: 8 candidate
 // iscales (0.1·is + nmax)/max, then up to 5 passes of coordinate descent on single levels.
