@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <memory>
 #include <span>
 #include <stdexcept>
 
@@ -46,14 +47,16 @@ const float* importance_for(const RequantizeOptions& options, const TensorInfo& 
 
 // Rows of `in` (F32/F16/BF16) -> rows of `out_type`. F32 rows are read in place from the mapping;
 // F16/BF16 rows are widened into one buffer per thread (no allocation per row).
-std::vector<std::byte> encode_tensor(const TensorInfo& t, std::span<const std::byte> in, uint32_t out_type,
-                                     const float* importance) {
+// The output is left uninitialised (every byte is written by a row encoder): no 100 MB memset.
+std::unique_ptr<std::byte[]> encode_tensor(const TensorInfo& t, std::span<const std::byte> in, uint32_t out_type,
+                                           const float* importance, size_t& out_size) {
   const int64_t k = static_cast<int64_t>(t.dims[0]);
   const int64_t n_rows = static_cast<int64_t>(*ggml_tensor_bytes(kGgmlF32, t.dims) / sizeof(float)) / k;
   const fq::BlockType& codec = fq::block_type(static_cast<int>(out_type));
   const fq::BlockType& source = fq::block_type(static_cast<int>(t.type));
   const int64_t in_row = fq::row_bytes(source, k), out_row = fq::row_bytes(codec, k);
-  std::vector<std::byte> out(static_cast<size_t>(n_rows * out_row));
+  out_size = static_cast<size_t>(n_rows * out_row);
+  auto out = std::make_unique_for_overwrite<std::byte[]>(out_size);
 #pragma omp parallel
   {
     std::vector<float> widened(t.type == kGgmlF32 ? 0 : static_cast<size_t>(k));
@@ -65,7 +68,7 @@ std::vector<std::byte> encode_tensor(const TensorInfo& t, std::span<const std::b
         source.dequantize_row(src, widened.data(), k);
         x = widened.data();
       }
-      codec.quantize_row(x, out.data() + r * out_row, k, importance);
+      codec.quantize_row(x, out.get() + r * out_row, k, importance);
     }
   }
   return out;
@@ -104,7 +107,7 @@ RequantizeReport requantize_llama_gguf(const std::filesystem::path& in, const st
   if (options.threads > 0) omp_set_num_threads(options.threads);
   RequantizeReport report;
   report.input_bytes = std::filesystem::file_size(in);
-  std::vector<std::vector<std::byte>> encoded(file.tensors.size());
+  std::vector<std::unique_ptr<std::byte[]>> encoded(file.tensors.size());
   std::vector<std::span<const std::byte>> spans;
   for (size_t i = 0; i < file.tensors.size(); ++i) {
     TensorInfo& t = file.tensors[i];
@@ -116,8 +119,9 @@ RequantizeReport requantize_llama_gguf(const std::filesystem::path& in, const st
     }
     check_float_input(t, source);
     const float* importance = importance_for(options, t);
-    encoded[i] = encode_tensor(t, data, types[i], importance);
-    spans.emplace_back(encoded[i]);
+    size_t size = 0;
+    encoded[i] = encode_tensor(t, data, types[i], importance, size);
+    spans.emplace_back(encoded[i].get(), size);
     t.type = types[i];
     ++report.quantized_tensors;
     report.weighted_tensors += importance != nullptr;

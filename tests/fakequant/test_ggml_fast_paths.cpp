@@ -11,6 +11,7 @@
 
 #include "fakequant/formats/ggml/iq4_nl.h"
 #include "fakequant/formats/ggml/q4_k.h"
+#include "fakequant/formats/ggml/q6_k.h"
 #include "fakequant/formats/ggml/q8_0.h"
 #include "tests/fakequant/ggml_test_util.h"
 
@@ -94,6 +95,22 @@ TEST(GgmlFastPaths, Q4_KMatchesReferenceOnManyRows) {
     }
     int64_t differing = 0;
     for (size_t b = 0; b < ref.size(); ++b) differing += std::memcmp(&ref[b], &fast[b], sizeof(block_q4_K)) != 0;
+    EXPECT_EQ(differing, 0) << "of " << ref.size() << " super-blocks, importance " << (importance != nullptr);
+  }
+}
+
+TEST(GgmlFastPaths, Q6_KMatchesReferenceOnManyRows) {
+  const int64_t row = 256, rows = 1500;
+  const std::vector<float> x = hard_rows(row * rows / 32, 41);
+  const std::vector<float> imp = positive_importance(row, 7);
+  for (const float* importance : {static_cast<const float*>(nullptr), imp.data()}) {
+    std::vector<block_q6_K> ref(rows), fast(rows);
+    for (int64_t r = 0; r < rows; ++r) {
+      quantize_row_q6_K_ref(x.data() + r * row, &ref[r], row, importance);
+      quantize_row_q6_K(x.data() + r * row, &fast[r], row, importance);
+    }
+    int64_t differing = 0;
+    for (size_t b = 0; b < ref.size(); ++b) differing += std::memcmp(&ref[b], &fast[b], sizeof(block_q6_K)) != 0;
     EXPECT_EQ(differing, 0) << "of " << ref.size() << " super-blocks, importance " << (importance != nullptr);
   }
 }

@@ -13,7 +13,7 @@ constexpr float kGroupMaxEps = 1e-15f;
 // extreme maps to -nmax), then tries 18 nearby iscales -(nmax + 0.1·is)/max, is = ±1..±9, keeping the
 // least-squares scale sum(w·x·l)/sum(w·l²) with the largest sum(w·x·l)²/sum(w·l²). Weights are
 // `weights` when given, else x² (rmse_type 1, the only type the codecs here use).
-float make_qx_quants(int n, int nmax, const float* x, int8_t* L, const float* weights);
+float make_qx_quants(int n, int nmax, const float* x, int8_t* L, const float* weights, bool vectorized = false);
 
 // Asymmetric levels in [0, nmax] with x ≈ scale·l − the_min (the_min ≥ 0). Tries iscales
 // (rmin + rdelta·is + nmax)/(max − min), is = 0..nstep, each refit by weighted least squares for
