@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <tuple>
 
 #include "exporters/gguf/ggml_types.h"
 #include "exporters/gguf/gguf_reader.h"
@@ -17,6 +18,12 @@
 
 namespace qforge::exporters::gguf {
 namespace {
+
+// Measured on the committed files (see the report in make.sh's folder); llama.cpp's build contracts
+// a·b + c into FMA in the k-quant / IQ4_NL searches (block_common.h), qforge's codecs do not.
+constexpr int64_t kQ4_K_MDifferingBlocks = 0;
+constexpr int64_t kIQ4_NLDifferingBlocks = 0;
+constexpr int64_t kIQ4_NLDifferingTypes = 1;
 
 const std::string kDir = std::string(QFORGE_SOURCE_DIR) + "/tests/golden/llama_quantize/";
 
@@ -117,14 +124,14 @@ TEST(LlamaQuantizeGolden, Q8_0BytesIdentical) {
 TEST(LlamaQuantizeGolden, Q4_K_MSameMixAndBytes) {
   const Agreement a = compare("k256_Q4_K_M.gguf", kK256, LlamaFileType::kQ4_K_M);
   EXPECT_EQ(a.differing_types, 0);
-  EXPECT_LE(a.differing_blocks, GOLDEN_Q4_K_M_DIFFERING);
+  EXPECT_LE(a.differing_blocks, kQ4_K_MDifferingBlocks);
   EXPECT_LT(a.max_rel_rmse, 0.2);
 }
 
 TEST(LlamaQuantizeGolden, IQ4_NLBytes) {
   const Agreement a = compare("d64_IQ4_NL.gguf", kD64, LlamaFileType::kIQ4_NL);
-  EXPECT_EQ(a.differing_types, GOLDEN_IQ4_NL_TYPES);  // output.weight: llama.cpp Q8_0, qforge IQ4_NL
-  EXPECT_LE(a.differing_blocks, GOLDEN_IQ4_NL_DIFFERING);
+  EXPECT_EQ(a.differing_types, kIQ4_NLDifferingTypes);  // output.weight: llama.cpp Q8_0, qforge IQ4_NL
+  EXPECT_LE(a.differing_blocks, kIQ4_NLDifferingBlocks);
   EXPECT_LT(a.max_rel_rmse, 0.2);
 }
 
