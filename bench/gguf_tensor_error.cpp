@@ -11,7 +11,7 @@
 
 #include "exporters/gguf/ggml_types.h"
 #include "exporters/gguf/gguf_reader.h"
-#include "exporters/gguf/imatrix_importance_tmp.h"
+#include "exporters/gguf/imatrix_file.h"
 #include "fakequant/formats/ggml/block_types.h"
 
 namespace gg = qforge::exporters::gguf;
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
     const gg::GgufReader ref{std::filesystem::path(argv[1])};
     const gg::GgufReader quant{std::filesystem::path(argv[2])};
     std::map<std::string, std::vector<float>> importance;
-    if (argc > 3) importance = gg::read_imatrix_importance_tmp(argv[3]);
+    if (argc > 3) importance = gg::read_imatrix(argv[3]);
     for (size_t i = 0; i < quant.file().tensors.size(); ++i) {
       const gg::TensorInfo& t = quant.file().tensors[i];
       if (t.type == gg::kGgmlF32 || t.dims.size() < 2) continue;
