@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   vocabulary.emplace_back("\n");
   while (static_cast<int64_t>(vocabulary.size()) < config.vocab_size)
     vocabulary.push_back("<filler" + std::to_string(vocabulary.size()) + ">");
+  vocabulary.resize(static_cast<size_t>(config.vocab_size));
   try {
     const qforge::layers::LlamaForCausalLM model(config);
     qforge::exporters::gguf::write_llama_gguf(argv[1], model, vocabulary, qforge::exporters::gguf::LlamaFileType::kF32,
