@@ -110,6 +110,8 @@ def main():
             ours_t.append(timed(ours_cmd))
             theirs_t.append(timed(theirs_cmd))
         ours_mb_s, theirs_mb_s = mb / statistics.median(ours_t), mb / statistics.median(theirs_t)
+        print(f"  {ggml_type} times qforge={['%.2f' % t for t in ours_t]} llama={['%.2f' % t for t in theirs_t]}",
+              flush=True)
         rmse_ratio, rmse_name, differing = worst_ratio(tensor_errors(error_tool, f32, ours_out),
                                                        tensor_errors(error_tool, f32, theirs_out), 0)
         run(ours_cmd + ["--imatrix", imatrix], stdout=subprocess.DEVNULL)
@@ -119,8 +121,7 @@ def main():
                                                           tensor_errors(error_tool, f32, theirs_out, imatrix), 1)
         print(f"gguf_quantize {ggml_type} qforge_mb_s={ours_mb_s:.0f} llama_mb_s={theirs_mb_s:.0f} "
               f"ratio={ours_mb_s / theirs_mb_s:.2f} rmse_ratio={rmse_ratio:.4f} wrmse_ratio={wrmse_ratio:.4f}")
-        print(f"  times qforge={['%.2f' % t for t in ours_t]} llama={['%.2f' % t for t in theirs_t]}; "
-              f"worst tensors: {rmse_name} (plain), {wrmse_name} (weighted)")
+        print(f"  worst tensors: {rmse_name} (plain), {wrmse_name} (weighted)")
         if differing or wdiffering:
             print(f"  not compared (types differ, qforge/llama): plain {differing} imatrix {wdiffering}")
 

@@ -50,6 +50,15 @@ void report_tensor(const gg::GgufReader& ref, const gg::GgufReader& quant, size_
   std::printf("%s %s %.9g %.9g\n", t.name.c_str(), codec.name, rmse, wrmse);
 }
 
+bool supported(uint32_t type) {
+  try {
+    fq::block_type(static_cast<int>(type));
+    return true;
+  } catch (const std::invalid_argument&) {
+    return false;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,6 +74,11 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < quant.file().tensors.size(); ++i) {
       const gg::TensorInfo& t = quant.file().tensors[i];
       if (t.type == gg::kGgmlF32 || t.dims.size() < 2) continue;
+      if (!supported(t.type)) {  // e.g. llama.cpp's Q5_K for IQ4_NL's first ffn_down: not compared
+        const auto info = gg::find_ggml_type(t.type);
+        std::printf("%s %s -1 -1\n", t.name.c_str(), info ? std::string(info->name).c_str() : "unknown");
+        continue;
+      }
       const auto it = importance.find(t.name);
       report_tensor(ref, quant, i, it == importance.end() ? nullptr : &it->second);
     }
