@@ -17,7 +17,7 @@ struct RequantizeOptions {
   LlamaFileType type = LlamaFileType::kQ8_0;
   // Importance (imatrix mean x² per input channel, ne0 values) by GGUF tensor name; not owned, may be null.
   const std::map<std::string, std::vector<float>>* importance = nullptr;
-  int threads = 0;  // OpenMP threads for the row loop; 0 keeps the OpenMP default (OMP_NUM_THREADS)
+  int threads = 0;  // threads encoding each tensor's rows; 0 = omp_get_max_threads() (OMP_NUM_THREADS)
 };
 
 struct RequantizeReport {
