@@ -1,14 +1,17 @@
-// qforge command line: `qforge train|eval|generate|quantize|study|export|inspect|probs|tokenize`. Thin: parses flags with CLI11, loads the
+// qforge command line: `qforge train|eval|generate|quantize|study|export|inspect|probs|tokenize|imatrix|quantize-gguf`. Thin: parses flags with CLI11, loads the
 // config, and calls trainers/run.h. Errors print one line naming what is wrong and exit 1.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "cli/generate_command.h"
 #include "cli/probs_command.h"
 #include "cli/tokenize_command.h"
+#include "cli/quantize_gguf_command.h"
+#include "cli/imatrix_command.h"
 #include "exporters/gguf/ggml_types.h"
 #include "exporters/gguf/gguf_reader.h"
 #include "exporters/gguf/llama_gguf_export.h"
@@ -33,6 +36,9 @@ struct Arguments {
   std::vector<std::string> keep_float;
   int calibration_batches = 16;
   std::string format = "gguf", file_type = "F32", file;
+  qforge::cli::QuantizeGgufArguments quantize_gguf;
+  std::string imatrix;  // export --imatrix
+  qforge::cli::ImatrixArguments imatrix_command;
 };
 
 void add_train(CLI::App& app, Arguments& args) {
@@ -82,6 +88,8 @@ void add_export(CLI::App& app, Arguments& args) {
   e->add_option("--format", args.format, "Output format (gguf)")->check(CLI::IsMember({"gguf"}))->capture_default_str();
   e->add_option("--type", args.file_type, "F32, F16, BF16, Q8_0, Q4_K_M or IQ4_NL")->capture_default_str();
   e->add_option("-o,--out", args.file, "Output file")->required();
+  e->add_option("--imatrix", args.imatrix, "Importance matrix (.gguf or legacy .dat, e.g. from qforge imatrix) for Q4_K, Q6_K, IQ4_NL, Q5_0")
+      ->check(CLI::ExistingFile);
 }
 
 void add_inspect(CLI::App& app, Arguments& args) {
@@ -125,10 +133,17 @@ int run_export(const Arguments& args) {
   namespace gg = qforge::exporters::gguf;
   const gg::LlamaFileType type = gg::parse_llama_file_type(args.file_type);
   const tr::LanguageModelExport lm = tr::restore_language_model(args.checkpoint);
-  gg::write_llama_gguf(args.file, *lm.model, lm.vocabulary, type,
-                       std::filesystem::path(args.checkpoint).filename().string());
-  std::printf("wrote %s (%s, %zu tokens in the run's vocabulary)\n", args.file.c_str(),
-              gg::llama_file_type_name(type).c_str(), lm.vocabulary.size());
+  gg::LlamaExportOptions options;
+  options.type = type;
+  options.name = std::filesystem::path(args.checkpoint).filename().string();
+  std::map<std::string, std::vector<float>> importance;
+  if (!args.imatrix.empty()) {
+    importance = qforge::cli::load_export_importance(args.imatrix);
+    options.importance = &importance;
+  }
+  gg::write_llama_gguf(args.file, *lm.model, lm.vocabulary, options);
+  std::printf("wrote %s (%s, %zu tokens in the run's vocabulary%s)\n", args.file.c_str(),
+              gg::llama_file_type_name(type).c_str(), lm.vocabulary.size(), args.imatrix.empty() ? "" : ", with imatrix");
   return 0;
 }
 
@@ -175,6 +190,8 @@ int run(CLI::App& app, const Arguments& args, const std::string& command) {
   if (app.got_subcommand("inspect")) return run_inspect(args);
   if (app.got_subcommand("probs")) return qforge::cli::run_probs(args.probs);
   if (app.got_subcommand("tokenize")) return qforge::cli::run_tokenize(args.tokenize);
+  if (app.got_subcommand("quantize-gguf")) return qforge::cli::run_quantize_gguf(args.quantize_gguf);
+  if (app.got_subcommand("imatrix")) return qforge::cli::run_imatrix(args.imatrix_command);
   if (app.got_subcommand("study")) return run_study(args, command);
   if (app.got_subcommand("train")) {
     qforge::config::RunConfig config = tr::load_run_config(args.config_path);
@@ -209,6 +226,8 @@ int main(int argc, char** argv) {
   add_inspect(app, args);
   qforge::cli::add_probs(app, args.probs);
   qforge::cli::add_tokenize(app, args.tokenize);
+  qforge::cli::add_quantize_gguf(app, args.quantize_gguf);
+  qforge::cli::add_imatrix(app, args.imatrix_command);
   CLI11_PARSE(app, argc, argv);
   std::string command = "qforge";
   for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];

@@ -149,11 +149,10 @@ std::vector<uint64_t> layout_offsets(const GgufFile& file) {
   return offsets;
 }
 
-void write_gguf(std::ostream& out, const GgufFile& file, std::span<const std::span<const std::byte>> tensor_data) {
-  check_model(file, tensor_data);
-  const std::vector<uint64_t> offsets = layout_offsets(file);
-  const uint64_t alignment = file.alignment();
-  ByteSink sink(out);
+namespace {
+
+// Header, metadata, tensor infos and the padding up to the data section.
+void write_header(ByteSink& sink, const GgufFile& file, const std::vector<uint64_t>& offsets) {
   sink.put_bytes("GGUF", 4);
   sink.put<uint32_t>(kGgufVersion);
   sink.put<uint64_t>(file.tensors.size());
@@ -171,7 +170,24 @@ void write_gguf(std::ostream& out, const GgufFile& file, std::span<const std::sp
     sink.put<uint32_t>(tensor.type);
     sink.put<uint64_t>(offsets[i]);
   }
-  sink.pad_to(alignment);
+  sink.pad_to(file.alignment());
+}
+
+}  // namespace
+
+uint64_t write_gguf_header(std::ostream& out, const GgufFile& file) {
+  const std::vector<uint64_t> offsets = layout_offsets(file);
+  ByteSink sink(out);
+  write_header(sink, file, offsets);
+  return sink.written();
+}
+
+void write_gguf(std::ostream& out, const GgufFile& file, std::span<const std::span<const std::byte>> tensor_data) {
+  check_model(file, tensor_data);
+  const std::vector<uint64_t> offsets = layout_offsets(file);
+  const uint64_t alignment = file.alignment();
+  ByteSink sink(out);
+  write_header(sink, file, offsets);
   const uint64_t data_start = sink.written();
   for (size_t i = 0; i < file.tensors.size(); ++i) {
     if (sink.written() - data_start != offsets[i]) throw std::logic_error("gguf writer: layout mismatch");

@@ -24,6 +24,11 @@ std::vector<uint64_t> layout_offsets(const GgufFile& file);
 // Errors: std::invalid_argument naming the key/tensor, expected and actual.
 void write_gguf(std::ostream& out, const GgufFile& file, std::span<const std::span<const std::byte>> tensor_data);
 
+// Only the part before the tensor data (header, metadata, tensor infos with layout_offsets(), padding),
+// for writers that stream the data themselves (gguf_requantize.cpp); returns its size = data start.
+// Checks types/shapes as layout_offsets() does; the caller writes each tensor's bytes and pads.
+uint64_t write_gguf_header(std::ostream& out, const GgufFile& file);
+
 // The same into memory (tests, small files).
 std::vector<std::byte> serialize_gguf(const GgufFile& file, std::span<const std::span<const std::byte>> tensor_data);
 

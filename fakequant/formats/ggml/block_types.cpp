@@ -35,10 +35,10 @@ const std::vector<BlockType>& all_block_types() {
       make_type<float, quantize_row_f32_ref, dequantize_row_f32>("f32", 0, 1),
       make_type<block_f16, quantize_row_f16_ref, dequantize_row_f16>("f16", 1, 1),
       make_type<block_q5_0, quantize_row_q5_0_ref, dequantize_row_q5_0>("q5_0", 6, 32),
-      make_type<block_q8_0, quantize_row_q8_0_ref, dequantize_row_q8_0>("q8_0", 8, 32),
-      make_type<block_q4_K, quantize_row_q4_K_ref, dequantize_row_q4_K>("q4_K", 12, 256),
-      make_type<block_q6_K, quantize_row_q6_K_ref, dequantize_row_q6_K>("q6_K", 14, 256),
-      make_type<block_iq4_nl, quantize_row_iq4_nl_ref, dequantize_row_iq4_nl>("iq4_nl", 20, 32),
+      make_type<block_q8_0, quantize_row_q8_0, dequantize_row_q8_0>("q8_0", 8, 32),
+      make_type<block_q4_K, quantize_row_q4_K, dequantize_row_q4_K>("q4_K", 12, 256),
+      make_type<block_q6_K, quantize_row_q6_K, dequantize_row_q6_K>("q6_K", 14, 256),
+      make_type<block_iq4_nl, quantize_row_iq4_nl, dequantize_row_iq4_nl>("iq4_nl", 20, 32),
       make_type<block_bf16, quantize_row_bf16_ref, dequantize_row_bf16>("bf16", 30, 1),
   };
   return types;

@@ -24,6 +24,8 @@ int best_index_iq4nl(float v);
 // try iscales (itry + K[0])/max for itry = −7..7, keeping the best weighted least-squares d; the levels
 // are re-derived from the f32 d, which is stored as f16.
 void quantize_row_iq4_nl_ref(const float* x, block_iq4_nl* y, int64_t k, const float* importance = nullptr);
+// The same bytes with the 16 candidate scales searched in parallel (AVX-512; else the reference).
+void quantize_row_iq4_nl(const float* x, block_iq4_nl* y, int64_t k, const float* importance = nullptr);
 void dequantize_row_iq4_nl(const block_iq4_nl* x, float* y, int64_t k);
 
 }  // namespace qforge::fakequant::ggml

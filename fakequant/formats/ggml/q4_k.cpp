@@ -53,7 +53,7 @@ void requantize_and_pack(const float* x, uint8_t* L, block_q4_K& b) {
   }
 }
 
-void quantize_block_plain(const float* x, block_q4_K& b) {
+void quantize_block_plain(const float* x, block_q4_K& b, bool vectorized) {
   uint8_t L[256];
   float weights[32], mins[8], scales[8];
   float max_scale = 0, max_min = 0;
@@ -62,7 +62,7 @@ void quantize_block_plain(const float* x, block_q4_K& b) {
     for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
     const float av_x = std::sqrt(sum_x2 / 32);
     for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(x[32 * j + l]);
-    scales[j] = make_qkx2_quants(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], -1.f, 0.1f, 20);
+    scales[j] = make_qkx2_quants(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], -1.f, 0.1f, 20, vectorized);
     max_scale = std::max(max_scale, scales[j]);
     max_min = std::max(max_min, mins[j]);
   }
@@ -79,7 +79,7 @@ void quantize_block_plain(const float* x, block_q4_K& b) {
   requantize_and_pack(x, L, b);
 }
 
-void quantize_block_weighted(const float* x, const float* qw, block_q4_K& b) {
+void quantize_block_weighted(const float* x, const float* qw, block_q4_K& b, bool vectorized) {
   float sum_x2 = 0;
   for (int l = 0; l < 256; ++l) sum_x2 += x[l] * x[l];
   const float sigma2 = 2 * sum_x2 / 256;
@@ -90,7 +90,7 @@ void quantize_block_weighted(const float* x, const float* qw, block_q4_K& b) {
     float sumw = 0;
     for (int l = 0; l < 32; ++l) sumw += weights[l];
     sw[j] = sumw;
-    scales[j] = make_qkx3_quants(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], -0.9f, 0.05f, 36);
+    scales[j] = make_qkx3_quants(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], -0.9f, 0.05f, 36, vectorized);
   }
   const float d_block = make_qp_quants(8, 63, scales, ls, sw);
   const float m_block = make_qp_quants(8, 63, mins, lm, sw);
@@ -100,17 +100,30 @@ void quantize_block_weighted(const float* x, const float* qw, block_q4_K& b) {
   requantize_and_pack(x, L, b);
 }
 
-}  // namespace
 
-void quantize_row_q4_K_ref(const float* x, block_q4_K* y, int64_t k, const float* importance) {
+void quantize_row(const float* x, block_q4_K* y, int64_t k, const float* importance, bool vectorized) {
   const int64_t nb = checked_block_count("quantize_row_q4_K", k, kQKK);
   for (int64_t i = 0; i < nb; ++i) {
     if (importance) {
-      quantize_block_weighted(x + kQKK * i, importance + kQKK * i, y[i]);
+      quantize_block_weighted(x + kQKK * i, importance + kQKK * i, y[i], vectorized);
     } else {
-      quantize_block_plain(x + kQKK * i, y[i]);
+      quantize_block_plain(x + kQKK * i, y[i], vectorized);
     }
   }
+}
+
+}  // namespace
+
+void quantize_row_q4_K_ref(const float* x, block_q4_K* y, int64_t k, const float* importance) {
+  quantize_row(x, y, k, importance, false);
+}
+
+void quantize_row_q4_K(const float* x, block_q4_K* y, int64_t k, const float* importance) {
+#if defined(__AVX512F__)
+  quantize_row(x, y, k, importance, true);
+#else
+  quantize_row(x, y, k, importance, false);
+#endif
 }
 
 void dequantize_row_q4_K(const block_q4_K* x, float* y, int64_t k) {

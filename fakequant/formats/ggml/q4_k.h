@@ -31,6 +31,8 @@ void pack_scales_mins_k4(const uint8_t* sc, const uint8_t* m, uint8_t* scales);
 // σ² = 2·mean(x²) over the super-block, make_qkx3_quants(−0.9, 0.05, 36), make_qp_quants for the 6-bit
 // scales/mins). Both re-derive the levels from the f16-rounded d·sc and dmin·m.
 void quantize_row_q4_K_ref(const float* x, block_q4_K* y, int64_t k, const float* importance = nullptr);
+// The same bytes with the scale search's candidates evaluated 16 at a time (AVX-512; else the reference).
+void quantize_row_q4_K(const float* x, block_q4_K* y, int64_t k, const float* importance = nullptr);
 void dequantize_row_q4_K(const block_q4_K* x, float* y, int64_t k);
 
 }  // namespace qforge::fakequant::ggml

@@ -24,12 +24,12 @@ void pack_q6_K(const int8_t* L, block_q6_K& b) {
   }
 }
 
-void quantize_block(const float* x, const float* qw, block_q6_K& b) {
+void quantize_block(const float* x, const float* qw, block_q6_K& b, bool vectorized) {
   int8_t L[256];
   float scales[16];
   float max_scale = 0, max_abs_scale = 0;
   for (int ib = 0; ib < 16; ++ib) {
-    scales[ib] = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, qw ? qw + 16 * ib : nullptr);
+    scales[ib] = make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, qw ? qw + 16 * ib : nullptr, vectorized);
     if (std::fabs(scales[ib]) > max_abs_scale) {
       max_abs_scale = std::fabs(scales[ib]);
       max_scale = scales[ib];
@@ -58,8 +58,19 @@ void quantize_block(const float* x, const float* qw, block_q6_K& b) {
 void quantize_row_q6_K_ref(const float* x, block_q6_K* y, int64_t k, const float* importance) {
   const int64_t nb = checked_block_count("quantize_row_q6_K", k, kQKK);
   for (int64_t i = 0; i < nb; ++i) {
-    quantize_block(x + kQKK * i, importance ? importance + kQKK * i : nullptr, y[i]);
+    quantize_block(x + kQKK * i, importance ? importance + kQKK * i : nullptr, y[i], false);
   }
+}
+
+void quantize_row_q6_K(const float* x, block_q6_K* y, int64_t k, const float* importance) {
+#if defined(__AVX512F__)
+  const int64_t nb = checked_block_count("quantize_row_q6_K", k, kQKK);
+  for (int64_t i = 0; i < nb; ++i) {
+    quantize_block(x + kQKK * i, importance ? importance + kQKK * i : nullptr, y[i], true);
+  }
+#else
+  quantize_row_q6_K_ref(x, y, k, importance);
+#endif
 }
 
 void dequantize_row_q6_K(const block_q6_K* x, float* y, int64_t k) {

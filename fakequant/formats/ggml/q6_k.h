@@ -23,6 +23,8 @@ static_assert(sizeof(block_q6_K) == 2 + 256 / 16 + 3 * 256 / 4, "wrong q6_K bloc
 // sub-block scales with d = max_scale/−128); with importance (k values) quantize_row_q6_K_impl, which
 // passes the importance itself as the make_qx_quants weights.
 void quantize_row_q6_K_ref(const float* x, block_q6_K* y, int64_t k, const float* importance = nullptr);
+// The same bytes with make_qx_quants' candidates evaluated 16 at a time (AVX-512; else the reference).
+void quantize_row_q6_K(const float* x, block_q6_K* y, int64_t k, const float* importance = nullptr);
 void dequantize_row_q6_K(const block_q6_K* x, float* y, int64_t k);
 
 }  // namespace qforge::fakequant::ggml

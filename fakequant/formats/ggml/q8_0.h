@@ -16,6 +16,8 @@ static_assert(sizeof(block_q8_0) == 2 + 32, "wrong q8_0 block size/padding");
 // llama.cpp quantize_row_q8_0_ref: d = amax/127, q = round-half-away(x/d) with the f32 d, d stored f16.
 // `importance` is accepted for a uniform signature and ignored, as llama.cpp's quantize_q8_0 does.
 void quantize_row_q8_0_ref(const float* x, block_q8_0* y, int64_t k, const float* importance = nullptr);
+// The same bytes, vectorized (AVX-512 when compiled for it, else the reference): the registry's encoder.
+void quantize_row_q8_0(const float* x, block_q8_0* y, int64_t k, const float* importance = nullptr);
 void dequantize_row_q8_0(const block_q8_0* x, float* y, int64_t k);
 
 }  // namespace qforge::fakequant::ggml

@@ -13,16 +13,17 @@ constexpr float kGroupMaxEps = 1e-15f;
 // extreme maps to -nmax), then tries 18 nearby iscales -(nmax + 0.1·is)/max, is = ±1..±9, keeping the
 // least-squares scale sum(w·x·l)/sum(w·l²) with the largest sum(w·x·l)²/sum(w·l²). Weights are
 // `weights` when given, else x² (rmse_type 1, the only type the codecs here use).
-float make_qx_quants(int n, int nmax, const float* x, int8_t* L, const float* weights);
+float make_qx_quants(int n, int nmax, const float* x, int8_t* L, const float* weights, bool vectorized = false);
 
 // Asymmetric levels in [0, nmax] with x ≈ scale·l − the_min (the_min ≥ 0). Tries iscales
 // (rmin + rdelta·is + nmax)/(max − min), is = 0..nstep, each refit by weighted least squares for
 // scale and min (min clamped to ≤ 0), keeping the lowest weighted squared error.
 // make_qkx2: Q4_K without importance; make_qkx3: the importance path (guards against NaN levels).
+// vectorized: evaluate up to 16 candidate iscales at once (AVX-512 builds only); same result.
 float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
-                       float rmin, float rdelta, int nstep);
+                       float rmin, float rdelta, int nstep, bool vectorized = false);
 float make_qkx3_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
-                       float rmin, float rdelta, int nstep);
+                       float rmin, float rdelta, int nstep, bool vectorized = false);
 
 // Non-negative levels in [0, nmax] for the sub-block scales/mins of the importance path: 8 candidate
 // iscales (0.1·is + nmax)/max, then up to 5 passes of coordinate descent on single levels.

@@ -1,0 +1,39 @@
+#pragma once
+// Requantize a float llama GGUF (F32, F16 or BF16 weights) to one of the exporter's file types, as
+// llama.cpp's llama-quantize does: same type mix (llama_tensor_type, gguf.md §7), metadata and tensor
+// order kept, general.file_type updated. Rows are quantized as they are stored: the file is already
+// in llama.cpp's layout, so the rope rows of Q/K are NOT permuted again (gguf.md §5).
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "exporters/gguf/llama_gguf_export.h"
+
+namespace qforge::exporters::gguf {
+
+struct RequantizeOptions {
+  LlamaFileType type = LlamaFileType::kQ8_0;
+  // Importance (imatrix mean x² per input channel, ne0 values) by GGUF tensor name; not owned, may be null.
+  const std::map<std::string, std::vector<float>>* importance = nullptr;
+  int threads = 0;  // threads encoding each tensor's rows; 0 = omp_get_max_threads() (OMP_NUM_THREADS)
+};
+
+struct RequantizeReport {
+  uint64_t input_bytes = 0;   // size of the input file
+  uint64_t output_bytes = 0;  // size of the output file
+  int quantized_tensors = 0;  // tensors re-encoded (the others are copied unchanged)
+  int weighted_tensors = 0;   // of those, how many had an importance vector
+};
+
+// Which tensors change type: >= 2-D "*weight" tensors that are not norms (llama_tensor_type); the
+// returned type ids line up with file.tensors. index/count of attn_v and ffn_down are their
+// positions in file order; `tied` = the file has no output.weight.
+std::vector<uint32_t> requantized_types(const GgufFile& file, LlamaFileType type);
+
+// Reads `in` (mmap), writes `out` atomically (temporary file + rename). Errors name the file and tensor.
+RequantizeReport requantize_llama_gguf(const std::filesystem::path& in, const std::filesystem::path& out,
+                                       const RequantizeOptions& options);
+
+}  // namespace qforge::exporters::gguf

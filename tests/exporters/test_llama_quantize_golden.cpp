@@ -1,0 +1,141 @@
+// Files written by llama.cpp's own llama-quantize (tests/golden/llama_quantize, made by make.sh there)
+// load in qforge, and qforge's codecs give the same bytes from the same F32 input, block by block.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <tuple>
+
+#include "exporters/gguf/ggml_types.h"
+#include "exporters/gguf/gguf_reader.h"
+#include "exporters/gguf/gguf_requantize.h"
+#include "exporters/gguf/gguf_writer.h"
+#include "exporters/gguf/llama_gguf_export.h"
+#include "exporters/gguf/llama_gguf_import.h"
+#include "fakequant/formats/ggml/block_types.h"
+
+namespace qforge::exporters::gguf {
+namespace {
+
+// Measured on the committed files: every block identical (2220 Q8_0, 1995 Q4_K_M incl. Q4_K/Q6_K/
+// Q5_0/Q8_0, 2220 IQ4_NL/Q8_0 blocks). block_common.h warns that a llama.cpp build contracting a·b + c
+// into FMA may differ in a few percent of k-quant / IQ4_NL blocks; this build (GCC 12, -O3
+// -march=native, node-llama-cpp's llama.cpp) did not on these files, so any difference is a regression.
+constexpr int64_t kQ4_K_MDifferingBlocks = 0;
+constexpr int64_t kIQ4_NLDifferingBlocks = 0;
+constexpr int64_t kIQ4_NLDifferingTypes = 1;
+
+const std::string kDir = std::string(QFORGE_SOURCE_DIR) + "/tests/golden/llama_quantize/";
+
+// The models of make.sh, as bench/make_random_llama_gguf builds them.
+struct TinyShape {
+  int64_t layers, hidden, ffn, heads, kv_heads, vocab;
+  uint64_t seed;
+  bool tied;
+};
+constexpr TinyShape kK256{1, 256, 32, 4, 1, 8, 7, true};
+constexpr TinyShape kD64{1, 64, 96, 2, 1, 8, 5, false};
+
+LlamaGguf f32_input(const TinyShape& s) {
+  layers::LlamaConfig c;
+  c.num_hidden_layers = s.layers;
+  c.hidden_size = s.hidden;
+  c.intermediate_size = s.ffn;
+  c.num_attention_heads = s.heads;
+  c.num_key_value_heads = s.kv_heads;
+  c.vocab_size = s.vocab;
+  c.seed = s.seed;
+  c.tie_word_embeddings = s.tied;
+  c.max_position_embeddings = 512;
+  std::vector<std::string> vocabulary;
+  for (int ch = 32; ch < 127; ++ch) vocabulary.emplace_back(1, static_cast<char>(ch));
+  vocabulary.emplace_back("\n");
+  vocabulary.resize(static_cast<size_t>(s.vocab));
+  const layers::LlamaForCausalLM model(c);
+  return build_llama_gguf(model, vocabulary, LlamaFileType::kF32, "random-llama");
+}
+
+struct Agreement {
+  int64_t blocks = 0, differing_blocks = 0, tensors = 0, differing_types = 0;
+  double max_rel_rmse = 0;  // of llama.cpp's dequantized weights against the F32 input, per tensor
+};
+
+// Each tensor of llama.cpp's file against qforge's encoding of the same F32 rows in the same type.
+Agreement compare(const std::string& file, const TinyShape& shape, LlamaFileType type) {
+  const LlamaGguf input = f32_input(shape);
+  const GgufReader golden{std::filesystem::path(kDir + file)};
+  const std::vector<uint32_t> our_types = requantized_types(input.file, type);
+  Agreement a;
+  EXPECT_EQ(golden.file().tensors.size(), input.file.tensors.size()) << file;
+  for (size_t i = 0; i < input.file.tensors.size(); ++i) {
+    const TensorInfo& t = input.file.tensors[i];
+    const TensorInfo* g = golden.file().find_tensor(t.name);
+    if (g == nullptr) { ADD_FAILURE() << file << ": no tensor " << t.name; continue; }
+    EXPECT_EQ(g->dims, t.dims) << t.name;
+    a.differing_types += g->type != our_types[i];
+    const auto& codec = fakequant::ggml::block_type(static_cast<int>(g->type));
+    const int64_t k = static_cast<int64_t>(t.dims[0]);
+    const int64_t rows = static_cast<int64_t>(input.tensor_bytes[i].size() / sizeof(float)) / k;
+    const int64_t row_bytes = fakequant::ggml::row_bytes(codec, k);
+    std::vector<std::byte> ours(static_cast<size_t>(row_bytes));
+    std::vector<float> back(static_cast<size_t>(k));
+    const auto theirs = golden.tensor_data(t.name);
+    double err = 0, ref = 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* x = reinterpret_cast<const float*>(input.tensor_bytes[i].data()) + r * k;
+      codec.quantize_row(x, ours.data(), k, nullptr);
+      for (int64_t b = 0; b < k / codec.block_elements; ++b) {
+        ++a.blocks;
+        a.differing_blocks += std::memcmp(ours.data() + b * codec.block_bytes,
+                                          theirs.data() + r * row_bytes + b * codec.block_bytes, codec.block_bytes) != 0;
+      }
+      codec.dequantize_row(theirs.data() + r * row_bytes, back.data(), k);
+      for (int64_t j = 0; j < k; ++j) err += (back[j] - x[j]) * double(back[j] - x[j]), ref += x[j] * double(x[j]);
+    }
+    ++a.tensors;
+    if (ref > 0) a.max_rel_rmse = std::max(a.max_rel_rmse, std::sqrt(err / ref));
+  }
+  std::printf("%s: %lld tensors (%lld with another type than qforge's mix), %lld of %lld blocks differ, "
+              "max relative rmse %.4f\n", file.c_str(), (long long)a.tensors, (long long)a.differing_types,
+              (long long)a.differing_blocks, (long long)a.blocks, a.max_rel_rmse);
+  return a;
+}
+
+TEST(LlamaQuantizeGolden, FilesLoadAsLlamaModels) {
+  for (const auto& [file, hidden, tied] : {std::tuple{"k256_Q4_K_M.gguf", 256, true},
+                                          std::tuple{"d64_Q8_0.gguf", 64, false},
+                                          std::tuple{"d64_IQ4_NL.gguf", 64, false}}) {
+    const ImportedLlama m = read_llama_gguf(std::filesystem::path(kDir + file));
+    EXPECT_EQ(m.model->config().hidden_size, hidden) << file;
+    EXPECT_EQ(m.model->config().vocab_size, 8 + 259) << file;
+    EXPECT_EQ(m.model->config().tie_word_embeddings, tied) << file;
+    EXPECT_EQ(m.tokens.size(), 8u + 259u) << file;
+  }
+}
+
+TEST(LlamaQuantizeGolden, Q8_0BytesIdentical) {
+  const Agreement a = compare("d64_Q8_0.gguf", kD64, LlamaFileType::kQ8_0);
+  EXPECT_EQ(a.differing_types, 0);
+  EXPECT_EQ(a.differing_blocks, 0);  // no contractible sum in Q8_0: any build agrees
+  EXPECT_GT(a.blocks, 1000);
+  EXPECT_LT(a.max_rel_rmse, 0.01);  // the input really is the same model
+}
+
+TEST(LlamaQuantizeGolden, Q4_K_MSameMixAndBytes) {
+  const Agreement a = compare("k256_Q4_K_M.gguf", kK256, LlamaFileType::kQ4_K_M);
+  EXPECT_EQ(a.differing_types, 0);
+  EXPECT_LE(a.differing_blocks, kQ4_K_MDifferingBlocks);
+  EXPECT_LT(a.max_rel_rmse, 0.2);
+}
+
+TEST(LlamaQuantizeGolden, IQ4_NLBytes) {
+  const Agreement a = compare("d64_IQ4_NL.gguf", kD64, LlamaFileType::kIQ4_NL);
+  EXPECT_EQ(a.differing_types, kIQ4_NLDifferingTypes);  // output.weight: llama.cpp Q8_0, qforge IQ4_NL
+  EXPECT_LE(a.differing_blocks, kIQ4_NLDifferingBlocks);
+  EXPECT_LT(a.max_rel_rmse, 0.2);
+}
+
+}  // namespace
+}  // namespace qforge::exporters::gguf

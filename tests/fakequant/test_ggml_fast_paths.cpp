@@ -1,0 +1,119 @@
+// The vectorized encoders give the reference encoders' bytes (ggml-quants.c *_ref, compiled
+// -ffp-contract=off) on many rows: Gaussian rows with outliers at many scales, exact rounding ties,
+// zero / tiny / huge blocks.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "fakequant/formats/ggml/iq4_nl.h"
+#include "fakequant/formats/ggml/q4_k.h"
+#include "fakequant/formats/ggml/q6_k.h"
+#include "fakequant/formats/ggml/q8_0.h"
+#include "tests/fakequant/ggml_test_util.h"
+
+namespace qforge::fakequant::ggml {
+namespace {
+
+// Rows of 32·blocks values: each block scaled by a random power of ten; some blocks all zero,
+// some denormal-sized, some built so x/d lands exactly on k + 0.5 (round-half-away ties).
+std::vector<float> hard_rows(int64_t blocks, uint32_t seed) {
+  std::vector<float> x = testing::gaussian_data(blocks * 32, seed, 0.02f);
+  std::mt19937 rng(seed + 1);
+  std::uniform_int_distribution<int> kind(0, 9), exponent(-30, 30), level(-126, 126);
+  for (int64_t b = 0; b < blocks; ++b) {
+    float* v = x.data() + 32 * b;
+    const int what = kind(rng);
+    const float scale = std::pow(10.f, exponent(rng) / 3.f);
+    for (int j = 0; j < 32; ++j) v[j] *= scale;
+    if (what == 0) std::fill(v, v + 32, 0.f);
+    if (what == 1) for (int j = 0; j < 32; ++j) v[j] *= 1e-38f;
+    if (what == 2) {  // d = 1 (amax 127): every other value a tie k + 0.5
+      for (int j = 0; j < 32; ++j) v[j] = level(rng) + (j % 2 ? 0.5f : 0.f);
+      v[0] = 127.f;
+    }
+  }
+  return x;
+}
+
+TEST(GgmlFastPaths, Q8_0MatchesReferenceOnManyRows) {
+  const int64_t blocks = 200000;  // 6.4M values
+  const std::vector<float> x = hard_rows(blocks, 11);
+  std::vector<block_q8_0> ref(blocks), fast(blocks);
+  quantize_row_q8_0_ref(x.data(), ref.data(), blocks * 32);
+  quantize_row_q8_0(x.data(), fast.data(), blocks * 32);
+  int64_t differing = 0;
+  for (int64_t b = 0; b < blocks; ++b) differing += std::memcmp(&ref[b], &fast[b], sizeof(block_q8_0)) != 0;
+  EXPECT_EQ(differing, 0) << "of " << blocks << " blocks";
+  // The ties really are there: a block of d = 1 rounds 0.5 away from zero.
+  const float ties[32] = {127.f, 0.5f, -0.5f, 1.5f, -2.5f};
+  block_q8_0 b;
+  quantize_row_q8_0(ties, &b, 32);
+  EXPECT_EQ(b.qs[0], 127);
+  EXPECT_EQ(b.qs[1], 1);
+  EXPECT_EQ(b.qs[2], -1);
+  EXPECT_EQ(b.qs[3], 2);
+  EXPECT_EQ(b.qs[4], -3);
+}
+
+std::vector<float> positive_importance(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::lognormal_distribution<float> dist(0.f, 1.5f);
+  std::vector<float> imp(n);
+  for (float& v : imp) v = dist(rng);
+  return imp;
+}
+
+TEST(GgmlFastPaths, IQ4_NLMatchesReferenceOnManyRows) {
+  const int64_t row = 256, rows = 2000;  // 16000 blocks per variant
+  const std::vector<float> x = hard_rows(row * rows / 32, 21);
+  const std::vector<float> imp = positive_importance(row, 5);
+  for (const float* importance : {static_cast<const float*>(nullptr), imp.data()}) {
+    std::vector<block_iq4_nl> ref(row * rows / 32), fast(row * rows / 32);
+    for (int64_t r = 0; r < rows; ++r) {
+      quantize_row_iq4_nl_ref(x.data() + r * row, ref.data() + r * row / 32, row, importance);
+      quantize_row_iq4_nl(x.data() + r * row, fast.data() + r * row / 32, row, importance);
+    }
+    int64_t differing = 0;
+    for (size_t b = 0; b < ref.size(); ++b) differing += std::memcmp(&ref[b], &fast[b], sizeof(block_iq4_nl)) != 0;
+    EXPECT_EQ(differing, 0) << "of " << ref.size() << " blocks, importance " << (importance != nullptr);
+  }
+}
+
+TEST(GgmlFastPaths, Q4_KMatchesReferenceOnManyRows) {
+  const int64_t row = 256, rows = 1500;  // 1500 super-blocks per variant
+  const std::vector<float> x = hard_rows(row * rows / 32, 31);
+  const std::vector<float> imp = positive_importance(row, 6);
+  for (const float* importance : {static_cast<const float*>(nullptr), imp.data()}) {
+    std::vector<block_q4_K> ref(rows), fast(rows);
+    for (int64_t r = 0; r < rows; ++r) {
+      quantize_row_q4_K_ref(x.data() + r * row, &ref[r], row, importance);
+      quantize_row_q4_K(x.data() + r * row, &fast[r], row, importance);
+    }
+    int64_t differing = 0;
+    for (size_t b = 0; b < ref.size(); ++b) differing += std::memcmp(&ref[b], &fast[b], sizeof(block_q4_K)) != 0;
+    EXPECT_EQ(differing, 0) << "of " << ref.size() << " super-blocks, importance " << (importance != nullptr);
+  }
+}
+
+TEST(GgmlFastPaths, Q6_KMatchesReferenceOnManyRows) {
+  const int64_t row = 256, rows = 1500;
+  const std::vector<float> x = hard_rows(row * rows / 32, 41);
+  const std::vector<float> imp = positive_importance(row, 7);
+  for (const float* importance : {static_cast<const float*>(nullptr), imp.data()}) {
+    std::vector<block_q6_K> ref(rows), fast(rows);
+    for (int64_t r = 0; r < rows; ++r) {
+      quantize_row_q6_K_ref(x.data() + r * row, &ref[r], row, importance);
+      quantize_row_q6_K(x.data() + r * row, &fast[r], row, importance);
+    }
+    int64_t differing = 0;
+    for (size_t b = 0; b < ref.size(); ++b) differing += std::memcmp(&ref[b], &fast[b], sizeof(block_q6_K)) != 0;
+    EXPECT_EQ(differing, 0) << "of " << ref.size() << " super-blocks, importance " << (importance != nullptr);
+  }
+}
+
+}  // namespace
+}  // namespace qforge::fakequant::ggml
