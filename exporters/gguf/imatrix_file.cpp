@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cmath>
+#include <limits>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
@@ -181,9 +183,11 @@ LegacyImatrix to_legacy_imatrix(const Imatrix& imatrix) {
     validate_imatrix_entry(name, e);
     const float max_count = *std::max_element(e.counts.begin(), e.counts.end());
     if (!(max_count > 0.0f)) continue;  // "has no data - skipping"
-    const auto tokens = static_cast<int64_t>(max_count);
-    const int64_t chunk = imatrix.chunk_size;
-    LegacyImatrixEntry entry{name, static_cast<int32_t>((tokens + chunk - 1) / chunk), {}};
+    const double chunks = std::ceil(static_cast<double>(max_count) / imatrix.chunk_size);  // ceiling division
+    if (chunks > std::numeric_limits<int32_t>::max()) {
+      throw std::invalid_argument("imatrix entry '" + name + "': " + std::to_string(chunks) + " chunks exceed the legacy int32 ncall");
+    }
+    LegacyImatrixEntry entry{name, static_cast<int32_t>(chunks), {}};
     const size_t per_mat = e.in_sum2.size() / e.counts.size();
     entry.values.resize(e.in_sum2.size());
     for (size_t i = 0; i < e.in_sum2.size(); ++i) {
