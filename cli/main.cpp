@@ -10,6 +10,7 @@
 #include "exporters/gguf/gguf_reader.h"
 #include "exporters/gguf/llama_gguf_export.h"
 #include "fakequant/quantizer_spec.h"
+#include "trainers/gguf_evaluate.h"
 #include "trainers/gguf_qat.h"
 #include "trainers/post_training_quantization.h"
 #include "trainers/run.h"
@@ -27,7 +28,7 @@ struct Arguments {
   std::string scheme, input_scheme, output_dir;
   std::vector<std::string> keep_float;
   int calibration_batches = 16;
-  std::string format = "gguf", file_type, file;
+  std::string format = "gguf", file_type, file, eval_gguf;
 };
 
 void add_train(CLI::App& app, Arguments& args) {
@@ -43,6 +44,9 @@ void add_train(CLI::App& app, Arguments& args) {
 void add_eval(CLI::App& app, Arguments& args) {
   CLI::App* eval = app.add_subcommand("eval", "Evaluate a checkpoint on its validation/test data");
   eval->add_option("--checkpoint", args.checkpoint, "Run folder holding checkpoint.bin")->required()->check(CLI::ExistingDirectory);
+  eval->add_option("--gguf", args.eval_gguf,
+                   "Evaluate this GGUF file's (dequantized) weights instead, on the run's data and architecture")
+      ->check(CLI::ExistingFile);
 }
 
 void add_generate(CLI::App& app, Arguments& args) {
@@ -190,7 +194,9 @@ int run(CLI::App& app, const Arguments& args, const std::string& command) {
     options.fresh = args.fresh;
     std::printf("%s\n", tr::final_line(tr::train(config, options)).c_str());
   } else if (app.got_subcommand("eval")) {
-    std::printf("%s\n", tr::final_line(tr::evaluate(args.checkpoint)).c_str());
+    const tr::RunResult result =
+        args.eval_gguf.empty() ? tr::evaluate(args.checkpoint) : tr::evaluate_gguf(args.checkpoint, args.eval_gguf);
+    std::printf("%s\n", tr::final_line(result).c_str());
   } else if (app.got_subcommand("generate")) {
     std::printf("%s\n", tr::generate(args.checkpoint, args.generate).c_str());
   }

@@ -4,6 +4,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -75,22 +78,54 @@ std::map<std::string, autograd::Tensor> forward_weights(const config::RunConfig&
   return weights;
 }
 
+// Exports the trained run with `file_type` and compares every tensor of the file, read back, with the
+// trained forward's weights; `except`: a tensor only approximately equal (int4 values re-encoded).
+std::map<std::string, uint32_t> expect_zero_gap(const config::RunConfig& config, const std::filesystem::path& dir,
+                                                const std::string& file_type, const std::string& except = "") {
+  const LanguageModelExport run = restore_language_model(dir);
+  const gg::LlamaExportOptions options = gguf_export_options(run, file_type, "qat");
+  const auto file = temp_path("qat." + file_type + ".gguf");
+  gg::write_llama_gguf(file, *run.model, run.vocabulary, options);
+  const int64_t vocab = run.model->config().vocab_size;
+  const std::map<std::string, autograd::Tensor> expected = forward_weights(config, dir, vocab);
+  const gg::ImportedLlama imported = gg::read_llama_gguf(file);
+  EXPECT_EQ(expected.size(), imported.model->named_parameters().size());
+  int64_t exact = 0;
+  for (const auto& [name, param] : imported.model->named_parameters()) {
+    const autograd::Tensor& want = expected.at(name);
+    const autograd::Tensor& got = param.data();  // embedding / output: GGUF has extra (zero) token rows
+    EXPECT_GE(got.numel(), want.numel()) << name;
+    if (got.numel() < want.numel() || name == except) continue;
+    EXPECT_EQ(std::memcmp(got.data(), want.data(), sizeof(float) * want.numel()), 0) << name << " in " << file_type;
+    if (want.ndim() == 2) exact += want.numel();
+  }
+  // Every 2-D weight: embedding + lm_head (vocab x 256) and, per layer, q, o (256 x 256), k, v
+  // (128 x 256), gate, up, down (320 x 256), minus the `except` tensor when there is one.
+  const int64_t per_layer = 2 * 256 * 256 + 2 * 128 * 256 + 3 * 320 * 256;
+  EXPECT_EQ(exact, 2 * vocab * 256 + 2 * per_layer - (except.empty() ? 0 : 320 * 256)) << file_type;
+  std::printf("--type %s: %lld weights of 2-D tensors equal the trained forward's bit for bit\n", file_type.empty() ? "(preset)" : file_type.c_str(),
+              static_cast<long long>(exact));
+  return file_types(file);
+}
+
 TEST(GgufQat, ExportedWeightsEqualTheTrainedForwardBitForBit) {
-  const config::RunConfig config = q4_k_m_run();
+  config::RunConfig config = q4_k_m_run();
+  // One layer trains with a generic scheme instead of its GGUF type (rules come before the preset).
+  config::QuantRule* int4 = config.mutable_quantization()->add_rules();
+  int4->set_pattern("model.layers.0.mlp.gate_proj");
+  int4->mutable_weight()->set_scheme("int4:g32");
   const auto dir = temp_path("run");
   const RunResult trained = train(config, TrainOptions{dir, true, 0});
   ASSERT_EQ(trained.step, 3);
   ASSERT_TRUE(std::isfinite(trained.val_loss));
-
   const LanguageModelExport run = restore_language_model(dir);
   EXPECT_EQ(run.preset, "Q4_K_M");
-  EXPECT_TRUE(run.notes.empty());
-  const gg::LlamaExportOptions options = gguf_export_options(run, "", "qat");
-  EXPECT_EQ(options.type, gg::LlamaFileType::kQ4_K_M);
-  const auto file = temp_path("qat.Q4_K_M.gguf");
-  gg::write_llama_gguf(file, *run.model, run.vocabulary, options);
+  ASSERT_EQ(run.notes.size(), 1u);
+  EXPECT_THAT(run.notes[0], HasSubstr("model.layers.0.mlp.gate_proj.weight (int4 sym g32"));
+  EXPECT_EQ(run.ggml_types.size(), 2u + 2u * 7u - 1u);
 
-  const std::map<std::string, uint32_t> types = file_types(file);
+  // Default type: the preset. The int4 layer's fake-quantized values are re-encoded as Q4_K (not exact).
+  const std::map<std::string, uint32_t> types = expect_zero_gap(config, dir, "", "model.layers.0.mlp.gate_proj.weight");
   EXPECT_EQ(types.at("token_embd.weight"), gg::kGgmlQ4_K);
   EXPECT_EQ(types.at("output.weight"), gg::kGgmlQ6_K);
   EXPECT_EQ(types.at("blk.0.attn_q.weight"), gg::kGgmlQ4_K);
@@ -98,24 +133,14 @@ TEST(GgufQat, ExportedWeightsEqualTheTrainedForwardBitForBit) {
   EXPECT_EQ(types.at("blk.1.attn_v.weight"), gg::kGgmlQ6_K);    // use_more_bits(1, 2)
   EXPECT_EQ(types.at("blk.0.ffn_down.weight"), gg::kGgmlQ5_0);  // Q4_K, 320 % 256 != 0
   EXPECT_EQ(types.at("blk.1.ffn_down.weight"), gg::kGgmlQ8_0);  // Q6_K, 320 % 256 != 0
+  EXPECT_EQ(types.at("blk.0.ffn_gate.weight"), gg::kGgmlQ4_K);  // the mix's type for the int4 layer
   EXPECT_EQ(types.at("blk.0.attn_norm.weight"), gg::kGgmlF32);
 
-  const int64_t vocab = run.model->config().vocab_size;
-  const std::map<std::string, autograd::Tensor> expected = forward_weights(config, dir, vocab);
-  const gg::ImportedLlama imported = gg::read_llama_gguf(file);
-  int64_t compared = 0, quantized = 0;
-  for (const auto& [name, param] : imported.model->named_parameters()) {
-    const autograd::Tensor& want = expected.at(name);
-    const autograd::Tensor& got = param.data();  // embedding / output: GGUF has extra (zero) token rows
-    ASSERT_GE(got.numel(), want.numel()) << name;
-    EXPECT_EQ(std::memcmp(got.data(), want.data(), sizeof(float) * want.numel()), 0) << name;
-    compared += want.numel();
-    if (want.ndim() == 2) quantized += want.numel();
-  }
-  EXPECT_EQ(expected.size(), imported.model->named_parameters().size());
-  EXPECT_GT(quantized, 1000000);
-  std::printf("compared %lld weights (%lld quantized) bit for bit\n", static_cast<long long>(compared),
-              static_cast<long long>(quantized));
+  // F32 for the rest: the GGUF-trained tensors keep their trained types, the int4 layer is exact too.
+  const std::map<std::string, uint32_t> f32 = expect_zero_gap(config, dir, "F32");
+  EXPECT_EQ(f32.at("blk.1.ffn_down.weight"), gg::kGgmlQ8_0);
+  EXPECT_EQ(f32.at("output.weight"), gg::kGgmlQ6_K);
+  EXPECT_EQ(f32.at("blk.0.ffn_gate.weight"), gg::kGgmlF32);
 }
 
 TEST(GgufQat, PresetFollowsTheMixWithFallbacksAndTiedEmbedding) {
