@@ -13,6 +13,8 @@
 // absmax / qmax; Q4_K/Q6_K/IQ4_NL: a scale (and min) search over the block that starts from its
 // max and min), so no weight lies outside the range its block can represent and nothing is clipped
 // — the quantization error is rounding error only, whose surrogate gradient is the identity.
+#include <string>
+
 #include "autograd/variable.h"
 #include "fakequant/formats/ggml/block_types.h"
 
