@@ -9,10 +9,13 @@
 // is independent, so the result does not depend on the thread count.
 //
 // Backward: straight-through estimator (Bengio et al. 2013), dx = dy for every element. Clipped STE
-// does not apply: every ggml block type derives its scale from the block's own values (Q8_0/Q5_0:
-// absmax / qmax; Q4_K/Q6_K/IQ4_NL: a scale (and min) search over the block that starts from its
-// max and min), so no weight lies outside the range its block can represent and nothing is clipped
-// — the quantization error is rounding error only, whose surrogate gradient is the identity.
+// does not apply: every ggml block type takes its scale (and min) from the block's own values, so the
+// scale covers the block max — Q8_0 d = absmax / 127; Q5_0 d = max / -16; Q4_K / Q6_K / IQ4_NL
+// search scales around that start (ggml-quants.c make_qkx2_quants / make_qx_quants / the IQ4_NL
+// search) and accept a slightly smaller one only where it lowers the block's error. A weight is at
+// most about one step from its grid, wherever it lies: the error is rounding, not saturation, and
+// there is no outside range whose gradient a clipped STE would zero (doing so would starve exactly
+// the weights that set their block's scale).
 #include <string>
 
 #include "autograd/variable.h"

@@ -19,6 +19,7 @@
 #include "layers/quantizable.h"
 #include "tests/support/error_of.h"
 #include "trainers/checkpoint.h"
+#include "trainers/gguf_evaluate.h"
 #include "trainers/gguf_qat.h"
 #include "trainers/language_model_task.h"
 #include "trainers/quantization_setup.h"
@@ -139,6 +140,11 @@ TEST(GgufQat, ExportedWeightsEqualTheTrainedForwardBitForBit) {
 
   // F32 for the rest: the GGUF-trained tensors keep their trained types, the int4 layer is exact too.
   const std::map<std::string, uint32_t> f32 = expect_zero_gap(config, dir, "F32");
+  // ... so the file evaluates to the trained (fake-quantized) model's validation loss.
+  const double file_loss = evaluate_gguf(dir, temp_path("qat.F32.gguf")).val_loss;
+  const double trained_loss = evaluate(dir).val_loss;
+  EXPECT_NEAR(file_loss, trained_loss, 1e-6);
+  std::printf("val_loss: trained forward %.9f, exported F32 file %.9f\n", trained_loss, file_loss);
   EXPECT_EQ(f32.at("blk.1.ffn_down.weight"), gg::kGgmlQ8_0);
   EXPECT_EQ(f32.at("output.weight"), gg::kGgmlQ6_K);
   EXPECT_EQ(f32.at("blk.0.ffn_gate.weight"), gg::kGgmlF32);
