@@ -228,7 +228,7 @@ QuantizerSpec parse_scheme(const std::string& text) {
   QuantizerSpec spec;
   spec.granularity = GranularitySpec::per_channel(0);
   const std::vector<std::string> tokens = split_scheme(text);
-  if (tokens[0].empty()) throw std::invalid_argument("scheme '" + text + "': empty format (expected e.g. int4, nf4, q4_k)");
+  if (tokens[0].empty()) throw std::invalid_argument("scheme '" + text + "': empty format (expected e.g. int4, nf4)");
   const std::string& head = tokens[0];
   for (const auto& [name, id] : kGgmlSchemes) {
     if (head != name) continue;
