@@ -16,6 +16,8 @@
 #include "exporters/gguf/gguf_reader.h"
 #include "exporters/gguf/llama_gguf_export.h"
 #include "fakequant/quantizer_spec.h"
+#include "trainers/gguf_evaluate.h"
+#include "trainers/gguf_qat.h"
 #include "trainers/post_training_quantization.h"
 #include "trainers/run.h"
 #include "trainers/study.h"
@@ -35,7 +37,7 @@ struct Arguments {
   std::string scheme, input_scheme, output_dir;
   std::vector<std::string> keep_float;
   int calibration_batches = 16;
-  std::string format = "gguf", file_type = "F32", file;
+  std::string format = "gguf", file_type, file, eval_gguf;
   qforge::cli::QuantizeGgufArguments quantize_gguf;
   std::string imatrix;  // export --imatrix
   qforge::cli::ImatrixArguments imatrix_command;
@@ -54,6 +56,9 @@ void add_train(CLI::App& app, Arguments& args) {
 void add_eval(CLI::App& app, Arguments& args) {
   CLI::App* eval = app.add_subcommand("eval", "Evaluate a checkpoint on its validation/test data");
   eval->add_option("--checkpoint", args.checkpoint, "Run folder holding checkpoint.bin")->required()->check(CLI::ExistingDirectory);
+  eval->add_option("--gguf", args.eval_gguf,
+                   "Evaluate this GGUF file's (dequantized) weights instead, on the run's data and architecture")
+      ->check(CLI::ExistingFile);
 }
 
 void add_generate(CLI::App& app, Arguments& args) {
@@ -69,7 +74,8 @@ void add_generate(CLI::App& app, Arguments& args) {
 constexpr const char* kSchemeHelp =
     "Scheme: format then ':'-separated modifiers. Formats int2..int8, fp8_e4m3, fp8_e5m2, fp4_e2m1, nf4, fp16, bf16; "
     "modifiers sym|asym, tensor|channel|channel<axis>|g<size>|token, scale_fp16|scale_bf16, dq<bits> (two-level "
-    "scales), observer minmax|ema|percentile|mse|kl. Example: int4:g32:asym:mse";
+    "scales), observer minmax|ema|percentile|mse|kl. Example: int4:g32:asym:mse. GGUF block types (format-exact, "
+    "no modifiers): q8_0, q5_0, q4_k, q6_k, iq4_nl";
 
 void add_quantize(CLI::App& app, Arguments& args) {
   CLI::App* q = app.add_subcommand("quantize", "Post-training quantization (round to nearest) of a float run");
@@ -86,10 +92,17 @@ void add_export(CLI::App& app, Arguments& args) {
   CLI::App* e = app.add_subcommand("export", "Write a language-model run as a llama.cpp GGUF file");
   e->add_option("--checkpoint", args.checkpoint, "Run folder holding checkpoint.bin")->required()->check(CLI::ExistingDirectory);
   e->add_option("--format", args.format, "Output format (gguf)")->check(CLI::IsMember({"gguf"}))->capture_default_str();
-  e->add_option("--type", args.file_type, "F32, F16, BF16, Q8_0, Q4_K_M or IQ4_NL")->capture_default_str();
+  e->add_option("--type", args.file_type,
+                "F32, F16, BF16, Q8_0, Q4_K_M or IQ4_NL (default: the run's quantization.preset, else F32)");
   e->add_option("-o,--out", args.file, "Output file")->required();
   e->add_option("--imatrix", args.imatrix, "Importance matrix (.gguf or legacy .dat, e.g. from qforge imatrix) for Q4_K, Q6_K, IQ4_NL, Q5_0")
       ->check(CLI::ExistingFile);
+  e->footer(
+      "QAT runs: a weight trained with a GGUF block type (schemes q8_0, q5_0, q4_k, q6_k, iq4_nl, or "
+      "quantization.preset) is written in the type it trained with, encoded from its latent weight with the same "
+      "codec, so the file's weights equal the trained forward's bit for bit (no importance matrix for them); --type "
+      "applies to the remaining tensors (norms stay F32). A weight trained with another scheme (int4:g32, nf4, ...) "
+      "is written as its fake-quantized values, then encoded with --type. Activation quantizers are not exported.");
 }
 
 void add_inspect(CLI::App& app, Arguments& args) {
@@ -131,19 +144,19 @@ int run_inspect(const Arguments& args) {
 
 int run_export(const Arguments& args) {
   namespace gg = qforge::exporters::gguf;
-  const gg::LlamaFileType type = gg::parse_llama_file_type(args.file_type);
   const tr::LanguageModelExport lm = tr::restore_language_model(args.checkpoint);
-  gg::LlamaExportOptions options;
-  options.type = type;
-  options.name = std::filesystem::path(args.checkpoint).filename().string();
+  gg::LlamaExportOptions options =
+      tr::gguf_export_options(lm, args.file_type, std::filesystem::path(args.checkpoint).filename().string());
   std::map<std::string, std::vector<float>> importance;
   if (!args.imatrix.empty()) {
     importance = qforge::cli::load_export_importance(args.imatrix);
     options.importance = &importance;
   }
+  for (const std::string& note : lm.notes) std::fprintf(stderr, "note: %s\n", note.c_str());
   gg::write_llama_gguf(args.file, *lm.model, lm.vocabulary, options);
-  std::printf("wrote %s (%s, %zu tokens in the run's vocabulary%s)\n", args.file.c_str(),
-              gg::llama_file_type_name(type).c_str(), lm.vocabulary.size(), args.imatrix.empty() ? "" : ", with imatrix");
+  std::printf("wrote %s (%s, %zu tensors in their trained GGUF types, %zu tokens in the run's vocabulary%s)\n",
+              args.file.c_str(), gg::llama_file_type_name(options.type).c_str(), options.tensor_types.size(),
+              lm.vocabulary.size(), args.imatrix.empty() ? "" : ", with imatrix");
   return 0;
 }
 
@@ -204,7 +217,9 @@ int run(CLI::App& app, const Arguments& args, const std::string& command) {
     options.fresh = args.fresh;
     std::printf("%s\n", tr::final_line(tr::train(config, options)).c_str());
   } else if (app.got_subcommand("eval")) {
-    std::printf("%s\n", tr::final_line(tr::evaluate(args.checkpoint)).c_str());
+    const tr::RunResult result =
+        args.eval_gguf.empty() ? tr::evaluate(args.checkpoint) : tr::evaluate_gguf(args.checkpoint, args.eval_gguf);
+    std::printf("%s\n", tr::final_line(result).c_str());
   } else if (app.got_subcommand("generate")) {
     std::printf("%s\n", qforge::cli::generate_text(args.generate_source, args.generate).c_str());
   }

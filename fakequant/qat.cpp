@@ -119,7 +119,8 @@ ConvertedModel convert(Module& model) {
   ConvertedModel converted;
   autograd::NoGradGuard no_grad;
   for (const QuantizableLayer& target : quantizable_layers(model)) {
-    if (auto weight_quantizer = std::dynamic_pointer_cast<Quantizer>(target.layer->weight_quantizer())) {
+    auto weight_quantizer = std::dynamic_pointer_cast<Quantizer>(target.layer->weight_quantizer());
+    if (weight_quantizer && !weight_quantizer->spec().is_ggml_block()) {
       const Variable& weight = target.layer->quantizable_weight();
       // A forward refreshes observer-driven weight scales to the final weights (quantizer.h).
       const bool was_training = weight_quantizer->is_training();

@@ -59,7 +59,9 @@ struct ConvertedModel {
 
 // Integer codes and scales of every quantized weight (the weights exactly as the fake-quantized
 // forward sees them: dequantize_tensor(w.tensor) equals the weight quantizer's output bit for bit)
-// and the activation parameters. Throws std::logic_error naming the layer when an activation
+// and the activation parameters. Weights with GGUF block types (QuantizerSpec::ggml_type) are left
+// out: their codes are ggml blocks, which exporters/gguf writes from the latent weight with the same
+// codec. Throws std::logic_error naming the layer when an activation
 // quantizer has never been calibrated.
 ConvertedModel convert(layers::Module& model);
 

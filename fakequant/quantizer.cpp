@@ -7,6 +7,7 @@
 
 #include "autograd/ops.h"
 #include "fakequant/block_scales.h"
+#include "fakequant/fake_quant_ggml.h"
 #include "fakequant/fake_quant_op.h"
 #include "fakequant/value_grid.h"
 
@@ -34,7 +35,9 @@ Tensor from_vector(const std::vector<float>& values) {
   return t;
 }
 
+// GGUF block types compute their scales inside the codec, per block, from the weight itself.
 bool has_scale(const QuantizerSpec& spec) {
+  if (spec.is_ggml_block()) return false;
   return spec.format != ElementFormat::kFp16 && spec.format != ElementFormat::kBf16;
 }
 
@@ -50,8 +53,9 @@ Quantizer::Quantizer(QuantizerSpec spec, QuantizerRole role, const Shape& shape,
     op_spec_.scale_dtype = ScaleDtype::kFp32;
   }
   if (shape.ndim() < 1) throw std::invalid_argument("quantizer " + name_ + ": needs a tensor with at least one dimension");
+  if (spec_.is_ggml_block()) check_ggml_block_fits(shape);
   int64_t count = 1;
-  if (spec_.dynamic_per_token) {
+  if (spec_.dynamic_per_token || spec_.is_ggml_block()) {
     count = 1;  // nothing stored
   } else if (role_ == QuantizerRole::kWeight) {
     count = fakequant::parameter_count(shape, spec_.granularity);
@@ -78,6 +82,20 @@ Quantizer::Quantizer(QuantizerSpec spec, QuantizerRole role, const Shape& shape,
     }
   } else {
     state_.mutable_data().data()[kInitialized] = 1.0f;  // nothing to observe
+  }
+}
+
+void Quantizer::check_ggml_block_fits(const Shape& shape) const {
+  const ggml::BlockType& type = ggml::block_type(spec_.ggml_type);
+  if (role_ != QuantizerRole::kWeight) {
+    throw std::invalid_argument("quantizer " + name_ + ": GGUF block type " + type.name +
+                                " is a weight format; quantize inputs with e.g. int8:token or leave them float");
+  }
+  const int64_t row = shape[shape.ndim() - 1];
+  if (shape.ndim() != 2 || row % type.block_elements != 0) {
+    throw std::invalid_argument("quantizer " + name_ + ": GGUF block type " + type.name + " needs a 2-D weight whose rows " +
+                                "(the input dimension, GGUF ne0) are a multiple of " + std::to_string(type.block_elements) +
+                                ", got shape " + shape.to_string());
   }
 }
 
@@ -127,7 +145,7 @@ void Quantizer::observe_and_update(const Tensor& x) {
 }
 
 void Quantizer::calibrate_weight(const Tensor& weight) {
-  if (!has_scale(spec_) || spec_.dynamic_per_token) return;
+  if (!has_scale(spec_) || spec_.dynamic_per_token) return;  // includes GGUF block types: scales live in the blocks
   auto observer = make_observer(spec_, parameter_count());
   observer->observe(weight);
   store_params(observer->compute_params());
@@ -189,6 +207,7 @@ Variable Quantizer::forward_static(const Variable& x) {
 }
 
 Variable Quantizer::forward(const Variable& x) {
+  if (spec_.is_ggml_block()) return fake_quant_ggml(x, ggml::block_type(spec_.ggml_type), "quantizer " + name_);
   if (spec_.dynamic_per_token) return fake_quant_dynamic(x, spec_);
   if (!has_scale(spec_)) return fake_quant(x, scale_.detach(), zero_point_.detach(), spec_);
   if (role_ == QuantizerRole::kActivation && spec_.granularity.kind == Granularity::kPerChannel &&

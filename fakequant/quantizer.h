@@ -13,7 +13,9 @@
 //     step (a weight's range is its current range), activations accumulate (EMA, histograms...);
 //     in eval mode the stored scales are used unchanged;
 //   - learned (LSQ, LSQ+, PACT): initialised once from the observer on the first training forward,
-//     then trained by the optimizer.
+//     then trained by the optimizer;
+//   - GGUF block types (spec.ggml_type, weights only): the ggml codec finds each block's scales from
+//     the current weight in every forward (fake_quant_ggml.h); nothing is stored.
 #include <cstdint>
 #include <memory>
 
@@ -54,6 +56,7 @@ class Quantizer : public layers::UnaryModule {
 
  private:
   bool learns_scale() const;
+  void check_ggml_block_fits(const autograd::Shape& shape) const;
   void keep_scales_positive();
   int64_t parameter_count() const { return scale_.numel(); }
   autograd::Variable forward_static(const autograd::Variable& x);

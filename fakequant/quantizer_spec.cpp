@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "fakequant/formats/ggml/block_types.h"
+
 namespace qforge::fakequant {
 namespace {
 
@@ -99,6 +101,29 @@ bool apply_modifier(QuantizerSpec& spec, const std::string& token, const std::st
   return true;
 }
 
+// Scheme names of the format-exact GGUF block types (ggml_type_name spellings, lower case).
+const std::array<std::pair<const char*, int>, 5> kGgmlSchemes = {{
+    {"q8_0", 8}, {"q5_0", 6}, {"q4_k", 12}, {"q6_k", 14}, {"iq4_nl", 20}}};
+
+const char* ggml_type_name_or_null(int id) {
+  for (const auto& type : ggml::all_block_types()) {
+    if (type.ggml_type_id == id) return type.name;
+  }
+  return nullptr;
+}
+
+void validate_ggml_block(const QuantizerSpec& spec, const std::string& context) {
+  const char* name = ggml_type_name_or_null(spec.ggml_type);
+  if (name == nullptr || spec.ggml_type == 0) {
+    throw std::invalid_argument(context + ": ggml type " + std::to_string(spec.ggml_type) +
+                                " is not a GGUF block type qforge can fake-quantize (q8_0, q5_0, q4_k, q6_k, iq4_nl, f16, bf16)");
+  }
+  if (spec.dynamic_per_token || spec.estimator != Estimator::kSte || spec.block_scales.enabled()) {
+    throw std::invalid_argument(context + ": GGUF block type " + name +
+                                " takes no per-token scales, learned scales or two-level scales (the block layout fixes them)");
+  }
+}
+
 }  // namespace
 
 ElementFormat element_format_from_name(const std::string& name) { return from_name(kFormats, name, "element format"); }
@@ -124,6 +149,10 @@ int element_bits(const QuantizerSpec& spec) {
 }
 
 double QuantizerSpec::bits_per_element() const {
+  if (is_ggml_block()) {
+    const ggml::BlockType& type = ggml::block_type(ggml_type);
+    return 8.0 * static_cast<double>(type.block_bytes) / static_cast<double>(type.block_elements);
+  }
   double bits = element_bits(*this);
   if (!is_scaled(format) || granularity.kind != Granularity::kPerGroup || dynamic_per_token) return bits;
   const double group = static_cast<double>(granularity.group_size);
@@ -140,6 +169,10 @@ double QuantizerSpec::bits_per_element() const {
 
 std::string QuantizerSpec::describe() const {
   std::ostringstream out;
+  if (is_ggml_block()) {
+    const char* name = ggml_type_name_or_null(ggml_type);
+    return std::string("gguf ") + (name ? name : "?") + " ste";
+  }
   if (format == ElementFormat::kInt) out << "int" << bits << (symmetric ? " sym" : " asym");
   else out << element_format_name(format);
   if (!is_scaled(format)) return out.str();
@@ -154,6 +187,7 @@ std::string QuantizerSpec::describe() const {
 }
 
 void validate(const QuantizerSpec& spec, const std::string& context) {
+  if (spec.is_ggml_block()) return validate_ggml_block(spec, context);
   auto fail = [&](const std::string& why) { throw std::invalid_argument(context + ": " + why + " (" + spec.describe() + ")"); };
   if (spec.format == ElementFormat::kInt && (spec.bits < 2 || spec.bits > 8)) {
     fail("integer formats need 2..8 bits, got " + std::to_string(spec.bits));
@@ -196,6 +230,16 @@ QuantizerSpec parse_scheme(const std::string& text) {
   const std::vector<std::string> tokens = split_scheme(text);
   if (tokens[0].empty()) throw std::invalid_argument("scheme '" + text + "': empty format (expected e.g. int4, nf4)");
   const std::string& head = tokens[0];
+  for (const auto& [name, id] : kGgmlSchemes) {
+    if (head != name) continue;
+    if (tokens.size() > 1) {
+      throw std::invalid_argument("scheme '" + text + "': GGUF block type " + head +
+                                  " takes no modifiers (its block layout fixes groups, scales and rounding)");
+    }
+    QuantizerSpec block;
+    block.ggml_type = id;
+    return block;
+  }
   if (head.rfind("int", 0) == 0 && head.size() > 3) {
     spec.format = ElementFormat::kInt;
     spec.bits = parse_int(head.substr(3), head, text);

@@ -77,6 +77,14 @@ struct QuantizerSpec {
   BlockScaleSpec block_scales;
   Estimator estimator = Estimator::kSte;
   ObserverSpec observer;
+  // Format-exact GGUF quantization: a ggml type id (fakequant/formats/ggml/block_types.h: 8 Q8_0,
+  // 6 Q5_0, 12 Q4_K, 14 Q6_K, 20 IQ4_NL; 1 F16 and 30 BF16 for the Q4_K_M mix's fallbacks), or -1.
+  // When set, every row of the weight along its last dimension (GGUF ne0, the input dimension) goes
+  // through the exporter's block codec (fakequant/fake_quant_ggml.h); the block layout fixes groups,
+  // scales and rounding, so format, bits, granularity, scale dtypes and observer do not apply, and the
+  // estimator is STE. Weights only.
+  int ggml_type = -1;
+  bool is_ggml_block() const { return ggml_type >= 0; }
 
   // Nominal storage cost per element including per-group scales and zero points (a zero point
   // costs `bits`), e.g. int4 g32 fp16 scales -> 4.5, int4 asym g32 fp16 -> 4.625, int4 g32 dq6 with
@@ -113,6 +121,8 @@ std::string observer_name(ObserverKind kind);
 //   scale_fp16 | scale_bf16 | dq<bits> (two-level scales) | ste | clipped_ste | lsq | lsq_plus | pact
 //   minmax | ema | percentile | mse | kl
 // e.g. "int4:g32:asym", "int8:token", "nf4:g64:dq8". Defaults: sym, per channel along axis 0.
+// GGUF block types, format-exact and without modifiers: q8_0 | q5_0 | q4_k | q6_k | iq4_nl
+// (QuantizerSpec::ggml_type).
 QuantizerSpec parse_scheme(const std::string& text);
 
 }  // namespace qforge::fakequant

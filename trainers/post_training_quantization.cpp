@@ -49,7 +49,7 @@ void calibrate_activations(Task& task, int batches) {
 RunResult post_training_quantize(const PtqOptions& options) {
   const Checkpoint source = load_checkpoint(options.float_run);
   config::RunConfig config = parse_run_config(source.config_text, (options.float_run / kCheckpointFile).string());
-  if (config.quantization().rules_size() > 0) {
+  if (config.quantization().rules_size() > 0 || !config.quantization().preset().empty()) {
     throw std::invalid_argument(options.float_run.string() + " is already a quantized run; quantize its float run instead");
   }
   *config.mutable_quantization() = options.quantization;

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "trainers/checkpoint.h"
+#include "trainers/gguf_qat.h"
 
 namespace qforge::trainers {
 
@@ -41,13 +42,20 @@ std::vector<fakequant::QuantRule> quant_rules(const config::QuantizationConfig& 
 }
 
 std::vector<fakequant::PreparedLayer> apply_quantization(layers::Module& model, const config::RunConfig& config) {
-  if (config.quantization().rules_size() == 0) {
-    if (!config.quantization().init_from().empty()) {
-      throw std::invalid_argument("quantization.init_from is set but there are no quantization.rules");
+  const config::QuantizationConfig& q = config.quantization();
+  if (q.rules_size() == 0 && q.preset().empty()) {
+    if (!q.init_from().empty()) {
+      throw std::invalid_argument("quantization.init_from is set but there are no quantization.rules and no preset");
     }
     return {};
   }
-  return fakequant::prepare_qat(model, quant_rules(config.quantization()));
+  std::vector<fakequant::QuantRule> rules = quant_rules(q);
+  if (!q.preset().empty()) {
+    const auto* llama = dynamic_cast<const layers::LlamaForCausalLM*>(&model);
+    if (llama == nullptr) throw std::invalid_argument("quantization.preset '" + q.preset() + "': GGUF presets need model.llama");
+    for (fakequant::QuantRule& rule : gguf_preset_rules(*llama, q.preset(), rules)) rules.push_back(std::move(rule));
+  }
+  return fakequant::prepare_qat(model, rules);
 }
 
 bool is_quantizer_parameter(const std::string& name) { return name.find("_quantizer.") != std::string::npos; }

@@ -17,7 +17,8 @@ fakequant::QuantizerSpec quantizer_spec(const config::QuantizerConfig& config, c
 
 std::vector<fakequant::QuantRule> quant_rules(const config::QuantizationConfig& config);
 
-// Installs the config's quantizers on `model` (nothing when it has no rules).
+// Installs the config's quantizers on `model`: its rules, then the GGUF preset's rules for the layers
+// they leave (trainers/gguf_qat.h; needs a LlamaForCausalLM). Nothing without rules or preset.
 std::vector<fakequant::PreparedLayer> apply_quantization(layers::Module& model, const config::RunConfig& config);
 
 // Copies the float parameters saved in run_dir's checkpoint into `model`, whose quantizer parameters

@@ -10,6 +10,7 @@
 #include "trainers/checkpoint.h"
 #include "trainers/classifier_task.h"
 #include "trainers/language_model_inference.h"
+#include "trainers/gguf_qat.h"
 #include "trainers/language_model_task.h"
 #include "trainers/quantization_setup.h"
 
@@ -64,6 +65,35 @@ Restored restore(const std::filesystem::path& dir) {
   return r;
 }
 
+// The trained model with its quantizers, reduced to a plain Llama as run.h LanguageModelExport says.
+LanguageModelExport exported_weights(const Restored& r, const layers::LlamaConfig& model_config) {
+  layers::LlamaForCausalLM trained(model_config);
+  apply_quantization(trained, r.config);
+  trained.load_state_dict({r.checkpoint.model.begin(), r.checkpoint.model.end()});
+  trained.eval();
+  std::map<std::string, ag::Tensor> weights;
+  for (const auto& [name, param] : trained.named_parameters()) {
+    if (!is_quantizer_parameter(name)) weights[name] = param.data();
+  }
+  LanguageModelExport out;
+  out.ggml_types = trained_ggml_types(trained);
+  out.preset = r.config.quantization().preset();
+  ag::NoGradGuard no_grad;
+  for (const auto& [name, quantizer] : fakequant::quantizers_of(trained)) {
+    if (quantizer->role() == fakequant::QuantizerRole::kActivation) {
+      out.notes.push_back(name + " (" + quantizer->spec().describe() + ") is not exported: GGUF stores no activation quantization");
+      continue;
+    }
+    if (quantizer->spec().is_ggml_block()) continue;  // latent weight + ggml_types
+    const std::string weight = name.substr(0, name.rfind("_quantizer"));  // "<layer>.weight"
+    weights[weight] = quantizer->forward(ag::Variable(weights.at(weight))).data();
+    out.notes.push_back(weight + " (" + quantizer->spec().describe() + ") is exported as its fake-quantized values");
+  }
+  out.model = std::make_shared<layers::LlamaForCausalLM>(model_config);
+  out.model->load_state_dict(weights);
+  return out;
+}
+
 }  // namespace
 
 RunResult evaluate(const std::filesystem::path& dir) {
@@ -94,10 +124,9 @@ LanguageModelExport restore_language_model(const std::filesystem::path& dir) {
   const std::string& kind = find_value(r.checkpoint.metadata, "tokenizer", dir.string());
   if (kind == "ids") throw std::invalid_argument(dir.string() + ": trained on token ids; it has no token strings to export");
   const auto tokenizer = restore_tokenizer(kind, find_value(r.checkpoint.metadata, "tokenizer.vocabulary", dir.string()));
-  LanguageModelExport out;
-  out.model = std::make_shared<layers::LlamaForCausalLM>(
-      llama_config(r.config.model().llama(), tokenizer->vocab_size(), r.config.trainer().seed()));
-  out.model->load_state_dict({r.checkpoint.model.begin(), r.checkpoint.model.end()}, /*strict=*/false);
+  const layers::LlamaConfig model_config =
+      llama_config(r.config.model().llama(), tokenizer->vocab_size(), r.config.trainer().seed());
+  LanguageModelExport out = exported_weights(r, model_config);
   for (int64_t id = 0; id < tokenizer->vocab_size(); ++id) {
     if (kind == "byte") {
       char buf[8];

@@ -3,6 +3,7 @@
 // checkpoint, and sample text from a language-model checkpoint. The CLI is a thin layer over these.
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,12 +47,21 @@ struct GenerateOptions {
 // Prompt followed by sampled continuation, decoded with the run's tokenizer.
 std::string generate(const std::filesystem::path& checkpoint_dir, const GenerateOptions& options);
 
-// A language-model run's float weights and token strings by id, for export (GGUF). Byte-tokenizer
-// ids map to "<0xXX>" (llama.cpp's byte tokens); char-tokenizer ids to their UTF-8 character.
-// Quantizer state in the checkpoint is ignored: the weights are exported as stored.
+// A language-model run's weights and token strings by id, for export (GGUF). Byte-tokenizer ids map
+// to "<0xXX>" (llama.cpp's byte tokens); char-tokenizer ids to their UTF-8 character.
+// QAT runs are restored with their quantizers, then `model` is a plain float Llama holding
+//   - the latent (float) weight of every weight trained with a GGUF block type; `ggml_types` says
+//     which type, and encoding it with that type's codec reproduces the trained forward bit for bit;
+//   - the fake-quantized values (as the eval-mode forward used them) of every weight trained with
+//     another scheme (int4:g32, nf4, ...): a float or GGUF file then starts from the trained weights;
+//   - every other parameter as stored.
+// Input (activation) quantizers cannot be expressed in GGUF; `notes` names them.
 struct LanguageModelExport {
   std::shared_ptr<layers::LlamaForCausalLM> model;
   std::vector<std::string> vocabulary;
+  std::map<std::string, uint32_t> ggml_types;  // parameter name -> ggml type id it trained with
+  std::string preset;                          // the run's quantization.preset ("" when none)
+  std::vector<std::string> notes;              // one line per quantizer the file cannot express
 };
 LanguageModelExport restore_language_model(const std::filesystem::path& checkpoint_dir);
 

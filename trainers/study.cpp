@@ -86,7 +86,7 @@ config::StudyConfig load_study_config(const std::filesystem::path& path) {
 std::vector<StudyResult> run_study(const config::StudyConfig& study, const std::filesystem::path& output_dir,
                                    const std::string& command) {
   if (study.weight_schemes_size() == 0) throw std::invalid_argument("study: weight_schemes is empty");
-  if (study.base().quantization().rules_size() > 0) {
+  if (study.base().quantization().rules_size() > 0 || !study.base().quantization().preset().empty()) {
     throw std::invalid_argument("study: base must be a float run; the grid adds the quantization");
   }
   std::vector<std::string> methods(study.methods().begin(), study.methods().end());

@@ -262,24 +262,36 @@ LlamaGguf build_llama_gguf(const layers::LlamaForCausalLM& model, const std::vec
   LlamaGguf out;
   add_metadata(out.file, c, type, name, tokens.size());
   add_vocabulary(out.file, tokens);
-  const bool tied = model.lm_head() == nullptr;
-  int64_t v_index = 0, down_index = 0;
+  const std::map<std::string, uint32_t> mix = llama_mix_types(model, type);
   for (const auto& [hf_name, param] : model.named_parameters()) {
-    const auto gguf_name = gguf_tensor_name(hf_name);
-    if (!gguf_name) throw std::invalid_argument("gguf llama export: parameter '" + hf_name + "' has no GGUF name");
     TensorInfo info;
-    info.name = *gguf_name;
+    info.name = *gguf_tensor_name(hf_name);  // llama_mix_types checked that every parameter has one
     std::vector<float> rows = gguf_rows(hf_name, param.data(), c, tokens.size(), info.dims);
-    int64_t index = 0;
-    if (ends_with(info.name, ".attn_v.weight")) index = v_index++;
-    if (ends_with(info.name, ".ffn_down.weight")) index = down_index++;
-    info.type = overridden_type(options, info,
-                                llama_tensor_type(type, info.name, info.dims[0], static_cast<int>(info.dims.size()),
-                                                  index, c.num_hidden_layers, tied));
-    out.tensor_bytes.push_back(encode(rows, info.type, info.dims[0], importance_of(options, info.name, info.dims[0])));
+    info.type = overridden_type(options, info, mix.at(hf_name));
+    const bool trained_type = options.tensor_types.count(info.name) > 0;  // no importance: see tensor_types
+    out.tensor_bytes.push_back(
+        encode(rows, info.type, info.dims[0], trained_type ? nullptr : importance_of(options, info.name, info.dims[0])));
     out.file.tensors.push_back(std::move(info));
   }
   return out;
+}
+
+std::map<std::string, uint32_t> llama_mix_types(const layers::LlamaForCausalLM& model, LlamaFileType type) {
+  const bool tied = model.lm_head() == nullptr;
+  const int64_t layers = model.config().num_hidden_layers;
+  std::map<std::string, uint32_t> types;
+  int64_t v_index = 0, down_index = 0;  // named_parameters() lists the layers in order
+  for (const auto& [hf_name, param] : model.named_parameters()) {
+    const auto gguf_name = gguf_tensor_name(hf_name);
+    if (!gguf_name) throw std::invalid_argument("gguf llama export: parameter '" + hf_name + "' has no GGUF name");
+    const autograd::Shape& shape = param.shape();
+    const uint64_t ne0 = static_cast<uint64_t>(shape[shape.ndim() - 1]);
+    int64_t index = 0;
+    if (ends_with(*gguf_name, ".attn_v.weight")) index = v_index++;
+    if (ends_with(*gguf_name, ".ffn_down.weight")) index = down_index++;
+    types[hf_name] = llama_tensor_type(type, *gguf_name, ne0, static_cast<int>(shape.ndim()), index, layers, tied);
+  }
+  return types;
 }
 
 LlamaGguf build_llama_gguf(const layers::LlamaForCausalLM& model, const std::vector<std::string>& vocabulary,

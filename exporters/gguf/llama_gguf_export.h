@@ -37,6 +37,13 @@ bool use_more_bits(int64_t i, int64_t n);
 uint32_t llama_tensor_type(LlamaFileType type, const std::string& gguf_name, uint64_t ne0, int ndims,
                            int64_t index, int64_t count, bool tied);
 
+// The ggml type id `type`'s mix gives every parameter of `model`, by Hugging Face parameter name
+// ("model.layers.0.self_attn.v_proj.weight"): llama_tensor_type with the GGUF name, ne0, the layer
+// index among attn_v / ffn_down tensors and the tied flag, exactly as build_llama_gguf assigns them
+// (before LlamaExportOptions::tensor_types overrides). Format-exact QAT presets call it too
+// (trainers/gguf_qat.h), so training and export cannot disagree on a tensor's type.
+std::map<std::string, uint32_t> llama_mix_types(const layers::LlamaForCausalLM& model, LlamaFileType type);
+
 // The final token list: vocabulary (spaces -> U+2581) plus the appended control and byte tokens.
 std::vector<std::string> llama_gguf_tokens(const std::vector<std::string>& vocabulary);
 
@@ -54,6 +61,8 @@ struct LlamaExportOptions {
   const std::map<std::string, std::vector<float>>* importance = nullptr;
   // ggml type id per GGUF tensor name, overriding the file type's mix (format-exact QAT writes the
   // types its fake-quant nodes trained with). A type whose block does not divide ne0 is an error.
+  // These tensors are encoded without importance, as the QAT forward (fakequant/fake_quant_ggml.h)
+  // quantizes them, so the file dequantizes to the trained weights bit for bit.
   std::map<std::string, uint32_t> tensor_types;
 };
 

@@ -1,0 +1,76 @@
+#include "trainers/gguf_qat.h"
+
+#include <stdexcept>
+
+#include "exporters/gguf/ggml_types.h"
+#include "exporters/gguf/llama_tensor_names.h"
+
+namespace qforge::trainers {
+namespace {
+
+bool taken_by(const std::vector<fakequant::QuantRule>& rules, const std::string& layer) {
+  for (const fakequant::QuantRule& rule : rules) {
+    // The same test as prepare_qat: the layer's name or its weight's parameter name.
+    if (fakequant::glob_match(rule.pattern, layer) || fakequant::glob_match(rule.pattern, layer + ".weight")) return true;
+  }
+  return false;
+}
+
+// "model.layers.0.mlp.up_proj.weight" -> "model.layers.0.mlp.up_proj".
+std::string layer_of(const std::string& parameter) {
+  const std::string suffix = ".weight";
+  return parameter.substr(0, parameter.size() - suffix.size());
+}
+
+}  // namespace
+
+std::vector<fakequant::QuantRule> gguf_preset_rules(const layers::LlamaForCausalLM& model, const std::string& preset,
+                                                    const std::vector<fakequant::QuantRule>& earlier) {
+  namespace gg = exporters::gguf;
+  gg::LlamaFileType type;
+  try {
+    type = gg::parse_llama_file_type(preset);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("quantization.preset: " + std::string(e.what()));
+  }
+  if (type == gg::LlamaFileType::kF32) throw std::invalid_argument("quantization.preset: F32 quantizes nothing");
+  std::vector<fakequant::QuantRule> rules;
+  for (const auto& [parameter, ggml_type] : gg::llama_mix_types(model, type)) {
+    if (ggml_type == gg::kGgmlF32) continue;  // norms (1-D): llama.cpp keeps them F32
+    const std::string layer = layer_of(parameter);
+    if (taken_by(earlier, layer)) continue;
+    fakequant::QuantRule rule;
+    rule.pattern = layer;
+    rule.weight = fakequant::QuantizerSpec{};
+    rule.weight->ggml_type = static_cast<int>(ggml_type);
+    rules.push_back(std::move(rule));
+  }
+  return rules;
+}
+
+std::map<std::string, uint32_t> trained_ggml_types(layers::Module& model) {
+  std::map<std::string, uint32_t> types;
+  for (const auto& [name, quantizer] : fakequant::quantizers_of(model)) {
+    if (quantizer->role() != fakequant::QuantizerRole::kWeight || !quantizer->spec().is_ggml_block()) continue;
+    // "<layer>.weight_quantizer" quantizes "<layer>.weight".
+    const std::string layer = name.substr(0, name.rfind(".weight_quantizer"));
+    types[layer + ".weight"] = static_cast<uint32_t>(quantizer->spec().ggml_type);
+  }
+  return types;
+}
+
+exporters::gguf::LlamaExportOptions gguf_export_options(const LanguageModelExport& run, const std::string& file_type,
+                                                        const std::string& name) {
+  namespace gg = exporters::gguf;
+  gg::LlamaExportOptions options;
+  options.type = gg::parse_llama_file_type(!file_type.empty() ? file_type : !run.preset.empty() ? run.preset : "F32");
+  options.name = name;
+  for (const auto& [parameter, ggml_type] : run.ggml_types) {
+    const auto gguf_name = gg::gguf_tensor_name(parameter);
+    if (!gguf_name) throw std::invalid_argument("gguf export: trained parameter '" + parameter + "' has no GGUF name");
+    options.tensor_types[*gguf_name] = ggml_type;
+  }
+  return options;
+}
+
+}  // namespace qforge::trainers
