@@ -16,11 +16,10 @@ configure: setup
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# The main job: a character-level Llama learns the fortunes corpus (a few minutes on 2 cores),
-# then writes some text of its own.
+# The main job: a character-level Llama trained with Q4_K_M-exact QAT (a few minutes on 2 cores), exported
+# to a Q4_K_M GGUF; llama.cpp generates from the file and its probabilities are compared with qforge's.
 demo: build
-	./$(BUILD_DIR)/cli/qforge train --config examples/char_llama_fortunes.pbtxt --fresh
-	./$(BUILD_DIR)/cli/qforge generate --checkpoint runs/char_llama_fortunes --prompt "The " --tokens 400 --seed 1
+	bash scripts/demo.sh $(BUILD_DIR)
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure

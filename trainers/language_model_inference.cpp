@@ -48,7 +48,8 @@ InferenceModel restore_inference_model(const std::filesystem::path& dir) {
   InferenceModel out;
   out.tokenizer = restore_tokenizer(kind, metadata_value(checkpoint.metadata, "tokenizer.vocabulary", dir.string()));
   out.model = std::make_shared<layers::LlamaForCausalLM>(
-      llama_config(config.model().llama(), out.tokenizer->vocab_size(), config.trainer().seed()));
+      llama_config(config.model().llama(), output_vocabulary(config.model().llama(), kind, *out.tokenizer),
+                   config.trainer().seed()));
   apply_quantization(*out.model, config);
   out.model->eval();
   out.model->load_state_dict({checkpoint.model.begin(), checkpoint.model.end()});
@@ -94,7 +95,8 @@ std::vector<int64_t> generate_tokens(layers::LlamaForCausalLM& model, std::vecto
     const ag::IndexTensor window(ag::Shape{1, length}, std::vector<int64_t>(ids.begin() + start, ids.end()));
     const ag::Tensor logits = model.forward(window).data();
     const int64_t vocab = logits.dim(-1);
-    ids.push_back(sample_token(logits.data() + (length - 1) * vocab, vocab, options, rng));
+    const int64_t candidates = options.vocabulary_limit > 0 ? std::min(options.vocabulary_limit, vocab) : vocab;
+    ids.push_back(sample_token(logits.data() + (length - 1) * vocab, candidates, options, rng));
   }
   return ids;
 }

@@ -9,6 +9,7 @@
 #include "data/file_bytes.h"
 #include "data/fortunes_corpus.h"
 #include "data/token_file.h"
+#include "exporters/gguf/llama_gguf_export.h"
 
 namespace qforge::trainers {
 
@@ -64,6 +65,31 @@ std::unique_ptr<data::Tokenizer> restore_tokenizer(const std::string& kind, cons
   throw std::invalid_argument("data.text.tokenizer: '" + kind + "' is not char or byte");
 }
 
+std::vector<std::string> token_strings(const std::string& kind, const data::Tokenizer& tokenizer) {
+  std::vector<std::string> out;
+  for (int64_t id = 0; id < tokenizer.vocab_size(); ++id) {
+    if (kind == "byte") {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "<0x%02X>", static_cast<unsigned>(id));
+      out.emplace_back(buf);
+    } else {
+      out.push_back(tokenizer.decode({static_cast<uint32_t>(id)}));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> output_token_strings(const config::LlamaConfig& llama, const std::string& kind,
+                                              const data::Tokenizer& tokenizer) {
+  std::vector<std::string> tokens = token_strings(kind, tokenizer);
+  return llama.reserve_gguf_tokens() ? exporters::gguf::llama_gguf_tokens(tokens) : tokens;
+}
+
+int64_t output_vocabulary(const config::LlamaConfig& llama, const std::string& kind, const data::Tokenizer& tokenizer) {
+  if (!llama.reserve_gguf_tokens()) return tokenizer.vocab_size();
+  return static_cast<int64_t>(output_token_strings(llama, kind, tokenizer).size());
+}
+
 LanguageModelTask::LanguageModelTask(const config::RunConfig& config)
     : batch_size_(config.data().batch_size() > 0 ? config.data().batch_size() : 64),
       context_(config.model().llama().max_position_embeddings()) {
@@ -80,7 +106,7 @@ LanguageModelTask::LanguageModelTask(const config::RunConfig& config)
     if (tokenizer_kind_ == "char") vocabulary_ = data::CharTokenizer::from_corpus(corpus).vocabulary_utf8();
     const auto tokenizer = restore_tokenizer(tokenizer_kind_, vocabulary_);
     tokens = tokenizer->encode(corpus);
-    vocab = tokenizer->vocab_size();
+    vocab = output_vocabulary(config.model().llama(), tokenizer_kind_, *tokenizer);
   }
   const double val_fraction = text.val_fraction() > 0 ? text.val_fraction() : 0.1;
   data::TokenSplit split = data::split_tokens(tokens, 1.0 - val_fraction);

@@ -38,4 +38,13 @@ layers::LlamaConfig llama_config(const config::LlamaConfig& llama, int64_t token
 // The tokenizer a run saved ("char" with its vocabulary, or "byte").
 std::unique_ptr<data::Tokenizer> restore_tokenizer(const std::string& kind, const std::string& vocabulary);
 
+// Token strings by id as a GGUF vocabulary names them: byte tokens "<0xXX>", chars as UTF-8.
+std::vector<std::string> token_strings(const std::string& kind, const data::Tokenizer& tokenizer);
+// The model's output size: the tokenizer's, or with model.llama.reserve_gguf_tokens the GGUF export's
+// token count (run_config.proto).
+int64_t output_vocabulary(const config::LlamaConfig& llama, const std::string& kind, const data::Tokenizer& tokenizer);
+// The token strings for every output id (reserved GGUF tokens included), for export.
+std::vector<std::string> output_token_strings(const config::LlamaConfig& llama, const std::string& kind,
+                                              const data::Tokenizer& tokenizer);
+
 }  // namespace qforge::trainers

@@ -114,7 +114,9 @@ RunResult evaluate(const std::filesystem::path& dir) {
 std::string generate(const std::filesystem::path& dir, const GenerateOptions& options) {
   InferenceModel restored = restore_inference_model(dir);
   const data::TokenIds prompt = restored.tokenizer->encode(options.prompt);
-  const std::vector<int64_t> ids = generate_tokens(*restored.model, {prompt.begin(), prompt.end()}, options);
+  GenerateOptions limited = options;  // reserved GGUF tokens (if any) are not the tokenizer's to decode
+  limited.vocabulary_limit = restored.tokenizer->vocab_size();
+  const std::vector<int64_t> ids = generate_tokens(*restored.model, {prompt.begin(), prompt.end()}, limited);
   return restored.tokenizer->decode(data::TokenIds(ids.begin(), ids.end()));
 }
 
@@ -125,17 +127,13 @@ LanguageModelExport restore_language_model(const std::filesystem::path& dir) {
   if (kind == "ids") throw std::invalid_argument(dir.string() + ": trained on token ids; it has no token strings to export");
   const auto tokenizer = restore_tokenizer(kind, find_value(r.checkpoint.metadata, "tokenizer.vocabulary", dir.string()));
   const layers::LlamaConfig model_config =
-      llama_config(r.config.model().llama(), tokenizer->vocab_size(), r.config.trainer().seed());
+      llama_config(r.config.model().llama(), output_vocabulary(r.config.model().llama(), kind, *tokenizer),
+                   r.config.trainer().seed());
   LanguageModelExport out = exported_weights(r, model_config);
-  for (int64_t id = 0; id < tokenizer->vocab_size(); ++id) {
-    if (kind == "byte") {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "<0x%02X>", static_cast<unsigned>(id));
-      out.vocabulary.emplace_back(buf);
-    } else {
-      out.vocabulary.push_back(tokenizer->decode({static_cast<uint32_t>(id)}));
-    }
-  }
+  out.vocabulary = output_token_strings(r.config.model().llama(), kind, *tokenizer);
+  if (!r.config.model().llama().reserve_gguf_tokens())
+    out.notes.push_back("the model was trained without model.llama.reserve_gguf_tokens: the control and byte tokens the "
+                        "GGUF vocabulary needs get zero output rows (logit 0) and take probability mass in llama.cpp");
   return out;
 }
 

@@ -43,6 +43,7 @@ struct GenerateOptions {
   float temperature = 0.8f;  // 0: greedy
   int64_t top_k = 0;         // 0: whole vocabulary
   uint64_t seed = 0;
+  int64_t vocabulary_limit = 0;  // sample among ids < limit (the tokenizer's); 0: every output
 };
 // Prompt followed by sampled continuation, decoded with the run's tokenizer.
 std::string generate(const std::filesystem::path& checkpoint_dir, const GenerateOptions& options);

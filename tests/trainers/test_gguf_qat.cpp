@@ -42,7 +42,7 @@ config::RunConfig q4_k_m_run() {
   for (int i = 0; i < 40; ++i) out << "the quick brown fox " << i << " jumps over the lazy dog.\n";
   out.close();
   return parse_run_config(R"(
-    model { llama { hidden_size: 256 num_hidden_layers: 2 num_attention_heads: 2 num_key_value_heads: 1
+    model { llama { reserve_gguf_tokens: true hidden_size: 256 num_hidden_layers: 2 num_attention_heads: 2 num_key_value_heads: 1
                     intermediate_size: 320 max_position_embeddings: 16 } }
     data { text { corpus: ")" + corpus.string() + R"(" tokenizer: "char" } batch_size: 2 }
     optimizer { name: "adamw" lr: 0.003 }

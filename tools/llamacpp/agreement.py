@@ -1,6 +1,7 @@
 """llama.cpp (node-llama-cpp) against qforge on qforge's own GGUF exports.
 
   agreement.py QFORGE RUN_SH WORK_DIR TEXT_FILE
+  agreement.py --single QFORGE RUN_SH RUN_DIR FILE.gguf TYPE TEXT_FILE   (make demo: one run and its export)
 
 WORK_DIR holds the runs `gguf` (char_llama_gguf, dim 256) and `fortunes` (char_llama_fortunes, dim 128)
 and their exports gguf.<TYPE>.gguf / fortunes.<TYPE>.gguf (agreement.sh makes them). Checks:
@@ -16,6 +17,7 @@ Prints one line per check and "agreement: N passed, M failed".
 """
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -89,7 +91,7 @@ class Checker:
                         f"max_kl={max(kls):.3e} positions={len(kls)} ({bounds})")
         return llama
 
-    def check_checkpoint(self, run_name, sequences, llama_f32):
+    def check_checkpoint(self, run_name, sequences, llama_f32, file_type="F32"):
         ours = self.qforge_probs("--checkpoint", f"{self.work}/{run_name}", sequences)
         max_abs, kls = 0.0, []
         for q_rows, l_rows in zip(ours, llama_f32, strict=True):
@@ -101,23 +103,50 @@ class Checker:
             m, k = compare(q_rows, restricted)
             max_abs, kls = max(max_abs, m), kls + k
         mean_kl = sum(kls) / len(kls)
-        abs_bound, kl_bound = BOUNDS["F32"]
-        self.record(max_abs <= abs_bound and mean_kl <= kl_bound,
-                    f"agreement {run_name} checkpoint-vs-F32 max_abs={max_abs:.3e} mean_kl={mean_kl:.3e} "
-                    f"(mean_kl<={kl_bound:g} max_abs<={abs_bound:g})")
+        abs_bound, kl_bound = BOUNDS[file_type]
+        ok = mean_kl <= kl_bound and (abs_bound is None or max_abs <= abs_bound)
+        bounds = f"mean_kl<={kl_bound:g}" + (f" max_abs<={abs_bound:g}" if abs_bound else "")
+        self.record(ok, f"agreement {run_name} checkpoint-vs-{file_type} max_abs={max_abs:.3e} mean_kl={mean_kl:.3e} "
+                        f"({bounds})")
 
-    def check_tokenize(self, run_name, text_file):
+    def check_tokenize(self, run_name, text_file, gguf=None):
         text = open(text_file, encoding="utf-8").read()
         ours = json.loads(run([self.qforge, "tokenize", "--checkpoint", f"{self.work}/{run_name}",
                                "--file", text_file]))["tokens"]
-        theirs = json_lines(run([self.run_sh, "probs.mjs", "tokenize", f"{self.work}/{run_name}.F32.gguf", text]))[0]["tokens"]
+        gguf = gguf or f"{self.work}/{run_name}.F32.gguf"
+        theirs = json_lines(run([self.run_sh, "probs.mjs", "tokenize", gguf, text]))[0]["tokens"]
         first_difference = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), None)
         self.record(ours == theirs, f"tokenize {run_name}: {len(text)} characters, qforge {len(ours)} ids, "
                                     f"llama.cpp {len(theirs)} ids, first difference at {first_difference}")
         return ours
 
 
+def main_single(qforge, run_sh, run_dir, gguf, file_type, text_file):
+    """One run and its export: tokenization, llama.cpp vs qforge on the file, and llama.cpp on the file vs
+    the trained checkpoint's own forward (for format-exact QAT these are the same weights)."""
+    work, run_name = os.path.split(os.path.abspath(run_dir))
+    checker = Checker(qforge, run_sh, work)
+    ids = checker.check_tokenize(run_name, text_file, gguf)
+    sequences = [ids[start:start + SEQUENCE_LENGTH] for start in SEQUENCE_STARTS]
+    llama = [r["probs"] for r in json_lines(run([run_sh, "probs.mjs", "probs", gguf,
+                                                 ";".join(",".join(map(str, s)) for s in sequences)]))]
+    ours = checker.qforge_probs("--gguf", gguf, sequences)
+    max_abs, kls = 0.0, []
+    for q_rows, l_rows in zip(ours, llama, strict=True):
+        m, k = compare(q_rows, l_rows)
+        max_abs, kls = max(max_abs, m), kls + k
+    kl_bound = BOUNDS[file_type][1]
+    checker.record(sum(kls) / len(kls) <= kl_bound,
+                   f"agreement {os.path.basename(gguf)} max_abs={max_abs:.3e} mean_kl={sum(kls) / len(kls):.3e} "
+                   f"max_kl={max(kls):.3e} positions={len(kls)} (mean_kl<={kl_bound:g})")
+    checker.check_checkpoint(run_name, sequences, llama, file_type)
+    print(f"agreement: {checker.passed} passed, {checker.failed} failed")
+    sys.exit(1 if checker.failed else 0)
+
+
 def main():
+    if sys.argv[1] == "--single":
+        main_single(*sys.argv[2:8])
     qforge, run_sh, work, text_file = sys.argv[1:5]
     checker = Checker(qforge, run_sh, work)
     ids = checker.check_tokenize("gguf", text_file)
