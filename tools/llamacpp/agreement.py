@@ -140,6 +140,11 @@ def main_single(qforge, run_sh, run_dir, gguf, file_type, text_file):
                    f"agreement {os.path.basename(gguf)} max_abs={max_abs:.3e} mean_kl={sum(kls) / len(kls):.3e} "
                    f"max_kl={max(kls):.3e} positions={len(kls)} (mean_kl<={kl_bound:g})")
     checker.check_checkpoint(run_name, sequences, llama, file_type)
+    # The trained checkpoint's forward against the file's weights, both in qforge: for format-exact QAT
+    # the weights are bit-identical, so only float summation order can differ.
+    trained = checker.qforge_probs("--checkpoint", run_dir, sequences)
+    gap = max(compare(t_rows, f_rows)[0] for t_rows, f_rows in zip(trained, ours, strict=True))
+    checker.record(gap <= 1e-5, f"qforge checkpoint-vs-{os.path.basename(gguf)} max_abs={gap:.3e} (<=1e-05)")
     print(f"agreement: {checker.passed} passed, {checker.failed} failed")
     sys.exit(1 if checker.failed else 0)
 

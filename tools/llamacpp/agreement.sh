@@ -27,6 +27,14 @@ done
 "$qforge" export --checkpoint "$work/fortunes" --format gguf --type F32 -o "$work/fortunes.F32.gguf" >/dev/null
 "$qforge" export --checkpoint "$work/fortunes" --format gguf --type Q4_K_M -o "$work/fortunes.Q4_K_M.gguf" >/dev/null
 
+# Q4_K_M-exact QAT briefly fine-tuned from the float run: llama.cpp on its export against the trained
+# checkpoint's own (fake-quantized) forward, i.e. the deployed file is the trained model.
+"$qforge" train --config "$root/examples/char_llama_gguf_qat.pbtxt" --run-dir "$work/qat" --fresh \
+  --set quantization.init_from="$work/gguf" --set trainer.steps=30 --set schedule.warmup_steps=6 \
+  --set trainer.eval_every=0 --set trainer.checkpoint_every=0 --set trainer.log_every=1000 | tail -n 1 | sed "s/^/qat: /"
+"$qforge" export --checkpoint "$work/qat" --format gguf -o "$work/qat.Q4_K_M.gguf" >/dev/null
+
 # A fortunes text with spaces, punctuation and newlines, long enough for 3 windows of 64 tokens.
 head -c 1600 "$fortunes" > "$work/text.txt"
 "$python" "$peer/agreement.py" "$qforge" "$peer/run.sh" "$work" "$work/text.txt"
+"$python" "$peer/agreement.py" --single "$qforge" "$peer/run.sh" "$work/qat" "$work/qat.Q4_K_M.gguf" Q4_K_M "$work/text.txt"

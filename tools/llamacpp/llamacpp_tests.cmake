@@ -7,8 +7,9 @@ function(qforge_add_llamacpp_tests)
     return()
   endif()
   add_test(NAME peer.llamacpp_agreement COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/agreement.sh $<TARGET_FILE:qforge>)
+  # agreement.sh exits non-zero when any check fails (set -e; agreement.py exits 1); FAILED lines too.
   set_tests_properties(peer.llamacpp_agreement PROPERTIES LABELS "llamacpp" TIMEOUT 900
-                       PASS_REGULAR_EXPRESSION "agreement: [1-9][0-9]* passed, 0 failed")
+                       FAIL_REGULAR_EXPRESSION "FAILED ")
   # The vocab-file test also runs under "unit" (it clones the bundle itself, or skips); here it is
   # labelled llamacpp too, so `ctest -L llamacpp` covers every check against llama.cpp's own files.
   add_test(NAME peer.llamacpp_vocab_files COMMAND exporters_test_llamacpp_vocab_files)
