@@ -18,11 +18,12 @@ echo "== 2. export: each tensor in the type it trained with, from its latent wei
 echo "validation loss, trained model (fake-quantized forward): $("$qforge" eval --checkpoint "$run" | sed -n 's/.*val_loss=//p')"
 echo "validation loss, the exported file's weights:            $("$qforge" eval --checkpoint "$run" --gguf "$file" | sed -n 's/.*val_loss=//p')"
 
-echo "== 3. llama.cpp generates from $file (greedy, prompt \"The \")"
-/usr/bin/python3 - "$(tools/llamacpp/run.sh generate.mjs "$file" "The " 300)" <<'PY'
-import json, sys
-print("The " + json.loads(sys.argv[1])["text"])
-PY
+echo "== 3. llama.cpp generates from $file (greedy, prompt \"The \"; the context is 128 tokens)"
+llama_json="$(tools/llamacpp/run.sh generate.mjs "$file" "The " 120)"
+/usr/bin/python3 -c 'import json, sys; print("The " + json.loads(sys.argv[1])["text"])' "$llama_json"
+echo "-- qforge, greedy from the same file:"
+"$qforge" generate --gguf "$file" --prompt "The " --tokens 120 --temperature 0
+echo
 
 echo "== 4. llama.cpp vs qforge on the file and on the trained checkpoint"
 head -c 1600 "${QFORGE_FORTUNES_FILE:-/usr/share/games/fortunes/fortunes}" > "$run/agreement_text.txt"
