@@ -33,8 +33,20 @@ done
   --set quantization.init_from="$work/gguf" --set trainer.steps=30 --set schedule.warmup_steps=6 \
   --set trainer.eval_every=0 --set trainer.checkpoint_every=0 --set trainer.log_every=1000 | tail -n 1 | sed "s/^/qat: /"
 "$qforge" export --checkpoint "$work/qat" --format gguf -o "$work/qat.Q4_K_M.gguf" >/dev/null
+# Files of one k-quant type throughout (every Linear, the embedding and the lm_head; norms F32): format-exact
+# QAT with scheme q4_k / q6_k for a few steps, exported in the trained types.
+for scheme in q4_k q6_k; do
+  sed "s/  preset: \"Q4_K_M\"/  rules { pattern: \"*\" weight { scheme: \"$scheme\" } }/" \
+    "$root/examples/char_llama_gguf_qat.pbtxt" > "$work/$scheme.pbtxt"
+  "$qforge" train --config "$work/$scheme.pbtxt" --run-dir "$work/$scheme" --fresh \
+    --set quantization.init_from="$work/gguf" --set trainer.steps=5 --set schedule.warmup_steps=1 \
+    --set trainer.eval_every=0 --set trainer.checkpoint_every=0 --set trainer.log_every=1000 | tail -n 1 | sed "s/^/$scheme: /"
+  "$qforge" export --checkpoint "$work/$scheme" --format gguf -o "$work/$scheme.gguf" >/dev/null
+done
 
 # A fortunes text with spaces, punctuation and newlines, long enough for 3 windows of 64 tokens.
 head -c 1600 "$fortunes" > "$work/text.txt"
 "$python" "$peer/agreement.py" "$qforge" "$peer/run.sh" "$work" "$work/text.txt"
 "$python" "$peer/agreement.py" --single "$qforge" "$peer/run.sh" "$work/qat" "$work/qat.Q4_K_M.gguf" Q4_K_M "$work/text.txt"
+"$python" "$peer/agreement.py" --single "$qforge" "$peer/run.sh" "$work/q4_k" "$work/q4_k.gguf" Q4_K "$work/text.txt"
+"$python" "$peer/agreement.py" --single "$qforge" "$peer/run.sh" "$work/q6_k" "$work/q6_k.gguf" Q6_K "$work/text.txt"
