@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  build-essential cmake ccache pkg-config
+  build-essential cmake ccache pkg-config git
   # libraries the code links
   libeigen3-dev libomp-dev libprotobuf-dev protobuf-compiler
   libboost-serialization-dev libcli11-dev nlohmann-json3-dev

@@ -55,6 +55,15 @@ def compare(reference_rows, test_rows):
     return max_abs, kls
 
 
+def compare_sequences(reference_runs, test_runs):
+    """compare() over several sequences: overall max |p - q| and every position's KL."""
+    max_abs, kls = 0.0, []
+    for p_rows, q_rows in zip(reference_runs, test_runs, strict=True):
+        m, k = compare(p_rows, q_rows)
+        max_abs, kls = max(max_abs, m), kls + k
+    return max_abs, kls
+
+
 class Checker:
     def __init__(self, qforge, run_sh, work):
         self.qforge, self.run_sh, self.work = qforge, run_sh, work
@@ -75,39 +84,29 @@ class Checker:
         return [json.loads(run([self.qforge, "probs", source_flag, source, "--tokens", ",".join(map(str, s))]))["probs"]
                 for s in sequences]
 
-    def check_file(self, run_name, file_type, sequences):
-        gguf = f"{self.work}/{run_name}.{file_type}.gguf"
+    def record_bounds(self, label, file_type, max_abs, kls, show_max_kl=True):
+        mean_kl = sum(kls) / len(kls)
+        abs_bound, kl_bound = BOUNDS[file_type]
+        ok = mean_kl <= kl_bound and (abs_bound is None or max_abs <= abs_bound)
+        bounds = f"mean_kl<={kl_bound:g}" + (f" max_abs<={abs_bound:g}" if abs_bound else "")
+        detail = f" max_kl={max(kls):.3e} positions={len(kls)}" if show_max_kl else ""
+        self.record(ok, f"agreement {label} max_abs={max_abs:.3e} mean_kl={mean_kl:.3e}{detail} ({bounds})")
+
+    def check_file(self, run_name, file_type, sequences, gguf=None, label=None):
+        gguf = gguf or f"{self.work}/{run_name}.{file_type}.gguf"
         llama = self.llama_probs(gguf, sequences)
         ours = self.qforge_probs("--gguf", gguf, sequences)
-        max_abs, kls = 0.0, []
-        for q_rows, l_rows in zip(ours, llama, strict=True):
-            m, k = compare(q_rows, l_rows)
-            max_abs, kls = max(max_abs, m), kls + k
-        mean_kl = sum(kls) / len(kls)
-        abs_bound, kl_bound = BOUNDS[file_type]
-        ok = mean_kl <= kl_bound and (abs_bound is None or max_abs <= abs_bound)
-        bounds = f"mean_kl<={kl_bound:g}" + (f" max_abs<={abs_bound:g}" if abs_bound else "")
-        self.record(ok, f"agreement {run_name} {file_type:7s} max_abs={max_abs:.3e} mean_kl={mean_kl:.3e} "
-                        f"max_kl={max(kls):.3e} positions={len(kls)} ({bounds})")
-        return llama
+        max_abs, kls = compare_sequences(ours, llama)
+        self.record_bounds(label or f"{run_name} {file_type:7s}", file_type, max_abs, kls)
+        return llama, ours
 
-    def check_checkpoint(self, run_name, sequences, llama_f32, file_type="F32"):
+    def check_checkpoint(self, run_name, sequences, llama_rows, file_type="F32"):
         ours = self.qforge_probs("--checkpoint", f"{self.work}/{run_name}", sequences)
-        max_abs, kls = 0.0, []
-        for q_rows, l_rows in zip(ours, llama_f32, strict=True):
-            vocab = len(q_rows[0])
-            restricted = []
-            for row in l_rows:
-                total = sum(row[:vocab])
-                restricted.append([p / total for p in row[:vocab]])
-            m, k = compare(q_rows, restricted)
-            max_abs, kls = max(max_abs, m), kls + k
-        mean_kl = sum(kls) / len(kls)
-        abs_bound, kl_bound = BOUNDS[file_type]
-        ok = mean_kl <= kl_bound and (abs_bound is None or max_abs <= abs_bound)
-        bounds = f"mean_kl<={kl_bound:g}" + (f" max_abs<={abs_bound:g}" if abs_bound else "")
-        self.record(ok, f"agreement {run_name} checkpoint-vs-{file_type} max_abs={max_abs:.3e} mean_kl={mean_kl:.3e} "
-                        f"({bounds})")
+        vocab = len(ours[0][0])
+        restricted = [[[p / sum(row[:vocab]) for p in row[:vocab]] for row in rows] for rows in llama_rows]
+        max_abs, kls = compare_sequences(ours, restricted)
+        self.record_bounds(f"{run_name} checkpoint-vs-{file_type}", file_type, max_abs, kls, show_max_kl=False)
+        return ours
 
     def check_tokenize(self, run_name, text_file, gguf=None):
         text = open(text_file, encoding="utf-8").read()
@@ -128,22 +127,11 @@ def main_single(qforge, run_sh, run_dir, gguf, file_type, text_file):
     checker = Checker(qforge, run_sh, work)
     ids = checker.check_tokenize(run_name, text_file, gguf)
     sequences = [ids[start:start + SEQUENCE_LENGTH] for start in SEQUENCE_STARTS]
-    llama = [r["probs"] for r in json_lines(run([run_sh, "probs.mjs", "probs", gguf,
-                                                 ";".join(",".join(map(str, s)) for s in sequences)]))]
-    ours = checker.qforge_probs("--gguf", gguf, sequences)
-    max_abs, kls = 0.0, []
-    for q_rows, l_rows in zip(ours, llama, strict=True):
-        m, k = compare(q_rows, l_rows)
-        max_abs, kls = max(max_abs, m), kls + k
-    kl_bound = BOUNDS[file_type][1]
-    checker.record(sum(kls) / len(kls) <= kl_bound,
-                   f"agreement {os.path.basename(gguf)} max_abs={max_abs:.3e} mean_kl={sum(kls) / len(kls):.3e} "
-                   f"max_kl={max(kls):.3e} positions={len(kls)} (mean_kl<={kl_bound:g})")
-    checker.check_checkpoint(run_name, sequences, llama, file_type)
+    llama, ours = checker.check_file(run_name, file_type, sequences, gguf, os.path.basename(gguf))
+    trained = checker.check_checkpoint(run_name, sequences, llama, file_type)
     # The trained checkpoint's forward against the file's weights, both in qforge: for format-exact QAT
     # the weights are bit-identical, so only float summation order can differ.
-    trained = checker.qforge_probs("--checkpoint", run_dir, sequences)
-    gap = max(compare(t_rows, f_rows)[0] for t_rows, f_rows in zip(trained, ours, strict=True))
+    gap = compare_sequences(trained, ours)[0]
     checker.record(gap <= 1e-5, f"qforge checkpoint-vs-{os.path.basename(gguf)} max_abs={gap:.3e} (<=1e-05)")
     print(f"agreement: {checker.passed} passed, {checker.failed} failed")
     sys.exit(1 if checker.failed else 0)
@@ -159,7 +147,7 @@ def main():
     if any(len(s) != SEQUENCE_LENGTH for s in sequences):
         raise RuntimeError(f"{text_file} is too short for {len(SEQUENCE_STARTS)} sequences of {SEQUENCE_LENGTH} tokens")
     for file_type in ("F32", "F16", "BF16", "Q8_0", "IQ4_NL", "Q4_K_M"):
-        llama = checker.check_file("gguf", file_type, sequences)
+        llama, _ = checker.check_file("gguf", file_type, sequences)
         if file_type == "F32":
             checker.check_checkpoint("gguf", sequences, llama)
     # dim 128: the Q4_K_M mix falls back to Q5_0/Q8_0 where rows are not multiples of 256.
