@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "autograd/packed_weight.h"
 #include "autograd/variable.h"
 
 namespace qforge::autograd {
@@ -36,6 +37,9 @@ inline Variable operator/(const Variable& x, float s) { return mul_scalar(x, 1.0
 // a [..., m, k] times b [..., k, n] (each transposed first when its flag is set). Batch dims
 // broadcast; a 2-D b is shared by every batch of a (the Linear case folds into one GEMM).
 Variable matmul(const Variable& a, const Variable& b, bool transpose_a = false, bool transpose_b = false);
+// x [..., in] times the frozen packed W [out, in] transposed: [..., out]. W is dequantized tile by
+// tile and never materialised whole; the gradient flows to x only (dx = dy W), W is frozen.
+Variable packed_matmul(const Variable& x, const PackedWeightPtr& weight);
 
 // ---- reductions ----
 Variable sum(const Variable& x);  // all elements, 0-d result
