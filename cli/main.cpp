@@ -1,4 +1,4 @@
-// qforge command line: `qforge train|eval|generate|quantize|study|export|inspect|probs|tokenize|imatrix|quantize-gguf`. Thin: parses flags with CLI11, loads the
+// qforge command line: `qforge train|qlora|eval|generate|quantize|study|export|inspect|probs|tokenize|imatrix|quantize-gguf`. Thin: parses flags with CLI11, loads the
 // config, and calls trainers/run.h. Errors print one line naming what is wrong and exit 1.
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -12,6 +12,7 @@
 #include "cli/tokenize_command.h"
 #include "cli/quantize_gguf_command.h"
 #include "cli/imatrix_command.h"
+#include "cli/qlora_command.h"
 #include "exporters/gguf/ggml_types.h"
 #include "exporters/gguf/gguf_reader.h"
 #include "exporters/gguf/llama_gguf_export.h"
@@ -41,6 +42,7 @@ struct Arguments {
   qforge::cli::QuantizeGgufArguments quantize_gguf;
   std::string imatrix;  // export --imatrix
   qforge::cli::ImatrixArguments imatrix_command;
+  qforge::cli::QloraArguments qlora;
 };
 
 void add_train(CLI::App& app, Arguments& args) {
@@ -206,6 +208,7 @@ int run(CLI::App& app, const Arguments& args, const std::string& command) {
   if (app.got_subcommand("quantize-gguf")) return qforge::cli::run_quantize_gguf(args.quantize_gguf);
   if (app.got_subcommand("imatrix")) return qforge::cli::run_imatrix(args.imatrix_command);
   if (app.got_subcommand("study")) return run_study(args, command);
+  if (app.got_subcommand("qlora")) return qforge::cli::run_qlora(args.qlora);
   if (app.got_subcommand("train")) {
     qforge::config::RunConfig config = tr::load_run_config(args.config_path);
     for (const std::string& assignment : args.overrides) tr::apply_override(config, assignment);
@@ -243,6 +246,7 @@ int main(int argc, char** argv) {
   qforge::cli::add_tokenize(app, args.tokenize);
   qforge::cli::add_quantize_gguf(app, args.quantize_gguf);
   qforge::cli::add_imatrix(app, args.imatrix_command);
+  qforge::cli::add_qlora(app, args.qlora);
   CLI11_PARSE(app, argc, argv);
   std::string command = "qforge";
   for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];

@@ -35,7 +35,7 @@ CalibrationTokens calibration_tokens(const std::filesystem::path& dir, const std
   } else {
     const std::string corpus = text.corpus().empty() ? data::load_fortunes_corpus() : data::read_text_file(text.corpus());
     const auto tokenizer = restore_tokenizer(kind, find_value(checkpoint.metadata, "tokenizer.vocabulary", dir.string()));
-    tokens = tokenizer->encode(corpus);
+    tokens = tokenizer->encode(corpus_part(corpus, text));
     name = text.corpus().empty() ? "fortunes" : text.corpus();
   }
   const double val_fraction = text.val_fraction() > 0 ? text.val_fraction() : 0.1;

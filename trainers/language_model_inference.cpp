@@ -1,4 +1,5 @@
 // Restoring a language-model run for inference, next-token distributions, and sampling.
+#include "trainers/lora_model.h"
 #include "trainers/language_model_inference.h"
 
 #include <algorithm>
@@ -47,12 +48,16 @@ InferenceModel restore_inference_model(const std::filesystem::path& dir) {
   if (kind == "ids") throw std::invalid_argument(dir.string() + ": trained on token ids; it has no tokenizer");
   InferenceModel out;
   out.tokenizer = restore_tokenizer(kind, metadata_value(checkpoint.metadata, "tokenizer.vocabulary", dir.string()));
-  out.model = std::make_shared<layers::LlamaForCausalLM>(
-      llama_config(config.model().llama(), output_vocabulary(config.model().llama(), kind, *out.tokenizer),
-                   config.trainer().seed()));
+  const layers::LlamaConfig model_config = llama_config(
+      config.model().llama(), output_vocabulary(config.model().llama(), kind, *out.tokenizer), config.trainer().seed());
+  // A LoRA run: its base with the adapters applied, unmerged, as they trained.
+  out.model = is_lora_run(config)
+                  ? build_lora_model(config, model_config,
+                                     output_token_strings(config.model().llama(), kind, *out.tokenizer))
+                  : std::make_shared<layers::LlamaForCausalLM>(model_config);
   apply_quantization(*out.model, config);
   out.model->eval();
-  out.model->load_state_dict({checkpoint.model.begin(), checkpoint.model.end()});
+  load_run_weights(*out.model, config, checkpoint.model, dir.string());
   return out;
 }
 

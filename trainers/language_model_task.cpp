@@ -10,6 +10,7 @@
 #include "data/fortunes_corpus.h"
 #include "data/token_file.h"
 #include "exporters/gguf/llama_gguf_export.h"
+#include "trainers/lora_model.h"
 
 namespace qforge::trainers {
 
@@ -36,7 +37,25 @@ data::RngState parse_state(const std::string& text) {
   return s;
 }
 
+// Byte offset of the first UTF-8 character starting at or after `offset`.
+size_t character_boundary(const std::string& text, size_t offset) {
+  while (offset < text.size() && (static_cast<unsigned char>(text[offset]) & 0xC0) == 0x80) ++offset;
+  return offset;
+}
+
 }  // namespace
+
+std::string corpus_part(const std::string& corpus, const config::TextData& text) {
+  const float begin = text.corpus_begin(), end = text.corpus_end() > 0 ? text.corpus_end() : 1.0f;
+  if (begin < 0 || end > 1 || begin >= end) {
+    throw std::invalid_argument("data.text: corpus_begin " + std::to_string(begin) + " and corpus_end " +
+                                std::to_string(end) + " must satisfy 0 <= begin < end <= 1");
+  }
+  if (begin == 0 && end == 1) return corpus;
+  const size_t first = character_boundary(corpus, static_cast<size_t>(begin * static_cast<double>(corpus.size())));
+  const size_t last = character_boundary(corpus, static_cast<size_t>(end * static_cast<double>(corpus.size())));
+  return corpus.substr(first, last - first);
+}
 
 layers::LlamaConfig llama_config(const config::LlamaConfig& llama, int64_t tokenizer_vocab, uint64_t seed) {
   layers::LlamaConfig c;
@@ -97,6 +116,7 @@ LanguageModelTask::LanguageModelTask(const config::RunConfig& config)
   tokenizer_kind_ = text.tokenizer().empty() ? "char" : text.tokenizer();
   data::TokenIds tokens;
   int64_t vocab = 0;
+  std::vector<std::string> output_tokens;  // by output id, for checking a LoRA base's vocabulary
   if (!text.token_file().empty()) {
     tokens = data::read_token_file(text.token_file());
     tokenizer_kind_ = "ids";
@@ -105,8 +125,9 @@ LanguageModelTask::LanguageModelTask(const config::RunConfig& config)
     const std::string corpus = text.corpus().empty() ? data::load_fortunes_corpus() : data::read_text_file(text.corpus());
     if (tokenizer_kind_ == "char") vocabulary_ = data::CharTokenizer::from_corpus(corpus).vocabulary_utf8();
     const auto tokenizer = restore_tokenizer(tokenizer_kind_, vocabulary_);
-    tokens = tokenizer->encode(corpus);
+    tokens = tokenizer->encode(corpus_part(corpus, text));
     vocab = output_vocabulary(config.model().llama(), tokenizer_kind_, *tokenizer);
+    output_tokens = output_token_strings(config.model().llama(), tokenizer_kind_, *tokenizer);
   }
   const double val_fraction = text.val_fraction() > 0 ? text.val_fraction() : 0.1;
   data::TokenSplit split = data::split_tokens(tokens, 1.0 - val_fraction);
@@ -117,7 +138,9 @@ LanguageModelTask::LanguageModelTask(const config::RunConfig& config)
     throw std::invalid_argument("data.text: validation split holds " + std::to_string(validation_.size()) +
                                 " tokens, too short for context " + std::to_string(context_));
   }
-  model_ = std::make_shared<layers::LlamaForCausalLM>(llama_config(config.model().llama(), vocab, config.trainer().seed()));
+  const layers::LlamaConfig model_config = llama_config(config.model().llama(), vocab, config.trainer().seed());
+  model_ = is_lora_run(config) ? build_lora_model(config, model_config, output_tokens)
+                               : std::make_shared<layers::LlamaForCausalLM>(model_config);
 }
 
 ag::Variable LanguageModelTask::training_loss(int64_t /*step*/) {

@@ -32,6 +32,8 @@ class LanguageModelTask : public Task {
   int64_t batch_size_, context_;
 };
 
+// The [data.text.corpus_begin, corpus_end) part of `corpus`, cut at UTF-8 character boundaries.
+std::string corpus_part(const std::string& corpus, const config::TextData& text);
 // Hugging Face-style Llama config from the run config, defaults filled in.
 layers::LlamaConfig llama_config(const config::LlamaConfig& llama, int64_t tokenizer_vocab, uint64_t seed);
 

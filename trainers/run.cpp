@@ -12,6 +12,7 @@
 #include "trainers/language_model_inference.h"
 #include "trainers/gguf_qat.h"
 #include "trainers/language_model_task.h"
+#include "trainers/lora_model.h"
 #include "trainers/quantization_setup.h"
 
 namespace qforge::trainers {
@@ -66,7 +67,19 @@ Restored restore(const std::filesystem::path& dir) {
 }
 
 // The trained model with its quantizers, reduced to a plain Llama as run.h LanguageModelExport says.
-LanguageModelExport exported_weights(const Restored& r, const layers::LlamaConfig& model_config) {
+LanguageModelExport exported_weights(const Restored& r, const layers::LlamaConfig& model_config,
+                                     const std::vector<std::string>& output_tokens) {
+  if (is_lora_run(r.config)) {
+    // Merge: W + scale * B A in FP32 for every adapted projection (a packed base dequantized first).
+    std::shared_ptr<layers::LlamaForCausalLM> lora = build_lora_model(r.config, model_config, output_tokens);
+    load_run_weights(*lora, r.config, r.checkpoint.model, r.config.lora().base());
+    merge_lora_adapters(*lora);
+    LanguageModelExport out;
+    out.model = std::make_shared<layers::LlamaForCausalLM>(model_config);
+    out.model->load_state_dict(lora->state_dict());
+    out.notes.push_back("LoRA adapters merged into the base (" + r.config.lora().base() + ")");
+    return out;
+  }
   layers::LlamaForCausalLM trained(model_config);
   apply_quantization(trained, r.config);
   trained.load_state_dict({r.checkpoint.model.begin(), r.checkpoint.model.end()});
@@ -99,7 +112,7 @@ LanguageModelExport exported_weights(const Restored& r, const layers::LlamaConfi
 RunResult evaluate(const std::filesystem::path& dir) {
   const Restored r = restore(dir);
   std::unique_ptr<Task> task = make_task(r.config);
-  task->model().load_state_dict({r.checkpoint.model.begin(), r.checkpoint.model.end()});
+  load_run_weights(task->model(), r.config, r.checkpoint.model, dir.string());
   const Evaluation e = task->evaluate(r.config.trainer().eval_batches());
   RunResult result;
   result.step = r.checkpoint.step;
@@ -129,7 +142,8 @@ LanguageModelExport restore_language_model(const std::filesystem::path& dir) {
   const layers::LlamaConfig model_config =
       llama_config(r.config.model().llama(), output_vocabulary(r.config.model().llama(), kind, *tokenizer),
                    r.config.trainer().seed());
-  LanguageModelExport out = exported_weights(r, model_config);
+  LanguageModelExport out =
+      exported_weights(r, model_config, output_token_strings(r.config.model().llama(), kind, *tokenizer));
   out.vocabulary = output_token_strings(r.config.model().llama(), kind, *tokenizer);
   if (!r.config.model().llama().reserve_gguf_tokens())
     out.notes.push_back("the model was trained without model.llama.reserve_gguf_tokens: the control and byte tokens the "

@@ -8,6 +8,7 @@
 
 #include "optim/clip_grad_norm.h"
 #include "trainers/checkpoint.h"
+#include "trainers/lora_model.h"
 #include "trainers/metrics_log.h"
 #include "trainers/optimizer_factory.h"
 #include "trainers/progress.h"
@@ -61,8 +62,10 @@ class TrainingRun {
 
 TrainingRun::TrainingRun(const config::RunConfig& config, const TrainOptions& options)
     : config_(config), options_(options), task_(make_task(config)) {
-  params_ = task_->model().parameters();
-  optimizer_ = make_optimizer(config.optimizer(), task_->model().named_parameters());
+  // A LoRA run trains (and keeps optimizer state for) its adapters only; the base is frozen.
+  const auto named = is_lora_run(config) ? trainable_parameters(task_->model()) : task_->model().named_parameters();
+  for (const auto& [name, param] : named) params_.push_back(param);
+  optimizer_ = make_optimizer(config.optimizer(), named);
   total_steps_ = config.trainer().steps() > 0 ? config.trainer().steps() : task_->default_steps(config.trainer());
   schedule_ = make_schedule(config.schedule(), config.optimizer(), total_steps_);
 }
@@ -82,8 +85,7 @@ void TrainingRun::resume_or_start() {
     throw std::invalid_argument(path.string() + " was written by a different config; use --fresh to start over or "
                                 "--run-dir for a new folder. Saved config:\n" + c.config_text);
   }
-  std::map<std::string, autograd::Tensor> state(c.model.begin(), c.model.end());
-  task_->model().load_state_dict(state);
+  load_run_weights(task_->model(), config_, c.model, path.string());
   optimizer_->load_state(c.optimizer, c.counters);
   task_->load_state(c.metadata);
   window_.sum = std::stod(find_value(c.metadata, "loss_window.sum", path.string()));
@@ -97,7 +99,9 @@ void TrainingRun::save(int64_t step) {
   Checkpoint c;
   c.step = step;
   c.config_text = to_text(config_);
-  for (const auto& [name, t] : task_->model().state_dict()) c.model.emplace_back(name, t);
+  // LoRA runs save the adapters, not the base they were trained on (lora.base rebuilds it).
+  const auto named = is_lora_run(config_) ? trainable_parameters(task_->model()) : task_->model().named_parameters();
+  for (const auto& [name, param] : named) c.model.emplace_back(name, param.data());
   c.optimizer = optimizer_->state();
   c.counters = optimizer_->step_counts();
   c.metadata = task_->save_state();
@@ -175,7 +179,7 @@ void TrainingRun::evaluate(int64_t step, RunResult& result) {
 }
 
 RunResult train(const config::RunConfig& config, const TrainOptions& options) {
-  TrainingRun run(config, options);
+  TrainingRun run(with_base_model(config), options);
   return run.run();
 }
 

@@ -1,0 +1,57 @@
+#!/usr/bin/python3
+"""QLoRA against LoRA on an FP32 base: peak memory and step time of one training step (issue 8).
+
+bench/qlora_step.cpp runs one configuration per process (so each peak RSS is that configuration's
+alone): a random-weight Llama, batch 1 x 256 tokens, activation checkpointing on, LoRA rank 8 on all
+seven projections, AdamW on the adapters. The two bases alternate, 3 rounds, and the median of each
+side is reported (the machine is shared and noisy, +-15%):
+  qlora_step rss_mb=... lora_fp32_rss_mb=... ratio=... step_s=... lora_fp32_step_s=... time_ratio=...
+      dim 1024, 12 layers, 16 heads, 8 kv heads, ffn 2816, byte vocabulary (~150M in the projections);
+      goals: ratio <= 0.35, time_ratio <= 1.5
+  qlora_step_vocab32k rss_mb=... lora_fp32_rss_mb=...
+      the 134M shape with a 32000 vocabulary (dim 768, 12 layers, 12 heads, ffn 2048; embedding and head
+      FP32, frozen); a plain PyTorch 1.13 QLoRA measured 976 MB (LoRA on FP32: 1305 MB); goal <= 500 MB.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+
+
+def step(tool, shape, base, steps):
+    env = dict(os.environ, OMP_NUM_THREADS="2")
+    out = subprocess.run([tool, "--shape", shape, "--base", base, "--steps", str(steps)], check=True,
+                         capture_output=True, text=True, env=env).stdout
+    fields = dict(kv.split("=", 1) for kv in out.split() if "=" in kv)
+    return float(fields["rss_mb"]), float(fields["step_s"])
+
+
+def compare(tool, shape, steps, rounds):
+    runs = {"nf4": [], "f32": []}
+    for _ in range(rounds):
+        for base in ("nf4", "f32"):
+            runs[base].append(step(tool, shape, base, steps))
+    median = {b: (statistics.median(r[0] for r in runs[b]), statistics.median(r[1] for r in runs[b])) for b in runs}
+    return median["nf4"], median["f32"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build", default="build")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=3)
+    args = parser.parse_args()
+    tool = os.path.join(args.build, "bench", "qlora_step")
+    if not os.path.exists(tool):
+        sys.exit(f"qlora_memory: {tool} missing: build first (make build)")
+    (rss, sec), (rss32, sec32) = compare(tool, "150m", args.steps, args.rounds)
+    print(f"qlora_step rss_mb={rss:.0f} lora_fp32_rss_mb={rss32:.0f} ratio={rss / rss32:.3f} "
+          f"step_s={sec:.3f} lora_fp32_step_s={sec32:.3f} time_ratio={sec / sec32:.2f}", flush=True)
+    (rss, sec), (rss32, sec32) = compare(tool, "vocab32k", args.steps, args.rounds)
+    print(f"qlora_step_vocab32k rss_mb={rss:.0f} lora_fp32_rss_mb={rss32:.0f} ratio={rss / rss32:.3f} "
+          f"step_s={sec:.3f} lora_fp32_step_s={sec32:.3f} time_ratio={sec / sec32:.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
