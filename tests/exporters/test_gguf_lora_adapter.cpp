@@ -13,7 +13,7 @@
 #include "exporters/lora/gguf_lora_adapter.h"
 #include "exporters/lora/peft_adapter.h"
 #include "lora_test_util.h"
-#include "support/error_of.h"
+#include "tests/support/error_of.h"
 
 namespace lo = qforge::exporters::lora;
 namespace gg = qforge::exporters::gguf;

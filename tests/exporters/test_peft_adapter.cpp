@@ -11,7 +11,7 @@
 #include "exporters/lora/peft_adapter.h"
 #include "exporters/safetensors/safetensors.h"
 #include "lora_test_util.h"
-#include "support/error_of.h"
+#include "tests/support/error_of.h"
 
 namespace lo = qforge::exporters::lora;
 using qforge::testing::error_of;
@@ -117,7 +117,7 @@ TEST(PeftAdapter, UnsupportedFeaturesAndBadFilesAreNamed) {
   EXPECT_THAT(load_error(j), HasSubstr("use_dora = true is not supported"));
   j = good;
   j["r"] = 8;
-  EXPECT_THAT(load_error(j), HasSubstr("lora_A.weight' shape [4, 32]: rows != r 8"));
+  EXPECT_THAT(load_error(j), HasSubstr("down_proj.lora_A.weight' shape [4, 48]: rows != r 8"));
   j = good;
   j.erase("lora_alpha");
   EXPECT_THAT(load_error(j), HasSubstr("key lora_alpha missing"));
@@ -126,6 +126,12 @@ TEST(PeftAdapter, UnsupportedFeaturesAndBadFilesAreNamed) {
   EXPECT_THAT(load_error(j), HasSubstr("peft_type is \"IA3\""));
   write_config(dir, good);
   EXPECT_NO_THROW(lo::load_peft_adapter(dir));
+
+  auto stored = qforge::exporters::safetensors::read_safetensors(dir / "adapter_model.safetensors").tensors;
+  stored.emplace("base_model.model.model.layers.0.mlp.down_proj.lora_magnitude_vector", qforge::autograd::Tensor::zeros({32}));
+  qforge::exporters::safetensors::write_safetensors(dir / "adapter_model.safetensors", stored);
+  EXPECT_THAT(error_of([&] { lo::load_peft_adapter(dir); }),
+              HasSubstr("lora_magnitude_vector' (lora_magnitude_vector) is not supported"));
 
   auto missing_b = lora;
   missing_b.erase("model.layers.0.mlp.down_proj.lora_B.weight");

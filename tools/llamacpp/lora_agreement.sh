@@ -14,10 +14,10 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 
-steps="${QFORGE_LORA_AGREEMENT_STEPS:-20}"
+steps="${QFORGE_LORA_AGREEMENT_STEPS:-10}"
 "$qforge" train --config "$root/examples/char_llama_gguf.pbtxt" --run-dir "$work/gguf" --fresh \
   --set trainer.steps="$steps" --set schedule.warmup_steps=$(( steps / 5 )) --set trainer.eval_every=0 \
-  --set trainer.checkpoint_every=0 --set trainer.log_every=1000 | tail -n 1 | sed "s/^/gguf: /"
+  --set trainer.checkpoint_every=0 --set trainer.eval_batches=1 --set trainer.log_every=1000 | tail -n 1 | sed "s/^/gguf: /"
 for type in F32 Q4_K_M; do
   "$qforge" export --checkpoint "$work/gguf" --format gguf --type "$type" -o "$work/gguf.$type.gguf" >/dev/null
 done

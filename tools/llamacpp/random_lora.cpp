@@ -32,8 +32,8 @@ int main(int argc, char** argv) {
       const int64_t out = p.data().shape()[0], in = p.data().shape()[1];
       // Small random A and B: B A · alpha / r is of the order of the trained weights, so the adapter
       // moves the distributions visibly (lora_agreement.py checks that it does).
-      lora.emplace(module + lo::kLoraASuffix, qforge::autograd::Tensor::randn({config.r, in}, seed++, 0.05f));
-      lora.emplace(module + lo::kLoraBSuffix, qforge::autograd::Tensor::randn({out, config.r}, seed++, 0.05f));
+      lora.emplace(module + lo::kLoraASuffix, qforge::autograd::Tensor::randn({config.r, in}, seed++, 0.1f));
+      lora.emplace(module + lo::kLoraBSuffix, qforge::autograd::Tensor::randn({out, config.r}, seed++, 0.1f));
     }
     lo::write_gguf_lora_adapter(argv[5], lora, config, base.model->config());
     lo::save_peft_adapter(argv[6], lora, config);
