@@ -14,7 +14,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 
-steps="${QFORGE_LORA_AGREEMENT_STEPS:-10}"
+steps="${QFORGE_LORA_AGREEMENT_STEPS:-5}"
 "$qforge" train --config "$root/examples/char_llama_gguf.pbtxt" --run-dir "$work/gguf" --fresh \
   --set trainer.steps="$steps" --set schedule.warmup_steps=$(( steps / 5 )) --set trainer.eval_every=0 \
   --set trainer.checkpoint_every=0 --set trainer.eval_batches=1 --set trainer.log_every=1000 | tail -n 1 | sed "s/^/gguf: /"
