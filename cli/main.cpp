@@ -66,6 +66,7 @@ void add_eval(CLI::App& app, Arguments& args) {
 void add_generate(CLI::App& app, Arguments& args) {
   CLI::App* gen = app.add_subcommand("generate", "Sample text from a language-model checkpoint or a GGUF file");
   qforge::cli::add_model_source_options(*gen, args.generate_source);
+  qforge::cli::add_lora_options(*gen, args.generate_source);
   gen->add_option("--prompt", args.generate.prompt, "Text to continue")->required();
   gen->add_option("-n,--tokens", args.generate.max_new_tokens, "Tokens to sample")->capture_default_str();
   gen->add_option("-t,--temperature", args.generate.temperature, "Softmax temperature; 0 = greedy")->capture_default_str();

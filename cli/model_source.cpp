@@ -7,6 +7,7 @@
 #include "exporters/gguf/gguf_reader.h"
 #include "exporters/gguf/llama_gguf_import.h"
 #include "exporters/gguf/spm_tokenizer.h"
+#include "exporters/lora/apply_lora.h"
 #include "trainers/language_model_inference.h"
 
 namespace qforge::cli {
@@ -58,8 +59,17 @@ void add_model_source_options(CLI::App& command, ModelSource& source) {
   checkpoint->excludes(gguf);
 }
 
-LoadedModel load_model(const ModelSource& source) {
-  check_one_source(source);
+void add_lora_options(CLI::App& command, ModelSource& source) {
+  CLI::Option* lora = command.add_option("--lora", source.lora, "LoRA adapter: llama.cpp adapter GGUF file or PEFT directory")
+                          ->check(CLI::ExistingPath);
+  command.add_option("--lora-scale", source.lora_scale, "Scale of the --lora adapter (llama.cpp's user scale)")
+      ->default_val(1.0)
+      ->needs(lora);
+}
+
+namespace {
+
+LoadedModel load_base_model(const ModelSource& source) {
   LoadedModel out;
   if (!source.checkpoint.empty()) {
     trainers::InferenceModel restored = trainers::restore_inference_model(source.checkpoint);
@@ -75,6 +85,25 @@ LoadedModel load_model(const ModelSource& source) {
     throw std::invalid_argument(source.gguf + ": tokenizer.ggml.tokens has " + std::to_string(out.vocab_size) +
                                 " tokens but token_embd.weight has " + std::to_string(out.model->config().vocab_size) +
                                 " rows");
+  return out;
+}
+
+void apply_lora_option(const ModelSource& source, layers::LlamaForCausalLM& model) {
+  if (source.lora.empty()) return;
+  try {
+    const exporters::lora::LoraAdapter adapter = exporters::lora::load_lora_adapter(source.lora, model.config());
+    exporters::lora::apply_lora(model, adapter, source.lora_scale);
+  } catch (const std::exception& e) {
+    throw std::invalid_argument("--lora " + source.lora + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+LoadedModel load_model(const ModelSource& source) {
+  check_one_source(source);
+  LoadedModel out = load_base_model(source);
+  apply_lora_option(source, *out.model);
   return out;
 }
 

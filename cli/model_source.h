@@ -18,6 +18,8 @@ namespace qforge::cli {
 struct ModelSource {
   std::string checkpoint;  // run folder holding checkpoint.bin
   std::string gguf;        // or a GGUF file
+  std::string lora;        // optional LoRA adapter: GGUF adapter file or PEFT directory
+  double lora_scale = 1.0;  // llama.cpp's user scale of that adapter
 };
 
 // Adds --checkpoint and --gguf (exactly one is required; checked by load_model).
@@ -30,8 +32,13 @@ struct LoadedModel {
   std::function<std::string(std::span<const int64_t>)> decode;
 };
 
+// Adds --lora ADAPTER and --lora-scale S (for commands that run the model).
+void add_lora_options(CLI::App& command, ModelSource& source);
+
 // std::invalid_argument when neither or both of --checkpoint and --gguf are given, or the GGUF token
 // count differs from its token_embd rows.
+// With --lora, the adapter is merged into the loaded FP32 (dequantized) weights as llama.cpp applies
+// it: W + lora_scale · alpha / r · B A (exporters/lora/apply_lora.h; gguf.md §10).
 LoadedModel load_model(const ModelSource& source);
 // Only the tokenizer (no weights are read): for `qforge tokenize` on vocabulary-only GGUF files.
 LoadedModel load_tokenizer(const ModelSource& source);

@@ -37,6 +37,7 @@ std::vector<int64_t> parse_token_list(const std::string& text) {
 void add_probs(CLI::App& app, ProbsArguments& args) {
   CLI::App* p = app.add_subcommand("probs", "Print the next-token distribution after every prefix of a token sequence (JSON)");
   add_model_source_options(*p, args.source);
+  add_lora_options(*p, args.source);
   p->add_option("--tokens", args.tokens, "Comma-separated token ids, e.g. 1,2,3")->required();
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// `qforge probs (--checkpoint DIR | --gguf FILE) --tokens 1,2,3`: the full next-token distribution after
-// every prefix as JSON {"tokens": [...], "probs": [[...], ...]} (softmax in double precision, 9
+// `qforge probs (--checkpoint DIR | --gguf FILE) [--lora ADAPTER [--lora-scale S]] --tokens 1,2,3`: the
+// full next-token distribution after every prefix as JSON {"tokens": [...], "probs": [[...], ...]} (softmax in double precision, 9
 // significant digits), the same shape tools/llamacpp/probs.mjs prints for llama.cpp.
 #include <CLI/CLI.hpp>
 #include <string>

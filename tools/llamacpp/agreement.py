@@ -76,13 +76,15 @@ class Checker:
         else:
             self.failed += 1
 
-    def llama_probs(self, gguf, sequences):
+    def llama_probs(self, gguf, sequences, options=()):
+        """options: extra probs.mjs arguments, e.g. ("--lora", ADAPTER, "--lora-scale", "0.5")."""
         argument = ";".join(",".join(map(str, s)) for s in sequences)
-        return [r["probs"] for r in json_lines(run([self.run_sh, "probs.mjs", "probs", gguf, argument]))]
+        return [r["probs"] for r in json_lines(run([self.run_sh, "probs.mjs", "probs", gguf, argument, *options]))]
 
-    def qforge_probs(self, source_flag, source, sequences):
-        return [json.loads(run([self.qforge, "probs", source_flag, source, "--tokens", ",".join(map(str, s))]))["probs"]
-                for s in sequences]
+    def qforge_probs(self, source_flag, source, sequences, options=()):
+        """options: extra `qforge probs` arguments, e.g. ("--lora", ADAPTER, "--lora-scale", "0.5")."""
+        return [json.loads(run([self.qforge, "probs", source_flag, source, *options,
+                                "--tokens", ",".join(map(str, s))]))["probs"] for s in sequences]
 
     def record_bounds(self, label, file_type, max_abs, kls, show_max_kl=True):
         mean_kl = sum(kls) / len(kls)

@@ -4,6 +4,9 @@
 //   node probs.mjs probs MODEL.gguf 1,2,3      -> {"tokens":[1,2,3],"probs":[[p_0..p_V-1] x 3]}
 //   node probs.mjs probs MODEL.gguf 1,2;3,4    -> one such JSON line per ';'-separated sequence (the model
 //                                                 is loaded once, each sequence gets a fresh context)
+//   node probs.mjs probs MODEL.gguf 1,2,3 --lora ADAPTER.gguf [--lora-scale S]
+//                                              -> the same with a LoRA adapter GGUF applied to every context
+//                                                 at user scale S (default 1; createContext's lora option)
 //   node probs.mjs tokenize MODEL.gguf "text"  -> {"tokens":[...]}   (no BOS, specials as text,
 //                                                 as llama.cpp's tests/test-tokenizer-0 does)
 //
@@ -15,7 +18,8 @@ import {getLlama, LlamaLogLevel} from "node-llama-cpp";
 
 function usage(message) {
     process.stderr.write(`probs.mjs: ${message}\n` +
-        "usage: node probs.mjs probs MODEL.gguf ID,ID,...  |  node probs.mjs tokenize MODEL.gguf TEXT\n");
+        "usage: node probs.mjs probs MODEL.gguf ID,ID,... [--lora ADAPTER.gguf [--lora-scale S]]\n" +
+        "       node probs.mjs tokenize MODEL.gguf TEXT\n");
     process.exit(2);
 }
 
@@ -55,7 +59,25 @@ function softmax(logitsById, vocabSize) {
     return probs;
 }
 
-async function sequenceProbs(model, vocabSize, tokens) {
+// --lora FILE [--lora-scale S] after the token list -> createContext's lora option, or undefined.
+function parseLoraOptions(args) {
+    let filePath, scale = 1;
+    for (let i = 0; i < args.length; i += 2) {
+        if (args[i + 1] == null) usage(`option ${args[i]} needs a value`);
+        if (args[i] === "--lora") filePath = args[i + 1];
+        else if (args[i] === "--lora-scale") {
+            scale = Number(args[i + 1]);
+            if (!Number.isFinite(scale)) usage(`--lora-scale '${args[i + 1]}' is not a number`);
+        } else usage(`unknown option '${args[i]}'`);
+    }
+    if (filePath == null) {
+        if (args.length > 0) usage("--lora-scale needs --lora");
+        return undefined;
+    }
+    return {adapters: [{filePath, scale}]};
+}
+
+async function sequenceProbs(model, vocabSize, tokens, lora) {
     for (const token of tokens) {
         if (token >= vocabSize) usage(`token id ${token} is outside the vocabulary (size ${vocabSize})`);
     }
@@ -67,7 +89,8 @@ async function sequenceProbs(model, vocabSize, tokens) {
         sequences: 1,
         flashAttention: false,
         experimentalKvCacheKeyType: "F32",
-        experimentalKvCacheValueType: "F32"
+        experimentalKvCacheValueType: "F32",
+        lora
     });
     const sequence = context.getSequence();
     const input = tokens.map((token) => [token, {generateNext: {logits: true}}]);
@@ -81,12 +104,12 @@ async function sequenceProbs(model, vocabSize, tokens) {
     return {tokens, probs};
 }
 
-async function runProbs(llama, modelPath, sequences) {
+async function runProbs(llama, modelPath, sequences, lora) {
     const model = await llama.loadModel({modelPath, gpuLayers: 0});
     const vocabSize = model.fileInfo.metadata?.tokenizer?.ggml?.tokens?.length;
     if (!Number.isInteger(vocabSize)) throw new Error(`probs.mjs: ${modelPath} has no tokenizer.ggml.tokens array`);
     const results = [];
-    for (const tokens of sequences) results.push(await sequenceProbs(model, vocabSize, tokens));
+    for (const tokens of sequences) results.push(await sequenceProbs(model, vocabSize, tokens, lora));
     await model.dispose();
     return results;
 }
@@ -99,13 +122,16 @@ async function runTokenize(llama, modelPath, text) {
 }
 
 async function main() {
-    const [mode, modelPath, argument] = process.argv.slice(2);
+    const [mode, modelPath, argument, ...options] = process.argv.slice(2);
     if (mode == null || modelPath == null || argument == null) usage("missing arguments");
     const llama = await loadLlama();
     let results;
-    if (mode === "probs") results = await runProbs(llama, modelPath, argument.split(";").map(parseTokenList));
-    else if (mode === "tokenize") results = [await runTokenize(llama, modelPath, argument)];
-    else usage(`unknown mode '${mode}'`);
+    if (mode === "probs") {
+        results = await runProbs(llama, modelPath, argument.split(";").map(parseTokenList), parseLoraOptions(options));
+    } else if (mode === "tokenize") {
+        if (options.length > 0) usage("tokenize takes no options");
+        results = [await runTokenize(llama, modelPath, argument)];
+    } else usage(`unknown mode '${mode}'`);
     for (const result of results) process.stdout.write(JSON.stringify(result) + "\n");
     await llama.dispose();
 }

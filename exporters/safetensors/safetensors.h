@@ -1,0 +1,54 @@
+#pragma once
+// safetensors (huggingface/safetensors): an 8-byte little-endian u64 header length N, N bytes of UTF-8
+// JSON {name: {"dtype", "shape", "data_offsets": [begin, end]}, optional "__metadata__": {str: str}},
+// then the byte buffer; offsets are relative to the buffer, which must be fully indexed (no holes,
+// no overlaps). Data are little-endian, C order. The reference writer pads the header with spaces
+// (0x20) so the buffer starts at a multiple of 8.
+//
+// Here: F32 / F16 / BF16 tensors, decoded to FP32 on read (other dtypes are rejected by name), written
+// as F32 (or F16 / BF16). The reader checks every length, offset and shape against the file size before
+// allocating; errors (std::runtime_error) name the file, the tensor and the field.
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "autograd/tensor.h"
+
+namespace qforge::exporters {
+
+/// Plain named FP32 tensors (sorted by name), the currency of the adapter files.
+using NamedTensors = std::map<std::string, autograd::Tensor>;
+
+}  // namespace qforge::exporters
+
+namespace qforge::exporters::safetensors {
+
+enum class Dtype { kF32, kF16, kBF16 };
+/// "F32", "F16", "BF16" (the header's dtype strings).
+const char* dtype_name(Dtype dtype);
+
+using Metadata = std::map<std::string, std::string>;
+
+struct SafetensorsContents {
+  NamedTensors tensors;
+  Metadata metadata;  // "__metadata__" (empty when absent)
+};
+
+/// The whole file in memory: tensors in name order, data contiguous in that order, header padded with
+/// spaces to a multiple of 8. Throws std::invalid_argument for an empty name, "__metadata__" as a
+/// tensor name or an undefined tensor.
+std::vector<std::byte> serialize_safetensors(const NamedTensors& tensors, const Metadata& metadata = {},
+                                             Dtype dtype = Dtype::kF32);
+/// Writes `path` atomically (a temporary file next to it, then rename); errors name the file.
+void write_safetensors(const std::filesystem::path& path, const NamedTensors& tensors,
+                       const Metadata& metadata = {}, Dtype dtype = Dtype::kF32);
+
+/// Parses a whole file held in `bytes`; `source` names it in errors.
+SafetensorsContents parse_safetensors(std::span<const std::byte> bytes, const std::string& source);
+/// Reads and parses `path`.
+SafetensorsContents read_safetensors(const std::filesystem::path& path);
+
+}  // namespace qforge::exporters::safetensors

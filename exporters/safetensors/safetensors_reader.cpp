@@ -1,0 +1,159 @@
+// safetensors reader (format in safetensors.h). Every number from the header is checked against the
+// file before it is used, so a truncated or corrupted file is an error naming the field, never a crash.
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+
+#include "exporters/safetensors/safetensors.h"
+#include "fakequant/formats/half.h"
+
+namespace qforge::exporters::safetensors {
+namespace {
+
+// The reference implementation's header limit (100 MB).
+constexpr uint64_t kMaxHeaderBytes = 100u << 20;
+
+[[noreturn]] void fail(const std::string& source, const std::string& what) {
+  throw std::runtime_error("safetensors '" + source + "': " + what);
+}
+
+// Element size of a supported dtype; other dtypes of the format are rejected by name.
+size_t element_bytes(const std::string& dtype, const std::string& source, const std::string& tensor) {
+  if (dtype == "F32") return 4;
+  if (dtype == "F16" || dtype == "BF16") return 2;
+  fail(source, "tensor '" + tensor + "': dtype " + dtype + " is not supported (F32, F16, BF16)");
+}
+
+struct Entry {
+  std::string name;
+  std::string dtype;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0, end = 0;
+};
+
+std::vector<int64_t> parse_shape(const nlohmann::json& j, uint64_t buffer_bytes, const std::string& source,
+                                 const std::string& name) {
+  if (!j.is_array()) fail(source, "tensor '" + name + "': field shape is not an array");
+  if (j.size() > static_cast<size_t>(autograd::kMaxDims))
+    fail(source, "tensor '" + name + "': field shape has " + std::to_string(j.size()) + " dimensions (at most " +
+                     std::to_string(autograd::kMaxDims) + ")");
+  std::vector<int64_t> shape;
+  for (const auto& d : j) {
+    if (!d.is_number_unsigned()) fail(source, "tensor '" + name + "': field shape holds " + d.dump());
+    const uint64_t v = d.get<uint64_t>();
+    // No dimension of a stored tensor can exceed the buffer's byte count (0-sized tensors aside).
+    if (v > buffer_bytes) fail(source, "tensor '" + name + "': field shape dimension " + std::to_string(v) + " exceeds the data size");
+    shape.push_back(static_cast<int64_t>(v));
+  }
+  return shape;
+}
+
+Entry parse_entry(const std::string& name, const nlohmann::json& j, uint64_t buffer_bytes, const std::string& source) {
+  if (!j.is_object()) fail(source, "tensor '" + name + "' is not an object");
+  Entry e{name, {}, {}, 0, 0};
+  if (!j.contains("dtype") || !j["dtype"].is_string()) fail(source, "tensor '" + name + "': field dtype missing or not a string");
+  e.dtype = j["dtype"].get<std::string>();
+  const size_t elem = element_bytes(e.dtype, source, name);
+  if (!j.contains("shape")) fail(source, "tensor '" + name + "': field shape missing");
+  e.shape = parse_shape(j["shape"], buffer_bytes, source, name);
+  const auto& offsets = j.contains("data_offsets") ? j["data_offsets"] : nlohmann::json();
+  if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
+    fail(source, "tensor '" + name + "': field data_offsets is not [begin, end]");
+  e.begin = offsets[0].get<uint64_t>();
+  e.end = offsets[1].get<uint64_t>();
+  if (e.begin > e.end || e.end > buffer_bytes)
+    fail(source, "tensor '" + name + "': field data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+                     "] outside the data (" + std::to_string(buffer_bytes) + " bytes)");
+  unsigned __int128 bytes = elem;
+  for (int64_t d : e.shape) bytes *= static_cast<uint64_t>(d);  // each d <= buffer_bytes: no overflow in 128 bits for <= 4 dims
+  if (bytes != e.end - e.begin)
+    fail(source, "tensor '" + name + "': field shape needs " + std::to_string(static_cast<uint64_t>(bytes)) +
+                     " bytes but data_offsets span " + std::to_string(e.end - e.begin));
+  return e;
+}
+
+// The buffer must be fully indexed: sorted by begin, ranges touch end to start from 0 to its size.
+void check_coverage(std::vector<Entry>& entries, uint64_t buffer_bytes, const std::string& source) {
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin || (a.begin == b.begin && a.end < b.end); });
+  uint64_t at = 0;
+  for (const Entry& e : entries) {
+    if (e.begin != at)
+      fail(source, "tensor '" + e.name + "': field data_offsets begins at " + std::to_string(e.begin) + ", expected " +
+                       std::to_string(at) + " (holes or overlaps)");
+    at = e.end;
+  }
+  if (at != buffer_bytes)
+    fail(source, "data section has " + std::to_string(buffer_bytes) + " bytes but the tensors cover " + std::to_string(at));
+}
+
+autograd::Tensor decode(const Entry& e, const std::byte* data) {
+  autograd::Tensor t{autograd::Shape(e.shape)};
+  float* out = t.data();
+  const auto* p = reinterpret_cast<const unsigned char*>(data + e.begin);
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    if (e.dtype == "F32") {
+      uint32_t bits = 0;
+      for (int b = 0; b < 4; ++b) bits |= static_cast<uint32_t>(p[4 * i + b]) << (8 * b);
+      std::memcpy(&out[i], &bits, 4);
+    } else {
+      const uint16_t code = static_cast<uint16_t>(p[2 * i] | (p[2 * i + 1] << 8));
+      out[i] = e.dtype == "F16" ? fakequant::decode_fp16(code) : fakequant::decode_bf16(code);
+    }
+  }
+  return t;
+}
+
+Metadata parse_metadata(const nlohmann::json& j, const std::string& source) {
+  if (!j.is_object()) fail(source, "__metadata__ is not an object");
+  Metadata out;
+  for (const auto& [key, value] : j.items()) {
+    if (!value.is_string()) fail(source, "__metadata__ key '" + key + "' is not a string");
+    out[key] = value.get<std::string>();
+  }
+  return out;
+}
+
+}  // namespace
+
+SafetensorsContents parse_safetensors(std::span<const std::byte> bytes, const std::string& source) {
+  if (bytes.size() < 8) fail(source, "file has " + std::to_string(bytes.size()) + " bytes, shorter than the 8-byte header length");
+  uint64_t n = 0;
+  for (int b = 0; b < 8; ++b) n |= static_cast<uint64_t>(bytes[b]) << (8 * b);
+  if (n > kMaxHeaderBytes || n > bytes.size() - 8)
+    fail(source, "header length " + std::to_string(n) + " exceeds the file (" + std::to_string(bytes.size()) + " bytes)");
+  const char* text = reinterpret_cast<const char*>(bytes.data() + 8);
+  if (n == 0 || text[0] != '{') fail(source, "header does not start with '{'");
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(text, text + n);
+  } catch (const nlohmann::json::exception& e) {
+    fail(source, std::string("header is not valid JSON: ") + e.what());
+  }
+  if (!header.is_object()) fail(source, "header is not a JSON object");
+  const uint64_t buffer_bytes = bytes.size() - 8 - n;
+  SafetensorsContents out;
+  std::vector<Entry> entries;
+  for (const auto& [name, value] : header.items()) {
+    if (name == "__metadata__") out.metadata = parse_metadata(value, source);
+    else entries.push_back(parse_entry(name, value, buffer_bytes, source));
+  }
+  check_coverage(entries, buffer_bytes, source);
+  for (const Entry& e : entries) out.tensors.emplace(e.name, decode(e, bytes.data() + 8 + n));
+  return out;
+}
+
+SafetensorsContents read_safetensors(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw std::runtime_error("safetensors '" + path.string() + "': cannot open");
+  const std::streamoff size = in.tellg();
+  std::vector<std::byte> bytes(static_cast<size_t>(size));
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(bytes.data()), size);
+  if (!in) throw std::runtime_error("safetensors '" + path.string() + "': read failed");
+  return parse_safetensors(bytes, path.string());
+}
+
+}  // namespace qforge::exporters::safetensors

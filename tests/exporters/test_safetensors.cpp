@@ -1,0 +1,147 @@
+// safetensors writer/reader: golden bytes worked out from the format, bit-exact round trips, and
+// truncated / corrupted files giving std::runtime_error naming the field (exporters/safetensors).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+#include "exporters/safetensors/safetensors.h"
+#include "fakequant/formats/half.h"
+
+namespace st = qforge::exporters::safetensors;
+using qforge::autograd::Shape;
+using qforge::autograd::Tensor;
+using qforge::exporters::NamedTensors;
+using ::testing::HasSubstr;
+
+namespace {
+
+std::vector<std::byte> bytes_of(const std::string& s) {
+  std::vector<std::byte> out;
+  for (unsigned char c : s) out.push_back(static_cast<std::byte>(c));
+  return out;
+}
+
+std::string runtime_error_of(const std::vector<std::byte>& file) {
+  try {
+    st::parse_safetensors(file, "test.safetensors");
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  return "<no std::runtime_error>";
+}
+
+// A file from a header text and a data section (header length written little-endian).
+std::vector<std::byte> file_of(const std::string& header, size_t data_bytes) {
+  std::string s(8, '\0');
+  uint64_t n = header.size();
+  for (int b = 0; b < 8; ++b) s[b] = static_cast<char>((n >> (8 * b)) & 0xFF);
+  return bytes_of(s + header + std::string(data_bytes, '\0'));
+}
+
+NamedTensors sample_tensors() {
+  NamedTensors t;
+  t.emplace("model.layers.0.self_attn.q_proj.lora_A.weight", Tensor::randn(Shape{4, 16}, 1));
+  t.emplace("model.layers.0.self_attn.q_proj.lora_B.weight", Tensor::randn(Shape{16, 4}, 2));
+  t.emplace("scalar", Tensor::scalar(-0.0f));
+  Tensor special = Tensor::from_vector(Shape{5}, {1e-40f, -3.4e38f, INFINITY, NAN, 0.1f});
+  t.emplace("special", special);
+  return t;
+}
+
+void expect_bit_identical(const Tensor& a, const Tensor& b) {
+  ASSERT_EQ(a.shape(), b.shape());
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), sizeof(float) * a.numel()), 0);
+}
+
+}  // namespace
+
+TEST(Safetensors, GoldenBytesOfATinyFile) {
+  // {"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}} is 54 bytes, padded with two spaces to 56
+  // = 0x38 so the data start at 64; 1.0f = 0x3F800000 and -2.0f = 0xC0000000, little-endian.
+  NamedTensors t;
+  t.emplace("a", Tensor::from_vector(Shape{2}, {1.0f, -2.0f}));
+  std::string expected("\x38\0\0\0\0\0\0\0", 8);
+  expected += "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}  ";
+  expected += std::string("\x00\x00\x80\x3F\x00\x00\x00\xC0", 8);
+  EXPECT_EQ(st::serialize_safetensors(t), bytes_of(expected));
+  const auto back = st::parse_safetensors(bytes_of(expected), "golden");
+  EXPECT_EQ(back.tensors.at("a").to_vector(), (std::vector<float>{1.0f, -2.0f}));
+}
+
+TEST(Safetensors, RoundTripIsBitExactWithMetadata) {
+  const NamedTensors t = sample_tensors();
+  const std::filesystem::path path = std::filesystem::temp_directory_path() / "qforge_test_roundtrip.safetensors";
+  st::write_safetensors(path, t, {{"format", "pt"}, {"note", "ü \"quoted\""}});
+  const auto back = st::read_safetensors(path);
+  std::filesystem::remove(path);
+  EXPECT_EQ(back.metadata.at("format"), "pt");
+  EXPECT_EQ(back.metadata.at("note"), "ü \"quoted\"");
+  ASSERT_EQ(back.tensors.size(), t.size());
+  for (const auto& [name, tensor] : t) expect_bit_identical(back.tensors.at(name), tensor);
+  EXPECT_FALSE(std::filesystem::exists(path.string() + ".tmp"));
+}
+
+TEST(Safetensors, HalfDtypesRoundTripTheirRoundedValues) {
+  const Tensor x = Tensor::randn(Shape{3, 7}, 5);
+  for (st::Dtype dtype : {st::Dtype::kF16, st::Dtype::kBF16}) {
+    const auto bytes = st::serialize_safetensors({{"x", x}}, {}, dtype);
+    EXPECT_EQ(static_cast<int>(bytes[0]) % 8, 0);  // header padded: data start at a multiple of 8
+    EXPECT_EQ(bytes.size() - 8 - static_cast<size_t>(bytes[0]), 2u * 21);  // 2 bytes per element
+    const Tensor back = st::parse_safetensors(bytes, "half").tensors.at("x");
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      const float want = dtype == st::Dtype::kF16 ? qforge::fakequant::round_to_fp16(x.data()[i])
+                                                  : qforge::fakequant::round_to_bf16(x.data()[i]);
+      EXPECT_EQ(back.data()[i], want) << st::dtype_name(dtype) << " element " << i;
+    }
+  }
+}
+
+TEST(Safetensors, EveryTruncationIsAnError) {
+  const auto full = st::serialize_safetensors(sample_tensors(), {{"format", "pt"}});
+  for (size_t n = 0; n < full.size(); ++n) {
+    const std::vector<std::byte> cut(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(n));
+    EXPECT_THAT(runtime_error_of(cut), HasSubstr("test.safetensors")) << "prefix of " << n << " bytes";
+  }
+}
+
+TEST(Safetensors, RandomCorruptionNeverCrashes) {
+  const auto full = st::serialize_safetensors(sample_tensors());
+  std::mt19937 rng(7);
+  int errors = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    auto bad = full;
+    const size_t at = rng() % 200;  // header region (header length + JSON)
+    bad[at] = static_cast<std::byte>(rng() & 0xFF);
+    try {
+      st::parse_safetensors(bad, "corrupt");
+    } catch (const std::runtime_error&) {
+      ++errors;
+    }
+  }
+  EXPECT_GT(errors, 100);
+}
+
+TEST(Safetensors, ErrorsNameFileTensorAndField) {
+  EXPECT_THAT(runtime_error_of(file_of("{\"w\":{\"dtype\":\"I8\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2)),
+              HasSubstr("tensor 'w': dtype I8 is not supported"));
+  EXPECT_THAT(runtime_error_of(file_of("{\"w\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8)),
+              HasSubstr("tensor 'w': field shape needs 12 bytes but data_offsets span 8"));
+  EXPECT_THAT(runtime_error_of(file_of("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4)),
+              HasSubstr("tensor 'w': field data_offsets [0, 8] outside the data (4 bytes)"));
+  EXPECT_THAT(runtime_error_of(file_of("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8)),
+              HasSubstr("holes or overlaps"));
+  EXPECT_THAT(runtime_error_of(file_of("{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],"
+                                       "\"data_offsets\":[0,8]}}", 8)),
+              HasSubstr("field shape dimension 4294967296 exceeds the data size"));
+  EXPECT_THAT(runtime_error_of(file_of("{\"w\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8)), HasSubstr("field data_offsets"));
+  EXPECT_THAT(runtime_error_of(file_of("{\"__metadata__\":{\"k\":1}}", 0)), HasSubstr("__metadata__ key 'k'"));
+  EXPECT_THAT(runtime_error_of(file_of("[1]", 0)), HasSubstr("does not start with '{'"));
+  auto huge = file_of("{}", 0);
+  huge[7] = std::byte{0x7F};
+  EXPECT_THAT(runtime_error_of(huge), HasSubstr("header length"));
+  EXPECT_THROW(st::read_safetensors("/nonexistent/x.safetensors"), std::runtime_error);
+}

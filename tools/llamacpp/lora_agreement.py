@@ -1,0 +1,52 @@
+"""llama.cpp (node-llama-cpp) applying a LoRA adapter GGUF against `qforge probs --lora` on the same base.
+
+  lora_agreement.py QFORGE RUN_SH WORK_DIR TEXT_FILE
+
+WORK_DIR holds the run `gguf` (char_llama_gguf), its exports gguf.F32.gguf and gguf.Q4_K_M.gguf, and a
+random adapter (nonzero B) as adapter.gguf and as the PEFT directory peft/ (lora_agreement.sh makes
+them). Checks, over 2 sequences of 64 tokens, with agreement.py's comparison and bounds:
+  1. the adapter moves the distributions (qforge with vs without it; check 2 ties qforge's adapted
+     distributions to llama.cpp's), else the other checks prove nothing;
+  2. F32 base + adapter at --lora-scale 1 and 0.5: llama.cpp vs qforge, the F32 bounds (gguf.md §10);
+  3. Q4_K_M base + adapter at scale 1: the Q4_K_M bound;
+  4. qforge with the PEFT directory gives the same distributions as with the GGUF adapter.
+Prints one line per check and "lora agreement: N passed, M failed".
+"""
+import json
+import sys
+
+from agreement import SEQUENCE_LENGTH, Checker, compare_sequences, run
+
+SEQUENCE_STARTS = (0, 700)
+MIN_ADAPTER_EFFECT = 1e-2  # max |p_with - p_without| the random adapter must reach
+
+
+def main():
+    qforge, run_sh, work, text_file = sys.argv[1:5]
+    checker = Checker(qforge, run_sh, work)
+    # Tokenization against llama.cpp is agreement.sh's check; here only the ids (saves a llama.cpp run).
+    ids = json.loads(run([qforge, "tokenize", "--checkpoint", f"{work}/gguf", "--file", text_file]))["tokens"]
+    sequences = [ids[start:start + SEQUENCE_LENGTH] for start in SEQUENCE_STARTS]
+    f32, q4 = f"{work}/gguf.F32.gguf", f"{work}/gguf.Q4_K_M.gguf"
+    adapter, peft = f"{work}/adapter.gguf", f"{work}/peft"
+
+    without = checker.qforge_probs("--gguf", f32, sequences)
+    for base, file_type, scale in ((f32, "F32", "1"), (f32, "F32", "0.5"), (q4, "Q4_K_M", "1")):
+        options = ("--lora", adapter, "--lora-scale", scale)
+        llama = checker.llama_probs(base, sequences, options)
+        ours = checker.qforge_probs("--gguf", base, sequences, options)
+        if file_type == "F32" and scale == "1":
+            effect = compare_sequences(without, ours)[0]
+            checker.record(effect >= MIN_ADAPTER_EFFECT, f"adapter effect max_abs={effect:.3e} (>={MIN_ADAPTER_EFFECT:g})")
+        max_abs, kls = compare_sequences(ours, llama)
+        checker.record_bounds(f"{file_type} + lora scale {scale}", file_type, max_abs, kls)
+        if file_type == "F32" and scale == "1":
+            from_peft = checker.qforge_probs("--gguf", base, sequences, ("--lora", peft, "--lora-scale", scale))
+            gap = compare_sequences(ours, from_peft)[0]
+            checker.record(gap <= 1e-7, f"qforge PEFT directory vs GGUF adapter max_abs={gap:.3e} (<=1e-07)")
+    print(f"lora agreement: {checker.passed} passed, {checker.failed} failed")
+    sys.exit(1 if checker.failed else 0)
+
+
+if __name__ == "__main__":
+    main()
