@@ -2,8 +2,12 @@
 // cost of keeping a QLoRA base weight in 4 bits. Forward alone (y = x W^T) and forward plus the input
 // gradient (dx = dy W; W gets none in either op), median of alternating runs (packed, dense, packed,
 // ...) so load changes on a shared machine hit both sides alike.
+// Wall time is what the target is about; on a loaded machine (the scheduler hands out time
+// slices, medians then snap to multiples of ~4 ms) the process CPU time of each op, summed over its
+// threads, is printed too (run with OMP_WAIT_POLICY=passive so idle threads do not spin).
 // Usage: packed_matmul [reps] [formats, comma separated]   (default 9, nf4,q4_K,q8_0)
 #include <omp.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -24,10 +28,22 @@ using autograd::Variable;
 
 namespace {
 
-double elapsed_ms(const std::function<void()>& step) {
+struct Cost {
+  double wall_ms, cpu_ms;
+};
+
+double process_cpu_ms() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-3;
+}
+
+Cost elapsed(const std::function<void()>& step) {
+  const double cpu0 = process_cpu_ms();
   const auto start = std::chrono::steady_clock::now();
   step();
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  const double wall = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return {wall, process_cpu_ms() - cpu0};
 }
 
 double median(std::vector<double> v) {
@@ -35,16 +51,28 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// Median times of `packed` and `dense`, run alternately after one warm-up each.
-std::pair<double, double> alternate(int reps, const std::function<void()>& packed, const std::function<void()>& dense) {
+struct Pair {
+  Cost packed, dense;
+};
+
+// Median wall and CPU times of `packed` and `dense`, run alternately after one warm-up each.
+Pair alternate(int reps, const std::function<void()>& packed, const std::function<void()>& dense) {
   packed();
   dense();
-  std::vector<double> tp, td;
+  std::vector<double> wp, wd, cp, cd;
   for (int r = 0; r < reps; ++r) {
-    tp.push_back(elapsed_ms(packed));
-    td.push_back(elapsed_ms(dense));
+    const Cost p = elapsed(packed), d = elapsed(dense);
+    wp.push_back(p.wall_ms);
+    cp.push_back(p.cpu_ms);
+    wd.push_back(d.wall_ms);
+    cd.push_back(d.cpu_ms);
   }
-  return {median(tp), median(td)};
+  return {{median(wp), median(cp)}, {median(wd), median(cd)}};
+}
+
+void print_pair(const char* label, const Pair& p) {
+  std::printf(" %s: packed_ms=%7.3f dense_ms=%7.3f ratio=%5.3f (cpu ratio %5.3f)", label, p.packed.wall_ms,
+              p.dense.wall_ms, p.packed.wall_ms / p.dense.wall_ms, p.packed.cpu_ms / p.dense.cpu_ms);
 }
 
 void bench_shape(const std::string& format, int64_t n, int64_t out, int64_t in, int reps) {
@@ -68,10 +96,10 @@ void bench_shape(const std::string& format, int64_t n, int64_t out, int64_t in, 
       });
   const std::string shape = "x[" + std::to_string(n) + "," + std::to_string(in) + "] W[" + std::to_string(out) +
                             "," + std::to_string(in) + "]";
-  std::printf("packed_matmul %-6s shape=%-26s forward: packed_ms=%7.3f dense_ms=%7.3f ratio=%5.3f | "
-              "forward+dx: packed_ms=%7.3f dense_ms=%7.3f ratio=%5.3f\n",
-              format.c_str(), shape.c_str(), fwd.first, fwd.second, fwd.first / fwd.second, both.first, both.second,
-              both.first / both.second);
+  std::printf("packed_matmul %-6s shape=%-26s", format.c_str(), shape.c_str());
+  print_pair("forward", fwd);
+  print_pair("| forward+dx", both);
+  std::printf("\n");
 }
 
 std::vector<std::string> split(const std::string& s) {

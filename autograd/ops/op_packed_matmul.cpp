@@ -27,7 +27,7 @@ namespace {
 // read-modify-write backward), so tiles are as large as balance allows: ~256 rows x 1024 cols is
 // 1 MiB, the private L2 of a Zen 5 core, where the GEMM's B packing reads it right after decoding.
 constexpr int64_t kMaxTileRows = 256;
-constexpr int64_t kMaxTileFloats = 256 * 1024;
+constexpr int64_t kMaxTileFloats = 768 * 1024;
 constexpr int64_t kRowQuantum = 16;
 
 struct Tiling {
