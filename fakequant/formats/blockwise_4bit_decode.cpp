@@ -9,6 +9,9 @@
 
 #if defined(__AVX512F__) && defined(__AVX512BW__)
 #include <immintrin.h>
+// GCC 12's intrinsics start extracts from _mm*_undefined_*() and then warn about it
+// (-Wmaybe-uninitialized false positive); nothing here reads an undefined lane.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
 namespace qforge::fakequant {
