@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "autograd/ops.h"
-#include "fakequant/packed_weights.h"
+#include "fakequant/packed/pack_weight.h"
 #include "layers/llama.h"
 #include "layers/lora.h"
 #include "optim/adam.h"

@@ -11,7 +11,8 @@
 #include "exporters/gguf/llama_gguf_import.h"
 #include "exporters/gguf/llama_tensor_names.h"
 #include "fakequant/formats/ggml/block_types.h"
-#include "fakequant/packed_weights.h"
+#include "fakequant/packed/pack_weight.h"
+#include "fakequant/packed/packed_ggml.h"
 #include "layers/lora.h"
 #include "trainers/run.h"
 
