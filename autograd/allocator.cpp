@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -80,19 +81,46 @@ void* fresh_block(size_t bytes) {
   return block;
 }
 
+// Live and peak bytes for memory reports (activation checkpointing is measured with them).
+std::atomic<int64_t> g_live_bytes{0};
+std::atomic<int64_t> g_peak_bytes{0};
+
+void count_allocation(size_t bytes) {
+  const int64_t live = g_live_bytes.fetch_add(static_cast<int64_t>(bytes), std::memory_order_relaxed) +
+                       static_cast<int64_t>(bytes);
+  int64_t peak = g_peak_bytes.load(std::memory_order_relaxed);
+  while (live > peak && !g_peak_bytes.compare_exchange_weak(peak, live, std::memory_order_relaxed)) {
+  }
+}
+
+void count_release(size_t bytes) { g_live_bytes.fetch_sub(static_cast<int64_t>(bytes), std::memory_order_relaxed); }
+
 }  // namespace
 
 std::shared_ptr<float[]> allocate_floats(int64_t count) {
   const size_t bytes = size_class(std::max<size_t>(64, static_cast<size_t>(count) * sizeof(float)));
   if (bytes < kCachedMinimum) {
-    return std::shared_ptr<float[]>(static_cast<float*>(fresh_block(bytes)), [](float* p) { std::free(p); });
+    void* block = fresh_block(bytes);
+    count_allocation(bytes);
+    return std::shared_ptr<float[]>(static_cast<float*>(block), [bytes](float* p) {
+      count_release(bytes);
+      std::free(p);
+    });
   }
   void* block = cache().take(bytes);
   if (block == nullptr) block = fresh_block(bytes);
+  count_allocation(bytes);
   return std::shared_ptr<float[]>(static_cast<float*>(block), [bytes](float* p) {
+    count_release(bytes);
     if (!cache().give(p, bytes)) std::free(p);
   });
 }
+
+int64_t live_allocation_bytes() { return g_live_bytes.load(std::memory_order_relaxed); }
+
+int64_t peak_allocation_bytes() { return g_peak_bytes.load(std::memory_order_relaxed); }
+
+void reset_peak_allocation_bytes() { g_peak_bytes.store(g_live_bytes.load(std::memory_order_relaxed), std::memory_order_relaxed); }
 
 int64_t cached_allocation_bytes() { return static_cast<int64_t>(cache().cached()); }
 

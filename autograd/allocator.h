@@ -15,4 +15,12 @@ int64_t cached_allocation_bytes();
 // Returns every cached block to the system.
 void release_cached_allocations();
 
+// Bytes of tensor storage currently handed out (held by live tensors; the idle cache is not
+// counted), over all threads, rounded up to the allocator's size classes.
+int64_t live_allocation_bytes();
+// The maximum of live_allocation_bytes() since the last reset_peak_allocation_bytes() (or start).
+int64_t peak_allocation_bytes();
+// Restarts the peak from the current live bytes (to measure one phase, e.g. a training step).
+void reset_peak_allocation_bytes();
+
 }  // namespace qforge::autograd

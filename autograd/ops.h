@@ -3,6 +3,7 @@
 // backward side by side. Binary arithmetic broadcasts like numpy. Axes may be negative.
 // Shape errors throw std::invalid_argument naming the op and the shapes involved.
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "autograd/packed_weight.h"
@@ -96,6 +97,20 @@ Variable causal_attention(const Variable& q, const Variable& k, const Variable& 
 // function of (seed, element index), so it does not depend on the thread count. Identity when
 // !training or p == 0.
 Variable dropout(const Variable& x, float p, uint64_t seed, bool training = true);
+
+// ---- activation checkpointing (Chen et al. 2016, "Training Deep Nets with Sublinear Memory Cost") ----
+// fn(x) whose intermediate activations are not kept: the forward runs fn under NoGradGuard and
+// keeps only x; backward recomputes fn with grad mode on from a fresh leaf copy of x, propagates
+// the incoming gradient through the recomputed graph (parameters used inside fn receive their
+// gradients there) and hands the leaf's gradient on to x. Without grad mode it is just fn(x).
+// fn must compute the same function twice: random draws inside it go through
+// checkpoint_replayable_seed so that the recompute sees the forward's seeds.
+Variable checkpoint(const std::function<Variable(const Variable&)>& fn, const Variable& x);
+// The seed source of stateful random layers (layers::Dropout). Outside a checkpoint it returns
+// draw(). In a checkpoint's forward it returns draw() and records the value; in the recompute it
+// returns the recorded values in order without calling draw, so masks repeat and the layer's own
+// seed state advances once per step, as without checkpointing. Nested checkpoints are handled.
+uint64_t checkpoint_replayable_seed(const std::function<uint64_t()>& draw);
 
 // ---- convolution and pooling ----
 // Cross-correlation as torch.nn.functional.conv2d on NCHW: x [n, c_in, h, w], weight

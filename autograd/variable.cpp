@@ -17,6 +17,10 @@ NoGradGuard::NoGradGuard() : previous_(g_grad_mode) { g_grad_mode = false; }
 
 NoGradGuard::~NoGradGuard() { g_grad_mode = previous_; }
 
+EnableGradGuard::EnableGradGuard() : previous_(g_grad_mode) { g_grad_mode = true; }
+
+EnableGradGuard::~EnableGradGuard() { g_grad_mode = previous_; }
+
 Variable::Variable(Tensor data, bool requires_grad) : impl_(std::make_shared<Impl>()) {
   impl_->data = std::move(data);
   impl_->requires_grad = requires_grad;

@@ -81,4 +81,18 @@ class NoGradGuard {
   bool previous_;
 };
 
+// Enables graph recording on this thread for its lifetime, whatever the enclosing mode (the
+// recompute of an activation checkpoint runs inside backward, which may itself run under
+// NoGradGuard).
+class EnableGradGuard {
+ public:
+  EnableGradGuard();
+  ~EnableGradGuard();
+  EnableGradGuard(const EnableGradGuard&) = delete;
+  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
 }  // namespace qforge::autograd

@@ -11,7 +11,8 @@ namespace qforge::layers {
 namespace ag = autograd;
 
 CausalSelfAttention::CausalSelfAttention(int64_t hidden_size, int64_t num_heads, int64_t num_kv_heads,
-                                         float rope_theta, uint64_t seed)
+                                         float rope_theta, uint64_t seed, const LinearFactory& factory,
+                                         const std::string& path)
     : hidden_size_(hidden_size), num_heads_(num_heads), num_kv_heads_(num_kv_heads), rope_theta_(rope_theta) {
   if (hidden_size <= 0 || num_heads <= 0 || num_kv_heads <= 0 || hidden_size % num_heads != 0 ||
       num_heads % num_kv_heads != 0) {
@@ -25,10 +26,13 @@ CausalSelfAttention::CausalSelfAttention(int64_t hidden_size, int64_t num_heads,
                                 " must be even for rotary embeddings");
   }
   const int64_t q_width = num_heads * head_dim_, kv_width = num_kv_heads * head_dim_;
-  q_proj_ = register_module("q_proj", std::make_shared<Linear>(hidden_size, q_width, false, derive_seed(seed, 0)));
-  k_proj_ = register_module("k_proj", std::make_shared<Linear>(hidden_size, kv_width, false, derive_seed(seed, 1)));
-  v_proj_ = register_module("v_proj", std::make_shared<Linear>(hidden_size, kv_width, false, derive_seed(seed, 2)));
-  o_proj_ = register_module("o_proj", std::make_shared<Linear>(q_width, hidden_size, false, derive_seed(seed, 3)));
+  const auto projection = [&](const char* name, int64_t in, int64_t out, uint64_t stream) {
+    return register_module(name, make_linear(factory, join_module_path(path, name), in, out, derive_seed(seed, stream)));
+  };
+  q_proj_ = projection("q_proj", hidden_size, q_width, 0);
+  k_proj_ = projection("k_proj", hidden_size, kv_width, 1);
+  v_proj_ = projection("v_proj", hidden_size, kv_width, 2);
+  o_proj_ = projection("o_proj", q_width, hidden_size, 3);
 }
 
 Variable CausalSelfAttention::split_heads(const Variable& x, int64_t heads) const {

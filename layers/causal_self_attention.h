@@ -3,6 +3,7 @@
 // laid out as Hugging Face's LlamaAttention (q_proj, k_proj, v_proj, o_proj, no biases).
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "layers/linear.h"
 
@@ -17,8 +18,9 @@ class CausalSelfAttention : public UnaryModule {
  public:
   /// Throws std::invalid_argument unless hidden % heads == 0, heads % kv_heads == 0 and
   /// head_dim is even (rope rotates pairs). Projection k is seeded with derive_seed(seed, k).
+  /// With `factory`, projection "q_proj" is factory(path + ".q_proj", ...) (layers/linear.h).
   CausalSelfAttention(int64_t hidden_size, int64_t num_heads, int64_t num_kv_heads, float rope_theta = 10000.0f,
-                      uint64_t seed = 0);
+                      uint64_t seed = 0, const LinearFactory& factory = {}, const std::string& path = "");
   /// x [b, t, hidden] -> [b, t, hidden], positions 0..t-1.
   Variable forward(const Variable& x) override;
   /// Number of query heads.

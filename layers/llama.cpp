@@ -1,5 +1,6 @@
 #include "layers/llama.h"
 
+#include <iterator>
 #include <stdexcept>
 #include <string>
 
@@ -21,24 +22,42 @@ void init_normal(const Variable& weight, float std, uint64_t seed) {
   std::copy(values.data(), values.data() + values.numel(), target.mutable_data().data());
 }
 
-void init_linears(Module& module, float std, uint64_t seed) {
+// The projections of one decoder layer in registration order; projection k draws from stream k.
+constexpr const char* kLayerProjections[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                             "self_attn.o_proj", "mlp.gate_proj",    "mlp.up_proj",
+                                             "mlp.down_proj"};
+
+// HF's normal init of the dense projections; a packed projection (from a LinearFactory) keeps its
+// values but still uses up its stream, so the others get the default model's weights.
+void init_linears(const LlamaDecoderLayer& layer, float std, uint64_t seed) {
+  const std::shared_ptr<Linear> projections[] = {layer.self_attn()->q_proj(), layer.self_attn()->k_proj(),
+                                                 layer.self_attn()->v_proj(), layer.self_attn()->o_proj(),
+                                                 layer.mlp()->gate_proj(),    layer.mlp()->up_proj(),
+                                                 layer.mlp()->down_proj()};
   uint64_t stream = 0;
-  for (auto& [name, child] : module.named_modules()) {
-    if (auto* linear = dynamic_cast<Linear*>(child.get())) init_normal(linear->weight(), std, derive_seed(seed, stream++));
+  for (const auto& linear : projections) {
+    if (!linear->is_packed()) init_normal(linear->weight(), std, derive_seed(seed, stream));
+    ++stream;
   }
+}
+
+uint64_t layer_seed(const LlamaConfig& config, int64_t i) {
+  return derive_seed(config.seed, kFirstLayerStream + static_cast<uint64_t>(i));
 }
 
 }  // namespace
 
-LlamaModel::LlamaModel(const LlamaConfig& config) : config_(config) {
+LlamaModel::LlamaModel(const LlamaConfig& config, const LinearFactory& factory, const std::string& path)
+    : config_(config) {
   config.validate();
   embed_tokens_ = register_module("embed_tokens", std::make_shared<Embedding>(config.vocab_size, config.hidden_size));
   init_normal(embed_tokens_->weight(), config.initializer_range, derive_seed(config.seed, kEmbedStream));
   layers_ = register_module("layers", std::make_shared<ModuleList>());
   for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
-    const uint64_t layer_seed = derive_seed(config.seed, kFirstLayerStream + static_cast<uint64_t>(i));
-    auto layer = std::make_shared<LlamaDecoderLayer>(config, layer_seed);
-    init_linears(*layer, config.initializer_range, layer_seed);
+    const uint64_t seed = layer_seed(config, i);
+    auto layer = std::make_shared<LlamaDecoderLayer>(config, seed, factory,
+                                                     join_module_path(path, "layers." + std::to_string(i)));
+    init_linears(*layer, config.initializer_range, seed);
     layers_->push_back(layer);
   }
   norm_ = register_module("norm", std::make_shared<RMSNorm>(config.hidden_size, config.rms_norm_eps));
@@ -54,16 +73,46 @@ Variable LlamaModel::forward(const IndexTensor& ids) {
                                 std::to_string(config_.max_position_embeddings));
   }
   Variable h = embed_tokens_->forward(ids);
-  for (size_t i = 0; i < layers_->size(); ++i) h = layer(i)->forward(h);
+  const bool checkpointing = config_.gradient_checkpointing && is_training() && autograd::grad_mode_enabled();
+  for (size_t i = 0; i < layers_->size(); ++i) {
+    if (checkpointing) {
+      const std::shared_ptr<LlamaDecoderLayer> block = layer(i);
+      h = autograd::checkpoint([block](const Variable& x) { return block->forward(x); }, h);
+    } else {
+      h = layer(i)->forward(h);
+    }
+  }
   return norm_->forward(h);
 }
 
-LlamaForCausalLM::LlamaForCausalLM(const LlamaConfig& config) {
-  model_ = register_module("model", std::make_shared<LlamaModel>(config));
+LlamaForCausalLM::LlamaForCausalLM(const LlamaConfig& config, const LinearFactory& factory) {
+  model_ = register_module("model", std::make_shared<LlamaModel>(config, factory, "model"));
   if (!config.tie_word_embeddings) {
-    lm_head_ = register_module("lm_head", std::make_shared<Linear>(config.hidden_size, config.vocab_size, false));
-    init_normal(lm_head_->weight(), config.initializer_range, derive_seed(config.seed, kLmHeadStream));
+    lm_head_ = register_module("lm_head", make_linear(factory, "lm_head", config.hidden_size, config.vocab_size, 0));
+    if (!lm_head_->is_packed()) {
+      init_normal(lm_head_->weight(), config.initializer_range, derive_seed(config.seed, kLmHeadStream));
+    }
   }
+}
+
+Tensor llama_initial_linear_weight(const LlamaConfig& config, const std::string& path, int64_t in, int64_t out) {
+  if (path == "lm_head") return Tensor::randn(Shape{out, in}, derive_seed(config.seed, kLmHeadStream), config.initializer_range);
+  const std::string prefix = "model.layers.";
+  if (path.rfind(prefix, 0) == 0) {
+    const size_t dot = path.find('.', prefix.size());
+    const std::string index = path.substr(prefix.size(), dot == std::string::npos ? 0 : dot - prefix.size());
+    const std::string rest = dot == std::string::npos ? "" : path.substr(dot + 1);
+    if (!index.empty() && index.find_first_not_of("0123456789") == std::string::npos) {
+      const int64_t i = std::stoll(index);
+      for (uint64_t stream = 0; stream < std::size(kLayerProjections); ++stream) {
+        if (rest == kLayerProjections[stream] && i < config.num_hidden_layers) {
+          return Tensor::randn(Shape{out, in}, derive_seed(layer_seed(config, i), stream), config.initializer_range);
+        }
+      }
+    }
+  }
+  throw std::invalid_argument("llama_initial_linear_weight: '" + path + "' is not a projection of this Llama (" +
+                              std::to_string(config.num_hidden_layers) + " layers)");
 }
 
 const Variable& LlamaForCausalLM::output_weight() const {

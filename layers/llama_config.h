@@ -20,6 +20,10 @@ struct LlamaConfig {
   bool tie_word_embeddings = false;        ///< lm_head shares embed_tokens.weight when true
   float initializer_range = 0.02f;         ///< std of the normal init of every Linear and Embedding weight (as HF)
   uint64_t seed = 0;                       ///< seed of all initialisers
+  /// Activation checkpointing (Chen et al. 2016): in training mode with grad on, LlamaModel::forward
+  /// keeps only each decoder layer's input and recomputes the layer in backward
+  /// (autograd::checkpoint). Same values and gradients, less memory, about one more forward.
+  bool gradient_checkpointing = false;
 
   /// Throws std::invalid_argument naming the first inconsistent field (non-positive sizes,
   /// hidden_size % heads, heads % kv_heads, odd head_dim).

@@ -2,6 +2,7 @@
 // One pre-norm transformer block of Llama, named as Hugging Face's LlamaDecoderLayer.
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "layers/causal_self_attention.h"
 #include "layers/llama_config.h"
@@ -16,7 +17,9 @@ namespace qforge::layers {
 class LlamaDecoderLayer : public UnaryModule {
  public:
   /// Builds the block for `config` (validated by the caller); sub-modules seeded from `seed`.
-  LlamaDecoderLayer(const LlamaConfig& config, uint64_t seed);
+  /// `factory` builds the projections under `path` ("model.layers.3"; see layers/linear.h).
+  LlamaDecoderLayer(const LlamaConfig& config, uint64_t seed, const LinearFactory& factory = {},
+                    const std::string& path = "");
   /// x [b, t, hidden] -> [b, t, hidden].
   Variable forward(const Variable& x) override;
   /// Norm before attention.

@@ -36,6 +36,18 @@ void Module::add_child(const std::string& name, std::shared_ptr<Module> child) {
   children_.emplace_back(name, std::move(child));
 }
 
+void Module::unregister_parameter(const std::string& name) {
+  const auto it = std::find_if(parameters_.begin(), parameters_.end(), [&](const auto& e) { return e.first == name; });
+  if (it == parameters_.end()) throw std::invalid_argument("Module::unregister_parameter: no parameter '" + name + "'");
+  parameters_.erase(it);
+}
+
+void Module::unregister_module(const std::string& name) {
+  const auto it = std::find_if(children_.begin(), children_.end(), [&](const auto& e) { return e.first == name; });
+  if (it == children_.end()) throw std::invalid_argument("Module::unregister_module: no child '" + name + "'");
+  children_.erase(it);
+}
+
 void Module::collect_parameters(const std::string& prefix, std::vector<NamedParameter>& out) const {
   for (const auto& [name, parameter] : parameters_) out.emplace_back(prefix + name, parameter);
   for (const auto& [name, child] : children_) child->collect_parameters(prefix + name + ".", out);

@@ -47,6 +47,13 @@ class Module {
     return module;
   }
 
+  /// Removes parameter `name` (registered here, not in a child); later parameters keep their order.
+  /// Throws std::invalid_argument when there is no such parameter. Used to turn a layer into another
+  /// form (Linear::merge_lora folds its adapters in and drops them).
+  void unregister_parameter(const std::string& name);
+  /// Removes child `name`; throws std::invalid_argument when there is no such child.
+  void unregister_module(const std::string& name);
+
   /// Every parameter of this module and its descendants with dotted names, in registration order
   /// (own parameters first, then each child in turn). A parameter reachable under two names is
   /// listed once, under the first, as PyTorch does, so optimisers never update it twice.

@@ -7,6 +7,7 @@ namespace qforge::layers {
 void Quantizable::set_weight_quantizer(std::shared_ptr<UnaryModule> quantizer) {
   if (weight_quantizer_) throw std::logic_error("set_weight_quantizer: the layer already has a weight quantizer");
   if (!quantizer) throw std::invalid_argument("set_weight_quantizer: null quantizer");
+  check_accepts_weight_quantizer();
   weight_quantizer_ = owner().register_module("weight_quantizer", std::move(quantizer));
 }
 

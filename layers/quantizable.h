@@ -34,6 +34,9 @@ class Quantizable {
   /// The module that owns the quantizers as children (the layer itself).
   virtual Module& owner() = 0;
   virtual bool accepts_input_quantizer() const { return true; }
+  /// Throws std::logic_error (naming why) when the weight cannot take a quantizer (a frozen
+  /// packed weight: Linear over a PackedWeight).
+  virtual void check_accepts_weight_quantizer() const {}
   /// x after the input quantizer (x itself without one).
   Variable effective_input(const Variable& x) const;
 

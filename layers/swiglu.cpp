@@ -5,13 +5,14 @@
 
 namespace qforge::layers {
 
-SwiGLU::SwiGLU(int64_t hidden_size, int64_t intermediate_size, uint64_t seed) {
-  gate_proj_ = register_module("gate_proj",
-                               std::make_shared<Linear>(hidden_size, intermediate_size, false, derive_seed(seed, 0)));
-  up_proj_ = register_module("up_proj",
-                             std::make_shared<Linear>(hidden_size, intermediate_size, false, derive_seed(seed, 1)));
-  down_proj_ = register_module("down_proj",
-                               std::make_shared<Linear>(intermediate_size, hidden_size, false, derive_seed(seed, 2)));
+SwiGLU::SwiGLU(int64_t hidden_size, int64_t intermediate_size, uint64_t seed, const LinearFactory& factory,
+               const std::string& path) {
+  const auto projection = [&](const char* name, int64_t in, int64_t out, uint64_t stream) {
+    return register_module(name, make_linear(factory, join_module_path(path, name), in, out, derive_seed(seed, stream)));
+  };
+  gate_proj_ = projection("gate_proj", hidden_size, intermediate_size, 0);
+  up_proj_ = projection("up_proj", hidden_size, intermediate_size, 1);
+  down_proj_ = projection("down_proj", intermediate_size, hidden_size, 2);
 }
 
 Variable SwiGLU::forward(const Variable& x) {

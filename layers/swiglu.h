@@ -3,6 +3,7 @@
 // Swish_1 = SiLU), named as Hugging Face's LlamaMLP.
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "layers/linear.h"
 
@@ -12,8 +13,10 @@ namespace qforge::layers {
 /// "up_proj" [inter, hidden], "down_proj" [hidden, inter], none with bias.
 class SwiGLU : public UnaryModule {
  public:
-  /// Projection k is seeded with derive_seed(seed, k) in the order gate, up, down.
-  SwiGLU(int64_t hidden_size, int64_t intermediate_size, uint64_t seed = 0);
+  /// Projection k is seeded with derive_seed(seed, k) in the order gate, up, down. With `factory`,
+  /// "gate_proj" is factory(path + ".gate_proj", ...) (layers/linear.h).
+  SwiGLU(int64_t hidden_size, int64_t intermediate_size, uint64_t seed = 0, const LinearFactory& factory = {},
+         const std::string& path = "");
   /// x [..., hidden] -> [..., hidden].
   Variable forward(const Variable& x) override;
   /// The gate projection (through SiLU).

@@ -73,6 +73,7 @@ layers::LlamaConfig llama_config(const config::LlamaConfig& llama, int64_t token
   c.rope_theta = llama.rope_theta() > 0 ? llama.rope_theta() : 10000.0f;
   c.rms_norm_eps = llama.rms_norm_eps() > 0 ? llama.rms_norm_eps() : 1e-5f;
   c.tie_word_embeddings = llama.tie_word_embeddings();
+  c.gradient_checkpointing = llama.gradient_checkpointing();
   c.seed = seed;
   c.validate();
   return c;

@@ -1,0 +1,42 @@
+#pragma once
+// LoRA: low-rank adapters on frozen Linear layers (Hu et al. 2021, "LoRA: Low-Rank Adaptation of
+// Large Language Models", §4.1), with the conventions of Hugging Face PEFT
+// (../shared/formats/peft-lora.md): y = W x + scale * B A dropout(x), A [r, in] Kaiming-uniform,
+// B [out, r] zeros, scale = alpha / r (alpha / sqrt(r) with rsLoRA, Kalajdzievski 2023), dropout on
+// the LoRA path only. Linear::add_lora adapts one layer; apply_lora adapts every target in a model.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace qforge::layers {
+
+class Module;
+
+/// Hyper-parameters of one adapter, named as PEFT's LoraConfig (r, lora_alpha, lora_dropout,
+/// use_rslora).
+struct LoraOptions {
+  int64_t rank = 8;      ///< r: inner width of B A
+  double alpha = 16;     ///< lora_alpha
+  double dropout = 0;    ///< lora_dropout, in [0, 1); applied to the adapter's input in training mode
+  bool rslora = false;   ///< use_rslora: scale alpha / sqrt(r) instead of alpha / r
+  uint64_t seed = 0;     ///< seeds A's initialisation and the dropout masks
+
+  /// alpha / r, or alpha / sqrt(r) with rslora.
+  double scale() const;
+  /// Throws std::invalid_argument naming the bad field (rank <= 0, dropout outside [0, 1)).
+  void validate() const;
+};
+
+/// Adds a LoRA adapter to every Linear below `root` whose dotted path (as named_modules() spells
+/// it) has a last component equal to one of `targets` ("q_proj", ...), or matches one of them as a
+/// glob ('*' any run of characters, '?' one) on the whole path ("model.layers.1.*_proj"). The
+/// adapters' own lora_A/lora_B Linears are never adapted. Each adapter's seed is derived from
+/// options.seed and its path, so adapters differ and do not depend on which others exist.
+/// Returns the adapted paths in module order. Throws std::invalid_argument naming the targets when
+/// nothing matched, and std::logic_error when a matched Linear already has an adapter.
+std::vector<std::string> apply_lora(Module& root, const std::vector<std::string>& targets, const LoraOptions& options);
+
+/// True when `path` matches `pattern` with '*' (any run, dots included) and '?' (one character).
+bool glob_match(const std::string& pattern, const std::string& path);
+
+}  // namespace qforge::layers
