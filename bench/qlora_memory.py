@@ -11,6 +11,7 @@ side is reported (the machine is shared and noisy, +-15%):
   qlora_step_vocab32k rss_mb=... lora_fp32_rss_mb=...
       the 134M shape with a 32000 vocabulary (dim 768, 12 layers, 12 heads, ffn 2048; embedding and head
       FP32, frozen); a plain PyTorch 1.13 QLoRA measured 976 MB (LoRA on FP32: 1305 MB); goal <= 500 MB.
+  qlora_step_vocab32k_nf4_head rss_mb=...   the same with lm_head frozen in NF4 as well
 """
 import argparse
 import os
@@ -19,9 +20,9 @@ import subprocess
 import sys
 
 
-def step(tool, shape, base, steps):
+def step(tool, shape, base, steps, head="f32"):
     env = dict(os.environ, OMP_NUM_THREADS="2")
-    out = subprocess.run([tool, "--shape", shape, "--base", base, "--steps", str(steps)], check=True,
+    out = subprocess.run([tool, "--shape", shape, "--base", base, "--head", head, "--steps", str(steps)], check=True,
                          capture_output=True, text=True, env=env).stdout
     fields = dict(kv.split("=", 1) for kv in out.split() if "=" in kv)
     return float(fields["rss_mb"]), float(fields["step_s"])
@@ -51,6 +52,8 @@ def main():
     (rss, sec), (rss32, sec32) = compare(tool, "vocab32k", args.steps, args.rounds)
     print(f"qlora_step_vocab32k rss_mb={rss:.0f} lora_fp32_rss_mb={rss32:.0f} ratio={rss / rss32:.3f} "
           f"step_s={sec:.3f} lora_fp32_step_s={sec32:.3f} time_ratio={sec / sec32:.2f}", flush=True)
+    rss_head = statistics.median(step(tool, "vocab32k", "nf4", args.steps, head="nf4")[0] for _ in range(args.rounds))
+    print(f"qlora_step_vocab32k_nf4_head rss_mb={rss_head:.0f} (lm_head frozen in NF4 too)", flush=True)
 
 
 if __name__ == "__main__":

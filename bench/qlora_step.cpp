@@ -5,7 +5,8 @@
 // and frozen either way. Projections are built one at a time (LlamaForCausalLM's LinearFactory), so no
 // FP32 copy of the packed base ever exists. Prints peak RSS and the median step time.
 //
-//   qlora_step --shape 150m|vocab32k --base nf4|f32 [--steps 5] [--rank 8]
+//   qlora_step --shape 150m|vocab32k --base nf4|f32 [--head f32|nf4] [--steps 5] [--rank 8]
+// --head nf4 also freezes lm_head in NF4 (the embedding stays FP32: its rows are gathered, not multiplied).
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/allocator.h"
 #include "autograd/ops.h"
 #include "fakequant/packed/pack_weight.h"
 #include "layers/llama.h"
@@ -29,7 +31,7 @@ namespace ly = qforge::layers;
 namespace {
 
 struct Options {
-  std::string shape = "150m", base = "nf4";
+  std::string shape = "150m", base = "nf4", head = "f32";
   int steps = 5;
   int64_t rank = 8;
 };
@@ -40,6 +42,7 @@ Options parse(int argc, char** argv) {
     const std::string key = argv[i], value = argv[i + 1];
     if (key == "--shape") o.shape = value;
     else if (key == "--base") o.base = value;
+    else if (key == "--head") o.head = value;
     else if (key == "--steps") o.steps = std::stoi(value);
     else if (key == "--rank") o.rank = std::stoll(value);
     else throw std::invalid_argument("qlora_step: unknown option " + key);
@@ -87,9 +90,10 @@ int main(int argc, char** argv) try {
   // Random N(0, 0.02) weights, as HF initialises; each projection is packed as soon as it exists.
   ly::LinearFactory factory = [&](const std::string& path, int64_t in, int64_t out, uint64_t seed) {
     auto dense = std::make_shared<ly::Linear>(in, out, false, seed);
-    if (o.base == "f32" || path == "lm_head") return dense;
+    const std::string& format = path == "lm_head" ? o.head : o.base;
+    if (format == "f32") return dense;
     return std::make_shared<ly::Linear>(
-        qforge::fakequant::pack_weight(o.base, dense->weight().data().data(), out, in));
+        qforge::fakequant::pack_weight(format, dense->weight().data().data(), out, in));
   };
   auto model = std::make_shared<ly::LlamaForCausalLM>(config, factory);
   model->freeze();
@@ -106,6 +110,12 @@ int main(int argc, char** argv) try {
     }
   }
   qforge::optim::AdamW optimizer(trainable);
+  // Initialisation temporaries (e.g. the head's init tensor) would otherwise stay parked in the
+  // allocator's cache of freed blocks, counted in RSS, sized for nothing the step allocates.
+  ag::release_cached_allocations();
+  const double built_rss_mb = peak_rss_mb();
+  const double built_live_mb = static_cast<double>(ag::live_allocation_bytes()) / 1048576.0;
+  ag::reset_peak_allocation_bytes();
   std::mt19937 rng(1);
   std::vector<int64_t> ids(257);
   for (auto& id : ids) id = static_cast<int64_t>(rng() % static_cast<uint32_t>(config.vocab_size));
@@ -124,9 +134,13 @@ int main(int argc, char** argv) try {
     if (step > 0) seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   std::sort(seconds.begin(), seconds.end());
-  std::printf("qlora_step shape=%s base=%s rank=%lld adapter_params=%lld loss=%.4f step_s=%.4f rss_mb=%.1f\n",
-              o.shape.c_str(), o.base.c_str(), static_cast<long long>(o.rank), static_cast<long long>(adapter_parameters),
-              loss, seconds[seconds.size() / 2], peak_rss_mb());
+  // rss_mb is the whole process's peak (construction included); the tensor figures come from the
+  // autograd allocator: what the built model holds, and the step's peak on top of nothing freed.
+  std::printf("qlora_step shape=%s base=%s head=%s rank=%lld adapter_params=%lld loss=%.4f step_s=%.4f rss_mb=%.1f "
+              "built_rss_mb=%.1f model_tensors_mb=%.1f step_peak_tensors_mb=%.1f\n",
+              o.shape.c_str(), o.base.c_str(), o.head.c_str(), static_cast<long long>(o.rank), static_cast<long long>(adapter_parameters),
+              loss, seconds[seconds.size() / 2], peak_rss_mb(), built_rss_mb, built_live_mb,
+              static_cast<double>(ag::peak_allocation_bytes()) / 1048576.0);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "qlora_step: error: %s\n", e.what());
