@@ -12,6 +12,7 @@
 #include "cli/tokenize_command.h"
 #include "cli/quantize_gguf_command.h"
 #include "cli/imatrix_command.h"
+#include "cli/lora_export.h"
 #include "cli/qlora_command.h"
 #include "exporters/gguf/ggml_types.h"
 #include "exporters/gguf/gguf_reader.h"
@@ -94,7 +95,11 @@ void add_quantize(CLI::App& app, Arguments& args) {
 void add_export(CLI::App& app, Arguments& args) {
   CLI::App* e = app.add_subcommand("export", "Write a language-model run as a llama.cpp GGUF file");
   e->add_option("--checkpoint", args.checkpoint, "Run folder holding checkpoint.bin")->required()->check(CLI::ExistingDirectory);
-  e->add_option("--format", args.format, "Output format (gguf)")->check(CLI::IsMember({"gguf"}))->capture_default_str();
+  e->add_option("--format", args.format,
+                "gguf (the model; a LoRA run is merged first), or for LoRA runs the adapter alone: peft (a "
+                "directory, Hugging Face PEFT layout) or gguf-lora (llama.cpp LoRA adapter for the base GGUF)")
+      ->check(CLI::IsMember({"gguf", "peft", "gguf-lora"}))
+      ->capture_default_str();
   e->add_option("--type", args.file_type,
                 "F32, F16, BF16, Q8_0, Q4_K_M or IQ4_NL (default: the run's quantization.preset, else F32)");
   e->add_option("-o,--out", args.file, "Output file")->required();
@@ -147,6 +152,10 @@ int run_inspect(const Arguments& args) {
 
 int run_export(const Arguments& args) {
   namespace gg = qforge::exporters::gguf;
+  if (args.format != "gguf") {
+    qforge::cli::export_lora_adapter(args.checkpoint, args.format, args.file);
+    return 0;
+  }
   const tr::LanguageModelExport lm = tr::restore_language_model(args.checkpoint);
   gg::LlamaExportOptions options =
       tr::gguf_export_options(lm, args.file_type, std::filesystem::path(args.checkpoint).filename().string());

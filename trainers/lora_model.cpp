@@ -1,6 +1,7 @@
 #include "trainers/lora_model.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
@@ -14,6 +15,7 @@
 #include "fakequant/packed/pack_weight.h"
 #include "fakequant/packed/packed_ggml.h"
 #include "layers/lora.h"
+#include "trainers/language_model_task.h"
 #include "trainers/run.h"
 
 namespace qforge::trainers {
@@ -207,6 +209,29 @@ void load_run_weights(layers::Module& model, const config::RunConfig& config, co
     if (!state.count(name)) throw std::invalid_argument(source + ": the LoRA checkpoint has no adapter tensor " + name);
   }
   model.load_state_dict(state, /*strict=*/false);
+}
+
+TrainedLoraAdapter restore_lora_adapter(const fs::path& dir) {
+  const Checkpoint checkpoint = load_checkpoint(dir);
+  const config::RunConfig config = parse_run_config(checkpoint.config_text, (dir / kCheckpointFile).string());
+  if (!is_lora_run(config)) throw std::invalid_argument(dir.string() + ": not a LoRA run (no lora.base in its config)");
+  const config::LoraConfig& lora = config.lora();
+  TrainedLoraAdapter out;
+  for (const auto& [name, tensor] : checkpoint.model) out.adapter.tensors[name] = tensor;
+  exporters::lora::LoraAdapterConfig& c = out.adapter.config;
+  c.r = lora.rank() > 0 ? lora.rank() : 8;
+  c.lora_alpha = lora.alpha() > 0 ? lora.alpha() : 16.0;
+  c.lora_dropout = std::round(static_cast<double>(lora.dropout()) * 1e6) / 1e6;  // the float field, as written
+  c.use_rslora = lora.rslora();
+  c.base_model_name_or_path = lora.base();
+  for (const auto& pair : exporters::lora::lora_pairs(out.adapter.tensors, c.r, dir.string())) {
+    const std::string suffix = exporters::lora::module_suffix(pair.module);
+    if (std::find(c.target_modules.begin(), c.target_modules.end(), suffix) == c.target_modules.end())
+      c.target_modules.push_back(suffix);
+  }
+  const config::LlamaConfig& llama = config.model().llama();
+  out.base_config = llama_config(llama, std::max<int64_t>(1, llama.vocab_size()), config.trainer().seed());
+  return out;
 }
 
 void merge_lora_adapters(layers::Module& model) {

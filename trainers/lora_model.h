@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include <filesystem>
+
+#include "exporters/lora/lora_adapter.h"
 #include "layers/llama.h"
 #include "trainers/checkpoint.h"
 #include "trainers/run_config.h"
@@ -35,6 +38,15 @@ std::vector<std::pair<std::string, autograd::Variable>> trainable_parameters(con
 // (the base is rebuilt from lora.base), each of which must be present. Errors name `source`.
 void load_run_weights(layers::Module& model, const config::RunConfig& config, const NamedTensors& saved,
                       const std::string& source);
+
+// The adapter a LoRA run trained, in qforge (= Hugging Face) names with its PEFT-style config, and
+// the base model's shape (GGUF adapters permute q/k rows per head). Reads the checkpoint only; the
+// base is not rebuilt. Throws naming `dir` when it is not a LoRA run.
+struct TrainedLoraAdapter {
+  exporters::lora::LoraAdapter adapter;
+  layers::LlamaConfig base_config;
+};
+TrainedLoraAdapter restore_lora_adapter(const std::filesystem::path& dir);
 
 // Merges every adapter into its projection (layers::Linear::merge_lora): afterwards the model holds
 // plain FP32 Linears named as a Llama without LoRA.

@@ -9,7 +9,11 @@ them). Checks, over 2 sequences of 64 tokens, with agreement.py's comparison and
      distributions to llama.cpp's), else the other checks prove nothing;
   2. F32 base + adapter at --lora-scale 1 and 0.5: llama.cpp vs qforge, the F32 bounds (gguf.md §10);
   3. Q4_K_M base + adapter at scale 1: the Q4_K_M bound;
-  4. qforge with the PEFT directory gives the same distributions as with the GGUF adapter.
+  4. qforge with the PEFT directory gives the same distributions as with the GGUF adapter;
+  5. trained adapters (qforge qlora runs lora_f32, lora_nf4), against the run itself as qforge applies
+     it (`qforge probs --checkpoint RUN`, adapters unmerged): the F32 base GGUF + the run's exported
+     GGUF adapter in llama.cpp (F32 bounds); the merged F32 export (F32 bounds) and merged Q4_K_M export
+     (Q4_K_M bound); the NF4 run's merged F32 export (F32 bounds: merging the dequantized NF4 base).
 Prints one line per check and "lora agreement: N passed, M failed".
 """
 import json
@@ -19,6 +23,23 @@ from agreement import SEQUENCE_LENGTH, Checker, compare_sequences, run
 
 SEQUENCE_STARTS = (0, 700)
 MIN_ADAPTER_EFFECT = 1e-2  # max |p_with - p_without| the random adapter must reach
+MIN_TRAINED_EFFECT = 1e-3  # and the adapter 10 qlora steps trained
+
+
+def check_trained_adapters(checker, work, sequences, base_probs):
+    f32 = f"{work}/gguf.F32.gguf"
+    trained = checker.qforge_probs("--checkpoint", f"{work}/lora_f32", sequences)
+    effect = compare_sequences(base_probs, trained)[0]
+    checker.record(effect >= MIN_TRAINED_EFFECT,
+                   f"trained adapter effect max_abs={effect:.3e} (>={MIN_TRAINED_EFFECT:g})")
+    cases = ((f"{work}/lora_f32", f32, ("--lora", f"{work}/lora_f32.adapter.gguf"), "F32", "F32 base + trained adapter"),
+             (f"{work}/lora_f32", f"{work}/lora_f32.merged.F32.gguf", (), "F32", "trained LoRA merged F32"),
+             (f"{work}/lora_f32", f"{work}/lora_f32.merged.Q4_K_M.gguf", (), "Q4_K_M", "trained LoRA merged Q4_K_M"),
+             (f"{work}/lora_nf4", f"{work}/lora_nf4.merged.F32.gguf", (), "F32", "QLoRA (NF4 base) merged F32"))
+    for run_dir, model, options, file_type, label in cases:
+        ours = trained if run_dir.endswith("lora_f32") else checker.qforge_probs("--checkpoint", run_dir, sequences)
+        max_abs, kls = compare_sequences(ours, checker.llama_probs(model, sequences, options))
+        checker.record_bounds(f"{label} vs the run", file_type, max_abs, kls)
 
 
 def main():
@@ -44,6 +65,7 @@ def main():
             from_peft = checker.qforge_probs("--gguf", base, sequences, ("--lora", peft, "--lora-scale", scale))
             gap = compare_sequences(ours, from_peft)[0]
             checker.record(gap <= 1e-7, f"qforge PEFT directory vs GGUF adapter max_abs={gap:.3e} (<=1e-07)")
+    check_trained_adapters(checker, work, sequences, without)
     print(f"lora agreement: {checker.passed} passed, {checker.failed} failed")
     sys.exit(1 if checker.failed else 0)
 
