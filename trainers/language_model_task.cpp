@@ -10,6 +10,7 @@
 #include "data/fortunes_corpus.h"
 #include "data/token_file.h"
 #include "exporters/gguf/llama_gguf_export.h"
+#include "layers/dropout.h"
 #include "trainers/lora_model.h"
 
 namespace qforge::trainers {
@@ -184,13 +185,25 @@ int64_t LanguageModelTask::default_steps(const config::TrainerConfig& trainer) c
 }
 
 StringPairs LanguageModelTask::save_state() const {
-  return {{"train_windows", format_state(train_windows_->state())},
-          {"tokenizer", tokenizer_kind_},
-          {"tokenizer.vocabulary", vocabulary_}};
+  StringPairs state = {{"train_windows", format_state(train_windows_->state())},
+                       {"tokenizer", tokenizer_kind_},
+                       {"tokenizer.vocabulary", vocabulary_}};
+  // Dropout mask counters (LoRA dropout), so a resumed run draws the masks the uninterrupted one would.
+  for (const auto& [path, module] : model_->named_modules()) {
+    if (auto dropout = std::dynamic_pointer_cast<layers::Dropout>(module))
+      state.emplace_back("dropout_seed." + path, std::to_string(dropout->next_seed()));
+  }
+  return state;
 }
 
 void LanguageModelTask::load_state(const StringPairs& state) {
   train_windows_->set_state(parse_state(find_value(state, "train_windows", "checkpoint")));
+  for (const auto& [path, module] : model_->named_modules()) {
+    auto dropout = std::dynamic_pointer_cast<layers::Dropout>(module);
+    if (!dropout) continue;
+    for (const auto& [key, value] : state)
+      if (key == "dropout_seed." + path) dropout->set_seed(std::stoull(value));
+  }
 }
 
 }  // namespace qforge::trainers

@@ -137,6 +137,10 @@ config::RunConfig with_base_model(const config::RunConfig& config) {
     llama->set_gradient_checkpointing(config.model().llama().gradient_checkpointing());
     return out;
   }
+  if (!fs::exists(fs::path(base) / kCheckpointFile)) {
+    throw std::invalid_argument("lora.base: '" + base + "' is neither a .gguf file nor a run folder holding " +
+                                kCheckpointFile);
+  }
   const Checkpoint checkpoint = load_checkpoint(base);
   const config::RunConfig base_config = parse_run_config(checkpoint.config_text, (fs::path(base) / kCheckpointFile).string());
   *out.mutable_model() = base_config.model();
