@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <stdexcept>
@@ -126,9 +127,15 @@ int main(int argc, char** argv) try {
   for (int step = 0; step < o.steps + 1; ++step) {  // the first step warms up (allocations, page faults)
     const auto start = std::chrono::steady_clock::now();
     ag::Variable logits = model->forward(inputs);
+    const double after_forward = static_cast<double>(ag::live_allocation_bytes()) / 1048576.0;
     ag::Variable l = ag::cross_entropy(ag::reshape(logits, {-1, config.vocab_size}), targets);
+    const double after_loss = static_cast<double>(ag::live_allocation_bytes()) / 1048576.0;
     optimizer.zero_grad();
     l.backward();
+    if (std::getenv("QLORA_STEP_TRACE"))
+      std::fprintf(stderr, "live MB: forward %.1f, loss %.1f, after backward %.1f, peak %.1f\n", after_forward,
+                   after_loss, static_cast<double>(ag::live_allocation_bytes()) / 1048576.0,
+                   static_cast<double>(ag::peak_allocation_bytes()) / 1048576.0);
     optimizer.step();
     loss = l.item();
     if (step > 0) seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

@@ -66,7 +66,11 @@ Operand prepare(const Tensor& t, bool transposed, const Shape& batch) {
   if (batch_shape(t.shape()).numel() == 1 && batch.numel() > 1) {
     return {t.reshaped({t.dim(-2), t.dim(-1)}), transposed, true};
   }
-  return {kernels::broadcast_to(t, with_matrix(batch, t.dim(-2), t.dim(-1))), transposed, false};
+  const Shape full = with_matrix(batch, t.dim(-2), t.dim(-1));
+  // Same element count: only leading 1s differ (e.g. W [out, in] against x [1, t, in]), so a view
+  // serves; broadcast_to would copy the whole matrix (a 32000-row lm_head: 98 MB per forward).
+  if (batch_shape(t.shape()).numel() == batch.numel()) return {t.reshaped(full.to_vector()), transposed, false};
+  return {kernels::broadcast_to(t, full), transposed, false};
 }
 
 // Gradient of one operand given the other (`other`) and dC, in the operand's stored layout.
