@@ -124,7 +124,9 @@ config::RunConfig with_base_model(const config::RunConfig& config) {
   if (is_gguf_file(base)) {
     const layers::LlamaConfig c = gg::read_llama_gguf(fs::path(base)).model->config();
     config::LlamaConfig* llama = out.mutable_model()->mutable_llama();
-    llama->set_vocab_size(static_cast<int32_t>(c.vocab_size));
+    // qforge's GGUF vocabulary: the tokenizer's tokens, then <unk>, <s>, </s> and the 256 byte tokens
+    // (gguf.md §4), which reserve_gguf_tokens gives the run too; check_same_shape names a mismatch.
+    llama->set_reserve_gguf_tokens(true);
     llama->set_hidden_size(static_cast<int32_t>(c.hidden_size));
     llama->set_num_hidden_layers(static_cast<int32_t>(c.num_hidden_layers));
     llama->set_num_attention_heads(static_cast<int32_t>(c.num_attention_heads));
@@ -159,7 +161,7 @@ std::shared_ptr<layers::LlamaForCausalLM> build_lora_model(const config::RunConf
                                 "(lora.base_format says how the base is held)");
   }
   FloatBase float_base = read_float_base(base);
-  check_same_tokens(float_base.tokens, is_gguf_file(base) ? gg::llama_gguf_tokens(output_tokens) : output_tokens, base);
+  check_same_tokens(float_base.tokens, output_tokens, base);
   check_same_shape(float_base.model->config(), model_config, base);
   std::map<std::string, autograd::Tensor> state = float_base.model->state_dict();
   std::shared_ptr<layers::LlamaForCausalLM> model;

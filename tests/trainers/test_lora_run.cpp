@@ -133,6 +133,10 @@ TEST(LoraRun, GgufBaseKeepsTheFileBlocks) {
     EXPECT_EQ(linear->dense_weight().to_vector(), expected) << path << " (q/k rows must be un-permuted)";
   }
   EXPECT_EQ(packed, 14);
+  // Merged and written again (the run's vocabulary is the base file's).
+  LanguageModelExport merged = restore_language_model(dir);
+  EXPECT_EQ(merged.vocabulary, exporters::gguf::read_llama_gguf(file).tokens);
+  EXPECT_NO_THROW(exporters::gguf::write_llama_gguf(temp_path("merged.gguf"), *merged.model, merged.vocabulary, options));
 }
 
 TEST(LoraRun, ErrorsNameTheProblem) {
