@@ -33,7 +33,8 @@ bool is_gguf_file(const std::string& path) {
 }
 
 std::string base_format(const config::LoraConfig& lora) {
-  return lora.base_format().empty() ? "nf4" : lora.base_format();
+  if (!lora.base_format().empty()) return lora.base_format();
+  return is_gguf_file(lora.base()) ? "gguf" : "nf4";  // a GGUF base keeps its blocks unless told otherwise
 }
 
 // The float weights and token strings of the base, whatever it is stored as.

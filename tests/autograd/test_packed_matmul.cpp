@@ -8,24 +8,12 @@
 #include <vector>
 
 #include "autograd/ops.h"
+#include "tests/layers/float_rows_weight.h"
 
 namespace qforge::autograd {
 namespace {
 
-class FloatRows : public PackedWeight {
- public:
-  FloatRows(Tensor w) : w_(std::move(w)) {}
-  int64_t rows() const override { return w_.dim(0); }
-  int64_t cols() const override { return w_.dim(1); }
-  std::string format() const override { return "f32"; }
-  int64_t storage_bytes() const override { return w_.numel() * 4; }
-  void dequantize_rows(int64_t r0, int64_t r1, float* out) const override {
-    std::memcpy(out, w_.data() + r0 * cols(), static_cast<size_t>((r1 - r0) * cols()) * sizeof(float));
-  }
-
- private:
-  Tensor w_;
-};
+using FloatRows = qforge::testing::FloatRowsWeight;
 
 Tensor random_tensor(const Shape& shape, unsigned seed) {
   std::mt19937 rng(seed);
