@@ -1,13 +1,13 @@
 #include "cli/imatrix_command.h"
 
-#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 
 #include "exporters/gguf/imatrix_file.h"
 #include "exporters/gguf/llama_imatrix.h"
+#include "ptq/input_statistics.h"
 #include "trainers/calibration_tokens.h"
-#include "trainers/run.h"
+#include "trainers/run_folder.h"
 
 namespace qforge::cli {
 
@@ -26,29 +26,22 @@ void add_imatrix(CLI::App& app, ImatrixArguments& args) {
 
 int run_imatrix(const ImatrixArguments& args) {
   (void)gg::imatrix_format_for_path(args.output);  // a bad extension fails before the forward passes
-  const trainers::LanguageModelExport lm = trainers::restore_language_model(args.checkpoint);
+  const exporters::LlamaExport lm = trainers::restore_language_model(args.checkpoint);
   const trainers::CalibrationTokens calibration = trainers::calibration_tokens(args.checkpoint, args.data);
   const int64_t chunk_size = args.chunk_size > 0 ? args.chunk_size : lm.model->config().max_position_embeddings;
-  gg::LlamaImatrixCollector collector(*lm.model, {.process_output = args.process_output});
+  ptq::InputStatisticsCollector collector(*lm.model, {.include_lm_head = args.process_output});
   const int64_t chunks = collector.run(calibration.tokens, chunk_size, args.chunks, args.batch_chunks);
-  const gg::Imatrix imatrix = collector.imatrix({calibration.dataset});
+  // llama-imatrix's entry of a dense weight: Σx², one count (tokens), Σx; stored as F32.
+  std::map<std::string, gg::ImatrixEntry> entries;
+  for (const auto& [weight, m] : collector.moments()) {
+    entries[weight] = {{m.sum2.begin(), m.sum2.end()}, {static_cast<float>(m.rows)}, {m.sum.begin(), m.sum.end()}};
+  }
+  const gg::Imatrix imatrix = gg::llama_imatrix(entries, {calibration.dataset}, static_cast<uint32_t>(collector.chunk_size()),
+                                                static_cast<uint32_t>(collector.chunk_count()));
   gg::write_imatrix(args.output, imatrix);
   std::printf("wrote %s: %zu entries, %lld chunks of %lld tokens from %s\n", args.output.c_str(), imatrix.entries.size(),
               static_cast<long long>(chunks), static_cast<long long>(chunk_size), calibration.dataset.c_str());
   return 0;
-}
-
-std::map<std::string, std::vector<float>> load_export_importance(const std::string& path) {
-  std::map<std::string, std::vector<float>> importance = gg::read_imatrix(path);
-  for (const auto& [name, values] : importance) {
-    for (size_t j = 0; j < values.size(); ++j) {
-      if (!std::isfinite(values[j])) {
-        throw std::invalid_argument("imatrix " + path + ": entry '" + name + "' column " + std::to_string(j) +
-                                    " is not finite (" + std::to_string(values[j]) + ")");
-      }
-    }
-  }
-  return importance;
 }
 
 }  // namespace qforge::cli

@@ -4,9 +4,7 @@
 // llama.cpp's legacy format (.dat), for `qforge export --imatrix` or llama-quantize --imatrix.
 #include <CLI/CLI.hpp>
 #include <cstdint>
-#include <map>
 #include <string>
-#include <vector>
 
 namespace qforge::cli {
 
@@ -20,9 +18,5 @@ struct ImatrixArguments {
 
 void add_imatrix(CLI::App& app, ImatrixArguments& args);
 int run_imatrix(const ImatrixArguments& args);
-
-// The importance vectors of an imatrix file (either format) for LlamaExportOptions::importance;
-// non-finite values are rejected as llama-quantize does, naming the file, entry and column.
-std::map<std::string, std::vector<float>> load_export_importance(const std::string& path);
 
 }  // namespace qforge::cli

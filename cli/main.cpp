@@ -7,22 +7,23 @@
 #include <string>
 #include <vector>
 
-#include "cli/generate_command.h"
-#include "cli/probs_command.h"
-#include "cli/tokenize_command.h"
-#include "cli/quantize_gguf_command.h"
 #include "cli/imatrix_command.h"
-#include "cli/lora_export.h"
+#include "cli/model_options.h"
+#include "cli/probs_command.h"
 #include "cli/qlora_command.h"
+#include "cli/quantize_gguf_command.h"
+#include "cli/tokenize_command.h"
 #include "exporters/gguf/ggml_types.h"
 #include "exporters/gguf/gguf_reader.h"
-#include "exporters/gguf/llama_gguf_export.h"
+#include "exporters/gguf/llama_type_mix.h"
+#include "exporters/registry.h"
 #include "fakequant/quantizer_spec.h"
+#include "ptq/method.h"
 #include "trainers/gguf_evaluate.h"
-#include "trainers/gguf_qat.h"
 #include "trainers/post_training_quantization.h"
 #include "trainers/run.h"
-#include "trainers/study.h"
+#include "trainers/study/study.h"
+#include "trainers/trainer.h"
 
 namespace {
 
@@ -33,10 +34,10 @@ struct Arguments {
   std::vector<std::string> overrides;
   bool fresh = false;
   tr::GenerateOptions generate;
-  qforge::cli::ModelSource generate_source;
+  tr::ModelSource generate_source;
   qforge::cli::ProbsArguments probs;
   qforge::cli::TokenizeArguments tokenize;
-  std::string scheme, input_scheme, output_dir;
+  std::string scheme, input_scheme, output_dir, method = "rtn";
   std::vector<std::string> keep_float;
   int calibration_batches = 16;
   std::string format = "gguf", file_type, file, eval_gguf;
@@ -82,26 +83,27 @@ constexpr const char* kSchemeHelp =
     "no modifiers): q8_0, q5_0, q4_k, q6_k, iq4_nl";
 
 void add_quantize(CLI::App& app, Arguments& args) {
-  CLI::App* q = app.add_subcommand("quantize", "Post-training quantization (round to nearest) of a float run");
-  q->footer(kSchemeHelp);
+  CLI::App* q = app.add_subcommand("quantize", "Post-training quantization of a float run (--method, default round to nearest)");
+  q->footer(std::string(kSchemeHelp) + "\n\nMethods: " + qforge::ptq::method_help());
   q->add_option("--checkpoint", args.checkpoint, "Float run folder holding checkpoint.bin")->required()->check(CLI::ExistingDirectory);
   q->add_option("--scheme", args.scheme, "Weight scheme, e.g. int4:channel or int4:g32:mse")->required();
   q->add_option("--input-scheme", args.input_scheme, "Activation scheme, e.g. int8:tensor:ema or int8:token (default: float)");
   q->add_option("--keep-float", args.keep_float, "Layer glob kept float, e.g. lm_head (repeatable)");
+  q->add_option("--method", args.method, "Post-training method (see Methods below)")->capture_default_str();
   q->add_option("--calibration-batches", args.calibration_batches, "Training batches for activation ranges")->capture_default_str();
   q->add_option("-o,--out", args.output_dir, "Output run folder (default: <checkpoint>-<scheme>)");
 }
 
 void add_export(CLI::App& app, Arguments& args) {
-  CLI::App* e = app.add_subcommand("export", "Write a language-model run as a llama.cpp GGUF file");
+  CLI::App* e = app.add_subcommand("export", "Write a run as a model file (GGUF) or a LoRA run's adapter (--format)");
   e->add_option("--checkpoint", args.checkpoint, "Run folder holding checkpoint.bin")->required()->check(CLI::ExistingDirectory);
-  e->add_option("--format", args.format,
-                "gguf (the model; a LoRA run is merged first), or for LoRA runs the adapter alone: peft (a "
-                "directory, Hugging Face PEFT layout) or gguf-lora (llama.cpp LoRA adapter for the base GGUF)")
-      ->check(CLI::IsMember({"gguf", "peft", "gguf-lora"}))
+  std::vector<std::string> formats;
+  for (const qforge::exporters::Exporter& exporter : qforge::exporters::exporters()) formats.emplace_back(exporter.name);
+  e->add_option("--format", args.format, qforge::exporters::exporter_help())
+      ->check(CLI::IsMember(formats))
       ->capture_default_str();
   e->add_option("--type", args.file_type,
-                "F32, F16, BF16, Q8_0, Q4_K_M or IQ4_NL (default: the run's quantization.preset, else F32)");
+                qforge::exporters::gguf::llama_file_type_list() + " (default: the run's quantization.preset, else F32)");
   e->add_option("-o,--out", args.file, "Output file")->required();
   e->add_option("--imatrix", args.imatrix, "Importance matrix (.gguf or legacy .dat, e.g. from qforge imatrix) for Q4_K, Q6_K, IQ4_NL, Q5_0")
       ->check(CLI::ExistingFile);
@@ -151,24 +153,14 @@ int run_inspect(const Arguments& args) {
 }
 
 int run_export(const Arguments& args) {
-  namespace gg = qforge::exporters::gguf;
-  if (args.format != "gguf") {
-    qforge::cli::export_lora_adapter(args.checkpoint, args.format, args.file);
-    return 0;
-  }
-  const tr::LanguageModelExport lm = tr::restore_language_model(args.checkpoint);
-  gg::LlamaExportOptions options =
-      tr::gguf_export_options(lm, args.file_type, std::filesystem::path(args.checkpoint).filename().string());
-  std::map<std::string, std::vector<float>> importance;
-  if (!args.imatrix.empty()) {
-    importance = qforge::cli::load_export_importance(args.imatrix);
-    options.importance = &importance;
-  }
-  for (const std::string& note : lm.notes) std::fprintf(stderr, "note: %s\n", note.c_str());
-  gg::write_llama_gguf(args.file, *lm.model, lm.vocabulary, options);
-  std::printf("wrote %s (%s, %zu tensors in their trained GGUF types, %zu tokens in the run's vocabulary%s)\n",
-              args.file.c_str(), gg::llama_file_type_name(options.type).c_str(), options.tensor_types.size(),
-              lm.vocabulary.size(), args.imatrix.empty() ? "" : ", with imatrix");
+  namespace ex = qforge::exporters;
+  const ex::Exporter& exporter = ex::find_exporter(args.format);
+  if (!exporter.takes_type && (!args.file_type.empty() || !args.imatrix.empty()))
+    throw std::invalid_argument("export: --type and --imatrix do not apply to --format " + args.format);
+  const ex::ExportSource source = tr::export_source(args.checkpoint, exporter.input);
+  if (source.model)
+    for (const std::string& note : source.model->notes) std::fprintf(stderr, "note: %s\n", note.c_str());
+  std::printf("%s\n", exporter.write(source, {args.file_type, args.imatrix}, args.file).c_str());
   return 0;
 }
 
@@ -195,6 +187,7 @@ int run_quantize(const Arguments& args) {
   input.set_scheme(args.input_scheme);
   options.quantization = tr::scheme_rules(args.scheme, args.input_scheme.empty() ? nullptr : &input, args.keep_float);
   options.calibration_batches = args.calibration_batches;
+  options.method = args.method;
   std::printf("%s\nsaved: %s\n", tr::final_line(tr::post_training_quantize(options)).c_str(), options.output_dir.c_str());
   return 0;
 }
@@ -234,7 +227,7 @@ int run(CLI::App& app, const Arguments& args, const std::string& command) {
         args.eval_gguf.empty() ? tr::evaluate(args.checkpoint) : tr::evaluate_gguf(args.checkpoint, args.eval_gguf);
     std::printf("%s\n", tr::final_line(result).c_str());
   } else if (app.got_subcommand("generate")) {
-    std::printf("%s\n", qforge::cli::generate_text(args.generate_source, args.generate).c_str());
+    std::printf("%s\n", tr::generate(args.generate_source, args.generate).c_str());
   }
   return 0;
 }

@@ -43,7 +43,7 @@ void add_probs(CLI::App& app, ProbsArguments& args) {
 
 int run_probs(const ProbsArguments& args) {
   const std::vector<int64_t> tokens = parse_token_list(args.tokens);
-  const LoadedModel loaded = load_model(args.source);
+  const trainers::LoadedModel loaded = trainers::load_model(args.source);
   for (size_t i = 0; i < tokens.size(); ++i) {
     if (tokens[i] >= loaded.vocab_size)
       throw std::invalid_argument("--tokens: id " + std::to_string(tokens[i]) + " at position " + std::to_string(i) +

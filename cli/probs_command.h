@@ -5,12 +5,12 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
-#include "cli/model_source.h"
+#include "cli/model_options.h"
 
 namespace qforge::cli {
 
 struct ProbsArguments {
-  ModelSource source;
+  trainers::ModelSource source;
   std::string tokens;  // comma-separated ids
 };
 

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "trainers/run.h"
+#include "trainers/trainer.h"
 #include "trainers/run_config.h"
 
 namespace qforge::cli {

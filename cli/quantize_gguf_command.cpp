@@ -14,7 +14,7 @@ CLI::App* add_quantize_gguf(CLI::App& app, QuantizeGgufArguments& args) {
   CLI::App* q = app.add_subcommand("quantize-gguf", "Quantize a float (F32/F16/BF16) llama GGUF like llama-quantize");
   q->add_option("input", args.input, "Float GGUF file")->required()->check(CLI::ExistingFile);
   q->add_option("output", args.output, "Quantized GGUF file (written atomically)")->required();
-  q->add_option("type", args.type, "Q8_0, Q4_K_M, IQ4_NL, F16, BF16 or F32")->required();
+  q->add_option("type", args.type, "File type: " + exporters::gguf::llama_file_type_list())->required();
   q->add_option("--imatrix", args.imatrix, "Importance matrix (llama.cpp imatrix: GGUF or legacy .dat, by content)")
       ->check(CLI::ExistingFile);
   q->add_option("--threads", args.threads, "Threads for the row loop (default: OMP_NUM_THREADS)");
@@ -28,7 +28,7 @@ int run_quantize_gguf(const QuantizeGgufArguments& args) {
   options.threads = args.threads;
   std::map<std::string, std::vector<float>> importance;
   if (!args.imatrix.empty()) {
-    importance = gg::read_imatrix(args.imatrix);
+    importance = gg::read_export_importance(args.imatrix);
     options.importance = &importance;
   }
   const auto start = std::chrono::steady_clock::now();

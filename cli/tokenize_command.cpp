@@ -22,7 +22,7 @@ int run_tokenize(const TokenizeArguments& args) {
     text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     if (!in.good() && !in.eof()) throw std::runtime_error(args.file + ": cannot read");
   }
-  const LoadedModel loaded = load_tokenizer(args.source);
+  const trainers::LoadedModel loaded = trainers::load_tokenizer(args.source);
   std::string out = "{\"tokens\": [";
   const std::vector<int64_t> ids = loaded.encode(text);
   for (size_t i = 0; i < ids.size(); ++i) out += (i ? ", " : "") + std::to_string(ids[i]);

@@ -1,7 +1,5 @@
 #include "fakequant/qat.h"
 
-#include <fnmatch.h>
-
 #include <stdexcept>
 
 #include "layers/quantizable.h"
@@ -68,10 +66,6 @@ void install(const QuantizableLayer& target, const QuantRule& rule) {
 }
 
 }  // namespace
-
-bool glob_match(const std::string& pattern, const std::string& text) {
-  return fnmatch(pattern.c_str(), text.c_str(), 0) == 0;
-}
 
 std::vector<PreparedLayer> prepare_qat(Module& model, const std::vector<QuantRule>& rules) {
   const std::vector<QuantizableLayer> targets = quantizable_layers(model);

@@ -68,8 +68,8 @@ ConvertedModel convert(layers::Module& model);
 // All quantizers of `model` with their module names (for logging, freezing, PTQ calibration).
 std::vector<std::pair<std::string, std::shared_ptr<Quantizer>>> quantizers_of(layers::Module& model);
 
-// fnmatch-style glob (see QuantRule::pattern).
-bool glob_match(const std::string& pattern, const std::string& text);
+// Rules match names with the one glob of qforge (layers/module.h; see QuantRule::pattern).
+using layers::glob_match;
 
 }  // namespace qforge::fakequant
 

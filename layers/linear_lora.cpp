@@ -7,6 +7,7 @@
 #include "layers/dropout.h"
 #include "layers/init.h"
 #include "layers/linear.h"
+#include "layers/lora.h"
 
 namespace qforge::layers {
 
@@ -60,14 +61,10 @@ void Linear::merge_lora() {
   lora_rank_ = 0;
 }
 
-// W <- W + scale * (B A), in FP32: the product once, then one fused update per element.
+// W <- W + scale * (B A), in FP32 (layers/lora.h add_lora_product).
 void Linear::fold_adapter_into_dense_weight() {
-  autograd::NoGradGuard no_grad;
-  const Tensor delta = autograd::matmul(lora_B_->weight().detach(), lora_A_->weight().detach()).data();
-  float* w = weight_.mutable_data().data();
-  const float* d = delta.data();
-  const float scale = static_cast<float>(lora_scale_);
-  for (int64_t i = 0; i < weight_.numel(); ++i) w[i] += scale * d[i];
+  add_lora_product(weight_.mutable_data(), lora_A_->weight().data(), lora_B_->weight().data(),
+                   static_cast<float>(lora_scale_), "weight");
 }
 
 // Registers the FP32 weight ahead of the bias, as the dense constructor does, so exporters see the

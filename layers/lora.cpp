@@ -6,6 +6,7 @@
 
 #include "layers/init.h"
 #include "layers/linear.h"
+#include "layers/module.h"
 
 namespace qforge::layers {
 
@@ -49,24 +50,6 @@ void LoraOptions::validate() const {
   if (!std::isfinite(alpha)) throw std::invalid_argument("LoraOptions: alpha must be finite");
 }
 
-bool glob_match(const std::string& pattern, const std::string& path) {
-  // Iterative wildcard matching with one backtrack point (the last '*').
-  size_t p = 0, s = 0, star = std::string::npos, mark = 0;
-  while (s < path.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == path[s])) {
-      ++p, ++s;
-    } else if (p < pattern.size() && pattern[p] == '*') {
-      star = p++, mark = s;
-    } else if (star != std::string::npos) {
-      p = star + 1, s = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
-
 std::vector<std::string> apply_lora(Module& root, const std::vector<std::string>& targets, const LoraOptions& options) {
   options.validate();
   if (targets.empty()) throw std::invalid_argument("apply_lora: no target modules given");
@@ -98,6 +81,29 @@ std::vector<std::string> apply_lora(Module& root, const std::vector<std::string>
     adapted.push_back(path);
   }
   return adapted;
+}
+
+void add_lora_product(autograd::Tensor& weight, const autograd::Tensor& a, const autograd::Tensor& b, float scale,
+                      const std::string& name) {
+  if (a.shape().ndim() != 2 || b.shape().ndim() != 2 || a.shape()[0] != b.shape()[1])
+    throw std::invalid_argument("lora merge: '" + name + "' lora_A " + a.shape().to_string() + " and lora_B " +
+                                b.shape().to_string() + " are not [r, in] and [out, r]");
+  const int64_t r = a.shape()[0], in = a.shape()[1], out = b.shape()[0];
+  if (weight.shape().ndim() != 2 || weight.shape()[0] != out || weight.shape()[1] != in)
+    throw std::invalid_argument("lora merge: tensor '" + name + "' shape " + weight.shape().to_string() +
+                                " != [lora_B rows " + std::to_string(out) + ", lora_A cols " + std::to_string(in) + "]");
+  const float* pa = a.data();
+  const float* pb = b.data();
+  float* w = weight.data();
+#pragma omp parallel for
+  for (int64_t o = 0; o < out; ++o) {
+    std::vector<float> row(static_cast<size_t>(in), 0.0f);
+    for (int64_t k = 0; k < r; ++k) {
+      const float bk = pb[o * r + k];
+      for (int64_t i = 0; i < in; ++i) row[i] += bk * pa[k * in + i];
+    }
+    for (int64_t i = 0; i < in; ++i) w[o * in + i] += scale * row[i];
+  }
 }
 
 }  // namespace qforge::layers

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "autograd/tensor.h"
+
 namespace qforge::layers {
 
 class Module;
@@ -29,14 +31,19 @@ struct LoraOptions {
 
 /// Adds a LoRA adapter to every Linear below `root` whose dotted path (as named_modules() spells
 /// it) has a last component equal to one of `targets` ("q_proj", ...), or matches one of them as a
-/// glob ('*' any run of characters, '?' one) on the whole path ("model.layers.1.*_proj"). The
+/// glob (layers/module.h glob_match) on the whole path ("model.layers.1.*_proj"). The
 /// adapters' own lora_A/lora_B Linears are never adapted. Each adapter's seed is derived from
 /// options.seed and its path, so adapters differ and do not depend on which others exist.
 /// Returns the adapted paths in module order. Throws std::invalid_argument naming the targets when
 /// nothing matched, and std::logic_error when a matched Linear already has an adapter.
 std::vector<std::string> apply_lora(Module& root, const std::vector<std::string>& targets, const LoraOptions& options);
 
-/// True when `path` matches `pattern` with '*' (any run, dots included) and '?' (one character).
-bool glob_match(const std::string& pattern, const std::string& path);
+/// The one LoRA merge: weight += scale · B A in FP32, for weight [out, in], A [r, in], B [out, r] (Hu et
+/// al. 2021 §4.1: W' = W + B A, deployed without extra latency). Each row of B A is summed over r in
+/// ascending order, then added once, so the result does not depend on threads or GEMM blocking.
+/// Linear::merge_lora and exporters/lora/apply_lora.h (an adapter file on a loaded model, as llama.cpp
+/// applies it) both call it. std::invalid_argument naming `name` when the shapes disagree.
+void add_lora_product(autograd::Tensor& weight, const autograd::Tensor& a, const autograd::Tensor& b, float scale,
+                      const std::string& name);
 
 }  // namespace qforge::layers

@@ -1,5 +1,7 @@
 #include "layers/module.h"
 
+#include <fnmatch.h>
+
 #include <algorithm>
 #include <stdexcept>
 #include <unordered_set>
@@ -137,6 +139,10 @@ void ModuleList::push_back(std::shared_ptr<Module> module) {
 
 void ModuleList::throw_wrong_type(size_t i) const {
   throw std::invalid_argument("ModuleList::at: module " + std::to_string(i) + " is not of the requested type");
+}
+
+bool glob_match(const std::string& pattern, const std::string& name) {
+  return fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
 }
 
 }  // namespace qforge::layers

@@ -132,4 +132,10 @@ class ModuleList : public Module {
   std::vector<std::shared_ptr<Module>> modules_;
 };
 
+/// True when the glob `pattern` matches a dotted module or parameter name: fnmatch without
+/// FNM_PATHNAME, so '*' matches any run of characters including dots, '?' one character and [...] a
+/// set ("model.layers.*.self_attn.[qk]_proj"). The one glob of qforge: quantization rules
+/// (fakequant/qat.h) and LoRA targets (layers/lora.h) both match names with it.
+bool glob_match(const std::string& pattern, const std::string& name);
+
 }  // namespace qforge::layers

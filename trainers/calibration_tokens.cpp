@@ -6,27 +6,22 @@
 #include "data/fortunes_corpus.h"
 #include "data/token_file.h"
 #include "data/token_windows.h"
-#include "trainers/checkpoint.h"
-#include "trainers/language_model_task.h"
-#include "trainers/run_config.h"
-#include "trainers/task.h"
+#include "trainers/language_model_setup.h"
+#include "trainers/run_folder.h"
 
 namespace qforge::trainers {
 
 CalibrationTokens calibration_tokens(const std::filesystem::path& dir, const std::string& text_file) {
-  const Checkpoint checkpoint = load_checkpoint(dir);
-  const config::RunConfig config = parse_run_config(checkpoint.config_text, (dir / kCheckpointFile).string());
-  if (!config.model().has_llama() || !config.data().has_text()) {
+  const RunFolder run = open_run_folder(dir);
+  if (!run.config.model().has_llama() || !run.config.data().has_text()) {
     throw std::invalid_argument(dir.string() + ": not a language-model run (no model.llama / data.text)");
   }
-  const std::string& kind = find_value(checkpoint.metadata, "tokenizer", dir.string());
   if (!text_file.empty()) {
-    if (kind == "ids") throw std::invalid_argument(dir.string() + ": trained on token ids; it has no tokenizer for " + text_file);
-    const auto tokenizer = restore_tokenizer(kind, find_value(checkpoint.metadata, "tokenizer.vocabulary", dir.string()));
-    return {tokenizer->encode(data::read_text_file(text_file)), text_file};
+    const LanguageModelRun lm = language_model_run(run, text_file);
+    return {lm.tokenizer->encode(data::read_text_file(text_file)), text_file};
   }
   // The same tokens and split as LanguageModelTask's constructor.
-  const config::TextData& text = config.data().text();
+  const config::TextData& text = run.config.data().text();
   data::TokenIds tokens;
   std::string name;
   if (!text.token_file().empty()) {
@@ -34,8 +29,8 @@ CalibrationTokens calibration_tokens(const std::filesystem::path& dir, const std
     name = text.token_file();
   } else {
     const std::string corpus = text.corpus().empty() ? data::load_fortunes_corpus() : data::read_text_file(text.corpus());
-    const auto tokenizer = restore_tokenizer(kind, find_value(checkpoint.metadata, "tokenizer.vocabulary", dir.string()));
-    tokens = tokenizer->encode(corpus_part(corpus, text));
+    const LanguageModelRun lm = language_model_run(run, "its corpus");
+    tokens = lm.tokenizer->encode(corpus_part(corpus, text));
     name = text.corpus().empty() ? "fortunes" : text.corpus();
   }
   const double val_fraction = text.val_fraction() > 0 ? text.val_fraction() : 0.1;

@@ -95,4 +95,10 @@ Checkpoint load_checkpoint(const std::filesystem::path& dir) {
   return c;
 }
 
+const std::string& metadata_value(const StringPairs& pairs, const std::string& key, const std::string& source) {
+  for (const auto& [k, v] : pairs)
+    if (k == key) return v;
+  throw std::runtime_error(source + ": checkpoint metadata has no '" + key + "'");
+}
+
 }  // namespace qforge::trainers

@@ -13,6 +13,7 @@
 namespace qforge::trainers {
 
 using NamedTensors = std::vector<std::pair<std::string, autograd::Tensor>>;
+using StringPairs = std::vector<std::pair<std::string, std::string>>;
 
 struct Checkpoint {
   int64_t step = 0;
@@ -21,7 +22,7 @@ struct Checkpoint {
   NamedTensors optimizer;   // optimizer state (moments), names from the optimizer
   std::vector<std::pair<std::string, int64_t>> counters;  // step counts, epoch, batch cursor...
   // Text state: data-generator positions, the tokenizer vocabulary, the logging window...
-  std::vector<std::pair<std::string, std::string>> metadata;
+  StringPairs metadata;
 };
 
 inline constexpr const char* kCheckpointFile = "checkpoint.bin";
@@ -30,5 +31,9 @@ inline constexpr const char* kCheckpointFile = "checkpoint.bin";
 void save_checkpoint(const std::filesystem::path& dir, const Checkpoint& checkpoint);
 // Reads dir/checkpoint.bin; a missing, truncated or foreign file throws naming the path.
 Checkpoint load_checkpoint(const std::filesystem::path& dir);
+
+// The value of `key` in checkpoint metadata (or a task's saved state); throws std::runtime_error
+// "<source>: checkpoint metadata has no '<key>'" when it is absent. The one lookup of saved text state.
+const std::string& metadata_value(const StringPairs& pairs, const std::string& key, const std::string& source);
 
 }  // namespace qforge::trainers

@@ -6,8 +6,8 @@
 #include <stdexcept>
 
 #include "exporters/gguf/llama_gguf_import.h"
-#include "trainers/checkpoint.h"
-#include "trainers/task.h"
+#include "trainers/run_folder.h"
+#include "trainers/task_factory.h"
 
 namespace qforge::trainers {
 namespace {
@@ -22,8 +22,8 @@ autograd::Tensor first_rows(const autograd::Tensor& t, int64_t rows) {
 }  // namespace
 
 RunResult evaluate_gguf(const std::filesystem::path& dir, const std::filesystem::path& gguf) {
-  const Checkpoint checkpoint = load_checkpoint(dir);
-  config::RunConfig config = parse_run_config(checkpoint.config_text, (dir / kCheckpointFile).string());
+  const RunFolder run = open_run_folder(dir);
+  config::RunConfig config = run.config;
   if (!config.model().has_llama()) throw std::invalid_argument(dir.string() + ": not a language-model run");
   config.clear_quantization();
   std::unique_ptr<Task> task = make_task(config);
@@ -41,7 +41,7 @@ RunResult evaluate_gguf(const std::filesystem::path& dir, const std::filesystem:
   task->model().load_state_dict(weights);  // checks the shapes, naming the parameter
   const Evaluation e = task->evaluate(config.trainer().eval_batches());
   RunResult result;
-  result.step = checkpoint.step;
+  result.step = run.checkpoint.step;
   result.train_loss = NAN;
   result.val_loss = e.loss;
   return result;

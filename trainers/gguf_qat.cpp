@@ -2,8 +2,8 @@
 
 #include <stdexcept>
 
-#include "exporters/gguf/ggml_types.h"
-#include "exporters/gguf/llama_tensor_names.h"
+#include "exporters/gguf/llama_type_mix.h"
+#include "fakequant/formats/ggml/block_types.h"
 
 namespace qforge::trainers {
 namespace {
@@ -36,7 +36,8 @@ std::vector<fakequant::QuantRule> gguf_preset_rules(const layers::LlamaForCausal
   if (type == gg::LlamaFileType::kF32) throw std::invalid_argument("quantization.preset: F32 quantizes nothing");
   std::vector<fakequant::QuantRule> rules;
   for (const auto& [parameter, ggml_type] : gg::llama_mix_types(model, type)) {
-    if (ggml_type == gg::kGgmlF32) continue;  // norms (1-D): llama.cpp keeps them F32
+    // Norms (1-D): llama.cpp keeps them F32, which leaves nothing to quantize.
+    if (static_cast<int>(ggml_type) == fakequant::ggml::block_type("f32").ggml_type_id) continue;
     const std::string layer = layer_of(parameter);
     if (taken_by(earlier, layer)) continue;
     fakequant::QuantRule rule;
@@ -57,20 +58,6 @@ std::map<std::string, uint32_t> trained_ggml_types(layers::Module& model) {
     types[layer + ".weight"] = static_cast<uint32_t>(quantizer->spec().ggml_type);
   }
   return types;
-}
-
-exporters::gguf::LlamaExportOptions gguf_export_options(const LanguageModelExport& run, const std::string& file_type,
-                                                        const std::string& name) {
-  namespace gg = exporters::gguf;
-  gg::LlamaExportOptions options;
-  options.type = gg::parse_llama_file_type(!file_type.empty() ? file_type : !run.preset.empty() ? run.preset : "F32");
-  options.name = name;
-  for (const auto& [parameter, ggml_type] : run.ggml_types) {
-    const auto gguf_name = gg::gguf_tensor_name(parameter);
-    if (!gguf_name) throw std::invalid_argument("gguf export: trained parameter '" + parameter + "' has no GGUF name");
-    options.tensor_types[*gguf_name] = ggml_type;
-  }
-  return options;
 }
 
 }  // namespace qforge::trainers

@@ -1,5 +1,4 @@
-// Restoring a language-model run for inference, next-token distributions, and sampling.
-#include "trainers/lora_model.h"
+// Next-token distributions and sampling (language_model_inference.h).
 #include "trainers/language_model_inference.h"
 
 #include <algorithm>
@@ -9,21 +8,12 @@
 #include <string>
 
 #include "autograd/ops.h"
-#include "trainers/checkpoint.h"
-#include "trainers/language_model_task.h"
-#include "trainers/quantization_setup.h"
 
 namespace qforge::trainers {
 
 namespace ag = qforge::autograd;
 
 namespace {
-
-const std::string& metadata_value(const StringPairs& pairs, const std::string& key, const std::string& dir) {
-  for (const auto& [k, v] : pairs)
-    if (k == key) return v;
-  throw std::runtime_error(dir + ": checkpoint metadata has no '" + key + "'");
-}
 
 int64_t sample_token(const float* logits, int64_t vocab, const GenerateOptions& o, std::mt19937_64& rng) {
   if (o.temperature <= 0.0f) return std::max_element(logits, logits + vocab) - logits;
@@ -39,27 +29,6 @@ int64_t sample_token(const float* logits, int64_t vocab, const GenerateOptions& 
 }
 
 }  // namespace
-
-InferenceModel restore_inference_model(const std::filesystem::path& dir) {
-  const Checkpoint checkpoint = load_checkpoint(dir);
-  const config::RunConfig config = parse_run_config(checkpoint.config_text, (dir / kCheckpointFile).string());
-  if (!config.model().has_llama()) throw std::invalid_argument(dir.string() + ": not a language-model run");
-  const std::string& kind = metadata_value(checkpoint.metadata, "tokenizer", dir.string());
-  if (kind == "ids") throw std::invalid_argument(dir.string() + ": trained on token ids; it has no tokenizer");
-  InferenceModel out;
-  out.tokenizer = restore_tokenizer(kind, metadata_value(checkpoint.metadata, "tokenizer.vocabulary", dir.string()));
-  const layers::LlamaConfig model_config = llama_config(
-      config.model().llama(), output_vocabulary(config.model().llama(), kind, *out.tokenizer), config.trainer().seed());
-  // A LoRA run: its base with the adapters applied, unmerged, as they trained.
-  out.model = is_lora_run(config)
-                  ? build_lora_model(config, model_config,
-                                     output_token_strings(config.model().llama(), kind, *out.tokenizer))
-                  : std::make_shared<layers::LlamaForCausalLM>(model_config);
-  apply_quantization(*out.model, config);
-  out.model->eval();
-  load_run_weights(*out.model, config, checkpoint.model, dir.string());
-  return out;
-}
 
 std::vector<std::vector<double>> next_token_probabilities(layers::LlamaForCausalLM& model,
                                                           std::span<const int64_t> tokens) {

@@ -1,25 +1,26 @@
 #pragma once
-// Running a trained (or imported) causal language model: restore a run's model as generate and eval
-// see it, the full next-token distribution after every prefix (what `qforge probs` prints and the
-// llama.cpp agreement tests compare), and sampling a continuation (greedy / temperature / top-k).
+// Running a causal language model (trained, or imported from GGUF): the full next-token distribution
+// after every prefix (what `qforge probs` prints and the llama.cpp agreement tests compare), and
+// sampling a continuation (greedy / temperature / top-k). trainers/run_folder.h restores the model.
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
-#include "data/tokenizer.h"
 #include "layers/llama.h"
-#include "trainers/run.h"
 
 namespace qforge::trainers {
 
-struct InferenceModel {
-  std::shared_ptr<layers::LlamaForCausalLM> model;  // eval mode, the run's fake quantizers applied
-  std::unique_ptr<data::Tokenizer> tokenizer;       // null for runs trained on token ids
+struct GenerateOptions {
+  std::string prompt;
+  int64_t max_new_tokens = 200;
+  float temperature = 0.8f;  // 0: greedy
+  int64_t top_k = 0;         // 0: whole vocabulary
+  uint64_t seed = 0;
+  int64_t vocabulary_limit = 0;  // sample among ids < limit (the tokenizer's); 0: every output
 };
-// std::invalid_argument when the run is not a language model.
-InferenceModel restore_inference_model(const std::filesystem::path& checkpoint_dir);
 
 // Row i = softmax, computed in double precision, of the model's float logits at position i, i.e. the
 // distribution of the token after tokens[0..i]; tokens.size() rows of vocab_size values.

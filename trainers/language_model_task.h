@@ -32,21 +32,4 @@ class LanguageModelTask : public Task {
   int64_t batch_size_, context_;
 };
 
-// The [data.text.corpus_begin, corpus_end) part of `corpus`, cut at UTF-8 character boundaries.
-std::string corpus_part(const std::string& corpus, const config::TextData& text);
-// Hugging Face-style Llama config from the run config, defaults filled in.
-layers::LlamaConfig llama_config(const config::LlamaConfig& llama, int64_t tokenizer_vocab, uint64_t seed);
-
-// The tokenizer a run saved ("char" with its vocabulary, or "byte").
-std::unique_ptr<data::Tokenizer> restore_tokenizer(const std::string& kind, const std::string& vocabulary);
-
-// Token strings by id as a GGUF vocabulary names them: byte tokens "<0xXX>", chars as UTF-8.
-std::vector<std::string> token_strings(const std::string& kind, const data::Tokenizer& tokenizer);
-// The model's output size: the tokenizer's, or with model.llama.reserve_gguf_tokens the GGUF export's
-// token count (run_config.proto).
-int64_t output_vocabulary(const config::LlamaConfig& llama, const std::string& kind, const data::Tokenizer& tokenizer);
-// The token strings for every output id (reserved GGUF tokens included), for export.
-std::vector<std::string> output_token_strings(const config::LlamaConfig& llama, const std::string& kind,
-                                              const data::Tokenizer& tokenizer);
-
 }  // namespace qforge::trainers

@@ -6,17 +6,10 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "exporters/gguf/ggml_types.h"
-#include "exporters/gguf/gguf_reader.h"
-#include "exporters/gguf/llama_gguf_export.h"
 #include "exporters/gguf/llama_gguf_import.h"
-#include "exporters/gguf/llama_tensor_names.h"
-#include "fakequant/formats/ggml/block_types.h"
 #include "fakequant/packed/pack_weight.h"
-#include "fakequant/packed/packed_ggml.h"
 #include "layers/lora.h"
-#include "trainers/language_model_task.h"
-#include "trainers/run.h"
+#include "trainers/run_folder.h"
 
 namespace qforge::trainers {
 
@@ -37,6 +30,13 @@ std::string base_format(const config::LoraConfig& lora) {
   return is_gguf_file(lora.base()) ? "gguf" : "nf4";  // a GGUF base keeps its blocks unless told otherwise
 }
 
+void check_base_exists(const std::string& base) {
+  if (!is_run_folder(base)) {
+    throw std::invalid_argument("lora.base: '" + base + "' is neither a .gguf file nor a run folder holding " +
+                                kCheckpointFile);
+  }
+}
+
 // The float weights and token strings of the base, whatever it is stored as.
 struct FloatBase {
   std::shared_ptr<layers::LlamaForCausalLM> model;
@@ -48,11 +48,8 @@ FloatBase read_float_base(const std::string& base) {
     gg::ImportedLlama imported = gg::read_llama_gguf(fs::path(base));
     return {imported.model, imported.tokens};
   }
-  if (!fs::exists(fs::path(base) / kCheckpointFile)) {
-    throw std::invalid_argument("lora.base: '" + base + "' is neither a .gguf file nor a run folder holding " +
-                                kCheckpointFile);
-  }
-  LanguageModelExport restored = restore_language_model(base);
+  check_base_exists(base);
+  exporters::LlamaExport restored = restore_language_model(base);
   return {restored.model, restored.vocabulary};
 }
 
@@ -67,34 +64,6 @@ void check_same_tokens(const std::vector<std::string>& base_tokens, const std::v
                                   "' (the fine-tuning data must use the base's vocabulary)");
     }
   }
-}
-
-// The GGUF's own blocks of one projection, rows in qforge's (HF half-split rope) order.
-autograd::PackedWeightPtr gguf_blocks(const gg::GgufReader& reader, const std::string& hf_weight,
-                                      const layers::LlamaConfig& config, const std::string& base) {
-  const std::string name = gg::gguf_tensor_name(hf_weight).value();
-  const gg::TensorInfo* info = reader.file().find_tensor(name);
-  if (!info || info->dims.size() != 2) throw std::invalid_argument("lora.base: " + base + " has no 2-D tensor " + name);
-  const auto& type = fakequant::ggml::block_type(static_cast<int>(info->type));
-  const int64_t cols = static_cast<int64_t>(info->dims[0]), rows = static_cast<int64_t>(info->dims[1]);
-  const int64_t row_bytes = fakequant::ggml::row_bytes(type, cols);
-  const std::span<const std::byte> data = reader.tensor_data(name);
-  std::vector<uint8_t> bytes(static_cast<size_t>(rows * row_bytes));
-  // Q and K rows were permuted for llama.cpp's adjacent-pair rope (gguf.md §5): whole rows move, so
-  // the blocks move unchanged. The row map comes from un-permuting the row indices themselves.
-  const bool is_q = hf_weight.find("q_proj") != std::string::npos, is_k = hf_weight.find("k_proj") != std::string::npos;
-  std::vector<float> source_row(static_cast<size_t>(rows));
-  for (int64_t r = 0; r < rows; ++r) source_row[r] = static_cast<float>(r);
-  if (is_q || is_k) {
-    std::vector<float> index(source_row);
-    gg::unpermute_rope_rows(index.data(), source_row.data(), rows, 1,
-                            is_q ? config.num_attention_heads : config.num_key_value_heads);
-  }
-  for (int64_t r = 0; r < rows; ++r) {
-    std::memcpy(bytes.data() + r * row_bytes, data.data() + static_cast<int64_t>(source_row[r]) * row_bytes,
-                static_cast<size_t>(row_bytes));
-  }
-  return fakequant::wrap_ggml_weight(type, std::move(bytes), rows, cols);
 }
 
 void check_same_shape(const layers::LlamaConfig& base_config, const layers::LlamaConfig& run, const std::string& base) {
@@ -118,6 +87,10 @@ void check_same_shape(const layers::LlamaConfig& base_config, const layers::Llam
 
 bool is_lora_run(const config::RunConfig& config) { return !config.lora().base().empty(); }
 
+int64_t lora_rank(const config::LoraConfig& lora) { return lora.rank() > 0 ? lora.rank() : 8; }
+
+double lora_alpha(const config::LoraConfig& lora) { return lora.alpha() > 0 ? lora.alpha() : 16.0; }
+
 config::RunConfig with_base_model(const config::RunConfig& config) {
   if (!is_lora_run(config) || config.model().has_llama()) return config;
   config::RunConfig out = config;
@@ -140,13 +113,8 @@ config::RunConfig with_base_model(const config::RunConfig& config) {
     llama->set_gradient_checkpointing(config.model().llama().gradient_checkpointing());
     return out;
   }
-  if (!fs::exists(fs::path(base) / kCheckpointFile)) {
-    throw std::invalid_argument("lora.base: '" + base + "' is neither a .gguf file nor a run folder holding " +
-                                kCheckpointFile);
-  }
-  const Checkpoint checkpoint = load_checkpoint(base);
-  const config::RunConfig base_config = parse_run_config(checkpoint.config_text, (fs::path(base) / kCheckpointFile).string());
-  *out.mutable_model() = base_config.model();
+  check_base_exists(base);
+  *out.mutable_model() = open_run_folder(base).config.model();
   out.mutable_model()->mutable_llama()->set_gradient_checkpointing(config.model().llama().gradient_checkpointing());
   return out;
 }
@@ -176,7 +144,7 @@ std::shared_ptr<layers::LlamaForCausalLM> build_lora_model(const config::RunConf
     }
     auto factory = [&](const std::string& path, int64_t in, int64_t out, uint64_t) -> std::shared_ptr<layers::Linear> {
       if (path == "lm_head") return std::make_shared<layers::Linear>(in, out, false, 0);
-      if (reader) return std::make_shared<layers::Linear>(gguf_blocks(*reader, path + ".weight", model_config, base));
+      if (reader) return std::make_shared<layers::Linear>(gg::read_llama_gguf_blocks(*reader, path + ".weight", model_config, base));
       const autograd::Tensor& w = state.at(path + ".weight");
       return std::make_shared<layers::Linear>(fakequant::pack_weight(format, w.data(), out, in));
     };
@@ -187,8 +155,8 @@ std::shared_ptr<layers::LlamaForCausalLM> build_lora_model(const config::RunConf
   }
   model->freeze();
   layers::LoraOptions options;
-  options.rank = lora.rank() > 0 ? lora.rank() : 8;
-  options.alpha = lora.alpha() > 0 ? lora.alpha() : 16.0;
+  options.rank = lora_rank(lora);
+  options.alpha = lora_alpha(lora);
   options.dropout = lora.dropout();
   options.rslora = lora.rslora();
   options.seed = lora.seed() != 0 ? lora.seed() : config.trainer().seed();
@@ -216,29 +184,6 @@ void load_run_weights(layers::Module& model, const config::RunConfig& config, co
     if (!state.count(name)) throw std::invalid_argument(source + ": the LoRA checkpoint has no adapter tensor " + name);
   }
   model.load_state_dict(state, /*strict=*/false);
-}
-
-TrainedLoraAdapter restore_lora_adapter(const fs::path& dir) {
-  const Checkpoint checkpoint = load_checkpoint(dir);
-  const config::RunConfig config = parse_run_config(checkpoint.config_text, (dir / kCheckpointFile).string());
-  if (!is_lora_run(config)) throw std::invalid_argument(dir.string() + ": not a LoRA run (no lora.base in its config)");
-  const config::LoraConfig& lora = config.lora();
-  TrainedLoraAdapter out;
-  for (const auto& [name, tensor] : checkpoint.model) out.adapter.tensors[name] = tensor;
-  exporters::lora::LoraAdapterConfig& c = out.adapter.config;
-  c.r = lora.rank() > 0 ? lora.rank() : 8;
-  c.lora_alpha = lora.alpha() > 0 ? lora.alpha() : 16.0;
-  c.lora_dropout = std::round(static_cast<double>(lora.dropout()) * 1e6) / 1e6;  // the float field, as written
-  c.use_rslora = lora.rslora();
-  c.base_model_name_or_path = lora.base();
-  for (const auto& pair : exporters::lora::lora_pairs(out.adapter.tensors, c.r, dir.string())) {
-    const std::string suffix = exporters::lora::module_suffix(pair.module);
-    if (std::find(c.target_modules.begin(), c.target_modules.end(), suffix) == c.target_modules.end())
-      c.target_modules.push_back(suffix);
-  }
-  const config::LlamaConfig& llama = config.model().llama();
-  out.base_config = llama_config(llama, std::max<int64_t>(1, llama.vocab_size()), config.trainer().seed());
-  return out;
 }
 
 void merge_lora_adapters(layers::Module& model) {

@@ -2,15 +2,15 @@
 // The model of a LoRA / QLoRA run (run_config.proto LoraConfig): the frozen base — a qforge run folder
 // or a GGUF file — with every decoder projection held packed in lora.base_format (NF4 by default; a
 // GGUF base may keep its own blocks), embeddings, norms and lm_head float and frozen, and trainable
-// low-rank adapters on lora.targets (Hu et al. 2021; Dettmers et al. 2023 §3).
+// low-rank adapters on lora.targets (Hu et al. 2021; Dettmers et al. 2023 §3). A run-folder base is
+// restored through trainers/run_folder.h, which restores LoRA runs through this file: the documented
+// LoRA-base recursion.
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <filesystem>
-
-#include "exporters/lora/lora_adapter.h"
 #include "layers/llama.h"
 #include "trainers/checkpoint.h"
 #include "trainers/run_config.h"
@@ -19,6 +19,9 @@ namespace qforge::trainers {
 
 // True when the config fine-tunes adapters on a frozen base (lora.base is set).
 bool is_lora_run(const config::RunConfig& config);
+// lora.rank and lora.alpha with their defaults filled in (8 and 16; run_config.proto LoraConfig).
+int64_t lora_rank(const config::LoraConfig& lora);
+double lora_alpha(const config::LoraConfig& lora);
 
 // `config` with model.llama taken from the base when the LoRA config names none: the base run's model
 // section, or a GGUF file's llama.* metadata (vocab_size = its token count). Other configs unchanged.
@@ -38,15 +41,6 @@ std::vector<std::pair<std::string, autograd::Variable>> trainable_parameters(con
 // (the base is rebuilt from lora.base), each of which must be present. Errors name `source`.
 void load_run_weights(layers::Module& model, const config::RunConfig& config, const NamedTensors& saved,
                       const std::string& source);
-
-// The adapter a LoRA run trained, in qforge (= Hugging Face) names with its PEFT-style config, and
-// the base model's shape (GGUF adapters permute q/k rows per head). Reads the checkpoint only; the
-// base is not rebuilt. Throws naming `dir` when it is not a LoRA run.
-struct TrainedLoraAdapter {
-  exporters::lora::LoraAdapter adapter;
-  layers::LlamaConfig base_config;
-};
-TrainedLoraAdapter restore_lora_adapter(const std::filesystem::path& dir);
 
 // Merges every adapter into its projection (layers::Linear::merge_lora): afterwards the model holds
 // plain FP32 Linears named as a Llama without LoRA.

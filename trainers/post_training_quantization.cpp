@@ -4,11 +4,10 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "autograd/variable.h"
-#include "fakequant/qat.h"
-#include "trainers/checkpoint.h"
+#include "ptq/method.h"
 #include "trainers/quantization_setup.h"
-#include "trainers/task.h"
+#include "trainers/run_folder.h"
+#include "trainers/task_factory.h"
 
 namespace qforge::trainers {
 
@@ -27,28 +26,11 @@ config::QuantizationConfig scheme_rules(const std::string& weight_scheme, const 
   return quantization;
 }
 
-namespace {
-
-// Activation observers watch `batches` training batches with the model in eval mode (no dropout),
-// only the quantizers in training mode, so they observe.
-void calibrate_activations(Task& task, int batches) {
-  auto quantizers = fakequant::quantizers_of(task.model());
-  bool any = false;
-  for (auto& [name, q] : quantizers) {
-    if (q->role() == fakequant::QuantizerRole::kActivation && !q->spec().dynamic_per_token) q->train(), any = true;
-  }
-  if (any) {
-    autograd::NoGradGuard no_grad;
-    for (int b = 0; b < batches; ++b) task.training_loss(b);
-  }
-  for (auto& [name, q] : quantizers) q->freeze(), q->eval();
-}
-
-}  // namespace
-
 RunResult post_training_quantize(const PtqOptions& options) {
-  const Checkpoint source = load_checkpoint(options.float_run);
-  config::RunConfig config = parse_run_config(source.config_text, (options.float_run / kCheckpointFile).string());
+  const ptq::Method& method = ptq::find_method(options.method);
+  const RunFolder run = open_run_folder(options.float_run);
+  const Checkpoint& source = run.checkpoint;
+  config::RunConfig config = run.config;
   if (config.quantization().rules_size() > 0 || !config.quantization().preset().empty()) {
     throw std::invalid_argument(options.float_run.string() + " is already a quantized run; quantize its float run instead");
   }
@@ -58,8 +40,10 @@ RunResult post_training_quantize(const PtqOptions& options) {
   task->load_state(source.metadata);
   load_float_weights(task->model(), options.float_run);
   task->model().eval();
-  fakequant::calibrate_weights(task->model());
-  calibrate_activations(*task, options.calibration_batches > 0 ? options.calibration_batches : 16);
+  ptq::Calibration calibration;
+  calibration.forward = [&task](int64_t batch) { task->training_loss(batch); };
+  calibration.batches = options.calibration_batches > 0 ? options.calibration_batches : 16;
+  method.quantize(task->model(), calibration);
   const Evaluation e = task->evaluate(config.trainer().eval_batches());
 
   Checkpoint out;
@@ -72,8 +56,8 @@ RunResult post_training_quantize(const PtqOptions& options) {
 
   RunResult result;
   result.step = source.step;
-  const double sum = std::stod(find_value(source.metadata, "last_window.sum", options.float_run.string()));
-  const double count = std::stod(find_value(source.metadata, "last_window.count", options.float_run.string()));
+  const double sum = std::stod(run.metadata("last_window.sum"));
+  const double count = std::stod(run.metadata("last_window.count"));
   result.train_loss = count > 0 ? sum / count : 0.0;
   result.val_loss = e.loss;
   result.val_accuracy = e.accuracy;

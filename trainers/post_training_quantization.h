@@ -1,6 +1,7 @@
 #pragma once
-// Post-training quantization of a float run (`qforge quantize`): round to nearest with the scales
-// an observer picks for each weight, activation ranges calibrated on training batches, no training.
+// Post-training quantization of a float run (`qforge quantize`): the run's quantizers installed by
+// the rules, then a method of the ptq/ registry (round to nearest by default: the scales an observer
+// picks for each weight, activation ranges calibrated on training batches), no training.
 // The result is a run folder like any other: `qforge eval` and `generate` read it, and it carries the
 // quantizers' frozen scales.
 #include <filesystem>
@@ -16,7 +17,8 @@ struct PtqOptions {
   std::filesystem::path float_run;   // run folder of a float (non-QAT) training
   std::filesystem::path output_dir;  // where the quantized checkpoint goes
   config::QuantizationConfig quantization;  // rules; init_from is ignored
-  int calibration_batches = 16;      // training batches for activation observers
+  int calibration_batches = 16;      // training batches the method calibrates on
+  std::string method = "rtn";        // a ptq/ registry name (ptq::find_method)
 };
 
 // Quantizes, calibrates, evaluates on the run's validation data and saves output_dir/checkpoint.bin.

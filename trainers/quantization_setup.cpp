@@ -2,7 +2,6 @@
 
 #include <stdexcept>
 
-#include "trainers/checkpoint.h"
 #include "trainers/gguf_qat.h"
 
 namespace qforge::trainers {
@@ -59,21 +58,5 @@ std::vector<fakequant::PreparedLayer> apply_quantization(layers::Module& model, 
 }
 
 bool is_quantizer_parameter(const std::string& name) { return name.find("_quantizer.") != std::string::npos; }
-
-void load_float_weights(layers::Module& model, const std::filesystem::path& run_dir) {
-  const Checkpoint checkpoint = load_checkpoint(run_dir);
-  std::map<std::string, autograd::Tensor> saved(checkpoint.model.begin(), checkpoint.model.end());
-  std::map<std::string, autograd::Tensor> wanted;
-  for (const auto& [name, param] : model.named_parameters()) {
-    if (is_quantizer_parameter(name)) continue;
-    auto it = saved.find(name);
-    if (it == saved.end()) {
-      throw std::invalid_argument("quantization.init_from: " + (run_dir / kCheckpointFile).string() +
-                                  " has no parameter '" + name + "' (was it written by the same model config?)");
-    }
-    wanted.insert(*it);
-  }
-  model.load_state_dict(wanted, /*strict=*/false);  // shapes are still checked
-}
 
 }  // namespace qforge::trainers

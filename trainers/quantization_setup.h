@@ -1,8 +1,7 @@
 #pragma once
 // From the run config's `quantization` section to a model with fake quantizers: the rules
-// (fakequant/qat.h), the float weights a QAT fine-tune starts from, and the optimizer groups that
-// keep learned quantization scales out of weight decay.
-#include <filesystem>
+// (fakequant/qat.h) and the GGUF preset's rules. The float weights a QAT fine-tune starts from come
+// from trainers/run_folder.h load_float_weights.
 #include <string>
 #include <vector>
 
@@ -20,11 +19,6 @@ std::vector<fakequant::QuantRule> quant_rules(const config::QuantizationConfig& 
 // Installs the config's quantizers on `model`: its rules, then the GGUF preset's rules for the layers
 // they leave (trainers/gguf_qat.h; needs a LlamaForCausalLM). Nothing without rules or preset.
 std::vector<fakequant::PreparedLayer> apply_quantization(layers::Module& model, const config::RunConfig& config);
-
-// Copies the float parameters saved in run_dir's checkpoint into `model`, whose quantizer parameters
-// keep their initial values. Every float parameter of the model must be in the checkpoint with the
-// same shape (errors name the parameter and the file).
-void load_float_weights(layers::Module& model, const std::filesystem::path& run_dir);
 
 // True for parameters that belong to a quantizer ("...weight_quantizer.scale").
 bool is_quantizer_parameter(const std::string& name);

@@ -1,7 +1,7 @@
 #pragma once
 // A Task is what a run trains: a model, its data and its loss. The trainer loop (trainer.cpp) only
 // talks to this interface, so classifiers and language models share one loop, one checkpoint format
-// and one resume path.
+// and one resume path. trainers/task_factory.h makes the task a config describes.
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -11,11 +11,10 @@
 
 #include "autograd/variable.h"
 #include "layers/module.h"
+#include "trainers/checkpoint.h"
 #include "trainers/run_config.h"
 
 namespace qforge::trainers {
-
-using StringPairs = std::vector<std::pair<std::string, std::string>>;
 
 struct Evaluation {
   double loss = 0.0;
@@ -39,11 +38,5 @@ class Task {
   virtual StringPairs save_state() const = 0;
   virtual void load_state(const StringPairs& state) = 0;
 };
-
-// The task for `config` (model.kind and data.source must fit together; errors say which field).
-std::unique_ptr<Task> make_task(const config::RunConfig& config);
-
-// The value of `key` in `pairs`; throws naming `what` when absent.
-const std::string& find_value(const StringPairs& pairs, const std::string& key, const std::string& what);
 
 }  // namespace qforge::trainers

@@ -1,5 +1,7 @@
 // The training loop shared by every task: schedule, forward, backward, clipping, optimizer step,
 // progress, metrics, periodic evaluation and checkpoints, and resuming from the last checkpoint.
+#include "trainers/trainer.h"
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -13,8 +15,8 @@
 #include "trainers/optimizer_factory.h"
 #include "trainers/progress.h"
 #include "trainers/quantization_setup.h"
-#include "trainers/run.h"
-#include "trainers/task.h"
+#include "trainers/run_folder.h"
+#include "trainers/task_factory.h"
 
 namespace qforge::trainers {
 
@@ -79,19 +81,19 @@ void TrainingRun::resume_or_start() {
     if (!init_from.empty()) load_float_weights(task_->model(), init_from);
     return;
   }
-  const Checkpoint c = load_checkpoint(options_.run_dir);
-  const config::RunConfig saved = parse_run_config(c.config_text, path.string());
-  if (to_text(comparable(saved)) != to_text(comparable(config_))) {
+  const RunFolder run = open_run_folder(options_.run_dir);
+  const Checkpoint& c = run.checkpoint;
+  if (to_text(comparable(run.config)) != to_text(comparable(config_))) {
     throw std::invalid_argument(path.string() + " was written by a different config; use --fresh to start over or "
                                 "--run-dir for a new folder. Saved config:\n" + c.config_text);
   }
   load_run_weights(task_->model(), config_, c.model, path.string());
   optimizer_->load_state(c.optimizer, c.counters);
   task_->load_state(c.metadata);
-  window_.sum = std::stod(find_value(c.metadata, "loss_window.sum", path.string()));
-  window_.count = std::stoll(find_value(c.metadata, "loss_window.count", path.string()));
-  last_window_.sum = std::stod(find_value(c.metadata, "last_window.sum", path.string()));
-  last_window_.count = std::stoll(find_value(c.metadata, "last_window.count", path.string()));
+  window_.sum = std::stod(metadata_value(c.metadata, "loss_window.sum", path.string()));
+  window_.count = std::stoll(metadata_value(c.metadata, "loss_window.count", path.string()));
+  last_window_.sum = std::stod(metadata_value(c.metadata, "last_window.sum", path.string()));
+  last_window_.count = std::stoll(metadata_value(c.metadata, "last_window.count", path.string()));
   start_step_ = c.step;
 }
 

@@ -9,7 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "exporters/gguf/llama_gguf_export.h"
+#include "exporters/gguf/gguf_value.h"
+#include "exporters/gguf/llama_type_mix.h"
 
 namespace qforge::exporters::gguf {
 

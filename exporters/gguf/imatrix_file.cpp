@@ -251,4 +251,17 @@ std::map<std::string, std::vector<float>> read_imatrix(const std::filesystem::pa
   return legacy_imatrix_importance(parse_legacy_imatrix(bytes, path.string()));
 }
 
+std::map<std::string, std::vector<float>> read_export_importance(const std::filesystem::path& path) {
+  std::map<std::string, std::vector<float>> importance = read_imatrix(path);
+  for (const auto& [name, values] : importance) {
+    for (size_t j = 0; j < values.size(); ++j) {
+      if (!std::isfinite(values[j])) {
+        throw std::invalid_argument("imatrix " + path.string() + ": entry '" + name + "' column " + std::to_string(j) +
+                                    " is not finite (" + std::to_string(values[j]) + ")");
+      }
+    }
+  }
+  return importance;
+}
+
 }  // namespace qforge::exporters::gguf

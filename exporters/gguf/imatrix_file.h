@@ -71,6 +71,10 @@ void write_legacy_imatrix(const std::filesystem::path& path, const LegacyImatrix
 // anything else is read as legacy. Errors name the file.
 std::map<std::string, std::vector<float>> read_imatrix(const std::filesystem::path& path);
 
+// read_imatrix for quantizing (`qforge export --imatrix`, `quantize-gguf --imatrix`): non-finite values
+// are rejected as llama-quantize does, naming the file, entry and column.
+std::map<std::string, std::vector<float>> read_export_importance(const std::filesystem::path& path);
+
 // Whole-file readers (round trips, inspection).
 Imatrix read_gguf_imatrix(const std::filesystem::path& path);
 LegacyImatrix read_legacy_imatrix(const std::filesystem::path& path);

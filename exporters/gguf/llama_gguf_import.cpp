@@ -1,11 +1,13 @@
 // GGUF -> LlamaForCausalLM (gguf.md §2 metadata, §3 names/shapes, §5 rope permutation, §6 codecs).
 #include "exporters/gguf/llama_gguf_import.h"
 
+#include <cstring>
 #include <map>
 #include <stdexcept>
 
 #include "exporters/gguf/llama_tensor_names.h"
 #include "fakequant/formats/ggml/block_types.h"
+#include "fakequant/packed/packed_ggml.h"
 
 namespace qforge::exporters::gguf {
 namespace {
@@ -114,6 +116,33 @@ ImportedLlama read_llama_gguf(const GgufReader& reader, const std::string& sourc
 ImportedLlama read_llama_gguf(const std::filesystem::path& path) {
   GgufReader reader(path);
   return read_llama_gguf(reader, path.string());
+}
+
+autograd::PackedWeightPtr read_llama_gguf_blocks(const GgufReader& reader, const std::string& hf_weight,
+                                                 const layers::LlamaConfig& config, const std::string& source) {
+  const std::string name = gguf_tensor_name(hf_weight).value();
+  const TensorInfo* info = reader.file().find_tensor(name);
+  if (!info || info->dims.size() != 2) throw std::invalid_argument("lora.base: " + source + " has no 2-D tensor " + name);
+  const auto& type = fakequant::ggml::block_type(static_cast<int>(info->type));
+  const int64_t cols = static_cast<int64_t>(info->dims[0]), rows = static_cast<int64_t>(info->dims[1]);
+  const int64_t row_bytes = fakequant::ggml::row_bytes(type, cols);
+  const std::span<const std::byte> data = reader.tensor_data(name);
+  std::vector<uint8_t> bytes(static_cast<size_t>(rows * row_bytes));
+  // Q and K rows were permuted for llama.cpp's adjacent-pair rope (docs/gguf.md §5). The row map comes
+  // from un-permuting the row indices themselves.
+  const bool is_q = hf_weight.find("q_proj") != std::string::npos, is_k = hf_weight.find("k_proj") != std::string::npos;
+  std::vector<float> source_row(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) source_row[r] = static_cast<float>(r);
+  if (is_q || is_k) {
+    std::vector<float> index(source_row);
+    unpermute_rope_rows(index.data(), source_row.data(), rows, 1,
+                        is_q ? config.num_attention_heads : config.num_key_value_heads);
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    std::memcpy(bytes.data() + r * row_bytes, data.data() + static_cast<int64_t>(source_row[r]) * row_bytes,
+                static_cast<size_t>(row_bytes));
+  }
+  return fakequant::wrap_ggml_weight(type, std::move(bytes), rows, cols);
 }
 
 }  // namespace qforge::exporters::gguf

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/packed_weight.h"
 #include "exporters/gguf/gguf_reader.h"
 #include "layers/llama.h"
 
@@ -21,5 +22,13 @@ struct ImportedLlama {
 // Errors (std::invalid_argument / std::runtime_error) name the file and the key or tensor.
 ImportedLlama read_llama_gguf(const GgufReader& reader, const std::string& source);
 ImportedLlama read_llama_gguf(const std::filesystem::path& path);
+
+// One projection's weight ("model.layers.0.self_attn.q_proj.weight") as the file stores it, still in its
+// ggml blocks (no re-quantization, no FP32 copy), with Q/K rows moved back to HF's half-split rope order
+// (whole rows move, so the blocks move unchanged): a frozen QLoRA base that is exactly what llama.cpp
+// runs. `config` gives the head counts. std::invalid_argument naming `source` and the tensor when it
+// is absent or not 2-D.
+autograd::PackedWeightPtr read_llama_gguf_blocks(const GgufReader& reader, const std::string& hf_weight,
+                                                 const layers::LlamaConfig& config, const std::string& source);
 
 }  // namespace qforge::exporters::gguf

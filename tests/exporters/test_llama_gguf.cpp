@@ -9,6 +9,7 @@
 #include "exporters/gguf/gguf_reader.h"
 #include "exporters/gguf/gguf_writer.h"
 #include "exporters/gguf/llama_gguf_export.h"
+#include "exporters/gguf/llama_vocabulary.h"
 #include "exporters/gguf/llama_gguf_import.h"
 #include "exporters/gguf/llama_tensor_names.h"
 #include "fakequant/formats/ggml/block_types.h"

@@ -21,8 +21,11 @@
 #include "trainers/checkpoint.h"
 #include "trainers/gguf_evaluate.h"
 #include "trainers/gguf_qat.h"
-#include "trainers/language_model_task.h"
+#include "trainers/language_model_setup.h"
 #include "trainers/quantization_setup.h"
+#include "trainers/run_folder.h"
+#include "trainers/trainer.h"
+#include "exporters/gguf/llama_exporter.h"
 
 namespace qforge::trainers {
 namespace {
@@ -83,8 +86,8 @@ std::map<std::string, autograd::Tensor> forward_weights(const config::RunConfig&
 // trained forward's weights; `except`: a tensor only approximately equal (int4 values re-encoded).
 std::map<std::string, uint32_t> expect_zero_gap(const config::RunConfig& config, const std::filesystem::path& dir,
                                                 const std::string& file_type, const std::string& except = "") {
-  const LanguageModelExport run = restore_language_model(dir);
-  const gg::LlamaExportOptions options = gguf_export_options(run, file_type, "qat");
+  const exporters::LlamaExport run = restore_language_model(dir);
+  const gg::LlamaExportOptions options = gg::llama_export_options(run, file_type, "qat");
   const auto file = temp_path("qat." + file_type + ".gguf");
   gg::write_llama_gguf(file, *run.model, run.vocabulary, options);
   const int64_t vocab = run.model->config().vocab_size;
@@ -120,7 +123,7 @@ TEST(GgufQat, ExportedWeightsEqualTheTrainedForwardBitForBit) {
   const RunResult trained = train(config, TrainOptions{dir, true, 0});
   ASSERT_EQ(trained.step, 3);
   ASSERT_TRUE(std::isfinite(trained.val_loss));
-  const LanguageModelExport run = restore_language_model(dir);
+  const exporters::LlamaExport run = restore_language_model(dir);
   EXPECT_EQ(run.preset, "Q4_K_M");
   ASSERT_EQ(run.notes.size(), 1u);
   EXPECT_THAT(run.notes[0], HasSubstr("model.layers.0.mlp.gate_proj.weight (int4 sym g32"));

@@ -2,7 +2,7 @@
 // training run can turn on activation checkpointing), and defaults to off.
 #include <gtest/gtest.h>
 
-#include "trainers/language_model_task.h"
+#include "trainers/language_model_setup.h"
 #include "trainers/run_config.h"
 
 namespace qforge::trainers {

@@ -13,7 +13,8 @@
 #include "trainers/checkpoint.h"
 #include "trainers/language_model_inference.h"
 #include "trainers/lora_model.h"
-#include "trainers/run.h"
+#include "trainers/run_folder.h"
+#include "trainers/trainer.h"
 
 namespace qforge::trainers {
 namespace {
@@ -104,7 +105,7 @@ TEST(LoraRun, MergedModelComputesTheAdaptedModel) {
     const fs::path dir = temp_path("merge_" + format);
     train(lora_config(trained_base().string(), format), {dir, true, 0});
     InferenceModel adapted = restore_inference_model(dir);  // adapters unmerged, base as trained on
-    LanguageModelExport merged = restore_language_model(dir);
+    exporters::LlamaExport merged = restore_language_model(dir);
     const std::vector<float> a = logits(*adapted.model), m = logits(*merged.model);
     EXPECT_LT(max_abs_difference(a, m), 1e-4f) << format;
     InferenceModel base = restore_inference_model(trained_base());
@@ -114,7 +115,7 @@ TEST(LoraRun, MergedModelComputesTheAdaptedModel) {
 
 TEST(LoraRun, GgufBaseKeepsTheFileBlocks) {
   const fs::path file = temp_path("base.Q8_0.gguf");
-  LanguageModelExport base = restore_language_model(trained_base());
+  exporters::LlamaExport base = restore_language_model(trained_base());
   exporters::gguf::LlamaExportOptions options;
   options.type = exporters::gguf::LlamaFileType::kQ8_0;
   exporters::gguf::write_llama_gguf(file, *base.model, base.vocabulary, options);
@@ -134,7 +135,7 @@ TEST(LoraRun, GgufBaseKeepsTheFileBlocks) {
   }
   EXPECT_EQ(packed, 14);
   // Merged and written again (the run's vocabulary is the base file's).
-  LanguageModelExport merged = restore_language_model(dir);
+  exporters::LlamaExport merged = restore_language_model(dir);
   EXPECT_EQ(merged.vocabulary, exporters::gguf::read_llama_gguf(file).tokens);
   EXPECT_NO_THROW(exporters::gguf::write_llama_gguf(temp_path("merged.gguf"), *merged.model, merged.vocabulary, options));
 }

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "trainers/study_report.h"
-#include "trainers/svg_plot.h"
+#include "trainers/study/study_report.h"
+#include "trainers/study/svg_plot.h"
 
 namespace qforge::trainers {
 namespace {

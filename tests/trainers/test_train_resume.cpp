@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/error_of.h"
-#include "trainers/run.h"
+#include "trainers/trainer.h"
 
 namespace qforge::trainers {
 namespace {
@@ -75,10 +75,10 @@ TEST(TrainResume, LanguageModelResumesBitIdentically) {
   GenerateOptions options;
   options.prompt = "the ";
   options.max_new_tokens = 10;
-  const std::string text = generate(temp_path("interrupted"), options);
+  const std::string text = generate(ModelSource{.checkpoint = temp_path("interrupted").string(), .gguf = "", .lora = ""}, options);
   EXPECT_EQ(text.rfind("the ", 0), 0u);
   EXPECT_EQ(text.size(), 14u);
-  EXPECT_EQ(generate(temp_path("interrupted"), options), text) << "same seed, same sample";
+  EXPECT_EQ(generate(ModelSource{.checkpoint = temp_path("interrupted").string(), .gguf = "", .lora = ""}, options), text) << "same seed, same sample";
   std::filesystem::remove_all(temp_path(""));
 }
 

@@ -2,14 +2,14 @@
 // `qforge study`: research QAT against PTQ on one model and data set. Trains (or resumes) the float
 // run, then for every weight scheme of the grid quantizes it post-training (once per PTQ observer)
 // and fine-tunes it with fake quantization from the float weights (QAT), evaluates every cell on the
-// same validation data, and writes report.md, results.csv and plot.svg (trainers/study_report.h).
+// same validation data, and writes report.md, results.csv and plot.svg (trainers/study/study_report.h).
 // Every cell is a run folder under the output directory, so an interrupted study resumes where it
 // stopped and each cell can be evaluated, sampled or exported on its own.
 #include <filesystem>
 #include <vector>
 
 #include "trainers/run_config.h"
-#include "trainers/study_report.h"
+#include "trainers/study/study_report.h"
 
 namespace qforge::trainers {
 

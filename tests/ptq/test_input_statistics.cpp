@@ -1,14 +1,15 @@
-// Importance-matrix collection on a tiny Llama: the collector's Σx² / tokens per GGUF weight equals a
-// direct computation from the model's own modules, names and sharing follow llama-imatrix.
+// Input statistics (importance matrices) on a tiny Llama: the collector's Σx² / tokens per weight equals a
+// direct computation from the model's own modules, and which weights share an input follows llama-imatrix.
+// (exporters/test_llama_imatrix_names.cpp checks the names these become in a GGUF imatrix.)
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 
 #include "autograd/ops.h"
-#include "exporters/gguf/llama_imatrix.h"
+#include "ptq/input_statistics.h"
 
-namespace qforge::exporters::gguf {
+namespace qforge::ptq {
 namespace {
 
 namespace ag = qforge::autograd;
@@ -51,41 +52,41 @@ std::map<std::string, std::vector<double>> direct_sums(layers::LlamaForCausalLM&
   ag::Variable x = model.model()->embed_tokens()->forward(ids);
   for (int64_t i = 0; i < model.config().num_hidden_layers; ++i) {
     const auto layer = model.model()->layer(static_cast<size_t>(i));
-    const std::string blk = "blk." + std::to_string(i) + ".";
+    const std::string blk = "model.layers." + std::to_string(i) + ".";
     const ag::Variable a = layer->input_layernorm()->forward(x);
-    add_squares(a, sums[blk + "attn_q.weight"]);
+    add_squares(a, sums[blk + "self_attn.q_proj.weight"]);
     const ag::Variable h = ag::add(x, layer->self_attn()->forward(a));
     const ag::Variable n = layer->post_attention_layernorm()->forward(h);
-    add_squares(n, sums[blk + "ffn_gate.weight"]);
+    add_squares(n, sums[blk + "mlp.gate_proj.weight"]);
     const auto& mlp = layer->mlp();
-    add_squares(ag::mul(ag::silu(mlp->gate_proj()->forward(n)), mlp->up_proj()->forward(n)), sums[blk + "ffn_down.weight"]);
+    add_squares(ag::mul(ag::silu(mlp->gate_proj()->forward(n)), mlp->up_proj()->forward(n)), sums[blk + "mlp.down_proj.weight"]);
     x = ag::add(h, mlp->forward(n));
   }
-  add_squares(model.model()->norm()->forward(x), sums["output.weight"]);
+  add_squares(model.model()->norm()->forward(x), sums["lm_head.weight"]);
   return sums;
 }
 
-TEST(LlamaImatrix, CollectionEqualsDirectMeanOfSquares) {
+TEST(InputStatistics, CollectionEqualsDirectMeanOfSquares) {
   const layers::LlamaConfig config = tiny_config(false);
   layers::LlamaForCausalLM model(config), reference(config);  // same seed: same weights
   const int64_t chunk = 16, chunks = 3;
   const std::vector<uint32_t> tokens = random_tokens(chunk * chunks + 5, 40);  // a partial chunk is left out
-  LlamaImatrixCollector collector(model, {.process_output = true});
+  InputStatisticsCollector collector(model, {.include_lm_head = true});
   EXPECT_EQ(collector.run(tokens, chunk, 0, /*batch_chunks=*/2), chunks);
-  const Imatrix m = collector.imatrix({"random"});
-  EXPECT_EQ(m.chunk_count, 3u);
-  EXPECT_EQ(m.chunk_size, 16u);
-  EXPECT_EQ(m.entries.size(), 2u * 7u + 1u);  // q k v o gate up down per layer, plus output
+  const std::map<std::string, InputMoments> m = collector.moments();
+  EXPECT_EQ(collector.chunk_count(), 3);
+  EXPECT_EQ(collector.chunk_size(), 16);
+  EXPECT_EQ(m.size(), 2u * 7u + 1u);  // q k v o gate up down per layer, plus output
 
   const std::vector<int64_t> ids(tokens.begin(), tokens.begin() + chunk * chunks);
   const auto expected = direct_sums(reference, ag::IndexTensor(ag::Shape{chunks, chunk}, ids));
   double worst = 0.0;
   for (const auto& [name, sums] : expected) {
-    const ImatrixEntry& e = m.entries.at(name);
-    ASSERT_EQ(e.counts, std::vector<float>{48.0f}) << name;
-    ASSERT_EQ(e.in_sum2.size(), sums.size()) << name;
+    const InputMoments& e = m.at(name);
+    ASSERT_EQ(e.rows, 48) << name;
+    ASSERT_EQ(e.sum2.size(), sums.size()) << name;
     for (size_t j = 0; j < sums.size(); ++j) {
-      const double mean = sums[j] / 48.0, got = e.in_sum2[j] / 48.0;
+      const double mean = sums[j] / 48.0, got = static_cast<float>(e.sum2[j]) / 48.0;
       ASSERT_GT(mean, 0.0) << name;
       worst = std::max(worst, std::abs(got - mean) / mean);
     }
@@ -93,35 +94,38 @@ TEST(LlamaImatrix, CollectionEqualsDirectMeanOfSquares) {
   std::printf("max relative difference of mean x^2, collector vs direct: %.3g\n", worst);
   EXPECT_LT(worst, 1e-5);
   // k and v read q's input, up reads gate's: llama-imatrix records identical statistics for them.
-  EXPECT_EQ(m.entries.at("blk.1.attn_k.weight"), m.entries.at("blk.1.attn_q.weight"));
-  EXPECT_EQ(m.entries.at("blk.1.attn_v.weight"), m.entries.at("blk.1.attn_q.weight"));
-  EXPECT_EQ(m.entries.at("blk.0.ffn_up.weight"), m.entries.at("blk.0.ffn_gate.weight"));
-  const ImatrixEntry& o = m.entries.at("blk.0.attn_output.weight");
-  EXPECT_EQ(o.in_sum2.size(), 32u);
-  EXPECT_EQ(o.counts, std::vector<float>{48.0f});
+  const auto same = [](const InputMoments& a, const InputMoments& b) {
+    return a.sum == b.sum && a.sum2 == b.sum2 && a.rows == b.rows;
+  };
+  EXPECT_TRUE(same(m.at("model.layers.1.self_attn.k_proj.weight"), m.at("model.layers.1.self_attn.q_proj.weight")));
+  EXPECT_TRUE(same(m.at("model.layers.1.self_attn.v_proj.weight"), m.at("model.layers.1.self_attn.q_proj.weight")));
+  EXPECT_TRUE(same(m.at("model.layers.0.mlp.up_proj.weight"), m.at("model.layers.0.mlp.gate_proj.weight")));
+  const InputMoments& o = m.at("model.layers.0.self_attn.o_proj.weight");
+  EXPECT_EQ(o.sum2.size(), 32u);
+  EXPECT_EQ(o.rows, 48);
   // The logits are unchanged by the observers (identity maps).
   const ag::IndexTensor probe(ag::Shape{1, 4}, {1, 2, 3, 4});
   EXPECT_EQ(model.forward(probe).data().to_vector(), reference.forward(probe).data().to_vector());
 }
 
-TEST(LlamaImatrix, OutputOnlyOnRequestAndNeverWhenTied) {
+TEST(InputStatistics, OutputOnlyOnRequestAndNeverWhenTied) {
   const std::vector<uint32_t> tokens = random_tokens(32, 40);
   layers::LlamaForCausalLM untied(tiny_config(false)), tied(tiny_config(true));
-  LlamaImatrixCollector plain(untied);
+  InputStatisticsCollector plain(untied);
   plain.run(tokens, 16);
-  EXPECT_EQ(plain.imatrix().entries.count("output.weight"), 0u);
-  LlamaImatrixCollector with_tied(tied, {.process_output = true});
+  EXPECT_EQ(plain.moments().count("lm_head.weight"), 0u);
+  InputStatisticsCollector with_tied(tied, {.include_lm_head = true});
   with_tied.run(tokens, 16);
-  EXPECT_EQ(with_tied.imatrix().entries.size(), 14u);  // token_embd is not a matmul weight llama-imatrix sees
+  EXPECT_EQ(with_tied.moments().size(), 14u);  // token_embd is not a matmul weight llama-imatrix sees
 }
 
-TEST(LlamaImatrix, RejectsBadChunksAndQuantizedInputs) {
+TEST(InputStatistics, RejectsBadChunksAndQuantizedInputs) {
   layers::LlamaForCausalLM model(tiny_config(false));
-  LlamaImatrixCollector collector(model);
+  InputStatisticsCollector collector(model);
   EXPECT_THROW(collector.run(random_tokens(10, 40), 16), std::invalid_argument);   // not one chunk
   EXPECT_THROW(collector.run(random_tokens(64, 40), 32), std::invalid_argument);   // beyond max positions
-  EXPECT_THROW(LlamaImatrixCollector second(model), std::logic_error);             // inputs already observed
+  EXPECT_THROW(InputStatisticsCollector second(model), std::logic_error);             // inputs already observed
 }
 
 }  // namespace
-}  // namespace qforge::exporters::gguf
+}  // namespace qforge::ptq

@@ -1,4 +1,4 @@
-#include "trainers/study_report.h"
+#include "trainers/study/study_report.h"
 
 #include <algorithm>
 #include <cctype>
@@ -10,7 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "trainers/svg_plot.h"
+#include "trainers/study/svg_plot.h"
 
 namespace qforge::trainers {
 namespace {

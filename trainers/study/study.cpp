@@ -1,4 +1,4 @@
-#include "trainers/study.h"
+#include "trainers/study/study.h"
 
 #include <chrono>
 #include <cstdio>
@@ -9,7 +9,7 @@
 #include "fakequant/quantizer_spec.h"
 #include "trainers/post_training_quantization.h"
 #include "trainers/quantization_setup.h"
-#include "trainers/run.h"
+#include "trainers/trainer.h"
 
 namespace qforge::trainers {
 namespace {

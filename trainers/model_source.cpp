@@ -1,6 +1,5 @@
-// --checkpoint / --gguf model loading for the inference commands.
-#include "cli/model_source.h"
-
+// The model a command runs on (run_folder.h): a run folder or a GGUF file with its own tokenizer,
+// optionally with a LoRA adapter.
 #include <filesystem>
 #include <stdexcept>
 
@@ -8,9 +7,9 @@
 #include "exporters/gguf/llama_gguf_import.h"
 #include "exporters/gguf/spm_tokenizer.h"
 #include "exporters/lora/apply_lora.h"
-#include "trainers/language_model_inference.h"
+#include "trainers/run_folder.h"
 
-namespace qforge::cli {
+namespace qforge::trainers {
 
 namespace gg = qforge::exporters::gguf;
 
@@ -49,30 +48,10 @@ void set_run_tokenizer(LoadedModel& out, std::shared_ptr<const data::Tokenizer> 
   };
 }
 
-}  // namespace
-
-void add_model_source_options(CLI::App& command, ModelSource& source) {
-  CLI::Option* checkpoint = command.add_option("--checkpoint", source.checkpoint, "Run folder holding checkpoint.bin")
-                                ->check(CLI::ExistingDirectory);
-  CLI::Option* gguf = command.add_option("--gguf", source.gguf, "llama.cpp GGUF file (arch llama, SentencePiece vocabulary)")
-                          ->check(CLI::ExistingFile);
-  checkpoint->excludes(gguf);
-}
-
-void add_lora_options(CLI::App& command, ModelSource& source) {
-  CLI::Option* lora = command.add_option("--lora", source.lora, "LoRA adapter: llama.cpp adapter GGUF file or PEFT directory")
-                          ->check(CLI::ExistingPath);
-  command.add_option("--lora-scale", source.lora_scale, "Scale of the --lora adapter (llama.cpp's user scale)")
-      ->default_val(1.0)
-      ->needs(lora);
-}
-
-namespace {
-
 LoadedModel load_base_model(const ModelSource& source) {
   LoadedModel out;
   if (!source.checkpoint.empty()) {
-    trainers::InferenceModel restored = trainers::restore_inference_model(source.checkpoint);
+    InferenceModel restored = restore_inference_model(source.checkpoint);
     out.model = restored.model;
     set_run_tokenizer(out, std::move(restored.tokenizer));
     return out;
@@ -111,7 +90,7 @@ LoadedModel load_tokenizer(const ModelSource& source) {
   check_one_source(source);
   LoadedModel out;
   if (!source.checkpoint.empty()) {
-    set_run_tokenizer(out, trainers::restore_inference_model(source.checkpoint).tokenizer);
+    set_run_tokenizer(out, restore_inference_model(source.checkpoint).tokenizer);
     return out;
   }
   const gg::GgufReader reader{std::filesystem::path(source.gguf)};
@@ -119,4 +98,4 @@ LoadedModel load_tokenizer(const ModelSource& source) {
   return out;
 }
 
-}  // namespace qforge::cli
+}  // namespace qforge::trainers

@@ -1,4 +1,4 @@
-#include "trainers/svg_plot.h"
+#include "trainers/study/svg_plot.h"
 
 #include <algorithm>
 #include <cmath>

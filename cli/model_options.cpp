@@ -1,0 +1,21 @@
+#include "cli/model_options.h"
+
+namespace qforge::cli {
+
+void add_model_source_options(CLI::App& command, trainers::ModelSource& source) {
+  CLI::Option* checkpoint = command.add_option("--checkpoint", source.checkpoint, "Run folder holding checkpoint.bin")
+                                ->check(CLI::ExistingDirectory);
+  CLI::Option* gguf = command.add_option("--gguf", source.gguf, "llama.cpp GGUF file (arch llama, SentencePiece vocabulary)")
+                          ->check(CLI::ExistingFile);
+  checkpoint->excludes(gguf);
+}
+
+void add_lora_options(CLI::App& command, trainers::ModelSource& source) {
+  CLI::Option* lora = command.add_option("--lora", source.lora, "LoRA adapter: llama.cpp adapter GGUF file or PEFT directory")
+                          ->check(CLI::ExistingPath);
+  command.add_option("--lora-scale", source.lora_scale, "Scale of the --lora adapter (llama.cpp's user scale)")
+      ->default_val(1.0)
+      ->needs(lora);
+}
+
+}  // namespace qforge::cli

@@ -1,0 +1,48 @@
+#pragma once
+// What a run hands to an exporter (trainers/run_folder.h export_source): plain data, so exporters
+// never depend on how a run is stored. The registry (exporters/registry.h) says which of the two an
+// exporter needs.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "exporters/lora/lora_adapter.h"
+#include "layers/llama.h"
+
+namespace qforge::exporters {
+
+// A language model as a plain float Llama:
+//   - the latent (float) weight of every weight trained with a GGUF block type; `ggml_types` says
+//     which type, and encoding it with that type's codec reproduces the trained forward bit for bit;
+//   - the fake-quantized values (as the eval-mode forward used them) of every weight trained with
+//     another scheme (int4:g32, nf4, ...), so a float or GGUF file starts from the trained weights;
+//   - LoRA runs: the adapters merged into the base (W + scale · B A);
+//   - every other parameter as stored.
+struct LlamaExport {
+  std::shared_ptr<layers::LlamaForCausalLM> model;
+  std::vector<std::string> vocabulary;         // token strings by output id
+  std::map<std::string, uint32_t> ggml_types;  // parameter name -> ggml type id it trained with
+  std::string preset;                          // the run's quantization.preset ("" when none)
+  std::vector<std::string> notes;              // one line per quantizer the file cannot express
+};
+
+// The adapter a LoRA run trained (qforge = Hugging Face names, PEFT-style config) and the shape of its
+// base (GGUF adapters permute q/k rows per head).
+struct LoraAdapterExport {
+  lora::LoraAdapter adapter;
+  layers::LlamaConfig base_config;
+};
+
+// Which of the two an exporter reads.
+enum class ExportInput { kModel, kLoraAdapter };
+
+struct ExportSource {
+  std::string name;  // the run's name (general.name of a GGUF)
+  std::optional<LlamaExport> model;
+  std::optional<LoraAdapterExport> adapter;
+};
+
+}  // namespace qforge::exporters

@@ -1,0 +1,40 @@
+#pragma once
+// Post-training quantization methods: one file per method, one line per method in registry.cpp, so
+// `qforge quantize --method`, its help and its errors read one table.
+//
+// The contract every method keeps: it receives the model with fake quantizers already installed by
+// the run's rules (fakequant::prepare_qat: which layer gets which format is the rules' business, not
+// the method's), in eval mode and holding the float weights, plus a way to run calibration batches.
+// It leaves every quantizer calibrated and frozen (Quantizer::freeze) and may rewrite weights (GPTQ's
+// error feedback, AWQ's scaling), so that the eval-mode forward is the quantized model and
+// fakequant::convert() yields its codes.
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "layers/module.h"
+
+namespace qforge::ptq {
+
+struct Calibration {
+  // Runs calibration batch `batch` (0-based, < batches) through the model, without gradients.
+  std::function<void(int64_t batch)> forward;
+  int64_t batches = 16;
+};
+
+struct Method {
+  std::string_view name;       // --method value
+  std::string_view summary;    // one line for --help
+  std::string_view reference;  // paper or spec the method follows
+  void (*quantize)(layers::Module& model, const Calibration& calibration);
+};
+
+std::span<const Method> methods();
+// std::invalid_argument listing the registered names when `name` is not one.
+const Method& find_method(const std::string& name);
+// "rtn: ...; ..." for help texts.
+std::string method_help();
+
+}  // namespace qforge::ptq

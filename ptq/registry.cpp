@@ -1,0 +1,32 @@
+// The post-training quantization methods (method.h): one line each.
+#include <stdexcept>
+
+#include "ptq/method.h"
+#include "ptq/rtn.h"
+
+namespace qforge::ptq {
+
+std::span<const Method> methods() {
+  static constexpr Method kMethods[] = {
+      {"rtn", "round to nearest with the scales each quantizer's observer picks; activation ranges from calibration batches",
+       "Nagel et al. 2021, A White Paper on Neural Network Quantization, §3", &quantize_rtn},
+  };
+  return kMethods;
+}
+
+const Method& find_method(const std::string& name) {
+  std::string names;
+  for (const Method& m : methods()) {
+    if (m.name == name) return m;
+    names += (names.empty() ? "" : ", ") + std::string(m.name);
+  }
+  throw std::invalid_argument("ptq: unknown method '" + name + "' (expected one of: " + names + ")");
+}
+
+std::string method_help() {
+  std::string out;
+  for (const Method& m : methods()) out += (out.empty() ? "" : "; ") + std::string(m.name) + ": " + std::string(m.summary);
+  return out;
+}
+
+}  // namespace qforge::ptq

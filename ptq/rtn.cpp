@@ -1,0 +1,25 @@
+#include "ptq/rtn.h"
+
+#include "autograd/variable.h"
+#include "fakequant/qat.h"
+
+namespace qforge::ptq {
+
+void quantize_rtn(layers::Module& model, const Calibration& calibration) {
+  fakequant::calibrate_weights(model);
+  // Activation observers watch the calibration batches with the model in eval mode (no dropout) and
+  // only the static activation quantizers in training mode, so they observe; dynamic per-token
+  // quantizers have nothing to calibrate.
+  auto quantizers = fakequant::quantizers_of(model);
+  bool any = false;
+  for (auto& [name, q] : quantizers) {
+    if (q->role() == fakequant::QuantizerRole::kActivation && !q->spec().dynamic_per_token) q->train(), any = true;
+  }
+  if (any) {
+    autograd::NoGradGuard no_grad;
+    for (int64_t b = 0; b < calibration.batches; ++b) calibration.forward(b);
+  }
+  for (auto& [name, q] : quantizers) q->freeze(), q->eval();
+}
+
+}  // namespace qforge::ptq

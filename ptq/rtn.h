@@ -1,0 +1,11 @@
+#pragma once
+// Round-to-nearest post-training quantization (ptq/method.h): every weight quantizer takes the scales
+// its observer picks for the current weight (min-max, MSE, percentile, ... as its spec says), every
+// static activation quantizer observes `calibration.batches` batches, then all are frozen.
+#include "ptq/method.h"
+
+namespace qforge::ptq {
+
+void quantize_rtn(layers::Module& model, const Calibration& calibration);
+
+}  // namespace qforge::ptq

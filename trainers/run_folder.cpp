@@ -1,0 +1,167 @@
+// Restoring run folders (run_folder.h); the model a command runs on is in model_source.cpp.
+#include "trainers/run_folder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <stdexcept>
+
+#include "autograd/variable.h"
+#include "trainers/gguf_qat.h"
+#include "trainers/language_model_setup.h"
+#include "trainers/lora_model.h"
+#include "trainers/quantization_setup.h"
+
+namespace qforge::trainers {
+
+namespace ag = qforge::autograd;
+namespace fs = std::filesystem;
+
+std::string RunFolder::checkpoint_path() const { return (dir / kCheckpointFile).string(); }
+
+const std::string& RunFolder::metadata(const std::string& key) const {
+  return metadata_value(checkpoint.metadata, key, dir.string());
+}
+
+RunFolder open_run_folder(const fs::path& dir) {
+  RunFolder run{dir, load_checkpoint(dir), config::RunConfig()};
+  run.config = parse_run_config(run.checkpoint.config_text, run.checkpoint_path());
+  return run;
+}
+
+bool is_run_folder(const fs::path& path) { return fs::is_regular_file(path / kCheckpointFile); }
+
+LanguageModelRun language_model_run(const RunFolder& run, const std::string& needs) {
+  if (!run.config.model().has_llama()) throw std::invalid_argument(run.dir.string() + ": not a language-model run");
+  const std::string& kind = run.metadata("tokenizer");
+  if (kind == "ids") {
+    throw std::invalid_argument(run.dir.string() + ": trained on token ids; it has no tokenizer for " + needs);
+  }
+  LanguageModelRun out;
+  out.tokenizer = restore_tokenizer(kind, run.metadata("tokenizer.vocabulary"));
+  const config::LlamaConfig& llama = run.config.model().llama();
+  out.model_config = llama_config(llama, output_vocabulary(llama, kind, *out.tokenizer), run.config.trainer().seed());
+  out.output_tokens = output_token_strings(llama, kind, *out.tokenizer);
+  return out;
+}
+
+InferenceModel restore_inference_model(const fs::path& dir) {
+  const RunFolder run = open_run_folder(dir);
+  LanguageModelRun lm = language_model_run(run, "generation");
+  InferenceModel out;
+  // A LoRA run: its base with the adapters applied, unmerged, as they trained.
+  out.model = is_lora_run(run.config) ? build_lora_model(run.config, lm.model_config, lm.output_tokens)
+                                      : std::make_shared<layers::LlamaForCausalLM>(lm.model_config);
+  apply_quantization(*out.model, run.config);
+  out.model->eval();
+  load_run_weights(*out.model, run.config, run.checkpoint.model, dir.string());
+  out.tokenizer = std::move(lm.tokenizer);
+  return out;
+}
+
+namespace {
+
+// A LoRA run merged: W + scale * B A in FP32 for every adapted projection (a packed base dequantized first).
+exporters::LlamaExport merged_lora_weights(const RunFolder& run, const LanguageModelRun& lm) {
+  std::shared_ptr<layers::LlamaForCausalLM> lora = build_lora_model(run.config, lm.model_config, lm.output_tokens);
+  load_run_weights(*lora, run.config, run.checkpoint.model, run.config.lora().base());
+  merge_lora_adapters(*lora);
+  exporters::LlamaExport out;
+  out.model = std::make_shared<layers::LlamaForCausalLM>(lm.model_config);
+  out.model->load_state_dict(lora->state_dict());
+  out.notes.push_back("LoRA adapters merged into the base (" + run.config.lora().base() + ")");
+  return out;
+}
+
+// The trained model with its quantizers, reduced to a plain Llama as exporters::LlamaExport says.
+exporters::LlamaExport quantized_weights(const RunFolder& run, const LanguageModelRun& lm) {
+  layers::LlamaForCausalLM trained(lm.model_config);
+  apply_quantization(trained, run.config);
+  trained.load_state_dict({run.checkpoint.model.begin(), run.checkpoint.model.end()});
+  trained.eval();
+  std::map<std::string, ag::Tensor> weights;
+  for (const auto& [name, param] : trained.named_parameters()) {
+    if (!is_quantizer_parameter(name)) weights[name] = param.data();
+  }
+  exporters::LlamaExport out;
+  out.ggml_types = trained_ggml_types(trained);
+  out.preset = run.config.quantization().preset();
+  ag::NoGradGuard no_grad;
+  for (const auto& [name, quantizer] : fakequant::quantizers_of(trained)) {
+    if (quantizer->role() == fakequant::QuantizerRole::kActivation) {
+      out.notes.push_back(name + " (" + quantizer->spec().describe() + ") is not exported: GGUF stores no activation quantization");
+      continue;
+    }
+    if (quantizer->spec().is_ggml_block()) continue;  // latent weight + ggml_types
+    const std::string weight = name.substr(0, name.rfind("_quantizer"));  // "<layer>.weight"
+    weights[weight] = quantizer->forward(ag::Variable(weights.at(weight))).data();
+    out.notes.push_back(weight + " (" + quantizer->spec().describe() + ") is exported as its fake-quantized values");
+  }
+  out.model = std::make_shared<layers::LlamaForCausalLM>(lm.model_config);
+  out.model->load_state_dict(weights);
+  return out;
+}
+
+}  // namespace
+
+exporters::LlamaExport restore_language_model(const fs::path& dir) {
+  const RunFolder run = open_run_folder(dir);
+  const LanguageModelRun lm = language_model_run(run, "export");
+  exporters::LlamaExport out = is_lora_run(run.config) ? merged_lora_weights(run, lm) : quantized_weights(run, lm);
+  out.vocabulary = lm.output_tokens;
+  if (!run.config.model().llama().reserve_gguf_tokens())
+    out.notes.push_back("the model was trained without model.llama.reserve_gguf_tokens: the control and byte tokens the "
+                        "GGUF vocabulary needs get zero output rows (logit 0) and take probability mass in llama.cpp");
+  return out;
+}
+
+exporters::LoraAdapterExport restore_lora_adapter(const fs::path& dir) {
+  namespace el = exporters::lora;
+  const RunFolder run = open_run_folder(dir);
+  if (!is_lora_run(run.config)) throw std::invalid_argument(dir.string() + ": not a LoRA run (no lora.base in its config)");
+  const config::LoraConfig& lora = run.config.lora();
+  exporters::LoraAdapterExport out;
+  for (const auto& [name, tensor] : run.checkpoint.model) out.adapter.tensors[name] = tensor;
+  el::LoraAdapterConfig& c = out.adapter.config;
+  c.r = lora_rank(lora);
+  c.lora_alpha = lora_alpha(lora);
+  c.lora_dropout = std::round(static_cast<double>(lora.dropout()) * 1e6) / 1e6;  // the float field, as written
+  c.use_rslora = lora.rslora();
+  c.base_model_name_or_path = lora.base();
+  for (const auto& pair : el::lora_pairs(out.adapter.tensors, c.r, dir.string())) {
+    const std::string suffix = el::module_suffix(pair.module);
+    if (std::find(c.target_modules.begin(), c.target_modules.end(), suffix) == c.target_modules.end())
+      c.target_modules.push_back(suffix);
+  }
+  const config::LlamaConfig& llama = run.config.model().llama();
+  out.base_config = llama_config(llama, std::max<int64_t>(1, llama.vocab_size()), run.config.trainer().seed());
+  return out;
+}
+
+exporters::ExportSource export_source(const fs::path& dir, exporters::ExportInput input) {
+  exporters::ExportSource source;
+  fs::path name = dir;
+  if (!name.has_filename()) name = name.parent_path();  // "runs/x/" -> "x"
+  source.name = name.filename().string();
+  if (input == exporters::ExportInput::kModel) source.model = restore_language_model(dir);
+  if (input == exporters::ExportInput::kLoraAdapter) source.adapter = restore_lora_adapter(dir);
+  return source;
+}
+
+void load_float_weights(layers::Module& model, const std::filesystem::path& run_dir) {
+  const RunFolder run = open_run_folder(run_dir);
+  std::map<std::string, autograd::Tensor> saved(run.checkpoint.model.begin(), run.checkpoint.model.end());
+  std::map<std::string, autograd::Tensor> wanted;
+  for (const auto& [name, param] : model.named_parameters()) {
+    if (is_quantizer_parameter(name)) continue;
+    auto it = saved.find(name);
+    if (it == saved.end()) {
+      throw std::invalid_argument("quantization.init_from: " + (run_dir / kCheckpointFile).string() +
+                                  " has no parameter '" + name + "' (was it written by the same model config?)");
+    }
+    wanted.insert(*it);
+  }
+  model.load_state_dict(wanted, /*strict=*/false);  // shapes are still checked
+}
+
+}  // namespace qforge::trainers
