@@ -38,7 +38,7 @@ void add_lora_options(CLI::App& command, ModelSource& source);
 // std::invalid_argument when neither or both of --checkpoint and --gguf are given, or the GGUF token
 // count differs from its token_embd rows.
 // With --lora, the adapter is merged into the loaded FP32 (dequantized) weights as llama.cpp applies
-// it: W + lora_scale · alpha / r · B A (exporters/lora/apply_lora.h; gguf.md §10).
+// it: W + lora_scale · alpha / r · B A (exporters/lora/apply_lora.h; docs/gguf.md §10).
 LoadedModel load_model(const ModelSource& source);
 // Only the tokenizer (no weights are read): for `qforge tokenize` on vocabulary-only GGUF files.
 LoadedModel load_tokenizer(const ModelSource& source);

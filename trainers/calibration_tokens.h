@@ -1,5 +1,5 @@
 #pragma once
-// Calibration text for a language-model run (importance matrices, shared/formats/gguf.md §8): the
+// Calibration text for a language-model run (importance matrices, docs/gguf.md §8): the
 // run's own training split, or any text file encoded with the run's tokenizer.
 #include <filesystem>
 #include <string>

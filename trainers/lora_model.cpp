@@ -80,7 +80,7 @@ autograd::PackedWeightPtr gguf_blocks(const gg::GgufReader& reader, const std::s
   const int64_t row_bytes = fakequant::ggml::row_bytes(type, cols);
   const std::span<const std::byte> data = reader.tensor_data(name);
   std::vector<uint8_t> bytes(static_cast<size_t>(rows * row_bytes));
-  // Q and K rows were permuted for llama.cpp's adjacent-pair rope (gguf.md §5): whole rows move, so
+  // Q and K rows were permuted for llama.cpp's adjacent-pair rope (docs/gguf.md §5): whole rows move, so
   // the blocks move unchanged. The row map comes from un-permuting the row indices themselves.
   const bool is_q = hf_weight.find("q_proj") != std::string::npos, is_k = hf_weight.find("k_proj") != std::string::npos;
   std::vector<float> source_row(static_cast<size_t>(rows));
@@ -126,7 +126,7 @@ config::RunConfig with_base_model(const config::RunConfig& config) {
     const layers::LlamaConfig c = gg::read_llama_gguf(fs::path(base)).model->config();
     config::LlamaConfig* llama = out.mutable_model()->mutable_llama();
     // qforge's GGUF vocabulary: the tokenizer's tokens, then <unk>, <s>, </s> and the 256 byte tokens
-    // (gguf.md §4), which reserve_gguf_tokens gives the run too; check_same_shape names a mismatch.
+    // (docs/gguf.md §4), which reserve_gguf_tokens gives the run too; check_same_shape names a mismatch.
     llama->set_reserve_gguf_tokens(true);
     llama->set_hidden_size(static_cast<int32_t>(c.hidden_size));
     llama->set_num_hidden_layers(static_cast<int32_t>(c.num_hidden_layers));

@@ -1,4 +1,4 @@
-// LlamaForCausalLM -> GGUF. Metadata keys: gguf.md §2; vocabulary: §4; type mix: §7.
+// LlamaForCausalLM -> GGUF. Metadata keys: docs/gguf.md §2; vocabulary: §4; type mix: §7.
 #include "exporters/gguf/llama_gguf_export.h"
 
 #include <algorithm>

@@ -1,5 +1,5 @@
 #pragma once
-// LlamaForCausalLM -> llama.cpp GGUF (arch "llama", SPM vocabulary); shared/formats/gguf.md §2-§7.
+// LlamaForCausalLM -> llama.cpp GGUF (arch "llama", SPM vocabulary); docs/gguf.md §2-§7.
 //
 // Vocabulary design (so llama.cpp tokenizes text to qforge's ids): qforge's token ids 0..n-1 keep
 // their ids as GGUF tokens 0..n-1; then "<unk>", "<s>", "</s>" and every byte token "<0x00>".."<0xFF>"
@@ -28,10 +28,10 @@ std::string llama_file_type_name(LlamaFileType type);
 // general.file_type (llama_ftype): 0, 1, 32, 7, 15, 25.
 uint32_t llama_ftype_id(LlamaFileType type);
 
-// more_bits(i, n) of llama.cpp's use_more_bits (gguf.md §7).
+// more_bits(i, n) of llama.cpp's use_more_bits (docs/gguf.md §7).
 bool use_more_bits(int64_t i, int64_t n);
 
-// The ggml type id the file type assigns to a tensor (gguf.md §7 for Q4_K_M incl. the ne0 % 256 and
+// The ggml type id the file type assigns to a tensor (docs/gguf.md §7 for Q4_K_M incl. the ne0 % 256 and
 // ne0 % 32 fallbacks). `index`/`count`: the tensor's position among tensors of its kind (attn_v or
 // ffn_down: layer order); `tied`: no output.weight in the file. 1-D tensors stay F32.
 uint32_t llama_tensor_type(LlamaFileType type, const std::string& gguf_name, uint64_t ne0, int ndims,

@@ -1,6 +1,6 @@
 #pragma once
 // Importance-matrix collection on a qforge Llama, as llama-imatrix does it on a GGUF model
-// (tools/imatrix/imatrix.cpp collect_imatrix; shared/formats/gguf.md §8): for every matrix
+// (tools/imatrix/imatrix.cpp collect_imatrix; docs/gguf.md §8): for every matrix
 // multiplication with a weight named "blk.*" (and "output.weight" on request, --process-output),
 // Σx² and Σx of its input per input column and the number of input rows (tokens).
 //
