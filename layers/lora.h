@@ -1,7 +1,7 @@
 #pragma once
 // LoRA: low-rank adapters on frozen Linear layers (Hu et al. 2021, "LoRA: Low-Rank Adaptation of
 // Large Language Models", §4.1), with the conventions of Hugging Face PEFT
-// (../shared/formats/peft-lora.md): y = W x + scale * B A dropout(x), A [r, in] Kaiming-uniform,
+// (docs/peft-lora.md §3): y = W x + scale * B A dropout(x), A [r, in] Kaiming-uniform,
 // B [out, r] zeros, scale = alpha / r (alpha / sqrt(r) with rsLoRA, Kalajdzievski 2023), dropout on
 // the LoRA path only. Linear::add_lora adapts one layer; apply_lora adapts every target in a model.
 #include <cstdint>

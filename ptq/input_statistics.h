@@ -1,7 +1,7 @@
 #pragma once
 // Calibration statistics of the inputs of a Llama's projections: per input column, Σx and Σx² (and the
 // number of input rows, i.e. tokens) over calibration text. They are what importance matrices are made
-// of (llama-imatrix: tools/imatrix/imatrix.cpp collect_imatrix; docs/gguf.md §8-9), and the diagonal of
+// of (llama-imatrix: tools/imatrix/imatrix.cpp collect_imatrix; docs/gguf.md §8-§9), and the diagonal of
 // the layer Hessians X^T X that GPTQ and AWQ work from. exporters/gguf/imatrix_file.h writes them as
 // llama.cpp imatrix files (`qforge imatrix`).
 //

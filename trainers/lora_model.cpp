@@ -99,7 +99,7 @@ config::RunConfig with_base_model(const config::RunConfig& config) {
     const layers::LlamaConfig c = gg::read_llama_gguf(fs::path(base)).model->config();
     config::LlamaConfig* llama = out.mutable_model()->mutable_llama();
     // qforge's GGUF vocabulary: the tokenizer's tokens, then <unk>, <s>, </s> and the 256 byte tokens
-    // (gguf.md §4), which reserve_gguf_tokens gives the run too; check_same_shape names a mismatch.
+    // (docs/gguf.md §4), which reserve_gguf_tokens gives the run too; check_same_shape names a mismatch.
     llama->set_reserve_gguf_tokens(true);
     llama->set_hidden_size(static_cast<int32_t>(c.hidden_size));
     llama->set_num_hidden_layers(static_cast<int32_t>(c.num_hidden_layers));

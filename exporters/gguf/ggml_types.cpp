@@ -9,7 +9,7 @@ namespace {
 
 // Block sizes follow the block_* structs of ggml-common.h, e.g. block_q8_0 = f16 d + i8 qs[32] = 34
 // bytes, block_q4_K = 2 f16 + 12 scale bytes + 128 nibble bytes = 144, block_q6_K = 128 + 64 + 16 + 2
-// = 210. shared/formats/gguf.md section 6 marks the ones verified by loading in llama.cpp.
+// = 210. docs/gguf.md §6 marks the ones verified by loading in llama.cpp.
 constexpr GgmlTypeInfo kTypes[] = {
     {kGgmlF32, "F32", 1, 4},         {kGgmlF16, "F16", 1, 2},        {kGgmlQ4_0, "Q4_0", 32, 18},
     {kGgmlQ4_1, "Q4_1", 32, 20},     {kGgmlQ5_0, "Q5_0", 32, 22},    {kGgmlQ5_1, "Q5_1", 32, 24},

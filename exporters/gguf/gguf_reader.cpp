@@ -228,7 +228,7 @@ ParsedGguf parse_gguf(std::span<const std::byte> bytes, const std::string& sourc
     in.fail("general.alignment", in.pos(), e.what());
   }
   const std::vector<uint64_t> offset_positions = read_tensor_infos(in, parsed.file, n_tensors);
-  // The data section starts at the next multiple of the alignment (gguf.md section 1).
+  // The data section starts at the next multiple of the alignment (docs/gguf.md §1).
   parsed.data_start = (in.pos() + alignment - 1) / alignment * alignment;
   // gguf.cpp seeks past the padding only when there are tensors: a metadata-only file (llama.cpp's
   // models/ggml-vocab-*.gguf) may end right after its last key-value pair.

@@ -1,8 +1,8 @@
 #pragma once
 // Requantize a float llama GGUF (F32, F16 or BF16 weights) to one of the exporter's file types, as
-// llama.cpp's llama-quantize does: same type mix (llama_tensor_type, gguf.md §7), metadata and tensor
+// llama.cpp's llama-quantize does: same type mix (llama_tensor_type, docs/gguf.md §7), metadata and tensor
 // order kept, general.file_type updated. Rows are quantized as they are stored: the file is already
-// in llama.cpp's layout, so the rope rows of Q/K are NOT permuted again (gguf.md §5).
+// in llama.cpp's layout, so the rope rows of Q/K are NOT permuted again (docs/gguf.md §5).
 #include <cstdint>
 #include <filesystem>
 #include <map>

@@ -31,7 +31,7 @@ void GgufFile::set(std::string_view key, Value value) {
 uint32_t GgufFile::alignment() const {
   const Value* value = find(kAlignmentKey);
   if (value == nullptr) return kDefaultAlignment;
-  // gguf.cpp: general.alignment must be a u32 and a power of two (gguf.md section 1).
+  // gguf.cpp: general.alignment must be a u32 and a power of two (docs/gguf.md §1).
   const auto* alignment = value->get_if<uint32_t>();
   if (alignment == nullptr) {
     throw std::invalid_argument("gguf: general.alignment must be u32, got " +

@@ -1,6 +1,6 @@
 #pragma once
 // GGUF v3 metadata values and the in-memory model of a GGUF file (container only; block encoders live
-// elsewhere). Spec: ggml docs/gguf.md and gguf.h; our notes: shared/formats/gguf.md section 1.
+// elsewhere). Spec: ggml-org/ggml:docs/gguf.md and gguf.h; our notes: docs/gguf.md §1.
 #include <cstdint>
 #include <string>
 #include <string_view>

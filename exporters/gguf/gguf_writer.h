@@ -1,5 +1,5 @@
 #pragma once
-// GGUF v3 writer: header, metadata, tensor infos, padding, tensor data (shared/formats/gguf.md section 1).
+// GGUF v3 writer: header, metadata, tensor infos, padding, tensor data (docs/gguf.md §1).
 // Tensor data arrive as raw bytes per tensor (already block-encoded); the writer checks each size
 // against the type's block rule (ggml_types.h) and lays the data out in tensor-info order, each tensor
 // padded to the alignment, which is what current gguf.cpp requires.

@@ -1,6 +1,6 @@
 #pragma once
 // llama.cpp importance matrices (imatrix): the statistics llama-imatrix collects, both of its file
-// formats, and the per-column importance llama-quantize derives from them (shared/formats/gguf.md §8-9).
+// formats, and the per-column importance llama-quantize derives from them (docs/gguf.md §8-§9).
 //
 // GGUF imatrix (current default of llama-imatrix, tools/imatrix/imatrix.cpp save_imatrix):
 //   general.type = "imatrix", imatrix.datasets (string[]), imatrix.chunk_count (u32),

@@ -1,6 +1,6 @@
 #pragma once
 // llama.cpp's legacy importance-matrix file (".dat", `llama-imatrix --output-format dat`;
-// shared/formats/gguf.md §8). Little-endian, no header or alignment:
+// docs/gguf.md §8). Little-endian, no header or alignment:
 //   i32 n_entries (>= 1)
 //   per entry: i32 name_len, name bytes (no NUL), i32 ncall, i32 nval (>= 1), f32 values[nval]
 //   trailer (optional; llama-imatrix always writes it): i32 last_call (chunks processed),

@@ -1,4 +1,4 @@
-// LlamaForCausalLM -> GGUF: metadata (gguf.md §2), tensors in llama.cpp's layout (§3, §5), encoded
+// LlamaForCausalLM -> GGUF: metadata (docs/gguf.md §2), tensors in llama.cpp's layout (§3, §5), encoded
 // with the type mix (llama_type_mix.h) and the vocabulary of llama_vocabulary.h.
 #include "exporters/gguf/llama_gguf_export.h"
 

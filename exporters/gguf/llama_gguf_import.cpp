@@ -1,4 +1,4 @@
-// GGUF -> LlamaForCausalLM (gguf.md §2 metadata, §3 names/shapes, §5 rope permutation, §6 codecs).
+// GGUF -> LlamaForCausalLM (docs/gguf.md §2 metadata, §3 names/shapes, §5 rope permutation, §6 codecs).
 #include "exporters/gguf/llama_gguf_import.h"
 
 #include <cstring>

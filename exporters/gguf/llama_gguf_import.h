@@ -2,7 +2,7 @@
 // llama.cpp GGUF (arch "llama") -> LlamaForCausalLM: the inverse of llama_gguf_export.h.
 // Config from the llama.* metadata (vocab_size = token_embd rows), every tensor dequantized with the
 // ggml codecs (F32, F16, BF16, Q8_0, Q5_0, Q4_K, Q6_K, IQ4_NL), Q/K rows un-permuted back to HF's
-// half-split rope, tied embeddings when output.weight is absent (gguf.md §3, §5).
+// half-split rope, tied embeddings when output.weight is absent (docs/gguf.md §3, §5).
 #include <filesystem>
 #include <memory>
 #include <string>

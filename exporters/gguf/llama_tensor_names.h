@@ -1,6 +1,6 @@
 #pragma once
 // Hugging Face LlamaForCausalLM parameter names <-> llama.cpp GGUF tensor names
-// (shared/formats/gguf.md §3), and the Q/K row permutation between HF's half-split rotary pairs and
+// (docs/gguf.md §3), and the Q/K row permutation between HF's half-split rotary pairs and
 // llama.cpp's adjacent pairs (§5; convert_hf_to_gguf.py's permute).
 #include <cstdint>
 #include <optional>

@@ -1,5 +1,5 @@
 #pragma once
-// The SentencePiece ("llama") tokenizer a GGUF file carries (gguf.md §4): tokenizer.ggml.tokens, .scores,
+// The SentencePiece ("llama") tokenizer a GGUF file carries (docs/gguf.md §4): tokenizer.ggml.tokens, .scores,
 // .token_type and .add_space_prefix, tokenized as llama.cpp does (src/llama-vocab.cpp:
 // llama_vocab::impl::tokenize, case LLAMA_VOCAB_TYPE_SPM, and llm_tokenizer_spm_session):
 //   1. user-defined tokens are split out of the text first (tokenizer_st_partition; control and unknown

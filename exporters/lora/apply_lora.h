@@ -1,7 +1,7 @@
 #pragma once
 // Merging a LoRA adapter into a model's FP32 (dequantized) weights the way llama.cpp applies one at
 // inference: W_eff = W + user_scale · scaling · B A (llama-graph.cpp build_lora_mm adds
-// scale · B (A x) to W x; shared/formats/gguf.md §10, peft-lora.md Math).
+// scale · B (A x) to W x; docs/gguf.md §10, docs/peft-lora.md §3).
 #include <filesystem>
 
 #include "exporters/lora/lora_adapter.h"

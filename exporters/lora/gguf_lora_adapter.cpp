@@ -1,4 +1,4 @@
-// LoRA adapter GGUF writer and reader (gguf_lora_adapter.h; shared/formats/gguf.md §10).
+// LoRA adapter GGUF writer and reader (gguf_lora_adapter.h; docs/gguf.md §10).
 #include "exporters/lora/gguf_lora_adapter.h"
 
 #include <algorithm>
@@ -125,7 +125,7 @@ LoraAdapter read_gguf_lora_adapter(const std::filesystem::path& path, const laye
   const gg::Value* alpha = file.find("adapter.lora.alpha");
   const float* a = alpha ? alpha->get_if<float>() : nullptr;
   if (alpha && !a) fail(path, "key adapter.lora.alpha is not f32");
-  // llama.cpp: alpha 0 or missing -> scale = user scale (gguf.md §10), i.e. alpha / r = 1.
+  // llama.cpp: alpha 0 or missing -> scale = user scale (docs/gguf.md §10), i.e. alpha / r = 1.
   out.config.lora_alpha = (a && *a != 0.0f) ? static_cast<double>(*a) : static_cast<double>(out.config.r);
   for (const LoraPair& p : pairs) {
     const std::string suffix = module_suffix(p.module);

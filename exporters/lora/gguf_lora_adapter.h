@@ -1,5 +1,5 @@
 #pragma once
-// llama.cpp LoRA adapter GGUF files (shared/formats/gguf.md §10, verified against llama.cpp's
+// llama.cpp LoRA adapter GGUF files (docs/gguf.md §10, verified against llama.cpp's
 // llama-adapter.cpp): general.type "adapter", general.architecture "llama", adapter.type "lora",
 // adapter.lora.alpha f32; tensors "<GGUF base name>.lora_a" ne [in, r] (= lora_A [r, in] row-major)
 // and ".lora_b" ne [r, out] (= lora_B [out, r]). qforge's Llama uses HF's half-split rope, so lora_b

@@ -1,4 +1,4 @@
-// LoRA tensor naming and pairing (lora_adapter.h; shared/formats/peft-lora.md, Tensors).
+// LoRA tensor naming and pairing (lora_adapter.h; docs/peft-lora.md §2).
 #include "exporters/lora/lora_adapter.h"
 
 #include <cmath>

@@ -1,7 +1,7 @@
 #pragma once
 // A LoRA adapter as plain named tensors in qforge (= Hugging Face) names:
 //   "<module>.lora_A.weight" [r, in] and "<module>.lora_B.weight" [out, r], e.g. module
-//   "model.layers.0.self_attn.q_proj"; W_eff = W + scaling · B A (shared/formats/peft-lora.md, Math).
+//   "model.layers.0.self_attn.q_proj"; W_eff = W + scaling · B A (docs/peft-lora.md §3).
 // The file formats (PEFT directory, GGUF adapter) and applying an adapter to a model build on this.
 #include <string>
 #include <vector>
@@ -10,7 +10,7 @@
 
 namespace qforge::exporters::lora {
 
-/// The adapter_config.json fields qforge models (peft-lora.md). scaling() = lora_alpha / r, or
+/// The adapter_config.json fields qforge models (docs/peft-lora.md §4). scaling() = lora_alpha / r, or
 /// lora_alpha / sqrt(r) with use_rslora.
 struct LoraAdapterConfig {
   int64_t r = 8;

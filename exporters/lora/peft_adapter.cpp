@@ -1,4 +1,4 @@
-// PEFT LoRA directory writer and reader (peft_adapter.h; shared/formats/peft-lora.md).
+// PEFT LoRA directory writer and reader (peft_adapter.h; docs/peft-lora.md §1-§4).
 #include "exporters/lora/peft_adapter.h"
 
 #include <algorithm>
@@ -31,7 +31,7 @@ json config_json(const LoraAdapterConfig& c, const std::vector<LoraPair>& pairs)
     for (const LoraPair& p : pairs) distinct.insert(module_suffix(p.module));
     targets.assign(distinct.begin(), distinct.end());
   }
-  // Exactly peft-lora.md's minimal set: current PEFT drops unknown keys, older versions raise.
+  // Exactly the minimal set of docs/peft-lora.md §4: current PEFT drops unknown keys, older versions raise.
   return json{{"peft_type", "LORA"}, {"task_type", "CAUSAL_LM"}, {"base_model_name_or_path", c.base_model_name_or_path},
               {"r", c.r}, {"lora_alpha", number(c.lora_alpha)}, {"target_modules", targets},
               {"lora_dropout", c.lora_dropout}, {"bias", "none"}, {"fan_in_fan_out", false},

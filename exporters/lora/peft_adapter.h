@@ -1,5 +1,5 @@
 #pragma once
-// PEFT LoRA adapter directories (huggingface/peft; shared/formats/peft-lora.md): adapter_model.safetensors
+// PEFT LoRA adapter directories (huggingface/peft; docs/peft-lora.md §1-§4): adapter_model.safetensors
 // (names "base_model.model." + qforge name, F32) and adapter_config.json (only known keys).
 #include <filesystem>
 
@@ -12,7 +12,7 @@ inline constexpr const char* kPeftConfigFile = "adapter_config.json";
 inline constexpr const char* kPeftNamePrefix = "base_model.model.";
 
 /// Writes `dir` (created if missing): the validated pairs of `lora` (qforge names) and the minimal
-/// adapter_config.json of peft-lora.md. target_modules empty -> the sorted distinct module suffixes.
+/// adapter_config.json of docs/peft-lora.md §4. target_modules empty -> the sorted distinct module suffixes.
 /// Errors (std::invalid_argument / std::runtime_error) name the directory and the tensor or key.
 void save_peft_adapter(const std::filesystem::path& dir, const NamedTensors& lora, const LoraAdapterConfig& config);
 

@@ -17,7 +17,7 @@
 // nested_quant_map in each file).
 // NF4: table kNf4Values (nf4.h), identical to bnb "nf4". FP4: OCP E2M1 (fp4.h) normalized by its max 6,
 // i.e. table[c] = decode_e2m1(c) / 6. bitsandbytes' "fp4" is a different table (subnormal 1/192 instead of
-// 1/12, other code order; shared/formats/numeric.md), so a bnb "fp4" export would need a code remap.
+// 1/12, other code order; docs/numeric.md §2), so a bnb "fp4" export would need a code remap.
 
 #include <array>
 #include <cstdint>

@@ -2,7 +2,7 @@
 // FP4 E2M1 scalar codec, OCP Microscaling Formats (MX) Specification v1.0 §5.3.3 (element formats):
 // S.EE.M, exponent bias 1, one subnormal (0.5), no infinities and no NaN.
 // Code order of the magnitudes 0..7: 0, 0.5, 1, 1.5, 2, 3, 4, 6; bit 3 is the sign.
-// (bitsandbytes' "fp4" is a different table, see shared/formats/numeric.md.)
+// (bitsandbytes' "fp4" is a different table, see docs/numeric.md §2.)
 
 #include <cstdint>
 

@@ -2,7 +2,7 @@
 // NF4 (4-bit NormalFloat), Dettmers et al. 2023, "QLoRA: Efficient Finetuning of Quantized LLMs",
 // §3 and Appendix E: 16 values from standard-normal quantiles (7 negative, an exact zero, 8
 // positive), normalized to [-1, 1]. The constants are the float32 table bitsandbytes uses for
-// quant_type "nf4" (shared/formats/numeric.md). Inputs are expected already divided by the block
+// quant_type "nf4" (docs/numeric.md §1). Inputs are expected already divided by the block
 // absmax, but any finite float is accepted (values beyond ±1 map to code 0 / 15).
 
 #include <array>

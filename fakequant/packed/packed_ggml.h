@@ -1,7 +1,7 @@
 #pragma once
 // PackedWeight over the bytes of any ggml block type (fakequant/formats/ggml/block_types.h): Q8_0,
 // Q5_0, Q4_K, Q6_K, IQ4_NL, F16, BF16, F32. The bytes are the tensor data exactly as a GGUF file
-// stores it (gguf.md §6: W [rows, cols] = ne [cols, rows], each row a whole number of blocks), so a
+// stores it (docs/gguf.md §6: W [rows, cols] = ne [cols, rows], each row a whole number of blocks), so a
 // base model read from GGUF is used without re-quantization. Decoding goes through the registry's
 // dequantize_row: the same codec the exporter and the reader use.
 #include <cstdint>

@@ -1,4 +1,4 @@
-// GGUF container: a tiny file written by hand from the spec (shared/formats/gguf.md section 1) and
+// GGUF container: a tiny file written by hand from the spec (docs/gguf.md §1) and
 // compared with the writer's output byte by byte, then read back.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// llama.cpp LoRA adapter GGUF (exporters/lora/gguf_lora_adapter.h, gguf.md §10) and the merge into
+// llama.cpp LoRA adapter GGUF (exporters/lora/gguf_lora_adapter.h, docs/gguf.md §10) and the merge into
 // a model (apply_lora.h): keys, names, ne, the q/k permutation on lora_b only, round trip, alpha rules.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// llama.cpp imatrix files (shared/formats/gguf.md §8): bit-exact round trips of the GGUF and legacy
+// llama.cpp imatrix files (docs/gguf.md §8): bit-exact round trips of the GGUF and legacy
 // formats, files built by hand from the documented layouts, llama-quantize's importance rule, and
 // errors that name the file, entry and offset.
 #include <gtest/gtest.h>

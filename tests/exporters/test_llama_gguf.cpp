@@ -1,4 +1,4 @@
-// LlamaForCausalLM -> GGUF -> LlamaForCausalLM (shared/formats/gguf.md §2-§7).
+// LlamaForCausalLM -> GGUF -> LlamaForCausalLM (docs/gguf.md §2-§7).
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -193,7 +193,7 @@ TEST(LlamaGgufQ4KM, TypeAssignmentFollowsTheLlamaCppTable) {
   }
   // Rows not a multiple of 32 fall back to F16.
   EXPECT_EQ(llama_tensor_type(LlamaFileType::kQ4_K_M, "blk.0.attn_q.weight", 48, 2, 0, 2, false), kGgmlF16);
-  // more_bits for n = 16 (gguf.md §7): 0, 1, 4, 7, 10, 13, 14, 15.
+  // more_bits for n = 16 (docs/gguf.md §7): 0, 1, 4, 7, 10, 13, 14, 15.
   std::vector<int64_t> more;
   for (int64_t i = 0; i < 16; ++i)
     if (use_more_bits(i, 16)) more.push_back(i);

@@ -1,4 +1,4 @@
-// HF <-> GGUF tensor names and the rotary row permutation (shared/formats/gguf.md §3, §5).
+// HF <-> GGUF tensor names and the rotary row permutation (docs/gguf.md §3, §5).
 #include <gtest/gtest.h>
 
 #include <numeric>

@@ -1,4 +1,4 @@
-// PEFT LoRA directories (exporters/lora/peft_adapter.h) against shared/formats/peft-lora.md: file
+// PEFT LoRA directories (exporters/lora/peft_adapter.h) against docs/peft-lora.md §1-§4: file
 // names, tensor names and shapes, the exact adapter_config.json keys, round trip, rejected features.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Importance-weighted quantization (shared/formats/gguf.md §9): with an importance vector, the
+// Importance-weighted quantization (docs/gguf.md §9): with an importance vector, the
 // importance-weighted squared error Σ_j imp_j (w_j − q_j)² of Q4_K, Q6_K, IQ4_NL and Q5_0 rows is
 // lower than without it. Rows: Gaussian weights; importance: log-normal per column (a few channels
 // dominate, as in real activation statistics). Ratios are printed.

@@ -9,7 +9,7 @@
 namespace qforge::fakequant::ggml {
 namespace {
 
-// sc = {1,2,3,4,33,34,35,63}, m = {0,1,2,3,40,41,42,63} packed by hand (gguf.md §6).
+// sc = {1,2,3,4,33,34,35,63}, m = {0,1,2,3,40,41,42,63} packed by hand (docs/gguf.md §6).
 constexpr uint8_t kScales[12] = {0x81, 0x82, 0x83, 0xC4, 0x80, 0x81, 0x82, 0xC3, 0x81, 0x92, 0xA3, 0xFF};
 constexpr uint8_t kSc[8] = {1, 2, 3, 4, 33, 34, 35, 63};
 constexpr uint8_t kM[8] = {0, 1, 2, 3, 40, 41, 42, 63};

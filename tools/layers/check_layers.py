@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fails (exit 1) when a source file includes a folder its layer may not depend on.
 
-The layers (README.md, Layout; ../shared/STYLE.md) run one way:
+The layers (README.md, section Layout) run one way:
     io; autograd <- layers <- fakequant <- ptq <- trainers <- cli; optim, data on autograd;
     exporters on fakequant + layers.
 trainers reads GGUF and LoRA files only through the type mix, the vocabulary and the import side of

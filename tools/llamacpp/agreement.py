@@ -9,7 +9,7 @@ and their exports gguf.<TYPE>.gguf / fortunes.<TYPE>.gguf (agreement.sh makes th
   2. per file type, llama.cpp's next-token distributions (probs.mjs) against `qforge probs --gguf` on the
      same file, over 3 sequences of 64 tokens: max |p_llama - p_qforge| and the mean over positions of
      KL(p_qforge || p_llama), against the issue's per-type bounds (llama.cpp rounds activations to the
-     weight's dot-product type, shared/formats/gguf.md section 11);
+     weight's dot-product type, docs/gguf.md §11);
   3. the F32 file in llama.cpp against `qforge probs --checkpoint` (nothing lost in the export; the
      GGUF's appended control/byte tokens are dropped and llama.cpp's distribution renormalised over the
      run's vocabulary, which is the softmax of the same logits restricted to it).

@@ -7,7 +7,7 @@ random adapter (nonzero B) as adapter.gguf and as the PEFT directory peft/ (lora
 them). Checks, over 2 sequences of 64 tokens, with agreement.py's comparison and bounds:
   1. the adapter moves the distributions (qforge with vs without it; check 2 ties qforge's adapted
      distributions to llama.cpp's), else the other checks prove nothing;
-  2. F32 base + adapter at --lora-scale 1 and 0.5: llama.cpp vs qforge, the F32 bounds (gguf.md §10);
+  2. F32 base + adapter at --lora-scale 1 and 0.5: llama.cpp vs qforge, the F32 bounds (docs/gguf.md §10);
   3. Q4_K_M base + adapter at scale 1: the Q4_K_M bound;
   4. qforge with the PEFT directory gives the same distributions as with the GGUF adapter;
   5. trained adapters (qforge qlora runs lora_f32, lora_nf4), against the run itself as qforge applies

@@ -13,7 +13,7 @@
 // probs[i] is the full next-token distribution after tokens[0..i], softmax (float64) of
 // llama.cpp's raw logits at position i. The context uses an F32 KV cache with flash
 // attention off: the default (F16 cache, flash attention) casts K and V to F16, which moves
-// probabilities by up to 3e-3 even for an F32 file (shared/formats/gguf.md section 11).
+// probabilities by up to 3e-3 even for an F32 file (docs/gguf.md §11).
 import {getLlama, LlamaLogLevel} from "node-llama-cpp";
 
 function usage(message) {

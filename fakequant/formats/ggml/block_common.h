@@ -1,5 +1,5 @@
 #pragma once
-// Shared helpers for the ggml block codecs (GGUF tensor data, see /work/shared/formats/gguf.md §6).
+// Shared helpers for the ggml block codecs (GGUF tensor data, see docs/gguf.md §6).
 // Every codec here follows llama.cpp's scalar reference (ggml/src/ggml-quants.c, the
 // "reference implementation for deterministic creation of model files"): same search, same float
 // operation order, f16 stored with round-to-nearest-even. The .cpp files are compiled with
@@ -32,7 +32,7 @@ inline int nearest_int(float value) {
 inline uint16_t to_f16(float value) { return encode_fp16(value); }
 inline float from_f16(uint16_t code) { return decode_fp16(code); }
 
-// Rows must hold whole blocks: a GGUF tensor's ne0 is a multiple of the block size (gguf.md §1).
+// Rows must hold whole blocks: a GGUF tensor's ne0 is a multiple of the block size (docs/gguf.md §1).
 inline int64_t checked_block_count(const char* codec, int64_t k, int64_t block_elements) {
   if (k < 0 || k % block_elements != 0) {
     throw std::invalid_argument(std::string(codec) + ": k " + std::to_string(k) +

@@ -1,6 +1,6 @@
 #pragma once
 // Registry of the ggml tensor types qforge reads and writes, so GGUF export, import and format-exact
-// fake quantization all go through the same codecs. Ids are ggml's enum ggml_type (gguf.md §6).
+// fake quantization all go through the same codecs. Ids are ggml's enum ggml_type (docs/gguf.md §6).
 
 #include <cstdint>
 #include <string>

@@ -1,5 +1,5 @@
 #pragma once
-// GGML F32 (type 0), F16 (type 1) and BF16 (type 30) rows: one element per "block" (gguf.md §6).
+// GGML F32 (type 0), F16 (type 1) and BF16 (type 30) rows: one element per "block" (docs/gguf.md §6).
 // F16 rounds to nearest even (ggml's GGML_FP32_TO_FP16 with F16C or the generic path); BF16 is the top
 // 16 bits of the f32 after round to nearest even, NaN kept quiet (ggml_compute_fp32_to_bf16).
 

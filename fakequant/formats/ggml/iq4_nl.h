@@ -1,6 +1,6 @@
 #pragma once
 // GGML IQ4_NL (ggml type 20): blocks of 32, f16 d, u8 qs[16] (low nibble element j, high nibble j+16);
-// x = d·K[q] with the non-linear table kvalues_iq4nl (ggml-common.h, gguf.md §6).
+// x = d·K[q] with the non-linear table kvalues_iq4nl (ggml-common.h, docs/gguf.md §6).
 
 #include <cstdint>
 

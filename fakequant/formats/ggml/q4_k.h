@@ -1,5 +1,5 @@
 #pragma once
-// GGML Q4_K (ggml type 12): super-blocks of 256 = 8 sub-blocks of 32 (ggml-common.h, gguf.md §6).
+// GGML Q4_K (ggml type 12): super-blocks of 256 = 8 sub-blocks of 32 (ggml-common.h, docs/gguf.md §6).
 // f16 d, f16 dmin, 12 bytes of 6-bit sub-block scales sc_j and mins m_j, 128 bytes of nibbles;
 // x = d·sc_j·q − dmin·m_j with q in [0, 15].
 //   scales[0..3]:  low 6 bits sc_0..sc_3, bits 6-7 = high 2 bits of sc_4..sc_7

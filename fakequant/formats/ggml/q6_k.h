@@ -1,5 +1,5 @@
 #pragma once
-// GGML Q6_K (ggml type 14): super-blocks of 256 = 16 sub-blocks of 16 (ggml-common.h, gguf.md §6).
+// GGML Q6_K (ggml type 14): super-blocks of 256 = 16 sub-blocks of 16 (ggml-common.h, docs/gguf.md §6).
 // u8 ql[128] (low 4 bits), u8 qh[64] (high 2 bits), i8 scales[16], f16 d; x = d·scales[e/16]·(q6 − 32).
 // Half h (128 elements) uses ql[64h..], qh[32h..]; element 128h + 32k + l (k 0..3, l 0..31) takes its
 // low bits from ql[64h + l + 32(k mod 2)] (low nibble for k < 2, high for k ≥ 2) and its high bits from

@@ -1,5 +1,5 @@
 #pragma once
-// GGML Q8_0 (ggml type 8): blocks of 32, f16 d, int8 q[32]; x = d·q (ggml-common.h, gguf.md §6).
+// GGML Q8_0 (ggml type 8): blocks of 32, f16 d, int8 q[32]; x = d·q (ggml-common.h, docs/gguf.md §6).
 
 #include <cstdint>
 
