@@ -89,7 +89,8 @@ void add_quantize(CLI::App& app, Arguments& args) {
   q->add_option("--scheme", args.scheme, "Weight scheme, e.g. int4:channel or int4:g32:mse")->required();
   q->add_option("--input-scheme", args.input_scheme, "Activation scheme, e.g. int8:tensor:ema or int8:token (default: float)");
   q->add_option("--keep-float", args.keep_float, "Layer glob kept float, e.g. lm_head (repeatable)");
-  q->add_option("--method", args.method, "Post-training method (see Methods below)")->capture_default_str();
+  q->add_option("--method", args.method, "Post-training method, optionally with its options as name:options (see Methods below)")
+      ->capture_default_str();
   q->add_option("--calibration-batches", args.calibration_batches, "Training batches for activation ranges")->capture_default_str();
   q->add_option("-o,--out", args.output_dir, "Output run folder (default: <checkpoint>-<scheme>)");
 }

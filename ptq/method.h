@@ -28,12 +28,21 @@ struct Method {
   std::string_view name;       // --method value
   std::string_view summary;    // one line for --help
   std::string_view reference;  // paper or spec the method follows
-  void (*quantize)(layers::Module& model, const Calibration& calibration);
+  // `options`: what followed "<name>:" in the method string (e.g. "damp=0.01,act_order"); each method
+  // parses its own and throws std::invalid_argument naming the option it does not know.
+  void (*quantize)(layers::Module& model, const Calibration& calibration, const std::string& options);
 };
 
 std::span<const Method> methods();
 // std::invalid_argument listing the registered names when `name` is not one.
 const Method& find_method(const std::string& name);
+
+// "gptq:damp=0.01" -> the method and "damp=0.01"; "rtn" -> rtn and "".
+struct MethodChoice {
+  const Method* method;
+  std::string options;
+};
+MethodChoice parse_method(const std::string& text);
 // "rtn: ...; ..." for help texts.
 std::string method_help();
 

@@ -23,6 +23,12 @@ const Method& find_method(const std::string& name) {
   throw std::invalid_argument("ptq: unknown method '" + name + "' (expected one of: " + names + ")");
 }
 
+MethodChoice parse_method(const std::string& text) {
+  const size_t colon = text.find(':');
+  if (colon == std::string::npos) return {&find_method(text), ""};
+  return {&find_method(text.substr(0, colon)), text.substr(colon + 1)};
+}
+
 std::string method_help() {
   std::string out;
   for (const Method& m : methods()) out += (out.empty() ? "" : "; ") + std::string(m.name) + ": " + std::string(m.summary);

@@ -1,11 +1,14 @@
 #include "ptq/rtn.h"
 
+#include <stdexcept>
+
 #include "autograd/variable.h"
 #include "fakequant/qat.h"
 
 namespace qforge::ptq {
 
-void quantize_rtn(layers::Module& model, const Calibration& calibration) {
+void quantize_rtn(layers::Module& model, const Calibration& calibration, const std::string& options) {
+  if (!options.empty()) throw std::invalid_argument("ptq rtn: takes no options (got '" + options + "')");
   fakequant::calibrate_weights(model);
   // Activation observers watch the calibration batches with the model in eval mode (no dropout) and
   // only the static activation quantizers in training mode, so they observe; dynamic per-token

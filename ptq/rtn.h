@@ -6,6 +6,7 @@
 
 namespace qforge::ptq {
 
-void quantize_rtn(layers::Module& model, const Calibration& calibration);
+// Takes no options.
+void quantize_rtn(layers::Module& model, const Calibration& calibration, const std::string& options);
 
 }  // namespace qforge::ptq

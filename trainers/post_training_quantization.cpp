@@ -27,7 +27,7 @@ config::QuantizationConfig scheme_rules(const std::string& weight_scheme, const 
 }
 
 RunResult post_training_quantize(const PtqOptions& options) {
-  const ptq::Method& method = ptq::find_method(options.method);
+  const ptq::MethodChoice method = ptq::parse_method(options.method);
   const RunFolder run = open_run_folder(options.float_run);
   const Checkpoint& source = run.checkpoint;
   config::RunConfig config = run.config;
@@ -43,7 +43,7 @@ RunResult post_training_quantize(const PtqOptions& options) {
   ptq::Calibration calibration;
   calibration.forward = [&task](int64_t batch) { task->training_loss(batch); };
   calibration.batches = options.calibration_batches > 0 ? options.calibration_batches : 16;
-  method.quantize(task->model(), calibration);
+  method.method->quantize(task->model(), calibration, method.options);
   const Evaluation e = task->evaluate(config.trainer().eval_batches());
 
   Checkpoint out;

@@ -18,7 +18,7 @@ struct PtqOptions {
   std::filesystem::path output_dir;  // where the quantized checkpoint goes
   config::QuantizationConfig quantization;  // rules; init_from is ignored
   int calibration_batches = 16;      // training batches the method calibrates on
-  std::string method = "rtn";        // a ptq/ registry name (ptq::find_method)
+  std::string method = "rtn";        // a ptq/ registry name, optionally ":options" (ptq::parse_method)
 };
 
 // Quantizes, calibrates, evaluates on the run's validation data and saves output_dir/checkpoint.bin.
