@@ -1,8 +1,5 @@
 #include "trainers/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <boost/archive/binary_iarchive.hpp>
 #include <boost/archive/binary_oarchive.hpp>
 #include <boost/serialization/string.hpp>
@@ -10,6 +7,8 @@
 #include <boost/serialization/vector.hpp>
 #include <fstream>
 #include <stdexcept>
+
+#include "io/atomic_file.h"
 
 namespace qforge::trainers {
 
@@ -43,32 +42,15 @@ NamedTensors from_records(const std::vector<std::pair<std::string, TensorRecord>
   return tensors;
 }
 
-void sync_path(const std::filesystem::path& path, int flags) {
-  const int fd = ::open(path.c_str(), flags);
-  if (fd < 0) throw std::runtime_error(path.string() + ": cannot open to sync");
-  const int status = ::fsync(fd);
-  ::close(fd);
-  if (status != 0) throw std::runtime_error(path.string() + ": fsync failed");
-}
-
 }  // namespace
 
 void save_checkpoint(const std::filesystem::path& dir, const Checkpoint& c) {
   std::filesystem::create_directories(dir);
-  const std::filesystem::path final_path = dir / kCheckpointFile;
-  const std::filesystem::path temp_path = dir / (std::string(kCheckpointFile) + ".tmp");
-  {
-    std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(temp_path.string() + ": cannot write checkpoint");
+  io::write_file_atomically(dir / kCheckpointFile, [&](std::ostream& out) {
     boost::archive::binary_oarchive archive(out);
     const auto model = to_records(c.model), optimizer = to_records(c.optimizer);
     archive << kMagic << kFormatVersion << c.step << c.config_text << model << optimizer << c.counters << c.metadata;
-    out.flush();
-    if (!out) throw std::runtime_error(temp_path.string() + ": write failed (disk full?)");
-  }
-  sync_path(temp_path, O_RDONLY);
-  std::filesystem::rename(temp_path, final_path);  // atomic on POSIX within one file system
-  sync_path(dir, O_RDONLY | O_DIRECTORY);
+  });
 }
 
 Checkpoint load_checkpoint(const std::filesystem::path& dir) {

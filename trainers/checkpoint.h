@@ -1,7 +1,7 @@
 #pragma once
 // Training checkpoints (Boost.Serialization, binary archive): everything needed to resume a run
-// bit-identically. Written atomically: the archive goes to a temporary file that is flushed to disk
-// and then renamed over `checkpoint.bin`, so a kill at any moment leaves the previous checkpoint.
+// bit-identically. Written with io::write_file_atomically, so a kill at any moment leaves the previous
+// checkpoint.
 #include <cstdint>
 #include <filesystem>
 #include <string>

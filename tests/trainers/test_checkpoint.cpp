@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "tests/support/temporaries.h"
 #include "trainers/checkpoint.h"
 
 namespace qforge::trainers {
@@ -58,18 +59,21 @@ TEST(Checkpoint, NewCheckpointReplacesOldAndLeavesNoTemporary) {
   save_checkpoint(dir, sample(1));
   save_checkpoint(dir, sample(2));
   EXPECT_EQ(load_checkpoint(dir).step, 2);
-  EXPECT_FALSE(std::filesystem::exists(dir / "checkpoint.bin.tmp"));
+  EXPECT_THAT(qforge::testing::temporaries_of(dir / "checkpoint.bin"), ::testing::IsEmpty());
   std::filesystem::remove_all(dir);
 }
 
 TEST(Checkpoint, InterruptedWriteLeavesPreviousCheckpoint) {
   const auto dir = fresh_dir("interrupted");
   save_checkpoint(dir, sample(7));
-  // A write killed midway leaves only a partial temporary file behind.
+  // A write killed midway leaves only a partial temporary file behind: the fixed name older builds
+  // used, or a unique one whose process is gone (Linux pids stay below 2^22).
   std::ofstream(dir / "checkpoint.bin.tmp", std::ios::binary) << "partial";
+  std::ofstream(dir / "checkpoint.bin.tmp.999999999.0", std::ios::binary) << "partial";
   EXPECT_EQ(load_checkpoint(dir).step, 7);
-  save_checkpoint(dir, sample(8));  // the next save overwrites the stale temporary
+  save_checkpoint(dir, sample(8));  // the next save removes the stale temporaries
   EXPECT_EQ(load_checkpoint(dir).step, 8);
+  EXPECT_THAT(qforge::testing::temporaries_of(dir / "checkpoint.bin"), ::testing::IsEmpty());
   std::filesystem::remove_all(dir);
 }
 
