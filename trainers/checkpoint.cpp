@@ -9,13 +9,15 @@
 #include <stdexcept>
 
 #include "io/atomic_file.h"
+#include "trainers/checkpoint_upgrade.h"
 
 namespace qforge::trainers {
 
 namespace {
 
 constexpr uint32_t kMagic = 0x51464350;  // "QFCP"
-constexpr uint32_t kFormatVersion = 1;
+// 1: no buffers (quantizer counters were a float parameter); 2: int64 buffers after the metadata.
+constexpr uint32_t kFormatVersion = 2;
 
 // Tensors travel as (dims, raw float bytes); the archive stores them in native byte order, which
 // is little-endian on every machine qforge builds for.
@@ -49,7 +51,8 @@ void save_checkpoint(const std::filesystem::path& dir, const Checkpoint& c) {
   io::write_file_atomically(dir / kCheckpointFile, [&](std::ostream& out) {
     boost::archive::binary_oarchive archive(out);
     const auto model = to_records(c.model), optimizer = to_records(c.optimizer);
-    archive << kMagic << kFormatVersion << c.step << c.config_text << model << optimizer << c.counters << c.metadata;
+    archive << kMagic << kFormatVersion << c.step << c.config_text << model << optimizer << c.counters << c.metadata
+            << c.buffers;
   });
 }
 
@@ -63,14 +66,16 @@ Checkpoint load_checkpoint(const std::filesystem::path& dir) {
     uint32_t magic = 0, version = 0;
     archive >> magic >> version;
     if (magic != kMagic) throw std::runtime_error("not a qforge checkpoint");
-    if (version != kFormatVersion) {
-      throw std::runtime_error("format version " + std::to_string(version) + ", this build reads " +
+    if (version < 1 || version > kFormatVersion) {
+      throw std::runtime_error("format version " + std::to_string(version) + ", this build reads 1 to " +
                                std::to_string(kFormatVersion));
     }
     std::vector<std::pair<std::string, TensorRecord>> model, optimizer;
     archive >> c.step >> c.config_text >> model >> optimizer >> c.counters >> c.metadata;
+    if (version >= 2) archive >> c.buffers;
     c.model = from_records(model);
     c.optimizer = from_records(optimizer);
+    if (version == 1) upgrade_from_format_1(c);
   } catch (const std::exception& e) {
     throw std::runtime_error(path.string() + ": unreadable checkpoint: " + e.what());
   }

@@ -13,11 +13,13 @@
 namespace qforge::trainers {
 
 using NamedTensors = std::vector<std::pair<std::string, autograd::Tensor>>;
+using NamedBuffers = std::vector<std::pair<std::string, std::vector<int64_t>>>;
 
 struct Checkpoint {
   int64_t step = 0;
   std::string config_text;  // the run's config, protobuf text format
-  NamedTensors model;       // state dict, Hugging Face names
+  NamedTensors model;       // parameters, Hugging Face names
+  NamedBuffers buffers;     // the model's int64 buffers (layers::Module::named_buffers), same names
   NamedTensors optimizer;   // optimizer state (moments), names from the optimizer
   std::vector<std::pair<std::string, int64_t>> counters;  // step counts, epoch, batch cursor...
   // Text state: data-generator positions, the tokenizer vocabulary, the logging window...
@@ -29,6 +31,8 @@ inline constexpr const char* kCheckpointFile = "checkpoint.bin";
 // Writes dir/checkpoint.bin atomically (creates dir). Throws std::runtime_error naming the path.
 void save_checkpoint(const std::filesystem::path& dir, const Checkpoint& checkpoint);
 // Reads dir/checkpoint.bin; a missing, truncated or foreign file throws naming the path.
+// Format 2 added `buffers`. Format 1 files still load: their quantizers' float "state" parameters
+// become "counters" buffers (checkpoint_upgrade.h).
 Checkpoint load_checkpoint(const std::filesystem::path& dir);
 
 }  // namespace qforge::trainers

@@ -57,7 +57,7 @@ InferenceModel restore_inference_model(const std::filesystem::path& dir) {
                   : std::make_shared<layers::LlamaForCausalLM>(model_config);
   apply_quantization(*out.model, config);
   out.model->eval();
-  load_run_weights(*out.model, config, checkpoint.model, dir.string());
+  load_run_weights(*out.model, config, checkpoint, dir.string());
   return out;
 }
 

@@ -58,11 +58,12 @@ namespace {
 struct Restored {
   config::RunConfig config;
   Checkpoint checkpoint;
+  std::string source;  // the checkpoint file, for errors
 };
 
 Restored restore(const std::filesystem::path& dir) {
-  Restored r{config::RunConfig(), load_checkpoint(dir)};
-  r.config = parse_run_config(r.checkpoint.config_text, (dir / kCheckpointFile).string());
+  Restored r{config::RunConfig(), load_checkpoint(dir), (dir / kCheckpointFile).string()};
+  r.config = parse_run_config(r.checkpoint.config_text, r.source);
   return r;
 }
 
@@ -72,7 +73,7 @@ LanguageModelExport exported_weights(const Restored& r, const layers::LlamaConfi
   if (is_lora_run(r.config)) {
     // Merge: W + scale * B A in FP32 for every adapted projection (a packed base dequantized first).
     std::shared_ptr<layers::LlamaForCausalLM> lora = build_lora_model(r.config, model_config, output_tokens);
-    load_run_weights(*lora, r.config, r.checkpoint.model, r.config.lora().base());
+    load_run_weights(*lora, r.config, r.checkpoint, r.config.lora().base());
     merge_lora_adapters(*lora);
     LanguageModelExport out;
     out.model = std::make_shared<layers::LlamaForCausalLM>(model_config);
@@ -82,7 +83,7 @@ LanguageModelExport exported_weights(const Restored& r, const layers::LlamaConfi
   }
   layers::LlamaForCausalLM trained(model_config);
   apply_quantization(trained, r.config);
-  trained.load_state_dict({r.checkpoint.model.begin(), r.checkpoint.model.end()});
+  load_run_weights(trained, r.config, r.checkpoint, r.source);
   trained.eval();
   std::map<std::string, ag::Tensor> weights;
   for (const auto& [name, param] : trained.named_parameters()) {
@@ -112,7 +113,7 @@ LanguageModelExport exported_weights(const Restored& r, const layers::LlamaConfi
 RunResult evaluate(const std::filesystem::path& dir) {
   const Restored r = restore(dir);
   std::unique_ptr<Task> task = make_task(r.config);
-  load_run_weights(task->model(), r.config, r.checkpoint.model, dir.string());
+  load_run_weights(task->model(), r.config, r.checkpoint, dir.string());
   const Evaluation e = task->evaluate(r.config.trainer().eval_batches());
   RunResult result;
   result.step = r.checkpoint.step;

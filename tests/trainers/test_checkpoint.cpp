@@ -28,6 +28,7 @@ Checkpoint sample(int64_t step) {
   c.model = {{"model.embed_tokens.weight", Tensor::randn(Shape{5, 3}, 1)}, {"lm_head.weight", Tensor::randn(Shape{3}, 2)}};
   c.optimizer = {{"group0.param0.exp_avg", Tensor::randn(Shape{5, 3}, 3)}};
   c.counters = {{"optimizer.step", step}, {"epoch", 2}};
+  c.buffers = {{"model.layers.0.mlp.up_proj.weight_quantizer.counters", {1, (int64_t{1} << 40) + 3, 0}}};
   c.metadata = {{"train_windows", "12345 678"}, {"tokenizer.vocabulary", "abc\n\u00e9"}};
   return c;
 }
@@ -51,6 +52,7 @@ TEST(Checkpoint, RoundTripIsBitExact) {
   EXPECT_TRUE(same_bits(loaded.optimizer[0].second, saved.optimizer[0].second));
   EXPECT_EQ(loaded.counters, saved.counters);
   EXPECT_EQ(loaded.metadata, saved.metadata);
+  EXPECT_EQ(loaded.buffers, saved.buffers);  // int64, exact far beyond float32's 2^24
   std::filesystem::remove_all(dir);
 }
 
