@@ -28,7 +28,8 @@ struct Checkpoint {
 
 inline constexpr const char* kCheckpointFile = "checkpoint.bin";
 
-// Writes dir/checkpoint.bin atomically (creates dir). Throws std::runtime_error naming the path.
+// Writes dir/checkpoint.bin with io::write_file_atomically (creates dir). Throws std::runtime_error naming
+// the path.
 void save_checkpoint(const std::filesystem::path& dir, const Checkpoint& checkpoint);
 // Reads dir/checkpoint.bin; a missing, truncated or foreign file throws naming the path.
 // Format 2 added `buffers`. Format 1 files still load: their quantizers' float "state" parameters
