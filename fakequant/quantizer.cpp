@@ -19,8 +19,8 @@ using autograd::Shape;
 using autograd::Tensor;
 using autograd::Variable;
 
-// Layout of the "state" parameter.
-enum StateSlot { kInitialized = 0, kSteps = 1, kFrozen = 2, kStateSize = 3 };
+// Layout of the "counters" buffer (and of the legacy "state" parameter).
+enum CounterSlot { kInitialized = 0, kSteps = 1, kFrozen = 2, kCounterCount = 3 };
 
 Tensor filled(int64_t n, float value) {
   Tensor t(Shape{n});
@@ -42,6 +42,24 @@ bool has_scale(const QuantizerSpec& spec) {
 }
 
 }  // namespace
+
+std::vector<int64_t> counters_from_legacy_state(const Tensor& state, const std::string& name) {
+  if (state.numel() != kCounterCount) {
+    throw std::invalid_argument(name + ": legacy quantizer state has " + std::to_string(state.numel()) + " values, expected " +
+                                std::to_string(kCounterCount) + " (initialized, steps, frozen)");
+  }
+  std::vector<int64_t> counters(kCounterCount);
+  for (int i = 0; i < kCounterCount; ++i) {
+    const float v = state.data()[i];
+    const bool flag = i != kSteps;
+    if (!(v >= 0.0f) || v != std::floor(v) || (flag && v > 1.0f)) {
+      throw std::invalid_argument(name + ": legacy quantizer state[" + std::to_string(i) + "] = " + std::to_string(v) +
+                                  (flag ? " is not a 0/1 flag" : " is not a step count"));
+    }
+    counters[i] = static_cast<int64_t>(v);
+  }
+  return counters;
+}
 
 Quantizer::Quantizer(QuantizerSpec spec, QuantizerRole role, const Shape& shape, std::string name)
     : spec_(std::move(spec)), op_spec_(spec_), role_(role), name_(std::move(name)) {
@@ -74,14 +92,14 @@ Quantizer::Quantizer(QuantizerSpec spec, QuantizerRole role, const Shape& shape,
   const bool learns_offset = spec_.estimator == Estimator::kLsqPlus;
   scale_ = register_parameter("scale", filled(count, 1.0f), learned);
   zero_point_ = register_parameter("zero_point", filled(count, 0.0f), learns_offset);
-  state_ = register_parameter("state", filled(kStateSize, 0.0f), false);
+  counters_ = register_buffer(kQuantizerCounters, std::make_shared<std::vector<int64_t>>(kCounterCount, 0));
   if (!spec_.dynamic_per_token && has_scale(spec_)) {
     observer_ = make_observer(spec_, count);
     if (role_ == QuantizerRole::kActivation) {
       observer_state_ = register_parameter("observer_state", from_vector(observer_->state()), false);
     }
   } else {
-    state_.mutable_data().data()[kInitialized] = 1.0f;  // nothing to observe
+    (*counters_)[kInitialized] = 1;  // nothing to observe
   }
 }
 
@@ -104,10 +122,10 @@ bool Quantizer::learns_scale() const {
          spec_.estimator == Estimator::kPact;
 }
 
-bool Quantizer::initialized() const { return state_.data().data()[kInitialized] != 0.0f; }
-int64_t Quantizer::observed_steps() const { return static_cast<int64_t>(state_.data().data()[kSteps]); }
-bool Quantizer::frozen() const { return state_.data().data()[kFrozen] != 0.0f; }
-void Quantizer::freeze() { state_.mutable_data().data()[kFrozen] = 1.0f; }
+bool Quantizer::initialized() const { return (*counters_)[kInitialized] != 0; }
+int64_t Quantizer::observed_steps() const { return (*counters_)[kSteps]; }
+bool Quantizer::frozen() const { return (*counters_)[kFrozen] != 0; }
+void Quantizer::freeze() { (*counters_)[kFrozen] = 1; }
 
 void Quantizer::store_params(const QuantParams& params) {
   const QuantParams stored = spec_.block_scales.enabled() ? storable_params(params, spec_) : params;
@@ -121,11 +139,10 @@ void Quantizer::store_params(const QuantParams& params) {
     // PACT's parameter is the clipping level alpha = scale * qmax (Choi et al. 2018, §2).
     scale[0] *= format_max_magnitude(spec_);
   }
-  state_.mutable_data().data()[kInitialized] = 1.0f;
+  (*counters_)[kInitialized] = 1;
 }
 
 void Quantizer::observe_and_update(const Tensor& x) {
-  float* state = state_.mutable_data().data();
   if (role_ == QuantizerRole::kWeight) {
     auto observer = make_observer(spec_, parameter_count());
     observer->observe(x);
@@ -139,9 +156,9 @@ void Quantizer::observe_and_update(const Tensor& x) {
     store_params(observer_->compute_params());
   }
   if (!is_training()) return;  // eval-mode weight refresh: not a training step
-  state[kSteps] += 1.0f;
+  ++(*counters_)[kSteps];
   const int64_t freeze_after = spec_.observer.freeze_after_steps;
-  if (freeze_after >= 0 && observed_steps() >= freeze_after) state[kFrozen] = 1.0f;
+  if (freeze_after >= 0 && observed_steps() >= freeze_after) freeze();
 }
 
 void Quantizer::calibrate_weight(const Tensor& weight) {

@@ -3,7 +3,8 @@
 // activations) according to a QuantizerSpec, keeping the state that needs: an observer, the current
 // scales and zero points, learnable scales for LSQ/LSQ+/PACT, and the freeze counter. It is a
 // UnaryModule so layers/quantizable.h can install it; its tensors are parameters ("scale",
-// "zero_point", "state"), so optimizers train the learnable ones and checkpoints save all of them
+// "zero_point", "observer_state"), so optimizers train the learnable ones, and its counters are the
+// int64 buffer "counters" (exact past 2^24 steps, unseen by optimizers); checkpoints save both
 // (resuming continues bit for bit).
 //
 // Scales come from:
@@ -18,6 +19,8 @@
 //     the current weight in every forward (fake_quant_ggml.h); nothing is stored.
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "fakequant/observers/observer.h"
 #include "fakequant/quantizer_spec.h"
@@ -26,6 +29,15 @@
 namespace qforge::fakequant {
 
 enum class QuantizerRole { kWeight, kActivation };
+
+/// The quantizer's int64 buffer: [initialized (0/1), observed training steps, frozen (0/1)].
+inline constexpr const char* kQuantizerCounters = "counters";
+/// Checkpoints written before that buffer existed (trainers checkpoint format 1) held the same three
+/// values in a float32 parameter of this name.
+inline constexpr const char* kLegacyQuantizerState = "state";
+/// The counters of such a legacy "state" tensor. Throws std::invalid_argument naming `name` unless it
+/// holds 3 values, the flags 0 or 1 and the step count a non-negative integer.
+std::vector<int64_t> counters_from_legacy_state(const autograd::Tensor& state, const std::string& name);
 
 class Quantizer : public layers::UnaryModule {
  public:
@@ -69,7 +81,8 @@ class Quantizer : public layers::UnaryModule {
   QuantizerRole role_;
   std::string name_;
   std::unique_ptr<Observer> observer_;
-  autograd::Variable scale_, zero_point_, state_, observer_state_;
+  autograd::Variable scale_, zero_point_, observer_state_;
+  layers::IntBuffer counters_;  // kQuantizerCounters
 };
 
 }  // namespace qforge::fakequant

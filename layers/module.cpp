@@ -14,10 +14,10 @@ void Module::check_new_name(const std::string& name, const char* what) const {
                                 name + "'");
   }
   const auto same = [&](const auto& entry) { return entry.first == name; };
-  if (std::any_of(parameters_.begin(), parameters_.end(), same) ||
+  if (std::any_of(parameters_.begin(), parameters_.end(), same) || std::any_of(buffers_.begin(), buffers_.end(), same) ||
       std::any_of(children_.begin(), children_.end(), same)) {
     throw std::invalid_argument(std::string("Module::register_") + what + ": name '" + name +
-                                "' is already taken by a parameter or child of this module");
+                                "' is already taken by a parameter, buffer or child of this module");
   }
 }
 
@@ -29,6 +29,13 @@ Variable Module::register_parameter(const std::string& name, Tensor value, bool 
   Variable parameter(std::move(value), requires_grad);
   parameters_.emplace_back(name, parameter);
   return parameter;
+}
+
+IntBuffer Module::register_buffer(const std::string& name, IntBuffer buffer) {
+  check_new_name(name, "buffer");
+  if (!buffer) throw std::invalid_argument("Module::register_buffer: buffer '" + name + "' is null");
+  buffers_.emplace_back(name, buffer);
+  return buffer;
 }
 
 void Module::add_child(const std::string& name, std::shared_ptr<Module> child) {
@@ -66,6 +73,22 @@ std::vector<Module::NamedParameter> Module::named_parameters() const {
   return unique;
 }
 
+void Module::collect_buffers(const std::string& prefix, std::vector<NamedBuffer>& out) const {
+  for (const auto& [name, buffer] : buffers_) out.emplace_back(prefix + name, buffer);
+  for (const auto& [name, child] : children_) child->collect_buffers(prefix + name + ".", out);
+}
+
+std::vector<Module::NamedBuffer> Module::named_buffers() const {
+  std::vector<NamedBuffer> all;
+  collect_buffers("", all);
+  std::vector<NamedBuffer> unique;
+  std::unordered_set<const void*> seen;
+  for (auto& entry : all) {
+    if (seen.insert(entry.second.get()).second) unique.push_back(std::move(entry));
+  }
+  return unique;
+}
+
 std::vector<Variable> Module::parameters() const {
   std::vector<Variable> out;
   for (auto& [name, parameter] : named_parameters()) out.push_back(parameter);
@@ -93,9 +116,10 @@ void Module::set_requires_grad(bool requires_grad) {
   for (auto& [name, child] : children_) child->set_requires_grad(requires_grad);
 }
 
-std::map<std::string, Tensor> Module::state_dict() const {
-  std::map<std::string, Tensor> state;
+StateDict Module::state_dict() const {
+  StateDict state;
   for (const auto& [name, parameter] : named_parameters()) state.emplace(name, parameter.data());
+  for (const auto& [name, buffer] : named_buffers()) state.buffers.emplace(name, *buffer);
   return state;
 }
 
@@ -129,6 +153,34 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
     const float* source = found->second.data();
     float* target = parameter.mutable_data().data();
     if (source != target) std::copy(source, source + parameter.numel(), target);
+  }
+}
+
+void Module::check_buffers(const std::map<std::string, std::vector<int64_t>>& state, bool strict) const {
+  const std::vector<NamedBuffer> own = named_buffers();
+  for (const auto& [name, buffer] : own) {
+    const auto found = state.find(name);
+    if (found == state.end()) {
+      if (strict) throw std::invalid_argument("Module::load_state_dict: missing buffer '" + name + "'");
+    } else if (found->second.size() != buffer->size()) {
+      throw std::invalid_argument("Module::load_state_dict: buffer '" + name + "' expects " +
+                                  std::to_string(buffer->size()) + " values, got " + std::to_string(found->second.size()));
+    }
+  }
+  if (!strict) return;
+  std::unordered_set<std::string> known;
+  for (const auto& entry : own) known.insert(entry.first);
+  for (const auto& entry : state) {
+    if (!known.count(entry.first)) throw std::invalid_argument("Module::load_state_dict: unexpected buffer '" + entry.first + "'");
+  }
+}
+
+void Module::load_state_dict(const StateDict& state, bool strict) {
+  check_buffers(state.buffers, strict);  // before the parameters change: a failed load changes nothing
+  load_state_dict(static_cast<const std::map<std::string, Tensor>&>(state), strict);
+  for (auto& [name, buffer] : named_buffers()) {
+    const auto found = state.buffers.find(name);
+    if (found != state.buffers.end()) *buffer = found->second;
   }
 }
 

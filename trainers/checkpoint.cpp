@@ -1,22 +1,27 @@
 #include "trainers/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <boost/archive/binary_iarchive.hpp>
 #include <boost/archive/binary_oarchive.hpp>
 #include <boost/serialization/string.hpp>
 #include <boost/serialization/utility.hpp>
 #include <boost/serialization/vector.hpp>
+#include <charconv>
+#include <optional>
+#include <string_view>
 #include <fstream>
 #include <stdexcept>
+
+#include "io/atomic_file.h"
+#include "fakequant/quantizer.h"
+#include "trainers/quantization_setup.h"
 
 namespace qforge::trainers {
 
 namespace {
 
 constexpr uint32_t kMagic = 0x51464350;  // "QFCP"
-constexpr uint32_t kFormatVersion = 1;
+// 1: no buffers (quantizer counters were a float parameter); 2: int64 buffers after the metadata.
+constexpr uint32_t kFormatVersion = 2;
 
 // Tensors travel as (dims, raw float bytes); the archive stores them in native byte order, which
 // is little-endian on every machine qforge builds for.
@@ -43,32 +48,88 @@ NamedTensors from_records(const std::vector<std::pair<std::string, TensorRecord>
   return tensors;
 }
 
-void sync_path(const std::filesystem::path& path, int flags) {
-  const int fd = ::open(path.c_str(), flags);
-  if (fd < 0) throw std::runtime_error(path.string() + ": cannot open to sync");
-  const int status = ::fsync(fd);
-  ::close(fd);
-  if (status != 0) throw std::runtime_error(path.string() + ": fsync failed");
+}  // namespace
+
+// Reading checkpoints of earlier formats. Format 1 kept each quantizer's counters
+// [initialized, steps, frozen] in a float32 parameter "<quantizer>.state", where a step count is
+// exact only up to 2^24; format 2 keeps them in the int64 buffer "<quantizer>.counters"
+// (fakequant/quantizer.h). "state" is no longer a parameter, so the optimizer's quantizer group
+// (group 1, optimizer_factory.cpp: the quantizer parameters in model order) has fewer members and
+// its entries are renumbered too.
+
+namespace {
+
+constexpr std::string_view kQuantizerGroup = "group1.param";
+
+bool is_legacy_state(const std::string& name) {
+  const std::string suffix = std::string("_quantizer.") + fakequant::kLegacyQuantizerState;
+  return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// For each group-1 index of format 1, its index in format 2, or -1 for a dropped "state".
+std::vector<int64_t> quantizer_group_renumbering(const NamedTensors& model) {
+  std::vector<int64_t> renumbered;
+  int64_t next = 0;
+  for (const auto& [name, tensor] : model) {
+    if (is_quantizer_parameter(name)) renumbered.push_back(is_legacy_state(name) ? -1 : next++);
+  }
+  return renumbered;
+}
+
+// "group1.param<p>.<slot>" with p renumbered; nullopt drops the entry. Keys it cannot read pass
+// unchanged, for Optimizer::load_state to report.
+std::optional<std::string> renumbered_key(const std::string& key, const std::vector<int64_t>& renumbering) {
+  if (key.compare(0, kQuantizerGroup.size(), kQuantizerGroup) != 0) return key;
+  const char* begin = key.data() + kQuantizerGroup.size();
+  size_t index = 0;
+  const auto [end, error] = std::from_chars(begin, key.data() + key.size(), index);
+  if (error != std::errc() || end == begin || index >= renumbering.size()) return key;
+  if (renumbering[index] < 0) return std::nullopt;
+  return std::string(kQuantizerGroup) + std::to_string(renumbering[index]) + std::string(end);
+}
+
+template <class Entries>
+void renumber(Entries& entries, const std::vector<int64_t>& renumbering) {
+  Entries kept;
+  for (auto& [key, value] : entries) {
+    if (auto renamed = renumbered_key(key, renumbering)) kept.emplace_back(std::move(*renamed), std::move(value));
+  }
+  entries = std::move(kept);
+}
+
+// Rewrites a format-1 checkpoint in place into format 2: every "..._quantizer.state" model tensor
+// becomes a "..._quantizer.counters" buffer, and the "group1.param<p>..." optimizer tensors and counts
+// get the index they have without the "state" parameters (which never had optimizer state: they
+// took no gradient). Throws std::invalid_argument naming the tensor for a malformed legacy state.
+void upgrade_from_format_1(Checkpoint& c) {
+  const std::vector<int64_t> renumbering = quantizer_group_renumbering(c.model);
+  NamedTensors parameters;
+  bool upgraded = false;
+  for (auto& [name, tensor] : c.model) {
+    if (!is_legacy_state(name)) {
+      parameters.emplace_back(std::move(name), std::move(tensor));
+      continue;
+    }
+    const std::string quantizer = name.substr(0, name.size() - std::string_view(fakequant::kLegacyQuantizerState).size());
+    c.buffers.emplace_back(quantizer + fakequant::kQuantizerCounters, fakequant::counters_from_legacy_state(tensor, name));
+    upgraded = true;
+  }
+  c.model = std::move(parameters);
+  if (!upgraded) return;
+  renumber(c.optimizer, renumbering);
+  renumber(c.counters, renumbering);
 }
 
 }  // namespace
 
 void save_checkpoint(const std::filesystem::path& dir, const Checkpoint& c) {
   std::filesystem::create_directories(dir);
-  const std::filesystem::path final_path = dir / kCheckpointFile;
-  const std::filesystem::path temp_path = dir / (std::string(kCheckpointFile) + ".tmp");
-  {
-    std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(temp_path.string() + ": cannot write checkpoint");
+  io::write_file_atomically(dir / kCheckpointFile, [&](std::ostream& out) {
     boost::archive::binary_oarchive archive(out);
     const auto model = to_records(c.model), optimizer = to_records(c.optimizer);
-    archive << kMagic << kFormatVersion << c.step << c.config_text << model << optimizer << c.counters << c.metadata;
-    out.flush();
-    if (!out) throw std::runtime_error(temp_path.string() + ": write failed (disk full?)");
-  }
-  sync_path(temp_path, O_RDONLY);
-  std::filesystem::rename(temp_path, final_path);  // atomic on POSIX within one file system
-  sync_path(dir, O_RDONLY | O_DIRECTORY);
+    archive << kMagic << kFormatVersion << c.step << c.config_text << model << optimizer << c.counters << c.metadata
+            << c.buffers;
+  });
 }
 
 Checkpoint load_checkpoint(const std::filesystem::path& dir) {
@@ -81,14 +142,16 @@ Checkpoint load_checkpoint(const std::filesystem::path& dir) {
     uint32_t magic = 0, version = 0;
     archive >> magic >> version;
     if (magic != kMagic) throw std::runtime_error("not a qforge checkpoint");
-    if (version != kFormatVersion) {
-      throw std::runtime_error("format version " + std::to_string(version) + ", this build reads " +
+    if (version < 1 || version > kFormatVersion) {
+      throw std::runtime_error("format version " + std::to_string(version) + ", this build reads 1 to " +
                                std::to_string(kFormatVersion));
     }
     std::vector<std::pair<std::string, TensorRecord>> model, optimizer;
     archive >> c.step >> c.config_text >> model >> optimizer >> c.counters >> c.metadata;
+    if (version >= 2) archive >> c.buffers;
     c.model = from_records(model);
     c.optimizer = from_records(optimizer);
+    if (version == 1) upgrade_from_format_1(c);
   } catch (const std::exception& e) {
     throw std::runtime_error(path.string() + ": unreadable checkpoint: " + e.what());
   }

@@ -1,7 +1,7 @@
 #pragma once
 // Training checkpoints (Boost.Serialization, binary archive): everything needed to resume a run
-// bit-identically. Written atomically: the archive goes to a temporary file that is flushed to disk
-// and then renamed over `checkpoint.bin`, so a kill at any moment leaves the previous checkpoint.
+// bit-identically. Written with io::write_file_atomically, so a kill at any moment leaves the previous
+// checkpoint.
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -14,11 +14,13 @@ namespace qforge::trainers {
 
 using NamedTensors = std::vector<std::pair<std::string, autograd::Tensor>>;
 using StringPairs = std::vector<std::pair<std::string, std::string>>;
+using NamedBuffers = std::vector<std::pair<std::string, std::vector<int64_t>>>;
 
 struct Checkpoint {
   int64_t step = 0;
   std::string config_text;  // the run's config, protobuf text format
-  NamedTensors model;       // state dict, Hugging Face names
+  NamedTensors model;       // parameters, Hugging Face names
+  NamedBuffers buffers;     // the model's int64 buffers (layers::Module::named_buffers), same names
   NamedTensors optimizer;   // optimizer state (moments), names from the optimizer
   std::vector<std::pair<std::string, int64_t>> counters;  // step counts, epoch, batch cursor...
   // Text state: data-generator positions, the tokenizer vocabulary, the logging window...
@@ -27,9 +29,12 @@ struct Checkpoint {
 
 inline constexpr const char* kCheckpointFile = "checkpoint.bin";
 
-// Writes dir/checkpoint.bin atomically (creates dir). Throws std::runtime_error naming the path.
+// Writes dir/checkpoint.bin with io::write_file_atomically (creates dir). Throws std::runtime_error naming
+// the path.
 void save_checkpoint(const std::filesystem::path& dir, const Checkpoint& checkpoint);
 // Reads dir/checkpoint.bin; a missing, truncated or foreign file throws naming the path.
+// Format 2 added `buffers`. Format 1 files still load: their quantizers' float "state" parameters
+// become "counters" buffers (checkpoint.cpp upgrade_from_format_1).
 Checkpoint load_checkpoint(const std::filesystem::path& dir);
 
 // The value of `key` in checkpoint metadata (or a task's saved state); throws std::runtime_error

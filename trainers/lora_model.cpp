@@ -173,10 +173,12 @@ std::vector<std::pair<std::string, autograd::Variable>> trainable_parameters(con
   return out;
 }
 
-void load_run_weights(layers::Module& model, const config::RunConfig& config, const NamedTensors& saved,
+void load_run_weights(layers::Module& model, const config::RunConfig& config, const Checkpoint& checkpoint,
                       const std::string& source) {
-  std::map<std::string, autograd::Tensor> state(saved.begin(), saved.end());
+  layers::StateDict state;
+  state.insert(checkpoint.model.begin(), checkpoint.model.end());
   if (!is_lora_run(config)) {
+    state.buffers.insert(checkpoint.buffers.begin(), checkpoint.buffers.end());
     model.load_state_dict(state);
     return;
   }

@@ -37,9 +37,9 @@ std::shared_ptr<layers::LlamaForCausalLM> build_lora_model(const config::RunConf
 // The parameters a LoRA run trains and checkpoints (those with requires_grad), in model order.
 std::vector<std::pair<std::string, autograd::Variable>> trainable_parameters(const layers::Module& model);
 
-// Loads a checkpoint's model tensors: every parameter for plain runs; for LoRA runs only the adapters
-// (the base is rebuilt from lora.base), each of which must be present. Errors name `source`.
-void load_run_weights(layers::Module& model, const config::RunConfig& config, const NamedTensors& saved,
+// Loads a checkpoint's model state: every parameter and buffer for plain runs; for LoRA runs only the
+// adapters (the base is rebuilt from lora.base), each of which must be present. Errors name `source`.
+void load_run_weights(layers::Module& model, const config::RunConfig& config, const Checkpoint& checkpoint,
                       const std::string& source);
 
 // Merges every adapter into its projection (layers::Linear::merge_lora): afterwards the model holds

@@ -49,7 +49,9 @@ RunResult post_training_quantize(const PtqOptions& options) {
   Checkpoint out;
   out.step = source.step;
   out.config_text = to_text(config);
-  for (const auto& [name, t] : task->model().state_dict()) out.model.emplace_back(name, t);
+  const layers::StateDict state = task->model().state_dict();
+  for (const auto& [name, t] : state) out.model.emplace_back(name, t);
+  out.buffers.assign(state.buffers.begin(), state.buffers.end());
   out.metadata = source.metadata;
   save_checkpoint(options.output_dir, out);
   std::ofstream(options.output_dir / "config.pbtxt") << out.config_text;

@@ -32,7 +32,7 @@ double last_window_loss(const RunFolder& run) {
 RunResult evaluate(const std::filesystem::path& dir) {
   const RunFolder run = open_run_folder(dir);
   std::unique_ptr<Task> task = make_task(run.config);
-  load_run_weights(task->model(), run.config, run.checkpoint.model, dir.string());
+  load_run_weights(task->model(), run.config, run.checkpoint, dir.string());
   const Evaluation e = task->evaluate(run.config.trainer().eval_batches());
   RunResult result;
   result.step = run.checkpoint.step;

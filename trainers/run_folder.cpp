@@ -58,7 +58,7 @@ InferenceModel restore_inference_model(const fs::path& dir) {
                                       : std::make_shared<layers::LlamaForCausalLM>(lm.model_config);
   apply_quantization(*out.model, run.config);
   out.model->eval();
-  load_run_weights(*out.model, run.config, run.checkpoint.model, dir.string());
+  load_run_weights(*out.model, run.config, run.checkpoint, dir.string());
   out.tokenizer = std::move(lm.tokenizer);
   return out;
 }
@@ -68,7 +68,7 @@ namespace {
 // A LoRA run merged: W + scale * B A in FP32 for every adapted projection (a packed base dequantized first).
 exporters::LlamaExport merged_lora_weights(const RunFolder& run, const LanguageModelRun& lm) {
   std::shared_ptr<layers::LlamaForCausalLM> lora = build_lora_model(run.config, lm.model_config, lm.output_tokens);
-  load_run_weights(*lora, run.config, run.checkpoint.model, run.config.lora().base());
+  load_run_weights(*lora, run.config, run.checkpoint, run.config.lora().base());
   merge_lora_adapters(*lora);
   exporters::LlamaExport out;
   out.model = std::make_shared<layers::LlamaForCausalLM>(lm.model_config);
@@ -81,7 +81,7 @@ exporters::LlamaExport merged_lora_weights(const RunFolder& run, const LanguageM
 exporters::LlamaExport quantized_weights(const RunFolder& run, const LanguageModelRun& lm) {
   layers::LlamaForCausalLM trained(lm.model_config);
   apply_quantization(trained, run.config);
-  trained.load_state_dict({run.checkpoint.model.begin(), run.checkpoint.model.end()});
+  load_run_weights(trained, run.config, run.checkpoint, run.checkpoint_path());
   trained.eval();
   std::map<std::string, ag::Tensor> weights;
   for (const auto& [name, param] : trained.named_parameters()) {

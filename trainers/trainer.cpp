@@ -87,7 +87,7 @@ void TrainingRun::resume_or_start() {
     throw std::invalid_argument(path.string() + " was written by a different config; use --fresh to start over or "
                                 "--run-dir for a new folder. Saved config:\n" + c.config_text);
   }
-  load_run_weights(task_->model(), config_, c.model, path.string());
+  load_run_weights(task_->model(), config_, c, path.string());
   optimizer_->load_state(c.optimizer, c.counters);
   task_->load_state(c.metadata);
   window_.sum = std::stod(metadata_value(c.metadata, "loss_window.sum", path.string()));
@@ -104,6 +104,9 @@ void TrainingRun::save(int64_t step) {
   // LoRA runs save the adapters, not the base they were trained on (lora.base rebuilds it).
   const auto named = is_lora_run(config_) ? trainable_parameters(task_->model()) : task_->model().named_parameters();
   for (const auto& [name, param] : named) c.model.emplace_back(name, param.data());
+  if (!is_lora_run(config_)) {  // a LoRA run keeps no state but its adapters
+    for (const auto& [name, buffer] : task_->model().named_buffers()) c.buffers.emplace_back(name, *buffer);
+  }
   c.optimizer = optimizer_->state();
   c.counters = optimizer_->step_counts();
   c.metadata = task_->save_state();

@@ -5,10 +5,7 @@
 
 #include <omp.h>
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <fstream>
 #include <memory>
 #include <thread>
 #include <span>
@@ -18,6 +15,7 @@
 #include "exporters/gguf/gguf_reader.h"
 #include "exporters/gguf/gguf_writer.h"
 #include "fakequant/formats/ggml/block_types.h"
+#include "io/atomic_file.h"
 
 namespace qforge::exporters::gguf {
 namespace {
@@ -92,10 +90,8 @@ std::span<const std::byte> encode_tensor(const TensorInfo& t, std::span<const st
 }
 
 // Streams header, then each tensor (copied from the mapping or encoded) and its padding, to `tmp`.
-void write_streamed(const std::filesystem::path& tmp, const GgufFile& file, const GgufReader& reader,
+void write_streamed(std::ostream& out, const GgufFile& file, const GgufReader& reader,
                     const std::vector<bool>& encode, const RequantizeOptions& options) {
-  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-  if (!out) throw std::runtime_error("cannot open for writing");
   uint64_t position = write_gguf_header(out, file);
   const uint64_t alignment = file.alignment();
   static constexpr char kZeros[256] = {};
@@ -118,8 +114,6 @@ void write_streamed(const std::filesystem::path& tmp, const GgufFile& file, cons
       pad -= chunk;
     }
   }
-  out.flush();
-  if (!out) throw std::runtime_error("write failed (disk full?)");
 }
 
 }  // namespace
@@ -167,15 +161,18 @@ RequantizeReport requantize_llama_gguf(const std::filesystem::path& in, const st
   }
   file.set("general.file_type", llama_ftype_id(options.type));
   file.set("general.quantization_version", uint32_t{2});
-  std::filesystem::path tmp = out;
-  tmp += ".tmp." + std::to_string(::getpid());
+  // Errors while encoding get the output path here, I/O errors from io already start with it.
+  const auto write = [&](std::ostream& stream) {
+    try {
+      write_streamed(stream, file, reader, encode, options);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(out.string() + ": " + e.what());
+    }
+  };
   try {
-    write_streamed(tmp, file, reader, encode, options);
-    std::filesystem::rename(tmp, out);
-  } catch (const std::exception& e) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw std::runtime_error("quantize-gguf: " + out.string() + ": " + e.what());
+    io::write_file_atomically(out, write);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error("quantize-gguf: " + std::string(e.what()));
   }
   report.output_bytes = std::filesystem::file_size(out);
   return report;

@@ -33,7 +33,7 @@ struct RequantizeReport {
 // positions in file order; `tied` = the file has no output.weight.
 std::vector<uint32_t> requantized_types(const GgufFile& file, LlamaFileType type);
 
-// Reads `in` (mmap), writes `out` atomically (temporary file + rename). Errors name the file and tensor.
+// Reads `in` (mmap), writes `out` with io::write_file_atomically. Errors name the file and tensor.
 RequantizeReport requantize_llama_gguf(const std::filesystem::path& in, const std::filesystem::path& out,
                                        const RequantizeOptions& options);
 

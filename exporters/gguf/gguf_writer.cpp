@@ -4,14 +4,13 @@
 #include <array>
 #include <bit>
 #include <cstring>
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <unistd.h>
 
 #include "exporters/gguf/ggml_types.h"
+#include "io/atomic_file.h"
 
 namespace qforge::exporters::gguf {
 
@@ -207,25 +206,20 @@ std::vector<std::byte> serialize_gguf(const GgufFile& file, std::span<const std:
 
 void write_gguf_file(const std::filesystem::path& path, const GgufFile& file,
                      std::span<const std::span<const std::byte>> tensor_data) {
-  std::filesystem::path tmp = path;
-  tmp += ".tmp." + std::to_string(::getpid());
-  try {
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      if (!out) throw std::runtime_error("cannot open for writing");
+  // Errors from write_gguf get the path here, I/O errors from io already start with it.
+  const auto write = [&](std::ostream& out) {
+    try {
       write_gguf(out, file, tensor_data);
-      out.flush();
-      if (!out) throw std::runtime_error("write failed (disk full?)");
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(path.string() + ": " + e.what());
+    } catch (const std::exception& e) {
+      throw std::runtime_error(path.string() + ": " + e.what());
     }
-    std::error_code error;
-    std::filesystem::rename(tmp, path, error);
-    if (error) throw std::runtime_error("rename from " + tmp.string() + " failed: " + error.message());
-  } catch (const std::invalid_argument& e) {
-    std::filesystem::remove(tmp);
-    throw std::invalid_argument(path.string() + ": " + e.what());
-  } catch (const std::exception& e) {
-    std::filesystem::remove(tmp);
-    throw std::runtime_error("gguf writer: " + path.string() + ": " + e.what());
+  };
+  try {
+    io::write_file_atomically(path, write);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error("gguf writer: " + std::string(e.what()));
   }
 }
 

@@ -32,8 +32,8 @@ uint64_t write_gguf_header(std::ostream& out, const GgufFile& file);
 // The same into memory (tests, small files).
 std::vector<std::byte> serialize_gguf(const GgufFile& file, std::span<const std::span<const std::byte>> tensor_data);
 
-// Writes `path` atomically: a temporary file next to it, then rename. Errors (std::runtime_error for
-// I/O, std::invalid_argument for the model) name the file.
+// Writes `path` with io::write_file_atomically. Errors (std::runtime_error for I/O,
+// std::invalid_argument for the model) name the file.
 void write_gguf_file(const std::filesystem::path& path, const GgufFile& file,
                      std::span<const std::span<const std::byte>> tensor_data);
 

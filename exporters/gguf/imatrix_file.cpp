@@ -12,6 +12,7 @@
 #include "exporters/gguf/ggml_types.h"
 #include "exporters/gguf/gguf_reader.h"
 #include "exporters/gguf/gguf_writer.h"
+#include "io/atomic_file.h"
 
 namespace qforge::exporters::gguf {
 
@@ -213,15 +214,11 @@ ImatrixFormat imatrix_format_for_path(const std::filesystem::path& path) {
 namespace {
 
 void write_bytes_atomically(const std::filesystem::path& path, std::span<const std::byte> bytes) {
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error("imatrix: cannot create " + tmp.string() + ": " + std::strerror(errno));
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    if (!out.flush()) throw std::runtime_error("imatrix: cannot write " + tmp.string());
+  try {
+    io::write_file_atomically(path, bytes);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error("imatrix: " + std::string(e.what()));  // the message starts with the path
   }
-  std::filesystem::rename(tmp, path);
 }
 
 }  // namespace

@@ -62,7 +62,8 @@ enum class ImatrixFormat { kGguf, kLegacy };
 // From the extension: ".gguf" -> GGUF, ".dat" -> legacy; std::invalid_argument otherwise.
 ImatrixFormat imatrix_format_for_path(const std::filesystem::path& path);
 
-// Writes `imatrix` in the format the extension names (legacy via to_legacy_imatrix), atomically.
+// Writes `imatrix` in the format the extension names (legacy via to_legacy_imatrix), with
+// io::write_file_atomically.
 void write_imatrix(const std::filesystem::path& path, const Imatrix& imatrix);
 void write_legacy_imatrix(const std::filesystem::path& path, const LegacyImatrix& imatrix);
 

@@ -11,7 +11,8 @@
 
 namespace qforge::exporters::lora {
 
-/// Writes an F32 adapter GGUF (atomically). Head counts for the q/k permutation come from `base`.
+/// Writes an F32 adapter GGUF with io::write_file_atomically (through write_gguf_file). Head counts
+/// for the q/k permutation come from `base`.
 /// adapter.lora.alpha = lora_alpha, or lora_alpha · sqrt(r) with use_rslora, since llama.cpp always
 /// scales by alpha / r (§10). Errors name the file and the tensor (no GGUF name, bad shape).
 void write_gguf_lora_adapter(const std::filesystem::path& path, const NamedTensors& lora,

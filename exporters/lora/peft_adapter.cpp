@@ -9,6 +9,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "io/atomic_file.h"
+
 namespace qforge::exporters::lora {
 namespace {
 
@@ -40,14 +42,11 @@ json config_json(const LoraAdapterConfig& c, const std::vector<LoraPair>& pairs)
 }
 
 void write_text_atomically(const std::filesystem::path& path, const std::string& text) {
-  std::filesystem::path temporary = path;
-  temporary += ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << text;
-    if (!out) throw std::runtime_error("peft adapter: cannot write " + temporary.string());
+  try {
+    io::write_file_atomically(path, std::string_view(text));
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error("peft adapter: " + std::string(e.what()));  // the message starts with the path
   }
-  std::filesystem::rename(temporary, path);
 }
 
 // Keys whose non-default value changes the math in a way qforge does not model.

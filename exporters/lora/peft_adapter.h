@@ -13,6 +13,7 @@ inline constexpr const char* kPeftNamePrefix = "base_model.model.";
 
 /// Writes `dir` (created if missing): the validated pairs of `lora` (qforge names) and the minimal
 /// adapter_config.json of docs/peft-lora.md §4. target_modules empty -> the sorted distinct module suffixes.
+/// Both files are written with io::write_file_atomically.
 /// Errors (std::invalid_argument / std::runtime_error) name the directory and the tensor or key.
 void save_peft_adapter(const std::filesystem::path& dir, const NamedTensors& lora, const LoraAdapterConfig& config);
 

@@ -42,7 +42,7 @@ struct SafetensorsContents {
 /// tensor name or an undefined tensor.
 std::vector<std::byte> serialize_safetensors(const NamedTensors& tensors, const Metadata& metadata = {},
                                              Dtype dtype = Dtype::kF32);
-/// Writes `path` atomically (a temporary file next to it, then rename); errors name the file.
+/// Writes `path` with io::write_file_atomically; errors name the file.
 void write_safetensors(const std::filesystem::path& path, const NamedTensors& tensors,
                        const Metadata& metadata = {}, Dtype dtype = Dtype::kF32);
 

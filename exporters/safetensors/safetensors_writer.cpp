@@ -1,12 +1,12 @@
 // safetensors writer (format in safetensors.h).
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 
 #include "exporters/safetensors/safetensors.h"
 #include "fakequant/formats/half.h"
+#include "io/atomic_file.h"
 
 namespace qforge::exporters::safetensors {
 namespace {
@@ -79,20 +79,10 @@ std::vector<std::byte> serialize_safetensors(const NamedTensors& tensors, const 
 void write_safetensors(const std::filesystem::path& path, const NamedTensors& tensors, const Metadata& metadata,
                        Dtype dtype) {
   const std::vector<std::byte> bytes = serialize_safetensors(tensors, metadata, dtype);
-  std::filesystem::path temporary = path;
-  temporary += ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error("safetensors write '" + path.string() + "': cannot open " + temporary.string());
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) throw std::runtime_error("safetensors write '" + path.string() + "': write failed");
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) {
-    std::filesystem::remove(temporary);
-    throw std::runtime_error("safetensors write '" + path.string() + "': rename failed: " + error.message());
+  try {
+    io::write_file_atomically(path, bytes);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error("safetensors write: " + std::string(e.what()));  // the message starts with the path
   }
 }
 

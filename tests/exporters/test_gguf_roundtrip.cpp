@@ -1,14 +1,18 @@
 // GGUF container: write -> read round trips of every value type and of tensors of several ggml types.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <array>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <random>
+#include <unistd.h>
 
 #include "exporters/gguf/ggml_types.h"
 #include "exporters/gguf/gguf_reader.h"
 #include "exporters/gguf/gguf_writer.h"
+#include "tests/support/temporaries.h"
 
 namespace qforge::exporters::gguf {
 namespace {
@@ -104,7 +108,7 @@ TEST(GgufRoundTrip, TensorsOfSeveralTypesAreByteIdenticalViaFile) {
     const std::vector<std::span<const std::byte>> spans(data.begin(), data.end());
     const auto path = std::filesystem::temp_directory_path() / ("qforge_gguf_roundtrip_" + std::to_string(alignment) + ".gguf");
     write_gguf_file(path, file, spans);
-    ASSERT_FALSE(std::filesystem::exists(path.string() + ".tmp." + std::to_string(::getpid())));
+    ASSERT_THAT(qforge::testing::temporaries_of(path), ::testing::IsEmpty());
     GgufReader reader(path);
     ASSERT_EQ(reader.file().tensors.size(), cases.size());
     const std::vector<uint64_t> offsets = layout_offsets(file);
@@ -182,6 +186,7 @@ TEST(GgufWriter, RejectsMalformedModels) {
   EXPECT_THROW(serialize_gguf(empty_key, {}), std::invalid_argument);
   // A failed file write names the file and leaves nothing behind.
   const auto path = std::filesystem::temp_directory_path() / "qforge_gguf_bad.gguf";
+  std::filesystem::remove(path);
   try {
     write_gguf_file(path, wrong_size, one_span);
     FAIL() << "no exception";
@@ -189,7 +194,37 @@ TEST(GgufWriter, RejectsMalformedModels) {
     EXPECT_NE(std::string(e.what()).find("qforge_gguf_bad.gguf"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(std::filesystem::exists(path));
-  EXPECT_THROW(write_gguf_file("/no_such_dir/x.gguf", GgufFile{}, {}), std::runtime_error);
+  EXPECT_THAT(qforge::testing::temporaries_of(path), ::testing::IsEmpty());
+  try {
+    write_gguf_file("/no_such_dir/x.gguf", GgufFile{}, {});
+    FAIL() << "no exception";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), ::testing::StartsWith("gguf writer: /no_such_dir/x.gguf: "));
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("No such file or directory"));
+  }
+}
+
+// A rejected tensor (write_gguf throws inside the atomic write, after the temporary was created)
+// keeps the previous file bit for bit and leaves no temporary.
+TEST(GgufWriter, FailedWriteKeepsThePreviousFile) {
+  const auto path = std::filesystem::temp_directory_path() / ("qforge_gguf_keep_" + std::to_string(::getpid()) + ".gguf");
+  GgufFile good;
+  good.set("general.architecture", "llama");
+  good.tensors.push_back({"w", {8}, kGgmlF32, 0});
+  const std::vector<std::byte> data = random_bytes(32, 1);
+  const std::vector<std::span<const std::byte>> spans{data};
+  write_gguf_file(path, good, spans);
+  const std::vector<std::byte> before = serialize_gguf(good, spans);
+  GgufFile bad = good;
+  bad.set("general.name", "replacement");
+  const std::vector<std::span<const std::byte>> short_spans{std::span<const std::byte>(data).first(16)};
+  EXPECT_THROW(write_gguf_file(path, bad, short_spans), std::invalid_argument);
+  EXPECT_THAT(qforge::testing::temporaries_of(path), ::testing::IsEmpty());
+  std::ifstream in(path, std::ios::binary);
+  const std::string after((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(after.size(), before.size());
+  EXPECT_EQ(std::memcmp(after.data(), before.data(), before.size()), 0);
+  std::filesystem::remove(path);
 }
 
 TEST(GgufReader, MissingFileNamesThePath) {

@@ -10,6 +10,7 @@
 
 #include "exporters/safetensors/safetensors.h"
 #include "fakequant/formats/half.h"
+#include "tests/support/temporaries.h"
 
 namespace st = qforge::exporters::safetensors;
 using qforge::autograd::Shape;
@@ -82,7 +83,7 @@ TEST(Safetensors, RoundTripIsBitExactWithMetadata) {
   EXPECT_EQ(back.metadata.at("note"), "ü \"quoted\"");
   ASSERT_EQ(back.tensors.size(), t.size());
   for (const auto& [name, tensor] : t) expect_bit_identical(back.tensors.at(name), tensor);
-  EXPECT_FALSE(std::filesystem::exists(path.string() + ".tmp"));
+  EXPECT_THAT(qforge::testing::temporaries_of(path), ::testing::IsEmpty());
 }
 
 TEST(Safetensors, HalfDtypesRoundTripTheirRoundedValues) {

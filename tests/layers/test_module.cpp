@@ -1,5 +1,5 @@
 // Module mechanics: Hugging Face parameter names and order, train/eval, freezing, state dicts
-// and their errors, seeded initialisation, and the shape/context errors of the layers.
+// (with int64 buffers) and their errors, seeded initialisation, and the shape/context errors of the layers.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -197,6 +197,62 @@ TEST(Module, LoadStateDictErrorsNameTheKey) {
   model.load_state_dict(missing, false);
   EXPECT_EQ(model.model()->norm()->weight().data().to_vector(), before);
   EXPECT_EQ(model.lm_head()->weight().data().data()[0], 0.5f);
+}
+
+// A module with int64 state, as fakequant::Quantizer keeps its step counters.
+class Counting : public Module {
+ public:
+  Counting() {
+    scale = register_parameter("scale", Tensor::full(Shape{2}, 1.0f));
+    steps = register_buffer("steps", std::make_shared<std::vector<int64_t>>(2, 0));
+  }
+  Variable scale;
+  IntBuffer steps;
+};
+
+TEST(Module, BuffersAreSavedButNeverParameters) {
+  Linear outer(4, 3);
+  auto inner = outer.register_module("counting", std::make_shared<Counting>());
+  outer.register_module("again", inner);  // one buffer under two names: listed once
+  std::vector<std::string> parameters, buffers;
+  for (const auto& [name, p] : outer.named_parameters()) parameters.push_back(name);
+  for (const auto& [name, b] : outer.named_buffers()) buffers.push_back(name);
+  EXPECT_THAT(parameters, ElementsAreArray({"weight", "bias", "counting.scale"}));
+  EXPECT_THAT(buffers, ElementsAreArray({"counting.steps"}));
+  EXPECT_EQ(outer.parameters().size(), 3u);  // what optimizers get
+
+  (*inner->steps)[1] = (int64_t{1} << 53) + 1;  // exact in int64, not in float or double
+  const StateDict state = outer.state_dict();
+  EXPECT_EQ(state.size(), 3u);
+  EXPECT_EQ(state.buffers.at("counting.steps"), (std::vector<int64_t>{0, (int64_t{1} << 53) + 1}));
+  (*inner->steps)[1] = 0;  // state_dict copied the values
+  outer.load_state_dict(state);
+  EXPECT_EQ((*inner->steps)[1], (int64_t{1} << 53) + 1);
+  EXPECT_THAT(error_of([&] { inner->register_buffer("scale", std::make_shared<std::vector<int64_t>>(1)); }),
+              HasSubstr("'scale' is already taken by a parameter, buffer or child"));
+  EXPECT_THAT(error_of([&] { inner->register_buffer("none", nullptr); }), HasSubstr("buffer 'none' is null"));
+}
+
+TEST(Module, LoadingBuffersChecksThemFirst) {
+  Counting module;
+  (*module.steps)[0] = 7;
+  StateDict state = module.state_dict();
+  state.at("scale") = Tensor::full(Shape{2}, 3.0f);
+  StateDict missing = state, unexpected = state, wrong_size = state;
+  missing.buffers.clear();
+  unexpected.buffers["other"] = {1};
+  wrong_size.buffers["steps"] = {1, 2, 3};
+  EXPECT_THAT(error_of([&] { module.load_state_dict(missing); }), HasSubstr("missing buffer 'steps'"));
+  EXPECT_THAT(error_of([&] { module.load_state_dict(unexpected); }), HasSubstr("unexpected buffer 'other'"));
+  EXPECT_THAT(error_of([&] { module.load_state_dict(wrong_size, false); }),
+              HasSubstr("buffer 'steps' expects 2 values, got 3"));
+  EXPECT_EQ(module.scale.data().to_vector(), (std::vector<float>{1.0f, 1.0f}));  // failed loads change nothing
+  module.load_state_dict(missing, false);  // non-strict: the buffer keeps its values
+  EXPECT_EQ(module.scale.data().to_vector(), (std::vector<float>{3.0f, 3.0f}));
+  EXPECT_EQ((*module.steps)[0], 7);
+  // A plain tensor map loads parameters only.
+  module.load_state_dict(std::map<std::string, Tensor>{{"scale", Tensor::full(Shape{2}, 2.0f)}});
+  EXPECT_EQ((*module.steps)[0], 7);
 }
 
 TEST(Module, InitialisationIsSeededAndFollowsPyTorchAndHF) {

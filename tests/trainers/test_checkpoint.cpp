@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "tests/support/temporaries.h"
 #include "trainers/checkpoint.h"
 
 namespace qforge::trainers {
@@ -27,6 +28,7 @@ Checkpoint sample(int64_t step) {
   c.model = {{"model.embed_tokens.weight", Tensor::randn(Shape{5, 3}, 1)}, {"lm_head.weight", Tensor::randn(Shape{3}, 2)}};
   c.optimizer = {{"group0.param0.exp_avg", Tensor::randn(Shape{5, 3}, 3)}};
   c.counters = {{"optimizer.step", step}, {"epoch", 2}};
+  c.buffers = {{"model.layers.0.mlp.up_proj.weight_quantizer.counters", {1, (int64_t{1} << 40) + 3, 0}}};
   c.metadata = {{"train_windows", "12345 678"}, {"tokenizer.vocabulary", "abc\n\u00e9"}};
   return c;
 }
@@ -50,6 +52,7 @@ TEST(Checkpoint, RoundTripIsBitExact) {
   EXPECT_TRUE(same_bits(loaded.optimizer[0].second, saved.optimizer[0].second));
   EXPECT_EQ(loaded.counters, saved.counters);
   EXPECT_EQ(loaded.metadata, saved.metadata);
+  EXPECT_EQ(loaded.buffers, saved.buffers);  // int64, exact far beyond float32's 2^24
   std::filesystem::remove_all(dir);
 }
 
@@ -58,18 +61,21 @@ TEST(Checkpoint, NewCheckpointReplacesOldAndLeavesNoTemporary) {
   save_checkpoint(dir, sample(1));
   save_checkpoint(dir, sample(2));
   EXPECT_EQ(load_checkpoint(dir).step, 2);
-  EXPECT_FALSE(std::filesystem::exists(dir / "checkpoint.bin.tmp"));
+  EXPECT_THAT(qforge::testing::temporaries_of(dir / "checkpoint.bin"), ::testing::IsEmpty());
   std::filesystem::remove_all(dir);
 }
 
 TEST(Checkpoint, InterruptedWriteLeavesPreviousCheckpoint) {
   const auto dir = fresh_dir("interrupted");
   save_checkpoint(dir, sample(7));
-  // A write killed midway leaves only a partial temporary file behind.
+  // A write killed midway leaves only a partial temporary file behind: the fixed name older builds
+  // used, or a unique one whose process is gone (Linux pids stay below 2^22).
   std::ofstream(dir / "checkpoint.bin.tmp", std::ios::binary) << "partial";
+  std::ofstream(dir / "checkpoint.bin.tmp.999999999.0", std::ios::binary) << "partial";
   EXPECT_EQ(load_checkpoint(dir).step, 7);
-  save_checkpoint(dir, sample(8));  // the next save overwrites the stale temporary
+  save_checkpoint(dir, sample(8));  // the next save removes the stale temporaries
   EXPECT_EQ(load_checkpoint(dir).step, 8);
+  EXPECT_THAT(qforge::testing::temporaries_of(dir / "checkpoint.bin"), ::testing::IsEmpty());
   std::filesystem::remove_all(dir);
 }
 

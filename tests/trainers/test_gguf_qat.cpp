@@ -19,6 +19,7 @@
 #include "layers/quantizable.h"
 #include "tests/support/error_of.h"
 #include "trainers/checkpoint.h"
+#include "trainers/lora_model.h"
 #include "trainers/gguf_evaluate.h"
 #include "trainers/gguf_qat.h"
 #include "trainers/language_model_setup.h"
@@ -66,7 +67,7 @@ std::map<std::string, autograd::Tensor> forward_weights(const config::RunConfig&
   layers::LlamaForCausalLM model(llama_config(config.model().llama(), vocab, config.trainer().seed()));
   apply_quantization(model, config);
   const Checkpoint checkpoint = load_checkpoint(dir);
-  model.load_state_dict({checkpoint.model.begin(), checkpoint.model.end()});
+  load_run_weights(model, config, checkpoint, dir.string());  // parameters and quantizer counters
   model.eval();
   autograd::NoGradGuard no_grad;
   std::map<std::string, autograd::Tensor> weights;

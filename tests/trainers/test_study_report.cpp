@@ -1,6 +1,7 @@
 // The study report: nice ticks, the SVG chart (parsed by Python's xml.etree, every point inside the
 // plot area, log2 vs linear spacing), CSV quoting (read back by Python's csv module), the Markdown
 // tables with their deltas and best cells, and atomic writes with errors that name the file.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "tests/support/temporaries.h"
 #include "trainers/study/study_report.h"
 #include "trainers/study/svg_plot.h"
 
@@ -235,7 +237,7 @@ TEST(StudyReport, WritesAllFilesAtomically) {
   write_study_report(dir.string(), accuracy_grid(), options);  // replaces the previous report
   for (const char* name : {"results.csv", "report.md", "plot.svg"}) {
     EXPECT_TRUE(fs::is_regular_file(dir / name)) << name;
-    EXPECT_FALSE(fs::exists(dir / (std::string(name) + ".tmp"))) << name;
+    EXPECT_THAT(qforge::testing::temporaries_of(dir / name), ::testing::IsEmpty()) << name;
   }
   EXPECT_EQ(python_check("csv", dir / "results.csv").size(), 11u);
   const nlohmann::json svg = python_check("svg", dir / "plot.svg");
@@ -259,7 +261,7 @@ TEST(StudyReport, ErrorsNameTheFile) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find((dir / "results.csv").string()), std::string::npos) << e.what();
   }
-  EXPECT_FALSE(fs::exists(dir / "results.csv.tmp"));
+  EXPECT_THAT(qforge::testing::temporaries_of(dir / "results.csv"), ::testing::IsEmpty());
 
   write_text(dir / "plain_file", "x");
   try {

@@ -6,10 +6,10 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
+#include "io/atomic_file.h"
 #include "trainers/study/svg_plot.h"
 
 namespace qforge::trainers {
@@ -220,25 +220,6 @@ void append_fenced(std::ostringstream& md, const std::string& text, const std::s
   md << fence << language << '\n' << text << (text.empty() || text.back() != '\n' ? "\n" : "") << fence << "\n\n";
 }
 
-void write_file_atomically(const std::filesystem::path& path, const std::string& text) {
-  const std::filesystem::path temp = path.string() + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(temp.string() + ": cannot open for writing");
-    out << text;
-    out.flush();
-    if (!out) throw std::runtime_error(temp.string() + ": write failed (disk full?)");
-  }
-  std::error_code error;
-  std::filesystem::rename(temp, path, error);  // atomic on POSIX within one file system
-  if (error) {
-    std::error_code ignored;
-    std::filesystem::remove(temp, ignored);
-    throw std::runtime_error(path.string() + ": cannot replace with " + temp.filename().string() + ": " +
-                             error.message());
-  }
-}
-
 }  // namespace
 
 std::string csv_field(const std::string& text) {
@@ -325,9 +306,9 @@ void write_study_report(const std::string& dir, const std::vector<StudyResult>& 
   std::filesystem::create_directories(dir, error);
   if (error) throw std::runtime_error(dir + ": cannot create the study report folder: " + error.message());
   const std::filesystem::path folder(dir);
-  write_file_atomically(folder / "results.csv", study_results_csv(results));
-  write_file_atomically(folder / "plot.svg", study_plot_svg(results, options));
-  write_file_atomically(folder / "report.md", study_report_markdown(results, options));
+  io::write_file_atomically(folder / "results.csv", study_results_csv(results));
+  io::write_file_atomically(folder / "plot.svg", study_plot_svg(results, options));
+  io::write_file_atomically(folder / "report.md", study_report_markdown(results, options));
 }
 
 }  // namespace qforge::trainers

@@ -30,8 +30,8 @@ struct StudyReportOptions {
 
 // Writes dir/results.csv (header + one row per result, RFC 4180 quoting), dir/report.md (title,
 // command, one table per scheme with FP32/PTQ/QAT side by side and each one's delta to FP32, best
-// cells, the embedded config and a link to the plot) and dir/plot.svg. Each file is written to
-// "<name>.tmp" and renamed, so a reader never sees half a file. Creates dir when missing.
+// cells, the embedded config and a link to the plot) and dir/plot.svg, each written with
+// io::write_file_atomically. Creates dir when missing.
 // The FP32 baseline of a scheme is the "fp32" result with the same scheme, else the first "fp32" result.
 // Throws std::invalid_argument for no results, std::runtime_error naming the file that failed.
 void write_study_report(const std::string& dir, const std::vector<StudyResult>& results,
