@@ -76,15 +76,9 @@ void add_generate(CLI::App& app, Arguments& args) {
   gen->add_option("--seed", args.generate.seed, "Sampling seed")->capture_default_str();
 }
 
-constexpr const char* kSchemeHelp =
-    "Scheme: format then ':'-separated modifiers. Formats int2..int8, fp8_e4m3, fp8_e5m2, fp4_e2m1, nf4, fp16, bf16; "
-    "modifiers sym|asym, tensor|channel|channel<axis>|g<size>|token, scale_fp16|scale_bf16, dq<bits> (two-level "
-    "scales), observer minmax|ema|percentile|mse|kl. Example: int4:g32:asym:mse. GGUF block types (format-exact, "
-    "no modifiers): q8_0, q5_0, q4_k, q6_k, iq4_nl";
-
 void add_quantize(CLI::App& app, Arguments& args) {
   CLI::App* q = app.add_subcommand("quantize", "Post-training quantization of a float run (--method, default round to nearest)");
-  q->footer(std::string(kSchemeHelp) + "\n\nMethods: " + qforge::ptq::method_help());
+  q->footer(qforge::fakequant::scheme_help() + "\n\nMethods: " + qforge::ptq::method_help());  // from the tables
   q->add_option("--checkpoint", args.checkpoint, "Float run folder holding checkpoint.bin")->required()->check(CLI::ExistingDirectory);
   q->add_option("--scheme", args.scheme, "Weight scheme, e.g. int4:channel or int4:g32:mse")->required();
   q->add_option("--input-scheme", args.input_scheme, "Activation scheme, e.g. int8:tensor:ema or int8:token (default: float)");
@@ -109,7 +103,7 @@ void add_export(CLI::App& app, Arguments& args) {
   e->add_option("--imatrix", args.imatrix, "Importance matrix (.gguf or legacy .dat, e.g. from qforge imatrix) for Q4_K, Q6_K, IQ4_NL, Q5_0")
       ->check(CLI::ExistingFile);
   e->footer(
-      "QAT runs: a weight trained with a GGUF block type (schemes q8_0, q5_0, q4_k, q6_k, iq4_nl, or "
+      "QAT runs: a weight trained with a GGUF block type (schemes " + qforge::fakequant::gguf_block_scheme_names() + ", or "
       "quantization.preset) is written in the type it trained with, encoded from its latent weight with the same "
       "codec, so the file's weights equal the trained forward's bit for bit (no importance matrix for them); --type "
       "applies to the remaining tensors (norms stay F32). A weight trained with another scheme (int4:g32, nf4, ...) "

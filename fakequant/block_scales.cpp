@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "fakequant/element_formats.h"
 #include "fakequant/formats/half.h"
 #include "fakequant/value_grid.h"
 
@@ -139,7 +140,7 @@ std::vector<float> dequantize_scales(const TwoLevelScales& scales, const BlockSc
 
 QuantParams storable_params(const QuantParams& params, const QuantizerSpec& spec, const std::string& context) {
   validate(spec, context);
-  if (spec.format == ElementFormat::kFp16 || spec.format == ElementFormat::kBf16) return {};
+  if (!element_format_traits(spec.format).scaled) return {};  // fp16 / bf16 store no scales
   if (params.zero_points.size() != params.scales.size()) {
     throw std::invalid_argument(context + ": " + std::to_string(params.scales.size()) + " scales but " +
                                 std::to_string(params.zero_points.size()) + " zero points");

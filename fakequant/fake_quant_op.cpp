@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "fakequant/element_formats.h"
 #include "fakequant/fake_quant_internal.h"
 #include "fakequant/kernels/fake_quant_elements.h"
 #include "fakequant/kernels/fake_quant_loops.h"
@@ -24,8 +25,6 @@ namespace {
 using autograd::Tensor;
 using autograd::Variable;
 using kernels::GridParams;
-
-bool is_unscaled(ElementFormat format) { return format == ElementFormat::kFp16 || format == ElementFormat::kBf16; }
 
 void check_spec(const QuantizerSpec& spec) {
   validate(spec, "fake_quant");
@@ -62,7 +61,7 @@ GridParams resolve_params(const Variable& x, const Variable& scale, const Variab
   GridParams p;
   for (auto* v : {&p.scale, &p.inv_scale, &p.zero_point, &p.low, &p.high}) v->resize(count);
   const bool has_zero_point = zero_point.defined() && zero_point.data().defined();
-  if (is_unscaled(spec.format)) {  // FP16 / BF16 only round: scale 1, no zero point
+  if (!element_format_traits(spec.format).scaled) {  // FP16 / BF16 only round: scale 1, no zero point
     const GridBounds bounds = grid_bounds(spec, 0);
     for (int64_t c = 0; c < count; ++c) p.scale[c] = p.inv_scale[c] = 1.0f, p.low[c] = bounds.low, p.high[c] = bounds.high;
     return p;

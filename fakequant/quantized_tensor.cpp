@@ -6,78 +6,24 @@
 #include <stdexcept>
 #include <string>
 
-#include "fakequant/formats/fp4.h"
-#include "fakequant/formats/fp8.h"
-#include "fakequant/formats/half.h"
-#include "fakequant/formats/nf4.h"
+#include "fakequant/element_formats.h"
 #include "fakequant/param_layout.h"
 #include "fakequant/value_grid.h"
 
 namespace qforge::fakequant {
 namespace {
 
-bool is_scaled(ElementFormat format) { return format != ElementFormat::kFp16 && format != ElementFormat::kBf16; }
-
 std::string context_of(const char* op, const Shape& shape) {
   return std::string(op) + " (tensor of shape " + shape.to_string() + ")";
 }
 
-// Storage code of one element of a float format; `v` is already divided by its scale. The same
-// codec calls value_grid.h round_to_format makes, so decoding gives exactly its result.
-int32_t encode_element(ElementFormat format, float v) {
-  switch (format) {
-    case ElementFormat::kFp8E4M3: return encode_e4m3(v, Fp8Mode::kSaturate);
-    case ElementFormat::kFp8E5M2: return encode_e5m2(v, Fp8Mode::kSaturate);
-    case ElementFormat::kFp4E2M1: return encode_e2m1(v);
-    case ElementFormat::kNf4: return encode_nf4(v);
-    // round_to_format saturates at the largest finite value, whose encoding is then exact.
-    case ElementFormat::kFp16: return encode_fp16(round_to_format(format, v));
-    case ElementFormat::kBf16: return encode_bf16(round_to_format(format, v));
-    case ElementFormat::kInt: break;
-  }
-  throw std::invalid_argument("encode_element: integer formats use quantize_value");
-}
-
-float decode_element(ElementFormat format, int32_t code) {
-  switch (format) {
-    case ElementFormat::kFp8E4M3: return decode_e4m3(static_cast<uint8_t>(code));
-    case ElementFormat::kFp8E5M2: return decode_e5m2(static_cast<uint8_t>(code));
-    case ElementFormat::kFp4E2M1: return decode_e2m1(static_cast<uint8_t>(code));
-    case ElementFormat::kNf4: return decode_nf4(static_cast<uint8_t>(code));
-    case ElementFormat::kFp16: return decode_fp16(static_cast<uint16_t>(code));
-    case ElementFormat::kBf16: return decode_bf16(static_cast<uint16_t>(code));
-    case ElementFormat::kInt: break;
-  }
-  throw std::invalid_argument("decode_element: integer formats use dequantize_value");
-}
-
-// Codes quantize_tensor can produce: in range and, for the float formats, not an inf/NaN pattern.
-bool is_valid_code(const QuantizerSpec& spec, int32_t code) {
-  switch (spec.format) {
-    case ElementFormat::kInt: {
-      const IntFormat format{spec.bits, spec.symmetric};
-      return code >= format.qmin() && code <= format.qmax();
-    }
-    case ElementFormat::kFp8E4M3: return code >= 0 && code <= 0xFF && (code & 0x7F) != 0x7F;
-    case ElementFormat::kFp8E5M2: return code >= 0 && code <= 0xFF && (code & 0x7F) < 0x7C;
-    case ElementFormat::kFp4E2M1:
-    case ElementFormat::kNf4: return code >= 0 && code <= 0xF;
-    case ElementFormat::kFp16: return code >= 0 && code <= 0xFFFF && (code & 0x7FFF) < 0x7C00;
-    case ElementFormat::kBf16: return code >= 0 && code <= 0xFFFF && (code & 0x7FFF) < 0x7F80;
-  }
-  return false;
-}
-
-// Smallest and largest nonzero magnitude of the grid in units of the scale.
+// Smallest and largest nonzero magnitude of the grid in units of the scale. Integer codes relative to
+// the zero point reach 2^bits - 1 (an asymmetric grid with zp at one end).
 std::pair<float, float> grid_magnitudes(const QuantizerSpec& spec) {
-  switch (spec.format) {
-    case ElementFormat::kInt: return {1.0f, static_cast<float>((1 << spec.bits) - 1)};
-    case ElementFormat::kFp8E4M3: return {std::ldexp(1.0f, -9), 448.0f};
-    case ElementFormat::kFp8E5M2: return {std::ldexp(1.0f, -16), 57344.0f};
-    case ElementFormat::kFp4E2M1: return {0.5f, kE2m1Max};
-    case ElementFormat::kNf4: return {kNf4Values[8], 1.0f};  // 0.0796 is the smallest |nonzero| value
-    default: return {1.0f, 1.0f};
-  }
+  const ElementFormatTraits& row = element_format_traits(spec.format);
+  if (row.is_integer()) return {row.min_magnitude, static_cast<float>((1 << spec.bits) - 1)};
+  if (!row.scaled) return {1.0f, 1.0f};  // fp16 / bf16 store no scale: any scale is supported
+  return {row.min_magnitude, row.max_magnitude};
 }
 
 void check_param_count(const QuantParams& params, const ParamLayout& layout, const std::string& op) {
@@ -115,8 +61,14 @@ void check_codes(const QuantizedTensor& q, const std::string& op) {
     throw std::invalid_argument(op + ": " + std::to_string(q.codes.size()) + " codes for " +
                                 std::to_string(q.shape.numel()) + " elements");
   }
+  // Codes quantize_tensor can produce: in [qmin, qmax] for ints; finite codes of the format otherwise.
+  const ElementFormatTraits& row = element_format_traits(q.spec.format);
+  const IntFormat ints{q.spec.bits, q.spec.symmetric};
+  const auto valid = [&](int32_t code) {
+    return row.is_integer() ? code >= ints.qmin() && code <= ints.qmax() : row.valid_code(code);
+  };
   for (size_t i = 0; i < q.codes.size(); ++i) {
-    if (!is_valid_code(q.spec, q.codes[i])) {
+    if (!valid(q.codes[i])) {
       throw std::invalid_argument(op + ": code " + std::to_string(q.codes[i]) + " of element " + std::to_string(i) +
                                   " is not a finite " + element_format_name(q.spec.format) + " code");
     }
@@ -168,9 +120,12 @@ QuantizedTensor quantize_tensor(const Tensor& x, const QuantParams& params, cons
   QuantizedTensor q{x.shape(), spec, std::vector<int32_t>(x.numel()), {}, {}};
   const float* in = x.data();
   int32_t* codes = q.codes.data();
-  if (!is_scaled(spec.format)) {
+  // The row is looked up once; its encode is the codec value_grid.h round_to_format decodes, so
+  // dequantizing gives exactly fake_quantize_value.
+  const ElementFormatTraits& row = element_format_traits(spec.format);
+  if (!row.scaled) {
     check_not_nan(x, op);
-    for_each_element(x.shape(), [&](int64_t i) { codes[i] = encode_element(spec.format, in[i]); });
+    for_each_element(x.shape(), [&](int64_t i) { codes[i] = row.encode(in[i]); });
     return q;
   }
   const ParamLayout layout = layout_of(x.shape(), effective_granularity(x.shape(), spec), op.c_str());
@@ -181,7 +136,7 @@ QuantizedTensor quantize_tensor(const Tensor& x, const QuantParams& params, cons
   check_not_nan(x, op);
   const std::vector<float>& scales = q.params.scales;
   const std::vector<int32_t>& zero_points = q.params.zero_points;
-  if (spec.format == ElementFormat::kInt) {
+  if (row.is_integer()) {
     const IntFormat format{spec.bits, spec.symmetric};
     const int qmin = format.qmin(), qmax = format.qmax();
     // Same operation order as value_grid.h fake_quantize_value: x * (1 / scale).
@@ -190,7 +145,7 @@ QuantizedTensor quantize_tensor(const Tensor& x, const QuantParams& params, cons
       codes[i] = quantize_value(in[i], 1.0f / scales[p], zero_points[p], qmin, qmax);
     });
   } else {
-    for_each_element(x.shape(), [&](int64_t i) { codes[i] = encode_element(spec.format, in[i] / scales[layout.index(i)]); });
+    for_each_element(x.shape(), [&](int64_t i) { codes[i] = row.encode(in[i] / scales[layout.index(i)]); });
   }
   return q;
 }
@@ -202,9 +157,9 @@ Tensor dequantize_tensor(const QuantizedTensor& q) {
   Tensor out(q.shape);
   float* data = out.data();
   const int32_t* codes = q.codes.data();
-  const ElementFormat format = q.spec.format;
-  if (!is_scaled(format)) {
-    for_each_element(q.shape, [&](int64_t i) { data[i] = decode_element(format, codes[i]); });
+  const ElementFormatTraits& row = element_format_traits(q.spec.format);
+  if (!row.scaled) {
+    for_each_element(q.shape, [&](int64_t i) { data[i] = row.decode(codes[i]); });
     return out;
   }
   const ParamLayout layout = layout_of(q.shape, effective_granularity(q.shape, q.spec), op.c_str());
@@ -217,13 +172,13 @@ Tensor dequantize_tensor(const QuantizedTensor& q) {
   check_scale_range(q.params.scales, q.spec, op);
   const std::vector<float>& scales = q.params.scales;
   const std::vector<int32_t>& zero_points = q.params.zero_points;
-  if (format == ElementFormat::kInt) {
+  if (row.is_integer()) {
     for_each_element(q.shape, [&](int64_t i) {
       const int64_t p = layout.index(i);
       data[i] = dequantize_value(codes[i], scales[p], zero_points[p]);
     });
   } else {
-    for_each_element(q.shape, [&](int64_t i) { data[i] = scales[layout.index(i)] * decode_element(format, codes[i]); });
+    for_each_element(q.shape, [&](int64_t i) { data[i] = scales[layout.index(i)] * row.decode(codes[i]); });
   }
   return out;
 }

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "autograd/ops.h"
+#include "fakequant/element_formats.h"
 #include "fakequant/block_scales.h"
 #include "fakequant/fake_quant_ggml.h"
 #include "fakequant/fake_quant_op.h"
@@ -38,7 +39,7 @@ Tensor from_vector(const std::vector<float>& values) {
 // GGUF block types compute their scales inside the codec, per block, from the weight itself.
 bool has_scale(const QuantizerSpec& spec) {
   if (spec.is_ggml_block()) return false;
-  return spec.format != ElementFormat::kFp16 && spec.format != ElementFormat::kBf16;
+  return element_format_traits(spec.format).scaled;
 }
 
 }  // namespace

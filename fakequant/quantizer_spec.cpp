@@ -30,15 +30,6 @@ std::string to_name(const std::array<std::pair<const char*, Enum>, N>& table, En
   return "?";
 }
 
-const std::array<std::pair<const char*, ElementFormat>, 7> kFormats = {{
-    {"int", ElementFormat::kInt},
-    {"fp8_e4m3", ElementFormat::kFp8E4M3},
-    {"fp8_e5m2", ElementFormat::kFp8E5M2},
-    {"fp4_e2m1", ElementFormat::kFp4E2M1},
-    {"nf4", ElementFormat::kNf4},
-    {"fp16", ElementFormat::kFp16},
-    {"bf16", ElementFormat::kBf16},
-}};
 const std::array<std::pair<const char*, ScaleDtype>, 3> kScaleDtypes = {{
     {"fp32", ScaleDtype::kFp32}, {"fp16", ScaleDtype::kFp16}, {"bf16", ScaleDtype::kBf16}}};
 const std::array<std::pair<const char*, Estimator>, 5> kEstimators = {{
@@ -58,7 +49,7 @@ const std::array<std::pair<const char*, ObserverKind>, 5> kObservers = {{
 
 int scale_dtype_bits(ScaleDtype dtype) { return dtype == ScaleDtype::kFp32 ? 32 : 16; }
 
-bool is_scaled(ElementFormat format) { return format != ElementFormat::kFp16 && format != ElementFormat::kBf16; }
+bool is_scaled(ElementFormat format) { return element_format_traits(format).scaled; }
 
 int parse_int(const std::string& digits, const std::string& token, const std::string& scheme) {
   // At most 9 digits: std::stoi would throw std::out_of_range (not invalid_argument) beyond int.
@@ -101,23 +92,45 @@ bool apply_modifier(QuantizerSpec& spec, const std::string& token, const std::st
   return true;
 }
 
-// Scheme names of the format-exact GGUF block types (ggml_type_name spellings, lower case).
-const std::array<std::pair<const char*, int>, 5> kGgmlSchemes = {{
-    {"q8_0", 8}, {"q5_0", 6}, {"q4_k", 12}, {"q6_k", 14}, {"iq4_nl", 20}}};
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
 
-const char* ggml_type_name_or_null(int id) {
-  for (const auto& type : ggml::all_block_types()) {
-    if (type.ggml_type_id == id) return type.name;
+// Format-exact GGUF block types a scheme can name: the quantized ggml types qforge has a codec for,
+// in lower case (ggml_type_name spells "q4_K"; schemes are lower case).
+bool is_block_scheme(const ggml::BlockType& type) { return type.has_codec() && type.is_quantized(); }
+
+const ggml::BlockType* find_block_scheme(const std::string& head) {
+  for (const ggml::BlockType& type : ggml::all_block_types()) {
+    if (is_block_scheme(type) && lower(type.name) == head) return &type;
   }
   return nullptr;
 }
 
-void validate_ggml_block(const QuantizerSpec& spec, const std::string& context) {
-  const char* name = ggml_type_name_or_null(spec.ggml_type);
-  if (name == nullptr || spec.ggml_type == 0) {
-    throw std::invalid_argument(context + ": ggml type " + std::to_string(spec.ggml_type) +
-                                " is not a GGUF block type qforge can fake-quantize (q8_0, q5_0, q4_k, q6_k, iq4_nl, f16, bf16)");
+const char* ggml_type_name_or_null(int id) {
+  const ggml::BlockType* type = ggml::find_type(id);
+  return type != nullptr && type->has_codec() ? type->name : nullptr;
+}
+
+// QuantizerSpec::ggml_type ids fake quantization accepts: every codec but f32 (which would not quantize);
+// f16 and bf16 are the Q4_K_M mix's fallbacks (trainers/gguf_qat.h).
+bool is_fake_quantizable(int id) { return ggml_type_name_or_null(id) != nullptr && id != ggml::kGgmlF32; }
+
+std::string fake_quantizable_names() {
+  std::string names;
+  for (const ggml::BlockType& type : ggml::all_block_types()) {
+    if (is_fake_quantizable(type.ggml_type_id)) names += (names.empty() ? "" : ", ") + lower(type.name);
   }
+  return names;
+}
+
+void validate_ggml_block(const QuantizerSpec& spec, const std::string& context) {
+  if (!is_fake_quantizable(spec.ggml_type)) {
+    throw std::invalid_argument(context + ": ggml type " + std::to_string(spec.ggml_type) +
+                                " is not a GGUF block type qforge can fake-quantize (" + fake_quantizable_names() + ")");
+  }
+  const char* name = ggml_type_name_or_null(spec.ggml_type);
   if (spec.dynamic_per_token || spec.estimator != Estimator::kSte || spec.block_scales.enabled()) {
     throw std::invalid_argument(context + ": GGUF block type " + name +
                                 " takes no per-token scales, learned scales or two-level scales (the block layout fixes them)");
@@ -126,8 +139,11 @@ void validate_ggml_block(const QuantizerSpec& spec, const std::string& context) 
 
 }  // namespace
 
-ElementFormat element_format_from_name(const std::string& name) { return from_name(kFormats, name, "element format"); }
-std::string element_format_name(ElementFormat format) { return to_name(kFormats, format); }
+ElementFormat element_format_from_name(const std::string& name) {
+  if (const ElementFormatTraits* row = find_element_format(name)) return row->format;
+  throw std::invalid_argument("unknown element format '" + name + "' (accepted: " + element_format_names() + ")");
+}
+std::string element_format_name(ElementFormat format) { return element_format_traits(format).name; }
 ScaleDtype scale_dtype_from_name(const std::string& name) { return from_name(kScaleDtypes, name, "scale dtype"); }
 std::string scale_dtype_name(ScaleDtype dtype) { return to_name(kScaleDtypes, dtype); }
 Estimator estimator_from_name(const std::string& name) { return from_name(kEstimators, name, "estimator"); }
@@ -136,16 +152,8 @@ ObserverKind observer_from_name(const std::string& name) { return from_name(kObs
 std::string observer_name(ObserverKind kind) { return to_name(kObservers, kind); }
 
 int element_bits(const QuantizerSpec& spec) {
-  switch (spec.format) {
-    case ElementFormat::kInt: return spec.bits;
-    case ElementFormat::kFp8E4M3:
-    case ElementFormat::kFp8E5M2: return 8;
-    case ElementFormat::kFp4E2M1:
-    case ElementFormat::kNf4: return 4;
-    case ElementFormat::kFp16:
-    case ElementFormat::kBf16: return 16;
-  }
-  return 32;
+  const ElementFormatTraits& row = element_format_traits(spec.format);
+  return row.is_integer() ? spec.bits : row.bits;
 }
 
 double QuantizerSpec::bits_per_element() const {
@@ -189,8 +197,9 @@ std::string QuantizerSpec::describe() const {
 void validate(const QuantizerSpec& spec, const std::string& context) {
   if (spec.is_ggml_block()) return validate_ggml_block(spec, context);
   auto fail = [&](const std::string& why) { throw std::invalid_argument(context + ": " + why + " (" + spec.describe() + ")"); };
-  if (spec.format == ElementFormat::kInt && (spec.bits < 2 || spec.bits > 8)) {
-    fail("integer formats need 2..8 bits, got " + std::to_string(spec.bits));
+  if (spec.format == ElementFormat::kInt && (spec.bits < kIntMinBits || spec.bits > kIntMaxBits)) {
+    fail("integer formats need " + std::to_string(kIntMinBits) + ".." + std::to_string(kIntMaxBits) + " bits, got " +
+         std::to_string(spec.bits));
   }
   const bool is_int = spec.format == ElementFormat::kInt;
   if (spec.estimator == Estimator::kLsqPlus && !(is_int && !spec.symmetric)) fail("LSQ+ needs an asymmetric integer format");
@@ -230,14 +239,13 @@ QuantizerSpec parse_scheme(const std::string& text) {
   const std::vector<std::string> tokens = split_scheme(text);
   if (tokens[0].empty()) throw std::invalid_argument("scheme '" + text + "': empty format (expected e.g. int4, nf4)");
   const std::string& head = tokens[0];
-  for (const auto& [name, id] : kGgmlSchemes) {
-    if (head != name) continue;
+  if (const ggml::BlockType* type = find_block_scheme(head)) {
     if (tokens.size() > 1) {
       throw std::invalid_argument("scheme '" + text + "': GGUF block type " + head +
                                   " takes no modifiers (its block layout fixes groups, scales and rounding)");
     }
     QuantizerSpec block;
-    block.ggml_type = id;
+    block.ggml_type = type->ggml_type_id;
     return block;
   }
   if (head.rfind("int", 0) == 0 && head.size() > 3) {
@@ -269,6 +277,30 @@ QuantizerSpec parse_scheme(const std::string& text) {
   }
   validate(spec, "scheme '" + text + "'");
   return spec;
+}
+
+std::string gguf_block_scheme_names() {
+  std::string names;
+  for (const ggml::BlockType& type : ggml::all_block_types()) {
+    if (is_block_scheme(type)) names += (names.empty() ? "" : ", ") + lower(type.name);
+  }
+  return names;
+}
+
+std::string scheme_help() {
+  std::string observers;
+  for (const auto& [name, value] : kObservers) {
+    if (!observers.empty()) observers += '|';
+    observers += name;
+  }
+  std::string help = "Scheme: format then ':'-separated modifiers. Formats ";
+  help += scheme_format_names();
+  help += "; modifiers sym|asym, tensor|channel|channel<axis>|g<size>|token, scale_fp16|scale_bf16, dq<bits> "
+          "(two-level scales), observer ";
+  help += observers;
+  help += ". Example: int4:g32:asym:mse. GGUF block types (format-exact, no modifiers): ";
+  help += gguf_block_scheme_names();
+  return help;
 }
 
 }  // namespace qforge::fakequant

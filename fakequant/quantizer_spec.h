@@ -6,20 +6,10 @@
 #include <cstdint>
 #include <string>
 
+#include "fakequant/element_formats.h"
 #include "fakequant/int_quantizer.h"
 
 namespace qforge::fakequant {
-
-// The values one element can take, before scaling.
-enum class ElementFormat {
-  kInt,      // 2..8-bit integers, symmetric or asymmetric (fakequant/quant_math.h)
-  kFp8E4M3,  // OCP OFP8, max 448 (fakequant/formats/fp8.h)
-  kFp8E5M2,  // OCP OFP8, max 57344
-  kFp4E2M1,  // OCP MX E2M1, max 6 (formats/fp4.h)
-  kNf4,      // QLoRA NormalFloat, values in [-1, 1] (formats/nf4.h)
-  kFp16,     // IEEE binary16 rounding, no scale (formats/half.h)
-  kBf16,     // bfloat16 rounding, no scale
-};
 
 // Storage type of scales (and of the super-block scales of two-level schemes). Scales are rounded
 // to it (RNE) before they are used, so fake quantization sees what a file would store.
@@ -95,14 +85,14 @@ struct QuantizerSpec {
   std::string describe() const;
 };
 
-// Bits of one element of `format` (int: spec.bits; fp8 8; fp4/nf4 4; fp16/bf16 16).
+// Bits of one element: spec.bits for int, else the format's row of element_formats.h (fp8 8, fp4/nf4 4, ...).
 int element_bits(const QuantizerSpec& spec);
 
 // Throws std::invalid_argument naming `context` when the combination is not supported
 // (e.g. bits outside 2..8, LSQ+ on a float format, PACT with per-group scales).
 void validate(const QuantizerSpec& spec, const std::string& context);
 
-// Names used by configs and the CLI: "int" "fp8_e4m3" "fp8_e5m2" "fp4_e2m1" "nf4" "fp16" "bf16";
+// Names used by configs and the CLI: the element formats of element_formats.h ("int" "fp8_e4m3" ...);
 // "fp32" "fp16" "bf16"; "ste" "clipped_ste" "lsq" "lsq_plus" "pact"; "minmax" "ema" "percentile"
 // "mse" "kl". The parsers throw std::invalid_argument listing the accepted names.
 ElementFormat element_format_from_name(const std::string& name);
@@ -116,13 +106,19 @@ std::string observer_name(ObserverKind kind);
 
 // Compact scheme strings for the CLI (`qforge quantize --scheme`, study grids): colon-separated
 // tokens, first the format, then modifiers in any order:
-//   int4 | int8 | fp8_e4m3 | fp8_e5m2 | fp4_e2m1 | nf4 | fp16 | bf16
+//   int2..int8 | fp8_e4m3 | fp8_e5m2 | fp4_e2m1 | nf4 | fp16 | bf16 (element_formats.h)
 //   sym | asym | tensor | channel | channel<axis> | g<size> | token (dynamic per token)
 //   scale_fp16 | scale_bf16 | dq<bits> (two-level scales) | ste | clipped_ste | lsq | lsq_plus | pact
 //   minmax | ema | percentile | mse | kl
 // e.g. "int4:g32:asym", "int8:token", "nf4:g64:dq8". Defaults: sym, per channel along axis 0.
-// GGUF block types, format-exact and without modifiers: q8_0 | q5_0 | q4_k | q6_k | iq4_nl
-// (QuantizerSpec::ggml_type).
+// GGUF block types, format-exact and without modifiers: the quantized ggml types with a codec
+// (formats/ggml/block_types.h), in lower case: q5_0 | q8_0 | q4_k | q6_k | iq4_nl (QuantizerSpec::ggml_type).
 QuantizerSpec parse_scheme(const std::string& text);
+
+// The scheme names of the GGUF block types, "q5_0, q8_0, q4_k, q6_k, iq4_nl", from the ggml type table.
+std::string gguf_block_scheme_names();
+// The grammar of parse_scheme for help texts (`qforge quantize --help`), its lists generated from the
+// element format, observer and ggml type tables.
+std::string scheme_help();
 
 }  // namespace qforge::fakequant

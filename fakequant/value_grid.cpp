@@ -5,51 +5,39 @@
 #include <limits>
 #include <stdexcept>
 
-#include "fakequant/formats/fp4.h"
-#include "fakequant/formats/fp8.h"
-#include "fakequant/formats/half.h"
-#include "fakequant/formats/nf4.h"
+#include "fakequant/element_formats.h"
+#include "fakequant/formats/half.h"  // round_to_fp16 / round_to_bf16 of stored scales
 
 namespace qforge::fakequant {
 namespace {
 
-constexpr float kFp16Max = 65504.0f;
-constexpr float kFp16MinSubnormal = 5.9604644775390625e-08f;  // 2^-24
-// Largest finite bfloat16: 0x7F7F = (2 - 2^-7) * 2^127.
-const float kBf16Max = decode_bf16(0x7F7F);
+// Scales stored as fp16 / bf16 live on those formats' grids (65504 and (2 - 2^-7) * 2^127 at most,
+// fp16 down to its smallest subnormal 2^-24).
+const float kFp16Max = element_format_traits(ElementFormat::kFp16).max_magnitude;
+const float kFp16MinSubnormal = element_format_traits(ElementFormat::kFp16).min_magnitude;
+const float kBf16Max = element_format_traits(ElementFormat::kBf16).max_magnitude;
 
 IntFormat int_format(const QuantizerSpec& spec) { return IntFormat{spec.bits, spec.symmetric}; }
+
+// Nearest value of a float row to v: decode(encode(v)), where encode saturates at ±max (FP8 in
+// Fp8Mode::kSaturate, FP16 / BF16 overflow at the largest finite value). NaN stays NaN.
+float round_on_grid(const ElementFormatTraits& row, float v) { return std::isnan(v) ? v : row.round(v); }
 
 }  // namespace
 
 float format_max_magnitude(const QuantizerSpec& spec) {
-  switch (spec.format) {
-    case ElementFormat::kInt: return static_cast<float>(int_format(spec).qmax());
-    case ElementFormat::kFp8E4M3: return 448.0f;
-    case ElementFormat::kFp8E5M2: return 57344.0f;
-    case ElementFormat::kFp4E2M1: return kE2m1Max;
-    case ElementFormat::kNf4: return 1.0f;
-    case ElementFormat::kFp16:
-    case ElementFormat::kBf16: return 1.0f;
-  }
-  throw std::invalid_argument("format_max_magnitude: unknown element format");
+  const ElementFormatTraits& row = element_format_traits(spec.format);
+  if (row.is_integer()) return static_cast<float>(int_format(spec).qmax());
+  return row.scaled ? row.max_magnitude : 1.0f;  // fp16 / bf16 have no scale to map onto
 }
 
 float round_to_format(ElementFormat format, float v) {
   if (std::isnan(v)) return v;
-  switch (format) {
-    case ElementFormat::kFp8E4M3: return decode_e4m3(encode_e4m3(v, Fp8Mode::kSaturate));
-    case ElementFormat::kFp8E5M2: return decode_e5m2(encode_e5m2(v, Fp8Mode::kSaturate));
-    case ElementFormat::kFp4E2M1: return decode_e2m1(encode_e2m1(v));
-    case ElementFormat::kNf4: return decode_nf4(encode_nf4(v));
-    case ElementFormat::kFp16: return std::clamp(round_to_fp16(v), -kFp16Max, kFp16Max);
-    case ElementFormat::kBf16: {
-      const float rounded = round_to_bf16(v);
-      return std::isinf(rounded) ? std::copysign(kBf16Max, v) : rounded;
-    }
-    case ElementFormat::kInt: break;
+  const ElementFormatTraits& row = element_format_traits(format);
+  if (row.is_integer()) {
+    throw std::invalid_argument("round_to_format: integer formats round with quantize_value (quant_math.h)");
   }
-  throw std::invalid_argument("round_to_format: integer formats round with quantize_value (quant_math.h)");
+  return round_on_grid(row, v);
 }
 
 float round_scale(float scale, ScaleDtype dtype) {
@@ -68,18 +56,14 @@ float round_scale(float scale, ScaleDtype dtype) {
 }
 
 ScaleAndZeroPoint choose_scale(float min_value, float max_value, const QuantizerSpec& spec) {
+  const ElementFormatTraits& row = element_format_traits(spec.format);
   ScaleAndZeroPoint result;
-  switch (spec.format) {
-    case ElementFormat::kInt:
-      result = choose_scale(min_value, max_value, int_format(spec));
-      break;
-    case ElementFormat::kFp16:
-    case ElementFormat::kBf16:
-      return result;  // scale 1, zero point 0
-    default: {
-      const float max_abs = std::max(std::fabs(min_value), std::fabs(max_value));
-      result.scale = std::max(max_abs / format_max_magnitude(spec), kMinScale);
-    }
+  if (!row.scaled) return result;  // fp16 / bf16: scale 1, zero point 0
+  if (row.is_integer()) {
+    result = choose_scale(min_value, max_value, int_format(spec));
+  } else {
+    const float max_abs = std::max(std::fabs(min_value), std::fabs(max_value));
+    result.scale = std::max(max_abs / row.max_magnitude, kMinScale);
   }
   const float stored = round_scale(result.scale, spec.scale_dtype);
   if (stored != result.scale && spec.format == ElementFormat::kInt && !spec.symmetric) {
@@ -95,33 +79,24 @@ ScaleAndZeroPoint choose_scale(float min_value, float max_value, const Quantizer
 }
 
 float fake_quantize_value(float x, float scale, int32_t zero_point, const QuantizerSpec& spec) {
-  switch (spec.format) {
-    case ElementFormat::kInt: {
-      const IntFormat format = int_format(spec);
-      const int32_t code = quantize_value(x, 1.0f / scale, zero_point, format.qmin(), format.qmax());
-      return dequantize_value(code, scale, zero_point);
-    }
-    case ElementFormat::kFp16:
-    case ElementFormat::kBf16:
-      return round_to_format(spec.format, x);
-    default:
-      return scale * round_to_format(spec.format, x / scale);
+  const ElementFormatTraits& row = element_format_traits(spec.format);
+  if (row.is_integer()) {
+    const IntFormat format = int_format(spec);
+    const int32_t code = quantize_value(x, 1.0f / scale, zero_point, format.qmin(), format.qmax());
+    return dequantize_value(code, scale, zero_point);
   }
+  if (!row.scaled) return round_on_grid(row, x);
+  return scale * round_on_grid(row, x / scale);
 }
 
 GridBounds grid_bounds(const QuantizerSpec& spec, int32_t zero_point) {
-  switch (spec.format) {
-    case ElementFormat::kInt: {
-      const IntFormat format = int_format(spec);
-      return {static_cast<float>(format.qmin() - zero_point), static_cast<float>(format.qmax() - zero_point)};
-    }
-    case ElementFormat::kFp16: return {-kFp16Max, kFp16Max};
-    case ElementFormat::kBf16: return {-kBf16Max, kBf16Max};
-    default: {
-      const float max = format_max_magnitude(spec);
-      return {-max, max};
-    }
+  const ElementFormatTraits& row = element_format_traits(spec.format);
+  if (row.is_integer()) {
+    const IntFormat format = int_format(spec);
+    return {static_cast<float>(format.qmin() - zero_point), static_cast<float>(format.qmax() - zero_point)};
   }
+  // Scaled floats: ±max in units of the scale; fp16 / bf16: their whole finite range.
+  return {-row.max_magnitude, row.max_magnitude};
 }
 
 }  // namespace qforge::fakequant

@@ -36,8 +36,7 @@ std::vector<fakequant::QuantRule> gguf_preset_rules(const layers::LlamaForCausal
   if (type == gg::LlamaFileType::kF32) throw std::invalid_argument("quantization.preset: F32 quantizes nothing");
   std::vector<fakequant::QuantRule> rules;
   for (const auto& [parameter, ggml_type] : gg::llama_mix_types(model, type)) {
-    // Norms (1-D): llama.cpp keeps them F32, which leaves nothing to quantize.
-    if (static_cast<int>(ggml_type) == fakequant::ggml::block_type("f32").ggml_type_id) continue;
+    if (ggml_type == fakequant::ggml::kGgmlF32) continue;  // norms (1-D): llama.cpp keeps them F32
     const std::string layer = layer_of(parameter);
     if (taken_by(earlier, layer)) continue;
     fakequant::QuantRule rule;

@@ -1,30 +1,34 @@
 #pragma once
-// ggml tensor type ids and their block geometry: the byte-size rule for tensor data.
-// Ids from ggml/include/ggml.h (enum ggml_type); block sizes from ggml-common.h (block structs).
+// What the GGUF container needs of the ggml types: the byte-size rule for tensor data and ggml's limits.
+// The types themselves (ids of ggml.h enum ggml_type, block geometry of ggml-common.h, codecs) live in
+// one table, fakequant/formats/ggml/block_types.h; this header re-exports its ids as gguf::kGgml*.
 #include <cstdint>
 #include <optional>
 #include <span>
-#include <string_view>
+#include <string>
+
+#include "fakequant/formats/ggml/block_types.h"
 
 namespace qforge::exporters::gguf {
 
-enum GgmlType : uint32_t {
-  kGgmlF32 = 0, kGgmlF16 = 1, kGgmlQ4_0 = 2, kGgmlQ4_1 = 3, kGgmlQ5_0 = 6, kGgmlQ5_1 = 7,
-  kGgmlQ8_0 = 8, kGgmlQ2_K = 10, kGgmlQ3_K = 11, kGgmlQ4_K = 12, kGgmlQ5_K = 13, kGgmlQ6_K = 14,
-  kGgmlIQ4_NL = 20, kGgmlI8 = 24, kGgmlI16 = 25, kGgmlI32 = 26, kGgmlI64 = 27, kGgmlF64 = 28,
-  kGgmlBF16 = 30,
-};
+using fakequant::ggml::GgmlType;
+using enum fakequant::ggml::GgmlType;
 
+// A row of the ggml type table as the container sees it; `name` is the upper-case spelling GGUF file
+// types and `qforge inspect` print ("Q4_K").
 struct GgmlTypeInfo {
   uint32_t id;
-  std::string_view name;
+  std::string name;
   uint32_t block_elements;  // elements per block; ne[0] must be a multiple of it
   uint32_t block_bytes;     // bytes per block
 };
 
-std::span<const GgmlTypeInfo> ggml_type_table();
+// Every ggml type qforge can size, with or without a codec (fakequant::ggml::all_types()).
+std::span<const fakequant::ggml::BlockType> ggml_type_table();
 // nullopt for a type id qforge does not know (the reader rejects such tensors: their size is unknown).
 std::optional<GgmlTypeInfo> find_ggml_type(uint32_t id);
+// "F32, F16, Q4_0, ...": the upper-case names of every known type, for error messages.
+std::string ggml_type_names();
 
 // Bytes of a tensor of this type and shape (ggml order), or nullopt when the type is unknown, ne[0] is
 // not a multiple of the block size, dims has more than 4 entries (none = a scalar), or the size overflows

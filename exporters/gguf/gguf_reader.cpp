@@ -202,7 +202,9 @@ std::vector<uint64_t> read_tensor_infos(Cursor& in, GgufFile& file, uint64_t n_t
     for (uint32_t d = 0; d < n_dims; ++d) tensor.dims.push_back(in.read<uint64_t>(field + " ne"));
     const uint64_t type_at = in.pos();
     tensor.type = in.read<uint32_t>(field + " type");
-    if (!find_ggml_type(tensor.type)) in.fail(field + " type", type_at, "unknown ggml type " + std::to_string(tensor.type));
+    if (!find_ggml_type(tensor.type)) {
+      in.fail(field + " type", type_at, "unknown ggml type " + std::to_string(tensor.type) + " (known: " + ggml_type_names() + ")");
+    }
     if (!ggml_tensor_bytes(tensor.type, tensor.dims)) {
       in.fail(field + " ne", dims_at + 4, "shape invalid for type " + std::string(find_ggml_type(tensor.type)->name) +
                                               " (ne0 not a multiple of the block, or size overflow)");

@@ -64,7 +64,10 @@ autograd::Tensor hf_tensor(const GgufReader& reader, const TensorInfo& info, con
     try {
       return fakequant::ggml::block_type(static_cast<int>(info.type));
     } catch (const std::invalid_argument&) {
-      fail(source, "tensor " + info.name + " has unsupported ggml type " + std::to_string(info.type));
+      const fakequant::ggml::BlockType* known = fakequant::ggml::find_type(static_cast<int>(info.type));
+      fail(source, "tensor " + info.name + " has unsupported ggml type " + std::to_string(info.type) +
+                       (known ? " (" + std::string(known->name) + ")" : "") +
+                       "; qforge decodes " + fakequant::ggml::codec_type_names());
     }
   }();
   if (info.dims.empty() || info.dims.size() > 2) fail(source, "tensor " + info.name + " is not 1-D or 2-D");

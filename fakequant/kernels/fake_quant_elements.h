@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <stdexcept>
 
-#include "fakequant/formats/fp4.h"
+#include "fakequant/element_formats.h"
 #include "fakequant/kernels/fast_rounding.h"
 #include "fakequant/quantizer_spec.h"
 
@@ -73,19 +73,28 @@ struct FloatElement {
   }
 };
 
-// Calls f(element) with the element struct of spec.format.
+// Calls f(element) with the element struct of spec.format: the one switch over ElementFormat outside
+// element_formats.h, because each case instantiates the loops with its own compile-time rounding
+// functor. The maxima come from the format table, read once per call. -Werror=switch makes a format
+// added to the enum without a case here a build error; tests/fakequant/test_element_formats.cpp runs
+// every table row through this dispatch and compares it with value_grid.h's round_to_format.
+static_assert(kElementFormatCount == 7, "with_element: one case per ElementFormat (element_formats.h)");
+#pragma GCC diagnostic push
+#pragma GCC diagnostic error "-Wswitch"
 template <class F>
 decltype(auto) with_element(const QuantizerSpec& spec, F&& f) {
+  const float max = element_format_traits(spec.format).max_magnitude;
   switch (spec.format) {
     case ElementFormat::kInt: return f(IntElement{});
-    case ElementFormat::kFp8E4M3: return f(FloatElement<E4m3Rounding>{{448.0f}, kE4m3Clip});
-    case ElementFormat::kFp8E5M2: return f(FloatElement<E5m2Rounding>{{57344.0f}, kE5m2Clip});
-    case ElementFormat::kFp4E2M1: return f(FloatElement<E2m1Rounding>{{kE2m1Max}, kE2m1Clip});
+    case ElementFormat::kFp8E4M3: return f(FloatElement<E4m3Rounding>{{max}, kE4m3Clip});
+    case ElementFormat::kFp8E5M2: return f(FloatElement<E5m2Rounding>{{max}, kE5m2Clip});
+    case ElementFormat::kFp4E2M1: return f(FloatElement<E2m1Rounding>{{max}, kE2m1Clip});
     case ElementFormat::kNf4: return f(FloatElement<Nf4Rounding>{Nf4Rounding::make(), kNf4Clip});
-    case ElementFormat::kFp16: return f(FloatElement<Fp16Rounding>{{65504.0f}, kFp16Clip});
+    case ElementFormat::kFp16: return f(FloatElement<Fp16Rounding>{{max}, kFp16Clip});
     case ElementFormat::kBf16: return f(FloatElement<Bf16Rounding>{{}, kBf16Clip});
   }
   throw std::invalid_argument("fake_quant: unknown element format");
 }
+#pragma GCC diagnostic pop
 
 }  // namespace qforge::fakequant::kernels

@@ -4,23 +4,10 @@
 #include <cmath>
 #include <limits>
 
+#include "fakequant/element_formats.h"
 #include "fakequant/value_grid.h"
 
 namespace qforge::fakequant {
-namespace {
-
-// Non-negative values of the float formats' grids (the codes 0..max of the positive half).
-int64_t float_format_levels(ElementFormat format) {
-  switch (format) {
-    case ElementFormat::kFp8E4M3: return 127;  // 0x00..0x7E (0x7F is NaN)
-    case ElementFormat::kFp8E5M2: return 124;  // 0x00..0x7B (0x7C.. are inf / NaN)
-    case ElementFormat::kFp4E2M1: return 8;    // 0, 0.5, 1, 1.5, 2, 3, 4, 6
-    case ElementFormat::kNf4: return 9;        // 0 and 8 positive table values
-    default: return 0;
-  }
-}
-
-}  // namespace
 
 KlEntropyObserver::KlEntropyObserver(const QuantizerSpec& spec, int64_t parameter_count)
     : Observer(spec, parameter_count, ObserverKind::kKlEntropy),
@@ -35,7 +22,8 @@ KlEntropyObserver::KlEntropyObserver(const QuantizerSpec& spec, int64_t paramete
 
 int64_t KlEntropyObserver::levels() const {
   const QuantizerSpec& s = spec();
-  if (s.format != ElementFormat::kInt) return float_format_levels(s.format);
+  // Float grids: the non-negative values of the format (element_formats.h), 0 for fp16 / bf16 (no clipping).
+  if (s.format != ElementFormat::kInt) return element_format_traits(s.format).kl_levels;
   const bool one_sided = min_ >= 0.0f || max_ <= 0.0f;
   return !s.symmetric && one_sided ? int64_t{1} << s.bits : int64_t{1} << (s.bits - 1);
 }

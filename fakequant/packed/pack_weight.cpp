@@ -18,11 +18,10 @@ std::string lower(std::string s) {
   return s;
 }
 
-const ggml::BlockType* find_ggml_type(const std::string& name) {
-  for (const ggml::BlockType& t : ggml::all_block_types()) {
-    if (lower(t.name) == lower(name)) return &t;
-  }
-  return nullptr;
+// The ggml type table's case-insensitive lookup, restricted to the types with a codec.
+const ggml::BlockType* find_ggml_codec(const std::string& name) {
+  const ggml::BlockType* type = ggml::find_type(name);
+  return type != nullptr && type->has_codec() ? type : nullptr;
 }
 
 std::string known_formats() {
@@ -69,7 +68,7 @@ autograd::PackedWeightPtr pack_weight(const std::string& format, const float* w,
     return std::make_shared<Packed4BitWeight>(
         quantize_blockwise_4bit(w, rows * cols, type, options.four_bit, options.tensor_name), rows, cols);
   }
-  if (const ggml::BlockType* type = find_ggml_type(name)) return pack_ggml(*type, w, rows, cols, options);
+  if (const ggml::BlockType* type = find_ggml_codec(name)) return pack_ggml(*type, w, rows, cols, options);
   throw std::invalid_argument("pack_weight: unknown format '" + format + "' for " + options.tensor_name +
                               " (known: " + known_formats() + ")");
 }

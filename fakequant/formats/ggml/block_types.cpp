@@ -1,6 +1,7 @@
 #include "fakequant/formats/ggml/block_types.h"
 
 #include <cctype>
+#include <iterator>
 #include <stdexcept>
 
 #include "fakequant/formats/ggml/block_common.h"
@@ -14,51 +15,127 @@
 namespace qforge::fakequant::ggml {
 namespace {
 
-// Type-erased adapters from the typed codecs (Block = the on-disk block struct).
+// Type-erased adapters from the typed codecs (Block = the on-disk block struct, whose size the codec
+// headers static_assert against ggml-common.h).
 template <typename Block, void (*Quantize)(const float*, Block*, int64_t, const float*),
           void (*Dequantize)(const Block*, float*, int64_t)>
-BlockType make_type(const char* name, int id, int64_t elements) {
-  return BlockType{name, id, elements, static_cast<int64_t>(sizeof(Block)),
+constexpr BlockType make_type(const char* name, GgmlType id, int64_t elements) {
+  return BlockType{name, static_cast<int>(id), elements, static_cast<int64_t>(sizeof(Block)),
                    [](const float* x, void* b, int64_t k, const float* imp) { Quantize(x, static_cast<Block*>(b), k, imp); },
                    [](const void* b, float* y, int64_t k) { Dequantize(static_cast<const Block*>(b), y, k); }};
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
+// A type qforge has no codec for: only its geometry, for sizing GGUF tensor data.
+constexpr BlockType container_type(const char* name, GgmlType id, int64_t elements, int64_t bytes) {
+  return BlockType{name, static_cast<int>(id), elements, bytes, nullptr, nullptr};
+}
+
+// Container-only block sizes are the field sums of ggml-common.h's structs (ggml_half = 2 bytes,
+// QK_K = 256, K_SCALE_SIZE = 12); the codec rows take sizeof of qforge's copies of those structs.
+constexpr BlockType kTypes[] = {
+    make_type<float, quantize_row_f32_ref, dequantize_row_f32>("f32", kGgmlF32, 1),
+    make_type<block_f16, quantize_row_f16_ref, dequantize_row_f16>("f16", kGgmlF16, 1),
+    container_type("q4_0", kGgmlQ4_0, 32, 2 + 32 / 2),                        // d, qs[16]
+    container_type("q4_1", kGgmlQ4_1, 32, 2 + 2 + 32 / 2),                    // d, m, qs[16]
+    make_type<block_q5_0, quantize_row_q5_0_ref, dequantize_row_q5_0>("q5_0", kGgmlQ5_0, 32),
+    container_type("q5_1", kGgmlQ5_1, 32, 2 + 2 + 4 + 32 / 2),                // d, m, qh[4], qs[16]
+    make_type<block_q8_0, quantize_row_q8_0, dequantize_row_q8_0>("q8_0", kGgmlQ8_0, 32),
+    container_type("q2_K", kGgmlQ2_K, 256, 256 / 16 + 256 / 4 + 2 + 2),      // scales, qs, d, dmin
+    container_type("q3_K", kGgmlQ3_K, 256, 256 / 8 + 256 / 4 + 12 + 2),      // hmask, qs, scales, d
+    make_type<block_q4_K, quantize_row_q4_K, dequantize_row_q4_K>("q4_K", kGgmlQ4_K, 256),
+    container_type("q5_K", kGgmlQ5_K, 256, 2 + 2 + 12 + 256 / 8 + 256 / 2),  // d, dmin, scales, qh, qs
+    make_type<block_q6_K, quantize_row_q6_K, dequantize_row_q6_K>("q6_K", kGgmlQ6_K, 256),
+    make_type<block_iq4_nl, quantize_row_iq4_nl, dequantize_row_iq4_nl>("iq4_nl", kGgmlIQ4_NL, 32),
+    container_type("i8", kGgmlI8, 1, 1),
+    container_type("i16", kGgmlI16, 1, 2),
+    container_type("i32", kGgmlI32, 1, 4),
+    container_type("i64", kGgmlI64, 1, 8),
+    container_type("f64", kGgmlF64, 1, 8),
+    make_type<block_bf16, quantize_row_bf16_ref, dequantize_row_bf16>("bf16", kGgmlBF16, 1),
+};
+
+constexpr bool ids_ascending() {
+  for (size_t i = 1; i < std::size(kTypes); ++i) {
+    if (kTypes[i - 1].ggml_type_id >= kTypes[i].ggml_type_id) return false;
+  }
+  return true;
+}
+static_assert(ids_ascending(), "one row per ggml type, in ggml.h id order");
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string joined_names(bool codec_only) {
+  std::string names;
+  for (const BlockType& t : kTypes) {
+    if (!codec_only || t.has_codec()) names += std::string(names.empty() ? "" : ", ") + t.name;
+  }
+  return names;
 }
 
 }  // namespace
 
+std::span<const BlockType> all_types() { return kTypes; }
+
+const BlockType* find_type(int ggml_type_id) {
+  for (const BlockType& t : kTypes) {
+    if (t.ggml_type_id == ggml_type_id) return &t;
+  }
+  return nullptr;
+}
+
+const BlockType* find_type(std::string_view name) {
+  const std::string wanted = lower(name);
+  for (const BlockType& t : kTypes) {
+    if (lower(t.name) == wanted) return &t;
+  }
+  return nullptr;
+}
+
+std::string display_name(const BlockType& type) {
+  std::string name(type.name);
+  for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return name;
+}
+
 const std::vector<BlockType>& all_block_types() {
-  static const std::vector<BlockType> types = {
-      make_type<float, quantize_row_f32_ref, dequantize_row_f32>("f32", 0, 1),
-      make_type<block_f16, quantize_row_f16_ref, dequantize_row_f16>("f16", 1, 1),
-      make_type<block_q5_0, quantize_row_q5_0_ref, dequantize_row_q5_0>("q5_0", 6, 32),
-      make_type<block_q8_0, quantize_row_q8_0, dequantize_row_q8_0>("q8_0", 8, 32),
-      make_type<block_q4_K, quantize_row_q4_K, dequantize_row_q4_K>("q4_K", 12, 256),
-      make_type<block_q6_K, quantize_row_q6_K, dequantize_row_q6_K>("q6_K", 14, 256),
-      make_type<block_iq4_nl, quantize_row_iq4_nl, dequantize_row_iq4_nl>("iq4_nl", 20, 32),
-      make_type<block_bf16, quantize_row_bf16_ref, dequantize_row_bf16>("bf16", 30, 1),
-  };
+  static const std::vector<BlockType> types = [] {
+    std::vector<BlockType> with_codec;
+    for (const BlockType& t : kTypes) {
+      if (t.has_codec()) with_codec.push_back(t);
+    }
+    return with_codec;
+  }();
   return types;
 }
+
+std::string codec_type_names() { return joined_names(true); }
 
 const BlockType& block_type(const std::string& name) {
   const std::string wanted = lower(name);
   for (const BlockType& t : all_block_types()) {
     if (lower(t.name) == wanted) return t;
   }
-  throw std::invalid_argument("ggml::block_type: unknown type name '" + name +
-                              "' (expected f32, f16, bf16, q8_0, q5_0, q4_K, q6_K or iq4_nl)");
+  const bool known = find_type(name) != nullptr;
+  throw std::invalid_argument("ggml::block_type: " + std::string(known ? "no codec for type '" : "unknown type name '") +
+                              name + "' (expected one of: " + codec_type_names() + ")");
 }
 
 const BlockType& block_type(int ggml_type_id) {
   for (const BlockType& t : all_block_types()) {
     if (t.ggml_type_id == ggml_type_id) return t;
   }
-  throw std::invalid_argument("ggml::block_type: unsupported ggml type id " + std::to_string(ggml_type_id) +
-                              " (expected 0, 1, 6, 8, 12, 14, 20 or 30)");
+  const BlockType* known = find_type(ggml_type_id);
+  std::string ids;
+  for (const BlockType& t : all_block_types()) ids += (ids.empty() ? "" : ", ") + std::to_string(t.ggml_type_id);
+  throw std::invalid_argument("ggml::block_type: " +
+                              (known ? "no codec for ggml type " + std::string(known->name) + " (id " +
+                                           std::to_string(ggml_type_id) + ")"
+                                     : "unsupported ggml type id " + std::to_string(ggml_type_id)) +
+                              " (expected one of: " + ids + ", i.e. " + codec_type_names() + ")");
 }
 
 int64_t row_bytes(const BlockType& type, int64_t k) {
@@ -66,6 +143,10 @@ int64_t row_bytes(const BlockType& type, int64_t k) {
 }
 
 void fake_quantize_row(const BlockType& type, const float* x, float* y, int64_t k, const float* importance) {
+  if (!type.has_codec()) {
+    throw std::invalid_argument(std::string("ggml::fake_quantize_row: no codec for ") + type.name +
+                                " (codecs: " + codec_type_names() + ")");
+  }
   std::vector<unsigned char> blocks(static_cast<size_t>(row_bytes(type, k)));
   type.quantize_row(x, blocks.data(), k, importance);
   type.dequantize_row(blocks.data(), y, k);

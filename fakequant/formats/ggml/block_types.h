@@ -1,27 +1,59 @@
 #pragma once
-// Registry of the ggml tensor types qforge reads and writes, so GGUF export, import and format-exact
-// fake quantization all go through the same codecs. Ids are ggml's enum ggml_type (docs/gguf.md §6).
+// The table of ggml tensor types qforge knows, like the type_traits table of ggml.c: one row per type
+// with ggml's id (ggml.h enum ggml_type, docs/gguf.md §6), its ggml_type_name spelling, the block geometry of
+// its ggml-common.h block struct and, where qforge has one, the row codec. GGUF export and import, the
+// GGUF container (exporters/gguf/ggml_types.h, which sizes tensors from it) and format-exact fake
+// quantization all read this one table. Adding a codec = its block struct + codec file + one row.
 
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace qforge::fakequant::ggml {
 
+// ggml.h enum ggml_type (only the ids the table has a row for; the gaps are types removed upstream or
+// not supported here).
+enum GgmlType : uint32_t {
+  kGgmlF32 = 0, kGgmlF16 = 1, kGgmlQ4_0 = 2, kGgmlQ4_1 = 3, kGgmlQ5_0 = 6, kGgmlQ5_1 = 7,
+  kGgmlQ8_0 = 8, kGgmlQ2_K = 10, kGgmlQ3_K = 11, kGgmlQ4_K = 12, kGgmlQ5_K = 13, kGgmlQ6_K = 14,
+  kGgmlIQ4_NL = 20, kGgmlI8 = 24, kGgmlI16 = 25, kGgmlI32 = 26, kGgmlI64 = 27, kGgmlF64 = 28,
+  kGgmlBF16 = 30,
+};
+
 struct BlockType {
   const char* name;          // ggml_type_name spelling: "f32", "f16", "bf16", "q8_0", "q5_0", "q4_K", ...
   int ggml_type_id;
-  int64_t block_elements;
-  int64_t block_bytes;
-  // k floats -> k / block_elements blocks at `blocks`; importance: k floats or nullptr.
+  int64_t block_elements;    // elements per block; a row's ne0 must be a multiple of it
+  int64_t block_bytes;       // bytes per block
+  // k floats -> k / block_elements blocks at `blocks`; importance: k floats or nullptr. Both are
+  // nullptr for container-only types (qforge can size and copy their tensors, not encode or decode them).
   void (*quantize_row)(const float* x, void* blocks, int64_t k, const float* importance);
   void (*dequantize_row)(const void* blocks, float* y, int64_t k);
+
+  bool has_codec() const { return quantize_row != nullptr; }
+  // A block of several elements with shared scales (ggml's is_quantized), as opposed to a plain
+  // float or integer element type.
+  bool is_quantized() const { return block_elements > 1; }
 };
 
-// Case-insensitive name ("Q4_K", "q4_k", "iq4_nl"); throws std::invalid_argument for unknown names/ids.
+// Every row, with or without a codec, in id order.
+std::span<const BlockType> all_types();
+// The row of an id or of a name (case-insensitive: "Q4_K", "q4_k"), with or without a codec; nullptr
+// when the table has none.
+const BlockType* find_type(int ggml_type_id);
+const BlockType* find_type(std::string_view name);
+// Upper-case spelling used by GGUF file types and `qforge inspect`: "Q4_K", "IQ4_NL", "F32".
+std::string display_name(const BlockType& type);
+
+// The rows with a codec. block_type() finds one by name (case-insensitive) or id and throws
+// std::invalid_argument for unknown types and for types without a codec, listing those with one.
+const std::vector<BlockType>& all_block_types();
 const BlockType& block_type(const std::string& name);
 const BlockType& block_type(int ggml_type_id);
-const std::vector<BlockType>& all_block_types();
+// "f32, f16, q5_0, ...": the names of the rows with a codec (ggml_type_name spelling).
+std::string codec_type_names();
 
 // Bytes of one row of k elements (k a multiple of the block size).
 int64_t row_bytes(const BlockType& type, int64_t k);

@@ -42,7 +42,7 @@ __m128i round_half_away_to_i8(__m512 v) {
 
 // Same operations as the reference, 16 lanes at a time: |x| max (exact), d = amax/127 and id = 1/d in
 // scalar f32, one rounded product x·id per element, roundf. Byte-identical (test_ggml_fast_paths).
-void quantize_row_q8_0(const float* x, block_q8_0* y, int64_t k, const float* importance) {
+void quantize_row_q8_0(const float* x, block_q8_0* y, int64_t k, [[maybe_unused]] const float* importance) {
 #if defined(__AVX512F__) && defined(__AVX512BW__)
   const int64_t nb = checked_block_count("quantize_row_q8_0", k, kQ8_0BlockElements);
   for (int64_t i = 0; i < nb; ++i, x += kQ8_0BlockElements) {

@@ -1,0 +1,75 @@
+// The ggml type table (fakequant/formats/ggml/block_types.h): one row per ggml type qforge knows, with
+// or without a codec; lookups by id and by name in either case; the codec subset behind block_type();
+// error messages that list the names from the table.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cctype>
+#include <string>
+#include <vector>
+
+#include "fakequant/formats/ggml/block_types.h"
+#include "tests/support/error_of.h"
+
+namespace qforge::fakequant::ggml {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+TEST(GgmlTypeTable, LookupsFindEveryRow) {
+  ASSERT_EQ(all_types().size(), 19u);
+  for (const BlockType& t : all_types()) {
+    EXPECT_EQ(find_type(t.ggml_type_id), &t) << t.name;
+    EXPECT_EQ(find_type(t.name), &t) << t.name;
+    EXPECT_EQ(find_type(upper(t.name)), &t) << t.name;
+    EXPECT_EQ(display_name(t), upper(t.name));
+    EXPECT_EQ(t.quantize_row == nullptr, t.dequantize_row == nullptr) << t.name;
+    EXPECT_GT(t.block_elements, 0) << t.name;
+    EXPECT_GT(t.block_bytes, 0) << t.name;
+  }
+  EXPECT_EQ(find_type(4), nullptr);  // Q4_2, removed upstream
+  EXPECT_EQ(find_type("q4_2"), nullptr);
+  EXPECT_EQ(display_name(*find_type(kGgmlIQ4_NL)), "IQ4_NL");
+  EXPECT_STREQ(find_type("Q4_K")->name, "q4_K");
+}
+
+TEST(GgmlTypeTable, CodecRowsAreTheBlockTypes) {
+  size_t with_codec = 0;
+  for (const BlockType& t : all_types()) {
+    if (!t.has_codec()) {
+      EXPECT_THROW(block_type(t.ggml_type_id), std::invalid_argument) << t.name;
+      EXPECT_THROW(block_type(t.name), std::invalid_argument) << t.name;
+      continue;
+    }
+    ASSERT_LT(with_codec, all_block_types().size());
+    EXPECT_STREQ(all_block_types()[with_codec].name, t.name);
+    EXPECT_EQ(block_type(t.ggml_type_id).ggml_type_id, t.ggml_type_id);
+    ++with_codec;
+  }
+  EXPECT_EQ(with_codec, all_block_types().size());
+  EXPECT_EQ(codec_type_names(), "f32, f16, q5_0, q8_0, q4_K, q6_K, iq4_nl, bf16");
+  // Sizing works for container-only types too.
+  EXPECT_EQ(row_bytes(*find_type(kGgmlQ3_K), 512), 2 * 110);
+}
+
+TEST(GgmlTypeTable, ErrorsListTheCodecTypes) {
+  EXPECT_THAT(testing::error_of([] { block_type("q3_K"); }),
+              HasSubstr("no codec for type 'q3_K' (expected one of: f32, f16, q5_0, q8_0, q4_K, q6_K, iq4_nl, bf16)"));
+  EXPECT_THAT(testing::error_of([] { block_type("q9_9"); }),
+              HasSubstr("unknown type name 'q9_9' (expected one of: f32, f16,"));
+  EXPECT_THAT(testing::error_of([] { block_type(2); }), HasSubstr("no codec for ggml type q4_0 (id 2)"));
+  EXPECT_THAT(testing::error_of([] { block_type(99); }),
+              HasSubstr("unsupported ggml type id 99 (expected one of: 0, 1, 6, 8, 12, 14, 20, 30, i.e. f32,"));
+  const BlockType& q3 = *find_type(kGgmlQ3_K);
+  std::vector<float> row(256);
+  EXPECT_THAT(testing::error_of([&] { fake_quantize_row(q3, row.data(), row.data(), 256); }),
+              HasSubstr("no codec for q3_K"));
+}
+
+}  // namespace
+}  // namespace qforge::fakequant::ggml
