@@ -6,7 +6,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <span>
 #include <stdexcept>
+
+#include "io/atomic_file.h"
 
 namespace qforge::data {
 namespace {
@@ -69,26 +72,46 @@ std::string read_text_file(const std::string& path) {
   return {bytes.begin(), bytes.end()};
 }
 
+namespace {
+
+// gzip (RFC 1952) in memory through zlib's deflate with windowBits 15 + 16, so a gzipped file is written
+// atomically like any other. avail_in / avail_out are 32-bit, so input goes in 1 GiB pieces.
+std::vector<uint8_t> gzip_bytes(const std::vector<uint8_t>& bytes, const std::string& path) {
+  z_stream stream{};
+  if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    throw std::runtime_error("write_file_bytes: cannot start gzip for " + path);
+  constexpr size_t kPiece = size_t{1} << 30, kOutput = size_t{1} << 20;
+  std::vector<uint8_t> out;
+  size_t offset = 0;
+  int status = Z_OK;
+  while (status != Z_STREAM_END) {
+    if (stream.avail_in == 0 && offset < bytes.size()) {
+      const size_t piece = std::min(kPiece, bytes.size() - offset);
+      stream.next_in = const_cast<Bytef*>(bytes.data() + offset);
+      stream.avail_in = static_cast<uInt>(piece);
+      offset += piece;
+    }
+    const size_t used = out.size();
+    out.resize(used + kOutput);
+    stream.next_out = out.data() + used;
+    stream.avail_out = static_cast<uInt>(kOutput);
+    status = deflate(&stream, offset == bytes.size() ? Z_FINISH : Z_NO_FLUSH);
+    out.resize(used + kOutput - stream.avail_out);
+    if (status != Z_OK && status != Z_STREAM_END && status != Z_BUF_ERROR) {
+      deflateEnd(&stream);
+      throw std::runtime_error("write_file_bytes: cannot gzip " + path);
+    }
+  }
+  deflateEnd(&stream);
+  return out;
+}
+
+}  // namespace
+
 void write_file_bytes(const std::string& path, const std::vector<uint8_t>& bytes, bool gzip) {
-  if (!gzip) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    if (!out) throw std::runtime_error("write_file_bytes: cannot write " + path);
-    return;
-  }
-  gzFile file = gzopen(path.c_str(), "wb");
-  if (file == nullptr) throw std::runtime_error("write_file_bytes: cannot open " + path);
-  // gzwrite takes an unsigned length, so large buffers go in 1 GiB pieces.
-  constexpr size_t kPiece = size_t{1} << 30;
-  bool ok = true;
-  for (size_t offset = 0; ok && offset < bytes.size(); offset += kPiece) {
-    const auto piece = static_cast<unsigned>(std::min(kPiece, bytes.size() - offset));
-    ok = gzwrite(file, bytes.data() + offset, piece) == static_cast<int>(piece);
-  }
-  const int close_code = gzclose(file);
-  if (!ok || close_code != Z_OK) {
-    throw std::runtime_error("write_file_bytes: cannot write gzip " + path);
-  }
+  const std::vector<uint8_t> data = gzip ? gzip_bytes(bytes, path) : std::vector<uint8_t>();
+  const std::vector<uint8_t>& written = gzip ? data : bytes;
+  io::write_file_atomically(path, std::as_bytes(std::span<const uint8_t>(written.data(), written.size())));
 }
 
 }  // namespace qforge::data

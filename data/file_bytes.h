@@ -13,7 +13,7 @@ namespace qforge::data {
 std::vector<uint8_t> read_file_bytes(const std::string& path);
 std::string read_text_file(const std::string& path);
 
-// Writes `bytes` to `path` (gzip-compressed when `gzip`), replacing the file.
+// Writes `bytes` to `path` (gzip-compressed when `gzip`), replacing the file with io::write_file_atomically.
 void write_file_bytes(const std::string& path, const std::vector<uint8_t>& bytes, bool gzip = false);
 
 }  // namespace qforge::data

@@ -1,9 +1,9 @@
 #include "trainers/post_training_quantization.h"
 
 #include <cstdio>
-#include <fstream>
 #include <stdexcept>
 
+#include "io/atomic_file.h"
 #include "ptq/method.h"
 #include "trainers/quantization_setup.h"
 #include "trainers/run_folder.h"
@@ -54,7 +54,7 @@ RunResult post_training_quantize(const PtqOptions& options) {
   out.buffers.assign(state.buffers.begin(), state.buffers.end());
   out.metadata = source.metadata;
   save_checkpoint(options.output_dir, out);
-  std::ofstream(options.output_dir / "config.pbtxt") << out.config_text;
+  io::write_file_atomically(options.output_dir / "config.pbtxt", out.config_text);
 
   RunResult result;
   result.step = source.step;

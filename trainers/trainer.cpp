@@ -5,9 +5,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <stdexcept>
 
+#include "io/atomic_file.h"
 #include "optim/clip_grad_norm.h"
 #include "trainers/checkpoint.h"
 #include "trainers/lora_model.h"
@@ -124,7 +124,7 @@ void TrainingRun::save(int64_t step) {
 
 RunResult TrainingRun::run() {
   resume_or_start();
-  std::ofstream(options_.run_dir / "config.pbtxt") << to_text(config_);
+  io::write_file_atomically(options_.run_dir / "config.pbtxt", to_text(config_));
   metrics_ = std::make_unique<MetricsLog>(options_.run_dir / "metrics.jsonl");
   ProgressReporter progress(total_steps_, task_->item_unit());
   const int64_t log_every = config_.trainer().log_every() > 0 ? config_.trainer().log_every() : 10;
