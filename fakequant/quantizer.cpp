@@ -162,6 +162,16 @@ void Quantizer::observe_and_update(const Tensor& x) {
   if (freeze_after >= 0 && observed_steps() >= freeze_after) freeze();
 }
 
+void Quantizer::set_params(const QuantParams& params) {
+  if (static_cast<int64_t>(params.scales.size()) != parameter_count() ||
+      static_cast<int64_t>(params.zero_points.size()) != parameter_count())
+    throw std::invalid_argument("quantizer " + name_ + ": " + std::to_string(params.scales.size()) + " scales and " +
+                                std::to_string(params.zero_points.size()) + " zero points for " +
+                                std::to_string(parameter_count()) + " parameters");
+  store_params(params);
+  freeze();
+}
+
 void Quantizer::calibrate_weight(const Tensor& weight) {
   if (!has_scale(spec_) || spec_.dynamic_per_token) return;  // includes GGUF block types: scales live in the blocks
   auto observer = make_observer(spec_, parameter_count());

@@ -65,6 +65,9 @@ class Quantizer : public layers::UnaryModule {
   /// Scales for a static weight tensor without a training forward (PTQ): observes `weight` once,
   /// stores the scales and freezes.
   void calibrate_weight(const autograd::Tensor& weight);
+  /// Scales and zero points a post-training method chose (ptq/: GPTQ's per-group grid), stored as they
+  /// are and frozen. std::invalid_argument naming the quantizer when the count does not fit.
+  void set_params(const QuantParams& params);
 
  private:
   bool learns_scale() const;

@@ -1,6 +1,7 @@
 #include "layers/quantizable.h"
 
 #include <stdexcept>
+#include <utility>
 
 namespace qforge::layers {
 
@@ -16,6 +17,11 @@ void Quantizable::set_input_quantizer(std::shared_ptr<UnaryModule> quantizer) {
   if (input_quantizer_) throw std::logic_error("set_input_quantizer: the layer already has an input quantizer");
   if (!quantizer) throw std::invalid_argument("set_input_quantizer: null quantizer");
   input_quantizer_ = owner().register_module("input_quantizer", std::move(quantizer));
+}
+
+std::shared_ptr<UnaryModule> Quantizable::take_input_quantizer() {
+  if (input_quantizer_) owner().unregister_module("input_quantizer");
+  return std::exchange(input_quantizer_, nullptr);
 }
 
 Variable Quantizable::effective_weight() const {

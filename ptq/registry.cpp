@@ -1,6 +1,7 @@
 // The post-training quantization methods (method.h): one line each.
 #include <stdexcept>
 
+#include "ptq/gptq_method.h"
 #include "ptq/method.h"
 #include "ptq/rtn.h"
 
@@ -10,6 +11,9 @@ std::span<const Method> methods() {
   static constexpr Method kMethods[] = {
       {"rtn", "round to nearest with the scales each quantizer's observer picks; activation ranges from calibration batches",
        "Nagel et al. 2021, A White Paper on Neural Network Quantization, §3", &quantize_rtn},
+      {"gptq", "GPTQ: each Linear's columns rounded in turn, the error fed back through the inverse input Hessian, "
+               "true-sequential; options damp=, block=, act_order",
+       "Frantar et al. 2022, GPTQ, Algorithm 1", &quantize_gptq},
   };
   return kMethods;
 }

@@ -10,6 +10,10 @@ namespace qforge::ptq {
 void quantize_rtn(layers::Module& model, const Calibration& calibration, const std::string& options) {
   if (!options.empty()) throw std::invalid_argument("ptq rtn: takes no options (got '" + options + "')");
   fakequant::calibrate_weights(model);
+  calibrate_activations(model, calibration);
+}
+
+void calibrate_activations(layers::Module& model, const Calibration& calibration) {
   // Activation observers watch the calibration batches with the model in eval mode (no dropout) and
   // only the static activation quantizers in training mode, so they observe; dynamic per-token
   // quantizers have nothing to calibrate.

@@ -1,0 +1,153 @@
+#include "ptq/gptq_method.h"
+
+#include <map>
+#include <memory>
+#include <regex>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "autograd/variable.h"
+#include "fakequant/qat.h"
+#include "layers/linear.h"
+#include "ptq/gptq.h"
+#include "ptq/rtn.h"
+
+namespace qforge::ptq {
+namespace {
+
+struct Target {
+  std::string name;
+  std::shared_ptr<layers::Linear> linear;
+  std::shared_ptr<fakequant::Quantizer> quantizer;
+};
+
+GptqOptions parse_options(const std::string& text) {
+  GptqOptions options;
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    start = comma + 1;
+    const size_t equals = item.find('=');
+    const std::string key = item.substr(0, equals), value = equals == std::string::npos ? "" : item.substr(equals + 1);
+    try {
+      if (key == "damp" && !value.empty()) options.damp = std::stod(value);
+      else if (key == "block" && !value.empty()) options.block_size = std::stoll(value);
+      else if (key == "act_order" && value.empty()) options.act_order = options.static_groups = true;
+      else throw std::invalid_argument("unknown");
+    } catch (const std::exception&) {
+      throw std::invalid_argument("ptq gptq: option '" + item + "' is not one of damp=<fraction>, block=<columns>, act_order");
+    }
+  }
+  return options;
+}
+
+GptqGrid grid_of(const Target& t) {
+  const fakequant::QuantizerSpec& s = t.quantizer->spec();
+  const bool integer = s.format == fakequant::ElementFormat::kInt && !s.is_ggml_block() && !s.dynamic_per_token &&
+                       !s.block_scales.enabled() && s.scale_dtype == fakequant::ScaleDtype::kFp32;
+  const auto& g = s.granularity;
+  const bool per_row = g.kind == fakequant::Granularity::kPerChannel && g.axis == 0;
+  if (!integer || !(per_row || g.kind == fakequant::Granularity::kPerGroup))
+    throw std::invalid_argument("ptq gptq: " + t.name + ": weight scheme '" + s.describe() +
+                                "' is not an integer grid with FP32 scales per output channel or per group");
+  return {s.bits, s.symmetric, per_row ? 0 : g.group_size};
+}
+
+// Identity on the forward pass; accumulates the Hessian of the layer's (float) input.
+class HessianHook : public layers::UnaryModule {
+ public:
+  explicit HessianHook(int64_t columns) : hessian_(columns) {}
+  autograd::Variable forward(const autograd::Variable& x) override {
+    hessian_.add(std::span<const float>(x.data().data(), static_cast<size_t>(x.numel())));
+    return x;
+  }
+  const HessianAccumulator& hessian() const { return hessian_; }
+
+ private:
+  HessianAccumulator hessian_;
+};
+
+// True-sequential subsets (gptq_method.h): the Llama projections of one decoder layer by stage.
+std::vector<std::vector<Target>> subsets(const std::vector<Target>& targets) {
+  static const std::regex stage(R"(^(.*\.layers\.\d+)\.(self_attn\.(q|k|v)_proj|self_attn\.o_proj|mlp\.(gate|up)_proj|mlp\.down_proj)$)");
+  std::vector<std::vector<Target>> out;
+  std::map<std::string, size_t> index;
+  for (const Target& t : targets) {
+    std::smatch m;
+    std::string key = t.name;
+    if (std::regex_match(t.name, m, stage)) {
+      const std::string part = m[2];
+      key = m[1].str() + (part.rfind("self_attn.o", 0) == 0 ? "#o" : part.rfind("self_attn", 0) == 0 ? "#qkv"
+                                                             : part.rfind("mlp.down", 0) == 0 ? "#down" : "#gate_up");
+    }
+    if (!index.count(key)) index[key] = out.size(), out.emplace_back();
+    out[index[key]].push_back(t);
+  }
+  return out;
+}
+
+void quantize_linear(const Target& t, const HessianAccumulator& hessian, const GptqOptions& options) {
+  autograd::Variable weight = t.linear->weight();
+  autograd::Tensor& data = weight.mutable_data();
+  const int64_t rows = t.linear->out_features(), cols = t.linear->in_features();
+  const GptqGrid grid = grid_of(t);
+  const GptqLayer q = gptq_quantize(std::span<const float>(data.data(), static_cast<size_t>(rows * cols)), rows, cols,
+                                    hessian.matrix(), grid, options);
+  std::copy(q.weight.begin(), q.weight.end(), data.data());
+  fakequant::QuantParams params;
+  params.scales = q.scales;
+  // GPTQ's symmetric zero (2^(bits-1)) is the signed grid's 0; its asymmetric zero is the unsigned one.
+  for (float zero : q.zeros) params.zero_points.push_back(grid.symmetric ? 0 : static_cast<int32_t>(zero));
+  t.quantizer->set_params(params);
+  // The stored weight becomes exactly what the quantizer's forward computes from it (the float grid
+  // values scale * (q - zero) in the quantizer's own arithmetic), so the latent weight, the forward and
+  // fakequant::convert() agree bit for bit.
+  const autograd::Tensor snapped = t.quantizer->forward(autograd::Variable(data)).data();
+  std::copy(snapped.data(), snapped.data() + snapped.numel(), data.data());
+}
+
+std::vector<Target> targets_of(layers::Module& model) {
+  std::vector<Target> targets;
+  for (auto& [name, module] : model.named_modules()) {
+    auto linear = std::dynamic_pointer_cast<layers::Linear>(module);
+    if (!linear) continue;
+    auto quantizer = std::dynamic_pointer_cast<fakequant::Quantizer>(linear->weight_quantizer());
+    if (quantizer) targets.push_back({name, linear, quantizer});
+  }
+  if (targets.empty()) throw std::invalid_argument("ptq gptq: no Linear has a weight quantizer (check the rules)");
+  for (const Target& t : targets) (void)grid_of(t);  // refuse before any work
+  return targets;
+}
+
+}  // namespace
+
+void quantize_gptq(layers::Module& model, const Calibration& calibration, const std::string& options_text) {
+  const GptqOptions options = parse_options(options_text);
+  const std::vector<Target> targets = targets_of(model);
+  // Every weight quantizer starts from round to nearest: layers GPTQ has not reached yet (and
+  // Embedding / Conv2d weights, which keep it) need scales for the forward passes.
+  fakequant::calibrate_weights(model);
+  std::vector<std::pair<std::shared_ptr<layers::Linear>, std::shared_ptr<layers::UnaryModule>>> inputs;
+  for (auto& [name, module] : model.named_modules())
+    if (auto linear = std::dynamic_pointer_cast<layers::Linear>(module)) inputs.emplace_back(linear, linear->take_input_quantizer());
+  autograd::NoGradGuard no_grad;
+  for (const std::vector<Target>& subset : subsets(targets)) {
+    std::vector<std::shared_ptr<HessianHook>> hooks;
+    for (const Target& t : subset) {
+      hooks.push_back(std::make_shared<HessianHook>(t.linear->in_features()));
+      t.linear->set_input_quantizer(hooks.back());
+    }
+    for (int64_t b = 0; b < calibration.batches; ++b) calibration.forward(b);
+    for (size_t i = 0; i < subset.size(); ++i) {
+      subset[i].linear->take_input_quantizer();
+      quantize_linear(subset[i], hooks[i]->hessian(), options);
+    }
+  }
+  for (auto& [linear, quantizer] : inputs)
+    if (quantizer) linear->set_input_quantizer(quantizer);
+  calibrate_activations(model, calibration);
+}
+
+}  // namespace qforge::ptq

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# `qforge quantize --method gptq` on a small char-level Llama trained on fortunes: the GPTQ run folder
+# evaluates to what quantize printed (eval rebuilds it from the checkpoint), and at 3 bits GPTQ and
+# GPTQ act-order land closer to the float model's validation loss than round to nearest.
+set -euo pipefail
+qforge=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cat > "$work/float.pbtxt" <<CONFIG
+model { llama { hidden_size: 64 num_hidden_layers: 2 num_attention_heads: 4 num_key_value_heads: 2
+                intermediate_size: 128 max_position_embeddings: 64 } }
+data { text { corpus_end: 0.3 } batch_size: 16 }
+optimizer { name: "adamw" lr: 0.003 }
+trainer { steps: 1000 log_every: 100 eval_batches: 8 seed: 3 }
+CONFIG
+"$qforge" train --config "$work/float.pbtxt" --run-dir "$work/float" > "$work/float.out"
+float=$(tail -n 1 "$work/float.out" | sed 's/.*val_loss=\([0-9.]*\).*/\1/')
+loss() { "$qforge" quantize --checkpoint "$work/float" --scheme int3:g16:asym --keep-float lm_head --method "$1" \
+           --calibration-batches 8 -o "$work/$2" | head -n 1 | sed 's/.*val_loss=\([0-9.]*\).*/\1/'; }
+rtn=$(loss rtn rtn); gptq=$(loss gptq gptq); act=$(loss gptq:act_order act)
+echo "float $float  rtn $rtn  gptq $gptq  gptq act_order $act (int3 g16 asym)"
+[ "$("$qforge" eval --checkpoint "$work/gptq" | tail -n 1 | sed 's/.*val_loss=\([0-9.]*\).*/\1/')" = "$gptq" ] ||
+  { echo "eval of the GPTQ run differs from quantize"; exit 1; }
+/usr/bin/python3 - "$float" "$rtn" "$gptq" "$act" <<'PY'
+import sys
+f, rtn, gptq, act = map(float, sys.argv[1:])
+assert rtn > f, "round to nearest costs nothing: the check cannot separate the methods"
+assert gptq < rtn and act < rtn, "GPTQ does not beat round to nearest"
+print(f"GPTQ recovers {100 * (rtn - gptq) / (rtn - f):.0f}% of round to nearest's gap, act-order {100 * (rtn - act) / (rtn - f):.0f}%")
+PY
+echo "gptq beats round to nearest"
