@@ -22,8 +22,13 @@ struct Target {
   std::shared_ptr<fakequant::Quantizer> quantizer;
 };
 
-GptqOptions parse_options(const std::string& text) {
-  GptqOptions options;
+struct MethodOptions {
+  GptqOptions gptq;
+  bool feedback = true;  // false: an identity Hessian, i.e. round to nearest on GPTQ's grid
+};
+
+MethodOptions parse_options(const std::string& text) {
+  MethodOptions options;
   size_t start = 0;
   while (start < text.size()) {
     const size_t comma = std::min(text.find(',', start), text.size());
@@ -32,12 +37,13 @@ GptqOptions parse_options(const std::string& text) {
     const size_t equals = item.find('=');
     const std::string key = item.substr(0, equals), value = equals == std::string::npos ? "" : item.substr(equals + 1);
     try {
-      if (key == "damp" && !value.empty()) options.damp = std::stod(value);
-      else if (key == "block" && !value.empty()) options.block_size = std::stoll(value);
-      else if (key == "act_order" && value.empty()) options.act_order = options.static_groups = true;
+      if (key == "damp" && !value.empty()) options.gptq.damp = std::stod(value);
+      else if (key == "block" && !value.empty()) options.gptq.block_size = std::stoll(value);
+      else if (key == "act_order" && value.empty()) options.gptq.act_order = options.gptq.static_groups = true;
+      else if (key == "rtn" && value.empty()) options.feedback = false;
       else throw std::invalid_argument("unknown");
     } catch (const std::exception&) {
-      throw std::invalid_argument("ptq gptq: option '" + item + "' is not one of damp=<fraction>, block=<columns>, act_order");
+      throw std::invalid_argument("ptq gptq: option '" + item + "' is not one of damp=<fraction>, block=<columns>, act_order, rtn");
     }
   }
   return options;
@@ -88,13 +94,13 @@ std::vector<std::vector<Target>> subsets(const std::vector<Target>& targets) {
   return out;
 }
 
-void quantize_linear(const Target& t, const HessianAccumulator& hessian, const GptqOptions& options) {
+void quantize_linear(const Target& t, const std::vector<double>& hessian, const GptqOptions& options) {
   autograd::Variable weight = t.linear->weight();
   autograd::Tensor& data = weight.mutable_data();
   const int64_t rows = t.linear->out_features(), cols = t.linear->in_features();
   const GptqGrid grid = grid_of(t);
   const GptqLayer q = gptq_quantize(std::span<const float>(data.data(), static_cast<size_t>(rows * cols)), rows, cols,
-                                    hessian.matrix(), grid, options);
+                                    hessian, grid, options);
   std::copy(q.weight.begin(), q.weight.end(), data.data());
   fakequant::QuantParams params;
   params.scales = q.scales;
@@ -106,6 +112,12 @@ void quantize_linear(const Target& t, const HessianAccumulator& hessian, const G
   // fakequant::convert() agree bit for bit.
   const autograd::Tensor snapped = t.quantizer->forward(autograd::Variable(data)).data();
   std::copy(snapped.data(), snapped.data() + snapped.numel(), data.data());
+}
+
+std::vector<double> identity(int64_t n) {
+  std::vector<double> h(static_cast<size_t>(n * n), 0.0);
+  for (int64_t i = 0; i < n; ++i) h[i * n + i] = 1.0;
+  return h;
 }
 
 std::vector<Target> targets_of(layers::Module& model) {
@@ -124,7 +136,7 @@ std::vector<Target> targets_of(layers::Module& model) {
 }  // namespace
 
 void quantize_gptq(layers::Module& model, const Calibration& calibration, const std::string& options_text) {
-  const GptqOptions options = parse_options(options_text);
+  const MethodOptions options = parse_options(options_text);
   const std::vector<Target> targets = targets_of(model);
   // Every weight quantizer starts from round to nearest: layers GPTQ has not reached yet (and
   // Embedding / Conv2d weights, which keep it) need scales for the forward passes.
@@ -142,7 +154,8 @@ void quantize_gptq(layers::Module& model, const Calibration& calibration, const 
     for (int64_t b = 0; b < calibration.batches; ++b) calibration.forward(b);
     for (size_t i = 0; i < subset.size(); ++i) {
       subset[i].linear->take_input_quantizer();
-      quantize_linear(subset[i], hooks[i]->hessian(), options);
+      quantize_linear(subset[i], options.feedback ? hooks[i]->hessian().matrix() : identity(subset[i].linear->in_features()),
+                      options.gptq);
     }
   }
   for (auto& [linear, quantizer] : inputs)

@@ -12,7 +12,7 @@ std::span<const Method> methods() {
       {"rtn", "round to nearest with the scales each quantizer's observer picks; activation ranges from calibration batches",
        "Nagel et al. 2021, A White Paper on Neural Network Quantization, §3", &quantize_rtn},
       {"gptq", "GPTQ: each Linear's columns rounded in turn, the error fed back through the inverse input Hessian, "
-               "true-sequential; options damp=, block=, act_order",
+               "true-sequential; options damp=, block=, act_order, rtn (no feedback: its baseline)",
        "Frantar et al. 2022, GPTQ, Algorithm 1", &quantize_gptq},
   };
   return kMethods;

@@ -77,6 +77,7 @@ TEST(GptqMethod, WeightsOnTheGridAndCloserThanRoundToNearest) {
     auto gptq = quantized("gptq", scheme);
     auto gptq_act = quantized("gptq:act_order,damp=0.02,block=16", scheme);
     auto rtn = quantized("rtn", scheme);
+    auto gptq_grid_rtn = quantized("gptq:rtn", scheme);  // no feedback: round to nearest on GPTQ's grid
     int64_t checked = 0;
     for (const auto& [name, quantizer] : fakequant::quantizers_of(*gptq)) {
       EXPECT_TRUE(quantizer->frozen()) << name;
@@ -94,6 +95,12 @@ TEST(GptqMethod, WeightsOnTheGridAndCloserThanRoundToNearest) {
                  e_rtn = logit_error(*rtn, reference);
     std::printf("%s logit MSE vs float: GPTQ %.4g, GPTQ act-order %.4g, round to nearest %.4g\n", scheme.c_str(), e_gptq,
                 e_act, e_rtn);
+    const double e_grid_rtn = logit_error(*gptq_grid_rtn, reference);
+    std::printf("%s logit MSE vs float, round to nearest on GPTQ's grid: %.4g\n", scheme.c_str(), e_grid_rtn);
+    EXPECT_LT(e_gptq, e_grid_rtn) << scheme;
+    // The asymmetric grids agree (scale (max - min) / maxq, zero round(-min / scale)); the symmetric
+    // ones do not (GPTQ: max / (2^(b-1) - 0.5), the quantizer's own observer: max / (2^(b-1) - 1)).
+    if (scheme.find("asym") != std::string::npos) EXPECT_NEAR(e_grid_rtn, e_rtn, 1e-6 * e_rtn) << scheme;
     EXPECT_LT(e_gptq, e_rtn) << scheme;
     EXPECT_LT(e_act, e_rtn) << scheme;
   }
