@@ -24,6 +24,11 @@ std::shared_ptr<UnaryModule> Quantizable::take_input_quantizer() {
   return std::exchange(input_quantizer_, nullptr);
 }
 
+std::shared_ptr<UnaryModule> Quantizable::take_weight_quantizer() {
+  if (weight_quantizer_) owner().unregister_module("weight_quantizer");
+  return std::exchange(weight_quantizer_, nullptr);
+}
+
 Variable Quantizable::effective_weight() const {
   return weight_quantizer_ ? weight_quantizer_->forward(quantizable_weight()) : quantizable_weight();
 }

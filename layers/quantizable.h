@@ -25,9 +25,10 @@ class Quantizable {
   /// Installs the input quantizer; throws std::logic_error when one is already installed or the
   /// layer's input is not a tensor of values (Embedding takes ids).
   void set_input_quantizer(std::shared_ptr<UnaryModule> quantizer);
-  /// Removes the input quantizer and returns it (null when there is none): calibration hooks of
-  /// post-training methods (ptq/) take it out, observe the float input, and put it back.
+  /// Remove the input / weight quantizer and return it (null when there is none): post-training
+  /// methods (ptq/) take them out to observe the float model, and put them back.
   std::shared_ptr<UnaryModule> take_input_quantizer();
+  std::shared_ptr<UnaryModule> take_weight_quantizer();
   const std::shared_ptr<UnaryModule>& weight_quantizer() const { return weight_quantizer_; }
   const std::shared_ptr<UnaryModule>& input_quantizer() const { return input_quantizer_; }
   /// The weight after the weight quantizer (the weight itself without one); what forward uses.

@@ -11,6 +11,7 @@
 #include "fakequant/qat.h"
 #include "layers/linear.h"
 #include "ptq/gptq.h"
+#include "ptq/input_hooks.h"
 #include "ptq/rtn.h"
 
 namespace qforge::ptq {
@@ -141,25 +142,23 @@ void quantize_gptq(layers::Module& model, const Calibration& calibration, const 
   // Every weight quantizer starts from round to nearest: layers GPTQ has not reached yet (and
   // Embedding / Conv2d weights, which keep it) need scales for the forward passes.
   fakequant::calibrate_weights(model);
-  std::vector<std::pair<std::shared_ptr<layers::Linear>, std::shared_ptr<layers::UnaryModule>>> inputs;
-  for (auto& [name, module] : model.named_modules())
-    if (auto linear = std::dynamic_pointer_cast<layers::Linear>(module)) inputs.emplace_back(linear, linear->take_input_quantizer());
   autograd::NoGradGuard no_grad;
-  for (const std::vector<Target>& subset : subsets(targets)) {
-    std::vector<std::shared_ptr<HessianHook>> hooks;
-    for (const Target& t : subset) {
-      hooks.push_back(std::make_shared<HessianHook>(t.linear->in_features()));
-      t.linear->set_input_quantizer(hooks.back());
-    }
-    for (int64_t b = 0; b < calibration.batches; ++b) calibration.forward(b);
-    for (size_t i = 0; i < subset.size(); ++i) {
-      subset[i].linear->take_input_quantizer();
-      quantize_linear(subset[i], options.feedback ? hooks[i]->hessian().matrix() : identity(subset[i].linear->in_features()),
-                      options.gptq);
+  {
+    const FloatLinears float_inputs(model, FloatParts::kInputs);
+    for (const std::vector<Target>& subset : subsets(targets)) {
+      std::vector<std::shared_ptr<HessianHook>> hessians;
+      std::vector<InputHook> hooks;
+      for (const Target& t : subset) {
+        hessians.push_back(std::make_shared<HessianHook>(t.linear->in_features()));
+        hooks.emplace_back(t.linear, hessians.back());
+      }
+      run_with_input_hooks(hooks, calibration);
+      for (size_t i = 0; i < subset.size(); ++i) {
+        quantize_linear(subset[i], options.feedback ? hessians[i]->hessian().matrix() : identity(subset[i].linear->in_features()),
+                        options.gptq);
+      }
     }
   }
-  for (auto& [linear, quantizer] : inputs)
-    if (quantizer) linear->set_input_quantizer(quantizer);
   calibrate_activations(model, calibration);
 }
 

@@ -4,6 +4,7 @@
 #include "ptq/gptq_method.h"
 #include "ptq/method.h"
 #include "ptq/rtn.h"
+#include "ptq/smoothquant.h"
 
 namespace qforge::ptq {
 
@@ -14,6 +15,9 @@ std::span<const Method> methods() {
       {"gptq", "GPTQ: each Linear's columns rounded in turn, the error fed back through the inverse input Hessian, "
                "true-sequential; options damp=, block=, act_order, rtn (no feedback: its baseline)",
        "Frantar et al. 2022, GPTQ, Algorithm 1", &quantize_gptq},
+      {"smoothquant", "SmoothQuant: input channels scaled by max|X|^alpha / max|W|^(1-alpha), folded into the norms "
+                      "before q/k/v and gate/up, then round to nearest (W8A8 with int8:channel + int8:token); option alpha=",
+       "Xiao et al. 2022, SmoothQuant, §4 eq. 4", &quantize_smoothquant},
   };
   return kMethods;
 }
