@@ -21,7 +21,7 @@ struct GroupParams {
 };
 
 // The grid of gptq.h over columns [begin, end) of w, row by row.
-GroupParams find_params(const Matrix& w, int64_t begin, int64_t end, const GptqGrid& grid) {
+GroupParams find_params(const Matrix& w, int64_t begin, int64_t end, const IntGrid& grid) {
   const double maxq = std::ldexp(1.0, grid.bits) - 1.0;
   GroupParams p{Eigen::VectorXd(w.rows()), Eigen::VectorXd(w.rows())};
   for (Eigen::Index r = 0; r < w.rows(); ++r) {
@@ -43,7 +43,7 @@ double code_of(double w, double scale, double zero, double maxq) {
   return std::clamp(std::nearbyint(w / scale) + zero, 0.0, maxq);
 }
 
-void check(const GptqGrid& grid, const GptqOptions& options, int64_t rows, int64_t cols, size_t weights, size_t h) {
+void check(const IntGrid& grid, const GptqOptions& options, int64_t rows, int64_t cols, size_t weights, size_t h) {
   const auto fail = [](const std::string& what) { throw std::invalid_argument("gptq: " + what); };
   if (rows <= 0 || cols <= 0 || weights != static_cast<size_t>(rows * cols))
     fail("weight has " + std::to_string(weights) + " values, not rows " + std::to_string(rows) + " x cols " + std::to_string(cols));
@@ -97,7 +97,7 @@ void HessianAccumulator::add(std::span<const float> rows) {
 }
 
 GptqLayer gptq_quantize(std::span<const float> weight, int64_t rows, int64_t cols, std::span<const double> hessian,
-                        const GptqGrid& grid, const GptqOptions& options) {
+                        const IntGrid& grid, const GptqOptions& options) {
   check(grid, options, rows, cols, weight.size(), hessian.size());
   const double maxq = std::ldexp(1.0, grid.bits) - 1.0;
   const int64_t group_size = grid.group_size > 0 ? grid.group_size : cols;

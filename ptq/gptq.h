@@ -26,13 +26,10 @@
 #include <span>
 #include <vector>
 
+#include "ptq/int_grid.h"
+
 namespace qforge::ptq {
 
-struct GptqGrid {
-  int bits = 4;
-  bool symmetric = true;
-  int64_t group_size = 0;  // input columns per scale; 0: one group per row
-};
 
 struct GptqOptions {
   double damp = 0.01;        // fraction of mean(diag H) added to the diagonal
@@ -69,6 +66,6 @@ struct GptqLayer {
 // Quantizes `weight` ([rows, cols], row-major) given the Hessian of its inputs ([cols, cols]).
 // std::invalid_argument naming the field when shapes, bits (2..8), group size or options do not fit.
 GptqLayer gptq_quantize(std::span<const float> weight, int64_t rows, int64_t cols, std::span<const double> hessian,
-                        const GptqGrid& grid, const GptqOptions& options);
+                        const IntGrid& grid, const GptqOptions& options);
 
 }  // namespace qforge::ptq

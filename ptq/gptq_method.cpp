@@ -50,17 +50,7 @@ MethodOptions parse_options(const std::string& text) {
   return options;
 }
 
-GptqGrid grid_of(const Target& t) {
-  const fakequant::QuantizerSpec& s = t.quantizer->spec();
-  const bool integer = s.format == fakequant::ElementFormat::kInt && !s.is_ggml_block() && !s.dynamic_per_token &&
-                       !s.block_scales.enabled() && s.scale_dtype == fakequant::ScaleDtype::kFp32;
-  const auto& g = s.granularity;
-  const bool per_row = g.kind == fakequant::Granularity::kPerChannel && g.axis == 0;
-  if (!integer || !(per_row || g.kind == fakequant::Granularity::kPerGroup))
-    throw std::invalid_argument("ptq gptq: " + t.name + ": weight scheme '" + s.describe() +
-                                "' is not an integer grid with FP32 scales per output channel or per group");
-  return {s.bits, s.symmetric, per_row ? 0 : g.group_size};
-}
+IntGrid grid_of(const Target& t) { return int_grid_of(*t.quantizer, t.name, "gptq"); }
 
 // Identity on the forward pass; accumulates the Hessian of the layer's (float) input.
 class HessianHook : public layers::UnaryModule {
@@ -99,7 +89,7 @@ void quantize_linear(const Target& t, const std::vector<double>& hessian, const 
   autograd::Variable weight = t.linear->weight();
   autograd::Tensor& data = weight.mutable_data();
   const int64_t rows = t.linear->out_features(), cols = t.linear->in_features();
-  const GptqGrid grid = grid_of(t);
+  const IntGrid grid = grid_of(t);
   const GptqLayer q = gptq_quantize(std::span<const float>(data.data(), static_cast<size_t>(rows * cols)), rows, cols,
                                     hessian, grid, options);
   std::copy(q.weight.begin(), q.weight.end(), data.data());

@@ -1,6 +1,7 @@
 // The post-training quantization methods (method.h): one line each.
 #include <stdexcept>
 
+#include "ptq/awq_method.h"
 #include "ptq/gptq_method.h"
 #include "ptq/method.h"
 #include "ptq/rtn.h"
@@ -15,6 +16,9 @@ std::span<const Method> methods() {
       {"gptq", "GPTQ: each Linear's columns rounded in turn, the error fed back through the inverse input Hessian, "
                "true-sequential; options damp=, block=, act_order, rtn (no feedback: its baseline)",
        "Frantar et al. 2022, GPTQ, Algorithm 1", &quantize_gptq},
+      {"awq", "AWQ: activation-aware channel scales per block of layers sharing an input, folded exactly, then "
+              "weight clipping and round to nearest; option no_clip",
+       "Lin et al. 2023, AWQ, §3.2-3.3", &quantize_awq},
       {"smoothquant", "SmoothQuant: input channels scaled by max|X|^alpha / max|W|^(1-alpha), folded into the norms "
                       "before q/k/v and gate/up, then round to nearest (W8A8 with int8:channel + int8:token); option alpha=",
        "Xiao et al. 2022, SmoothQuant, §4 eq. 4", &quantize_smoothquant},

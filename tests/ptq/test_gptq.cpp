@@ -22,7 +22,7 @@ using qforge::testing::TensorFile;
 struct Case {
   std::string name;
   int64_t rows, cols, tokens;
-  GptqGrid grid;
+  IntGrid grid;
   GptqOptions options;
   bool dead_input = false;
 };

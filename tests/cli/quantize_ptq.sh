@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `qforge quantize --method gptq` on a small char-level Llama trained on fortunes: the GPTQ run folder
-# evaluates to what quantize printed (eval rebuilds it from the checkpoint), and at 3 bits GPTQ and
-# GPTQ act-order land closer to the float model's validation loss than round to nearest.
+# `qforge quantize --method ...` on a small char-level Llama trained on fortunes: the GPTQ run folder
+# evaluates to what quantize printed (eval rebuilds it from the checkpoint), and at 3 bits GPTQ, GPTQ
+# act-order and AWQ land closer to the float model's validation loss than round to nearest.
 set -euo pipefail
 qforge=$1
 work=$(mktemp -d)
@@ -17,15 +17,17 @@ CONFIG
 float=$(tail -n 1 "$work/float.out" | sed 's/.*val_loss=\([0-9.]*\).*/\1/')
 loss() { "$qforge" quantize --checkpoint "$work/float" --scheme int3:g16:asym --keep-float lm_head --method "$1" \
            --calibration-batches 8 -o "$work/$2" | head -n 1 | sed 's/.*val_loss=\([0-9.]*\).*/\1/'; }
-rtn=$(loss rtn rtn); gptq=$(loss gptq gptq); act=$(loss gptq:act_order act)
-echo "float $float  rtn $rtn  gptq $gptq  gptq act_order $act (int3 g16 asym)"
+rtn=$(loss rtn rtn); gptq=$(loss gptq gptq); act=$(loss gptq:act_order act); awq=$(loss awq awq)
+echo "float $float  rtn $rtn  gptq $gptq  gptq act_order $act  awq $awq (int3 g16 asym)"
 [ "$("$qforge" eval --checkpoint "$work/gptq" | tail -n 1 | sed 's/.*val_loss=\([0-9.]*\).*/\1/')" = "$gptq" ] ||
   { echo "eval of the GPTQ run differs from quantize"; exit 1; }
-/usr/bin/python3 - "$float" "$rtn" "$gptq" "$act" <<'PY'
+/usr/bin/python3 - "$float" "$rtn" "$gptq" "$act" "$awq" <<'PY'
 import sys
-f, rtn, gptq, act = map(float, sys.argv[1:])
+f, rtn, gptq, act, awq = map(float, sys.argv[1:])
 assert rtn > f, "round to nearest costs nothing: the check cannot separate the methods"
 assert gptq < rtn and act < rtn, "GPTQ does not beat round to nearest"
-print(f"GPTQ recovers {100 * (rtn - gptq) / (rtn - f):.0f}% of round to nearest's gap, act-order {100 * (rtn - act) / (rtn - f):.0f}%")
+assert awq < rtn, "AWQ does not beat round to nearest"
+gap = lambda x: f"{100 * (rtn - x) / (rtn - f):.0f}%"
+print(f"of round to nearest's gap GPTQ recovers {gap(gptq)}, act-order {gap(act)}, AWQ {gap(awq)}")
 PY
-echo "gptq beats round to nearest"
+echo "gptq and awq beat round to nearest"
