@@ -7,6 +7,7 @@
 #include <google/protobuf/text_format.h>
 
 #include "fakequant/quantizer_spec.h"
+#include "ptq/method.h"
 #include "trainers/post_training_quantization.h"
 #include "trainers/quantization_setup.h"
 #include "trainers/trainer.h"
@@ -17,7 +18,7 @@ namespace {
 std::string cell_name(const std::string& method, const std::string& scheme, const std::string& observer) {
   std::string name = method + "-" + scheme + (observer.empty() ? "" : "-" + observer);
   for (char& c : name) {
-    if (c == ':' || c == '/' || c == ' ') c = '-';
+    if (c == ':' || c == '/' || c == ' ' || c == '=' || c == ',') c = '-';
   }
   return name;
 }
@@ -37,6 +38,17 @@ StudyResult make_result(const RunResult& run, const std::string& scheme, const s
   return r;
 }
 
+// "ptq" (round to nearest, once per PTQ observer), "qat", or a method string of the ptq/ registry
+// ("gptq", "gptq:act_order", "awq", ...: once per scheme, the method choosing the weights).
+void check_method(const std::string& method) {
+  if (method == "ptq" || method == "qat") return;
+  try {
+    (void)ptq::parse_method(method);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("study.methods: '" + method + "' is not ptq, qat or a post-training method (" + e.what() + ")");
+  }
+}
+
 config::QuantizerConfig config_of(const std::string& scheme) {
   config::QuantizerConfig config;
   config.set_scheme(scheme);
@@ -48,6 +60,22 @@ double timed(F&& body) {
   const auto start = std::chrono::steady_clock::now();
   body();
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// One PTQ cell from the study's float run; `method` "ptq" is round to nearest.
+StudyResult ptq_cell(const config::StudyConfig& study, const std::filesystem::path& output_dir, const std::string& scheme,
+                     const std::string& method, const std::string& observer, const config::QuantizationConfig& rules) {
+  PtqOptions options;
+  options.float_run = output_dir / "fp32";
+  options.output_dir = output_dir / cell_name(method, scheme, observer);
+  options.quantization = rules;
+  options.calibration_batches = study.calibration_batches();
+  options.method = method == "ptq" ? "rtn" : method;
+  RunResult run;
+  const double seconds = timed([&] { run = post_training_quantize(options); });
+  // A registry method's cell sits on the row of the scheme's own observer, as QAT's does.
+  const std::string label = observer.empty() ? fakequant::observer_name(fakequant::parse_scheme(scheme).observer.kind) : observer;
+  return make_result(run, scheme, method, label, fakequant::parse_scheme(scheme).bits_per_element(), seconds, options.output_dir);
 }
 
 config::RunConfig qat_config(const config::StudyConfig& study, const config::QuantizationConfig& rules,
@@ -68,7 +96,7 @@ config::RunConfig qat_config(const config::StudyConfig& study, const config::Qua
 }
 
 void print_cell(const StudyResult& r) {
-  std::printf("study: %-4s %-18s %-10s bits=%5.2f val_loss=%.4f", r.method.c_str(), r.scheme.c_str(),
+  std::printf("study: %-14s %-18s %-10s bits=%5.2f val_loss=%.4f", r.method.c_str(), r.scheme.c_str(),
               r.observer.c_str(), r.bits_per_weight, r.loss);
   if (r.accuracy) std::printf(" val_accuracy=%.4f", *r.accuracy);
   std::printf(" (%.1f s)\n", r.seconds);
@@ -93,9 +121,7 @@ std::vector<StudyResult> run_study(const config::StudyConfig& study, const std::
   if (methods.empty()) methods = {"ptq", "qat"};
   std::vector<std::string> observers(study.ptq_observers().begin(), study.ptq_observers().end());
   if (observers.empty()) observers = {"minmax"};
-  for (const std::string& m : methods) {
-    if (m != "ptq" && m != "qat") throw std::invalid_argument("study.methods: '" + m + "' is not ptq or qat");
-  }
+  for (const std::string& m : methods) check_method(m);
   // Every scheme is checked before the float run starts, so a typo fails in seconds, not after training.
   for (int i = 0; i < study.weight_schemes_size(); ++i) {
     quantizer_spec(config_of(study.weight_schemes(i)), "study.weight_schemes[" + std::to_string(i) + "]");
@@ -119,16 +145,12 @@ std::vector<StudyResult> run_study(const config::StudyConfig& study, const std::
     for (const std::string& method : methods) {
       if (method == "ptq") {
         for (const std::string& observer : observers) {
-          PtqOptions options;
-          options.float_run = float_run;
-          options.output_dir = output_dir / cell_name("ptq", scheme, observer);
-          options.quantization = scheme_rules(scheme + ":" + observer, input, keep_float);
-          options.calibration_batches = study.calibration_batches();
-          RunResult run;
-          const double seconds = timed([&] { run = post_training_quantize(options); });
-          results.push_back(make_result(run, scheme, "ptq", observer, bits, seconds, options.output_dir));
+          results.push_back(ptq_cell(study, output_dir, scheme, "ptq", observer, scheme_rules(scheme + ":" + observer, input, keep_float)));
           print_cell(results.back());
         }
+      } else if (method != "qat") {
+        results.push_back(ptq_cell(study, output_dir, scheme, method, "", scheme_rules(scheme, input, keep_float)));
+        print_cell(results.back());
       } else {
         const std::filesystem::path dir = output_dir / cell_name("qat", scheme, "");
         const config::RunConfig run_config = qat_config(study, scheme_rules(scheme, input, keep_float), float_run);
