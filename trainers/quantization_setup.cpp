@@ -42,12 +42,7 @@ std::vector<fakequant::QuantRule> quant_rules(const config::QuantizationConfig& 
 
 std::vector<fakequant::PreparedLayer> apply_quantization(layers::Module& model, const config::RunConfig& config) {
   const config::QuantizationConfig& q = config.quantization();
-  if (q.rules_size() == 0 && q.preset().empty()) {
-    if (!q.init_from().empty()) {
-      throw std::invalid_argument("quantization.init_from is set but there are no quantization.rules and no preset");
-    }
-    return {};
-  }
+  if (q.rules_size() == 0 && q.preset().empty()) return {};  // init_from alone: a float fine-tune
   std::vector<fakequant::QuantRule> rules = quant_rules(q);
   if (!q.preset().empty()) {
     const auto* llama = dynamic_cast<const layers::LlamaForCausalLM*>(&model);

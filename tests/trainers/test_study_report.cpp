@@ -229,6 +229,20 @@ TEST(StudyMarkdown, LowerIsBetterAndPerSchemeBaseline) {
   EXPECT_EQ(md.find("Command:"), std::string::npos);
 }
 
+TEST(StudyMarkdown, FloatControlAndPostTrainingMethods) {
+  // QAT's gap over the FP32 control; registry methods (gptq) as columns of their own.
+  StudyReportOptions options{"LM study", "validation loss", false, "", ""};
+  const std::vector<StudyResult> results{cell("fp32", "fp32", "", 32, 1.60),         cell("fp32", "fp32_control", "", 32, 1.55),
+                                         cell("int3", "ptq", "minmax", 3, 1.70),      cell("int3", "gptq", "minmax", 3, 1.62),
+                                         cell("int3", "qat", "minmax", 3, 1.58)};
+  const std::string md = study_report_markdown(results, options);
+  expect_line(md, "| observer | FP32 | PTQ | Δ PTQ | QAT | Δ QAT | GPTQ | Δ GPTQ | Δ QAT vs control |");
+  expect_line(md, "| minmax | 1.6000 | 1.7000 | +0.1000 | **1.5800** | -0.0200 | 1.6200 | +0.0200 | +0.0300 |");
+  expect_line(md, "FP32 control (the float run trained for QAT's extra steps at QAT's learning rate): 1.5500 (-0.0500 vs FP32). "
+                  "Part of QAT's gain over FP32 is this extra training; the \"Δ QAT vs control\" columns take it out.");
+  expect_line(md, "| int3 | 3 | QAT (minmax) | 1.5800 | -0.0200 |");  // the control is a baseline, not a cell
+}
+
 TEST(StudyReport, WritesAllFilesAtomically) {
   const ScratchDir scratch("report");
   const fs::path dir = scratch.path / "nested";

@@ -1,5 +1,6 @@
 #include "trainers/study/study.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <stdexcept>
@@ -139,6 +140,15 @@ std::vector<StudyResult> run_study(const config::StudyConfig& study, const std::
   const double base_seconds = timed([&] { base = train(study.base(), {float_run, false, 0}); });
   results.push_back(make_result(base, "fp32", "fp32", "", 32.0, base_seconds, float_run));
   print_cell(results.back());
+  if (std::find(methods.begin(), methods.end(), "qat") != methods.end()) {
+    // The FP32 control: the float run fine-tuned exactly as QAT is (steps, optimizer, schedule, start),
+    // without quantization, so QAT's gap can be taken over it.
+    const std::filesystem::path dir = output_dir / "fp32-control";
+    RunResult control;
+    const double seconds = timed([&] { control = train(qat_config(study, config::QuantizationConfig(), float_run), {dir, false, 0}); });
+    results.push_back(make_result(control, "fp32", "fp32_control", "", 32.0, seconds, dir));
+    print_cell(results.back());
+  }
 
   for (const std::string& scheme : study.weight_schemes()) {
     const double bits = fakequant::parse_scheme(scheme).bits_per_element();

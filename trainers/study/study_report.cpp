@@ -16,6 +16,9 @@ namespace qforge::trainers {
 namespace {
 
 constexpr const char* kBaselineMethod = "fp32";
+// The float run trained for QAT's extra steps at QAT's learning rate: what QAT's gap must be measured
+// against, since a QAT fine-tune of a float model also keeps training it.
+constexpr const char* kControlMethod = "fp32_control";
 constexpr const char* kMissingCell = "—";
 // Colorblind-safe qualitative palette (Okabe & Ito, "Color Universal Design", 2008).
 const char* const kPlotPalette[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"};
@@ -56,14 +59,20 @@ std::string markdown_cell(const std::string& text) {
   return cell;
 }
 
-bool is_baseline(const StudyResult& r) { return r.method == kBaselineMethod; }
+bool is_baseline(const StudyResult& r) { return r.method == kBaselineMethod || r.method == kControlMethod; }
+
+const StudyResult* find_control(const std::vector<StudyResult>& results) {
+  for (const StudyResult& r : results)
+    if (r.method == kControlMethod) return &r;
+  return nullptr;
+}
 
 bool better(double a, double b, bool higher_is_better) { return higher_is_better ? a > b : a < b; }
 
 const StudyResult* find_baseline(const std::vector<StudyResult>& results, const std::string& scheme) {
   const StudyResult* first = nullptr;
   for (const StudyResult& r : results) {
-    if (!is_baseline(r)) continue;
+    if (r.method != kBaselineMethod) continue;
     if (r.scheme == scheme) return &r;
     if (!first) first = &r;
   }
@@ -149,8 +158,12 @@ void append_scheme_table(std::ostringstream& md, const std::vector<StudyResult>&
     if (std::any_of(rows.begin(), rows.end(), [&](const TableRow& row) { return row.cell(m); })) present.push_back(m);
   }
   for (const std::string& m : present) md << ' ' << method_label(m) << " | Δ " << method_label(m) << " |";
+  const StudyResult* control = find_control(results);
+  const bool vs_control = control && std::find(present.begin(), present.end(), "qat") != present.end();
+  if (vs_control) md << " Δ QAT vs control |";
   md << "\n|---|---:|";
   for (size_t i = 0; i < present.size(); ++i) md << "---:|---:|";
+  if (vs_control) md << "---:|";
   md << '\n';
   for (const TableRow& row : rows) {
     md << "| " << (row.observer.empty() ? kMissingCell : markdown_cell(row.observer)) << " | "
@@ -165,6 +178,7 @@ void append_scheme_table(std::ostringstream& md, const std::vector<StudyResult>&
       md << ' ' << (is_best ? "**" + fixed4(r->metric) + "**" : fixed4(r->metric)) << " | "
          << delta_to(baseline, r->metric) << " |";
     }
+    if (vs_control) md << ' ' << (row.cell("qat") ? delta_to(control, row.cell("qat")->metric) : kMissingCell) << " |";
     md << '\n';
   }
   md << '\n';
@@ -207,6 +221,12 @@ void append_best_cells(std::ostringstream& md, const std::vector<StudyResult>& r
        << " vs FP32).\n\n";
   }
   append_qat_vs_ptq(md, results, schemes, options.higher_is_better);
+  if (const StudyResult* control = find_control(results)) {
+    md << "FP32 control (the float run trained for QAT's extra steps at QAT's learning rate): " << fixed4(control->metric)
+       << " (" << delta_to(find_baseline(results, ""), control->metric)
+       << " vs FP32). Part of QAT's gain over FP32 is this extra training; the \"Δ QAT vs control\" columns "
+          "take it out.\n\n";
+  }
 }
 
 // A fenced code block whose fence is longer than any backtick run inside the text (CommonMark 4.5).
