@@ -14,8 +14,8 @@ def run(root):
     return result.returncode, result.stderr
 
 
-def tree(files):
-    root = tempfile.mkdtemp(prefix="layer_check_")
+def tree(parent, files):
+    root = tempfile.mkdtemp(prefix="tree_", dir=parent)
     for path, text in files.items():
         os.makedirs(os.path.dirname(os.path.join(root, path)), exist_ok=True)
         with open(os.path.join(root, path), "w") as f:
@@ -24,7 +24,11 @@ def tree(files):
 
 
 def main():
-    repo = sys.argv[1]
+    with tempfile.TemporaryDirectory(prefix="layer_check_") as parent:
+        check(sys.argv[1], parent)
+
+
+def check(repo, parent):
     code, err = run(repo)
     assert code == 0, f"the repository fails the layer check:\n{err}"
     cases = {
@@ -36,10 +40,10 @@ def main():
                                                 "trainers/a and trainers/b include each other"),
     }
     for name, (files, expected) in cases.items():
-        code, err = run(tree(files))
+        code, err = run(tree(parent, files))
         assert code == 1 and expected in err, f"{name}: exit {code}, stderr:\n{err}"
         print(f"caught: {name}")
-    code, err = run(tree({"trainers/run_folder.cpp": '#include "trainers/lora_model.h"\n',
+    code, err = run(tree(parent, {"trainers/run_folder.cpp": '#include "trainers/lora_model.h"\n',
                           "trainers/lora_model.cpp": '#include "trainers/run_folder.h"\n',
                           "trainers/x.cpp": '#include "exporters/gguf/llama_type_mix.h"\n#include "layers/llama.h"\n'}))
     assert code == 0, f"allowed includes were refused:\n{err}"

@@ -39,10 +39,21 @@ StudyResult make_result(const RunResult& run, const std::string& scheme, const s
   return r;
 }
 
-// "ptq" (round to nearest, once per PTQ observer), "qat", or a method string of the ptq/ registry
-// ("gptq", "gptq:act_order", "awq", ...: once per scheme, the method choosing the weights).
+// QAT cells: "qat" (the scheme's own estimator, STE by default) or "qat:<estimator>" (lsq, lsq_plus, ...).
+bool is_qat(const std::string& method) { return method == "qat" || method.rfind("qat:", 0) == 0; }
+
+// "ptq" (round to nearest, once per PTQ observer), "qat[:<estimator>]", or a method string of the ptq/
+// registry ("gptq", "gptq:act_order", "awq", ...: once per scheme, the method choosing the weights).
 void check_method(const std::string& method) {
   if (method == "ptq" || method == "qat") return;
+  if (is_qat(method)) {
+    try {
+      (void)fakequant::estimator_from_name(method.substr(4));
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("study.methods: '" + method + "': " + e.what());
+    }
+    return;
+  }
   try {
     (void)ptq::parse_method(method);
   } catch (const std::invalid_argument& e) {
@@ -140,7 +151,7 @@ std::vector<StudyResult> run_study(const config::StudyConfig& study, const std::
   const double base_seconds = timed([&] { base = train(study.base(), {float_run, false, 0}); });
   results.push_back(make_result(base, "fp32", "fp32", "", 32.0, base_seconds, float_run));
   print_cell(results.back());
-  if (std::find(methods.begin(), methods.end(), "qat") != methods.end()) {
+  if (std::any_of(methods.begin(), methods.end(), is_qat)) {
     // The FP32 control: the float run fine-tuned exactly as QAT is (steps, optimizer, schedule, start),
     // without quantization, so QAT's gap can be taken over it.
     const std::filesystem::path dir = output_dir / "fp32-control";
@@ -158,16 +169,17 @@ std::vector<StudyResult> run_study(const config::StudyConfig& study, const std::
           results.push_back(ptq_cell(study, output_dir, scheme, "ptq", observer, scheme_rules(scheme + ":" + observer, input, keep_float)));
           print_cell(results.back());
         }
-      } else if (method != "qat") {
+      } else if (!is_qat(method)) {
         results.push_back(ptq_cell(study, output_dir, scheme, method, "", scheme_rules(scheme, input, keep_float)));
         print_cell(results.back());
       } else {
-        const std::filesystem::path dir = output_dir / cell_name("qat", scheme, "");
-        const config::RunConfig run_config = qat_config(study, scheme_rules(scheme, input, keep_float), float_run);
+        const std::filesystem::path dir = output_dir / cell_name(method, scheme, "");
+        const std::string qat_scheme = method == "qat" ? scheme : scheme + ":" + method.substr(4);
+        const config::RunConfig run_config = qat_config(study, scheme_rules(qat_scheme, input, keep_float), float_run);
         RunResult run;
         const double seconds = timed([&] { run = train(run_config, {dir, false, 0}); });
         const std::string observer = fakequant::observer_name(fakequant::parse_scheme(scheme).observer.kind);
-        results.push_back(make_result(run, scheme, "qat", observer, bits, seconds, dir));
+        results.push_back(make_result(run, scheme, method, observer, bits, seconds, dir));
         print_cell(results.back());
       }
     }

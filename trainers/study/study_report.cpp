@@ -158,12 +158,15 @@ void append_scheme_table(std::ostringstream& md, const std::vector<StudyResult>&
     if (std::any_of(rows.begin(), rows.end(), [&](const TableRow& row) { return row.cell(m); })) present.push_back(m);
   }
   for (const std::string& m : present) md << ' ' << method_label(m) << " | Δ " << method_label(m) << " |";
+  // Every QAT cell ("qat", "qat:lsq", ...) is also measured over the FP32 control.
   const StudyResult* control = find_control(results);
-  const bool vs_control = control && std::find(present.begin(), present.end(), "qat") != present.end();
-  if (vs_control) md << " Δ QAT vs control |";
+  std::vector<std::string> trained;
+  for (const std::string& m : present)
+    if (control && (m == "qat" || m.rfind("qat:", 0) == 0)) trained.push_back(m);
+  for (const std::string& m : trained) md << " Δ " << method_label(m) << " vs control |";
   md << "\n|---|---:|";
   for (size_t i = 0; i < present.size(); ++i) md << "---:|---:|";
-  if (vs_control) md << "---:|";
+  for (size_t i = 0; i < trained.size(); ++i) md << "---:|";
   md << '\n';
   for (const TableRow& row : rows) {
     md << "| " << (row.observer.empty() ? kMissingCell : markdown_cell(row.observer)) << " | "
@@ -178,7 +181,7 @@ void append_scheme_table(std::ostringstream& md, const std::vector<StudyResult>&
       md << ' ' << (is_best ? "**" + fixed4(r->metric) + "**" : fixed4(r->metric)) << " | "
          << delta_to(baseline, r->metric) << " |";
     }
-    if (vs_control) md << ' ' << (row.cell("qat") ? delta_to(control, row.cell("qat")->metric) : kMissingCell) << " |";
+    for (const std::string& m : trained) md << ' ' << (row.cell(m) ? delta_to(control, row.cell(m)->metric) : kMissingCell) << " |";
     md << '\n';
   }
   md << '\n';
