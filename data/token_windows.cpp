@@ -36,13 +36,20 @@ WindowSampler::WindowSampler(TokenIds tokens, int64_t context, int64_t batch_siz
   }
 }
 
-WindowBatch WindowSampler::next() {
+WindowBatch WindowSampler::next() { return draw(rng_); }
+
+WindowBatch WindowSampler::fixed_batch(uint64_t seed, uint64_t stream) const {
+  Rng rng(seed, stream);
+  return draw(rng);
+}
+
+WindowBatch WindowSampler::draw(Rng& rng) const {
   const auto starts = static_cast<uint64_t>(num_tokens() - context_);  // s in [0, n - t - 1]
   const size_t count = static_cast<size_t>(batch_size_ * context_);
   std::vector<int64_t> inputs(count), targets(count);
   const TokenIds& tokens = *tokens_;
   for (int64_t row = 0; row < batch_size_; ++row) {
-    const auto start = static_cast<size_t>(rng_.uniform_below(starts));
+    const auto start = static_cast<size_t>(rng.uniform_below(starts));
     int64_t* in = inputs.data() + row * context_;
     int64_t* out = targets.data() + row * context_;
     for (int64_t k = 0; k < context_; ++k) {

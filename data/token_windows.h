@@ -35,6 +35,9 @@ class WindowSampler {
 
   // Starts drawn uniformly from [0, n - context - 1], one generator draw per row.
   WindowBatch next();
+  // A batch drawn the same way from its own generator Rng(seed, stream), leaving this sampler's
+  // position alone: the same windows on every call (calibration sets that methods run repeatedly).
+  WindowBatch fixed_batch(uint64_t seed, uint64_t stream) const;
 
   // The generator state after the batches drawn so far; set_state(state()) on a sampler over
   // the same tokens continues with bit-identical batches.
@@ -46,6 +49,8 @@ class WindowSampler {
   int64_t batch_size() const { return batch_size_; }
 
  private:
+  WindowBatch draw(Rng& rng) const;
+
   std::shared_ptr<const TokenIds> tokens_;
   int64_t context_;
   int64_t batch_size_;

@@ -2,6 +2,8 @@
 // batch updates, in double precision (Eigen, private to this file).
 #include "ptq/gptq.h"
 
+#include "autograd/kernels/gemm.h"
+
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
 #include <algorithm>
@@ -55,15 +57,28 @@ void check(const IntGrid& grid, const GptqOptions& options, int64_t rows, int64_
   if (options.static_groups && grid.group_size == 0) fail("static groups need a group size");
 }
 
-// Upper Cholesky factor U of H^-1 (H^-1 = U^T U) after dead inputs and dampening.
+// Upper Cholesky factor U of H^-1 (H^-1 = U^T U) after dampening. With J the reversal permutation and
+// J H J = L L^T, H^-1 = J L^-T L^-1 J = (J L^-1 J)^T (J L^-1 J), and J L^-1 J is upper triangular with a
+// positive diagonal: by uniqueness it is U. One Cholesky and one triangular inverse (2/3 n^3 flops)
+// instead of the reference's Cholesky, inverse and second Cholesky (8/3 n^3); same U to rounding.
 Matrix inverse_hessian_factor(Matrix h, double damp) {
   h.diagonal().array() += damp * h.diagonal().mean();
-  Eigen::LLT<Matrix> llt(h);
+  const Eigen::Index n = h.rows();
+  const Matrix reversed = h.reverse();  // J H J: rows and columns reversed
+  Eigen::LLT<Matrix> llt(reversed);
   if (llt.info() != Eigen::Success) throw std::invalid_argument("gptq: the damped Hessian is not positive definite (raise damp)");
-  const Matrix inverse = llt.solve(Matrix::Identity(h.rows(), h.cols()));
-  Eigen::LLT<Matrix> factor(inverse);
-  if (factor.info() != Eigen::Success) throw std::invalid_argument("gptq: H^-1 is not positive definite (raise damp)");
-  return factor.matrixU();
+  // L^-1 by column blocks: block k of the identity has zeros above row k0, and so has its solution,
+  // so only L's trailing corner takes part (n^3 / 3 flops instead of a full solve's n^3).
+  const Matrix l = llt.matrixL();
+  Matrix inverse = Matrix::Zero(n, n);
+  constexpr Eigen::Index kBlock = 256;
+  for (Eigen::Index k0 = 0; k0 < n; k0 += kBlock) {
+    const Eigen::Index width = std::min(kBlock, n - k0), tail = n - k0;
+    auto block = inverse.block(k0, k0, tail, width);
+    block.topRows(width).setIdentity();
+    l.bottomRightCorner(tail, tail).triangularView<Eigen::Lower>().solveInPlace(block);
+  }
+  return inverse.reverse();  // J L^-1 J
 }
 
 std::vector<int32_t> column_order(const Matrix& h, bool act_order) {
@@ -87,13 +102,35 @@ void HessianAccumulator::add(std::span<const float> rows) {
                                 std::to_string(columns_));
   const int64_t n = static_cast<int64_t>(rows.size()) / columns_;
   if (n == 0) return;
-  const Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> x(rows.data(), n, columns_);
-  Eigen::Map<Matrix> h(h_.data(), columns_, columns_);
-  // H_new = H_old * old / (old + n) + 2 / (old + n) * X^T X: the running mean of 2 x x^T.
-  h *= static_cast<double>(samples_) / static_cast<double>(samples_ + n);
+  // The batch's X^T X in float32 on the GEMM kernel, upper-triangular tiles only (a SYRK: half the
+  // flops of the full product), then folded into the double running mean
+  // H_new = H_old * old / (old + n) + 2 / (old + n) * X^T X. The float32 batch product is what the
+  // reference implementations accumulate in; the mean over batches stays double.
+  const int64_t c = columns_, tile = 256;
+  scratch_.resize(static_cast<size_t>(c * c));
+  for (int64_t i0 = 0; i0 < c; i0 += tile) {
+    const int64_t m = std::min(tile, c - i0);
+    autograd::kernels::gemm(true, false, m, c - i0, n, 1.0f, rows.data() + i0, c, rows.data() + i0, c, 0.0f,
+                            scratch_.data() + i0 * c + i0, c);
+  }
+  const double keep = static_cast<double>(samples_) / static_cast<double>(samples_ + n);
   samples_ += n;
-  const Matrix xd = x.cast<double>();
-  h.noalias() += (2.0 / static_cast<double>(samples_)) * (xd.transpose() * xd);
+  const double add = 2.0 / static_cast<double>(samples_);
+#pragma omp parallel for schedule(dynamic, 16)
+  for (int64_t i = 0; i < c; ++i) {
+    for (int64_t j = i; j < c; ++j) h_[i * c + j] = h_[i * c + j] * keep + add * static_cast<double>(scratch_[i * c + j]);
+  }
+  lower_stale_ = true;
+}
+
+const std::vector<double>& HessianAccumulator::matrix() const {
+  if (lower_stale_) {  // the lower triangle mirrors the upper one that add() keeps
+    const int64_t c = columns_;
+    for (int64_t i = 0; i < c; ++i)
+      for (int64_t j = 0; j < i; ++j) h_[i * c + j] = h_[j * c + i];
+    lower_stale_ = false;
+  }
+  return h_;
 }
 
 GptqLayer gptq_quantize(std::span<const float> weight, int64_t rows, int64_t cols, std::span<const double> hessian,

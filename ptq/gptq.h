@@ -38,8 +38,9 @@ struct GptqOptions {
   bool static_groups = false;  // with act_order: contiguous groups, scales from the unmodified weight
 };
 
-// H = 2 X^T X / n over every input row x (a token) a layer sees, in double precision; streamed
-// batch by batch as the reference does (a running mean, so the scale does not depend on n).
+// H = 2 X^T X / n over every input row x (a token) a layer sees; streamed batch by batch as the
+// reference does (a running mean, so the scale does not depend on n). Each batch's X^T X is a float32
+// product on the GEMM kernel (the reference accumulates entirely in float32); the mean is double.
 class HessianAccumulator {
  public:
   explicit HessianAccumulator(int64_t columns);
@@ -47,11 +48,13 @@ class HessianAccumulator {
   void add(std::span<const float> rows);
   int64_t columns() const { return columns_; }
   int64_t samples() const { return samples_; }
-  const std::vector<double>& matrix() const { return h_; }  // columns x columns, row-major
+  const std::vector<double>& matrix() const;  // columns x columns, row-major, symmetric
 
  private:
   int64_t columns_, samples_ = 0;
-  std::vector<double> h_;
+  mutable std::vector<double> h_;  // add() keeps the upper triangle; matrix() mirrors it
+  mutable bool lower_stale_ = false;
+  std::vector<float> scratch_;     // the batch's X^T X (upper tiles)
 };
 
 struct GptqLayer {

@@ -1,5 +1,6 @@
 #include "ptq/gptq_method.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <regex>
@@ -10,6 +11,7 @@
 #include "autograd/variable.h"
 #include "fakequant/qat.h"
 #include "layers/linear.h"
+#include "layers/llama.h"
 #include "ptq/gptq.h"
 #include "ptq/input_hooks.h"
 #include "ptq/rtn.h"
@@ -85,6 +87,12 @@ std::vector<std::vector<Target>> subsets(const std::vector<Target>& targets) {
   return out;
 }
 
+// Whether every layer of a subset reads the same tensor: a Llama stage of q/k/v or gate/up.
+bool shares_input(const std::vector<Target>& subset) {
+  static const std::regex shared(R"(^.*\.layers\.\d+\.(self_attn\.(q|k|v)_proj|mlp\.(gate|up)_proj)$)");
+  return subset.size() > 1 && std::all_of(subset.begin(), subset.end(), [](const Target& t) { return std::regex_match(t.name, shared); });
+}
+
 void quantize_linear(const Target& t, const std::vector<double>& hessian, const GptqOptions& options) {
   autograd::Variable weight = t.linear->weight();
   autograd::Tensor& data = weight.mutable_data();
@@ -124,30 +132,63 @@ std::vector<Target> targets_of(layers::Module& model) {
   return targets;
 }
 
+// Collects the Hessians of one subset's inputs over `calibration` and quantizes its layers. q/k/v (and
+// gate/up) read one tensor, so the subset's first layer's Hessian serves all (gptq_method.h).
+void quantize_subset(const std::vector<Target>& subset, const Calibration& calibration, const MethodOptions& options) {
+  const bool shared_input = shares_input(subset);
+  std::vector<std::shared_ptr<HessianHook>> hessians;
+  std::vector<InputHook> hooks;
+  for (const Target& t : subset) {
+    if (!options.feedback || (shared_input && !hessians.empty())) continue;
+    hessians.push_back(std::make_shared<HessianHook>(t.linear->in_features()));
+    hooks.emplace_back(t.linear, hessians.back());
+  }
+  if (!hooks.empty()) run_with_input_hooks(hooks, calibration);
+  for (size_t i = 0; i < subset.size(); ++i) {
+    const int64_t columns = subset[i].linear->in_features();
+    quantize_linear(subset[i], options.feedback ? hessians[shared_input ? 0 : i]->hessian().matrix() : identity(columns),
+                    options.gptq);
+  }
+}
+
+// Streaming (gptq_method.h): the calibration batches are embedded once; each decoder layer runs on the
+// stored hidden states, once per subset and once more, quantized, to give the next layer its inputs.
+// Returns the targets outside the decoder layers (e.g. lm_head), left to the full-model passes.
+std::vector<Target> quantize_decoder_layers(layers::LlamaForCausalLM& model, const Calibration& calibration,
+                                            const std::vector<Target>& targets, const MethodOptions& options) {
+  std::vector<autograd::Variable> hidden;
+  for (int64_t b = 0; b < calibration.batches; ++b) hidden.push_back(model.model()->embed_tokens()->forward(calibration.token_ids(b)));
+  std::vector<bool> done(targets.size(), false);
+  for (int64_t i = 0; i < model.config().num_hidden_layers; ++i) {
+    const std::shared_ptr<layers::LlamaDecoderLayer> layer = model.model()->layer(static_cast<size_t>(i));
+    const std::string prefix = "model.layers." + std::to_string(i) + ".";
+    std::vector<Target> inside;
+    for (size_t k = 0; k < targets.size(); ++k)
+      if (targets[k].name.rfind(prefix, 0) == 0) inside.push_back(targets[k]), done[k] = true;
+    Calibration on_layer{[&](int64_t b) { (void)layer->forward(hidden[static_cast<size_t>(b)]); }, calibration.batches, {}};
+    for (const std::vector<Target>& subset : subsets(inside)) quantize_subset(subset, on_layer, options);
+    for (autograd::Variable& h : hidden) h = layer->forward(h);
+  }
+  std::vector<Target> rest;
+  for (size_t k = 0; k < targets.size(); ++k)
+    if (!done[k]) rest.push_back(targets[k]);
+  return rest;
+}
+
 }  // namespace
 
 void quantize_gptq(layers::Module& model, const Calibration& calibration, const std::string& options_text) {
   const MethodOptions options = parse_options(options_text);
-  const std::vector<Target> targets = targets_of(model);
+  std::vector<Target> targets = targets_of(model);
   // Every weight quantizer starts from round to nearest: layers GPTQ has not reached yet (and
   // Embedding / Conv2d weights, which keep it) need scales for the forward passes.
   fakequant::calibrate_weights(model);
   autograd::NoGradGuard no_grad;
   {
     const FloatLinears float_inputs(model, FloatParts::kInputs);
-    for (const std::vector<Target>& subset : subsets(targets)) {
-      std::vector<std::shared_ptr<HessianHook>> hessians;
-      std::vector<InputHook> hooks;
-      for (const Target& t : subset) {
-        hessians.push_back(std::make_shared<HessianHook>(t.linear->in_features()));
-        hooks.emplace_back(t.linear, hessians.back());
-      }
-      run_with_input_hooks(hooks, calibration);
-      for (size_t i = 0; i < subset.size(); ++i) {
-        quantize_linear(subset[i], options.feedback ? hessians[i]->hessian().matrix() : identity(subset[i].linear->in_features()),
-                        options.gptq);
-      }
-    }
+    auto* llama = dynamic_cast<layers::LlamaForCausalLM*>(&model);
+    if (llama != nullptr && calibration.token_ids) targets = quantize_decoder_layers(*llama, calibration, targets, options);
+    for (const std::vector<Target>& subset : subsets(targets)) quantize_subset(subset, calibration, options);
   }
   calibrate_activations(model, calibration);
 }

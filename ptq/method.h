@@ -14,14 +14,19 @@
 #include <string>
 #include <string_view>
 
+#include "autograd/tensor.h"
 #include "layers/module.h"
 
 namespace qforge::ptq {
 
 struct Calibration {
-  // Runs calibration batch `batch` (0-based, < batches) through the model, without gradients.
+  // Runs calibration batch `batch` (0-based, < batches) through the model, without gradients; the
+  // same data on every call with the same index.
   std::function<void(int64_t batch)> forward;
   int64_t batches = 16;
+  // Language models only (may be empty): the input ids forward(batch) runs. With them a method can
+  // embed the batches once and stream the decoder layers one at a time (gptq_method.h).
+  std::function<autograd::IndexTensor(int64_t batch)> token_ids;
 };
 
 struct Method {

@@ -42,7 +42,8 @@ data::RngState parse_state(const std::string& text) {
 
 LanguageModelTask::LanguageModelTask(const config::RunConfig& config)
     : batch_size_(config.data().batch_size() > 0 ? config.data().batch_size() : 64),
-      context_(config.model().llama().max_position_embeddings()) {
+      context_(config.model().llama().max_position_embeddings()),
+      seed_(config.trainer().seed()) {
   const config::TextData& text = config.data().text();
   tokenizer_kind_ = text.tokenizer().empty() ? "char" : text.tokenizer();
   data::TokenIds tokens;
@@ -77,6 +78,20 @@ LanguageModelTask::LanguageModelTask(const config::RunConfig& config)
 ag::Variable LanguageModelTask::training_loss(int64_t /*step*/) {
   const data::WindowBatch batch = train_windows_->next();
   return next_token_loss(*model_, batch.inputs, batch.targets);
+}
+
+namespace {
+// Calibration streams sit above the training sampler's stream 0.
+constexpr uint64_t kCalibrationStream = uint64_t{1} << 32;
+}  // namespace
+
+ag::Variable LanguageModelTask::calibration_loss(int64_t batch) {
+  const data::WindowBatch windows = train_windows_->fixed_batch(seed_, kCalibrationStream + static_cast<uint64_t>(batch));
+  return next_token_loss(*model_, windows.inputs, windows.targets);
+}
+
+ag::IndexTensor LanguageModelTask::calibration_inputs(int64_t batch) const {
+  return train_windows_->fixed_batch(seed_, kCalibrationStream + static_cast<uint64_t>(batch)).inputs;
 }
 
 Evaluation LanguageModelTask::evaluate(int64_t max_batches) {

@@ -17,6 +17,10 @@ class LanguageModelTask : public Task {
 
   layers::Module& model() override { return *model_; }
   autograd::Variable training_loss(int64_t step) override;
+  // Windows of the training split from the generator (trainer.seed, stream 2^32 + batch).
+  autograd::Variable calibration_loss(int64_t batch) override;
+  // The input ids [batch_size, context] of calibration batch `batch`.
+  autograd::IndexTensor calibration_inputs(int64_t batch) const;
   int64_t items_per_step() const override { return batch_size_ * context_; }
   const char* item_unit() const override { return "tokens"; }
   Evaluation evaluate(int64_t max_batches) override;
@@ -30,6 +34,7 @@ class LanguageModelTask : public Task {
   data::TokenIds validation_;
   std::string tokenizer_kind_, vocabulary_;
   int64_t batch_size_, context_;
+  uint64_t seed_;
 };
 
 }  // namespace qforge::trainers

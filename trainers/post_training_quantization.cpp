@@ -5,6 +5,7 @@
 
 #include "io/atomic_file.h"
 #include "ptq/method.h"
+#include "trainers/language_model_task.h"
 #include "trainers/quantization_setup.h"
 #include "trainers/run_folder.h"
 #include "trainers/task_factory.h"
@@ -41,7 +42,9 @@ RunResult post_training_quantize(const PtqOptions& options) {
   load_float_weights(task->model(), options.float_run);
   task->model().eval();
   ptq::Calibration calibration;
-  calibration.forward = [&task](int64_t batch) { task->training_loss(batch); };
+  calibration.forward = [&task](int64_t batch) { task->calibration_loss(batch); };
+  if (const auto* language_model = dynamic_cast<const LanguageModelTask*>(task.get()))
+    calibration.token_ids = [language_model](int64_t batch) { return language_model->calibration_inputs(batch); };
   calibration.batches = options.calibration_batches > 0 ? options.calibration_batches : 16;
   method.method->quantize(task->model(), calibration, method.options);
   const Evaluation e = task->evaluate(config.trainer().eval_batches());

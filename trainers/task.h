@@ -27,6 +27,10 @@ class Task {
   virtual layers::Module& model() = 0;
   // Loss of the training batch for optimizer step `step` (0-based); advances the data position.
   virtual autograd::Variable training_loss(int64_t step) = 0;
+  // Loss of calibration batch `batch` (0-based) for post-training methods (ptq/method.h): the same
+  // training-data items on every call with the same index, since methods run the set several times.
+  // Classifiers' step batches are already fixed by the step; language models override.
+  virtual autograd::Variable calibration_loss(int64_t batch) { return training_loss(batch); }
   virtual int64_t items_per_step() const = 0;  // samples or tokens in one batch
   virtual const char* item_unit() const = 0;   // "samples" | "tokens"
   // Mean loss (and accuracy) on held-out data; max_batches <= 0 means all of it. Does not

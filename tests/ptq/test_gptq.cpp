@@ -1,6 +1,6 @@
 // GPTQ on one layer (ptq/gptq.h) against a float64 PyTorch implementation written for the tests
-// (tests/ptq/gptq_reference.py: same Hessian batches, damping, block size, order, grid): identical codes
-// and group indices, dequantized weights to float precision, the same GPTQ loss. Then the checks that
+// (tests/ptq/gptq_reference.py: same Hessian batches, damping, block size, order, grid): the Hessian to
+// float32 product accuracy, and on the reference's Hessian identical codes and group indices, dequantized weights to float precision, the same GPTQ loss. Then the checks that
 // catch bugs (../shared notes restated in gptq.h): a diagonal Hessian gives round to nearest exactly,
 // 8 bits reproduce the weight, and the layer's reconstruction error is below round to nearest's.
 #include <gmock/gmock.h>
@@ -123,9 +123,12 @@ TEST(Gptq, MatchesTheFloat64PyTorchReference) {
     const auto& ref_h = answer.tensor(c.name + "/h").values;
     double h_diff = 0, h_max = 0;
     for (size_t i = 0; i < h.size(); ++i) h_diff = std::max(h_diff, std::abs(h[i] - ref_h[i])), h_max = std::max(h_max, std::abs(ref_h[i]));
-    EXPECT_LT(h_diff, 1e-12 * h_max) << c.name;
+    // Batch products in float32 (gptq.h): about 1e-7 relative per product of a few tokens.
+    EXPECT_LT(h_diff, 1e-6 * h_max) << c.name;
+    std::printf("%-26s Hessian max diff %.2e of max %.3g\n", c.name.c_str(), h_diff, h_max);
 
-    const GptqLayer got = gptq_quantize(d.w, c.rows, c.cols, h, c.grid, c.options);
+    // The algorithm itself on the reference's Hessian: the same codes to the last one.
+    const GptqLayer got = gptq_quantize(d.w, c.rows, c.cols, ref_h, c.grid, c.options);
     const auto& ref_codes = answer.tensor(c.name + "/codes").values;
     const auto& ref_q = answer.tensor(c.name + "/q").values;
     const auto& ref_g = answer.tensor(c.name + "/g_idx").values;

@@ -41,21 +41,25 @@ ag::IndexTensor tokens(int64_t rows, unsigned seed) {
   return ag::IndexTensor(ag::Shape{rows, 16}, std::move(ids));
 }
 
-std::vector<fakequant::QuantRule> rules(const std::string& scheme) {
+std::vector<fakequant::QuantRule> rules(const std::string& scheme, bool quantize_head = false) {
   fakequant::QuantRule skip_head{"lm_head", std::nullopt, std::nullopt, true};
   fakequant::QuantRule skip_embedding{"model.embed_tokens", std::nullopt, std::nullopt, true};
   fakequant::QuantRule all{"*", fakequant::parse_scheme(scheme), std::nullopt, false};
+  if (quantize_head) return {skip_embedding, all};
   return {skip_head, skip_embedding, all};
 }
 
-// A model with quantizers, quantized by `method` on 4 calibration batches of 8 sequences.
-std::shared_ptr<layers::LlamaForCausalLM> quantized(const std::string& method, const std::string& scheme) {
+// A model with quantizers, quantized by `method` on 4 calibration batches of 8 sequences; with
+// `streamed`, the calibration also offers its token ids (decoder layers one at a time).
+std::shared_ptr<layers::LlamaForCausalLM> quantized(const std::string& method, const std::string& scheme,
+                                                    bool streamed = false, bool quantize_head = false) {
   auto model = std::make_shared<layers::LlamaForCausalLM>(tiny_config());
-  fakequant::prepare_qat(*model, rules(scheme));
+  fakequant::prepare_qat(*model, rules(scheme, quantize_head));
   model->eval();
   Calibration calibration;
   calibration.batches = 4;
   calibration.forward = [&](int64_t b) { model->forward(tokens(8, 100 + static_cast<unsigned>(b))); };
+  if (streamed) calibration.token_ids = [](int64_t b) { return tokens(8, 100 + static_cast<unsigned>(b)); };
   const MethodChoice choice = parse_method(method);
   choice.method->quantize(*model, calibration, choice.options);
   return model;
@@ -103,6 +107,17 @@ TEST(GptqMethod, WeightsOnTheGridAndCloserThanRoundToNearest) {
     if (scheme.find("asym") != std::string::npos) EXPECT_NEAR(e_grid_rtn, e_rtn, 1e-6 * e_rtn) << scheme;
     EXPECT_LT(e_gptq, e_rtn) << scheme;
     EXPECT_LT(e_act, e_rtn) << scheme;
+  }
+}
+
+TEST(GptqMethod, StreamingTheDecoderLayersGivesTheSameWeights) {
+  // One embedding pass and each layer on stored hidden states must see the very inputs the full-model
+  // passes give each subset: the weights agree to the bit (lm_head, outside the layers, included).
+  for (const std::string method : {"gptq", "gptq:act_order"}) {
+    auto full = quantized(method, "int3:g16", false, true), streamed = quantized(method, "int3:g16", true, true);
+    const auto a = full->named_parameters(), b = streamed->named_parameters();
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].second.data().to_vector(), b[i].second.data().to_vector()) << method << " " << a[i].first;
   }
 }
 
