@@ -34,6 +34,9 @@
 // Known difference from PyTorch 1.13: its per-tensor learnable backward reads the zero point as
 // int(clamp(zp + 0.5)) while its forward uses nearbyint(zp) (they differ when zp is exactly a half
 // integer, or negative); we use the forward's zero point in both passes, as its per-channel op does.
+#include <cstdint>
+#include <vector>
+
 #include "autograd/variable.h"
 #include "fakequant/quantizer_spec.h"
 
@@ -72,6 +75,14 @@ autograd::Variable fake_quant(const autograd::Variable& x, const autograd::Varia
 // range ends) or by a scale that spec.scale_dtype rounded down (e.g. bf16 scales, relative error up
 // to 2^-9, with 8-bit asymmetric codes: 255 * 2^-9 > 0.5 step). Float formats have half a top step
 // of margin (fake_quant above), which no scale rounding reaches.
+// spec.outlier_threshold t > 0 (LLM.int8(), Dettmers et al. 2022, §3.3): the columns outlier_columns
+// marks are rounded to FP16 instead (gradient dx = dy there), and elements with |x| >= t count as 0 in
+// their row's min/max, so the row's scale comes from its regular values.
 autograd::Variable fake_quant_dynamic(const autograd::Variable& x, const QuantizerSpec& spec);
+
+// LLM.int8()'s outlier columns of x viewed as [rows, cols] (row-major): 1 where some row holds
+// |x| >= threshold in that column (NaN never does). One home for the rule: fake_quant_dynamic uses it,
+// and ptq/llm_int8 counts with it.
+std::vector<uint8_t> outlier_columns(const float* x, int64_t rows, int64_t cols, float threshold);
 
 }  // namespace qforge::fakequant

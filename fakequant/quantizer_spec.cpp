@@ -2,6 +2,8 @@
 
 #include <array>
 #include <cctype>
+#include <charconv>
+#include <cmath>
 #include <sstream>
 #include <stdexcept>
 #include <utility>
@@ -69,6 +71,18 @@ std::vector<std::string> split_scheme(const std::string& text) {
   return tokens;
 }
 
+// "outlier6", "outlier0.5": a positive finite threshold, the whole rest of the token read as a number.
+float parse_outlier_threshold(const std::string& token, const std::string& scheme) {
+  const std::string digits = token.substr(7);
+  float value = 0.0f;
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (digits.empty() || error != std::errc() || end != digits.data() + digits.size() || !(value > 0.0f) ||
+      !std::isfinite(value)) {
+    throw std::invalid_argument("scheme '" + scheme + "': '" + token + "' is not outlier<threshold > 0>, e.g. outlier6");
+  }
+  return value;
+}
+
 ScaleDtype parse_scale_dtype(const std::string& name, const std::string& scheme) {
   try {
     return scale_dtype_from_name(name);
@@ -84,6 +98,7 @@ bool apply_modifier(QuantizerSpec& spec, const std::string& token, const std::st
   else if (token == "channel") spec.granularity = GranularitySpec::per_channel(0);
   else if (token.rfind("channel", 0) == 0) spec.granularity = GranularitySpec::per_channel(parse_int(token.substr(7), token, scheme));
   else if (token == "token") spec.dynamic_per_token = true;
+  else if (token.rfind("outlier", 0) == 0) spec.outlier_threshold = parse_outlier_threshold(token, scheme);
   else if (token.size() > 1 && token[0] == 'g' && std::isdigit(static_cast<unsigned char>(token[1]))) {
     spec.granularity = GranularitySpec::per_group(parse_int(token.substr(1), token, scheme));
   } else if (token.rfind("scale_", 0) == 0) spec.scale_dtype = parse_scale_dtype(token.substr(6), scheme);
@@ -185,6 +200,7 @@ std::string QuantizerSpec::describe() const {
   else out << element_format_name(format);
   if (!is_scaled(format)) return out.str();
   if (dynamic_per_token) out << " per-token";
+  if (outlier_threshold > 0.0f) out << " outliers>=" << outlier_threshold << "-fp16";
   else if (granularity.kind == Granularity::kPerTensor) out << " per-tensor";
   else if (granularity.kind == Granularity::kPerChannel) out << " per-channel(" << granularity.axis << ")";
   else out << " g" << granularity.group_size;
@@ -211,6 +227,12 @@ void validate(const QuantizerSpec& spec, const std::string& context) {
   }
   if (spec.dynamic_per_token && spec.estimator != Estimator::kSte && spec.estimator != Estimator::kClippedSte) {
     fail("dynamic per-token scales are recomputed every step and cannot be learned");
+  }
+  if (spec.outlier_threshold != 0.0f && !(spec.outlier_threshold > 0.0f && std::isfinite(spec.outlier_threshold))) {
+    fail("the outlier threshold must be a positive finite number (0 = off)");
+  }
+  if (spec.outlier_threshold > 0.0f && !spec.dynamic_per_token) {
+    fail("outlier columns (LLM.int8()) are found in every forward: they need dynamic per-token scales (token)");
   }
   if (spec.granularity.kind == Granularity::kPerGroup && spec.granularity.group_size <= 0) {
     fail("group size must be positive");
@@ -267,8 +289,8 @@ QuantizerSpec parse_scheme(const std::string& text) {
     }
     if (!matched) {
       throw std::invalid_argument("scheme '" + text + "': unknown token '" + token +
-                                  "' (expected sym, asym, tensor, channel[N], g<N>, token, scale_fp16, scale_bf16, "
-                                  "dq<bits>, an estimator or an observer)");
+                                  "' (expected sym, asym, tensor, channel[N], g<N>, token, outlier<t>, scale_fp16, "
+                                  "scale_bf16, dq<bits>, an estimator or an observer)");
     }
   }
   if (spec.format != ElementFormat::kInt && !spec.symmetric) {
@@ -277,6 +299,13 @@ QuantizerSpec parse_scheme(const std::string& text) {
   }
   validate(spec, "scheme '" + text + "'");
   return spec;
+}
+
+std::string outlier_token(float threshold) {
+  char buffer[32];
+  const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, threshold);
+  if (error != std::errc()) throw std::invalid_argument("outlier_token: cannot print the threshold");
+  return "outlier" + std::string(buffer, end);
 }
 
 std::string gguf_block_scheme_names() {
@@ -295,8 +324,9 @@ std::string scheme_help() {
   }
   std::string help = "Scheme: format then ':'-separated modifiers. Formats ";
   help += scheme_format_names();
-  help += "; modifiers sym|asym, tensor|channel|channel<axis>|g<size>|token, scale_fp16|scale_bf16, dq<bits> "
-          "(two-level scales), observer ";
+  help += "; modifiers sym|asym, tensor|channel|channel<axis>|g<size>|token, outlier<t> (with token: input "
+          "columns with any |x| >= t kept in FP16, LLM.int8()), scale_fp16|scale_bf16, dq<bits> (two-level scales), "
+          "observer ";
   help += observers;
   help += ". Example: int4:g32:asym:mse. GGUF block types (format-exact, no modifiers): ";
   help += gguf_block_scheme_names();

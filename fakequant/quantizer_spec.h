@@ -63,6 +63,12 @@ struct QuantizerSpec {
   // absmax (or min/max) in every forward pass, no observer (W8A8 / LLM.int8()-style dynamic
   // quantization). Overrides `granularity`.
   bool dynamic_per_token = false;
+  // With dynamic_per_token: LLM.int8()'s mixed-precision decomposition (Dettmers et al. 2022, §3.3).
+  // Input columns (features) holding any |x| >= outlier_threshold anywhere in the current forward
+  // are rounded to FP16 instead of quantized, and elements with |x| >= threshold are left out of every
+  // row's range (bitsandbytes' int8_vectorwise_quant); 0 = off. Scheme token "outlier<t>", e.g.
+  // "int8:token:outlier6" (fake_quant_op.h: fake_quant_dynamic).
+  float outlier_threshold = 0.0f;
   ScaleDtype scale_dtype = ScaleDtype::kFp32;
   BlockScaleSpec block_scales;
   Estimator estimator = Estimator::kSte;
@@ -108,12 +114,16 @@ std::string observer_name(ObserverKind kind);
 // tokens, first the format, then modifiers in any order:
 //   int2..int8 | fp8_e4m3 | fp8_e5m2 | fp4_e2m1 | nf4 | fp16 | bf16 (element_formats.h)
 //   sym | asym | tensor | channel | channel<axis> | g<size> | token (dynamic per token)
+//   outlier<t> (with token: LLM.int8() columns with any |x| >= t kept in FP16, e.g. outlier6)
 //   scale_fp16 | scale_bf16 | dq<bits> (two-level scales) | ste | clipped_ste | lsq | lsq_plus | pact
 //   minmax | ema | percentile | mse | kl
-// e.g. "int4:g32:asym", "int8:token", "nf4:g64:dq8". Defaults: sym, per channel along axis 0.
+// e.g. "int4:g32:asym", "int8:token", "int8:token:outlier6", "nf4:g64:dq8". Defaults: sym, per channel along axis 0.
 // GGUF block types, format-exact and without modifiers: the quantized ggml types with a codec
 // (formats/ggml/block_types.h), in lower case: q5_0 | q8_0 | q4_k | q6_k | iq4_nl (QuantizerSpec::ggml_type).
 QuantizerSpec parse_scheme(const std::string& text);
+// The scheme token of an outlier threshold, "outlier" + the shortest decimal that parses back to t
+// ("outlier6", "outlier0.5", "outlier1e+09"), so a scheme written by a method reads back exactly.
+std::string outlier_token(float threshold);
 
 // The scheme names of the GGUF block types, "q5_0, q8_0, q4_k, q6_k, iq4_nl", from the ggml type table.
 std::string gguf_block_scheme_names();

@@ -36,6 +36,10 @@ struct Method {
   // `options`: what followed "<name>:" in the method string (e.g. "damp=0.01,act_order"); each method
   // parses its own and throws std::invalid_argument naming the option it does not know.
   void (*quantize)(layers::Module& model, const Calibration& calibration, const std::string& options);
+  // Null, or the input (activation) scheme the method is defined with, from its options: LLM.int8()'s
+  // decomposition happens in every forward, so it lives in the run's rules (trainers fill it into
+  // every quantizing rule, and `qforge eval` rebuilds it from the saved config).
+  std::string (*input_scheme)(const std::string& options) = nullptr;
 };
 
 std::span<const Method> methods();

@@ -3,6 +3,7 @@
 
 #include "ptq/awq_method.h"
 #include "ptq/gptq_method.h"
+#include "ptq/llm_int8.h"
 #include "ptq/method.h"
 #include "ptq/rtn.h"
 #include "ptq/smoothquant.h"
@@ -22,6 +23,9 @@ std::span<const Method> methods() {
       {"smoothquant", "SmoothQuant: input channels scaled by max|X|^alpha / max|W|^(1-alpha), folded into the norms "
                       "before q/k/v and gate/up, then round to nearest (W8A8 with int8:channel + int8:token); option alpha=",
        "Xiao et al. 2022, SmoothQuant, §4 eq. 4", &quantize_smoothquant},
+      {"llm_int8", "LLM.int8(): int8:channel weights, per-token int8 inputs whose columns with any |x| >= threshold "
+                   "stay FP16 in every forward (input scheme int8:token:outlier<t>, set by the method); option threshold= (6)",
+       "Dettmers et al. 2022, LLM.int8(), §3.2-3.3", &quantize_llm_int8, &llm_int8_input_scheme},
   };
   return kMethods;
 }

@@ -27,6 +27,19 @@ config::QuantizationConfig scheme_rules(const std::string& weight_scheme, const 
   return quantization;
 }
 
+void apply_method_input_scheme(config::QuantizationConfig& quantization, const ptq::MethodChoice& method) {
+  if (method.method->input_scheme == nullptr) return;
+  const std::string scheme = method.method->input_scheme(method.options);
+  for (config::QuantRule& rule : *quantization.mutable_rules()) {
+    if (rule.skip()) continue;
+    if (!rule.has_input()) rule.mutable_input()->set_scheme(scheme);
+    else if (rule.input().scheme() != scheme)
+      throw std::invalid_argument("quantize --method " + std::string(method.method->name) + ": its inputs are " + scheme +
+                                  "; rule '" + rule.pattern() + "' asks for '" + rule.input().scheme() +
+                                  "' (leave the input scheme out)");
+  }
+}
+
 RunResult post_training_quantize(const PtqOptions& options) {
   const ptq::MethodChoice method = ptq::parse_method(options.method);
   const RunFolder run = open_run_folder(options.float_run);
@@ -37,6 +50,7 @@ RunResult post_training_quantize(const PtqOptions& options) {
   }
   *config.mutable_quantization() = options.quantization;
   config.mutable_quantization()->clear_init_from();
+  apply_method_input_scheme(*config.mutable_quantization(), method);
   std::unique_ptr<Task> task = make_task(config);
   task->load_state(source.metadata);
   load_float_weights(task->model(), options.float_run);

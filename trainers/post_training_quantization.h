@@ -22,7 +22,8 @@ struct PtqOptions {
 };
 
 // Quantizes, calibrates, evaluates on the run's validation data and saves output_dir/checkpoint.bin.
-// Errors name the run folder or the rule.
+// A method with an input scheme (ptq::Method::input_scheme, LLM.int8()) gets it on every rule that
+// quantizes and has none; a rule asking for another one is an error. Errors name the run folder or the rule.
 RunResult post_training_quantize(const PtqOptions& options);
 
 // Rules for one scheme on every layer except `keep_float` globs: skip rules first, then "*" with
