@@ -4,7 +4,7 @@
 // columns is quantized with GPTQ (ptq/gptq.h) from the Hessian of its inputs over the calibration
 // batches; Embedding and Conv2d weight quantizers get round to nearest.
 //
-// True-sequential order (Frantar et al. 2022, §5 and the reference's --true-sequential): inside each
+// True-sequential order (ptq/sequential.h; Frantar et al. 2022, §5): inside each
 // decoder layer [k, v, q], then [o], then [up, gate], then [down]; a subset's Hessians are collected
 // with everything before it already quantized, so later layers see quantized inputs. Any other Linear
 // is a subset of its own, in module order. Inputs are observed in float (input quantizers are taken out
