@@ -6,6 +6,7 @@
 #include "ptq/method.h"
 #include "ptq/rtn.h"
 #include "ptq/smoothquant.h"
+#include "ptq/spqr_method.h"
 
 namespace qforge::ptq {
 
@@ -22,6 +23,8 @@ std::span<const Method> methods() {
       {"smoothquant", "SmoothQuant: input channels scaled by max|X|^alpha / max|W|^(1-alpha), folded into the norms "
                       "before q/k/v and gate/up, then round to nearest (W8A8 with int8:channel + int8:token); option alpha=",
        "Xiao et al. 2022, SmoothQuant, §4 eq. 4", &quantize_smoothquant},
+      {"spqr", "SpQR: GPTQ with act-order groups of 16 whose scales and zeros are 3-bit codes, and fp16 outliers chosen by the inverse-Hessian error; options outliers=, threshold=, beta1=, beta2=, qq_bits=, damp=, block=, no_act_order",
+       "Dettmers et al. 2023, SpQR, §3.3 Algorithm 1", &quantize_spqr},
   };
   return kMethods;
 }
