@@ -160,5 +160,56 @@ TEST(Spqr, MatchesTheFloat64NumPyReference) {
   }
 }
 
+TEST(Spqr, FractionSearchStaysAtItsTargetAndOutliersHelp) {
+  const Case c{"w3", 32, 64, 200, options(3, 16, 16, 3, std::numeric_limits<double>::infinity(), true, 32)};
+  const Data d = make_data(c, 5);
+  const std::vector<double> h = hessian_of(c, d);
+  const SpqrLayer none = spqr_quantize_to_fraction(d.w, c.rows, c.cols, h, c.options, 0.0);
+  const SpqrLayer one = spqr_quantize_to_fraction(d.w, c.rows, c.cols, h, c.options, 0.01);
+  const SpqrLayer five = spqr_quantize_to_fraction(d.w, c.rows, c.cols, h, c.options, 0.05);
+  const double e_none = output_error(c, d, none.weight), e_one = output_error(c, d, one.weight), e_five = output_error(c, d, five.weight);
+  // GPTQ on int3 with the same groups (in its own contiguous order, fp32 scales, integer zeros).
+  const double e_gptq = output_error(c, d, gptq_quantize(d.w, c.rows, c.cols, h, {3, false, 16}, {0.01, 32, true, true}).weight);
+  std::printf("w3 b16 layer output error: no outliers %.5g, %.2f%% outliers %.5g, %.2f%% outliers %.5g; GPTQ act-order int3 g16 %.5g\n",
+              e_none, 100 * one.outlier_fraction(), e_one, 100 * five.outlier_fraction(), e_five, e_gptq);
+  EXPECT_TRUE(none.state.outliers.empty());
+  EXPECT_LE(one.outlier_fraction(), 0.01);
+  EXPECT_GE(one.outlier_fraction(), 0.005);
+  EXPECT_LE(five.outlier_fraction(), 0.05);
+  EXPECT_GE(five.outlier_fraction(), 0.04);
+  EXPECT_LT(e_one, e_none);
+  EXPECT_LT(e_five, e_one);
+  EXPECT_NEAR(spqr_bits_per_weight(c.options, 0.01), 3 + 6.0 / 16 + 64.0 / 256 + 0.32, 1e-12);
+}
+
+TEST(Spqr, TheWeightQuantizerForwardIsTheLayer) {
+  // The model's representation (fakequant/spqr_weight.h) rebuilt from the state gives back the layer's
+  // values from its latent weight, codes included; a different latent weight is re-rounded onto the grid.
+  const Case c{"w3", 32, 64, 200, options(3, 16, 16, 3, 0.2, true, 32)};
+  const Data d = make_data(c, 9);
+  const SpqrLayer layer = spqr_quantize(d.w, c.rows, c.cols, hessian_of(c, d), c.options);
+  ASSERT_FALSE(layer.state.outliers.empty());
+  fakequant::SpqrWeightQuantizer quantizer(layer.state);
+  autograd::Tensor latent(autograd::Shape{c.rows, c.cols});
+  std::copy(layer.weight.begin(), layer.weight.end(), latent.data());
+  const autograd::Tensor out = quantizer.forward(autograd::Variable(latent)).data();
+  EXPECT_EQ(out.to_vector(), latent.to_vector());
+  const std::vector<int64_t> codes = quantizer.codes(latent);
+  std::vector<bool> outlier(layer.weight.size(), false);
+  for (int64_t i : layer.state.outliers) outlier[i] = true;
+  for (size_t i = 0; i < codes.size(); ++i)
+    if (!outlier[i]) ASSERT_EQ(codes[i], layer.codes[i]) << i;
+  std::copy(d.w.begin(), d.w.end(), latent.data());  // the float weight: rounded, outliers passed through
+  const autograd::Tensor rounded = quantizer.forward(autograd::Variable(latent)).data();
+  for (int64_t i : layer.state.outliers) EXPECT_EQ(rounded.data()[i], d.w[i]);
+  EXPECT_NE(rounded.to_vector(), latent.to_vector());
+  fakequant::SpqrState bad = layer.state;
+  bad.permutation[0] = bad.permutation[1];
+  EXPECT_THAT([&] { fakequant::SpqrWeightQuantizer q(bad); },
+              ::testing::ThrowsMessage<std::invalid_argument>(::testing::HasSubstr("not a permutation")));
+  EXPECT_THAT([&] { spqr_quantize(d.w, c.rows, c.cols, hessian_of(c, d), options(3, 16, 16, 3, 0.2, true, 24)); },
+              ::testing::ThrowsMessage<std::invalid_argument>(::testing::HasSubstr("block 24 is not a positive multiple of beta1 16")));
+}
+
 }  // namespace
 }  // namespace qforge::ptq
