@@ -61,8 +61,8 @@ SpqrLayer spqr_quantize(std::span<const float> weight, int64_t rows, int64_t col
 SpqrLayer spqr_quantize_to_fraction(std::span<const float> weight, int64_t rows, int64_t cols,
                                     std::span<const double> hessian, SpqrOptions options, double fraction);
 
-// Storage per weight as the paper counts it (the reference's get_average_number_of_bits, docs/spqr.md
-// §3): bits + 2 stat_bits / beta1 + 2 (16 + 16) / (beta1 beta2) + 32 * outlier fraction (an fp16 value
+// Storage per weight as the paper counts it (docs/spqr.md §3, the reference's get_average_number_of_bits):
+// bits + 2 stat_bits / beta1 + 2 (16 + 16) / (beta1 beta2) + 32 * outlier fraction (an fp16 value
 // and a 16-bit column index per outlier). The permutation (16 bits per input column) is not counted.
 double spqr_bits_per_weight(const SpqrOptions& options, double outlier_fraction);
 
