@@ -2,20 +2,19 @@
 // batch updates, in double precision (Eigen, private to this file).
 #include "ptq/gptq.h"
 
-#include "autograd/kernels/gemm.h"
-
-#include <Eigen/Cholesky>
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <stdexcept>
 #include <string>
+
+#include "autograd/kernels/gemm.h"
+#include "ptq/inverse_hessian.h"
 
 namespace qforge::ptq {
 namespace {
 
-using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Matrix = HessianMatrix;
 
 // Scale and zero point of every row for one group of columns.
 struct GroupParams {
@@ -55,38 +54,6 @@ void check(const IntGrid& grid, const GptqOptions& options, int64_t rows, int64_
   if (options.block_size <= 0) fail("block size " + std::to_string(options.block_size) + " must be positive");
   if (!(options.damp >= 0)) fail("damp " + std::to_string(options.damp) + " must be >= 0");
   if (options.static_groups && grid.group_size == 0) fail("static groups need a group size");
-}
-
-// Upper Cholesky factor U of H^-1 (H^-1 = U^T U) after dampening. With J the reversal permutation and
-// J H J = L L^T, H^-1 = J L^-T L^-1 J = (J L^-1 J)^T (J L^-1 J), and J L^-1 J is upper triangular with a
-// positive diagonal: by uniqueness it is U. One Cholesky and one triangular inverse (2/3 n^3 flops)
-// instead of the reference's Cholesky, inverse and second Cholesky (8/3 n^3); same U to rounding.
-Matrix inverse_hessian_factor(Matrix h, double damp) {
-  h.diagonal().array() += damp * h.diagonal().mean();
-  const Eigen::Index n = h.rows();
-  const Matrix reversed = h.reverse();  // J H J: rows and columns reversed
-  Eigen::LLT<Matrix> llt(reversed);
-  if (llt.info() != Eigen::Success) throw std::invalid_argument("gptq: the damped Hessian is not positive definite (raise damp)");
-  // L^-1 by column blocks: block k of the identity has zeros above row k0, and so has its solution,
-  // so only L's trailing corner takes part (n^3 / 3 flops instead of a full solve's n^3).
-  const Matrix l = llt.matrixL();
-  Matrix inverse = Matrix::Zero(n, n);
-  constexpr Eigen::Index kBlock = 256;
-  for (Eigen::Index k0 = 0; k0 < n; k0 += kBlock) {
-    const Eigen::Index width = std::min(kBlock, n - k0), tail = n - k0;
-    auto block = inverse.block(k0, k0, tail, width);
-    block.topRows(width).setIdentity();
-    l.bottomRightCorner(tail, tail).triangularView<Eigen::Lower>().solveInPlace(block);
-  }
-  return inverse.reverse();  // J L^-1 J
-}
-
-std::vector<int32_t> column_order(const Matrix& h, bool act_order) {
-  std::vector<int32_t> order(static_cast<size_t>(h.rows()));
-  std::iota(order.begin(), order.end(), 0);
-  if (act_order)
-    std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return h(a, a) > h(b, b); });
-  return order;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "ptq/method.h"
 #include "ptq/rtn.h"
 #include "ptq/smoothquant.h"
+#include "ptq/spqr_method.h"
 
 namespace qforge::ptq {
 
@@ -26,6 +27,8 @@ std::span<const Method> methods() {
       {"llm_int8", "LLM.int8(): int8:channel weights, per-token int8 inputs whose columns with any |x| >= threshold "
                    "stay FP16 in every forward (input scheme int8:token:outlier<t>, set by the method); option threshold= (6)",
        "Dettmers et al. 2022, LLM.int8(), §3.2-3.3", &quantize_llm_int8, &llm_int8_input_scheme},
+      {"spqr", "SpQR: GPTQ with act-order groups of 16 whose scales and zeros are 3-bit codes, and fp16 outliers chosen by the inverse-Hessian error; options outliers=, threshold=, beta1=, beta2=, qq_bits=, damp=, block=, no_act_order",
+       "Dettmers et al. 2023, SpQR, §3.3 Algorithm 1", &quantize_spqr},
   };
   return kMethods;
 }

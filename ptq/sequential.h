@@ -1,0 +1,47 @@
+#pragma once
+// The model walk of the Hessian-based methods (GPTQ, SpQR): which Linears they quantize and in which
+// order, with the Hessian of each one's inputs collected over the calibration batches.
+//
+// True-sequential order (Frantar et al. 2022, §5 and the reference's --true-sequential): inside each
+// decoder layer [k, v, q], then [o], then [up, gate], then [down]; a subset's Hessians are collected
+// with everything before it already quantized, so later layers see quantized inputs. Any other Linear
+// is a subset of its own, in module order. Inputs are observed in float (input quantizers are taken
+// out while the weights are chosen). q/k/v (and gate/up) read one tensor and share one Hessian.
+//
+// Streaming: for a Llama whose calibration offers its token ids, the batches are embedded once and each
+// decoder layer runs on the stored hidden states (once per subset, then once quantized to give the next
+// layer its inputs), so the cost is linear in the depth and peak memory the model plus one layer's
+// inputs over the calibration set; the weights are bit-identical to full-model passes
+// (tests/ptq/test_gptq_method.cpp). Otherwise, and for Linears outside the decoder layers (lm_head),
+// each subset runs the calibration batches through the whole model once. Activation quantizers are the
+// caller's business afterwards (ptq/rtn.h calibrate_activations).
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fakequant/quantizer.h"
+#include "layers/linear.h"
+#include "ptq/method.h"
+
+namespace qforge::ptq {
+
+struct LinearTarget {
+  std::string name;
+  std::shared_ptr<layers::Linear> linear;
+  std::shared_ptr<fakequant::Quantizer> quantizer;  // the weight quantizer the rules installed
+};
+
+// Every Linear with a weight quantizer, checked to be an integer grid (ptq/int_grid.h) before any work.
+// std::invalid_argument "ptq <method>: ..." when there is none or one does not fit.
+std::vector<LinearTarget> quantized_linears(layers::Module& model, const std::string& method);
+
+// H = 2 X^T X / n of a Linear's float inputs (ptq/gptq.h HessianAccumulator), row-major [in, in].
+using QuantizeLinear = std::function<void(const LinearTarget&, const std::vector<double>& hessian)>;
+
+// Calls `quantize` on every target in true-sequential order; it must leave the Linear's weight (and
+// weight quantizer) as the quantized model uses them before the next subset is observed.
+void quantize_true_sequential(layers::Module& model, const Calibration& calibration,
+                              const std::vector<LinearTarget>& targets, const QuantizeLinear& quantize);
+
+}  // namespace qforge::ptq
