@@ -29,6 +29,8 @@ bench: build
 	/usr/bin/python3 bench/compare_training.py --qforge $(BUILD_DIR)/cli/qforge --run-root $(BUILD_DIR)/bench-runs
 	/usr/bin/python3 bench/gguf_quantize.py --build $(BUILD_DIR)
 	/usr/bin/python3 bench/qlora_memory.py --build $(BUILD_DIR)
+	/usr/bin/python3 bench/ptq_gptq.py --build $(BUILD_DIR)
+	/usr/bin/python3 bench/ptq_model.py --build $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)

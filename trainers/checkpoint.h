@@ -33,9 +33,12 @@ inline constexpr const char* kCheckpointFile = "checkpoint.bin";
 // the path.
 void save_checkpoint(const std::filesystem::path& dir, const Checkpoint& checkpoint);
 // Reads dir/checkpoint.bin; a missing, truncated or foreign file throws naming the path.
-// Format 2 added `buffers`. Format 1 files still load: their quantizers' float "state" parameters
-// become "counters" buffers (checkpoint.cpp upgrade_from_format_1).
-Checkpoint load_checkpoint(const std::filesystem::path& dir);
+// Format 2 added `buffers`, format 3 moved the optimizer state last. Format 1 files still load: their
+// quantizers' float "state" parameters become "counters" buffers (checkpoint.cpp upgrade_from_format_1).
+// kWithoutOptimizer leaves `optimizer` empty and, for format 3, stops reading before it: what every
+// reader but a resuming trainer wants.
+enum class CheckpointParts { kAll, kWithoutOptimizer };
+Checkpoint load_checkpoint(const std::filesystem::path& dir, CheckpointParts parts = CheckpointParts::kAll);
 
 // The value of `key` in checkpoint metadata (or a task's saved state); throws std::runtime_error
 // "<source>: checkpoint metadata has no '<key>'" when it is absent. The one lookup of saved text state.

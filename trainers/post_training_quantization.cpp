@@ -42,7 +42,7 @@ void apply_method_input_scheme(config::QuantizationConfig& quantization, const p
 
 RunResult post_training_quantize(const PtqOptions& options) {
   const ptq::MethodChoice method = ptq::parse_method(options.method);
-  const RunFolder run = open_run_folder(options.float_run);
+  RunFolder run = open_run_folder(options.float_run);
   const Checkpoint& source = run.checkpoint;
   config::RunConfig config = run.config;
   if (config.quantization().rules_size() > 0 || !config.quantization().preset().empty()) {
@@ -53,7 +53,8 @@ RunResult post_training_quantize(const PtqOptions& options) {
   apply_method_input_scheme(*config.mutable_quantization(), method);
   std::unique_ptr<Task> task = make_task(config);
   task->load_state(source.metadata);
-  load_float_weights(task->model(), options.float_run);
+  load_float_weights(task->model(), run);
+  run.checkpoint.model.clear();  // the weights live in the model now: peak memory is one copy
   task->model().eval();
   ptq::Calibration calibration;
   calibration.forward = [&task](int64_t batch) { task->calibration_loss(batch); };

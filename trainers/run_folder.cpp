@@ -27,8 +27,8 @@ const std::string& RunFolder::metadata(const std::string& key) const {
   return metadata_value(checkpoint.metadata, key, dir.string());
 }
 
-RunFolder open_run_folder(const fs::path& dir) {
-  RunFolder run{dir, load_checkpoint(dir), config::RunConfig()};
+RunFolder open_run_folder(const fs::path& dir, CheckpointParts parts) {
+  RunFolder run{dir, load_checkpoint(dir, parts), config::RunConfig()};
   run.config = parse_run_config(run.checkpoint.config_text, run.checkpoint_path());
   return run;
 }
@@ -153,7 +153,11 @@ exporters::ExportSource export_source(const fs::path& dir, exporters::ExportInpu
 }
 
 void load_float_weights(layers::Module& model, const std::filesystem::path& run_dir) {
-  const RunFolder run = open_run_folder(run_dir);
+  load_float_weights(model, open_run_folder(run_dir));
+}
+
+void load_float_weights(layers::Module& model, const RunFolder& run) {
+  const fs::path& run_dir = run.dir;
   std::map<std::string, autograd::Tensor> saved(run.checkpoint.model.begin(), run.checkpoint.model.end());
   std::map<std::string, autograd::Tensor> wanted;
   for (const auto& [name, param] : model.named_parameters()) {

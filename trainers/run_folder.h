@@ -36,8 +36,9 @@ struct RunFolder {
 };
 
 // Reads dir/checkpoint.bin and parses its config; a missing, truncated or foreign file or a config
-// that no longer parses throws naming the file.
-RunFolder open_run_folder(const std::filesystem::path& dir);
+// that no longer parses throws naming the file. The optimizer state is read only when asked for
+// (resuming training); everything else leaves it on disk.
+RunFolder open_run_folder(const std::filesystem::path& dir, CheckpointParts parts = CheckpointParts::kWithoutOptimizer);
 // True when `path` is a directory holding checkpoint.bin.
 bool is_run_folder(const std::filesystem::path& path);
 
@@ -45,6 +46,8 @@ bool is_run_folder(const std::filesystem::path& path);
 // keep their initial values. Every float parameter of the model must be in the checkpoint with the
 // same shape (errors name the parameter and the file).
 void load_float_weights(layers::Module& model, const std::filesystem::path& run_dir);
+// The same from a run folder already open (no second read of its checkpoint).
+void load_float_weights(layers::Module& model, const RunFolder& run);
 
 // A language-model run's tokenizer, model shape and output token strings. Throws naming the folder
 // when the run is not a language model (no model.llama), or trained on token ids (it has no tokenizer

@@ -81,7 +81,7 @@ void TrainingRun::resume_or_start() {
     if (!init_from.empty()) load_float_weights(task_->model(), init_from);
     return;
   }
-  const RunFolder run = open_run_folder(options_.run_dir);
+  const RunFolder run = open_run_folder(options_.run_dir, CheckpointParts::kAll);
   const Checkpoint& c = run.checkpoint;
   if (to_text(comparable(run.config)) != to_text(comparable(config_))) {
     throw std::invalid_argument(path.string() + " was written by a different config; use --fresh to start over or "

@@ -57,6 +57,21 @@ void save_format_1(const std::filesystem::path& dir, const Checkpoint& c) {
           << c.metadata;
 }
 
+// Format 2 (int64 buffers after the metadata, the optimizer state before the counters).
+void save_format_2(const std::filesystem::path& dir, const Checkpoint& c) {
+  std::filesystem::create_directories(dir);
+  std::ofstream out(dir / kCheckpointFile, std::ios::binary | std::ios::trunc);
+  boost::archive::binary_oarchive archive(out);
+  auto records = [](const NamedTensors& tensors) {
+    std::vector<std::pair<std::string, TensorRecord>> r;
+    for (const auto& [name, t] : tensors) r.push_back({name, {t.shape().to_vector(), t.to_vector()}});
+    return r;
+  };
+  const uint32_t magic = 0x51464350, version = 2;
+  archive << magic << version << c.step << c.config_text << records(c.model) << records(c.optimizer) << c.counters
+          << c.metadata << c.buffers;
+}
+
 std::filesystem::path fresh_dir(const std::string& name) {
   const auto dir = std::filesystem::temp_directory_path() / ("qforge_ckpt1_" + name + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
@@ -209,6 +224,43 @@ TEST(QuantizerCounters, StepsAboveTwoTo24SurviveACheckpointAndFreezeExactly) {
   EXPECT_TRUE(resumed.frozen());
   EXPECT_EQ(scale_after(1000.0f, 4), second);
   EXPECT_EQ(resumed.observed_steps(), kTwoTo24 + 2);
+}
+
+// Format 3 moved the optimizer state last; format-2 files load as before, and every format leaves the
+// optimizer state out when the reader does not want it.
+TEST(CheckpointFormats, Format2LoadsAndTheOptimizerIsOptional) {
+  Checkpoint c;
+  c.step = 7;
+  c.config_text = "trainer { steps: 9 }\n";
+  c.model = {{"w", random_tensor(Shape{3, 4}, 1)}, {"b", random_tensor(Shape{4}, 2)}};
+  c.buffers = {{"q.counters", {1, 5, 0}}};
+  c.optimizer = {{"group0.param0.m", random_tensor(Shape{3, 4}, 3)}};
+  c.counters = {{"group0.param0.step", 7}};
+  c.metadata = {{"tokenizer", "char"}};
+  const auto old_dir = fresh_dir("format2"), new_dir = fresh_dir("format3");
+  save_format_2(old_dir, c);
+  save_checkpoint(new_dir, c);
+  for (const auto& dir : {old_dir, new_dir}) {
+    for (const CheckpointParts parts : {CheckpointParts::kAll, CheckpointParts::kWithoutOptimizer}) {
+      const Checkpoint loaded = load_checkpoint(dir, parts);
+      EXPECT_EQ(loaded.step, 7);
+      EXPECT_EQ(loaded.config_text, c.config_text);
+      ASSERT_EQ(loaded.model.size(), 2u);
+      EXPECT_EQ(loaded.model[0].second.to_vector(), c.model[0].second.to_vector());
+      EXPECT_EQ(loaded.model[1].second.to_vector(), c.model[1].second.to_vector());
+      EXPECT_EQ(loaded.buffers, c.buffers);
+      EXPECT_EQ(loaded.counters, c.counters);
+      EXPECT_EQ(loaded.metadata, c.metadata);
+      if (parts == CheckpointParts::kAll) {
+        ASSERT_EQ(loaded.optimizer.size(), 1u);
+        EXPECT_EQ(loaded.optimizer[0].second.to_vector(), c.optimizer[0].second.to_vector());
+      } else {
+        EXPECT_TRUE(loaded.optimizer.empty());
+      }
+    }
+  }
+  std::filesystem::remove_all(old_dir);
+  std::filesystem::remove_all(new_dir);
 }
 
 }  // namespace
