@@ -10,10 +10,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "ptq/hessian_factor.h"
+
 namespace qforge::ptq {
 namespace {
 
-using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Matrix = HessianMatrix;
 
 // Scale and zero point of every row for one group of columns.
 struct GroupParams {
@@ -53,17 +55,6 @@ void check(const IntGrid& grid, const GptqOptions& options, int64_t rows, int64_
   if (options.block_size <= 0) fail("block size " + std::to_string(options.block_size) + " must be positive");
   if (!(options.damp >= 0)) fail("damp " + std::to_string(options.damp) + " must be >= 0");
   if (options.static_groups && grid.group_size == 0) fail("static groups need a group size");
-}
-
-// Upper Cholesky factor U of H^-1 (H^-1 = U^T U) after dead inputs and dampening.
-Matrix inverse_hessian_factor(Matrix h, double damp) {
-  h.diagonal().array() += damp * h.diagonal().mean();
-  Eigen::LLT<Matrix> llt(h);
-  if (llt.info() != Eigen::Success) throw std::invalid_argument("gptq: the damped Hessian is not positive definite (raise damp)");
-  const Matrix inverse = llt.solve(Matrix::Identity(h.rows(), h.cols()));
-  Eigen::LLT<Matrix> factor(inverse);
-  if (factor.info() != Eigen::Success) throw std::invalid_argument("gptq: H^-1 is not positive definite (raise damp)");
-  return factor.matrixU();
 }
 
 std::vector<int32_t> column_order(const Matrix& h, bool act_order) {
