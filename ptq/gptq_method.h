@@ -4,12 +4,9 @@
 // columns is quantized with GPTQ (ptq/gptq.h) from the Hessian of its inputs over the calibration
 // batches; Embedding and Conv2d weight quantizers get round to nearest.
 //
-// True-sequential order (Frantar et al. 2022, §5 and the reference's --true-sequential): inside each
-// decoder layer [k, v, q], then [o], then [up, gate], then [down]; a subset's Hessians are collected
-// with everything before it already quantized, so later layers see quantized inputs. Any other Linear
-// is a subset of its own, in module order. Inputs are observed in float (input quantizers are taken out
-// while the weights are chosen) and the activation quantizers are calibrated afterwards, as round to
-// nearest does. Each subset runs the calibration batches through the whole model once.
+// The walk is ptq/true_sequential.h's (Frantar et al. 2022, §5: [k, v, q], [o], [up, gate], [down] per
+// decoder layer, each subset's Hessians with everything before it quantized). Inputs are observed in
+// float and the activation quantizers are calibrated afterwards, as round to nearest does.
 //
 // Options ("gptq:damp=0.01,block=128,act_order"): damp (fraction of mean diag H, default 0.01), block
 // (columns per lazy batch, default 128), act_order (columns in descending diag H; groups stay the
