@@ -18,18 +18,22 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 steps="${QFORGE_GPTQ_GGUF_STEPS:-300}"
 chunks="${QFORGE_GPTQ_GGUF_CHUNKS:-64}"
 
-"$qforge" train --config "$root/examples/char_llama_gguf.pbtxt" --run-dir "$work/run" --fresh \
-  --set trainer.steps="$steps" --set schedule.warmup_steps=$(( steps / 5 )) --set trainer.eval_every=0 \
-  --set trainer.checkpoint_every=0 --set trainer.log_every=1000 | tail -n 1 | sed "s/^/float: /"
-"$qforge" imatrix --checkpoint "$work/run" --chunks "$chunks" -o "$work/imatrix.gguf" >/dev/null
-"$qforge" export --checkpoint "$work/run" --type Q4_K_M -o "$work/plain.gguf" >/dev/null
-"$qforge" export --checkpoint "$work/run" --type Q4_K_M --imatrix "$work/imatrix.gguf" -o "$work/imatrix.Q4_K_M.gguf" >/dev/null
-"$qforge" export --checkpoint "$work/run" --type Q4_K_M --method gptq --calibration-chunks "$chunks" -o "$work/gptq.gguf"
+# QFORGE_GPTQ_GGUF_RUN=<float run folder>: use that trained run (read only) instead of training one.
+run="${QFORGE_GPTQ_GGUF_RUN:-$work/run}"
+if [ -z "${QFORGE_GPTQ_GGUF_RUN:-}" ]; then
+  "$qforge" train --config "$root/examples/char_llama_gguf.pbtxt" --run-dir "$run" --fresh \
+    --set trainer.steps="$steps" --set schedule.warmup_steps=$(( steps / 5 )) --set trainer.eval_every=0 \
+    --set trainer.checkpoint_every=0 --set trainer.log_every=1000 | tail -n 1 | sed "s/^/float: /"
+fi
+"$qforge" imatrix --checkpoint "$run" --chunks "$chunks" -o "$work/imatrix.gguf" >/dev/null
+"$qforge" export --checkpoint "$run" --type Q4_K_M -o "$work/plain.gguf" >/dev/null
+"$qforge" export --checkpoint "$run" --type Q4_K_M --imatrix "$work/imatrix.gguf" -o "$work/imatrix.Q4_K_M.gguf" >/dev/null
+"$qforge" export --checkpoint "$run" --type Q4_K_M --method gptq --calibration-chunks "$chunks" -o "$work/gptq.gguf"
 
-loss() { "$qforge" eval --checkpoint "$work/run" "$@" | tail -n 1 | sed 's/.*val_loss=\([0-9.]*\).*/\1/'; }
+loss() { "$qforge" eval --checkpoint "$run" "$@" | tail -n 1 | sed 's/.*val_loss=\([0-9.]*\).*/\1/'; }
 float=$(loss); plain=$(loss --gguf "$work/plain.gguf"); imatrix=$(loss --gguf "$work/imatrix.Q4_K_M.gguf")
 gptq=$(loss --gguf "$work/gptq.gguf")
-echo "val_loss float $float  Q4_K_M plain $plain  imatrix $imatrix  gptq $gptq ($chunks chunks, $steps steps)"
+echo "val_loss float $float  Q4_K_M plain $plain  imatrix $imatrix  gptq $gptq ($chunks chunks of $run)"
 "$python" - "$float" "$plain" "$imatrix" "$gptq" <<'PY'
 import sys
 f, plain, imatrix, gptq = map(float, sys.argv[1:])
@@ -38,5 +42,5 @@ assert gptq < imatrix, f"GPTQ Q4_K_M ({gptq}) does not beat the imatrix Q4_K_M (
 print(f"GPTQ recovers {100 * (imatrix - gptq) / (imatrix - f):.0f}% of the imatrix file's gap to float")
 PY
 head -c 1600 "$fortunes" > "$work/text.txt"
-"$python" "$peer/agreement.py" --file "$qforge" "$peer/run.sh" "$work/run" "$work/gptq.gguf" Q4_K_M "$work/text.txt"
+"$python" "$peer/agreement.py" --file "$qforge" "$peer/run.sh" "$run" "$work/gptq.gguf" Q4_K_M "$work/text.txt"
 echo "gptq gguf checks passed"
