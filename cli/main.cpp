@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/export_method.h"
 #include "cli/imatrix_command.h"
 #include "cli/model_options.h"
 #include "cli/probs_command.h"
@@ -18,6 +19,7 @@
 #include "exporters/gguf/llama_type_mix.h"
 #include "exporters/registry.h"
 #include "fakequant/quantizer_spec.h"
+#include "ptq/gptq_ggml_method.h"
 #include "ptq/method.h"
 #include "trainers/gguf_evaluate.h"
 #include "trainers/post_training_quantization.h"
@@ -43,6 +45,8 @@ struct Arguments {
   std::string format = "gguf", file_type, file, eval_gguf;
   qforge::cli::QuantizeGgufArguments quantize_gguf;
   std::string imatrix;  // export --imatrix
+  std::string export_method;  // export --method
+  int64_t calibration_chunks = 128;
   qforge::cli::ImatrixArguments imatrix_command;
   qforge::cli::QloraArguments qlora;
 };
@@ -102,7 +106,13 @@ void add_export(CLI::App& app, Arguments& args) {
   e->add_option("-o,--out", args.file, "Output file")->required();
   e->add_option("--imatrix", args.imatrix, "Importance matrix (.gguf or legacy .dat, e.g. from qforge imatrix) for Q4_K, Q6_K, IQ4_NL, Q5_0")
       ->check(CLI::ExistingFile);
+  e->add_option("--method", args.export_method,
+                "Encode the weights with a post-training method, name[:options] (float runs; see Methods below)");
+  e->add_option("--calibration-chunks", args.calibration_chunks,
+                "--method: chunks of the model's context from the run's training split (as qforge imatrix --chunks)")
+      ->capture_default_str();
   e->footer(
+      "Methods: " + qforge::ptq::ggml_method_help() + "\n\n"
       "QAT runs: a weight trained with a GGUF block type (schemes " + qforge::fakequant::gguf_block_scheme_names() + ", or "
       "quantization.preset) is written in the type it trained with, encoded from its latent weight with the same "
       "codec, so the file's weights equal the trained forward's bit for bit (no importance matrix for them); --type "
@@ -152,7 +162,11 @@ int run_export(const Arguments& args) {
   const ex::Exporter& exporter = ex::find_exporter(args.format);
   if (!exporter.takes_type && (!args.file_type.empty() || !args.imatrix.empty()))
     throw std::invalid_argument("export: --type and --imatrix do not apply to --format " + args.format);
-  const ex::ExportSource source = tr::export_source(args.checkpoint, exporter.input);
+  ex::ExportSource source = tr::export_source(args.checkpoint, exporter.input);
+  if (!args.export_method.empty())
+    std::fprintf(stderr, "%s\n",
+                 qforge::cli::encode_with_method(source, args.checkpoint, args.file_type, args.export_method,
+                                                 args.calibration_chunks).c_str());
   if (source.model)
     for (const std::string& note : source.model->notes) std::fprintf(stderr, "note: %s\n", note.c_str());
   std::printf("%s\n", exporter.write(source, {args.file_type, args.imatrix}, args.file).c_str());

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "exporters/lora/lora_adapter.h"
+#include "fakequant/formats/ggml/block_rounding.h"
 #include "layers/llama.h"
 
 namespace qforge::exporters {
@@ -27,6 +28,10 @@ struct LlamaExport {
   std::map<std::string, uint32_t> ggml_types;  // parameter name -> ggml type id it trained with
   std::string preset;                          // the run's quantization.preset ("" when none)
   std::vector<std::string> notes;              // one line per quantizer the file cannot express
+  // Weights a post-training method already encoded in a ggml type (GPTQ into ggml types,
+  // ptq/gptq_ggml_method.h), by parameter name, rows in the parameter's order: written as they are
+  // (their `model` weight holds the decoded values). Empty for a run as stored.
+  std::map<std::string, fakequant::ggml::EncodedRows> encoded;
 };
 
 // The adapter a LoRA run trained (qforge = Hugging Face names, PEFT-style config) and the shape of its

@@ -30,11 +30,13 @@ std::string export_llama_gguf(const ExportSource& source, const ExportOptions& o
     importance = read_export_importance(options.imatrix);
     gguf_options.importance = &importance;
   }
+  if (!lm.encoded.empty()) gguf_options.encoded = &lm.encoded;
   write_llama_gguf(out, *lm.model, lm.vocabulary, gguf_options);
   return "wrote " + out.string() + " (" + llama_file_type_name(gguf_options.type) + ", " +
          std::to_string(gguf_options.tensor_types.size()) + " tensors in their trained GGUF types, " +
          std::to_string(lm.vocabulary.size()) + " tokens in the run's vocabulary" +
-         (options.imatrix.empty() ? "" : ", with imatrix") + ")";
+         (options.imatrix.empty() ? "" : ", with imatrix") +
+         (lm.encoded.empty() ? "" : ", " + std::to_string(lm.encoded.size()) + " encoded by the method") + ")";
 }
 
 }  // namespace qforge::exporters::gguf

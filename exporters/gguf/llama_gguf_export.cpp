@@ -90,6 +90,28 @@ uint32_t overridden_type(const LlamaExportOptions& options, const TensorInfo& in
   return it->second;
 }
 
+// Already encoded rows (LlamaExportOptions::encoded) in the GGUF layout of gguf_rows: whole byte rows
+// moved as gguf_rows moves float rows (the row order of `permuted` gives each GGUF row's HF row).
+std::vector<std::byte> encoded_tensor(const std::string& hf_name, const fakequant::ggml::EncodedRows& e,
+                                      const TensorInfo& info, uint32_t mixed, const layers::LlamaConfig& c) {
+  if (e.ggml_type != mixed || static_cast<uint64_t>(e.cols) != info.dims[0] || static_cast<uint64_t>(e.rows) > info.dims[1])
+    throw std::invalid_argument("gguf llama export: encoded '" + hf_name + "' (type " + std::to_string(e.ggml_type) + ", " +
+                                std::to_string(e.rows) + " x " + std::to_string(e.cols) + ") does not fit the mix's type " +
+                                std::to_string(mixed) + " and shape");
+  autograd::Tensor row_index(autograd::Shape{e.rows, 1});  // HF row numbers, exact in float below 2^24
+  for (int64_t r = 0; r < e.rows; ++r) row_index.data()[r] = static_cast<float>(r);
+  std::vector<uint64_t> dims;
+  const std::vector<float> row_of = gguf_rows(hf_name, row_index, c, static_cast<uint64_t>(e.rows), dims);
+  const int64_t row_bytes = fakequant::ggml::row_bytes(fakequant::ggml::block_type(static_cast<int>(mixed)), e.cols);
+  std::vector<std::byte> bytes = encode(std::vector<float>(info.dims[0] * (info.dims[1] - e.rows), 0.0f), mixed, info.dims[0], nullptr);
+  bytes.insert(bytes.begin(), static_cast<size_t>(e.rows * row_bytes), std::byte{0});
+  for (int64_t r = 0; r < e.rows; ++r) {
+    const auto from = e.bytes.begin() + static_cast<int64_t>(row_of[r]) * row_bytes;
+    std::copy(from, from + row_bytes, bytes.begin() + r * row_bytes);
+  }
+  return bytes;
+}
+
 }  // namespace
 
 LlamaGguf build_llama_gguf(const layers::LlamaForCausalLM& model, const std::vector<std::string>& vocabulary,
@@ -111,8 +133,12 @@ LlamaGguf build_llama_gguf(const layers::LlamaForCausalLM& model, const std::vec
     std::vector<float> rows = gguf_rows(hf_name, param.data(), c, tokens.size(), info.dims);
     info.type = overridden_type(options, info, mix.at(hf_name));
     const bool trained_type = options.tensor_types.count(info.name) > 0;  // no importance: see tensor_types
-    out.tensor_bytes.push_back(
-        encode(rows, info.type, info.dims[0], trained_type ? nullptr : importance_of(options, info.name, info.dims[0])));
+    if (options.encoded != nullptr && options.encoded->count(hf_name)) {
+      out.tensor_bytes.push_back(encoded_tensor(hf_name, options.encoded->at(hf_name), info, info.type, c));
+    } else {
+      out.tensor_bytes.push_back(
+          encode(rows, info.type, info.dims[0], trained_type ? nullptr : importance_of(options, info.name, info.dims[0])));
+    }
     out.file.tensors.push_back(std::move(info));
   }
   return out;

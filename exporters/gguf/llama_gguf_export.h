@@ -9,6 +9,7 @@
 
 #include "exporters/gguf/gguf_value.h"
 #include "exporters/gguf/llama_type_mix.h"
+#include "fakequant/formats/ggml/block_rounding.h"
 #include "layers/llama.h"
 
 namespace qforge::exporters::gguf {
@@ -30,6 +31,10 @@ struct LlamaExportOptions {
   // These tensors are encoded without importance, as the QAT forward (fakequant/fake_quant_ggml.h)
   // quantizes them, so the file dequantizes to the trained weights bit for bit.
   std::map<std::string, uint32_t> tensor_types;
+  // Tensor data already encoded (LlamaExport::encoded), by Hugging Face parameter name, rows in its HF
+  // order: copied row by row into the GGUF layout (Q/K rows permuted, token rows padded with the codec's
+  // zeros) in its own type, which must be the mix's. Not owned; may be null.
+  const std::map<std::string, fakequant::ggml::EncodedRows>* encoded = nullptr;
 };
 
 // Builds the file. vocabulary.size() must equal config.vocab_size (std::invalid_argument otherwise);

@@ -2,6 +2,7 @@
 
   agreement.py QFORGE RUN_SH WORK_DIR TEXT_FILE
   agreement.py --single QFORGE RUN_SH RUN_DIR FILE.gguf TYPE TEXT_FILE   (make demo: one run and its export)
+  agreement.py --file QFORGE RUN_SH RUN_DIR FILE.gguf TYPE TEXT_FILE     (a post-training file: checks 1 and 2 only)
 
 WORK_DIR holds the runs `gguf` (char_llama_gguf, dim 256) and `fortunes` (char_llama_fortunes, dim 128)
 and their exports gguf.<TYPE>.gguf / fortunes.<TYPE>.gguf (agreement.sh makes them). Checks:
@@ -139,9 +140,23 @@ def main_single(qforge, run_sh, run_dir, gguf, file_type, text_file):
     sys.exit(1 if checker.failed else 0)
 
 
+def main_file(qforge, run_sh, run_dir, gguf, file_type, text_file):
+    """A file whose weights a post-training method chose (e.g. export --method gptq): tokenization and
+    llama.cpp vs qforge on the file; the float checkpoint is not expected to match it."""
+    work, run_name = os.path.split(os.path.abspath(run_dir))
+    checker = Checker(qforge, run_sh, work)
+    ids = checker.check_tokenize(run_name, text_file, gguf)
+    checker.check_file(run_name, file_type, [ids[start:start + SEQUENCE_LENGTH] for start in SEQUENCE_STARTS], gguf,
+                       os.path.basename(gguf))
+    print(f"agreement: {checker.passed} passed, {checker.failed} failed")
+    sys.exit(1 if checker.failed else 0)
+
+
 def main():
     if sys.argv[1] == "--single":
         main_single(*sys.argv[2:8])
+    if sys.argv[1] == "--file":
+        main_file(*sys.argv[2:8])
     qforge, run_sh, work, text_file = sys.argv[1:5]
     checker = Checker(qforge, run_sh, work)
     ids = checker.check_tokenize("gguf", text_file)

@@ -50,7 +50,7 @@ float search_scale(const float* x, const float* weight) {
   return d;
 }
 
-void quantize_block(const float* x, const float* qw, block_iq4_nl& b) {
+float quantize_block(const float* x, const float* qw, block_iq4_nl& b) {
   float sigma2 = 0;
   for (int j = 0; j < 32; ++j) sigma2 += x[j] * x[j];
   sigma2 *= 2.f / 32;
@@ -62,9 +62,14 @@ void quantize_block(const float* x, const float* qw, block_iq4_nl& b) {
   for (int j = 0; j < 16; ++j) {
     b.qs[j] = static_cast<uint8_t>(best_index_iq4nl(id * x[j]) | (best_index_iq4nl(id * x[j + 16]) << 4));
   }
+  return d;
 }
 
 }  // namespace
+
+float quantize_block_iq4_nl(const float* x, const float* importance, block_iq4_nl* y) {
+  return quantize_block(x, importance, *y);
+}
 
 int best_index_iq4nl(float v) {
   // Sorted table: v picks level i once it reaches the midpoint of K[i-1] and K[i]; doubling v keeps

@@ -28,4 +28,8 @@ void quantize_row_iq4_nl_ref(const float* x, block_iq4_nl* y, int64_t k, const f
 void quantize_row_iq4_nl(const float* x, block_iq4_nl* y, int64_t k, const float* importance = nullptr);
 void dequantize_row_iq4_nl(const block_iq4_nl* x, float* y, int64_t k);
 
+// One block of quantize_row_iq4_nl_ref; returns the f32 d whose inverse the levels were rounded with
+// (GPTQ into ggml types rounds later values with the same 1/d, ptq/gptq_ggml.h).
+float quantize_block_iq4_nl(const float* x, const float* importance, block_iq4_nl* y);
+
 }  // namespace qforge::fakequant::ggml

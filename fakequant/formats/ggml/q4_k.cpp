@@ -45,7 +45,7 @@ void requantize_and_pack(const float* x, uint8_t* L, block_q4_K& b) {
     if (!d) continue;
     const float dm = from_f16(b.dmin) * m;
     for (int ii = 0; ii < 32; ++ii) {
-      L[32 * j + ii] = static_cast<uint8_t>(std::max(0, std::min(15, nearest_int((x[32 * j + ii] + dm) / d))));
+      L[32 * j + ii] = static_cast<uint8_t>(level_q4_K(x[32 * j + ii], d, dm));
     }
   }
   for (int c = 0; c < 4; ++c) {

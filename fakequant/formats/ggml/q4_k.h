@@ -7,7 +7,10 @@
 //   scales[8..11]: low nibble = low 4 bits of sc_4..sc_7, high nibble = low 4 bits of m_4..m_7
 //   qs: chunk c (32 bytes) byte l holds element 64c+l (low nibble) and 64c+32+l (high nibble).
 
+#include <algorithm>
 #include <cstdint>
+
+#include "fakequant/formats/ggml/block_common.h"
 
 namespace qforge::fakequant::ggml {
 
@@ -34,5 +37,9 @@ void quantize_row_q4_K_ref(const float* x, block_q4_K* y, int64_t k, const float
 // The same bytes with the scale search's candidates evaluated 16 at a time (AVX-512; else the reference).
 void quantize_row_q4_K(const float* x, block_q4_K* y, int64_t k, const float* importance = nullptr);
 void dequantize_row_q4_K(const block_q4_K* x, float* y, int64_t k);
+
+// The level of x on a sub-block's fixed grid x = d·q − dm, q in [0, 15] (the codec's final rounding,
+// quantize_row_q4_K_ref's last loop; GPTQ into ggml types rounds with it too, ptq/gptq_ggml.h).
+inline int level_q4_K(float x, float d, float dm) { return std::max(0, std::min(15, nearest_int((x + dm) / d))); }
 
 }  // namespace qforge::fakequant::ggml

@@ -47,7 +47,7 @@ void quantize_block(const float* x, const float* qw, block_q6_K& b, bool vectori
     const float d = from_f16(b.d) * b.scales[j];
     if (!d) continue;
     for (int ii = 0; ii < 16; ++ii) {
-      L[16 * j + ii] = static_cast<int8_t>(std::max(-32, std::min(31, nearest_int(x[16 * j + ii] / d))) + 32);
+      L[16 * j + ii] = static_cast<int8_t>(level_q6_K(x[16 * j + ii], d));
     }
   }
   pack_q6_K(L, b);

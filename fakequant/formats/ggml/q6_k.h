@@ -5,8 +5,10 @@
 // low bits from ql[64h + l + 32(k mod 2)] (low nibble for k < 2, high for k ≥ 2) and its high bits from
 // (qh[32h + l] >> 2k) & 3.
 
+#include <algorithm>
 #include <cstdint>
 
+#include "fakequant/formats/ggml/block_common.h"
 #include "fakequant/formats/ggml/q4_k.h"  // kQKK
 
 namespace qforge::fakequant::ggml {
@@ -26,5 +28,9 @@ void quantize_row_q6_K_ref(const float* x, block_q6_K* y, int64_t k, const float
 // The same bytes with make_qx_quants' candidates evaluated 16 at a time (AVX-512; else the reference).
 void quantize_row_q6_K(const float* x, block_q6_K* y, int64_t k, const float* importance = nullptr);
 void dequantize_row_q6_K(const block_q6_K* x, float* y, int64_t k);
+
+// The stored level (q6 + 32, in [0, 63]) of x on a sub-block's fixed grid x = d·q6 (the codec's final
+// rounding; GPTQ into ggml types rounds with it too, ptq/gptq_ggml.h).
+inline int level_q6_K(float x, float d) { return std::max(-32, std::min(31, nearest_int(x / d))) + 32; }
 
 }  // namespace qforge::fakequant::ggml

@@ -20,4 +20,11 @@ void quantize_row_q8_0_ref(const float* x, block_q8_0* y, int64_t k, const float
 void quantize_row_q8_0(const float* x, block_q8_0* y, int64_t k, const float* importance = nullptr);
 void dequantize_row_q8_0(const block_q8_0* x, float* y, int64_t k);
 
+// One block's f32 scale d = amax/127 (stored as f16) and the 1/d its levels round with (0 when d is 0):
+// quantize_row_q8_0_ref's parameters, shared with GPTQ into ggml types (ptq/gptq_ggml.h).
+struct Q8_0Scale {
+  float d, id;
+};
+Q8_0Scale q8_0_scale(const float* x);
+
 }  // namespace qforge::fakequant::ggml
