@@ -13,7 +13,7 @@ namespace qforge::trainers {
 
 std::string final_line(const RunResult& r) {
   char text[200];
-  std::snprintf(text, sizeof text, "final: step=%lld train_loss=%.4f val_loss=%.4f", static_cast<long long>(r.step),
+  std::snprintf(text, sizeof text, "final: step=%lld train_loss=%.4f val_loss=%.6f", static_cast<long long>(r.step),
                 r.train_loss, r.val_loss);
   std::string line = text;
   if (r.val_accuracy) {
