@@ -1,8 +1,5 @@
 #include "ptq/gptq_method.h"
 
-#include <map>
-#include <memory>
-#include <regex>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -11,17 +8,13 @@
 #include "fakequant/qat.h"
 #include "layers/linear.h"
 #include "ptq/gptq.h"
-#include "ptq/input_hooks.h"
 #include "ptq/rtn.h"
+#include "ptq/sequential.h"
 
 namespace qforge::ptq {
 namespace {
 
-struct Target {
-  std::string name;
-  std::shared_ptr<layers::Linear> linear;
-  std::shared_ptr<fakequant::Quantizer> quantizer;
-};
+using Target = LinearTarget;
 
 struct MethodOptions {
   GptqOptions gptq;
@@ -52,39 +45,6 @@ MethodOptions parse_options(const std::string& text) {
 
 IntGrid grid_of(const Target& t) { return int_grid_of(*t.quantizer, t.name, "gptq"); }
 
-// Identity on the forward pass; accumulates the Hessian of the layer's (float) input.
-class HessianHook : public layers::UnaryModule {
- public:
-  explicit HessianHook(int64_t columns) : hessian_(columns) {}
-  autograd::Variable forward(const autograd::Variable& x) override {
-    hessian_.add(std::span<const float>(x.data().data(), static_cast<size_t>(x.numel())));
-    return x;
-  }
-  const HessianAccumulator& hessian() const { return hessian_; }
-
- private:
-  HessianAccumulator hessian_;
-};
-
-// True-sequential subsets (gptq_method.h): the Llama projections of one decoder layer by stage.
-std::vector<std::vector<Target>> subsets(const std::vector<Target>& targets) {
-  static const std::regex stage(R"(^(.*\.layers\.\d+)\.(self_attn\.(q|k|v)_proj|self_attn\.o_proj|mlp\.(gate|up)_proj|mlp\.down_proj)$)");
-  std::vector<std::vector<Target>> out;
-  std::map<std::string, size_t> index;
-  for (const Target& t : targets) {
-    std::smatch m;
-    std::string key = t.name;
-    if (std::regex_match(t.name, m, stage)) {
-      const std::string part = m[2];
-      key = m[1].str() + (part.rfind("self_attn.o", 0) == 0 ? "#o" : part.rfind("self_attn", 0) == 0 ? "#qkv"
-                                                             : part.rfind("mlp.down", 0) == 0 ? "#down" : "#gate_up");
-    }
-    if (!index.count(key)) index[key] = out.size(), out.emplace_back();
-    out[index[key]].push_back(t);
-  }
-  return out;
-}
-
 void quantize_linear(const Target& t, const std::vector<double>& hessian, const GptqOptions& options) {
   autograd::Variable weight = t.linear->weight();
   autograd::Tensor& data = weight.mutable_data();
@@ -112,14 +72,7 @@ std::vector<double> identity(int64_t n) {
 }
 
 std::vector<Target> targets_of(layers::Module& model) {
-  std::vector<Target> targets;
-  for (auto& [name, module] : model.named_modules()) {
-    auto linear = std::dynamic_pointer_cast<layers::Linear>(module);
-    if (!linear) continue;
-    auto quantizer = std::dynamic_pointer_cast<fakequant::Quantizer>(linear->weight_quantizer());
-    if (quantizer) targets.push_back({name, linear, quantizer});
-  }
-  if (targets.empty()) throw std::invalid_argument("ptq gptq: no Linear has a weight quantizer (check the rules)");
+  std::vector<Target> targets = linear_targets(model, "gptq");
   for (const Target& t : targets) (void)grid_of(t);  // refuse before any work
   return targets;
 }
@@ -132,23 +85,9 @@ void quantize_gptq(layers::Module& model, const Calibration& calibration, const 
   // Every weight quantizer starts from round to nearest: layers GPTQ has not reached yet (and
   // Embedding / Conv2d weights, which keep it) need scales for the forward passes.
   fakequant::calibrate_weights(model);
-  autograd::NoGradGuard no_grad;
-  {
-    const FloatLinears float_inputs(model, FloatParts::kInputs);
-    for (const std::vector<Target>& subset : subsets(targets)) {
-      std::vector<std::shared_ptr<HessianHook>> hessians;
-      std::vector<InputHook> hooks;
-      for (const Target& t : subset) {
-        hessians.push_back(std::make_shared<HessianHook>(t.linear->in_features()));
-        hooks.emplace_back(t.linear, hessians.back());
-      }
-      run_with_input_hooks(hooks, calibration);
-      for (size_t i = 0; i < subset.size(); ++i) {
-        quantize_linear(subset[i], options.feedback ? hessians[i]->hessian().matrix() : identity(subset[i].linear->in_features()),
-                        options.gptq);
-      }
-    }
-  }
+  quantize_sequentially(model, calibration, targets, [&options](const Target& t, const std::vector<double>& hessian) {
+    quantize_linear(t, options.feedback ? hessian : identity(t.linear->in_features()), options.gptq);
+  });
   calibrate_activations(model, calibration);
 }
 

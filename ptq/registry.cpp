@@ -4,6 +4,7 @@
 #include "ptq/awq_method.h"
 #include "ptq/gptq_method.h"
 #include "ptq/method.h"
+#include "ptq/quip_sharp_method.h"
 #include "ptq/rtn.h"
 #include "ptq/smoothquant.h"
 
@@ -22,6 +23,9 @@ std::span<const Method> methods() {
       {"smoothquant", "SmoothQuant: input channels scaled by max|X|^alpha / max|W|^(1-alpha), folded into the norms "
                       "before q/k/v and gate/up, then round to nearest (W8A8 with int8:channel + int8:token); option alpha=",
        "Xiao et al. 2022, SmoothQuant, §4 eq. 4", &quantize_smoothquant},
+      {"quip_sharp", "QuIP#: randomized Hadamard incoherence on both sides, BlockLDLQ onto the 2-bit E8P lattice codebook "
+                     "(2 bits per weight), true-sequential; needs --scheme fp16 (the decoded weight); options damp=, seed=, scale=",
+       "Tseng et al. 2024, QuIP#, §3-4", &quantize_quip_sharp},
   };
   return kMethods;
 }
