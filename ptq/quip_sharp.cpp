@@ -24,6 +24,7 @@ void check(int64_t rows, int64_t cols, size_t weights, size_t h, size_t su, size
   if (cols % kE8pDim != 0) fail("cols " + std::to_string(cols) + " is not a multiple of 8 (one E8P code per 8 inputs)");
   if (su != static_cast<size_t>(cols) || sv != static_cast<size_t>(rows)) fail("sign vectors do not match the weight's shape");
   if (!(options.damp >= 0)) fail("damp " + std::to_string(options.damp) + " must be >= 0");
+  if (options.tune_iterations < 0) fail("tune iterations " + std::to_string(options.tune_iterations) + " must be >= 0");
   if (!(options.opt_scale > 0)) fail("opt_scale " + std::to_string(options.opt_scale) + " must be > 0");
   (void)hadamard_factor(rows), (void)hadamard_factor(cols);  // refuse sizes without a transform
 }
@@ -57,6 +58,18 @@ Matrix block_ldl(const Matrix& h) {
   return l;
 }
 
+// Rounds every row of `target` (rows x 8) to its nearest codeword: codes into column `k` of `codes`,
+// codewords into columns [8k, 8k + 8) of q.
+void round_block(const Matrix& target, Eigen::Index k, Matrix& q, std::vector<uint16_t>& codes) {
+  const Eigen::Index blocks = q.cols() / kE8pDim;
+  for (Eigen::Index r = 0; r < target.rows(); ++r) {
+    const uint16_t code = e8p_nearest(target.row(r).data());
+    codes[r * blocks + k] = code;
+    const auto value = e8p_decode(code);
+    for (int i = 0; i < kE8pDim; ++i) q(r, k * kE8pDim + i) = value[i];
+  }
+}
+
 // BlockLDLQ on the normalized W' (QuIP# Algorithm 2 with the block order of quip-sharp's LDLQ):
 // codes [rows, cols / 8] and the decoded W'_hat.
 Matrix block_ldlq(const Matrix& w, const Matrix& l, std::vector<uint16_t>& codes) {
@@ -67,15 +80,28 @@ Matrix block_ldlq(const Matrix& w, const Matrix& l, std::vector<uint16_t>& codes
     const Eigen::Index c = k * kE8pDim, later = cols - c - kE8pDim;
     Matrix target = w.middleCols(c, kE8pDim);
     if (later > 0) target.noalias() += error.rightCols(later) * l.block(c + kE8pDim, c, later, kE8pDim);
-    for (Eigen::Index r = 0; r < rows; ++r) {
-      const uint16_t code = e8p_nearest(target.row(r).data());
-      codes[r * blocks + k] = code;
-      const auto value = e8p_decode(code);
-      for (int i = 0; i < kE8pDim; ++i) q(r, c + i) = value[i];
-    }
+    round_block(target, k, q, codes);
     error.middleCols(c, kE8pDim) = w.middleCols(c, kE8pDim) - q.middleCols(c, kE8pDim);
   }
   return q;
+}
+
+// quip-sharp's optional refinement after LDLQ (quip_tune_iters): block coordinate descent on
+// tr((W' - Q') H' (W' - Q')^T), each 8-column block in the same order moved to the rounding of its
+// unconstrained minimizer given the others, Q'_k + (W' - Q') H'_{:,k} (H'_{kk})^-1.
+void tune(const Matrix& w, const Matrix& h, int iterations, Matrix& q, std::vector<uint16_t>& codes) {
+  const Eigen::Index cols = w.cols(), blocks = cols / kE8pDim;
+  Matrix delta = w - q;
+  for (int it = 0; it < iterations; ++it) {
+    for (Eigen::Index k = blocks - 1; k >= 0; --k) {
+      const Eigen::Index c = k * kE8pDim;
+      const Matrix step = h.middleCols(c, kE8pDim) * h.block(c, c, kE8pDim, kE8pDim).inverse();
+      const Matrix old = q.middleCols(c, kE8pDim);
+      const Matrix target = old + delta * step;
+      round_block(target, k, q, codes);
+      delta.middleCols(c, kE8pDim) += old - q.middleCols(c, kE8pDim);
+    }
+  }
 }
 
 }  // namespace
@@ -109,7 +135,10 @@ QuipSharpLayer quip_sharp_quantize(std::span<const float> weight, int64_t rows, 
   out.su = std::move(su), out.sv = std::move(sv);
   const double rms = std::sqrt(w.squaredNorm() / static_cast<double>(w.size()));
   out.wscale = rms > 0 ? rms / options.opt_scale : 1.0;
-  const Matrix q = block_ldlq(w / out.wscale, block_ldl(h), out.codes) * out.wscale;
+  const Matrix wn = w / out.wscale;
+  Matrix q = block_ldlq(wn, block_ldl(h), out.codes);
+  tune(wn, h, options.tune_iterations, q, out.codes);
+  q *= out.wscale;
   const Matrix e = w - q;
   out.proxy_loss = (e * h).cwiseProduct(e).sum();
   out.weight = quip_sharp_dequantize(out, rows, cols);

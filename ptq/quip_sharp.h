@@ -14,6 +14,8 @@
 //      errors eta;
 //   3. the scale: W' is divided by Wscale = RMS(W') / 1.03 before rounding (quip-sharp's
 //      E8P12 opt_scale), so the codes decode to Wscale * codeword.
+//   4. optionally (tune_iterations, quip-sharp's quip_tune_iters, not in the paper's algorithm): passes of
+//      block coordinate descent on the proxy loss, each block re-rounded from Q'_k + (W' - Q') H'_{:,k} H'_kk^-1.
 // Damping adds damp * mean(diag H) to the diagonal (quip-sharp's sigma_reg, 0.01), which also keeps
 // inputs that are always zero harmless. Everything runs in double precision (Eigen, private).
 #include <cstdint>
@@ -26,6 +28,7 @@ struct QuipSharpOptions {
   double damp = 0.01;       // fraction of mean(diag H) added to the diagonal
   uint64_t seed = 0;        // SU and SV (hadamard.h random_signs: seed for SU, seed + 1 for SV)
   double opt_scale = 1.03;  // Wscale = RMS(W') / opt_scale (kE8pOptScale)
+  int tune_iterations = 0;  // quip-sharp's quip_tune_iters: block coordinate descent passes after LDLQ
 };
 
 struct QuipSharpLayer {

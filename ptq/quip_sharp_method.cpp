@@ -25,9 +25,10 @@ QuipSharpOptions parse_options(const std::string& text) {
       if (key == "damp" && !value.empty()) options.damp = std::stod(value);
       else if (key == "seed" && !value.empty()) options.seed = std::stoull(value);
       else if (key == "scale" && !value.empty()) options.opt_scale = std::stod(value);
+      else if (key == "tune" && !value.empty()) options.tune_iterations = std::stoi(value);
       else throw std::invalid_argument("unknown");
     } catch (const std::exception&) {
-      throw std::invalid_argument("ptq quip_sharp: option '" + item + "' is not one of damp=<fraction>, seed=<integer>, scale=<codebook scale>");
+      throw std::invalid_argument("ptq quip_sharp: option '" + item + "' is not one of damp=<fraction>, seed=<integer>, scale=<codebook scale>, tune=<passes>");
     }
   }
   return options;

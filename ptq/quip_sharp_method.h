@@ -14,9 +14,10 @@
 // Embedding / Conv2d weight quantizers keep round to nearest; activation quantizers are calibrated
 // afterwards, as round to nearest does.
 //
-// Options ("quip_sharp:damp=0.01,seed=0,scale=1.03"): damp (fraction of mean diag H, default 0.01),
+// Options ("quip_sharp:damp=0.01,seed=0,scale=1.03,tune=0"): damp (fraction of mean diag H, default 0.01),
 // seed (sign vectors: layer i uses seed + 2i for SU and seed + 2i + 1 for SV; default 0), scale (the
-// codebook scale: Wscale = RMS(W') / scale, default 1.03).
+// codebook scale: Wscale = RMS(W') / scale, default 1.03), tune (passes of quip-sharp's block
+// coordinate descent after BlockLDLQ, ptq/quip_sharp.h step 4; default 0).
 #include <map>
 #include <string>
 

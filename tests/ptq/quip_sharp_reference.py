@@ -6,7 +6,7 @@ codewords, block LDL from torch's Cholesky.
 
 Request (QFT1, tests/support/tensor_file.h): "codebook" (any value) asks for the codebook; per case
 "<case>/w" [rows, cols], "<case>/h" [cols, cols], "<case>/su" [cols], "<case>/sv" [rows], "<case>/config"
-[damp, opt_scale]. Answer: "codebook" [65536, 8], "abs_rows" [256, 8]; "<case>/codes" [rows, cols / 8],
+[damp, opt_scale, tune_iterations]. Answer: "codebook" [65536, 8], "abs_rows" [256, 8]; "<case>/codes" [rows, cols / 8],
 "<case>/weight" (the effective dense weight), "<case>/wscale", "<case>/proxy_loss", "<case>/hadamard_in"
 [cols, cols] (the normalized transform matrix T_in).
 """
@@ -92,7 +92,12 @@ def block_ldl(h, b=8):
     return l
 
 
-def quip_sharp(w, h, su, sv, damp, opt_scale, cb):
+def nearest(target, cb, norms):
+    idx = (norms[None, :] - 2 * target @ cb.T).argmin(1)
+    return idx.to(torch.float64), cb[idx]
+
+
+def quip_sharp(w, h, su, sv, damp, opt_scale, tune, cb):
     rows, cols = w.shape
     t_in, t_out = hadamard(cols), hadamard(rows)
     wp = t_out @ torch.diag(sv) @ w @ torch.diag(su) @ t_in.T
@@ -108,8 +113,12 @@ def quip_sharp(w, h, su, sv, damp, opt_scale, cb):
     for k in reversed(range(cols // 8)):
         c = slice(8 * k, 8 * k + 8)
         target = wn[:, c] + (wn[:, 8 * k + 8 :] - q[:, 8 * k + 8 :]) @ l[8 * k + 8 :, c]
-        idx = (norms[None, :] - 2 * target @ cb.T).argmin(1)
-        codes[:, k], q[:, c] = idx.to(torch.float64), cb[idx]
+        codes[:, k], q[:, c] = nearest(target, cb, norms)
+    for _ in range(tune):  # block coordinate descent on the proxy loss (quip-sharp quip_tune_iters)
+        for k in reversed(range(cols // 8)):
+            c = slice(8 * k, 8 * k + 8)
+            target = q[:, c] + (wn - q) @ hp[:, c] @ torch.linalg.inv(hp[c, c])
+            codes[:, k], q[:, c] = nearest(target, cb, norms)
     e = wp - wscale * q
     loss = (e @ hp * e).sum()
     weight = torch.diag(sv) @ t_out.T @ (wscale * q) @ t_in @ torch.diag(su)
@@ -125,9 +134,9 @@ def main():
         answer["codebook"], answer["abs_rows"] = torch.tensor(cb), torch.tensor(rows)
     cb = torch.tensor(cb)
     for case in sorted({name.split("/")[0] for name in request if "/" in name}):
-        damp, opt_scale = request[f"{case}/config"].tolist()
+        damp, opt_scale, tune = request[f"{case}/config"].tolist()
         codes, weight, wscale, loss, t_in = quip_sharp(request[f"{case}/w"], request[f"{case}/h"], request[f"{case}/su"],
-                                                       request[f"{case}/sv"], damp, opt_scale, cb)
+                                                       request[f"{case}/sv"], damp, opt_scale, int(tune), cb)
         answer.update({f"{case}/codes": codes, f"{case}/weight": weight, f"{case}/wscale": wscale.reshape(1),
                        f"{case}/proxy_loss": loss.reshape(1), f"{case}/hadamard_in": t_in})
     write_qft(sys.argv[2], answer)

@@ -117,6 +117,7 @@ TEST(E8p, NearestCodewordEqualsBruteForce) {
 struct LayerCase {
   std::string name;
   int64_t rows, cols, tokens;
+  int tune = 0;
 };
 
 // Inputs with correlated, unequally scaled columns, so the Hessian has off-diagonal mass.
@@ -136,7 +137,8 @@ std::vector<double> hessian_for(const LayerCase& c, unsigned seed) {
 }
 
 TEST(QuipSharp, CodebookAndBlockLdlqMatchTheFloat64Reference) {
-  const std::vector<LayerCase> cases = {{"r24_c96", 24, 96, 300}, {"r32_c64", 32, 64, 200}, {"r40_c40", 40, 40, 150}};
+  const std::vector<LayerCase> cases = {{"r24_c96", 24, 96, 300}, {"r32_c64", 32, 64, 200}, {"r40_c40", 40, 40, 150},
+                                         {"r24_c96_tune2", 24, 96, 300, 2}};
   TensorFile request;
   request.put("codebook", {1}, {1.0});
   std::map<std::string, std::pair<std::vector<float>, std::vector<double>>> inputs;
@@ -151,7 +153,7 @@ TEST(QuipSharp, CodebookAndBlockLdlqMatchTheFloat64Reference) {
     const auto su = random_signs(c.cols, 7), sv = random_signs(c.rows, 8);
     request.put(c.name + "/su", {c.cols}, std::vector<double>(su.begin(), su.end()));
     request.put(c.name + "/sv", {c.rows}, std::vector<double>(sv.begin(), sv.end()));
-    request.put(c.name + "/config", {2}, {0.01, kE8pOptScale});
+    request.put(c.name + "/config", {3}, {0.01, kE8pOptScale, static_cast<double>(c.tune)});
   }
   const TensorFile answer = qforge::testing::run_torch_script("tests/ptq/quip_sharp_reference.py", request, "quip_sharp");
 
@@ -166,7 +168,8 @@ TEST(QuipSharp, CodebookAndBlockLdlqMatchTheFloat64Reference) {
 
   for (const LayerCase& c : cases) {
     const auto& [w, h] = inputs.at(c.name);
-    const QuipSharpLayer got = quip_sharp_quantize(w, c.rows, c.cols, h, random_signs(c.cols, 7), random_signs(c.rows, 8), {});
+    const QuipSharpLayer got = quip_sharp_quantize(w, c.rows, c.cols, h, random_signs(c.cols, 7), random_signs(c.rows, 8),
+                                                {.tune_iterations = c.tune});
     const auto& t_ref = answer.tensor(c.name + "/hadamard_in").values;
     const HadamardTransform t(c.cols);
     double t_diff = 0;

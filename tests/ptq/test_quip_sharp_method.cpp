@@ -116,8 +116,8 @@ TEST(QuipSharpMethod, StoredWeightsAreWhatTheCodesComputeAndBeatTwoBitBaselines)
 TEST(QuipSharpMethod, RefusesWhatItCannotQuantize) {
   EXPECT_THAT([] { quantized("quip_sharp", "int2:g16"); },
               ::testing::ThrowsMessage<std::invalid_argument>(HasSubstr("model.layers.0.self_attn.q_proj: weight scheme")));
-  EXPECT_THAT([] { quantized("quip_sharp:tune=3", "fp16"); },
-              ::testing::ThrowsMessage<std::invalid_argument>(HasSubstr("option 'tune=3' is not one of")));
+  EXPECT_THAT([] { quantized("quip_sharp:tunes=3", "fp16"); },
+              ::testing::ThrowsMessage<std::invalid_argument>(HasSubstr("option 'tunes=3' is not one of")));
 }
 
 }  // namespace
