@@ -12,8 +12,14 @@
 namespace qforge::ptq {
 namespace {
 
-QuipSharpOptions parse_options(const std::string& text) {
-  QuipSharpOptions options;
+struct MethodOptions {
+  QuipSharpOptions layer;
+  bool feedback = true;  // false: an identity Hessian, i.e. nearest E8P rounding of W' (the baseline)
+};
+
+MethodOptions parse_options(const std::string& text) {
+  MethodOptions method;
+  QuipSharpOptions& options = method.layer;
   size_t start = 0;
   while (start < text.size()) {
     const size_t comma = std::min(text.find(',', start), text.size());
@@ -26,12 +32,19 @@ QuipSharpOptions parse_options(const std::string& text) {
       else if (key == "seed" && !value.empty()) options.seed = std::stoull(value);
       else if (key == "scale" && !value.empty()) options.opt_scale = std::stod(value);
       else if (key == "tune" && !value.empty()) options.tune_iterations = std::stoi(value);
+      else if (key == "rtn" && value.empty()) method.feedback = false;
       else throw std::invalid_argument("unknown");
     } catch (const std::exception&) {
-      throw std::invalid_argument("ptq quip_sharp: option '" + item + "' is not one of damp=<fraction>, seed=<integer>, scale=<codebook scale>, tune=<passes>");
+      throw std::invalid_argument("ptq quip_sharp: option '" + item + "' is not one of damp=<fraction>, seed=<integer>, scale=<codebook scale>, tune=<passes>, rtn");
     }
   }
-  return options;
+  return method;
+}
+
+std::vector<double> identity(int64_t n) {
+  std::vector<double> h(static_cast<size_t>(n * n), 0.0);
+  for (int64_t i = 0; i < n; ++i) h[i * n + i] = 1.0;
+  return h;
 }
 
 void check_fp16(const LinearTarget& t) {
@@ -60,17 +73,17 @@ QuipSharpLayer quantize_linear(const LinearTarget& t, const std::vector<double>&
 
 std::map<std::string, QuipSharpLayer> quip_sharp_model(layers::Module& model, const Calibration& calibration,
                                                        const std::string& options_text) {
-  const QuipSharpOptions options = parse_options(options_text);
+  const MethodOptions method = parse_options(options_text);
   const std::vector<LinearTarget> targets = linear_targets(model, "quip_sharp");
   for (const LinearTarget& t : targets) check_fp16(t);  // refuse before any work
   std::map<std::string, uint64_t> seeds;  // distinct signs per layer, in module order
-  for (size_t i = 0; i < targets.size(); ++i) seeds[targets[i].name] = options.seed + 2 * i;
+  for (size_t i = 0; i < targets.size(); ++i) seeds[targets[i].name] = method.layer.seed + 2 * i;
   fakequant::calibrate_weights(model);
   std::map<std::string, QuipSharpLayer> out;
   quantize_sequentially(model, calibration, targets, [&](const LinearTarget& t, const std::vector<double>& hessian) {
-    QuipSharpOptions layer = options;
+    QuipSharpOptions layer = method.layer;
     layer.seed = seeds.at(t.name);
-    out[t.name] = quantize_linear(t, hessian, layer);
+    out[t.name] = quantize_linear(t, method.feedback ? hessian : identity(t.linear->in_features()), layer);
   });
   calibrate_activations(model, calibration);
   return out;

@@ -17,7 +17,8 @@
 // Options ("quip_sharp:damp=0.01,seed=0,scale=1.03,tune=0"): damp (fraction of mean diag H, default 0.01),
 // seed (sign vectors: layer i uses seed + 2i for SU and seed + 2i + 1 for SV; default 0), scale (the
 // codebook scale: Wscale = RMS(W') / scale, default 1.03), tune (passes of quip-sharp's block
-// coordinate descent after BlockLDLQ, ptq/quip_sharp.h step 4; default 0).
+// coordinate descent after BlockLDLQ, ptq/quip_sharp.h step 4; default 0), rtn (an identity Hessian: no
+// feedback, i.e. incoherence processing and nearest E8P rounding, the baseline BlockLDLQ is measured against).
 #include <map>
 #include <string>
 

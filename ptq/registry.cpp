@@ -24,7 +24,7 @@ std::span<const Method> methods() {
                       "before q/k/v and gate/up, then round to nearest (W8A8 with int8:channel + int8:token); option alpha=",
        "Xiao et al. 2022, SmoothQuant, §4 eq. 4", &quantize_smoothquant},
       {"quip_sharp", "QuIP#: randomized Hadamard incoherence on both sides, BlockLDLQ onto the 2-bit E8P lattice codebook "
-                     "(2 bits per weight), true-sequential; needs --scheme fp16 (the decoded weight); options damp=, seed=, scale=, tune=",
+                     "(2 bits per weight), true-sequential; needs --scheme fp16 (the decoded weight); options damp=, seed=, scale=, tune=, rtn",
        "Tseng et al. 2024, QuIP#, §3-4", &quantize_quip_sharp},
   };
   return kMethods;

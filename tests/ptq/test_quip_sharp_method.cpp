@@ -104,8 +104,10 @@ TEST(QuipSharpMethod, StoredWeightsAreWhatTheCodesComputeAndBeatTwoBitBaselines)
   const double e_quip = logit_error(*model, reference);
   const double e_rtn = logit_error(*quantized("rtn", "int2:g16"), reference);
   const double e_gptq = logit_error(*quantized("gptq:act_order", "int2:g16"), reference);
-  std::printf("logit MSE vs float: QuIP# (2.0 bpw) %.4g, GPTQ act-order int2 g16 %.4g, round to nearest int2 g16 %.4g\n",
-              e_quip, e_gptq, e_rtn);
+  const double e_nearest = logit_error(*quantized("quip_sharp:seed=3,rtn", "fp16"), reference);
+  std::printf("logit MSE vs float: QuIP# (2.0 bpw) %.4g, without feedback (nearest E8P) %.4g, GPTQ act-order int2 g16 %.4g, "
+              "round to nearest int2 g16 %.4g\n", e_quip, e_nearest, e_gptq, e_rtn);
+  EXPECT_LT(e_quip, e_nearest);
   EXPECT_LT(e_quip, e_rtn);
   EXPECT_LT(e_quip, e_gptq);
   // Deterministic given the seed; another seed gives other signs and other weights.
