@@ -46,8 +46,11 @@ void quantize_linear(const LinearTarget& t, const std::vector<double>& hessian, 
   autograd::Tensor& data = weight.mutable_data();
   const int64_t rows = t.linear->out_features(), cols = t.linear->in_features();
   const IntGrid grid = int_grid_of(*t.quantizer, t.name, "gptq");
+  GptqOptions layer_options = options;
+  // act_order keeps the quantizer's groups contiguous (static groups); one scale per row has no groups.
+  if (grid.group_size == 0) layer_options.static_groups = false;
   const GptqLayer q = gptq_quantize(std::span<const float>(data.data(), static_cast<size_t>(rows * cols)), rows, cols,
-                                    hessian, grid, options);
+                                    hessian, grid, layer_options);
   std::copy(q.weight.begin(), q.weight.end(), data.data());
   fakequant::QuantParams params;
   params.scales = q.scales;

@@ -97,7 +97,7 @@ std::vector<LinearTarget> quantize_decoder_layers(layers::LlamaForCausalLM& mode
 
 }  // namespace
 
-std::vector<LinearTarget> quantized_linears(layers::Module& model, const std::string& method) {
+std::vector<LinearTarget> quantized_linears(layers::Module& model, const std::string& method, bool integer_grid) {
   std::vector<LinearTarget> targets;
   for (auto& [name, module] : model.named_modules()) {
     auto linear = std::dynamic_pointer_cast<layers::Linear>(module);
@@ -106,7 +106,8 @@ std::vector<LinearTarget> quantized_linears(layers::Module& model, const std::st
     if (quantizer) targets.push_back({name, linear, quantizer});
   }
   if (targets.empty()) throw std::invalid_argument("ptq " + method + ": no Linear has a weight quantizer (check the rules)");
-  for (const LinearTarget& t : targets) (void)int_grid_of(*t.quantizer, t.name, method);  // refuse before any work
+  if (integer_grid)
+    for (const LinearTarget& t : targets) (void)int_grid_of(*t.quantizer, t.name, method);  // refuse before any work
   return targets;
 }
 

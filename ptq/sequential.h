@@ -32,9 +32,10 @@ struct LinearTarget {
   std::shared_ptr<fakequant::Quantizer> quantizer;  // the weight quantizer the rules installed
 };
 
-// Every Linear with a weight quantizer, checked to be an integer grid (ptq/int_grid.h) before any work.
-// std::invalid_argument "ptq <method>: ..." when there is none or one does not fit.
-std::vector<LinearTarget> quantized_linears(layers::Module& model, const std::string& method);
+// Every Linear with a weight quantizer, checked before any work to be an integer grid (ptq/int_grid.h)
+// unless `integer_grid` is false (QuIP# checks its own fp16 scheme). std::invalid_argument
+// "ptq <method>: ..." when there is none or one does not fit.
+std::vector<LinearTarget> quantized_linears(layers::Module& model, const std::string& method, bool integer_grid = true);
 
 // H = 2 X^T X / n of a Linear's float inputs (ptq/gptq.h HessianAccumulator), row-major [in, in].
 using QuantizeLinear = std::function<void(const LinearTarget&, const std::vector<double>& hessian)>;

@@ -4,7 +4,8 @@
 # act-order and AWQ land closer to the float model's validation loss than round to nearest. LLM.int8()
 # (int8:channel weights, the method's int8:token:outlier6 inputs) lands within 0.01 of float, prints its
 # outlier columns per layer, and its run folder evaluates to what quantize printed; a threshold above every
-# value is plain vector-wise int8, i.e. round to nearest with int8:token inputs.
+# value is plain vector-wise int8, i.e. round to nearest with int8:token inputs. The QuIP#
+# run (2 bits per weight, its decoded weights in fp16) also evaluates to what quantize printed.
 set -euo pipefail
 qforge=$1
 work=$(mktemp -d)
@@ -24,6 +25,11 @@ rtn=$(loss rtn rtn); gptq=$(loss gptq gptq); act=$(loss gptq:act_order act); awq
 echo "float $float  rtn $rtn  gptq $gptq  gptq act_order $act  awq $awq (int3 g16 asym)"
 [ "$("$qforge" eval --checkpoint "$work/gptq" | tail -n 1 | sed 's/.*val_loss=\([0-9.]*\).*/\1/')" = "$gptq" ] ||
   { echo "eval of the GPTQ run differs from quantize"; exit 1; }
+quip=$("$qforge" quantize --checkpoint "$work/float" --scheme fp16 --keep-float lm_head --method quip_sharp \
+         --calibration-batches 8 -o "$work/quip" | head -n 1 | sed 's/.*val_loss=\([0-9.]*\).*/\1/')
+echo "quip_sharp $quip (2 bits per weight)"
+[ "$("$qforge" eval --checkpoint "$work/quip" | tail -n 1 | sed 's/.*val_loss=\([0-9.]*\).*/\1/')" = "$quip" ] ||
+  { echo "eval of the QuIP# run differs from quantize"; exit 1; }
 /usr/bin/python3 - "$float" "$rtn" "$gptq" "$act" "$awq" <<'PY'
 import sys
 f, rtn, gptq, act, awq = map(float, sys.argv[1:])
