@@ -7,15 +7,8 @@ set -euo pipefail
 qforge=$1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cat > "$work/float.pbtxt" <<CONFIG
-model { llama { hidden_size: 64 num_hidden_layers: 2 num_attention_heads: 4 num_key_value_heads: 2
-                intermediate_size: 128 max_position_embeddings: 64 } }
-data { text { corpus_end: 0.3 } batch_size: 16 }
-optimizer { name: "adamw" lr: 0.003 }
-trainer { steps: 1000 log_every: 100 eval_batches: 8 seed: 3 }
-CONFIG
-"$qforge" train --config "$work/float.pbtxt" --run-dir "$work/float" > "$work/float.out"
-float=$(tail -n 1 "$work/float.out" | sed 's/.*val_loss=\([0-9.]*\).*/\1/')
+source "$(dirname "$0")/small_float_run.sh"
+train_small_float_run "$qforge" "$work"
 loss() { "$qforge" quantize --checkpoint "$work/float" --scheme "$1" --keep-float lm_head --method "$2" \
            --calibration-batches 8 -o "$work/$3" 2> "$work/$3.err" | head -n 1 | sed 's/.*val_loss=\([0-9.]*\).*/\1/'; }
 rtn=$(loss int3:g16:asym rtn rtn)

@@ -226,6 +226,43 @@ TEST(QuantizerCounters, StepsAboveTwoTo24SurviveACheckpointAndFreezeExactly) {
   EXPECT_EQ(resumed.observed_steps(), kTwoTo24 + 2);
 }
 
+// save_checkpoint writes tensors straight from their storage; its bytes are those of the records
+// (dims + std::vector<float>) the format was defined with.
+TEST(CheckpointFormats, SavedBytesEqualTheRecordWriters) {
+  Checkpoint c;
+  c.step = 3;
+  c.config_text = "trainer { steps: 4 }\n";
+  c.model = {{"w", random_tensor(Shape{5, 7}, 4)}, {"empty", Tensor(Shape{0})}, {"s", random_tensor(Shape{1}, 5)}};
+  c.buffers = {{"q.counters", {1, 2, 3}}};
+  c.optimizer = {{"group0.param0.m", random_tensor(Shape{5, 7}, 6)}};
+  c.counters = {{"group0.param0.step", 3}};
+  c.metadata = {{"k", "v"}};
+  const auto dir = fresh_dir("bytes"), records_dir = fresh_dir("records");
+  save_checkpoint(dir, c);
+  std::filesystem::create_directories(records_dir);
+  {
+    std::ofstream out(records_dir / kCheckpointFile, std::ios::binary | std::ios::trunc);
+    boost::archive::binary_oarchive archive(out);
+    auto records = [](const NamedTensors& tensors) {
+      std::vector<std::pair<std::string, TensorRecord>> r;
+      for (const auto& [name, t] : tensors) r.push_back({name, {t.shape().to_vector(), t.to_vector()}});
+      return r;
+    };
+    const uint32_t magic = 0x51464350, version = 3;
+    archive << magic << version << c.step << c.config_text << records(c.model) << c.counters << c.metadata << c.buffers
+            << records(c.optimizer);
+  }
+  const auto bytes = [](const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string saved = bytes(dir / kCheckpointFile), expected = bytes(records_dir / kCheckpointFile);
+  EXPECT_GT(saved.size(), 35u * 2 * 4);
+  EXPECT_TRUE(saved == expected) << "save_checkpoint wrote " << saved.size() << " bytes, the record writer " << expected.size();
+  std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(records_dir);
+}
+
 // Format 3 moved the optimizer state last; format-2 files load as before, and every format leaves the
 // optimizer state out when the reader does not want it.
 TEST(CheckpointFormats, Format2LoadsAndTheOptimizerIsOptional) {
