@@ -6,6 +6,7 @@
 #include "autograd/variable.h"
 #include "layers/linear.h"
 #include "ptq/gptq_ggml.h"
+#include "ptq/method_options.h"
 #include "ptq/sequential.h"
 
 namespace qforge::ptq {
@@ -18,24 +19,15 @@ struct Options {
 
 Options parse_options(const std::string& text) {
   Options options;
-  size_t start = 0;
-  while (start < text.size()) {
-    const size_t comma = std::min(text.find(',', start), text.size());
-    const std::string item = text.substr(start, comma - start);
-    start = comma + 1;
-    const size_t equals = item.find('=');
-    const std::string key = item.substr(0, equals), value = equals == std::string::npos ? "" : item.substr(equals + 1);
-    try {
-      if (key == "damp" && !value.empty()) options.gptq.damp = std::stod(value);
-      else if (key == "block" && !value.empty()) options.gptq.block_size = std::stoll(value);
-      else if (key == "no_importance" && value.empty()) options.gptq.importance = false;
-      else if (key == "rtn" && value.empty()) options.feedback = false;
-      else throw std::invalid_argument("unknown");
-    } catch (const std::exception&) {
-      throw std::invalid_argument("export gptq: option '" + item +
-                                  "' is not one of damp=<fraction>, block=<columns>, no_importance, rtn");
-    }
-  }
+  parse_method_options(text, "export gptq", "damp=<fraction>, block=<columns>, no_importance, rtn",
+                       [&](const std::string& key, const std::string& value) {
+                         if (key == "damp" && !value.empty()) options.gptq.damp = option_double(value);
+                         else if (key == "block" && !value.empty()) options.gptq.block_size = option_integer(value);
+                         else if (key == "no_importance" && value.empty()) options.gptq.importance = false;
+                         else if (key == "rtn" && value.empty()) options.feedback = false;
+                         else return false;
+                         return true;
+                       });
   return options;
 }
 

@@ -6,6 +6,7 @@
 
 #include "autograd/variable.h"
 #include "fakequant/qat.h"
+#include "ptq/method_options.h"
 #include "ptq/rtn.h"
 #include "ptq/sequential.h"
 
@@ -20,24 +21,16 @@ struct MethodOptions {
 MethodOptions parse_options(const std::string& text) {
   MethodOptions method;
   QuipSharpOptions& options = method.layer;
-  size_t start = 0;
-  while (start < text.size()) {
-    const size_t comma = std::min(text.find(',', start), text.size());
-    const std::string item = text.substr(start, comma - start);
-    start = comma + 1;
-    const size_t equals = item.find('=');
-    const std::string key = item.substr(0, equals), value = equals == std::string::npos ? "" : item.substr(equals + 1);
-    try {
-      if (key == "damp" && !value.empty()) options.damp = std::stod(value);
-      else if (key == "seed" && !value.empty()) options.seed = std::stoull(value);
-      else if (key == "scale" && !value.empty()) options.opt_scale = std::stod(value);
-      else if (key == "tune" && !value.empty()) options.tune_iterations = std::stoi(value);
-      else if (key == "rtn" && value.empty()) method.feedback = false;
-      else throw std::invalid_argument("unknown");
-    } catch (const std::exception&) {
-      throw std::invalid_argument("ptq quip_sharp: option '" + item + "' is not one of damp=<fraction>, seed=<integer>, scale=<codebook scale>, tune=<passes>, rtn");
-    }
-  }
+  parse_method_options(text, "ptq quip_sharp", "damp=<fraction>, seed=<integer>, scale=<codebook scale>, tune=<passes>, rtn",
+                       [&](const std::string& key, const std::string& value) {
+                         if (key == "damp" && !value.empty()) options.damp = option_double(value);
+                         else if (key == "seed" && !value.empty()) options.seed = static_cast<uint64_t>(option_integer(value));
+                         else if (key == "scale" && !value.empty()) options.opt_scale = option_double(value);
+                         else if (key == "tune" && !value.empty()) options.tune_iterations = static_cast<int>(option_integer(value));
+                         else if (key == "rtn" && value.empty()) method.feedback = false;
+                         else return false;
+                         return true;
+                       });
   return method;
 }
 

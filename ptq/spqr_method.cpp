@@ -10,6 +10,7 @@
 #include "fakequant/qat.h"
 #include "fakequant/spqr_weight.h"
 #include "ptq/int_grid.h"
+#include "ptq/method_options.h"
 #include "ptq/rtn.h"
 #include "ptq/sequential.h"
 #include "ptq/spqr.h"
@@ -25,31 +26,22 @@ struct MethodOptions {
 
 MethodOptions parse_options(const std::string& text) {
   MethodOptions o;
-  size_t start = 0;
-  while (start < text.size()) {
-    const size_t comma = std::min(text.find(',', start), text.size());
-    const std::string item = text.substr(start, comma - start);
-    start = comma + 1;
-    const size_t equals = item.find('=');
-    const std::string key = item.substr(0, equals), value = equals == std::string::npos ? "" : item.substr(equals + 1);
-    const bool has = !value.empty();
-    try {
-      if (key == "outliers" && has) o.outliers = std::stod(value);
-      else if (key == "threshold" && has) o.spqr.threshold = std::stod(value), o.by_threshold = true;
-      else if (key == "beta1" && has) o.spqr.beta1 = std::stoll(value);
-      else if (key == "beta2" && has) o.spqr.beta2 = std::stoll(value);
-      else if (key == "qq_bits" && has) o.spqr.stat_bits = std::stoi(value);
-      else if (key == "damp" && has) o.spqr.damp = std::stod(value);
-      else if (key == "block" && has) o.spqr.block_size = std::stoll(value);
-      else if (key == "act_order" && !has) o.spqr.act_order = true;
-      else if (key == "no_act_order" && !has) o.spqr.act_order = false;
-      else throw std::invalid_argument("unknown");
-    } catch (const std::exception&) {
-      throw std::invalid_argument("ptq spqr: option '" + item + "' is not one of outliers=<fraction>, threshold=<tau>, "
-                                  "beta1=<columns>, beta2=<rows>, qq_bits=<bits>, damp=<fraction>, block=<columns>, "
-                                  "act_order, no_act_order");
-    }
-  }
+  parse_method_options(text, "ptq spqr", "outliers=<fraction>, threshold=<tau>, beta1=<columns>, beta2=<rows>, "
+                       "qq_bits=<bits>, damp=<fraction>, block=<columns>, act_order, no_act_order",
+                       [&](const std::string& key, const std::string& value) {
+                         const bool has = !value.empty();
+                         if (key == "outliers" && has) o.outliers = option_double(value);
+                         else if (key == "threshold" && has) o.spqr.threshold = option_double(value), o.by_threshold = true;
+                         else if (key == "beta1" && has) o.spqr.beta1 = option_integer(value);
+                         else if (key == "beta2" && has) o.spqr.beta2 = option_integer(value);
+                         else if (key == "qq_bits" && has) o.spqr.stat_bits = static_cast<int>(option_integer(value));
+                         else if (key == "damp" && has) o.spqr.damp = option_double(value);
+                         else if (key == "block" && has) o.spqr.block_size = option_integer(value);
+                         else if (key == "act_order" && !has) o.spqr.act_order = true;
+                         else if (key == "no_act_order" && !has) o.spqr.act_order = false;
+                         else return false;
+                         return true;
+                       });
   return o;
 }
 
