@@ -107,21 +107,23 @@ GptqLayer gptq_quantize(std::span<const float> weight, int64_t rows, int64_t col
   const int64_t group_size = grid.group_size > 0 ? grid.group_size : cols;
   Matrix w = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(weight.data(), rows, cols)
                  .cast<double>();
-  Matrix h = Eigen::Map<const Matrix>(hessian.data(), cols, cols);
+  const Eigen::Map<const Matrix> h(hessian.data(), cols, cols);  // read in place: no n x n copy
+  Eigen::VectorXd diagonal = h.diagonal();
   GroupParams params = find_params(w, 0, cols, grid);  // per row, before dead inputs are zeroed (as the reference)
   for (int64_t c = 0; c < cols; ++c) {
-    if (h(c, c) == 0) h(c, c) = 1, w.col(c).setZero();  // an input that is always 0: nothing to preserve
+    if (diagonal(c) == 0) diagonal(c) = 1, w.col(c).setZero();  // an input that is always 0: nothing to preserve
   }
   std::vector<GroupParams> fixed;  // static groups: from the unmodified weight, in the original column order
   if (options.static_groups)
     for (int64_t g = 0; g < cols; g += group_size) fixed.push_back(find_params(w, g, std::min(g + group_size, cols), grid));
 
   GptqLayer out;
-  out.order = column_order(h, options.act_order);
+  out.order = column_order(diagonal, options.act_order);
   Matrix wp(rows, cols), hp(cols, cols);
   for (int64_t j = 0; j < cols; ++j) {
     wp.col(j) = w.col(out.order[j]);
     for (int64_t k = 0; k < cols; ++k) hp(j, k) = h(out.order[j], out.order[k]);
+    hp(j, j) = diagonal(out.order[j]);
   }
   const Matrix u = inverse_hessian_factor(std::move(hp), options.damp);
 

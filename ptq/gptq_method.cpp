@@ -73,7 +73,8 @@ void quantize_gptq(layers::Module& model, const Calibration& calibration, const 
   fakequant::calibrate_weights(model);
   autograd::NoGradGuard no_grad;
   quantize_true_sequential(model, calibration, targets, [&](const LinearTarget& t, const std::vector<double>& hessian) {
-    quantize_linear(t, options.feedback ? hessian : identity(t.linear->in_features()), options.gptq);
+    if (options.feedback) quantize_linear(t, hessian, options.gptq);  // (a ?: would copy the n x n Hessian)
+    else quantize_linear(t, identity(t.linear->in_features()), options.gptq);
   });
   calibrate_activations(model, calibration);
 }

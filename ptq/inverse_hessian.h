@@ -16,5 +16,7 @@ HessianMatrix inverse_hessian_factor(HessianMatrix h, double damp, const char* m
 
 // Columns in descending diag(H) (act-order; stable, so equal entries keep their order), or 0..n-1.
 std::vector<int32_t> column_order(const HessianMatrix& h, bool act_order);
+// The same from diag(H) alone.
+std::vector<int32_t> column_order(const Eigen::VectorXd& diagonal, bool act_order);
 
 }  // namespace qforge::ptq

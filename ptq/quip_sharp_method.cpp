@@ -76,7 +76,7 @@ std::map<std::string, QuipSharpLayer> quip_sharp_model(layers::Module& model, co
   quantize_true_sequential(model, calibration, targets, [&](const LinearTarget& t, const std::vector<double>& hessian) {
     QuipSharpOptions layer = method.layer;
     layer.seed = seeds.at(t.name);
-    out[t.name] = quantize_linear(t, method.feedback ? hessian : identity(t.linear->in_features()), layer);
+    out[t.name] = method.feedback ? quantize_linear(t, hessian, layer) : quantize_linear(t, identity(t.linear->in_features()), layer);
   });
   calibrate_activations(model, calibration);
   return out;

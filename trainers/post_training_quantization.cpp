@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "autograd/allocator.h"
 #include "io/atomic_file.h"
 #include "ptq/method.h"
 #include "trainers/language_model_task.h"
@@ -54,7 +55,10 @@ RunResult post_training_quantize(const PtqOptions& options) {
   std::unique_ptr<Task> task = make_task(config);
   task->load_state(source.metadata);
   load_float_weights(task->model(), run);
-  run.checkpoint.model.clear();  // the weights live in the model now: peak memory is one copy
+  // The weights live in the model now: drop the checkpoint's copy and hand its blocks back to the system
+  // (the tensor allocator would otherwise keep them cached), so the method starts from one copy.
+  run.checkpoint.model.clear();
+  autograd::release_cached_allocations();
   task->model().eval();
   ptq::Calibration calibration;
   calibration.forward = [&task](int64_t batch) { task->calibration_loss(batch); };
