@@ -1,5 +1,6 @@
-// GPTQ on one layer (gptq.h): Hessian accumulation, then Algorithm 1 of Frantar et al. 2022 with lazy
-// batch updates, in double precision (Eigen, private to this file).
+// GPTQ on one layer (gptq.h): Hessian accumulation (float32 batch products on the GEMM kernel, a double
+// running mean), then Algorithm 1 of Frantar et al. 2022 with lazy batch updates, in double precision
+// (Eigen, private to this file).
 #include "ptq/gptq.h"
 
 #include <Eigen/Core>
