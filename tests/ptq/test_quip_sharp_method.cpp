@@ -14,6 +14,7 @@
 #include "autograd/ops.h"
 #include "fakequant/qat.h"
 #include "layers/llama.h"
+#include "tests/ptq/tiny_llama.h"
 #include "ptq/method.h"
 #include "ptq/quip_sharp_method.h"
 
@@ -23,26 +24,9 @@ namespace {
 namespace ag = qforge::autograd;
 using ::testing::HasSubstr;
 
-layers::LlamaConfig tiny_config() {
-  layers::LlamaConfig c;
-  c.vocab_size = 40;
-  c.hidden_size = 32;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.intermediate_size = 48;
-  c.max_position_embeddings = 16;
-  c.initializer_range = 0.3f;
-  c.seed = 5;
-  return c;
-}
+layers::LlamaConfig tiny_config() { return testing::tiny_llama_config(5); }
 
-ag::IndexTensor tokens(int64_t rows, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::vector<int64_t> ids(static_cast<size_t>(rows * 16));
-  for (int64_t& id : ids) id = rng() % 40;
-  return ag::IndexTensor(ag::Shape{rows, 16}, std::move(ids));
-}
+ag::IndexTensor tokens(int64_t rows, unsigned seed) { return testing::tiny_llama_tokens(rows, seed); }
 
 std::shared_ptr<layers::LlamaForCausalLM> prepared(const std::string& scheme) {
   auto model = std::make_shared<layers::LlamaForCausalLM>(tiny_config());
