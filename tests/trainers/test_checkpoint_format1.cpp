@@ -43,15 +43,17 @@ struct TensorRecord {
   }
 };
 
+// The tensors as the format defines them: (dims, values) records.
+std::vector<std::pair<std::string, TensorRecord>> records(const NamedTensors& tensors) {
+  std::vector<std::pair<std::string, TensorRecord>> r;
+  for (const auto& [name, t] : tensors) r.push_back({name, {t.shape().to_vector(), t.to_vector()}});
+  return r;
+}
+
 void save_format_1(const std::filesystem::path& dir, const Checkpoint& c) {
   std::filesystem::create_directories(dir);
   std::ofstream out(dir / kCheckpointFile, std::ios::binary | std::ios::trunc);
   boost::archive::binary_oarchive archive(out);
-  auto records = [](const NamedTensors& tensors) {
-    std::vector<std::pair<std::string, TensorRecord>> r;
-    for (const auto& [name, t] : tensors) r.push_back({name, {t.shape().to_vector(), t.to_vector()}});
-    return r;
-  };
   const uint32_t magic = 0x51464350, version = 1;
   archive << magic << version << c.step << c.config_text << records(c.model) << records(c.optimizer) << c.counters
           << c.metadata;
@@ -62,11 +64,6 @@ void save_format_2(const std::filesystem::path& dir, const Checkpoint& c) {
   std::filesystem::create_directories(dir);
   std::ofstream out(dir / kCheckpointFile, std::ios::binary | std::ios::trunc);
   boost::archive::binary_oarchive archive(out);
-  auto records = [](const NamedTensors& tensors) {
-    std::vector<std::pair<std::string, TensorRecord>> r;
-    for (const auto& [name, t] : tensors) r.push_back({name, {t.shape().to_vector(), t.to_vector()}});
-    return r;
-  };
   const uint32_t magic = 0x51464350, version = 2;
   archive << magic << version << c.step << c.config_text << records(c.model) << records(c.optimizer) << c.counters
           << c.metadata << c.buffers;
@@ -243,11 +240,6 @@ TEST(CheckpointFormats, SavedBytesEqualTheRecordWriters) {
   {
     std::ofstream out(records_dir / kCheckpointFile, std::ios::binary | std::ios::trunc);
     boost::archive::binary_oarchive archive(out);
-    auto records = [](const NamedTensors& tensors) {
-      std::vector<std::pair<std::string, TensorRecord>> r;
-      for (const auto& [name, t] : tensors) r.push_back({name, {t.shape().to_vector(), t.to_vector()}});
-      return r;
-    };
     const uint32_t magic = 0x51464350, version = 3;
     archive << magic << version << c.step << c.config_text << records(c.model) << c.counters << c.metadata << c.buffers
             << records(c.optimizer);
