@@ -47,6 +47,9 @@ struct Method {
   // `quantize` (SpQR: codes, 3-bit statistics and the outliers it chose; QuIP#: 2), over the layers it
   // quantized. Null: the weight scheme's own count (fakequant::QuantizerSpec::bits_per_element).
   double (*bits_per_weight)(layers::Module& model, const std::string& options) = nullptr;
+  // Empty, or the option that seeds the method's own randomness (QuIP#'s sign vectors: "seed"), which
+  // `qforge study` sets to a repeated cell's seed along with the calibration windows'.
+  std::string_view seed_option = {};
 };
 
 std::span<const Method> methods();

@@ -32,7 +32,7 @@ std::span<const Method> methods() {
        "Dettmers et al. 2023, SpQR, §3.3 Algorithm 1", &quantize_spqr, nullptr, "", &spqr_model_bits_per_weight},
       {"quip_sharp", "QuIP#: randomized Hadamard incoherence on both sides, BlockLDLQ onto the 2-bit E8P lattice codebook "
                      "(2 bits per weight), true-sequential; needs --scheme fp16 (the decoded weight); options damp=, seed=, scale=, tune=, rtn",
-       "Tseng et al. 2024, QuIP#, §3-4", &quantize_quip_sharp, nullptr, "fp16", &quip_sharp_bits_per_weight},
+       "Tseng et al. 2024, QuIP#, §3-4", &quantize_quip_sharp, nullptr, "fp16", &quip_sharp_bits_per_weight, "seed"},
   };
   return kMethods;
 }

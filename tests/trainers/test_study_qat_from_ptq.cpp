@@ -119,6 +119,11 @@ TEST(StudyMethod, ParsesWhatTheStudyRuns) {
   EXPECT_FALSE(study_method_seeded(parse_study_method("ptq"), false));
   EXPECT_TRUE(study_method_seeded(parse_study_method("ptq"), true));
 
+  EXPECT_EQ(with_seed_option("quip_sharp", 2), "quip_sharp:seed=2");
+  EXPECT_EQ(with_seed_option("quip_sharp:tune=1", 2), "quip_sharp:tune=1,seed=2");
+  EXPECT_EQ(with_seed_option("quip_sharp:seed=5", 2), "quip_sharp:seed=5");
+  EXPECT_EQ(with_seed_option("gptq:act_order", 2), "gptq:act_order");  // its randomness is the calibration's
+
   auto error = [](const std::string& text) {
     try {
       (void)parse_study_method(text);

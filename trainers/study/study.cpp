@@ -168,7 +168,10 @@ fs::path StudyRunner::ptq_cell(const std::string& method, const std::string& sch
   options.quantization = scheme_rules(observer.empty() ? scheme : scheme + ":" + observer, input_, keep_float_);
   options.calibration_batches = study_.calibration_batches();
   options.method = method == "ptq" ? "rtn" : method;
-  if (seed && *seed != default_seed()) options.calibration_seed = *seed;
+  if (seed && *seed != default_seed()) {
+    options.calibration_seed = *seed;
+    options.method = with_seed_option(options.method, *seed);
+  }
   RunResult run;
   const double seconds = timed([&] { run = post_training_quantize(options); });
   // A registry method's cell sits on the row of the scheme's own observer, as QAT's does.

@@ -75,4 +75,11 @@ bool study_method_seeded(const StudyMethod& method, bool input_quantized) {
   return (method.ptq != "ptq" && method.ptq != "rtn" && method.ptq.rfind("rtn:", 0) != 0) || input_quantized;
 }
 
+std::string with_seed_option(const std::string& ptq_method, uint64_t seed) {
+  const ptq::MethodChoice choice = ptq::parse_method(ptq_method);
+  const std::string key(choice.method->seed_option);
+  if (key.empty() || ("," + choice.options).find("," + key + "=") != std::string::npos) return ptq_method;
+  return ptq_method + (choice.options.empty() ? ":" : ",") + key + "=" + std::to_string(seed);
+}
+
 }  // namespace qforge::trainers

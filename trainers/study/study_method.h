@@ -7,6 +7,7 @@
 //   any of them + "@<scheme>"  run on that one weight scheme instead of every weight_schemes entry
 // A method that fixes its own weight scheme (ptq::Method::weight_scheme, QuIP#: fp16) runs on it
 // alone, "@" or not.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -30,5 +31,9 @@ std::vector<std::string> study_method_schemes(const StudyMethod& method, const s
 // that calibrate (the calibration windows'); round to nearest only when `input_quantized` (activation
 // ranges are calibrated, weight scales are not).
 bool study_method_seeded(const StudyMethod& method, bool input_quantized);
+
+// `ptq_method` (a registry method string) with its own seed option (ptq::Method::seed_option: QuIP#'s
+// sign vectors) set to `seed`, unless it has none or the string sets it: "quip_sharp" -> "quip_sharp:seed=2".
+std::string with_seed_option(const std::string& ptq_method, uint64_t seed);
 
 }  // namespace qforge::trainers

@@ -290,9 +290,13 @@ std::vector<StudyResult> aggregate_seeds(const std::vector<StudyResult>& results
     if (m.size() < 2) continue;
     StudyResult& c = cells[i];
     const double n = static_cast<double>(m.size());
-    double metric = 0, loss = 0, accuracy = 0, seconds = 0, squares = 0;
-    for (const StudyResult* r : m) metric += r->metric, loss += r->loss, accuracy += r->accuracy.value_or(0), seconds += r->seconds;
-    c.metric = metric / n, c.loss = loss / n, c.seconds = seconds, c.runs = static_cast<int>(m.size());
+    double metric = 0, loss = 0, accuracy = 0, seconds = 0, bits = 0, squares = 0;
+    for (const StudyResult* r : m) {
+      metric += r->metric, loss += r->loss, accuracy += r->accuracy.value_or(0), seconds += r->seconds;
+      bits += r->bits_per_weight;  // SpQR's outlier count, hence its bits, varies with the calibration
+    }
+    c.metric = metric / n, c.loss = loss / n, c.seconds = seconds, c.bits_per_weight = bits / n;
+    c.runs = static_cast<int>(m.size());
     if (c.accuracy) c.accuracy = accuracy / n;
     for (const StudyResult* r : m) squares += (r->metric - c.metric) * (r->metric - c.metric);
     c.metric_sd = std::sqrt(squares / (n - 1));

@@ -20,7 +20,7 @@ struct StudyResult {
   double seconds = 0.0;      // wall time of that cell
   std::string run_dir;       // where its checkpoint/metrics are
   std::optional<uint64_t> seed;  // the trainer / calibration seed of a seeded cell (StudyConfig.seeds)
-  // Rows of aggregate_seeds only: the runs of one cell over seeds, metric/loss/accuracy their means,
+  // Rows of aggregate_seeds only: the runs of one cell over seeds, metric/loss/accuracy/bits their means,
   // metric_sd the sample standard deviation (n - 1), seconds their sum.
   int runs = 1;
   double metric_sd = 0.0;
