@@ -34,12 +34,13 @@ std::string to_name(const std::array<std::pair<const char*, Enum>, N>& table, En
 
 const std::array<std::pair<const char*, ScaleDtype>, 3> kScaleDtypes = {{
     {"fp32", ScaleDtype::kFp32}, {"fp16", ScaleDtype::kFp16}, {"bf16", ScaleDtype::kBf16}}};
-const std::array<std::pair<const char*, Estimator>, 5> kEstimators = {{
+const std::array<std::pair<const char*, Estimator>, 6> kEstimators = {{
     {"ste", Estimator::kSte},
     {"clipped_ste", Estimator::kClippedSte},
     {"lsq", Estimator::kLsq},
     {"lsq_plus", Estimator::kLsqPlus},
     {"pact", Estimator::kPact},
+    {"seq", Estimator::kSeq},
 }};
 const std::array<std::pair<const char*, ObserverKind>, 5> kObservers = {{
     {"minmax", ObserverKind::kMinMax},
@@ -224,6 +225,12 @@ void validate(const QuantizerSpec& spec, const std::string& context) {
   }
   if (spec.estimator == Estimator::kPact && (!is_int || spec.granularity.kind != Granularity::kPerTensor || spec.dynamic_per_token)) {
     fail("PACT learns one clipping level: use a per-tensor integer format");
+  }
+  if (spec.estimator == Estimator::kSeq && !(is_int && spec.symmetric)) {
+    fail("SEQ (ParetoQ) quantizes onto balanced levels without a zero point: use a symmetric integer format");
+  }
+  if (spec.estimator == Estimator::kSeq && spec.block_scales.enabled()) {
+    fail("SEQ learns its clipping levels alpha, which two-level scales cannot store");
   }
   if (spec.dynamic_per_token && spec.estimator != Estimator::kSte && spec.estimator != Estimator::kClippedSte) {
     fail("dynamic per-token scales are recomputed every step and cannot be learned");
