@@ -41,8 +41,10 @@
 //               dx = dy for |v| <= c, else 0 (the clip, not the top level 3/4, bounds the STE: stretched);
 //               dalpha = g * sum of dy * (|v| <= c ? q(v) - v : sign(v) * (n - 0.5) / n)  (LSQ eq. 3 form),
 //               g = 1 / sqrt(numel(x) * qmax): the reference scales by the whole tensor even with one
-//               alpha per row (2 bits: qmax = 1, g = 1 / sqrt(numel)). Symmetric integer formats only;
-//               its levels are no integer codes, so quantize_tensor / convert refuse it.
+//               alpha per row (2 bits: qmax = 1, g = 1 / sqrt(numel)). Symmetric integer formats and
+//               ternary (ParetoQ's 1.58 bits: n = 1.5 without the 0.5 shift, levels alpha * {-2/3, 0, 2/3},
+//               clipped elements' term +-1 as the reference has it, not +-2/3). Its levels are not
+//               codes * scale of the format, so quantize_tensor / convert refuse SEQ specs.
 // Known difference from PyTorch 1.13: its per-tensor learnable backward reads the zero point as
 // int(clamp(zp + 0.5)) while its forward uses nearbyint(zp) (they differ when zp is exactly a half
 // integer, or negative); we use the forward's zero point in both passes, as its per-channel op does.

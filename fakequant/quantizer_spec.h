@@ -113,7 +113,7 @@ std::string observer_name(ObserverKind kind);
 
 // Compact scheme strings for the CLI (`qforge quantize --scheme`, study grids): colon-separated
 // tokens, first the format, then modifiers in any order:
-//   int2..int8 | fp8_e4m3 | fp8_e5m2 | fp4_e2m1 | nf4 | fp16 | bf16 (element_formats.h)
+//   int2..int8 | fp8_e4m3 | fp8_e5m2 | fp4_e2m1 | nf4 | fp16 | bf16 | ternary (element_formats.h)
 //   sym | asym | tensor | channel | channel<axis> | g<size> | token (dynamic per token)
 //   outlier<t> (with token: LLM.int8() columns with any |x| >= t kept in FP16, e.g. outlier6)
 //   scale_fp16 | scale_bf16 | dq<bits> (two-level scales) | ste | clipped_ste | lsq | lsq_plus | pact | seq

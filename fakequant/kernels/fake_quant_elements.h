@@ -91,7 +91,10 @@ struct SeqElement {
   float shift = 0.5f;
   float top = 0.75f;
 
+  // Ternary (ParetoQ's w_bits = 0): n = 1.5, no shift, levels alpha * {-2/3, 0, 2/3}; the reference's
+  // top stays (n - shift) / n = 1, not the clipped level 2/3 (docs/seq.md §3).
   static SeqElement of(const QuantizerSpec& spec) {
+    if (spec.format == ElementFormat::kTernary) return {1.5f, 0.0f, 1.0f};
     const float n = static_cast<float>(1 << (spec.bits - 1));
     return {n, 0.5f, (n - 0.5f) / n};
   }
@@ -119,7 +122,7 @@ struct SeqElement {
 // functor. The maxima come from the format table, read once per call. -Werror=switch makes a format
 // added to the enum without a case here a build error; tests/fakequant/test_element_formats.cpp runs
 // every table row through this dispatch and compares it with value_grid.h's round_to_format.
-static_assert(kElementFormatCount == 7, "with_element: one case per ElementFormat (element_formats.h)");
+static_assert(kElementFormatCount == 8, "with_element: one case per ElementFormat (element_formats.h)");
 #pragma GCC diagnostic push
 #pragma GCC diagnostic error "-Wswitch"
 template <class F>
@@ -133,6 +136,7 @@ decltype(auto) with_element(const QuantizerSpec& spec, F&& f) {
     case ElementFormat::kNf4: return f(FloatElement<Nf4Rounding>{Nf4Rounding::make(), kNf4Clip});
     case ElementFormat::kFp16: return f(FloatElement<Fp16Rounding>{{max}, kFp16Clip});
     case ElementFormat::kBf16: return f(FloatElement<Bf16Rounding>{{}, kBf16Clip});
+    case ElementFormat::kTernary: return f(FloatElement<TernaryRounding>{{}, kTernaryClip});
   }
   throw std::invalid_argument("fake_quant: unknown element format");
 }

@@ -43,15 +43,16 @@ struct SeqCase {
 };
 
 // Alphas at 0.8 x the absmax of their elements, so about a fifth of the largest ones clip; the first
-// alpha is 0.5 with elements on the grid's ties (v = 0, +-0.25, +-0.5), the clip edge (v = +-0.99,
-// exactly: 0.495f / 0.5f) and past it (v = +-1).
+// alpha is 0.5 with elements on the grid's ties (v = 0, +-0.25, +-0.5; ternary: 0.33333334f * 1.5
+// rounds to the tie 0.5), the clip edge (v = +-0.99, exactly: 0.495f / 0.5f) and past it (v = +-1).
 SeqCase make_case(const std::string& scheme, const Shape& shape, uint64_t seed) {
   SeqCase c{scheme + "_" + shape.to_string() + "_" + std::to_string(seed), parse_scheme(scheme),
             Tensor::randn(shape, seed, 1.0f), Tensor::randn(shape, seed + 100, 1.0f), {}, {}};
   const ParamLayout layout = layout_of(shape, c.spec.granularity, "test");
   c.members.resize(layout.count);
   for (int64_t i = 0; i < c.x.numel(); ++i) c.members[layout.index(i)].push_back(i);
-  const float edges[] = {0.0f, 0.125f, -0.125f, 0.25f, -0.25f, 0.495f, -0.495f, 0.5f, -0.5f, 0.375f};
+  const float edges[] = {0.0f,   0.125f, -0.125f, 0.25f, -0.25f, 0.495f, -0.495f, 0.5f, -0.5f, 0.375f,
+                         0.33333334f / 2, -0.33333334f / 2};
   for (size_t k = 0; k < std::size(edges) && k < c.members[0].size(); ++k) c.x.data()[c.members[0][k]] = edges[k];
   for (int64_t p = 0; p < layout.count; ++p) {
     float absmax = 0.0f;
@@ -65,12 +66,16 @@ std::vector<SeqCase> seq_cases() {
   return {make_case("int2:channel:seq", Shape{7, 33}, 1),    make_case("int2:g32:seq", Shape{6, 64}, 2),
           make_case("int2:tensor:seq", Shape{5, 40}, 3),     make_case("int2:channel1:seq", Shape{9, 20}, 4),
           make_case("int3:channel:seq", Shape{7, 33}, 5),    make_case("int2:g32:seq", Shape{64, 640}, 6),
-          make_case("int2:channel1:seq", Shape{80, 500}, 7), make_case("int2:channel:seq", Shape{40, 1024}, 8)};
+          make_case("int2:channel1:seq", Shape{80, 500}, 7), make_case("int2:channel:seq", Shape{40, 1024}, 8),
+          make_case("ternary:channel:seq", Shape{7, 33}, 9), make_case("ternary:g32:seq", Shape{64, 640}, 10),
+          make_case("ternary:tensor:seq", Shape{5, 40}, 11)};
 }
 
-// ParetoQ's gradient scale: 1 / sqrt(numel * qmax) with qmax = 2^(bits-1) - 1.
+bool is_ternary(const SeqCase& c) { return c.spec.format == ElementFormat::kTernary; }
+
+// ParetoQ's gradient scale: 1 / sqrt(numel * qmax), qmax = 2^(bits-1) - 1, ternary 1.
 double paretoq_g(const SeqCase& c) {
-  return 1.0 / std::sqrt(static_cast<double>(c.x.numel()) * ((1 << (c.spec.bits - 1)) - 1));
+  return 1.0 / std::sqrt(static_cast<double>(c.x.numel()) * (is_ternary(c) ? 1 : (1 << (c.spec.bits - 1)) - 1));
 }
 
 // x and dy gathered into [alphas, elements per alpha], the reference's row layout.
@@ -91,8 +96,9 @@ const TensorFile& torch_answers() {
       request.put(key + "x", {rows, length}, gathered(c.x, c));
       request.put(key + "dy", {rows, length}, gathered(c.dy, c));
       request.put(key + "alpha", {rows}, std::vector<double>(c.alpha.begin(), c.alpha.end()));
-      const double n = 1 << (c.spec.bits - 1);
-      request.put(key + "grid", {3}, {n, 0.5, paretoq_g(c)});
+      // ParetoQ's n and shift: 2^(bits-1) and 0.5, ternary 1.5 and 0.
+      const double n = is_ternary(c) ? 1.5 : 1 << (c.spec.bits - 1);
+      request.put(key + "grid", {3}, {n, is_ternary(c) ? 0.0 : 0.5, paretoq_g(c)});
     }
     return run_torch_script("tests/fakequant/seq_reference.py", request, "fq_seq");
   }();
@@ -125,6 +131,8 @@ TEST(FakeQuantSeq, MatchesTorchReference) {
     for (int64_t p = 0; p < count; ++p) {
       const double ours = alpha.grad().data()[p];
       worst_dalpha = std::max(worst_dalpha, std::fabs(ours - da_ref[p]) / std::max(1.0, std::fabs(da_ref[p])));
+      // Ternary: the reference's clipped term is +-1, autograd's the clipped level +-2/3 (docs/seq.md §3).
+      if (is_ternary(c)) continue;
       worst_autograd = std::max(worst_autograd, std::fabs(ours - da_autograd[p]) / std::max(1.0, std::fabs(da_autograd[p])));
     }
   }
@@ -187,9 +195,10 @@ TEST(FakeQuantSeq, QuantizerStartsAtRowAbsmaxLearnsAlphaAndRefusesIntegerCodes) 
 TEST(FakeQuantSeq, SchemesAndErrors) {
   EXPECT_EQ(parse_scheme("int2:g32:seq").estimator, Estimator::kSeq);
   EXPECT_EQ(estimator_from_name("seq"), Estimator::kSeq);
+  EXPECT_EQ(parse_scheme("ternary:channel:seq").format, ElementFormat::kTernary);
   EXPECT_THAT(error_of([] { parse_scheme("int2:asym:seq"); }),
-              HasSubstr("SEQ (ParetoQ) quantizes onto balanced levels without a zero point"));
-  EXPECT_THAT(error_of([] { parse_scheme("fp4_e2m1:g32:seq"); }), HasSubstr("use a symmetric integer format"));
+              HasSubstr("SEQ (ParetoQ) has balanced levels without a zero point (int<bits> sym) or ternary levels"));
+  EXPECT_THAT(error_of([] { parse_scheme("fp4_e2m1:g32:seq"); }), HasSubstr("use a symmetric integer format or ternary"));
   EXPECT_THAT(error_of([] { parse_scheme("int2:g32:dq6:seq"); }), HasSubstr("SEQ learns its clipping levels alpha"));
 }
 
