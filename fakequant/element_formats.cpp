@@ -1,6 +1,8 @@
 #include "fakequant/element_formats.h"
 
+#include <algorithm>
 #include <bit>
+#include <cmath>
 #include <stdexcept>
 
 #include "fakequant/formats/fp4.h"
@@ -56,6 +58,14 @@ struct Bf16 {
   static bool valid(int32_t c) { return half_code(c) && (c & 0x7FFF) < 0x7F80; }
 };
 
+// Ternary: codes 0, 1, 2 for -1, 0, 1; v rounds to nearest (ties to even: +-0.5 -> 0) and saturates
+// at +-1 (v must not be NaN, like every encode of the table).
+struct Ternary {
+  static int32_t encode(float v) { return static_cast<int32_t>(std::clamp(std::nearbyint(v), -1.0f, 1.0f)) + 1; }
+  static float decode(int32_t c) { return static_cast<float>(c - 1); }
+  static bool valid(int32_t c) { return c >= 0 && c <= 2; }
+};
+
 // decode(encode(v)) behind one pointer: value_grid.h's per-value rounding (called per sample and
 // candidate by the MSE observer) then costs one indirect call, like the switch it replaces.
 template <class Codec>
@@ -67,6 +77,12 @@ template <class Codec>
 constexpr ElementFormatTraits float_row(ElementFormat format, const char* name, int bits, bool scaled, float max,
                                         float min, int64_t kl_levels) {
   return {format, name, bits, scaled, max, min, kl_levels, Codec::encode, Codec::decode, round_trip<Codec>, Codec::valid};
+}
+
+constexpr ElementFormatTraits ternary_row() {
+  ElementFormatTraits row = float_row<Ternary>(ElementFormat::kTernary, "ternary", 2, true, 1.0f, 1.0f, 2);
+  row.nominal_bits = 1.5849625007211562;  // log2(3)
+  return row;
 }
 
 }  // namespace
@@ -91,6 +107,9 @@ constexpr ElementFormatTraits kElementFormatTable[kElementFormatCount] = {
     float_row<Fp16>(ElementFormat::kFp16, "fp16", 16, false, 65504.0f, 0x1p-24f, 0),
     // bfloat16: max 0x7F7F = (2 - 2^-7) * 2^127, smallest subnormal 2^-133.
     float_row<Bf16>(ElementFormat::kBf16, "bf16", 16, false, std::bit_cast<float>(uint32_t{0x7F7F0000u}), 0x1p-133f, 0),
+    // Ternary {-1, 0, 1} (BitNet b1.58, Ma et al. 2024; ParetoQ's 1.58-bit, docs/seq.md §2): 2-bit codes
+    // carrying log2(3) bits, 2 non-negative values.
+    ternary_row(),
 };
 
 void throw_unknown_element_format(ElementFormat format) {

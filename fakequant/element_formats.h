@@ -20,8 +20,9 @@ enum class ElementFormat {
   kNf4,      // QLoRA NormalFloat, values in [-1, 1] (formats/nf4.h)
   kFp16,     // IEEE binary16 rounding, no scale (formats/half.h)
   kBf16,     // bfloat16 rounding, no scale
+  kTernary,  // {-1, 0, 1}: 1.58-bit weights (BitNet b1.58, ParetoQ), stored as 2-bit codes
 };
-inline constexpr int kElementFormatCount = static_cast<int>(ElementFormat::kBf16) + 1;
+inline constexpr int kElementFormatCount = static_cast<int>(ElementFormat::kTernary) + 1;
 
 // Integer widths a spec may ask for (QuantizerSpec::bits with kInt).
 inline constexpr int kIntMinBits = 2;
@@ -46,6 +47,9 @@ struct ElementFormatTraits {
   float (*decode)(int32_t code);     // value of a code; nullptr for int
   float (*round)(float v);           // decode(encode(v)) in one call: the round-to-format; nullptr for int
   bool (*valid_code)(int32_t code);  // codes encode can produce (finite, in range); nullptr for int
+  // Information per element when it is below the storage width `bits` (ternary: log2(3) = 1.58 of 2
+  // stored bits); 0: `bits`. QuantizerSpec::bits_per_element counts this one.
+  double nominal_bits = 0.0;
 
   bool is_integer() const { return format == ElementFormat::kInt; }
 };

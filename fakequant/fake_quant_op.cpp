@@ -1,4 +1,4 @@
-// fake_quant: quantize -> dequantize with STE / clipped STE / LSQ / LSQ+ backward (PACT lives in
+// fake_quant: quantize -> dequantize with STE / clipped STE / LSQ / LSQ+ / SEQ backward (PACT lives in
 // fake_quant_pact.cpp). The forward is one OpenMP pass (kernels/fake_quant_loops.h) that writes the
 // output and, only for clipped STE with a gradient to record, a one-byte mask per element. LSQ
 // needs no saved state besides x: its backward recomputes each element's code in a single pass that
@@ -93,9 +93,13 @@ GridParams resolve_params(const Variable& x, const Variable& scale, const Variab
   return p;
 }
 
-// g = 1 / sqrt(elements_per_scale * Qp), LSQ §2.2, unless the caller sets it.
+// g = 1 / sqrt(elements_per_scale * Qp), LSQ §2.2, unless the caller sets it. SEQ: ParetoQ's
+// reference scales by the whole tensor, g = 1 / sqrt(numel * Qp), even with one alpha per row.
 float lsq_grad_factor(const FakeQuantOptions& options, const QuantizerSpec& spec, int64_t numel, int64_t count) {
   if (options.grad_factor > 0.0f) return options.grad_factor;
+  if (spec.estimator == Estimator::kSeq) {
+    return static_cast<float>(1.0 / std::sqrt(std::max<double>(1.0, static_cast<double>(numel)) * format_max_magnitude(spec)));
+  }
   const double per_scale = std::max<double>(1.0, static_cast<double>(numel) / static_cast<double>(count));
   return static_cast<float>(1.0 / std::sqrt(per_scale * format_max_magnitude(spec)));
 }
@@ -114,7 +118,7 @@ Variable lsq_result(Tensor out, const Variable& x, const Variable& scale, const 
     Tensor dx = want_dx ? Tensor(in[0].shape()) : Tensor();
     const bool want_dzp = in.size() > 2 && in[2].requires_grad();
     std::vector<double> ds, dzp;
-    kernels::with_element(spec, [&](const auto& element) {
+    kernels::with_op_element(spec, [&](const auto& element) {
       kernels::lsq_backward(element, *params, traversal, in[0].data().data(), dy.data(), want_dx ? dx.data() : nullptr,
                             want_dzp, ds, dzp);
     });
@@ -151,7 +155,8 @@ Variable fake_quant(const Variable& x, const Variable& scale, const Variable& ze
   check_spec(spec);
   if (spec.estimator == Estimator::kPact) return detail::fake_quant_pact(x, scale, spec);
   const ParamLayout layout = layout_of(x.shape(), spec.granularity, "fake_quant");
-  const bool learns = spec.estimator == Estimator::kLsq || spec.estimator == Estimator::kLsqPlus;
+  const bool learns = spec.estimator == Estimator::kLsq || spec.estimator == Estimator::kLsqPlus ||
+                      spec.estimator == Estimator::kSeq;
   if (spec.estimator == Estimator::kLsqPlus && !(zero_point.defined() && zero_point.data().defined())) {
     throw std::invalid_argument("fake_quant: LSQ+ learns the zero point, got zero_point of an undefined Variable");
   }
@@ -161,7 +166,7 @@ Variable fake_quant(const Variable& x, const Variable& scale, const Variable& ze
   detail::ClipMask mask;
   if (spec.estimator == Estimator::kClippedSte && records) mask = detail::make_clip_mask(x.numel());
   Tensor out(x.shape());
-  kernels::with_element(spec, [&](const auto& element) {
+  kernels::with_op_element(spec, [&](const auto& element) {
     kernels::fake_quant_forward(element, *params, traversal, x.data().data(), out.data(), mask.get());
   });
   if (!learns) return detail::straight_through_result(out, x, mask, "fake_quant");

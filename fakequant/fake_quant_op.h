@@ -31,6 +31,20 @@
 //               dx = dy for 0 <= x < alpha (symmetric: -alpha < x < alpha), else 0;
 //               dalpha = sum of dy over x >= alpha, minus the sum of dy over x <= -alpha (symmetric).
 //               No gradient scale. Per-tensor integer formats only.
+//   kSeq        (ParetoQ, Liu et al. 2025, §3 "stretched elastic quant"; its reference is
+//               StretchedElasticQuant in facebookresearch/ParetoQ models/utils_quant.py, notes in
+//               docs/seq.md §2-3): `scale` holds the clipping level alpha per tensor / channel / group. The
+//               forward replaces the integer grid: with v = x / alpha, n = 2^(bits-1), c = 0.99,
+//               out = alpha * (nearbyint(clamp(v, -c, c) * n - 0.5) + 0.5) / n, i.e. 2^bits balanced
+//               levels without a zero (2 bits: alpha * {-3/4, -1/4, 1/4, 3/4}), in the reference's
+//               float32 operation order (kernels/fake_quant_elements.h SeqElement).
+//               dx = dy for |v| <= c, else 0 (the clip, not the top level 3/4, bounds the STE: stretched);
+//               dalpha = g * sum of dy * (|v| <= c ? q(v) - v : sign(v) * (n - 0.5) / n)  (LSQ eq. 3 form),
+//               g = 1 / sqrt(numel(x) * qmax): the reference scales by the whole tensor even with one
+//               alpha per row (2 bits: qmax = 1, g = 1 / sqrt(numel)). Symmetric integer formats and
+//               ternary (ParetoQ's 1.58 bits: n = 1.5 without the 0.5 shift, levels alpha * {-2/3, 0, 2/3},
+//               clipped elements' term +-1 as the reference has it, not +-2/3). Its levels are not
+//               codes * scale of the format, so quantize_tensor / convert refuse SEQ specs.
 // Known difference from PyTorch 1.13: its per-tensor learnable backward reads the zero point as
 // int(clamp(zp + 0.5)) while its forward uses nearbyint(zp) (they differ when zp is exactly a half
 // integer, or negative); we use the forward's zero point in both passes, as its per-channel op does.
@@ -51,8 +65,9 @@ struct FakeQuantOptions {
 
 // x -> quantize -> dequantize, per spec (format, granularity, scale dtype, estimator).
 // scale: Variable with parameter_count(x.shape, spec.granularity) positive finite elements (1-D);
-//   it receives a gradient when spec.estimator learns it (LSQ, LSQ+, PACT), else it is a constant.
-//   FP16 / BF16 ignore it (it may be undefined). For kPact it holds alpha (one value).
+//   it receives a gradient when spec.estimator learns it (LSQ, LSQ+, PACT, SEQ), else it is a constant.
+//   FP16 / BF16 ignore it (it may be undefined). For kPact it holds alpha (one value), for kSeq alpha
+//   per parameter.
 // zero_point: float values, as many as scales (integer formats); an undefined Variable means all
 //   zeros (required so for float formats, which have no zero point). The forward uses
 //   nearbyint(clamp(zp, qmin, qmax)) (round half to even) like torch._fake_quantize_learnable_*;

@@ -117,6 +117,12 @@ ScaleRange supported_scale_range(const QuantizerSpec& spec) {
 QuantizedTensor quantize_tensor(const Tensor& x, const QuantParams& params, const QuantizerSpec& spec) {
   const std::string op = context_of("quantize_tensor", x.shape());
   validate(spec, op);
+  if (spec.estimator == Estimator::kSeq) {
+    // SEQ's levels alpha * (j + 0.5) / n (fake_quant_op.h) are not codes * scale of the integer grid
+    // codes and dequantize_tensor describe; exporting them as int codes would change the weights.
+    throw std::invalid_argument(op + ": " + spec.describe() + " quantizes onto SEQ's balanced levels (ParetoQ), "
+                                "which have no integer codes in this format; export the fake-quantized float weights");
+  }
   QuantizedTensor q{x.shape(), spec, std::vector<int32_t>(x.numel()), {}, {}};
   const float* in = x.data();
   int32_t* codes = q.codes.data();

@@ -20,6 +20,11 @@ using autograd::Shape;
 using autograd::Tensor;
 using autograd::Variable;
 
+// PACT and SEQ learn a clipping level alpha in `scale` instead of a step (fake_quant_op.h).
+bool holds_clip_level(const QuantizerSpec& spec) {
+  return spec.estimator == Estimator::kPact || spec.estimator == Estimator::kSeq;
+}
+
 // Layout of the "counters" buffer (and of the legacy "state" parameter).
 enum CounterSlot { kInitialized = 0, kSteps = 1, kFrozen = 2, kCounterCount = 3 };
 
@@ -120,7 +125,7 @@ void Quantizer::check_ggml_block_fits(const Shape& shape) const {
 
 bool Quantizer::learns_scale() const {
   return spec_.estimator == Estimator::kLsq || spec_.estimator == Estimator::kLsqPlus ||
-         spec_.estimator == Estimator::kPact;
+         spec_.estimator == Estimator::kPact || spec_.estimator == Estimator::kSeq;
 }
 
 bool Quantizer::initialized() const { return (*counters_)[kInitialized] != 0; }
@@ -136,9 +141,10 @@ void Quantizer::store_params(const QuantParams& params) {
     scale[i] = stored.scales[i];
     zero_point[i] = static_cast<float>(stored.zero_points[i]);
   }
-  if (spec_.estimator == Estimator::kPact) {
-    // PACT's parameter is the clipping level alpha = scale * qmax (Choi et al. 2018, §2).
-    scale[0] *= format_max_magnitude(spec_);
+  if (holds_clip_level(spec_)) {
+    // PACT's and SEQ's parameter is the clipping level alpha = scale * qmax (Choi et al. 2018, §2),
+    // the observed absmax with the minmax observer: ParetoQ initialises alpha to max |W| per row.
+    for (int64_t i = 0; i < parameter_count(); ++i) scale[i] *= format_max_magnitude(spec_);
   }
   (*counters_)[kInitialized] = 1;
 }
@@ -188,7 +194,7 @@ QuantParams Quantizer::current_params() const {
   const IntFormat format{spec_.bits, spec_.symmetric};
   for (int64_t i = 0; i < parameter_count(); ++i) {
     float s = scale[i];
-    if (spec_.estimator == Estimator::kPact) s /= format_max_magnitude(spec_);
+    if (holds_clip_level(spec_)) s /= format_max_magnitude(spec_);
     params.scales.push_back(round_scale(std::max(s, kMinScale), op_spec_.scale_dtype));
     const float zp = spec_.format == ElementFormat::kInt && !spec_.symmetric
                          ? std::clamp(std::nearbyint(zero_point[i]), static_cast<float>(format.qmin()),

@@ -1,7 +1,7 @@
 #pragma once
 // Quantizer: the module that fake-quantizes one tensor stream (a layer's weight or its input
 // activations) according to a QuantizerSpec, keeping the state that needs: an observer, the current
-// scales and zero points, learnable scales for LSQ/LSQ+/PACT, and the freeze counter. It is a
+// scales and zero points, learnable scales for LSQ/LSQ+/PACT/SEQ, and the freeze counter. It is a
 // UnaryModule so layers/quantizable.h can install it; its tensors are parameters ("scale",
 // "zero_point", "observer_state"), so optimizers train the learnable ones, and its counters are the
 // int64 buffer "counters" (exact past 2^24 steps, unseen by optimizers); checkpoints save both
@@ -13,7 +13,7 @@
 //     recomputes scales until spec.observer.freeze_after_steps; weights are observed afresh each
 //     step (a weight's range is its current range), activations accumulate (EMA, histograms...);
 //     in eval mode the stored scales are used unchanged;
-//   - learned (LSQ, LSQ+, PACT): initialised once from the observer on the first training forward,
+//   - learned (LSQ, LSQ+, PACT, SEQ): initialised once from the observer on the first training forward,
 //     then trained by the optimizer;
 //   - GGUF block types (spec.ggml_type, weights only): the ggml codec finds each block's scales from
 //     the current weight in every forward (fake_quant_ggml.h); nothing is stored.

@@ -34,12 +34,13 @@ std::string to_name(const std::array<std::pair<const char*, Enum>, N>& table, En
 
 const std::array<std::pair<const char*, ScaleDtype>, 3> kScaleDtypes = {{
     {"fp32", ScaleDtype::kFp32}, {"fp16", ScaleDtype::kFp16}, {"bf16", ScaleDtype::kBf16}}};
-const std::array<std::pair<const char*, Estimator>, 5> kEstimators = {{
+const std::array<std::pair<const char*, Estimator>, 6> kEstimators = {{
     {"ste", Estimator::kSte},
     {"clipped_ste", Estimator::kClippedSte},
     {"lsq", Estimator::kLsq},
     {"lsq_plus", Estimator::kLsqPlus},
     {"pact", Estimator::kPact},
+    {"seq", Estimator::kSeq},
 }};
 const std::array<std::pair<const char*, ObserverKind>, 5> kObservers = {{
     {"minmax", ObserverKind::kMinMax},
@@ -176,7 +177,8 @@ double QuantizerSpec::bits_per_element() const {
     const ggml::BlockType& type = ggml::block_type(ggml_type);
     return 8.0 * static_cast<double>(type.block_bytes) / static_cast<double>(type.block_elements);
   }
-  double bits = element_bits(*this);
+  const double nominal = element_format_traits(format).nominal_bits;
+  double bits = nominal > 0.0 ? nominal : element_bits(*this);
   if (!is_scaled(format) || granularity.kind != Granularity::kPerGroup || dynamic_per_token) return bits;
   const double group = static_cast<double>(granularity.group_size);
   double scale_bits = scale_dtype_bits(scale_dtype);
@@ -224,6 +226,13 @@ void validate(const QuantizerSpec& spec, const std::string& context) {
   }
   if (spec.estimator == Estimator::kPact && (!is_int || spec.granularity.kind != Granularity::kPerTensor || spec.dynamic_per_token)) {
     fail("PACT learns one clipping level: use a per-tensor integer format");
+  }
+  if (spec.estimator == Estimator::kSeq && !((is_int && spec.symmetric) || spec.format == ElementFormat::kTernary)) {
+    fail("SEQ (ParetoQ) has balanced levels without a zero point (int<bits> sym) or ternary levels: use a "
+         "symmetric integer format or ternary");
+  }
+  if (spec.estimator == Estimator::kSeq && spec.block_scales.enabled()) {
+    fail("SEQ learns its clipping levels alpha, which two-level scales cannot store");
   }
   if (spec.dynamic_per_token && spec.estimator != Estimator::kSte && spec.estimator != Estimator::kClippedSte) {
     fail("dynamic per-token scales are recomputed every step and cannot be learned");

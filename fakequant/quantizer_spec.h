@@ -22,6 +22,7 @@ enum class Estimator {
   kLsq,         // Esser et al. 2020 (LSQ): learnable scale, grad scale 1/sqrt(numel * qmax)
   kLsqPlus,     // Bhalgat et al. 2020 (LSQ+): learnable scale and offset
   kPact,        // Choi et al. 2018 (PACT): learnable clipping level alpha for activations
+  kSeq,         // Liu et al. 2025 (ParetoQ): stretched elastic quant, learnable alpha, balanced levels
 };
 
 enum class ObserverKind {
@@ -99,7 +100,7 @@ int element_bits(const QuantizerSpec& spec);
 void validate(const QuantizerSpec& spec, const std::string& context);
 
 // Names used by configs and the CLI: the element formats of element_formats.h ("int" "fp8_e4m3" ...);
-// "fp32" "fp16" "bf16"; "ste" "clipped_ste" "lsq" "lsq_plus" "pact"; "minmax" "ema" "percentile"
+// "fp32" "fp16" "bf16"; "ste" "clipped_ste" "lsq" "lsq_plus" "pact" "seq"; "minmax" "ema" "percentile"
 // "mse" "kl". The parsers throw std::invalid_argument listing the accepted names.
 ElementFormat element_format_from_name(const std::string& name);
 std::string element_format_name(ElementFormat format);
@@ -112,10 +113,10 @@ std::string observer_name(ObserverKind kind);
 
 // Compact scheme strings for the CLI (`qforge quantize --scheme`, study grids): colon-separated
 // tokens, first the format, then modifiers in any order:
-//   int2..int8 | fp8_e4m3 | fp8_e5m2 | fp4_e2m1 | nf4 | fp16 | bf16 (element_formats.h)
+//   int2..int8 | fp8_e4m3 | fp8_e5m2 | fp4_e2m1 | nf4 | fp16 | bf16 | ternary (element_formats.h)
 //   sym | asym | tensor | channel | channel<axis> | g<size> | token (dynamic per token)
 //   outlier<t> (with token: LLM.int8() columns with any |x| >= t kept in FP16, e.g. outlier6)
-//   scale_fp16 | scale_bf16 | dq<bits> (two-level scales) | ste | clipped_ste | lsq | lsq_plus | pact
+//   scale_fp16 | scale_bf16 | dq<bits> (two-level scales) | ste | clipped_ste | lsq | lsq_plus | pact | seq
 //   minmax | ema | percentile | mse | kl
 // e.g. "int4:g32:asym", "int8:token", "int8:token:outlier6", "nf4:g64:dq8". Defaults: sym, per channel along axis 0.
 // GGUF block types, format-exact and without modifiers: the quantized ggml types with a codec

@@ -79,6 +79,9 @@ inline constexpr float kBf16Clip = std::bit_cast<float>(uint32_t{0x7F7F7FFFu}); 
 // NF4 has no next code; its threshold mirrors the midpoint below 1: 1 + (1 - 0.7229568) / 2.
 inline constexpr float kNf4Clip = static_cast<float>(1.0 + (1.0 - 0.7229568362236023) / 2.0);
 
+// Ternary: 1.5 ties to even 2, past the top value 1.
+inline constexpr float kTernaryClip = std::bit_cast<float>(uint32_t{0x3FBFFFFFu});  // float below 1.5
+
 using E4m3Rounding = MinifloatRounding<3, 7>;
 using E5m2Rounding = MinifloatRounding<2, 15>;
 using E2m1Rounding = MinifloatRounding<1, 1>;
@@ -122,6 +125,15 @@ struct Nf4Rounding {
     float r = kNf4Values[0];
     for (size_t i = 0; i < above.size(); ++i) r = v > above[i] ? kNf4Values[i + 1] : r;
     return v == v ? r : v;
+  }
+};
+
+// Ternary {-1, 0, 1}: round half to even, saturate at +-1 (element_formats.cpp's Ternary codec). The
+// codec has one zero code, so -0 becomes +0 (-0 + 0 = +0); NaN falls through both compares.
+struct TernaryRounding {
+  float operator()(float v) const {
+    const float r = std::nearbyint(v);
+    return (r > 1.0f ? 1.0f : (r < -1.0f ? -1.0f : r)) + 0.0f;
   }
 };
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `qforge quantize` writes a run folder that `eval` and `generate` read back: the evaluation of the
 # saved PTQ checkpoint must equal the one `quantize` printed, bit for bit in the printed digits, and a
-# QAT run's checkpoint must evaluate to its own final line.
+# QAT run's checkpoint (LSQ, SEQ on int2 and ternary) must evaluate to its own final line.
 set -euo pipefail
 qforge=$1
 work=$(mktemp -d)
@@ -23,13 +23,18 @@ cat "$work/ptq_eval.out"
 [ "$(head -n 1 "$work/ptq.out")" = "$(tail -n 1 "$work/ptq_eval.out")" ] || { echo "PTQ eval differs from quantize"; exit 1; }
 "$qforge" generate --checkpoint "$work/ptq" --prompt "fortune" --tokens 20 --seed 1 | grep -q "^fortune" ||
   { echo "generate from the PTQ checkpoint failed"; exit 1; }
-cat "$work/float.pbtxt" - > "$work/qat.pbtxt" <<CONFIG
+# LSQ, and ParetoQ's SEQ (learned clipping levels, its own grid: eval must rebuild it from the checkpoint).
+for scheme in int3:g16:lsq int2:g16:seq ternary:channel:seq; do
+  cat "$work/float.pbtxt" - > "$work/qat.pbtxt" <<CONFIG
 quantization { rules { pattern: "lm_head" skip: true }
-               rules { pattern: "*" weight { scheme: "int3:g16:lsq" } input { scheme: "int8:tensor:asym:ema" } }
+               rules { pattern: "*" weight { scheme: "$scheme" } input { scheme: "int8:tensor:asym:ema" } }
                init_from: "$work/float" }
 CONFIG
-"$qforge" train --config "$work/qat.pbtxt" --run-dir "$work/qat" > "$work/qat.out"
-"$qforge" eval --checkpoint "$work/qat" > "$work/qat_eval.out"
-tail -n 1 "$work/qat.out"
-[ "$(tail -n 1 "$work/qat.out")" = "$(tail -n 1 "$work/qat_eval.out")" ] || { echo "QAT eval differs from training's final line"; exit 1; }
+  rm -rf "$work/qat"
+  "$qforge" train --config "$work/qat.pbtxt" --run-dir "$work/qat" > "$work/qat.out"
+  "$qforge" eval --checkpoint "$work/qat" > "$work/qat_eval.out"
+  echo "$scheme: $(tail -n 1 "$work/qat.out")"
+  [ "$(tail -n 1 "$work/qat.out")" = "$(tail -n 1 "$work/qat_eval.out")" ] ||
+    { echo "QAT ($scheme) eval differs from training's final line"; exit 1; }
+done
 echo "quantized checkpoints evaluate identically"

@@ -115,8 +115,8 @@ TEST(ElementFormats, SpecHelpersReadTheTable) {
 }
 
 TEST(ElementFormats, NamesAndHelpComeFromTheTables) {
-  EXPECT_EQ(element_format_names(), "int, fp8_e4m3, fp8_e5m2, fp4_e2m1, nf4, fp16, bf16");
-  EXPECT_EQ(scheme_format_names(), "int2..int8, fp8_e4m3, fp8_e5m2, fp4_e2m1, nf4, fp16, bf16");
+  EXPECT_EQ(element_format_names(), "int, fp8_e4m3, fp8_e5m2, fp4_e2m1, nf4, fp16, bf16, ternary");
+  EXPECT_EQ(scheme_format_names(), "int2..int8, fp8_e4m3, fp8_e5m2, fp4_e2m1, nf4, fp16, bf16, ternary");
   const std::string help = scheme_help();
   EXPECT_NE(help.find(scheme_format_names()), std::string::npos) << help;
   for (int bits = kIntMinBits; bits <= kIntMaxBits; ++bits) {

@@ -100,7 +100,7 @@ TEST(PreparedLinear, ForwardUsesFakeQuantizedWeightAndInput) {
 }
 
 TEST(Convert, CodesDequantizeToExactlyWhatTheForwardUsed) {
-  for (const std::string scheme : {"int4:channel", "int3:g16:asym", "nf4:g32", "fp8_e4m3:tensor", "int4:g16:dq6"}) {
+  for (const std::string scheme : {"int4:channel", "int3:g16:asym", "nf4:g32", "fp8_e4m3:tensor", "int4:g16:dq6", "ternary:g16"}) {
     layers::Linear linear(64, 8, false, 11);
     prepare_qat(linear, {weight_rule("*", scheme)});
     const Variable fq = linear.weight_quantizer()->forward(linear.weight());

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "fakequant/quantizer_spec.h"
 #include "tests/support/error_of.h"
 
@@ -67,7 +69,7 @@ TEST(QuantizerSpec, SchemeErrors) {
   EXPECT_THAT(error("int4x"), HasSubstr("scheme 'int4x': cannot read a number in 'int4x'"));
   // Used to escape as std::out_of_range from std::stoi.
   EXPECT_THAT(error("int99999999999"), HasSubstr("cannot read a number in 'int99999999999'"));
-  EXPECT_THAT(error("fp9"), HasSubstr("unknown element format 'fp9' (accepted: int, fp8_e4m3, fp8_e5m2, fp4_e2m1, nf4, fp16, bf16)"));
+  EXPECT_THAT(error("fp9"), HasSubstr("unknown element format 'fp9' (accepted: int, fp8_e4m3, fp8_e5m2, fp4_e2m1, nf4, fp16, bf16, ternary)"));
   EXPECT_THAT(error("int4:foo"), HasSubstr("scheme 'int4:foo': unknown token 'foo' (expected sym, asym"));
   EXPECT_THAT(error("int4:gx"), HasSubstr("unknown token 'gx'"));
   EXPECT_THAT(error("int4:g32x"), HasSubstr("cannot read a number in 'g32x'"));
@@ -98,6 +100,8 @@ TEST(QuantizerSpec, BitsPerElement) {
   EXPECT_DOUBLE_EQ(parse_scheme("int4:g32:dq6").bits_per_element(), 4.25);         // 4 + (6 + 2) / 32
   EXPECT_DOUBLE_EQ(parse_scheme("int4:g32:dq6:asym").bits_per_element(), 4.375);   // + 4-bit zero point
   EXPECT_DOUBLE_EQ(parse_scheme("fp8_e4m3:g32:scale_bf16").bits_per_element(), 8.5);
+  // Ternary: log2(3) bits of information in 2-bit codes, + an fp16 scale per 32.
+  EXPECT_DOUBLE_EQ(parse_scheme("ternary:g32:scale_fp16").bits_per_element(), std::log2(3.0) + 0.5);
   EXPECT_DOUBLE_EQ(parse_scheme("fp4_e2m1:g32:scale_fp16").bits_per_element(), 4.5);
   EXPECT_DOUBLE_EQ(parse_scheme("int8").bits_per_element(), 8.0);                  // per channel: not counted
   EXPECT_DOUBLE_EQ(parse_scheme("int8:token").bits_per_element(), 8.0);
