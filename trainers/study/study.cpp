@@ -75,7 +75,7 @@ class StudyRunner {
 };
 
 StudyRunner::StudyRunner(const config::StudyConfig& study, const fs::path& output_dir)
-    : study_(study), output_dir_(output_dir), float_run_(output_dir / "fp32"),
+    : study_(study), output_dir_(output_dir), float_run_(study.float_run().empty() ? output_dir / "fp32" : fs::path(study.float_run())),
       observers_(study.ptq_observers().begin(), study.ptq_observers().end()),
       keep_float_(study.keep_float().begin(), study.keep_float().end()),
       input_(study.has_input() ? &study.input() : nullptr) {
