@@ -35,9 +35,9 @@ MethodOptions parse_options(const std::string& text) {
                          else return false;
                          return true;
                        });
-  if (dynamic_groups && !options.gptq.act_order)
-    throw std::invalid_argument("ptq gptq: option 'dynamic_groups' groups columns in act-order; give it with act_order "
-                                "(without act_order the groups are the contiguous ones already)");
+  // Dynamic groups are groups in act-order, so the flag implies act_order: "gptq:dynamic_groups" needs no
+  // comma and survives `--set methods=a,b` lists, which split at commas.
+  options.gptq.act_order = options.gptq.act_order || dynamic_groups;
   options.gptq.static_groups = options.gptq.act_order && !dynamic_groups;
   return options;
 }
