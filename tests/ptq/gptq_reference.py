@@ -89,7 +89,7 @@ def gptq(w, h, bits, sym, group, damp, block, act_order, static_groups):
             err1[:, i] = e
         w[:, i2:] -= err1.matmul(u[i1:i2, i2:])
     inverse = torch.argsort(perm)
-    # g_idx as the reference GPTQ and AutoGPTQ store it: position // group in GPTQ's order, taken back to
+    # g_idx as AutoGPTQ stores it: position // group in GPTQ's order, taken back to
     # the original columns (with static groups the original contiguous groups; one group without groups).
     position = torch.arange(cols)
     if group == 0:
