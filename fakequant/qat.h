@@ -62,7 +62,8 @@ struct ConvertedModel {
 // and the activation parameters. Weights with GGUF block types (QuantizerSpec::ggml_type) are left
 // out: their codes are ggml blocks, which exporters/gguf writes from the latent weight with the same
 // codec. Throws std::logic_error naming the layer when an activation
-// quantizer has never been calibrated.
+// quantizer has never been calibrated, and std::invalid_argument naming the weight when its weight
+// quantizer is not a fakequant::Quantizer (a post-training representation: SpQR, GPTQ dynamic groups).
 ConvertedModel convert(layers::Module& model);
 
 // All quantizers of `model` with their module names (for logging, freezing, PTQ calibration).

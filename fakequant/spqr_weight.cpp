@@ -153,11 +153,7 @@ int install_saved_spqr_quantizers(layers::Module& model, const std::map<std::str
     s.outliers = sized("outliers");
     for (size_t i = 0; i < s.outliers.size(); ++i) s.outliers[i] = static_cast<int64_t>(i);  // placeholders, ascending
     s.second_order.assign(static_cast<size_t>(s.layout.row_blocks() * s.layout.groups() * kRecord), 0.0f);
-    // Weight quantizer first, then the input quantizer: the order prepare_qat installs them in.
-    std::shared_ptr<layers::UnaryModule> input = linear->take_input_quantizer();
-    linear->take_weight_quantizer();
-    linear->set_weight_quantizer(std::make_shared<SpqrWeightQuantizer>(s));
-    if (input) linear->set_input_quantizer(input);
+    linear->replace_weight_quantizer(std::make_shared<SpqrWeightQuantizer>(s));
     ++installed;
   }
   return installed;

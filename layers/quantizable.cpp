@@ -29,6 +29,14 @@ std::shared_ptr<UnaryModule> Quantizable::take_weight_quantizer() {
   return std::exchange(weight_quantizer_, nullptr);
 }
 
+std::shared_ptr<UnaryModule> Quantizable::replace_weight_quantizer(std::shared_ptr<UnaryModule> quantizer) {
+  std::shared_ptr<UnaryModule> input = take_input_quantizer();
+  std::shared_ptr<UnaryModule> old = take_weight_quantizer();
+  set_weight_quantizer(std::move(quantizer));
+  if (input) set_input_quantizer(std::move(input));
+  return old;
+}
+
 Variable Quantizable::effective_weight() const {
   return weight_quantizer_ ? weight_quantizer_->forward(quantizable_weight()) : quantizable_weight();
 }

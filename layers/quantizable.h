@@ -29,6 +29,12 @@ class Quantizable {
   /// methods (ptq/) take them out to observe the float model, and put them back.
   std::shared_ptr<UnaryModule> take_input_quantizer();
   std::shared_ptr<UnaryModule> take_weight_quantizer();
+  /// Puts `quantizer` in place of the weight quantizer (none before is fine) and returns the old one:
+  /// post-training methods whose result the rules' quantizer cannot hold (SpQR, GPTQ act-order with
+  /// dynamic groups) and checkpoint loads that restore them. The children stay in the order
+  /// prepare_qat registers them (weight quantizer, then input quantizer), so named parameters and
+  /// buffers keep their order.
+  std::shared_ptr<UnaryModule> replace_weight_quantizer(std::shared_ptr<UnaryModule> quantizer);
   const std::shared_ptr<UnaryModule>& weight_quantizer() const { return weight_quantizer_; }
   const std::shared_ptr<UnaryModule>& input_quantizer() const { return input_quantizer_; }
   /// The weight after the weight quantizer (the weight itself without one); what forward uses.

@@ -12,9 +12,13 @@
 //
 // Options ("gptq:damp=0.01,block=128,act_order"): damp (fraction of mean diag H, default 0.01), block
 // (columns per lazy batch, default 128), act_order (columns in descending diag H; groups stay the
-// quantizer's contiguous groups with scales from the unmodified weight: GPTQ's static groups), rtn (an
-// identity Hessian: no feedback, i.e. round to nearest on GPTQ's grid, the baseline GPTQ is measured
-// against; GPTQ's symmetric grid is max|w| / (2^(bits-1) - 0.5), the `rtn` method's is the quantizer's own).
+// quantizer's contiguous groups with scales from the unmodified weight: GPTQ's static groups),
+// dynamic_groups (implies act_order: a group is group-size consecutive columns in act-order with its scale
+// chosen when GPTQ reaches it, the reference's `--act-order` and AutoGPTQ's desc_act without
+// static_groups; the weight quantizer becomes a fakequant::GroupIndexWeightQuantizer holding g_idx,
+// scales and zero points, which checkpoints restore), rtn (an identity Hessian: no feedback, i.e. round
+// to nearest on GPTQ's grid, the baseline GPTQ is measured against; GPTQ's symmetric grid is
+// max|w| / (2^(bits-1) - 0.5), the `rtn` method's is the quantizer's own).
 #include <string>
 
 #include "ptq/method.h"

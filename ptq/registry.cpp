@@ -17,7 +17,9 @@ std::span<const Method> methods() {
       {"rtn", "round to nearest with the scales each quantizer's observer picks; activation ranges from calibration batches",
        "Nagel et al. 2021, A White Paper on Neural Network Quantization, §3", &quantize_rtn},
       {"gptq", "GPTQ: each Linear's columns rounded in turn, the error fed back through the inverse input Hessian, "
-               "true-sequential; options damp=, block=, act_order, rtn (no feedback: its baseline)",
+               "true-sequential; options damp=, block=, act_order (static groups: the scheme's contiguous groups), "
+               "dynamic_groups (act-order, groups of consecutive columns in act-order: g_idx, a weight quantizer of its own), "
+               "rtn (no feedback: its baseline)",
        "Frantar et al. 2022, GPTQ, Algorithm 1", &quantize_gptq},
       {"awq", "AWQ: activation-aware channel scales per block of layers sharing an input, folded exactly, then "
               "weight clipping and round to nearest; option no_clip",

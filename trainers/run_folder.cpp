@@ -11,6 +11,8 @@
 #include "exporters/gguf/llama_gguf_import.h"
 #include "exporters/gguf/spm_tokenizer.h"
 #include "exporters/lora/apply_lora.h"
+#include "fakequant/qat.h"
+#include "layers/linear.h"
 #include "trainers/gguf_qat.h"
 #include "trainers/language_model_setup.h"
 #include "trainers/lora_model.h"
@@ -100,6 +102,15 @@ exporters::LlamaExport quantized_weights(const RunFolder& run, const LanguageMod
     const std::string weight = name.substr(0, name.rfind("_quantizer"));  // "<layer>.weight"
     weights[weight] = quantizer->forward(ag::Variable(weights.at(weight))).data();
     out.notes.push_back(weight + " (" + quantizer->spec().describe() + ") is exported as its fake-quantized values");
+  }
+  // Weight quantizers a post-training method installed in place of the rules' (SpQR, GPTQ act-order
+  // with dynamic groups) are not fakequant::Quantizers: their forward is the model too.
+  for (const auto& [name, module] : trained.named_modules()) {
+    auto linear = std::dynamic_pointer_cast<layers::Linear>(module);
+    if (!linear || !linear->weight_quantizer() || std::dynamic_pointer_cast<fakequant::Quantizer>(linear->weight_quantizer())) continue;
+    const std::string weight = name + ".weight";
+    weights[weight] = linear->weight_quantizer()->forward(ag::Variable(weights.at(weight))).data();
+    out.notes.push_back(weight + " (a post-training weight representation) is exported as its fake-quantized values");
   }
   out.model = std::make_shared<layers::LlamaForCausalLM>(lm.model_config);
   out.model->load_state_dict(weights);

@@ -1,5 +1,5 @@
-# Sourced by the post-training cli tests (quantize_ptq.sh, quantize_spqr.sh): the small char-level Llama
-# they quantize, trained on fortunes into "$work/float"; sets $float to its validation loss.
+# Sourced by the post-training cli tests (quantize_ptq.sh, quantize_spqr.sh, quantize_gptq_groups.sh): the
+# small char-level Llama they quantize, trained on fortunes into "$work/float"; sets $float to its validation loss.
 #   train_small_float_run QFORGE WORK
 train_small_float_run() {
   cat > "$2/float.pbtxt" <<CONFIG

@@ -1,5 +1,5 @@
 // Module mechanics: Hugging Face parameter names and order, train/eval, freezing, state dicts
-// (with int64 buffers) and their errors, seeded initialisation, and the shape/context errors of the layers.
+// (with int64 buffers) and their errors, replacing a weight quantizer, seeded initialisation, and the shape/context errors of the layers.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -253,6 +253,25 @@ TEST(Module, LoadingBuffersChecksThemFirst) {
   // A plain tensor map loads parameters only.
   module.load_state_dict(std::map<std::string, Tensor>{{"scale", Tensor::full(Shape{2}, 2.0f)}});
   EXPECT_EQ((*module.steps)[0], 7);
+}
+
+TEST(Module, ReplacingTheWeightQuantizerKeepsTheChildOrder) {
+  // Post-training methods swap the rules' weight quantizer for their own representation (SpQR, GPTQ
+  // dynamic groups); the input quantizer stays, after it, as prepare_qat registered them.
+  Linear linear(3, 2, false, 1);
+  auto old_weight = std::make_shared<Dropout>(0.0), input = std::make_shared<Dropout>(0.0), fresh = std::make_shared<Dropout>(0.0);
+  linear.set_weight_quantizer(old_weight);
+  linear.set_input_quantizer(input);
+  EXPECT_EQ(linear.replace_weight_quantizer(fresh), old_weight);
+  EXPECT_EQ(linear.weight_quantizer(), fresh);
+  EXPECT_EQ(linear.input_quantizer(), input);
+  std::vector<std::string> names;
+  for (const auto& [name, child] : linear.named_children()) names.push_back(name);
+  EXPECT_EQ(names, (std::vector<std::string>{"weight_quantizer", "input_quantizer"}));
+  Linear bare(3, 2, false, 1);  // none before: just installed
+  auto first = std::make_shared<Dropout>(0.0);
+  EXPECT_EQ(bare.replace_weight_quantizer(first), nullptr);
+  EXPECT_EQ(bare.weight_quantizer(), first);
 }
 
 TEST(Module, InitialisationIsSeededAndFollowsPyTorchAndHF) {

@@ -62,7 +62,6 @@ def gptq(w, h, bits, sym, group, damp, block, act_order, static_groups):
     u = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(h)), upper=True)
     q = torch.zeros_like(w)
     codes = torch.zeros_like(w)
-    g_idx = torch.zeros(cols, dtype=torch.float64)
     loss = 0.0
     for i1 in range(0, cols, block):
         i2 = min(i1 + block, cols)
@@ -83,7 +82,6 @@ def gptq(w, h, bits, sym, group, damp, block, act_order, static_groups):
             code = torch.clamp(torch.round(col / scale) + zero, 0, maxq)
             deq = scale * (code - zero)
             q[:, j], codes[:, j] = deq, code
-            g_idx[perm[j]] = g
             d = u[j, j]
             loss += float(((col - deq) ** 2 / d**2).sum()) / 2
             e = (col - deq) / d
@@ -91,7 +89,16 @@ def gptq(w, h, bits, sym, group, damp, block, act_order, static_groups):
             err1[:, i] = e
         w[:, i2:] -= err1.matmul(u[i1:i2, i2:])
     inverse = torch.argsort(perm)
-    return q[:, inverse], codes[:, inverse], g_idx, loss
+    # g_idx as AutoGPTQ stores it: position // group in GPTQ's order, taken back to
+    # the original columns (with static groups the original contiguous groups; one group without groups).
+    position = torch.arange(cols)
+    if group == 0:
+        g_idx = torch.zeros(cols, dtype=torch.int64)
+    elif static_groups:
+        g_idx = position // group
+    else:
+        g_idx = (position // group)[inverse]
+    return q[:, inverse], codes[:, inverse], g_idx.to(torch.float64), loss
 
 
 def main():

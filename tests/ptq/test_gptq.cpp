@@ -1,6 +1,9 @@
 // GPTQ on one layer (ptq/gptq.h) against a float64 PyTorch implementation written for the tests
 // (tests/ptq/gptq_reference.py: same Hessian batches, damping, block size, order, grid): the Hessian to
-// float32 product accuracy, and on the reference's Hessian identical codes and group indices, dequantized weights to float precision, the same GPTQ loss. Then the checks that
+// float32 product accuracy, and on the reference's Hessian identical codes and group indices (g_idx as
+// the reference stores it, act-order with static or dynamic groups), dequantized weights to float
+// precision, the same GPTQ loss and layer output error. Dynamic groups fit
+// fakequant::GroupIndexWeightQuantizer, which reproduces the layer's codes. Then the checks that
 // catch bugs (../shared notes restated in gptq.h): a diagonal Hessian gives round to nearest exactly,
 // 8 bits reproduce the weight, and the layer's reconstruction error is below round to nearest's.
 #include <gmock/gmock.h>
@@ -10,6 +13,7 @@
 #include <cstdio>
 #include <random>
 
+#include "fakequant/group_index_weight.h"
 #include "ptq/gptq.h"
 #include "tests/support/tensor_file.h"
 #include "tests/support/torch_runner.h"
@@ -97,6 +101,8 @@ std::vector<Case> cases() {
   out.push_back({"w2_g16_act_order", 24, 64, 200, {2, true, 16}, {0.01, 32, true, false}});
   out.push_back({"w3_g16_act_order_static", 24, 64, 200, {3, true, 16}, {0.01, 32, true, true}});
   out.push_back({"w4_g16_asym_dead_input", 20, 64, 120, {4, false, 16}, {0.05, 16, true, false}, true});
+  // Dynamic groups inside a lazy block (stale scales) and a last group of 16 of 32 columns.
+  out.push_back({"w3_g32_asym_act_order_dyn", 24, 80, 200, {3, false, 32}, {0.01, 64, true, false}});
   return out;
 }
 
@@ -145,7 +151,38 @@ TEST(Gptq, MatchesTheFloat64PyTorchReference) {
     EXPECT_EQ(code_mismatches, 0) << c.name;
     EXPECT_LT(q_diff, 1e-6) << c.name;  // float32 storage of a float64 result
     EXPECT_NEAR(got.loss, ref_loss, 1e-9 * std::max(1.0, ref_loss)) << c.name;
+    const double error = output_error(c, d, got.weight), ref_error = output_error(c, d, std::vector<float>(ref_q.begin(), ref_q.end()));
+    EXPECT_NEAR(error, ref_error, 1e-4 * ref_error) << c.name;
   }
+}
+
+TEST(Gptq, DynamicGroupsFitTheGroupIndexQuantizer) {
+  // Act-order without static groups: a group is 16 consecutive columns in GPTQ's order, scattered over
+  // the row, so the layer is not a contiguous-group weight; fakequant::GroupIndexWeightQuantizer with its
+  // scales, zeros and g_idx re-derives every code from the dequantized weight and gives the weight back.
+  const Case c{"dyn", 24, 72, 200, {3, false, 16}, {0.01, 32, true, false}};
+  const Data d = make_data(c, 11);
+  const GptqLayer q = gptq_quantize(d.w, c.rows, c.cols, hessian_of(c, d), c.grid, c.options);
+  fakequant::GroupIndexState s;
+  s.rows = c.rows, s.cols = c.cols, s.bits = 3, s.group_size = 16;
+  s.g_idx.assign(q.group_index.begin(), q.group_index.end());
+  s.scales = q.scales;
+  for (float z : q.zeros) s.zeros.push_back(static_cast<int64_t>(z));
+  fakequant::GroupIndexWeightQuantizer quantizer(s);
+  autograd::Tensor w(autograd::Shape{c.rows, c.cols});
+  std::copy(q.weight.begin(), q.weight.end(), w.data());
+  EXPECT_EQ(quantizer.codes(w), std::vector<int64_t>(q.codes.begin(), q.codes.end()));
+  const std::vector<float> out = quantizer.forward(autograd::Variable(w)).data().to_vector();
+  double diff = 0;
+  for (size_t i = 0; i < out.size(); ++i) diff = std::max(diff, std::abs(static_cast<double>(out[i]) - q.weight[i]) / (1e-3 + std::abs(q.weight[i])));
+  EXPECT_LT(diff, 1e-6);  // float32 scale * (q - z) against float32 of the float64 product
+  int64_t moved = 0;
+  std::vector<int64_t> members(static_cast<size_t>(s.groups()), 0);
+  for (int64_t j = 0; j < c.cols; ++j) moved += q.group_index[j] != j / 16, ++members[q.group_index[j]];
+  std::printf("dynamic groups: %lld of %lld columns outside their contiguous group, max value diff %.2e\n",
+              static_cast<long long>(moved), static_cast<long long>(c.cols), diff);
+  EXPECT_GT(moved, c.cols / 2);  // act-order scatters the groups (else the test shows nothing)
+  EXPECT_EQ(members, (std::vector<int64_t>{16, 16, 16, 16, 8}));
 }
 
 TEST(Gptq, DiagonalHessianIsRoundToNearest) {

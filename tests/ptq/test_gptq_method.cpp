@@ -1,7 +1,8 @@
 // GPTQ on a whole (tiny) Llama through the ptq registry: every projection ends on its quantizer's grid
 // with GPTQ's scales (the stored weight is what the forward computes, and convert() dequantizes to it),
 // every quantizer is frozen, and the quantized model's logits are closer to the float model's than round
-// to nearest's at 3 bits. Options and schemes GPTQ cannot take are refused by name.
+// to nearest's at 3 bits. Act-order with dynamic groups installs a fakequant::GroupIndexWeightQuantizer
+// that reloads bit for bit. Options and schemes GPTQ cannot take are refused by name.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -10,7 +11,9 @@
 #include <random>
 
 #include "autograd/ops.h"
+#include "fakequant/group_index_weight.h"
 #include "fakequant/qat.h"
+#include "layers/linear.h"
 #include "layers/llama.h"
 #include "tests/ptq/tiny_llama.h"
 #include "ptq/method.h"
@@ -97,13 +100,61 @@ TEST(GptqMethod, WeightsOnTheGridAndCloserThanRoundToNearest) {
 TEST(GptqMethod, StreamingTheDecoderLayersGivesTheSameWeights) {
   // One embedding pass and each layer on stored hidden states must see the very inputs the full-model
   // passes give each subset: the weights agree to the bit (lm_head, outside the layers, included).
-  for (const std::string method : {"gptq", "gptq:act_order"}) {
+  for (const std::string method : {"gptq", "gptq:act_order", "gptq:act_order,dynamic_groups"}) {
     (void)quantized(method, "int3:channel");  // act-order on one scale per row: no groups to keep static
     auto full = quantized(method, "int3:g16", false, true), streamed = quantized(method, "int3:g16", true, true);
     const auto a = full->named_parameters(), b = streamed->named_parameters();
     ASSERT_EQ(a.size(), b.size());
     for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].second.data().to_vector(), b[i].second.data().to_vector()) << method << " " << a[i].first;
+    EXPECT_EQ(full->state_dict().buffers, streamed->state_dict().buffers) << method;  // g_idx and zeros too
   }
+}
+
+TEST(GptqMethod, DynamicGroupsInstallAGroupIndexQuantizerThatReloadsExactly) {
+  // act_order,dynamic_groups: every projection's weight quantizer becomes a GroupIndexWeightQuantizer
+  // whose forward is the stored weight; its g_idx is the act-order one (scattered groups); the model
+  // beats round to nearest; convert() refuses it by name; a state dict loaded into a freshly prepared
+  // model (the path of `qforge eval`) gives the same logits bit for bit.
+  layers::LlamaForCausalLM reference(tiny_config());
+  reference.eval();
+  const std::string scheme = "int3:g16:asym";
+  auto dynamic = quantized("gptq:act_order,dynamic_groups", scheme);
+  int64_t layers_seen = 0, scattered = 0;
+  for (const auto& [name, module] : dynamic->named_modules()) {
+    auto linear = std::dynamic_pointer_cast<layers::Linear>(module);
+    if (!linear || name == "lm_head") continue;
+    auto q = std::dynamic_pointer_cast<fakequant::GroupIndexWeightQuantizer>(linear->weight_quantizer());
+    ASSERT_TRUE(q) << name << " has no group-index weight quantizer";
+    const ag::Tensor& latent = linear->weight().data();
+    EXPECT_EQ(q->forward(ag::Variable(latent)).data().to_vector(), latent.to_vector()) << name;
+    const fakequant::GroupIndexState s = q->state();
+    EXPECT_EQ(s.bits, 3);
+    EXPECT_EQ(s.group_size, 16);
+    for (int64_t c = 0; c < s.cols; ++c) scattered += s.g_idx[c] != c / 16;
+    ++layers_seen;
+  }
+  EXPECT_EQ(layers_seen, 2 * 7);
+  EXPECT_GT(scattered, 0);
+  const double e_dynamic = logit_error(*dynamic, reference), e_static = logit_error(*quantized("gptq:act_order", scheme), reference),
+               e_rtn = logit_error(*quantized("rtn", scheme), reference);
+  std::printf("%s logit MSE vs float: GPTQ act-order dynamic groups %.4g, static groups %.4g, round to nearest %.4g\n",
+              scheme.c_str(), e_dynamic, e_static, e_rtn);
+  EXPECT_LT(e_dynamic, e_rtn);
+  EXPECT_NE(e_dynamic, e_static);  // a different quantization, not the static one under another name
+  EXPECT_THAT([&] { fakequant::convert(*dynamic); },
+              ::testing::ThrowsMessage<std::invalid_argument>(HasSubstr("convert: model.layers.0.self_attn.q_proj.weight: its weight quantizer")));
+
+  auto reloaded = std::make_shared<layers::LlamaForCausalLM>(tiny_config());
+  fakequant::prepare_qat(*reloaded, rules(scheme));
+  reloaded->eval();
+  const layers::StateDict state = dynamic->state_dict();
+  EXPECT_EQ(fakequant::install_saved_group_index_quantizers(*reloaded, state.buffers), 2 * 7);
+  reloaded->load_state_dict(state);
+  ag::NoGradGuard no_grad;
+  const std::vector<float> logits = dynamic->forward(tokens(8, 7)).data().to_vector();
+  EXPECT_EQ(reloaded->forward(tokens(8, 7)).data().to_vector(), logits);
+  // dynamic_groups implies act_order (the spelling without a comma, for `--set methods=...` lists).
+  EXPECT_EQ(quantized("gptq:dynamic_groups", scheme)->forward(tokens(8, 7)).data().to_vector(), logits);
 }
 
 TEST(GptqMethod, RefusesWhatItCannotQuantize) {
