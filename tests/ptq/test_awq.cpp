@@ -154,7 +154,7 @@ TEST(AwqMethod, CloserThanRoundToNearestAndRefusals) {
   EXPECT_LT(e_awq, 1.1 * e_rtn);
   for (const auto& [name, q] : fakequant::quantizers_of(*awq)) EXPECT_TRUE(q->frozen()) << name;
   EXPECT_THAT([&] { find_method("awq").quantize(*rtn, calibration_of(*rtn), "clip"); },
-              ::testing::ThrowsMessage<std::invalid_argument>(::testing::HasSubstr("option 'clip' is not no_clip")));
+              ::testing::ThrowsMessage<std::invalid_argument>(::testing::HasSubstr("ptq awq: option 'clip' is not one of no_clip")));
   auto fp8 = prepared("fp8_e4m3:channel");
   EXPECT_THAT([&] { find_method("awq").quantize(*fp8, calibration_of(*fp8), ""); },
               ::testing::ThrowsMessage<std::invalid_argument>(::testing::HasSubstr("model.layers.0.self_attn.k_proj: weight scheme")));
