@@ -82,7 +82,7 @@ StudyResult ptq_cell(const config::StudyConfig& study, const std::filesystem::pa
   options.output_dir = output_dir / cell_name(method, scheme, observer);
   options.quantization = rules;
   options.calibration_batches = study.calibration_batches();
-  options.method = method == "ptq" ? "rtn" : method;
+  options.quantization.mutable_ptq()->set_method(method == "ptq" ? "rtn" : method);
   RunResult run;
   const double seconds = timed([&] { run = post_training_quantize(options); });
   // A registry method's cell sits on the row of the scheme's own observer, as QAT's does.
