@@ -53,7 +53,11 @@ double output_loss(const Case& c, const std::vector<float>& x, const std::vector
 }
 
 TEST(Awq, SearchesMatchThePyTorchReference) {
-  const std::vector<Case> cases = {{"w3_g16_asym", 24, 64, 128, {3, false, 16}}, {"w4_row_sym", 16, 48, 96, {4, true, 0}}};
+  // The clip search takes G = X_g^T X_g when a group is narrower than the token sample and the tokens
+  // themselves otherwise (awq.cpp): the third case is the latter.
+  const std::vector<Case> cases = {{"w3_g16_asym", 24, 64, 128, {3, false, 16}},
+                                   {"w4_row_sym", 16, 48, 96, {4, true, 0}},
+                                   {"w4_row_few_tokens", 16, 64, 48, {4, false, 0}}};
   TensorFile request;
   std::map<std::string, std::pair<std::vector<float>, std::vector<float>>> data;
   unsigned seed = 1;
