@@ -30,6 +30,7 @@ bench: build
 	/usr/bin/python3 bench/gguf_quantize.py --build $(BUILD_DIR)
 	/usr/bin/python3 bench/qlora_memory.py --build $(BUILD_DIR)
 	/usr/bin/python3 bench/ptq_gptq.py --build $(BUILD_DIR)
+	/usr/bin/python3 bench/ptq_awq.py --build $(BUILD_DIR)
 	/usr/bin/python3 bench/ptq_model.py --build $(BUILD_DIR)
 
 clean:

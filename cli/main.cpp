@@ -12,6 +12,7 @@
 #include "cli/model_options.h"
 #include "cli/probs_command.h"
 #include "cli/qlora_command.h"
+#include "cli/quantize_command.h"
 #include "cli/quantize_gguf_command.h"
 #include "cli/tokenize_command.h"
 #include "exporters/gguf/ggml_types.h"
@@ -22,7 +23,6 @@
 #include "ptq/gptq_ggml_method.h"
 #include "ptq/method.h"
 #include "trainers/gguf_evaluate.h"
-#include "trainers/post_training_quantization.h"
 #include "trainers/run.h"
 #include "trainers/study/study.h"
 #include "trainers/trainer.h"
@@ -39,9 +39,8 @@ struct Arguments {
   tr::ModelSource generate_source;
   qforge::cli::ProbsArguments probs;
   qforge::cli::TokenizeArguments tokenize;
-  std::string scheme, input_scheme, output_dir, method = "rtn";
-  std::vector<std::string> keep_float;
-  int calibration_batches = 16;
+  std::string output_dir;
+  qforge::cli::QuantizeArguments quantize;
   std::string format = "gguf", file_type, file, eval_gguf;
   qforge::cli::QuantizeGgufArguments quantize_gguf;
   std::string imatrix;  // export --imatrix
@@ -78,19 +77,6 @@ void add_generate(CLI::App& app, Arguments& args) {
   gen->add_option("-t,--temperature", args.generate.temperature, "Softmax temperature; 0 = greedy")->capture_default_str();
   gen->add_option("-k,--top-k", args.generate.top_k, "Sample among the k most likely tokens; 0 = all")->capture_default_str();
   gen->add_option("--seed", args.generate.seed, "Sampling seed")->capture_default_str();
-}
-
-void add_quantize(CLI::App& app, Arguments& args) {
-  CLI::App* q = app.add_subcommand("quantize", "Post-training quantization of a float run (--method, default round to nearest)");
-  q->footer(qforge::fakequant::scheme_help() + "\n\nMethods: " + qforge::ptq::method_help());  // from the tables
-  q->add_option("--checkpoint", args.checkpoint, "Float run folder holding checkpoint.bin")->required()->check(CLI::ExistingDirectory);
-  q->add_option("--scheme", args.scheme, "Weight scheme, e.g. int4:channel or int4:g32:mse")->required();
-  q->add_option("--input-scheme", args.input_scheme, "Activation scheme, e.g. int8:tensor:ema or int8:token (default: float)");
-  q->add_option("--keep-float", args.keep_float, "Layer glob kept float, e.g. lm_head (repeatable)");
-  q->add_option("--method", args.method, "Post-training method, optionally with its options as name:options (see Methods below)")
-      ->capture_default_str();
-  q->add_option("--calibration-batches", args.calibration_batches, "Training batches for activation ranges")->capture_default_str();
-  q->add_option("-o,--out", args.output_dir, "Output run folder (default: <checkpoint>-<scheme>)");
 }
 
 void add_export(CLI::App& app, Arguments& args) {
@@ -180,27 +166,6 @@ void add_study(CLI::App& app, Arguments& args) {
   s->add_option("-o,--out", args.output_dir, "Output folder (default: output_dir of the config, else runs/<config name>)");
 }
 
-std::string default_output(const std::string& checkpoint, const std::string& scheme) {
-  std::string suffix = scheme;
-  for (char& c : suffix) c = (c == ':' || c == '/') ? '-' : c;
-  std::string base = checkpoint;
-  while (base.size() > 1 && base.back() == '/') base.pop_back();
-  return base + "-" + suffix;
-}
-
-int run_quantize(const Arguments& args) {
-  tr::PtqOptions options;
-  options.float_run = args.checkpoint;
-  options.output_dir = args.output_dir.empty() ? default_output(args.checkpoint, args.scheme) : args.output_dir;
-  qforge::config::QuantizerConfig input;
-  input.set_scheme(args.input_scheme);
-  options.quantization = tr::scheme_rules(args.scheme, args.input_scheme.empty() ? nullptr : &input, args.keep_float);
-  options.calibration_batches = args.calibration_batches;
-  options.method = args.method;
-  std::printf("%s\nsaved: %s\n", tr::final_line(tr::post_training_quantize(options)).c_str(), options.output_dir.c_str());
-  return 0;
-}
-
 int run_study(const Arguments& args, const std::string& command) {
   qforge::config::StudyConfig study = tr::load_study_config(args.config_path);
   for (const std::string& assignment : args.overrides) tr::apply_override(study, assignment);
@@ -212,7 +177,7 @@ int run_study(const Arguments& args, const std::string& command) {
 }
 
 int run(CLI::App& app, const Arguments& args, const std::string& command) {
-  if (app.got_subcommand("quantize")) return run_quantize(args);
+  if (app.got_subcommand("quantize")) return qforge::cli::run_quantize(args.quantize);
   if (app.got_subcommand("export")) return run_export(args);
   if (app.got_subcommand("inspect")) return run_inspect(args);
   if (app.got_subcommand("probs")) return qforge::cli::run_probs(args.probs);
@@ -250,7 +215,7 @@ int main(int argc, char** argv) {
   add_train(app, args);
   add_eval(app, args);
   add_generate(app, args);
-  add_quantize(app, args);
+  qforge::cli::add_quantize(app, args.quantize);
   add_study(app, args);
   add_export(app, args);
   add_inspect(app, args);

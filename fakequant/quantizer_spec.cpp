@@ -310,6 +310,22 @@ QuantizerSpec parse_scheme(const std::string& text) {
   return spec;
 }
 
+std::string with_group_size(const std::string& scheme, int64_t group_size) {
+  const std::string what = "--group-size " + std::to_string(group_size) + ": scheme '" + scheme + "'";
+  if (parse_scheme(scheme).is_ggml_block()) throw std::invalid_argument(what + " is a GGUF block type (its blocks fix the groups)");
+  const std::vector<std::string> tokens = split_scheme(scheme);
+  for (size_t i = 1; i < tokens.size(); ++i) {
+    const std::string& t = tokens[i];
+    const bool group = t.size() > 1 && t[0] == 'g' && std::isdigit(static_cast<unsigned char>(t[1]));
+    if (group || t == "tensor" || t == "token" || t.rfind("channel", 0) == 0)
+      throw std::invalid_argument(what + " already names its granularity (" + t + ")");
+  }
+  if (group_size <= 0) throw std::invalid_argument(what + ": the group size must be positive");
+  const std::string grouped = scheme + ":g" + std::to_string(group_size);
+  (void)parse_scheme(grouped);  // validates, e.g. groups on a format without scales
+  return grouped;
+}
+
 std::string outlier_token(float threshold) {
   char buffer[32];
   const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, threshold);

@@ -122,6 +122,10 @@ std::string observer_name(ObserverKind kind);
 // GGUF block types, format-exact and without modifiers: the quantized ggml types with a codec
 // (formats/ggml/block_types.h), in lower case: q5_0 | q8_0 | q4_k | q6_k | iq4_nl (QuantizerSpec::ggml_type).
 QuantizerSpec parse_scheme(const std::string& text);
+// `scheme` with per-group scales of `group_size` elements (`qforge quantize --group-size`): "int4" -> "int4:g128".
+// std::invalid_argument when the scheme already names its granularity (tensor, channel, g<N>, token) or is
+// a GGUF block type: one place says the grouping, so a flag never silently overrides the scheme.
+std::string with_group_size(const std::string& scheme, int64_t group_size);
 // The scheme token of an outlier threshold, "outlier" + the shortest decimal that parses back to t
 // ("outlier6", "outlier0.5", "outlier1e+09"), so a scheme written by a method reads back exactly.
 std::string outlier_token(float threshold);

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "autograd/kernels/gemm.h"
 #include "fakequant/int_quantizer.h"
 
 namespace qforge::ptq {
@@ -15,6 +16,7 @@ namespace {
 constexpr int kScaleGrid = 20;  // alpha = i / 20, i = 0..19 (llm-awq auto_scale n_grid)
 constexpr int kClipGrid = 20;   // max |w| (1 - i / 20), i = 0..9 (llm-awq auto_clip max_shrink 0.5)
 constexpr int kClipSteps = 10;
+constexpr int64_t kClipRows = 64;  // rows per clip-search task
 
 fakequant::GranularitySpec granularity(const IntGrid& grid) {
   return grid.group_size > 0 ? fakequant::GranularitySpec::per_group(grid.group_size)
@@ -23,17 +25,10 @@ fakequant::GranularitySpec granularity(const IntGrid& grid) {
 
 int64_t group_width(const IntGrid& grid, int64_t cols) { return grid.group_size > 0 ? grid.group_size : cols; }
 
-// Σ_t (Σ_k (w_k - q_k) x_t,k)^2 over the columns of one group of one row.
-double group_error(const float* w, const float* q, std::span<const float> x, int64_t cols, int64_t begin, int64_t width) {
-  const int64_t tokens = static_cast<int64_t>(x.size()) / cols;
-  double total = 0;
-  for (int64_t t = 0; t < tokens; ++t) {
-    const float* row = x.data() + t * cols + begin;
-    double e = 0;
-    for (int64_t k = 0; k < width; ++k) e += (static_cast<double>(w[k]) - q[k]) * row[k];
-    total += e * e;
-  }
-  return total;
+float max_abs(const float* w, int64_t width) {
+  float m = 0;
+  for (int64_t k = 0; k < width; ++k) m = std::max(m, std::abs(w[k]));
+  return m;
 }
 
 // Q of one group [begin, begin + width) of one row, with its own min-max scale.
@@ -58,10 +53,23 @@ std::vector<float> fake_quantize_weight(std::span<const float> weight, int64_t r
 
 std::vector<float> scaled_fake_quantize(std::span<const float> weight, int64_t rows, int64_t cols,
                                         std::span<const float> scales, const IntGrid& grid) {
-  std::vector<float> scaled(weight.begin(), weight.end());
-  for (int64_t i = 0; i < rows * cols; ++i) scaled[i] *= scales[i % cols];
-  std::vector<float> q = fake_quantize_weight(scaled, rows, cols, grid);
-  for (int64_t i = 0; i < rows * cols; ++i) q[i] /= scales[i % cols];
+  // One pass per (row, group) instead of scale, quantize and unscale over the whole matrix: the search
+  // runs it 20 times per block, and the per-group arithmetic is that of fake_quantize_weight.
+  const int64_t width = group_width(grid, cols), groups = cols / width;
+  std::vector<float> q(static_cast<size_t>(rows * cols));
+#pragma omp parallel
+  {
+    std::vector<float> scaled(static_cast<size_t>(width));
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t g = 0; g < groups; ++g) {
+        const int64_t begin = r * cols + g * width;
+        const float* s = scales.data() + g * width;
+        for (int64_t k = 0; k < width; ++k) scaled[k] = weight[begin + k] * s[k];
+        fake_quantize_group(scaled.data(), q.data() + begin, width, grid);
+        for (int64_t k = 0; k < width; ++k) q[begin + k] /= s[k];
+      }
+  }
   return q;
 }
 
@@ -101,22 +109,59 @@ std::vector<float> search_clip(std::span<const float> weight, int64_t rows, int6
                                const IntGrid& grid) {
   if (x.size() % static_cast<size_t>(cols) != 0)
     throw std::invalid_argument("awq clip: " + std::to_string(x.size()) + " input values are not rows of " + std::to_string(cols));
+  const int64_t tokens = static_cast<int64_t>(x.size()) / cols;
   const int64_t width = group_width(grid, cols), groups = cols / width;
+  // A group's error sum_t (d . x_t)^2 (d = w - Q(clip(w))) is d^T G d with G = X_g^T X_g: a product with
+  // a [width, width] matrix per candidate instead of one over every token, when the group is narrower
+  // than the token sample (llm-awq: 512 tokens, groups of 128).
+  const bool by_gram = width < tokens;
+  std::vector<float> gram;
+  if (by_gram) {
+    gram.resize(static_cast<size_t>(groups * width * width));
+    for (int64_t g = 0; g < groups; ++g)
+      autograd::kernels::gemm(true, false, width, width, tokens, 1.0f, x.data() + g * width, cols, x.data() + g * width, cols,
+                              0.0f, gram.data() + g * width * width, width);
+  }
   std::vector<float> out(static_cast<size_t>(rows * groups));
-#pragma omp parallel for schedule(dynamic)
-  for (int64_t r = 0; r < rows; ++r) {
-    std::vector<float> clipped(static_cast<size_t>(width)), q(static_cast<size_t>(width));
-    for (int64_t g = 0; g < groups; ++g) {
-      const float* w = weight.data() + r * cols + g * width;
-      float m0 = 0;
-      for (int64_t k = 0; k < width; ++k) m0 = std::max(m0, std::abs(w[k]));
-      double best = std::numeric_limits<double>::infinity();
+  const int64_t blocks = (rows + kClipRows - 1) / kClipRows;
+  // One task per (block of rows, group), each product single-threaded inside it: a parallel region per
+  // task rather than per candidate.
+#pragma omp parallel
+  {
+    std::vector<float> clipped(static_cast<size_t>(width)), d(static_cast<size_t>(kClipRows * width));
+    std::vector<float> e(static_cast<size_t>(kClipRows * (by_gram ? width : tokens)));
+    std::vector<double> best(static_cast<size_t>(kClipRows));
+#pragma omp for schedule(dynamic)
+    for (int64_t task = 0; task < blocks * groups; ++task) {
+      const int64_t r0 = (task / groups) * kClipRows, n = std::min(kClipRows, rows - r0), g = task % groups;
+      std::fill(best.begin(), best.end(), std::numeric_limits<double>::infinity());
       for (int i = 0; i < kClipSteps; ++i) {
-        const float m = m0 * (1.0f - static_cast<float>(i) / kClipGrid);
-        for (int64_t k = 0; k < width; ++k) clipped[k] = std::clamp(w[k], -m, m);
-        fake_quantize_group(clipped.data(), q.data(), width, grid);
-        const double e = group_error(w, q.data(), x, cols, g * width, width);
-        if (e < best) best = e, out[r * groups + g] = m;
+        for (int64_t r = 0; r < n; ++r) {
+          const float* w = weight.data() + (r0 + r) * cols + g * width;
+          float* dr = d.data() + r * width;
+          const float m = max_abs(w, width) * (1.0f - static_cast<float>(i) / kClipGrid);
+          for (int64_t k = 0; k < width; ++k) clipped[k] = std::clamp(w[k], -m, m);
+          fake_quantize_group(clipped.data(), dr, width, grid);
+          for (int64_t k = 0; k < width; ++k) dr[k] = w[k] - dr[k];
+        }
+        if (by_gram)
+          autograd::kernels::gemm(false, false, n, width, width, 1.0f, d.data(), width, gram.data() + g * width * width, width,
+                                  0.0f, e.data(), width);
+        else
+          autograd::kernels::gemm(false, true, n, tokens, width, 1.0f, d.data(), width, x.data() + g * width, cols, 0.0f,
+                                  e.data(), tokens);
+        for (int64_t r = 0; r < n; ++r) {
+          double err = 0;
+          if (by_gram)
+            for (int64_t k = 0; k < width; ++k) err += static_cast<double>(d[r * width + k]) * e[r * width + k];
+          else
+            for (int64_t t = 0; t < tokens; ++t) err += static_cast<double>(e[r * tokens + t]) * e[r * tokens + t];
+          if (err < best[r]) {
+            best[r] = err;
+            out[(r0 + r) * groups + g] = max_abs(weight.data() + (r0 + r) * cols + g * width, width) *
+                                         (1.0f - static_cast<float>(i) / kClipGrid);
+          }
+        }
       }
     }
   }

@@ -8,6 +8,8 @@
 #include "layers/llama.h"
 #include "ptq/awq.h"
 #include "ptq/input_hooks.h"
+#include "ptq/method.h"
+#include "ptq/method_options.h"
 #include "ptq/rtn.h"
 
 namespace qforge::ptq {
@@ -210,11 +212,15 @@ void apply_awq(layers::LlamaForCausalLM& model, const Calibration& calibration, 
 }
 
 void quantize_awq(layers::Module& model, const Calibration& calibration, const std::string& options) {
-  if (!options.empty() && options != "no_clip")
-    throw std::invalid_argument("ptq awq: option '" + options + "' is not no_clip");
+  bool clip = true;
+  parse_method_options(options, "ptq awq", accepted_options("awq"), [&](const std::string& key, const std::string& value) {
+    if (key != "no_clip" || !value.empty()) return false;
+    clip = false;
+    return true;
+  });
   auto* llama = dynamic_cast<layers::LlamaForCausalLM*>(&model);
   if (llama == nullptr) throw std::invalid_argument("ptq awq: needs a Llama (its norms and projections take the scales)");
-  apply_awq(*llama, calibration, options != "no_clip");
+  apply_awq(*llama, calibration, clip);
   quantize_rtn(model, calibration, "");
 }
 

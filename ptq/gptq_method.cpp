@@ -10,6 +10,7 @@
 #include "layers/linear.h"
 #include "ptq/gptq.h"
 #include "ptq/int_grid.h"
+#include "ptq/method.h"
 #include "ptq/method_options.h"
 #include "ptq/rtn.h"
 #include "ptq/sequential.h"
@@ -25,7 +26,7 @@ struct MethodOptions {
 MethodOptions parse_options(const std::string& text) {
   MethodOptions options;
   bool dynamic_groups = false;
-  parse_method_options(text, "ptq gptq", "damp=<fraction>, block=<columns>, act_order, dynamic_groups, rtn",
+  parse_method_options(text, "ptq gptq", accepted_options("gptq"),
                        [&](const std::string& key, const std::string& value) {
                          if (key == "damp" && !value.empty()) options.gptq.damp = option_double(value);
                          else if (key == "block" && !value.empty()) options.gptq.block_size = option_integer(value);

@@ -12,6 +12,8 @@
 #include "fakequant/qat.h"
 #include "layers/linear.h"
 #include "ptq/int_grid.h"
+#include "ptq/method.h"
+#include "ptq/method_options.h"
 #include "ptq/rtn.h"
 
 namespace qforge::ptq {
@@ -107,16 +109,16 @@ void check_rules(layers::Module& model, const std::string& options) {
 }  // namespace
 
 float llm_int8_threshold(const std::string& options) {
-  if (options.empty()) return 6.0f;
-  const std::string key = "threshold=";
-  if (options.rfind(key, 0) == 0) {
-    const char* begin = options.data() + key.size();
-    const char* end = options.data() + options.size();
-    float value = 0.0f;
-    const auto [stop, error] = std::from_chars(begin, end, value);
-    if (begin != end && error == std::errc() && stop == end && value > 0.0f && std::isfinite(value)) return value;
-  }
-  throw std::invalid_argument("ptq llm_int8: option '" + options + "' is not threshold=<t > 0>");
+  float threshold = 6.0f;
+  parse_method_options(options, "ptq llm_int8", accepted_options("llm_int8") + " (t > 0)",
+                       [&](const std::string& key, const std::string& value) {
+                         if (key != "threshold" || value.empty()) return false;
+                         const char* begin = value.data();
+                         const char* end = begin + value.size();
+                         const auto [stop, error] = std::from_chars(begin, end, threshold);
+                         return error == std::errc() && stop == end && threshold > 0.0f && std::isfinite(threshold);
+                       });
+  return threshold;
 }
 
 std::string llm_int8_input_scheme(const std::string& options) {

@@ -13,6 +13,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "autograd/tensor.h"
 #include "layers/module.h"
@@ -29,10 +31,22 @@ struct Calibration {
   std::function<autograd::IndexTensor(int64_t batch)> token_ids;
 };
 
+// One option a method takes in its option string (method_options.h): a flag ("act_order") or
+// key=<number> ("damp=0.02"). `qforge quantize` turns the union of every method's options into flags
+// (option act_order <-> --act-order) and a run config records them as the option string
+// (quantization.ptq.options), so this table is the one list of what each method accepts.
+struct MethodOption {
+  std::string_view name;
+  bool takes_value;           // false: a flag; true: name=<number>
+  std::string_view fallback;  // the value the method uses without the option ("" for flags)
+  std::string_view help;      // one line
+};
+
 struct Method {
   std::string_view name;       // --method value
   std::string_view summary;    // one line for --help
   std::string_view reference;  // paper or spec the method follows
+  std::span<const MethodOption> options;  // what `quantize` may pass it
   // `options`: what followed "<name>:" in the method string (e.g. "damp=0.01,act_order"); each method
   // parses its own and throws std::invalid_argument naming the option it does not know.
   void (*quantize)(layers::Module& model, const Calibration& calibration, const std::string& options);
@@ -64,5 +78,26 @@ struct MethodChoice {
 MethodChoice parse_method(const std::string& text);
 // "rtn: ...; ..." for help texts.
 std::string method_help();
+// The options `method` accepts as its parser's error lists them: "damp=<number>, block=<number>, act_order";
+// "no options" when it takes none.
+std::string accepted_options(std::string_view method);
+
+// One option name of the union over all methods, with the methods that take it (in table order) and
+// each one's declaration. A name is a flag in every method or a key=<number> in every method.
+struct OptionUse {
+  std::string_view name;
+  bool takes_value;
+  std::vector<std::pair<const Method*, const MethodOption*>> takers;
+};
+std::vector<OptionUse> option_union();
+const MethodOption* find_option(const Method& method, std::string_view name);  // null if it does not take it
+
+// "a,b" + "c" -> "a,b,c" (empty parts dropped): option strings from several places (the run config, the
+// method string, `quantize` flags) combined into the one string the method's parser reads; an option
+// key given twice is std::invalid_argument.
+std::string join_options(const std::vector<std::string>& parts);
+// `text`'s items in the order `method` declares its options (undeclared ones last), so the same options
+// from a method string, flags or a config give one option string, and one recorded run config.
+std::string ordered_options(const Method& method, const std::string& text);
 
 }  // namespace qforge::ptq

@@ -7,6 +7,7 @@
 #include "autograd/variable.h"
 #include "fakequant/qat.h"
 #include "ptq/e8p.h"
+#include "ptq/method.h"
 #include "ptq/method_options.h"
 #include "ptq/rtn.h"
 #include "ptq/sequential.h"
@@ -22,7 +23,7 @@ struct MethodOptions {
 MethodOptions parse_options(const std::string& text) {
   MethodOptions method;
   QuipSharpOptions& options = method.layer;
-  parse_method_options(text, "ptq quip_sharp", "damp=<fraction>, seed=<integer>, scale=<codebook scale>, tune=<passes>, rtn",
+  parse_method_options(text, "ptq quip_sharp", accepted_options("quip_sharp"),
                        [&](const std::string& key, const std::string& value) {
                          if (key == "damp" && !value.empty()) options.damp = option_double(value);
                          else if (key == "seed" && !value.empty()) options.seed = static_cast<uint64_t>(option_integer(value));

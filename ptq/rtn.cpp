@@ -4,11 +4,13 @@
 
 #include "autograd/variable.h"
 #include "fakequant/qat.h"
+#include "ptq/method.h"
+#include "ptq/method_options.h"
 
 namespace qforge::ptq {
 
 void quantize_rtn(layers::Module& model, const Calibration& calibration, const std::string& options) {
-  if (!options.empty()) throw std::invalid_argument("ptq rtn: takes no options (got '" + options + "')");
+  parse_method_options(options, "ptq rtn", accepted_options("rtn"), [](const std::string&, const std::string&) { return false; });
   fakequant::calibrate_weights(model);
   calibrate_activations(model, calibration);
 }

@@ -6,6 +6,8 @@
 
 #include "autograd/variable.h"
 #include "ptq/input_hooks.h"
+#include "ptq/method.h"
+#include "ptq/method_options.h"
 #include "ptq/rtn.h"
 
 namespace qforge::ptq {
@@ -50,16 +52,14 @@ void fold(layers::RMSNorm& norm, const std::vector<std::shared_ptr<layers::Linea
 }
 
 double parse_alpha(const std::string& options) {
-  if (options.empty()) return 0.5;
-  try {
-    if (options.rfind("alpha=", 0) == 0) {
-      size_t used = 0;
-      const double alpha = std::stod(options.substr(6), &used);
-      if (used == options.size() - 6 && alpha >= 0 && alpha <= 1) return alpha;
-    }
-  } catch (const std::exception&) {
-  }
-  throw std::invalid_argument("ptq smoothquant: option '" + options + "' is not alpha=<0..1>");
+  double alpha = 0.5;
+  parse_method_options(options, "ptq smoothquant", accepted_options("smoothquant") + " (alpha in [0, 1])",
+                       [&](const std::string& key, const std::string& value) {
+                         if (key != "alpha" || value.empty()) return false;
+                         alpha = option_double(value);
+                         return alpha >= 0 && alpha <= 1;
+                       });
+  return alpha;
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "fakequant/qat.h"
 #include "fakequant/spqr_weight.h"
 #include "ptq/int_grid.h"
+#include "ptq/method.h"
 #include "ptq/method_options.h"
 #include "ptq/rtn.h"
 #include "ptq/sequential.h"
@@ -26,11 +27,10 @@ struct MethodOptions {
 
 MethodOptions parse_options(const std::string& text) {
   MethodOptions o;
-  parse_method_options(text, "ptq spqr", "outliers=<fraction>, threshold=<tau>, beta1=<columns>, beta2=<rows>, "
-                       "qq_bits=<bits>, damp=<fraction>, block=<columns>, act_order, no_act_order",
+  parse_method_options(text, "ptq spqr", accepted_options("spqr"),
                        [&](const std::string& key, const std::string& value) {
                          const bool has = !value.empty();
-                         if (key == "outliers" && has) o.outliers = option_double(value);
+                         if (key == "outlier_fraction" && has) o.outliers = option_double(value);
                          else if (key == "threshold" && has) o.spqr.threshold = option_double(value), o.by_threshold = true;
                          else if (key == "beta1" && has) o.spqr.beta1 = option_integer(value);
                          else if (key == "beta2" && has) o.spqr.beta2 = option_integer(value);

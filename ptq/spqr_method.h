@@ -7,8 +7,8 @@
 // to nearest. The weight bits come from the scheme's grid (int3 -> w = 3); its group size and symmetry
 // do not apply (SpQR's groups are beta1 columns in act-order with an asymmetric real-zero grid).
 //
-// Options ("spqr:outliers=0.01,beta1=16,beta2=16,qq_bits=3,damp=0.01,block=128,act_order"):
-//   outliers=<fraction>  per layer, the relative threshold whose outlier fraction is the largest not
+// Options ("spqr:outlier_fraction=0.01,beta1=16,beta2=16,qq_bits=3,damp=0.01,block=128,act_order"):
+//   outlier_fraction=<fraction>  per layer, the relative threshold whose outlier fraction is the largest not
 //                        above it (default 0.01); 0: no outliers
 //   threshold=<tau>      the paper's relative outlier threshold instead (e.g. 0.2), the same for all layers
 //   beta1=, beta2=       first- and second-order group sizes (default 16, 16)

@@ -84,6 +84,19 @@ ag::Variable ClassifierTask::training_loss(int64_t step) {
   return ag::cross_entropy(logits(batch.images), batch.labels);
 }
 
+ag::Variable ClassifierTask::calibration_loss(int64_t batch, int64_t rows) {
+  const int64_t per_epoch = batches_->num_batches();
+  const data::ImageBatch full = batches_->batch(batch / per_epoch, batch % per_epoch);
+  if (rows >= full.labels.numel()) return ag::cross_entropy(logits(full.images), full.labels);
+  ag::Shape shape = full.images.shape();
+  const int64_t per_image = full.images.numel() / shape[0];
+  shape[0] = rows;
+  ag::Tensor images(shape);
+  std::copy(full.images.data(), full.images.data() + rows * per_image, images.data());
+  const ag::IndexTensor labels(ag::Shape{rows}, std::vector<int64_t>(full.labels.data(), full.labels.data() + rows));
+  return ag::cross_entropy(logits(images), labels);
+}
+
 Evaluation ClassifierTask::evaluate(int64_t max_batches) {
   ag::NoGradGuard no_grad;
   const bool was_training = model_->is_training();

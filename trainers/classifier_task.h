@@ -13,6 +13,9 @@ class ClassifierTask : public Task {
 
   layers::Module& model() override { return *model_; }
   autograd::Variable training_loss(int64_t step) override;
+  // The step batch `batch` (fixed by the step), cut to its first `rows` images.
+  autograd::Variable calibration_loss(int64_t batch, int64_t rows) override;
+  int64_t samples_per_batch() const override { return batch_size_; }
   int64_t items_per_step() const override { return batch_size_; }
   const char* item_unit() const override { return "samples"; }
   Evaluation evaluate(int64_t max_batches) override;

@@ -83,15 +83,23 @@ ag::Variable LanguageModelTask::training_loss(int64_t /*step*/) {
 namespace {
 // Calibration streams sit above the training sampler's stream 0.
 constexpr uint64_t kCalibrationStream = uint64_t{1} << 32;
+
+
+// The first `rows` windows of `ids` [batch, context].
+ag::IndexTensor first_rows(const ag::IndexTensor& ids, int64_t rows) {
+  if (rows >= ids.shape().dim(0)) return ids;
+  const int64_t context = ids.shape().dim(1);
+  return ag::IndexTensor(ag::Shape{rows, context}, std::vector<int64_t>(ids.data(), ids.data() + rows * context));
+}
 }  // namespace
 
-ag::Variable LanguageModelTask::calibration_loss(int64_t batch) {
+ag::Variable LanguageModelTask::calibration_loss(int64_t batch, int64_t rows) {
   const data::WindowBatch windows = train_windows_->fixed_batch(seed_, kCalibrationStream + static_cast<uint64_t>(batch));
-  return next_token_loss(*model_, windows.inputs, windows.targets);
+  return next_token_loss(*model_, first_rows(windows.inputs, rows), first_rows(windows.targets, rows));
 }
 
-ag::IndexTensor LanguageModelTask::calibration_inputs(int64_t batch) const {
-  return train_windows_->fixed_batch(seed_, kCalibrationStream + static_cast<uint64_t>(batch)).inputs;
+ag::IndexTensor LanguageModelTask::calibration_inputs(int64_t batch, int64_t rows) const {
+  return first_rows(train_windows_->fixed_batch(seed_, kCalibrationStream + static_cast<uint64_t>(batch)).inputs, rows);
 }
 
 Evaluation LanguageModelTask::evaluate(int64_t max_batches) {

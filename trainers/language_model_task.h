@@ -18,9 +18,10 @@ class LanguageModelTask : public Task {
   layers::Module& model() override { return *model_; }
   autograd::Variable training_loss(int64_t step) override;
   // Windows of the training split from the generator (trainer.seed, stream 2^32 + batch).
-  autograd::Variable calibration_loss(int64_t batch) override;
-  // The input ids [batch_size, context] of calibration batch `batch`.
-  autograd::IndexTensor calibration_inputs(int64_t batch) const;
+  autograd::Variable calibration_loss(int64_t batch, int64_t rows) override;
+  // The input ids [rows, context] of calibration batch `batch` (its first `rows` windows).
+  autograd::IndexTensor calibration_inputs(int64_t batch, int64_t rows) const;
+  int64_t samples_per_batch() const override { return batch_size_; }
   int64_t items_per_step() const override { return batch_size_ * context_; }
   const char* item_unit() const override { return "tokens"; }
   Evaluation evaluate(int64_t max_batches) override;

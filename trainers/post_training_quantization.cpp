@@ -1,5 +1,6 @@
 #include "trainers/post_training_quantization.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 
@@ -41,8 +42,30 @@ void apply_method_input_scheme(config::QuantizationConfig& quantization, const p
   }
 }
 
+ptq::MethodChoice method_choice(const config::PtqConfig& ptq) {
+  ptq::MethodChoice choice = ptq::parse_method(ptq.method().empty() ? "rtn" : ptq.method());
+  choice.options = ptq::ordered_options(*choice.method, ptq::join_options({choice.options, ptq.options()}));
+  return choice;
+}
+
+namespace {
+
+// Calibration batches of `samples` samples, `per_batch` to a batch, the last one cut short.
+ptq::Calibration calibration_of(Task& task, int64_t samples) {
+  const int64_t per_batch = task.samples_per_batch();
+  auto rows = [per_batch, samples](int64_t batch) { return std::min(per_batch, samples - batch * per_batch); };
+  ptq::Calibration calibration;
+  calibration.batches = (samples + per_batch - 1) / per_batch;
+  calibration.forward = [&task, rows](int64_t batch) { task.calibration_loss(batch, rows(batch)); };
+  if (const auto* language_model = dynamic_cast<const LanguageModelTask*>(&task))
+    calibration.token_ids = [language_model, rows](int64_t batch) { return language_model->calibration_inputs(batch, rows(batch)); };
+  return calibration;
+}
+
+}  // namespace
+
 RunResult post_training_quantize(const PtqOptions& options) {
-  const ptq::MethodChoice method = ptq::parse_method(options.method);
+  const ptq::MethodChoice method = method_choice(options.quantization.ptq());
   RunFolder run = open_run_folder(options.float_run);
   const Checkpoint& source = run.checkpoint;
   config::RunConfig config = run.config;
@@ -61,12 +84,14 @@ RunResult post_training_quantize(const PtqOptions& options) {
   run.checkpoint.model.clear();
   autograd::release_cached_allocations();
   task->model().eval();
-  ptq::Calibration calibration;
-  calibration.forward = [&task](int64_t batch) { task->calibration_loss(batch); };
-  if (const auto* language_model = dynamic_cast<const LanguageModelTask*>(task.get()))
-    calibration.token_ids = [language_model](int64_t batch) { return language_model->calibration_inputs(batch); };
-  calibration.batches = options.calibration_batches > 0 ? options.calibration_batches : 16;
-  method.method->quantize(task->model(), calibration, method.options);
+  const int64_t samples = options.quantization.ptq().calibration_samples() > 0
+                              ? options.quantization.ptq().calibration_samples()
+                              : task->samples_per_batch() * (options.calibration_batches > 0 ? options.calibration_batches : 16);
+  method.method->quantize(task->model(), calibration_of(*task, samples), method.options);
+  config::PtqConfig& used = *config.mutable_quantization()->mutable_ptq();
+  used.set_method(std::string(method.method->name));
+  used.set_options(method.options);
+  used.set_calibration_samples(static_cast<int32_t>(samples));
   const Evaluation e = task->evaluate(config.trainer().eval_batches());
 
   Checkpoint out;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "ptq/method.h"
 #include "trainers/run.h"
 #include "trainers/run_config.h"
 
@@ -18,9 +19,11 @@ namespace qforge::trainers {
 struct PtqOptions {
   std::filesystem::path float_run;   // run folder of a float (non-QAT) training
   std::filesystem::path output_dir;  // where the quantized checkpoint goes
-  config::QuantizationConfig quantization;  // rules; init_from is ignored
-  int calibration_batches = 16;      // training batches the method calibrates on
-  std::string method = "rtn";        // a ptq/ registry name, optionally ":options" (ptq::parse_method)
+  // Rules (init_from is ignored) and ptq: the method (a ptq/ registry name, optionally ":options" as
+  // ptq::parse_method reads it), its options (joined after the method string's, ptq::join_options) and
+  // the calibration sample count. The saved run records the method's name, all its options and the count.
+  config::QuantizationConfig quantization;
+  int calibration_batches = 16;  // training batches the method calibrates on when ptq.calibration_samples is 0
   // The seed of the calibration windows (Task::calibration_loss draws them from trainer.seed); unset:
   // the float run's. Saved as the quantized run's trainer.seed (its weights are loaded, not drawn).
   std::optional<uint64_t> calibration_seed;
@@ -30,6 +33,10 @@ struct PtqOptions {
 // A method with an input scheme (ptq::Method::input_scheme, LLM.int8()) gets it on every rule that
 // quantizes and has none; a rule asking for another one is an error. Errors name the run folder or the rule.
 RunResult post_training_quantize(const PtqOptions& options);
+
+// The method of `ptq` and its options in the method's order: "gptq:act_order" + options "damp=0.02" ->
+// gptq, "damp=0.02,act_order".
+ptq::MethodChoice method_choice(const config::PtqConfig& ptq);
 
 // Rules for one scheme on every layer except `keep_float` globs: skip rules first, then "*" with
 // `weight_scheme` (and `input_scheme` when not empty).

@@ -27,10 +27,13 @@ class Task {
   virtual layers::Module& model() = 0;
   // Loss of the training batch for optimizer step `step` (0-based); advances the data position.
   virtual autograd::Variable training_loss(int64_t step) = 0;
-  // Loss of calibration batch `batch` (0-based) for post-training methods (ptq/method.h): the same
-  // training-data items on every call with the same index, since methods run the set several times.
-  // Classifiers' step batches are already fixed by the step; language models override.
-  virtual autograd::Variable calibration_loss(int64_t batch) { return training_loss(batch); }
+  // Loss of calibration batch `batch` (0-based) for post-training methods (ptq/method.h), on its first
+  // `rows` samples (<= samples_per_batch(); fewer in the last batch of a sample count that is not a
+  // multiple): the same training-data items on every call with the same index, since methods run the
+  // set several times.
+  virtual autograd::Variable calibration_loss(int64_t batch, int64_t rows) = 0;
+  // Samples (images, or sequences of the model's context) in one batch: data.batch_size.
+  virtual int64_t samples_per_batch() const = 0;
   virtual int64_t items_per_step() const = 0;  // samples or tokens in one batch
   virtual const char* item_unit() const = 0;   // "samples" | "tokens"
   // Mean loss (and accuracy) on held-out data; max_batches <= 0 means all of it. Does not

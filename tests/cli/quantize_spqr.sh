@@ -15,7 +15,7 @@ rtn=$(loss int3:g16:asym rtn rtn)
 act16=$(loss int3:g16:asym gptq:act_order act16)
 act32=$(loss int3:g32:asym gptq:act_order act32)
 spqr=$(loss int3:g16:asym spqr spqr)
-none=$(loss int3:g16:asym spqr:outliers=0 none)
+none=$(loss int3:g16:asym spqr:outlier_fraction=0 none)
 cat "$work/spqr.err" "$work/none.err"
 echo "float $float  rtn g16 $rtn  gptq act_order g16 $act16 g32 $act32  spqr $spqr  spqr without outliers $none"
 [ "$("$qforge" eval --checkpoint "$work/spqr" | tail -n 1 | sed 's/.*val_loss=\([0-9.]*\).*/\1/')" = "$spqr" ] ||

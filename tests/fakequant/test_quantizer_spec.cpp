@@ -162,5 +162,15 @@ TEST(QuantizerSpec, NamesRoundTrip) {
               HasSubstr("unknown observer 'max' (accepted: minmax, ema, percentile, mse, kl)"));
 }
 
+TEST(QuantizerSpec, GroupSizeFlagAddsTheGroupOnlyWhenTheSchemeNamesNoGranularity) {
+  EXPECT_EQ(with_group_size("int4", 128), "int4:g128");
+  EXPECT_EQ(parse_scheme(with_group_size("int4:asym:mse", 64)).granularity.group_size, 64);
+  EXPECT_THAT(error_of([] { with_group_size("int4:g32", 128); }),
+              HasSubstr("--group-size 128: scheme 'int4:g32' already names its granularity (g32)"));
+  EXPECT_THAT(error_of([] { with_group_size("int8:channel", 128); }), HasSubstr("already names its granularity (channel)"));
+  EXPECT_THAT(error_of([] { with_group_size("q4_k", 32); }), HasSubstr("is a GGUF block type"));
+  EXPECT_THAT(error_of([] { with_group_size("int4", 0); }), HasSubstr("the group size must be positive"));
+}
+
 }  // namespace
 }  // namespace qforge::testing

@@ -53,7 +53,11 @@ double output_loss(const Case& c, const std::vector<float>& x, const std::vector
 }
 
 TEST(Awq, SearchesMatchThePyTorchReference) {
-  const std::vector<Case> cases = {{"w3_g16_asym", 24, 64, 128, {3, false, 16}}, {"w4_row_sym", 16, 48, 96, {4, true, 0}}};
+  // The clip search takes G = X_g^T X_g when a group is narrower than the token sample and the tokens
+  // themselves otherwise (awq.cpp): the third case is the latter.
+  const std::vector<Case> cases = {{"w3_g16_asym", 24, 64, 128, {3, false, 16}},
+                                   {"w4_row_sym", 16, 48, 96, {4, true, 0}},
+                                   {"w4_row_few_tokens", 16, 64, 48, {4, false, 0}}};
   TensorFile request;
   std::map<std::string, std::pair<std::vector<float>, std::vector<float>>> data;
   unsigned seed = 1;
@@ -154,7 +158,7 @@ TEST(AwqMethod, CloserThanRoundToNearestAndRefusals) {
   EXPECT_LT(e_awq, 1.1 * e_rtn);
   for (const auto& [name, q] : fakequant::quantizers_of(*awq)) EXPECT_TRUE(q->frozen()) << name;
   EXPECT_THAT([&] { find_method("awq").quantize(*rtn, calibration_of(*rtn), "clip"); },
-              ::testing::ThrowsMessage<std::invalid_argument>(::testing::HasSubstr("option 'clip' is not no_clip")));
+              ::testing::ThrowsMessage<std::invalid_argument>(::testing::HasSubstr("ptq awq: option 'clip' is not one of no_clip")));
   auto fp8 = prepared("fp8_e4m3:channel");
   EXPECT_THAT([&] { find_method("awq").quantize(*fp8, calibration_of(*fp8), ""); },
               ::testing::ThrowsMessage<std::invalid_argument>(::testing::HasSubstr("model.layers.0.self_attn.k_proj: weight scheme")));

@@ -70,7 +70,7 @@ TEST(LlmInt8Method, IsRegisteredWithItsInputScheme) {
   EXPECT_THAT(method_help(), HasSubstr("llm_int8: LLM.int8()"));
   for (const char* bad : {"threshold=0", "threshold=-1", "threshold=", "threshold=6x", "alpha=0.5"}) {
     EXPECT_THAT([&] { (void)method.input_scheme(bad); },
-                ::testing::ThrowsMessage<std::invalid_argument>(HasSubstr("is not threshold=<t > 0>")))
+                ::testing::ThrowsMessage<std::invalid_argument>(HasSubstr("is not one of threshold=<number> (t > 0)")))
         << bad;
   }
 }

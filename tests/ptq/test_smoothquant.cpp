@@ -86,7 +86,7 @@ TEST(SmoothQuant, W8A8ThroughTheRegistry) {
   std::printf("W8A8 SmoothQuant logits: relative squared error %.3g\n", mse / signal);
   EXPECT_LT(mse / signal, 1e-2);  // 8-bit weights and per-token activations on a random tiny model
   EXPECT_THAT([&] { choice.method->quantize(model, calibration_of(model), "alpha=2"); },
-              ::testing::ThrowsMessage<std::invalid_argument>(HasSubstr("is not alpha=<0..1>")));
+              ::testing::ThrowsMessage<std::invalid_argument>(HasSubstr("option 'alpha=2' is not one of alpha=<number> (alpha in [0, 1])")));
 }
 
 }  // namespace

@@ -65,7 +65,7 @@ TEST(SpqrMethod, SpqrWeightsCloserThanRoundToNearestAndReloadedExactly) {
   layers::LlamaForCausalLM reference(tiny_config());
   reference.eval();
   const std::string scheme = "int3:g16:asym";
-  auto spqr = quantized("spqr:outliers=0.02,block=32", scheme);
+  auto spqr = quantized("spqr:outlier_fraction=0.02,block=32", scheme);
   int64_t layers_seen = 0, outliers = 0, weights = 0;
   for (const auto& [name, module] : spqr->named_modules()) {
     auto linear = std::dynamic_pointer_cast<layers::Linear>(module);
@@ -83,7 +83,7 @@ TEST(SpqrMethod, SpqrWeightsCloserThanRoundToNearestAndReloadedExactly) {
   EXPECT_GT(outliers, weights / 200);  // the search finds outliers (more than 0.5% overall)
 
   const double e_spqr = logit_error(*spqr, reference), e_rtn = logit_error(*quantized("rtn", scheme), reference),
-               e_none = logit_error(*quantized("spqr:outliers=0", scheme), reference),
+               e_none = logit_error(*quantized("spqr:outlier_fraction=0", scheme), reference),
                e_gptq = logit_error(*quantized("gptq:act_order", scheme), reference);
   std::printf("%s logit MSE vs float: SpQR 2%% outliers %.4g, SpQR no outliers %.4g, GPTQ act-order %.4g, round to nearest %.4g\n",
               scheme.c_str(), e_spqr, e_none, e_gptq, e_rtn);

@@ -53,7 +53,7 @@ RunResult quantize(const std::string& method, const std::string& scheme, const s
   options.output_dir = temp_path(name);
   options.quantization = scheme_rules(scheme, nullptr, kKeepFloat);
   options.calibration_batches = 4;
-  options.method = method;
+  options.quantization.mutable_ptq()->set_method(method);
   return post_training_quantize(options);
 }
 
@@ -92,8 +92,8 @@ TEST(StudyQatFromPtq, QuantizedStartMustMatchTheRules) {
 TEST(StudyQatFromPtq, MethodsThatStoreTheirOwnFormatCountTheirBits) {
   EXPECT_FALSE(quantize("gptq", "int3:g16:asym", "bits_gptq").bits_per_weight.has_value());
   // SpQR (docs/spqr.md §3): w 3 + 2 * 3 / 16 + 2 * 32 / 256 = 3.625, plus 32 bits per outlier.
-  EXPECT_DOUBLE_EQ(*quantize("spqr:outliers=0", "int3:g16:asym", "bits_spqr0").bits_per_weight, 3.625);
-  const double with_outliers = *quantize("spqr:outliers=0.01", "int3:g16:asym", "bits_spqr").bits_per_weight;
+  EXPECT_DOUBLE_EQ(*quantize("spqr:outlier_fraction=0", "int3:g16:asym", "bits_spqr0").bits_per_weight, 3.625);
+  const double with_outliers = *quantize("spqr:outlier_fraction=0.01", "int3:g16:asym", "bits_spqr").bits_per_weight;
   EXPECT_GT(with_outliers, 3.625);
   EXPECT_LE(with_outliers, 3.625 + 32 * 0.01 + 1e-12);
   EXPECT_DOUBLE_EQ(*quantize("quip_sharp", "fp16", "bits_quip").bits_per_weight, 2.0);

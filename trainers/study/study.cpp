@@ -167,11 +167,12 @@ fs::path StudyRunner::ptq_cell(const std::string& method, const std::string& sch
   options.output_dir = dir;
   options.quantization = scheme_rules(observer.empty() ? scheme : scheme + ":" + observer, input_, keep_float_);
   options.calibration_batches = study_.calibration_batches();
-  options.method = method == "ptq" ? "rtn" : method;
+  std::string method_text = method == "ptq" ? "rtn" : method;
   if (seed && *seed != default_seed()) {
     options.calibration_seed = *seed;
-    options.method = with_seed_option(options.method, *seed);
+    method_text = with_seed_option(method_text, *seed);
   }
+  options.quantization.mutable_ptq()->set_method(method_text);
   RunResult run;
   const double seconds = timed([&] { run = post_training_quantize(options); });
   // A registry method's cell sits on the row of the scheme's own observer, as QAT's does.
