@@ -114,6 +114,10 @@ ConvertedModel convert(Module& model) {
   autograd::NoGradGuard no_grad;
   for (const QuantizableLayer& target : quantizable_layers(model)) {
     auto weight_quantizer = std::dynamic_pointer_cast<Quantizer>(target.layer->weight_quantizer());
+    if (target.layer->weight_quantizer() && !weight_quantizer)
+      throw std::invalid_argument("convert: " + child_name(target.name, "weight") +
+                                  " is held in a post-training method's own representation (SpQR or QuIP# codes, "
+                                  "fakequant/saved_weight_quantizers.h), not a scheme's grid; read its quantizer's state");
     if (weight_quantizer && !weight_quantizer->spec().is_ggml_block()) {
       const Variable& weight = target.layer->quantizable_weight();
       // A forward refreshes observer-driven weight scales to the final weights (quantizer.h).

@@ -6,6 +6,8 @@
 
 #include "autograd/variable.h"
 #include "fakequant/qat.h"
+#include "fakequant/quip_sharp_weight.h"
+#include "fakequant/saved_weight_quantizers.h"
 #include "ptq/method_options.h"
 #include "ptq/rtn.h"
 #include "ptq/sequential.h"
@@ -44,8 +46,8 @@ void check_fp16(const LinearTarget& t) {
   const fakequant::QuantizerSpec& spec = t.quantizer->spec();
   if (spec.format != fakequant::ElementFormat::kFp16 || spec.is_ggml_block())
     throw std::invalid_argument("ptq quip_sharp: " + t.name + ": weight scheme '" + spec.describe() +
-                                "' is not fp16; QuIP# chooses its own 2-bit E8P codes and stores the decoded weight in fp16 "
-                                "(use --scheme fp16)");
+                                "' is not fp16; QuIP# replaces it with its own 2-bit E8P representation, "
+                                "and the rules' fp16 marks the layers it quantizes (use --scheme fp16)");
 }
 
 QuipSharpLayer quantize_linear(const LinearTarget& t, const std::vector<double>& hessian, QuipSharpOptions options) {
@@ -54,11 +56,12 @@ QuipSharpLayer quantize_linear(const LinearTarget& t, const std::vector<double>&
   const int64_t rows = t.linear->out_features(), cols = t.linear->in_features();
   QuipSharpLayer q = quip_sharp_quantize(std::span<const float>(data.data(), static_cast<size_t>(rows * cols)), rows, cols,
                                          hessian, options);
-  std::copy(q.weight.begin(), q.weight.end(), data.data());
-  // The latent weight becomes what the fp16 quantizer's forward computes from it, so the forward, a
-  // saved checkpoint and its evaluation agree bit for bit.
-  const autograd::Tensor snapped = t.quantizer->forward(autograd::Variable(data)).data();
-  std::copy(snapped.data(), snapped.data() + snapped.numel(), data.data());
+  auto quantizer = std::make_shared<fakequant::QuipSharpWeightQuantizer>(quip_sharp_state(q, rows, cols));
+  fakequant::replace_weight_quantizer(*t.linear, quantizer);
+  // The latent weight is not read by the forward; it holds the decoded weight so that anything reading
+  // the parameter directly sees the model's weight.
+  const autograd::Tensor decoded = quantizer->forward(weight).data();
+  std::copy(decoded.data(), decoded.data() + decoded.numel(), data.data());
   return q;
 }
 
@@ -73,11 +76,12 @@ std::map<std::string, QuipSharpLayer> quip_sharp_model(layers::Module& model, co
   for (size_t i = 0; i < targets.size(); ++i) seeds[targets[i].name] = method.layer.seed + 2 * i;
   fakequant::calibrate_weights(model);
   std::map<std::string, QuipSharpLayer> out;
-  quantize_true_sequential(model, calibration, targets, [&](const LinearTarget& t, const std::vector<double>& hessian) {
+  const auto quantize = [&](const LinearTarget& t, const std::vector<double>& hessian) {
     QuipSharpOptions layer = method.layer;
     layer.seed = seeds.at(t.name);
     out[t.name] = method.feedback ? quantize_linear(t, hessian, layer) : quantize_linear(t, identity(t.linear->in_features()), layer);
-  });
+  };
+  quantize_true_sequential(model, calibration, targets, quantize);
   calibrate_activations(model, calibration);
   return out;
 }

@@ -8,6 +8,7 @@
 
 #include "autograd/variable.h"
 #include "fakequant/qat.h"
+#include "fakequant/saved_weight_quantizers.h"
 #include "fakequant/spqr_weight.h"
 #include "ptq/int_grid.h"
 #include "ptq/method_options.h"
@@ -59,11 +60,7 @@ void quantize_linear(const LinearTarget& t, const std::vector<double>& hessian, 
                                      : spqr_quantize_to_fraction(w, rows, cols, hessian, o.spqr, o.outliers);
   std::copy(q.weight.begin(), q.weight.end(), data.data());
   auto quantizer = std::make_shared<fakequant::SpqrWeightQuantizer>(q.state);
-  // Weight quantizer first, then the input quantizer (none while the walk observes float inputs).
-  std::shared_ptr<layers::UnaryModule> input = t.linear->take_input_quantizer();
-  t.linear->take_weight_quantizer();
-  t.linear->set_weight_quantizer(quantizer);
-  if (input) t.linear->set_input_quantizer(input);
+  fakequant::replace_weight_quantizer(*t.linear, quantizer);
   // The latent weight becomes exactly what the forward computes from it (as gptq does), so a reloaded
   // checkpoint evaluates bit for bit as the quantized model did.
   const autograd::Tensor snapped = quantizer->forward(autograd::Variable(data)).data();

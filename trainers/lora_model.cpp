@@ -8,7 +8,7 @@
 
 #include "exporters/gguf/llama_gguf_import.h"
 #include "fakequant/packed/pack_weight.h"
-#include "fakequant/spqr_weight.h"
+#include "fakequant/saved_weight_quantizers.h"
 #include "layers/lora.h"
 #include "trainers/run_folder.h"
 
@@ -180,8 +180,8 @@ void load_run_weights(layers::Module& model, const config::RunConfig& config, co
   state.insert(checkpoint.model.begin(), checkpoint.model.end());
   if (!is_lora_run(config)) {
     state.buffers.insert(checkpoint.buffers.begin(), checkpoint.buffers.end());
-    // Post-training methods may leave a weight in a representation the rules do not describe (SpQR).
-    fakequant::install_saved_spqr_quantizers(model, state.buffers);
+    // Post-training methods may leave a weight in a representation the rules do not describe (SpQR, QuIP#).
+    fakequant::install_saved_weight_quantizers(model, state.buffers);
     model.load_state_dict(state);
     return;
   }

@@ -11,6 +11,7 @@
 #include "exporters/gguf/llama_gguf_import.h"
 #include "exporters/gguf/spm_tokenizer.h"
 #include "exporters/lora/apply_lora.h"
+#include "layers/linear.h"
 #include "trainers/gguf_qat.h"
 #include "trainers/language_model_setup.h"
 #include "trainers/lora_model.h"
@@ -100,6 +101,14 @@ exporters::LlamaExport quantized_weights(const RunFolder& run, const LanguageMod
     const std::string weight = name.substr(0, name.rfind("_quantizer"));  // "<layer>.weight"
     weights[weight] = quantizer->forward(ag::Variable(weights.at(weight))).data();
     out.notes.push_back(weight + " (" + quantizer->spec().describe() + ") is exported as its fake-quantized values");
+  }
+  // Weights in a post-training method's own representation (SpQR, QuIP#: fakequant/saved_weight_quantizers.h)
+  // leave as what their quantizer's forward computes; the file holds no codes.
+  for (const auto& [name, module] : trained.named_modules()) {
+    auto linear = std::dynamic_pointer_cast<layers::Linear>(module);
+    if (!linear || !linear->weight_quantizer() || std::dynamic_pointer_cast<fakequant::Quantizer>(linear->weight_quantizer())) continue;
+    weights[name + ".weight"] = linear->weight_quantizer()->forward(linear->weight()).data();
+    out.notes.push_back(name + ".weight (a post-training method's codes) is exported as its decoded values");
   }
   out.model = std::make_shared<layers::LlamaForCausalLM>(lm.model_config);
   out.model->load_state_dict(weights);
