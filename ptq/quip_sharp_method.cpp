@@ -2,13 +2,17 @@
 #include "ptq/quip_sharp_method.h"
 
 #include <algorithm>
+#include <memory>
 #include <stdexcept>
 
 #include "autograd/variable.h"
 #include "fakequant/qat.h"
 #include "fakequant/quip_sharp_weight.h"
 #include "fakequant/saved_weight_quantizers.h"
+#include "layers/llama.h"
+#include "ptq/input_hooks.h"
 #include "ptq/method_options.h"
+#include "ptq/quip_sharp_finetune.h"
 #include "ptq/rtn.h"
 #include "ptq/sequential.h"
 
@@ -17,19 +21,28 @@ namespace {
 
 struct MethodOptions {
   QuipSharpOptions layer;
+  QuipSharpFinetuneOptions finetune;
   bool feedback = true;  // false: an identity Hessian, i.e. nearest E8P rounding of W' (the baseline)
 };
 
 MethodOptions parse_options(const std::string& text) {
   MethodOptions method;
   QuipSharpOptions& options = method.layer;
-  parse_method_options(text, "ptq quip_sharp", "damp=<fraction>, seed=<integer>, scale=<codebook scale>, tune=<passes>, rtn",
+  parse_method_options(text, "ptq quip_sharp", "damp=<fraction>, seed=<integer>, scale=<codebook scale>, tune=<passes>, rtn, "
+                       "finetune=<epochs>, ft_lr=<lr>, ft_susv_lr=<lr>, layer_finetune=<epochs>, layer_lr=<lr>, layer_susv_lr=<lr>",
                        [&](const std::string& key, const std::string& value) {
                          if (key == "damp" && !value.empty()) options.damp = option_double(value);
                          else if (key == "seed" && !value.empty()) options.seed = static_cast<uint64_t>(option_integer(value));
                          else if (key == "scale" && !value.empty()) options.opt_scale = option_double(value);
                          else if (key == "tune" && !value.empty()) options.tune_iterations = static_cast<int>(option_integer(value));
                          else if (key == "rtn" && value.empty()) method.feedback = false;
+                         else if (key == "finetune" && !value.empty()) method.finetune.epochs = static_cast<int>(option_integer(value));
+                         else if (key == "ft_lr" && !value.empty()) method.finetune.lr = option_double(value);
+                         else if (key == "ft_susv_lr" && !value.empty()) method.finetune.susv_lr = option_double(value);
+                         else if (key == "layer_finetune" && !value.empty())
+                           method.finetune.layer_epochs = static_cast<int>(option_integer(value));
+                         else if (key == "layer_lr" && !value.empty()) method.finetune.layer_lr = option_double(value);
+                         else if (key == "layer_susv_lr" && !value.empty()) method.finetune.layer_susv_lr = option_double(value);
                          else return false;
                          return true;
                        });
@@ -65,6 +78,22 @@ QuipSharpLayer quantize_linear(const LinearTarget& t, const std::vector<double>&
   return q;
 }
 
+// The per-layer fine-tuning as a walk hook (ptq/quip_sharp_finetune.h): the original layer's outputs
+// are taken before its first subset, the layer is tuned after every subset but the last.
+DecoderLayerHook layer_finetune(const QuipSharpFinetuneOptions& options) {
+  if (options.layer_epochs <= 0) return {};
+  auto outputs = std::make_shared<std::vector<autograd::Tensor>>();
+  return [options, outputs](const DecoderLayerStage& stage) {
+    if (stage.subset < 0) {
+      outputs->clear();
+      const FloatLinears float_layer(stage.layer, FloatParts::kInputsAndWeights);  // the original layer, not its fp16 rounding
+      for (const autograd::Variable& x : stage.inputs) outputs->push_back(stage.layer.forward(x).data());
+    } else if (!stage.last) {
+      quip_sharp_finetune_layer(stage.layer, stage.inputs, *outputs, options, stage.name + " stage " + std::to_string(stage.subset));
+    }
+  };
+}
+
 }  // namespace
 
 std::map<std::string, QuipSharpLayer> quip_sharp_model(layers::Module& model, const Calibration& calibration,
@@ -75,13 +104,23 @@ std::map<std::string, QuipSharpLayer> quip_sharp_model(layers::Module& model, co
   std::map<std::string, uint64_t> seeds;  // distinct signs per layer, in module order
   for (size_t i = 0; i < targets.size(); ++i) seeds[targets[i].name] = method.layer.seed + 2 * i;
   fakequant::calibrate_weights(model);
+  auto* llama = dynamic_cast<layers::LlamaForCausalLM*>(&model);
+  if (method.finetune.epochs > 0 && llama == nullptr) throw std::invalid_argument("ptq quip_sharp: finetune needs a Llama");
+  if (method.finetune.layer_epochs > 0 && (llama == nullptr || !calibration.token_ids))
+    throw std::invalid_argument("ptq quip_sharp: layer_finetune needs a Llama calibrated on token ids (streamed decoder layers)");
+  std::vector<autograd::Tensor> original;
+  if (method.finetune.epochs > 0) {
+    const FloatLinears float_model(model, FloatParts::kInputsAndWeights);  // the original model, not its fp16 rounding
+    original = original_probabilities(*llama, calibration);
+  }
   std::map<std::string, QuipSharpLayer> out;
   const auto quantize = [&](const LinearTarget& t, const std::vector<double>& hessian) {
     QuipSharpOptions layer = method.layer;
     layer.seed = seeds.at(t.name);
     out[t.name] = method.feedback ? quantize_linear(t, hessian, layer) : quantize_linear(t, identity(t.linear->in_features()), layer);
   };
-  quantize_true_sequential(model, calibration, targets, quantize);
+  quantize_true_sequential(model, calibration, targets, quantize, layer_finetune(method.finetune));
+  if (method.finetune.epochs > 0) quip_sharp_finetune(*llama, calibration, original, method.finetune);
   calibrate_activations(model, calibration);
   return out;
 }

@@ -17,7 +17,11 @@
 // seed (sign vectors: layer i uses seed + 2i for SU and seed + 2i + 1 for SV; default 0), scale (the
 // codebook scale: Wscale = RMS(W') / scale, default 1.03), tune (passes of quip-sharp's block
 // coordinate descent after BlockLDLQ, ptq/quip_sharp.h step 4; default 0), rtn (an identity Hessian: no
-// feedback, i.e. incoherence processing and nearest E8P rounding, the baseline BlockLDLQ is measured against).
+// feedback, i.e. incoherence processing and nearest E8P rounding, the baseline BlockLDLQ is measured against),
+// the paper's §5 fine-tuning with the codes frozen (ptq/quip_sharp_finetune.h; a Llama calibrated on
+// token ids): layer_finetune=<epochs> per decoder layer (quip-sharp's default is 5; here default 0: off),
+// layer_lr, layer_susv_lr (defaults 5e-5, 5e-4), finetune=<epochs> end to end (default 0: off), ft_lr,
+// ft_susv_lr (defaults 1e-5, 1e-4).
 #include <map>
 #include <string>
 

@@ -44,6 +44,7 @@ Calibration calibration_of(layers::LlamaForCausalLM& model) {
   Calibration calibration;
   calibration.batches = 4;
   calibration.forward = [&model](int64_t b) { model.forward(tokens(8, 100 + static_cast<unsigned>(b))); };
+  calibration.token_ids = [](int64_t b) { return tokens(8, 100 + static_cast<unsigned>(b)); };
   return calibration;
 }
 
@@ -112,6 +113,37 @@ TEST(QuipSharpMethod, StoredWeightsAreWhatTheCodesComputeAndBeatTwoBitBaselines)
   // Deterministic given the seed; another seed gives other signs and other weights.
   EXPECT_EQ(logit_error(*quantized("quip_sharp:seed=3", "fp16"), *model), 0.0);
   EXPECT_GT(logit_error(*quantized("quip_sharp:seed=4", "fp16"), *model), 0.0);
+}
+
+// The §5 fine-tuning (ptq/quip_sharp_finetune.h) keeps the codes, makes SU/SV real, brings the model
+// closer to the float one than without it, and its result still reloads exactly from a checkpoint.
+TEST(QuipSharpMethod, FinetuningKeepsCodesTunesSignsAndHelps) {
+  auto plain = prepared("fp16");
+  const auto before = quip_sharp_model(*plain, calibration_of(*plain), "seed=3");
+  auto tuned = prepared("fp16");
+  const auto after = quip_sharp_model(*tuned, calibration_of(*tuned), "seed=3,layer_finetune=5,finetune=20");
+  int64_t real_signs = 0;
+  for (const auto& [name, module] : tuned->named_modules()) {
+    auto linear = std::dynamic_pointer_cast<layers::Linear>(module);
+    auto q = linear ? std::dynamic_pointer_cast<fakequant::QuipSharpWeightQuantizer>(linear->weight_quantizer()) : nullptr;
+    if (!q) continue;
+    const fakequant::QuipSharpState s = q->state();
+    for (float v : s.su) real_signs += std::abs(v) != 1.0f;
+    EXPECT_EQ(linear->weight().data().to_vector(), q->forward(linear->weight()).data().to_vector()) << name;
+  }
+  // Codes of the first layer's q/k/v are chosen before any tuning; later ones see tuned inputs.
+  EXPECT_EQ(after.at("model.layers.0.self_attn.q_proj").codes, before.at("model.layers.0.self_attn.q_proj").codes);
+  EXPECT_GT(real_signs, 0);
+  layers::LlamaForCausalLM reference(tiny_config());
+  reference.eval();
+  const double e_plain = logit_error(*plain, reference), e_tuned = logit_error(*tuned, reference);
+  std::printf("logit MSE vs float on held-out tokens: QuIP# %.4g, fine-tuned %.4g\n", e_plain, e_tuned);
+  EXPECT_LT(e_tuned, e_plain);
+  auto reloaded = prepared("fp16");
+  const layers::StateDict state = tuned->state_dict();
+  EXPECT_EQ(fakequant::install_saved_weight_quantizers(*reloaded, state.buffers), 2 * 7);
+  reloaded->load_state_dict(state);
+  EXPECT_EQ(logit_error(*reloaded, *tuned), 0.0);
 }
 
 TEST(QuipSharpMethod, RefusesWhatItCannotQuantize) {
