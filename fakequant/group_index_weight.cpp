@@ -108,26 +108,21 @@ autograd::Variable GroupIndexWeightQuantizer::forward(const autograd::Variable& 
   return autograd::Variable(out);
 }
 
-int install_saved_group_index_quantizers(layers::Module& model, const std::map<std::string, std::vector<int64_t>>& buffers) {
-  int installed = 0;
-  for (auto& [name, module] : model.named_modules()) {
-    auto linear = std::dynamic_pointer_cast<layers::Linear>(module);
-    const auto layout = buffers.find(name + ".weight_quantizer." + kLayout);
-    if (!linear || layout == buffers.end()) continue;
-    const std::vector<int64_t>& l = layout->second;
-    if (l.size() != 4) fail(name + ": saved layout has " + std::to_string(l.size()) + " values, not 4");
-    // Placeholders of the saved sizes that pass check(); the load overwrites every one.
-    GroupIndexState s;
-    s.rows = l[0], s.cols = l[1], s.bits = static_cast<int>(l[2]), s.group_size = l[3];
-    if (s.rows <= 0 || s.cols <= 0 || s.group_size <= 0) fail(name + ": saved layout sizes must be positive");
-    s.g_idx.resize(static_cast<size_t>(s.cols));
-    for (int64_t c = 0; c < s.cols; ++c) s.g_idx[c] = c / s.group_size;
-    s.scales.assign(static_cast<size_t>(s.rows * s.groups()), 1.0f);
-    s.zeros.assign(static_cast<size_t>(s.rows * s.groups()), 0);
-    linear->replace_weight_quantizer(std::make_shared<GroupIndexWeightQuantizer>(s));
-    ++installed;
-  }
-  return installed;
+std::shared_ptr<GroupIndexWeightQuantizer> saved_group_index_quantizer(const std::string& prefix,
+                                                                      const std::map<std::string, std::vector<int64_t>>& buffers) {
+  const auto layout = buffers.find(prefix + kLayout);
+  if (layout == buffers.end()) return nullptr;
+  const std::vector<int64_t>& l = layout->second;
+  if (l.size() != 4) fail(prefix + kLayout + ": saved layout has " + std::to_string(l.size()) + " values, not 4");
+  // Placeholders of the saved sizes that pass check(); the load overwrites every one.
+  GroupIndexState s;
+  s.rows = l[0], s.cols = l[1], s.bits = static_cast<int>(l[2]), s.group_size = l[3];
+  if (s.rows <= 0 || s.cols <= 0 || s.group_size <= 0) fail(prefix + kLayout + ": saved layout sizes must be positive");
+  s.g_idx.resize(static_cast<size_t>(s.cols));
+  for (int64_t c = 0; c < s.cols; ++c) s.g_idx[c] = c / s.group_size;
+  s.scales.assign(static_cast<size_t>(s.rows * s.groups()), 1.0f);
+  s.zeros.assign(static_cast<size_t>(s.rows * s.groups()), 0);
+  return std::make_shared<GroupIndexWeightQuantizer>(s);
 }
 
 }  // namespace qforge::fakequant

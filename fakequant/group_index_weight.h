@@ -58,10 +58,9 @@ class GroupIndexWeightQuantizer : public layers::UnaryModule {
   autograd::Variable scales_;
 };
 
-// Checkpoints: before a checkpoint's state is loaded, every Linear whose weight quantizer the checkpoint
-// saved as a group-index weight ("<layer>.weight_quantizer.gidx_layout" among `buffers`) gets a
-// GroupIndexWeightQuantizer of the saved sizes in place of the one its rules installed, so the load
-// fills it. Returns the number of layers it changed.
-int install_saved_group_index_quantizers(layers::Module& model, const std::map<std::string, std::vector<int64_t>>& buffers);
+// A blank quantizer of the sizes saved under `prefix` ("<layer>.weight_quantizer.") for a load to fill
+// (fakequant/saved_weight_quantizers.h), or null when `buffers` holds no group-index layout there.
+std::shared_ptr<GroupIndexWeightQuantizer> saved_group_index_quantizer(const std::string& prefix,
+                                                                      const std::map<std::string, std::vector<int64_t>>& buffers);
 
 }  // namespace qforge::fakequant

@@ -115,13 +115,13 @@ ConvertedModel convert(Module& model) {
   for (const QuantizableLayer& target : quantizable_layers(model)) {
     auto weight_quantizer = std::dynamic_pointer_cast<Quantizer>(target.layer->weight_quantizer());
     // A post-training method may have replaced the rules' quantizer by one whose codes a QuantizedTensor
-    // (contiguous groups, one spec) cannot hold: SpQR, GPTQ act-order with dynamic groups. Leaving the
-    // weight out would hand an exporter a model with a float weight it believes quantized.
+    // (contiguous groups, one spec) cannot hold: SpQR, QuIP#, GPTQ act-order with dynamic groups. Leaving
+    // the weight out would hand an exporter a model with a float weight it believes quantized.
     if (target.layer->weight_quantizer() && !weight_quantizer) {
       throw std::invalid_argument("convert: " + child_name(target.name, "weight") +
-                                  ": its weight quantizer is a post-training representation (SpQR, GPTQ act-order "
-                                  "with dynamic groups) that a QuantizedTensor cannot express; read its codes from the "
-                                  "quantizer itself (fakequant/spqr_weight.h, fakequant/group_index_weight.h)");
+                                  ": its weight quantizer is a post-training representation (SpQR, QuIP#, GPTQ "
+                                  "act-order with dynamic groups; fakequant/saved_weight_quantizers.h) that a "
+                                  "QuantizedTensor cannot express; read its codes from the quantizer itself");
     }
     if (weight_quantizer && !weight_quantizer->spec().is_ggml_block()) {
       const Variable& weight = target.layer->quantizable_weight();

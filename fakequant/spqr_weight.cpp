@@ -5,7 +5,6 @@
 #include <memory>
 #include <stdexcept>
 
-#include "layers/linear.h"
 
 namespace qforge::fakequant {
 namespace {
@@ -132,31 +131,26 @@ autograd::Variable SpqrWeightQuantizer::forward(const autograd::Variable& x) {
   return autograd::Variable(out);
 }
 
-int install_saved_spqr_quantizers(layers::Module& model, const std::map<std::string, std::vector<int64_t>>& buffers) {
-  int installed = 0;
-  for (auto& [name, module] : model.named_modules()) {
-    auto linear = std::dynamic_pointer_cast<layers::Linear>(module);
-    const auto layout = buffers.find(name + ".weight_quantizer." + kLayout);
-    if (!linear || layout == buffers.end()) continue;
-    const auto sized = [&](const std::string& buffer) {
-      const auto it = buffers.find(name + ".weight_quantizer." + buffer);
-      return std::vector<int64_t>(it == buffers.end() ? 0 : it->second.size(), 0);
-    };
-    SpqrState s;
-    const std::vector<int64_t>& l = layout->second;
-    if (l.size() != 6) fail(name + ": saved layout has " + std::to_string(l.size()) + " values, not 6");
-    s.layout = {l[0], l[1], static_cast<int>(l[2]), l[3], l[4], static_cast<int>(l[5])};
-    s.permutation.resize(static_cast<size_t>(s.layout.cols));
-    for (int64_t c = 0; c < s.layout.cols; ++c) s.permutation[c] = c;
-    s.scale_codes = sized("scale_codes");
-    s.zero_codes = sized("zero_codes");
-    s.outliers = sized("outliers");
-    for (size_t i = 0; i < s.outliers.size(); ++i) s.outliers[i] = static_cast<int64_t>(i);  // placeholders, ascending
-    s.second_order.assign(static_cast<size_t>(s.layout.row_blocks() * s.layout.groups() * kRecord), 0.0f);
-    linear->replace_weight_quantizer(std::make_shared<SpqrWeightQuantizer>(s));
-    ++installed;
-  }
-  return installed;
+std::shared_ptr<SpqrWeightQuantizer> saved_spqr_quantizer(const std::string& prefix,
+                                                          const std::map<std::string, std::vector<int64_t>>& buffers) {
+  const auto layout = buffers.find(prefix + kLayout);
+  if (layout == buffers.end()) return nullptr;
+  const auto sized = [&](const std::string& buffer) {
+    const auto it = buffers.find(prefix + buffer);
+    return std::vector<int64_t>(it == buffers.end() ? 0 : it->second.size(), 0);
+  };
+  SpqrState s;
+  const std::vector<int64_t>& l = layout->second;
+  if (l.size() != 6) fail(prefix + kLayout + ": saved layout has " + std::to_string(l.size()) + " values, not 6");
+  s.layout = {l[0], l[1], static_cast<int>(l[2]), l[3], l[4], static_cast<int>(l[5])};
+  s.permutation.resize(static_cast<size_t>(s.layout.cols));
+  for (int64_t c = 0; c < s.layout.cols; ++c) s.permutation[c] = c;
+  s.scale_codes = sized("scale_codes");
+  s.zero_codes = sized("zero_codes");
+  s.outliers = sized("outliers");
+  for (size_t i = 0; i < s.outliers.size(); ++i) s.outliers[i] = static_cast<int64_t>(i);  // placeholders, ascending
+  s.second_order.assign(static_cast<size_t>(s.layout.row_blocks() * s.layout.groups() * kRecord), 0.0f);
+  return std::make_shared<SpqrWeightQuantizer>(s);
 }
 
 }  // namespace qforge::fakequant

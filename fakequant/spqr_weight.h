@@ -23,6 +23,7 @@
 // scale_scale, zero_scale, scale_zero, zero_zero (the HF record's order).
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -75,10 +76,9 @@ class SpqrWeightQuantizer : public layers::UnaryModule {
   autograd::Variable second_order_;
 };
 
-// Checkpoints of SpQR models: before a checkpoint's state is loaded, every Linear whose weight
-// quantizer the checkpoint saved as SpQR ("<layer>.weight_quantizer.spqr_layout" among `buffers`) gets
-// an SpqrWeightQuantizer of the saved sizes in place of the one its rules installed, so the load fills
-// it. Returns the number of layers it changed.
-int install_saved_spqr_quantizers(layers::Module& model, const std::map<std::string, std::vector<int64_t>>& buffers);
+// A blank quantizer of the sizes saved under `prefix` ("<layer>.weight_quantizer.") for a load to
+// fill (fakequant/saved_weight_quantizers.h), or null when `buffers` holds no SpQR layout there.
+std::shared_ptr<SpqrWeightQuantizer> saved_spqr_quantizer(const std::string& prefix,
+                                                          const std::map<std::string, std::vector<int64_t>>& buffers);
 
 }  // namespace qforge::fakequant

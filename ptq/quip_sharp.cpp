@@ -8,10 +8,11 @@
 #include <stdexcept>
 #include <string>
 
-#include "ptq/e8p.h"
-#include "ptq/hadamard.h"
+#include "fakequant/formats/e8p.h"
+#include "fakequant/hadamard.h"
 
 namespace qforge::ptq {
+using namespace qforge::fakequant;  // the E8P codebook and the Hadamard transforms
 namespace {
 
 using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -134,7 +135,7 @@ QuipSharpLayer quip_sharp_quantize(std::span<const float> weight, int64_t rows, 
   QuipSharpLayer out;
   out.su = std::move(su), out.sv = std::move(sv);
   const double rms = std::sqrt(w.squaredNorm() / static_cast<double>(w.size()));
-  out.wscale = rms > 0 ? rms / options.opt_scale : 1.0;
+  out.wscale = static_cast<float>(rms > 0 ? rms / options.opt_scale : 1.0);
   const Matrix wn = w / out.wscale;
   Matrix q = block_ldlq(wn, block_ldl(h), out.codes);
   tune(wn, h, options.tune_iterations, q, out.codes);
@@ -145,23 +146,17 @@ QuipSharpLayer quip_sharp_quantize(std::span<const float> weight, int64_t rows, 
   return out;
 }
 
+QuipSharpState quip_sharp_state(const QuipSharpLayer& layer, int64_t rows, int64_t cols) {
+  QuipSharpState s;
+  s.rows = rows, s.cols = cols;
+  s.codes.assign(layer.codes.begin(), layer.codes.end());
+  s.su.assign(layer.su.begin(), layer.su.end()), s.sv.assign(layer.sv.begin(), layer.sv.end());
+  s.wscale = layer.wscale;
+  return s;
+}
+
 std::vector<float> quip_sharp_dequantize(const QuipSharpLayer& layer, int64_t rows, int64_t cols) {
-  const int64_t blocks = cols / kE8pDim;
-  Matrix q(rows, cols);
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t k = 0; k < blocks; ++k) {
-      const auto value = e8p_decode(layer.codes[r * blocks + k]);
-      for (int i = 0; i < kE8pDim; ++i) q(r, k * kE8pDim + i) = layer.wscale * value[i];
-    }
-  }
-  // W = diag(SV) T_out^T W'_hat T_in diag(SU): columns through T_out^T, rows through T_in^T.
-  transform_columns(q, HadamardTransform(rows), true);
-  transform_rows(q, HadamardTransform(cols), true);
-  q = as_vector(layer.sv).asDiagonal() * q * as_vector(layer.su).asDiagonal();
-  std::vector<float> out(static_cast<size_t>(rows * cols));
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) out[r * cols + c] = static_cast<float>(q(r, c));
-  return out;
+  return quip_sharp_weight(quip_sharp_state(layer, rows, cols));
 }
 
 }  // namespace qforge::ptq

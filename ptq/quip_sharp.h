@@ -1,8 +1,8 @@
 #pragma once
 // QuIP# on one linear layer (Tseng et al. 2024, "QuIP#: Even Better LLM Quantization with Hadamard
-// Incoherence and Lattice Codebooks"), 2 bits per weight with the E8P codebook (ptq/e8p.h):
+// Incoherence and Lattice Codebooks"), 2 bits per weight with the E8P codebook (fakequant/formats/e8p.h):
 //   1. incoherence processing (§3, Algorithm 1): with random sign vectors SU (inputs) and SV (outputs)
-//      and the normalized Hadamard transforms T_in, T_out of ptq/hadamard.h,
+//      and the normalized Hadamard transforms T_in, T_out of fakequant/hadamard.h,
 //        W' = T_out diag(SV) W diag(SU) T_in^T,   H' = T_in diag(SU) H diag(SU) T_in^T,
 //      so that tr((W - Q) H (W - Q)^T) = tr((W' - Q') H' (W' - Q')^T) and y = W x reads
 //      y = diag(SV) T_out^T W' T_in diag(SU) x: the forward QuIP# runs;
@@ -22,6 +22,8 @@
 #include <span>
 #include <vector>
 
+#include "fakequant/quip_sharp_weight.h"
+
 namespace qforge::ptq {
 
 struct QuipSharpOptions {
@@ -34,7 +36,7 @@ struct QuipSharpOptions {
 struct QuipSharpLayer {
   std::vector<uint16_t> codes;  // [rows, cols / 8]: E8P codes of W' / Wscale, 8 consecutive inputs each
   std::vector<int8_t> su, sv;   // [cols], [rows]: the sign vectors
-  double wscale = 0;            // W'_hat = wscale * decoded codes
+  float wscale = 0;             // W'_hat = wscale * decoded codes (float32: the value a checkpoint stores)
   std::vector<float> weight;    // [rows, cols]: diag(SV) T_out^T W'_hat T_in diag(SU), what the codes compute
   double proxy_loss = 0;        // tr((W' - W'_hat) H' (W' - W'_hat)^T) with the damped H'
 };
@@ -49,7 +51,11 @@ QuipSharpLayer quip_sharp_quantize(std::span<const float> weight, int64_t rows, 
 QuipSharpLayer quip_sharp_quantize(std::span<const float> weight, int64_t rows, int64_t cols, std::span<const double> hessian,
                                    std::vector<int8_t> su, std::vector<int8_t> sv, const QuipSharpOptions& options);
 
-// The effective dense weight of codes, signs and scale: diag(SV) T_out^T (Wscale * decode) T_in diag(SU).
+// The representation fakequant::QuipSharpWeightQuantizer holds (signs as floats).
+fakequant::QuipSharpState quip_sharp_state(const QuipSharpLayer& layer, int64_t rows, int64_t cols);
+
+// The effective dense weight of codes, signs and scale: diag(SV) T_out^T (Wscale * decode) T_in diag(SU),
+// as the quantizer's forward computes it (fakequant::quip_sharp_weight).
 std::vector<float> quip_sharp_dequantize(const QuipSharpLayer& layer, int64_t rows, int64_t cols);
 
 }  // namespace qforge::ptq

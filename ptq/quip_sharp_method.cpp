@@ -2,13 +2,17 @@
 #include "ptq/quip_sharp_method.h"
 
 #include <algorithm>
+#include <memory>
 #include <stdexcept>
 
 #include "autograd/variable.h"
 #include "fakequant/qat.h"
-#include "ptq/e8p.h"
+#include "fakequant/quip_sharp_weight.h"
+#include "layers/llama.h"
+#include "ptq/input_hooks.h"
 #include "ptq/method.h"
 #include "ptq/method_options.h"
+#include "ptq/quip_sharp_finetune.h"
 #include "ptq/rtn.h"
 #include "ptq/sequential.h"
 
@@ -17,6 +21,7 @@ namespace {
 
 struct MethodOptions {
   QuipSharpOptions layer;
+  QuipSharpFinetuneOptions finetune;
   bool feedback = true;  // false: an identity Hessian, i.e. nearest E8P rounding of W' (the baseline)
 };
 
@@ -30,6 +35,13 @@ MethodOptions parse_options(const std::string& text) {
                          else if (key == "scale" && !value.empty()) options.opt_scale = option_double(value);
                          else if (key == "tune" && !value.empty()) options.tune_iterations = static_cast<int>(option_integer(value));
                          else if (key == "rtn" && value.empty()) method.feedback = false;
+                         else if (key == "finetune" && !value.empty()) method.finetune.epochs = static_cast<int>(option_integer(value));
+                         else if (key == "ft_lr" && !value.empty()) method.finetune.lr = option_double(value);
+                         else if (key == "ft_susv_lr" && !value.empty()) method.finetune.susv_lr = option_double(value);
+                         else if (key == "layer_finetune" && !value.empty())
+                           method.finetune.layer_epochs = static_cast<int>(option_integer(value));
+                         else if (key == "layer_lr" && !value.empty()) method.finetune.layer_lr = option_double(value);
+                         else if (key == "layer_susv_lr" && !value.empty()) method.finetune.layer_susv_lr = option_double(value);
                          else return false;
                          return true;
                        });
@@ -46,8 +58,8 @@ void check_fp16(const LinearTarget& t) {
   const fakequant::QuantizerSpec& spec = t.quantizer->spec();
   if (spec.format != fakequant::ElementFormat::kFp16 || spec.is_ggml_block())
     throw std::invalid_argument("ptq quip_sharp: " + t.name + ": weight scheme '" + spec.describe() +
-                                "' is not fp16; QuIP# chooses its own 2-bit E8P codes and stores the decoded weight in fp16 "
-                                "(use --scheme fp16)");
+                                "' is not fp16; QuIP# replaces it with its own 2-bit E8P representation, "
+                                "and the rules' fp16 marks the layers it quantizes (use --scheme fp16)");
 }
 
 QuipSharpLayer quantize_linear(const LinearTarget& t, const std::vector<double>& hessian, QuipSharpOptions options) {
@@ -56,12 +68,29 @@ QuipSharpLayer quantize_linear(const LinearTarget& t, const std::vector<double>&
   const int64_t rows = t.linear->out_features(), cols = t.linear->in_features();
   QuipSharpLayer q = quip_sharp_quantize(std::span<const float>(data.data(), static_cast<size_t>(rows * cols)), rows, cols,
                                          hessian, options);
-  std::copy(q.weight.begin(), q.weight.end(), data.data());
-  // The latent weight becomes what the fp16 quantizer's forward computes from it, so the forward, a
-  // saved checkpoint and its evaluation agree bit for bit.
-  const autograd::Tensor snapped = t.quantizer->forward(autograd::Variable(data)).data();
-  std::copy(snapped.data(), snapped.data() + snapped.numel(), data.data());
+  auto quantizer = std::make_shared<fakequant::QuipSharpWeightQuantizer>(quip_sharp_state(q, rows, cols));
+  t.linear->replace_weight_quantizer(quantizer);
+  // The latent weight is not read by the forward; it holds the decoded weight so that anything reading
+  // the parameter directly sees the model's weight.
+  const autograd::Tensor decoded = quantizer->forward(weight).data();
+  std::copy(decoded.data(), decoded.data() + decoded.numel(), data.data());
   return q;
+}
+
+// The per-layer fine-tuning as a walk hook (ptq/quip_sharp_finetune.h): the original layer's outputs
+// are taken before its first subset, the layer is tuned after every subset but the last.
+DecoderLayerHook layer_finetune(const QuipSharpFinetuneOptions& options) {
+  if (options.layer_epochs <= 0) return {};
+  auto outputs = std::make_shared<std::vector<autograd::Tensor>>();
+  return [options, outputs](const DecoderLayerStage& stage) {
+    if (stage.subset < 0) {
+      outputs->clear();
+      const FloatLinears float_layer(stage.layer, FloatParts::kInputsAndWeights);  // the original layer, not its fp16 rounding
+      for (const autograd::Variable& x : stage.inputs) outputs->push_back(stage.layer.forward(x).data());
+    } else if (!stage.last) {
+      quip_sharp_finetune_layer(stage.layer, stage.inputs, *outputs, options, stage.name + " stage " + std::to_string(stage.subset));
+    }
+  };
 }
 
 }  // namespace
@@ -74,12 +103,23 @@ std::map<std::string, QuipSharpLayer> quip_sharp_model(layers::Module& model, co
   std::map<std::string, uint64_t> seeds;  // distinct signs per layer, in module order
   for (size_t i = 0; i < targets.size(); ++i) seeds[targets[i].name] = method.layer.seed + 2 * i;
   fakequant::calibrate_weights(model);
+  auto* llama = dynamic_cast<layers::LlamaForCausalLM*>(&model);
+  if (method.finetune.epochs > 0 && llama == nullptr) throw std::invalid_argument("ptq quip_sharp: finetune needs a Llama");
+  if (method.finetune.layer_epochs > 0 && (llama == nullptr || !calibration.token_ids))
+    throw std::invalid_argument("ptq quip_sharp: layer_finetune needs a Llama calibrated on token ids (streamed decoder layers)");
+  std::vector<autograd::Tensor> original;
+  if (method.finetune.epochs > 0) {
+    const FloatLinears float_model(model, FloatParts::kInputsAndWeights);  // the original model, not its fp16 rounding
+    original = original_probabilities(*llama, calibration);
+  }
   std::map<std::string, QuipSharpLayer> out;
-  quantize_true_sequential(model, calibration, targets, [&](const LinearTarget& t, const std::vector<double>& hessian) {
+  const auto quantize = [&](const LinearTarget& t, const std::vector<double>& hessian) {
     QuipSharpOptions layer = method.layer;
     layer.seed = seeds.at(t.name);
     out[t.name] = method.feedback ? quantize_linear(t, hessian, layer) : quantize_linear(t, identity(t.linear->in_features()), layer);
-  });
+  };
+  quantize_true_sequential(model, calibration, targets, quantize, layer_finetune(method.finetune));
+  if (method.finetune.epochs > 0) quip_sharp_finetune(*llama, calibration, original, method.finetune);
   calibrate_activations(model, calibration);
   return out;
 }

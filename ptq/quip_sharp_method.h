@@ -4,13 +4,12 @@
 // incoherence, BlockLDLQ, E8P codes, 2 bits per weight) from the Hessian of its inputs, in the
 // true-sequential order of ptq/sequential.h (as GPTQ), so later layers see quantized inputs.
 //
-// How the result is a normal qforge model: the weight quantizers must be `fp16` (`--scheme fp16`, the
-// dtype QuIP#'s kernels decode to). The method writes the effective dense weight
-// diag(SV) T_out^T (Wscale * E8P(codes)) T_in diag(SU) into each latent weight, rounded to fp16 by the
-// quantizer (the stored value is the rounded one, so the forward, a checkpoint and `qforge eval` of it
-// agree bit for bit). That emulated forward is what the codes compute, up to fp16 rounding of the
-// dense weight (relative 2^-11, far below the 2-bit error). The codes, signs and scales are returned by
-// quip_sharp_model for an exporter; the checkpoint does not hold them (see docs/quip_sharp.md §4).
+// How the result is a qforge model: the rules' weight quantizers must be `fp16` (`--scheme fp16`: they
+// mark the layers QuIP# quantizes; 2-bit E8P is no scheme of the rules). Each quantized Linear's weight
+// quantizer is replaced by a fakequant::QuipSharpWeightQuantizer holding its codes, SU, SV and Wscale,
+// whose forward is the weight they compute; checkpoints save them and `qforge eval` rebuilds them
+// (fakequant/saved_weight_quantizers.h), so eval gives back the quantize run's loss bit for bit. The
+// latent weight holds that decoded weight too (docs/quip_sharp.md §4).
 // Embedding / Conv2d weight quantizers keep round to nearest; activation quantizers are calibrated
 // afterwards, as round to nearest does.
 //
@@ -18,7 +17,11 @@
 // seed (sign vectors: layer i uses seed + 2i for SU and seed + 2i + 1 for SV; default 0), scale (the
 // codebook scale: Wscale = RMS(W') / scale, default 1.03), tune (passes of quip-sharp's block
 // coordinate descent after BlockLDLQ, ptq/quip_sharp.h step 4; default 0), rtn (an identity Hessian: no
-// feedback, i.e. incoherence processing and nearest E8P rounding, the baseline BlockLDLQ is measured against).
+// feedback, i.e. incoherence processing and nearest E8P rounding, the baseline BlockLDLQ is measured against),
+// the paper's §5 fine-tuning with the codes frozen (ptq/quip_sharp_finetune.h; a Llama calibrated on
+// token ids): layer_finetune=<epochs> per decoder layer (quip-sharp's default is 5; here default 0: off),
+// layer_lr, layer_susv_lr (defaults 5e-5, 5e-4), finetune=<epochs> end to end (default 0: off), ft_lr,
+// ft_susv_lr (defaults 1e-5, 1e-4).
 #include <map>
 #include <string>
 

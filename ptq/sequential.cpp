@@ -74,7 +74,8 @@ void quantize_subset(const std::vector<LinearTarget>& subset, const Calibration&
 // stored hidden states, once per subset and once more, quantized, to give the next layer its inputs.
 // Returns the targets outside the decoder layers (e.g. lm_head), left to full-model passes.
 std::vector<LinearTarget> quantize_decoder_layers(layers::LlamaForCausalLM& model, const Calibration& calibration,
-                                                  const std::vector<LinearTarget>& targets, const QuantizeLinear& quantize) {
+                                                  const std::vector<LinearTarget>& targets, const QuantizeLinear& quantize,
+                                                  const DecoderLayerHook& hook) {
   std::vector<autograd::Variable> hidden;
   for (int64_t b = 0; b < calibration.batches; ++b)
     hidden.push_back(model.model()->embed_tokens()->forward(calibration.token_ids(b)));
@@ -86,7 +87,13 @@ std::vector<LinearTarget> quantize_decoder_layers(layers::LlamaForCausalLM& mode
     for (size_t k = 0; k < targets.size(); ++k)
       if (targets[k].name.rfind(prefix, 0) == 0) inside.push_back(targets[k]), done[k] = true;
     const Calibration on_layer{[&](int64_t b) { (void)layer->forward(hidden[static_cast<size_t>(b)]); }, calibration.batches, {}};
-    for (const std::vector<LinearTarget>& subset : subsets(inside)) quantize_subset(subset, on_layer, quantize);
+    const std::vector<std::vector<LinearTarget>> stages = subsets(inside);
+    const std::string name = "model.layers." + std::to_string(i);
+    if (hook) hook({*layer, name, hidden, -1, stages.empty()});
+    for (size_t s = 0; s < stages.size(); ++s) {
+      quantize_subset(stages[s], on_layer, quantize);
+      if (hook) hook({*layer, name, hidden, static_cast<int>(s), s + 1 == stages.size()});
+    }
     for (autograd::Variable& h : hidden) h = layer->forward(h);
   }
   std::vector<LinearTarget> rest;
@@ -112,12 +119,13 @@ std::vector<LinearTarget> quantized_linears(layers::Module& model, const std::st
 }
 
 void quantize_true_sequential(layers::Module& model, const Calibration& calibration,
-                              const std::vector<LinearTarget>& targets, const QuantizeLinear& quantize) {
+                              const std::vector<LinearTarget>& targets, const QuantizeLinear& quantize,
+                              const DecoderLayerHook& hook) {
   autograd::NoGradGuard no_grad;
   const FloatLinears float_inputs(model, FloatParts::kInputs);
   std::vector<LinearTarget> rest = targets;
   auto* llama = dynamic_cast<layers::LlamaForCausalLM*>(&model);
-  if (llama != nullptr && calibration.token_ids) rest = quantize_decoder_layers(*llama, calibration, targets, quantize);
+  if (llama != nullptr && calibration.token_ids) rest = quantize_decoder_layers(*llama, calibration, targets, quantize, hook);
   for (const std::vector<LinearTarget>& subset : subsets(rest)) quantize_subset(subset, calibration, quantize);
 }
 

@@ -22,6 +22,7 @@
 
 #include "fakequant/quantizer.h"
 #include "layers/linear.h"
+#include "layers/llama_decoder_layer.h"
 #include "ptq/method.h"
 
 namespace qforge::ptq {
@@ -40,9 +41,23 @@ std::vector<LinearTarget> quantized_linears(layers::Module& model, const std::st
 // H = 2 X^T X / n of a Linear's float inputs (ptq/gptq.h HessianAccumulator), row-major [in, in].
 using QuantizeLinear = std::function<void(const LinearTarget&, const std::vector<double>& hessian)>;
 
+// A streamed decoder layer at a stage of the walk (QuIP#'s per-layer fine-tuning): `subset` -1 before
+// its first subset is observed, then the index of the subset just quantized; `inputs` are the layer's
+// stored calibration inputs, one per batch.
+struct DecoderLayerStage {
+  layers::LlamaDecoderLayer& layer;
+  const std::string& name;  // "model.layers.<i>"
+  const std::vector<autograd::Variable>& inputs;
+  int subset;
+  bool last;  // the layer's last subset
+};
+using DecoderLayerHook = std::function<void(const DecoderLayerStage&)>;
+
 // Calls `quantize` on every target in true-sequential order; it must leave the Linear's weight (and
-// weight quantizer) as the quantized model uses them before the next subset is observed.
+// weight quantizer) as the quantized model uses them before the next subset is observed. `hook`, if
+// set, is called at every stage of every streamed decoder layer (calibration with token ids only).
 void quantize_true_sequential(layers::Module& model, const Calibration& calibration,
-                              const std::vector<LinearTarget>& targets, const QuantizeLinear& quantize);
+                              const std::vector<LinearTarget>& targets, const QuantizeLinear& quantize,
+                              const DecoderLayerHook& hook = {});
 
 }  // namespace qforge::ptq

@@ -9,7 +9,7 @@
 #include "exporters/gguf/llama_gguf_import.h"
 #include "fakequant/group_index_weight.h"
 #include "fakequant/packed/pack_weight.h"
-#include "fakequant/spqr_weight.h"
+#include "fakequant/saved_weight_quantizers.h"
 #include "layers/lora.h"
 #include "trainers/run_folder.h"
 
@@ -181,10 +181,9 @@ void load_run_weights(layers::Module& model, const config::RunConfig& config, co
   state.insert(checkpoint.model.begin(), checkpoint.model.end());
   if (!is_lora_run(config)) {
     state.buffers.insert(checkpoint.buffers.begin(), checkpoint.buffers.end());
-    // Post-training methods may leave a weight in a representation the rules do not describe (SpQR,
+    // Post-training methods may leave a weight in a representation the rules do not describe (SpQR, QuIP#,
     // GPTQ act-order with dynamic groups).
-    fakequant::install_saved_spqr_quantizers(model, state.buffers);
-    fakequant::install_saved_group_index_quantizers(model, state.buffers);
+    fakequant::install_saved_weight_quantizers(model, state.buffers);
     model.load_state_dict(state);
     return;
   }

@@ -103,14 +103,14 @@ exporters::LlamaExport quantized_weights(const RunFolder& run, const LanguageMod
     weights[weight] = quantizer->forward(ag::Variable(weights.at(weight))).data();
     out.notes.push_back(weight + " (" + quantizer->spec().describe() + ") is exported as its fake-quantized values");
   }
-  // Weight quantizers a post-training method installed in place of the rules' (SpQR, GPTQ act-order
-  // with dynamic groups) are not fakequant::Quantizers: their forward is the model too.
+  // Weights in a post-training method's own representation (SpQR, QuIP#, GPTQ act-order
+  // with dynamic groups: fakequant/saved_weight_quantizers.h)
+  // leave as what their quantizer's forward computes; the file holds no codes.
   for (const auto& [name, module] : trained.named_modules()) {
     auto linear = std::dynamic_pointer_cast<layers::Linear>(module);
     if (!linear || !linear->weight_quantizer() || std::dynamic_pointer_cast<fakequant::Quantizer>(linear->weight_quantizer())) continue;
-    const std::string weight = name + ".weight";
-    weights[weight] = linear->weight_quantizer()->forward(ag::Variable(weights.at(weight))).data();
-    out.notes.push_back(weight + " (a post-training weight representation) is exported as its fake-quantized values");
+    weights[name + ".weight"] = linear->weight_quantizer()->forward(linear->weight()).data();
+    out.notes.push_back(name + ".weight (a post-training method's codes) is exported as its decoded values");
   }
   out.model = std::make_shared<layers::LlamaForCausalLM>(lm.model_config);
   out.model->load_state_dict(weights);

@@ -1,6 +1,6 @@
 // fakequant::GroupIndexWeightQuantizer (fakequant/group_index_weight.h): the forward on a hand-worked
 // 2 x 4 weight whose groups are not contiguous (g_idx {1, 0, 0, 1}), GPTQ's rounding (a true division,
-// ties to even, clamped to the grid), the checkpoint path (install_saved_group_index_quantizers, then a
+// ties to even, clamped to the grid), the checkpoint path (install_saved_weight_quantizers, then a
 // load fills it: the same forward), convert() refusing it by name, and the errors naming the field.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "fakequant/group_index_weight.h"
+#include "fakequant/saved_weight_quantizers.h"
 #include "fakequant/qat.h"
 #include "layers/conv2d.h"
 #include "layers/linear.h"
@@ -65,7 +66,7 @@ TEST(GroupIndexWeight, CheckpointRestoresTheQuantizer) {
   layers::StateDict named;
   for (const auto& [name, t] : state) named["0." + name] = t;
   for (const auto& [name, b] : state.buffers) named.buffers["0." + name] = b;
-  EXPECT_EQ(install_saved_group_index_quantizers(model, named.buffers), 1);
+  EXPECT_EQ(install_saved_weight_quantizers(model, named.buffers), 1);
   model.load_state_dict(named);
   auto q = std::dynamic_pointer_cast<GroupIndexWeightQuantizer>(loaded->weight_quantizer());
   ASSERT_TRUE(q);

@@ -104,7 +104,8 @@ def quip_sharp(w, h, su, sv, damp, opt_scale, tune, cb):
     hp = t_in @ torch.diag(su) @ h @ torch.diag(su) @ t_in.T
     hp = (hp + hp.T) / 2
     hp += damp * torch.diag(hp).mean() * torch.eye(cols, dtype=torch.float64)
-    wscale = wp.square().mean().sqrt() / opt_scale
+    # Stored as float32 (fakequant/quip_sharp_weight.h), and the rounding divides by the stored value.
+    wscale = (wp.square().mean().sqrt() / opt_scale).float().double()
     wn = wp / wscale
     l = block_ldl(hp)
     q = torch.zeros_like(wn)

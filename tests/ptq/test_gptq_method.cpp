@@ -12,6 +12,7 @@
 
 #include "autograd/ops.h"
 #include "fakequant/group_index_weight.h"
+#include "fakequant/saved_weight_quantizers.h"
 #include "fakequant/qat.h"
 #include "layers/linear.h"
 #include "layers/llama.h"
@@ -148,7 +149,7 @@ TEST(GptqMethod, DynamicGroupsInstallAGroupIndexQuantizerThatReloadsExactly) {
   fakequant::prepare_qat(*reloaded, rules(scheme));
   reloaded->eval();
   const layers::StateDict state = dynamic->state_dict();
-  EXPECT_EQ(fakequant::install_saved_group_index_quantizers(*reloaded, state.buffers), 2 * 7);
+  EXPECT_EQ(fakequant::install_saved_weight_quantizers(*reloaded, state.buffers), 2 * 7);
   reloaded->load_state_dict(state);
   ag::NoGradGuard no_grad;
   const std::vector<float> logits = dynamic->forward(tokens(8, 7)).data().to_vector();

@@ -1,4 +1,4 @@
-// QuIP# on one layer (ptq/hadamard.h, ptq/e8p.h, ptq/quip_sharp.h) against an independent float64
+// QuIP# on one layer (fakequant/hadamard.h, fakequant/formats/e8p.h, ptq/quip_sharp.h) against an independent float64
 // reference written for the tests (tests/ptq/quip_sharp_reference.py: dense Hadamard matrices, the E8P
 // codebook enumerated from its definition, brute-force nearest codewords): the transforms are orthogonal
 // for power-of-two and Kronecker sizes and equal the reference's matrices; all 65536 codewords equal the
@@ -12,14 +12,15 @@
 #include <cstdio>
 #include <random>
 
-#include "ptq/e8p.h"
+#include "fakequant/formats/e8p.h"
 #include "ptq/gptq.h"
-#include "ptq/hadamard.h"
+#include "fakequant/hadamard.h"
 #include "ptq/quip_sharp.h"
 #include "tests/support/tensor_file.h"
 #include "tests/support/torch_runner.h"
 
 namespace qforge::ptq {
+using namespace qforge::fakequant;  // E8P codebook and Hadamard transforms
 namespace {
 
 using qforge::testing::TensorFile;

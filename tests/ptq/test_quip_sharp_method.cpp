@@ -1,7 +1,7 @@
 // QuIP# on a whole (tiny) Llama through the ptq registry (ptq/quip_sharp_method.h): the intermediate
-// size 48 = 12 * 4 takes the Kronecker transform. Every projection's stored weight is the fp16 rounding
-// of what its codes, signs and scale compute (and a fixed point of its quantizer), at 16 bits per 8
-// weights; the quantized model's logits are closer to the float model's than 2-bit round to nearest
+// size 48 = 12 * 4 takes the Kronecker transform. Every projection gets a QuIP# weight quantizer holding
+// the method's codes (16 bits per 8 weights), signs and scale, whose forward is what they decode to; a
+// checkpoint's state rebuilds the same model, and convert() refuses it; the quantized model's logits are closer to the float model's than 2-bit round to nearest
 // and GPTQ; the result does not depend on anything but the seed; unsuitable schemes and options are
 // refused by name.
 #include <gmock/gmock.h>
@@ -13,6 +13,8 @@
 
 #include "autograd/ops.h"
 #include "fakequant/qat.h"
+#include "fakequant/quip_sharp_weight.h"
+#include "fakequant/saved_weight_quantizers.h"
 #include "layers/llama.h"
 #include "tests/ptq/tiny_llama.h"
 #include "ptq/method.h"
@@ -42,6 +44,7 @@ Calibration calibration_of(layers::LlamaForCausalLM& model) {
   Calibration calibration;
   calibration.batches = 4;
   calibration.forward = [&model](int64_t b) { model.forward(tokens(8, 100 + static_cast<unsigned>(b))); };
+  calibration.token_ids = [](int64_t b) { return tokens(8, 100 + static_cast<unsigned>(b)); };
   return calibration;
 }
 
@@ -72,16 +75,29 @@ TEST(QuipSharpMethod, StoredWeightsAreWhatTheCodesComputeAndBeatTwoBitBaselines)
     const QuipSharpLayer& q = layers_out.at(name);
     const int64_t rows = linear->out_features(), cols = linear->in_features();
     EXPECT_EQ(static_cast<int64_t>(q.codes.size()) * 16, rows * cols * 2) << name << ": not 2 bits per weight";
-    const std::vector<float> rebuilt = quip_sharp_dequantize(q, rows, cols);
-    const ag::Tensor& stored = linear->weight().data();
-    double worst = 0;
-    for (int64_t i = 0; i < stored.numel(); ++i)
-      worst = std::max<double>(worst, std::abs(stored.data()[i] - rebuilt[i]) / std::max(std::abs(rebuilt[i]), 1e-4f));
-    EXPECT_LT(worst, std::ldexp(1.0, -11)) << name << ": stored weight is not the fp16 rounding of the decoded one";
-    const ag::Tensor again = linear->weight_quantizer()->forward(ag::Variable(stored)).data();
-    EXPECT_EQ(again.to_vector(), stored.to_vector()) << name << ": not a fixed point of the fp16 quantizer";
+    auto quantizer = std::dynamic_pointer_cast<fakequant::QuipSharpWeightQuantizer>(linear->weight_quantizer());
+    ASSERT_TRUE(quantizer) << name << " has no QuIP# weight quantizer";
+    // The held codes are the method's, and they decode (independently of the quantizer) to its forward.
+    const fakequant::QuipSharpState held = quantizer->state();
+    EXPECT_EQ(held.codes, std::vector<int64_t>(q.codes.begin(), q.codes.end())) << name;
+    EXPECT_EQ(held.wscale, q.wscale) << name;
+    const std::vector<float> forward = quantizer->forward(linear->weight()).data().to_vector();
+    EXPECT_EQ(quip_sharp_dequantize(q, rows, cols), forward) << name << ": the codes do not decode to the forward's weight";
+    EXPECT_EQ(linear->weight().data().to_vector(), forward) << name << ": latent weight is not the decoded one";
+    // The forward reads the codes, not the latent weight.
+    EXPECT_EQ(quantizer->forward(ag::Variable(ag::Tensor(linear->weight().shape()))).data().to_vector(), forward) << name;
   }
   for (const auto& [name, quantizer] : fakequant::quantizers_of(*model)) EXPECT_TRUE(quantizer->frozen()) << name;
+  EXPECT_THAT([&] { fakequant::convert(*model); },
+              ::testing::ThrowsMessage<std::invalid_argument>(HasSubstr("post-training method's own representation")));
+
+  // A checkpoint's state rebuilds the model: blank quantizers of the saved sizes, then the load.
+  auto reloaded = prepared("fp16");
+  const layers::StateDict state = model->state_dict();
+  EXPECT_EQ(state.buffers.at("model.layers.1.mlp.down_proj.weight_quantizer.codes").size(), 32u * 48u / 8u);
+  EXPECT_EQ(fakequant::install_saved_weight_quantizers(*reloaded, state.buffers), 2 * 7);
+  reloaded->load_state_dict(state);
+  EXPECT_EQ(logit_error(*reloaded, *model), 0.0);
 
   layers::LlamaForCausalLM reference(tiny_config());
   reference.eval();
@@ -97,6 +113,37 @@ TEST(QuipSharpMethod, StoredWeightsAreWhatTheCodesComputeAndBeatTwoBitBaselines)
   // Deterministic given the seed; another seed gives other signs and other weights.
   EXPECT_EQ(logit_error(*quantized("quip_sharp:seed=3", "fp16"), *model), 0.0);
   EXPECT_GT(logit_error(*quantized("quip_sharp:seed=4", "fp16"), *model), 0.0);
+}
+
+// The §5 fine-tuning (ptq/quip_sharp_finetune.h) keeps the codes, makes SU/SV real, brings the model
+// closer to the float one than without it, and its result still reloads exactly from a checkpoint.
+TEST(QuipSharpMethod, FinetuningKeepsCodesTunesSignsAndHelps) {
+  auto plain = prepared("fp16");
+  const auto before = quip_sharp_model(*plain, calibration_of(*plain), "seed=3");
+  auto tuned = prepared("fp16");
+  const auto after = quip_sharp_model(*tuned, calibration_of(*tuned), "seed=3,layer_finetune=5,finetune=20");
+  int64_t real_signs = 0;
+  for (const auto& [name, module] : tuned->named_modules()) {
+    auto linear = std::dynamic_pointer_cast<layers::Linear>(module);
+    auto q = linear ? std::dynamic_pointer_cast<fakequant::QuipSharpWeightQuantizer>(linear->weight_quantizer()) : nullptr;
+    if (!q) continue;
+    const fakequant::QuipSharpState s = q->state();
+    for (float v : s.su) real_signs += std::abs(v) != 1.0f;
+    EXPECT_EQ(linear->weight().data().to_vector(), q->forward(linear->weight()).data().to_vector()) << name;
+  }
+  // Codes of the first layer's q/k/v are chosen before any tuning; later ones see tuned inputs.
+  EXPECT_EQ(after.at("model.layers.0.self_attn.q_proj").codes, before.at("model.layers.0.self_attn.q_proj").codes);
+  EXPECT_GT(real_signs, 0);
+  layers::LlamaForCausalLM reference(tiny_config());
+  reference.eval();
+  const double e_plain = logit_error(*plain, reference), e_tuned = logit_error(*tuned, reference);
+  std::printf("logit MSE vs float on held-out tokens: QuIP# %.4g, fine-tuned %.4g\n", e_plain, e_tuned);
+  EXPECT_LT(e_tuned, e_plain);
+  auto reloaded = prepared("fp16");
+  const layers::StateDict state = tuned->state_dict();
+  EXPECT_EQ(fakequant::install_saved_weight_quantizers(*reloaded, state.buffers), 2 * 7);
+  reloaded->load_state_dict(state);
+  EXPECT_EQ(logit_error(*reloaded, *tuned), 0.0);
 }
 
 TEST(QuipSharpMethod, RefusesWhatItCannotQuantize) {

@@ -2,7 +2,7 @@
 // fakequant::SpqrWeightQuantizer whose forward is the stored (latent) weight, outliers stay at or
 // under the requested fraction per layer, the model's logits are closer to the float model's than
 // round to nearest's, and a state dict saved and loaded into a freshly prepared model (the path
-// `qforge eval` takes: prepare_qat from the rules, then install_saved_spqr_quantizers) gives the same
+// `qforge eval` takes: prepare_qat from the rules, then install_saved_weight_quantizers) gives the same
 // logits bit for bit. Unknown options are refused by name.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -11,6 +11,7 @@
 #include <random>
 
 #include "fakequant/qat.h"
+#include "fakequant/saved_weight_quantizers.h"
 #include "fakequant/spqr_weight.h"
 #include "layers/linear.h"
 #include "layers/llama.h"
@@ -92,7 +93,7 @@ TEST(SpqrMethod, SpqrWeightsCloserThanRoundToNearestAndReloadedExactly) {
 
   auto reloaded = prepared(scheme);
   const layers::StateDict state = spqr->state_dict();
-  EXPECT_EQ(fakequant::install_saved_spqr_quantizers(*reloaded, state.buffers), 2 * 7);
+  EXPECT_EQ(fakequant::install_saved_weight_quantizers(*reloaded, state.buffers), 2 * 7);
   reloaded->load_state_dict(state);
   EXPECT_EQ(logits(*reloaded), logits(*spqr));
 }

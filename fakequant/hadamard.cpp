@@ -1,13 +1,13 @@
 // Hadamard transforms (hadamard.h): a fast Walsh-Hadamard butterfly on the power-of-two factor and a
 // dense multiply by Paley's H_K on the other.
-#include "ptq/hadamard.h"
+#include "fakequant/hadamard.h"
 
 #include <cmath>
 #include <random>
 #include <stdexcept>
 #include <string>
 
-namespace qforge::ptq {
+namespace qforge::fakequant {
 namespace {
 
 bool is_power_of_two(int64_t n) { return n > 0 && (n & (n - 1)) == 0; }
@@ -96,4 +96,4 @@ std::vector<int8_t> random_signs(int64_t n, uint64_t seed) {
   return signs;
 }
 
-}  // namespace qforge::ptq
+}  // namespace qforge::fakequant

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace qforge::ptq {
+namespace qforge::fakequant {
 
 inline constexpr int kE8pDim = 8;
 inline constexpr int kE8pCodes = 1 << 16;
@@ -34,4 +34,4 @@ std::array<double, kE8pDim> e8p_decode(uint16_t code);
 // count is odd (the D8 decoding rule of Conway & Sloane, ch. 20). Equal distances keep the smaller code.
 uint16_t e8p_nearest(const double* x);
 
-}  // namespace qforge::ptq
+}  // namespace qforge::fakequant

@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace qforge::ptq {
+namespace qforge::fakequant {
 
 // The Paley order used for n (1 when n is a power of two); std::invalid_argument naming n when there
 // is none (n = K * 2^k for no Paley order K).
@@ -39,4 +39,4 @@ class HadamardTransform {
 // n random signs +-1 from `seed` (std::mt19937_64: the same on every platform), as QuIP#'s SU / SV.
 std::vector<int8_t> random_signs(int64_t n, uint64_t seed);
 
-}  // namespace qforge::ptq
+}  // namespace qforge::fakequant

@@ -1,11 +1,11 @@
 // The E8P codebook (e8p.h): its construction, decoding rule and exact nearest-codeword search.
-#include "ptq/e8p.h"
+#include "fakequant/formats/e8p.h"
 
 #include <algorithm>
 #include <bit>
 #include <limits>
 
-namespace qforge::ptq {
+namespace qforge::fakequant {
 namespace {
 
 using Row = std::array<int8_t, kE8pDim>;
@@ -125,4 +125,4 @@ uint16_t e8p_nearest(const double* x) {
   return best_code;
 }
 
-}  // namespace qforge::ptq
+}  // namespace qforge::fakequant
