@@ -7,6 +7,7 @@
 
 #include "autograd/variable.h"
 #include "fakequant/qat.h"
+#include "fakequant/formats/e8p.h"
 #include "fakequant/quip_sharp_weight.h"
 #include "layers/llama.h"
 #include "ptq/input_hooks.h"
@@ -131,7 +132,7 @@ void quantize_quip_sharp(layers::Module& model, const Calibration& calibration, 
 double quip_sharp_bits_per_weight(layers::Module& /*model*/, const std::string& /*options*/) {
   // One 16-bit E8P code per 8 weights (Tseng et al. 2024, §4.1), as the paper counts: the per-matrix
   // Wscale and the sign vectors are not counted.
-  return 16.0 / kE8pDim;
+  return 16.0 / fakequant::kE8pDim;
 }
 
 }  // namespace qforge::ptq
