@@ -3,14 +3,17 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <iterator>
 #include <stdexcept>
 
 #include <google/protobuf/text_format.h>
 
 #include "fakequant/quantizer_spec.h"
+#include "io/atomic_file.h"
 #include "ptq/method.h"
 #include "trainers/post_training_quantization.h"
 #include "trainers/quantization_setup.h"
+#include "trainers/study/budget_split.h"
 #include "trainers/trainer.h"
 
 namespace qforge::trainers {
@@ -107,6 +110,14 @@ config::RunConfig qat_config(const config::StudyConfig& study, const config::Qua
   return run;
 }
 
+// The QAT cell of (method, scheme) from `float_run`: "qat" trains the scheme's own estimator, "qat:<e>" appends <e>.
+config::RunConfig qat_cell_config(const config::StudyConfig& study, const std::string& method, const std::string& scheme,
+                                  const std::filesystem::path& float_run) {
+  const std::vector<std::string> keep_float(study.keep_float().begin(), study.keep_float().end());
+  const std::string qat_scheme = method == "qat" ? scheme : scheme + ":" + method.substr(4);
+  return qat_config(study, scheme_rules(qat_scheme, study.has_input() ? &study.input() : nullptr, keep_float), float_run);
+}
+
 void print_cell(const StudyResult& r) {
   std::printf("study: %-14s %-18s %-10s bits=%5.2f val_loss=%.4f", r.method.c_str(), r.scheme.c_str(),
               r.observer.c_str(), r.bits_per_weight, r.loss);
@@ -142,6 +153,9 @@ std::vector<StudyResult> run_study(const config::StudyConfig& study, const std::
     }
   }
   if (study.has_input()) quantizer_spec(study.input(), "study.input");
+  std::vector<std::string> qat_methods;
+  std::copy_if(methods.begin(), methods.end(), std::back_inserter(qat_methods), is_qat);
+  (void)plan_budget_split(study, qat_methods);
   const std::vector<std::string> keep_float(study.keep_float().begin(), study.keep_float().end());
   const config::QuantizerConfig* input = study.has_input() ? &study.input() : nullptr;
 
@@ -174,8 +188,7 @@ std::vector<StudyResult> run_study(const config::StudyConfig& study, const std::
         print_cell(results.back());
       } else {
         const std::filesystem::path dir = output_dir / cell_name(method, scheme, "");
-        const std::string qat_scheme = method == "qat" ? scheme : scheme + ":" + method.substr(4);
-        const config::RunConfig run_config = qat_config(study, scheme_rules(qat_scheme, input, keep_float), float_run);
+        const config::RunConfig run_config = qat_cell_config(study, method, scheme, float_run);
         RunResult run;
         const double seconds = timed([&] { run = train(run_config, {dir, false, 0}); });
         const std::string observer = fakequant::observer_name(fakequant::parse_scheme(scheme).observer.kind);
@@ -184,7 +197,13 @@ std::vector<StudyResult> run_study(const config::StudyConfig& study, const std::
       }
     }
   }
+  const std::vector<BudgetSplitResult> split = run_budget_split(
+      study, output_dir, qat_methods, [&study](const std::string& method, const std::string& scheme, const std::filesystem::path& run) {
+        return qat_cell_config(study, method, scheme, run);
+      });
   StudyReportOptions report;
+  report.extra_markdown = budget_split_markdown(split);
+  if (!split.empty()) io::write_file_atomically(output_dir / "budget_split.csv", budget_split_csv(split));
   report.title = study.title().empty() ? "QAT vs PTQ" : study.title();
   const bool classifier = base.val_accuracy.has_value();
   report.metric_name = classifier ? "accuracy" : "validation loss";

@@ -283,6 +283,7 @@ std::string study_report_markdown(const std::vector<StudyResult>& results, const
   md << "## Results per scheme\n\nΔ is the difference to the FP32 baseline; the best cell of each scheme is bold.\n\n";
   for (const std::string& scheme : schemes) append_scheme_table(md, results, scheme, methods, options);
   md << "Loss, accuracy, wall time and run folder of every cell are in [results.csv](results.csv).\n\n";
+  md << options.extra_markdown;
   if (!options.config_text.empty()) {
     md << "## Config\n\n";
     append_fenced(md, options.config_text, "text");
