@@ -40,6 +40,16 @@ struct Method {
   // decomposition happens in every forward, so it lives in the run's rules (trainers fill it into
   // every quantizing rule, and `qforge eval` rebuilds it from the saved config).
   std::string (*input_scheme)(const std::string& options) = nullptr;
+  // Empty, or the weight scheme the method is defined with and needs (QuIP#: "fp16", the dtype its
+  // E8P codes decode to; the method itself refuses other schemes): what `qforge study` runs it with.
+  std::string_view weight_scheme = {};
+  // Null, or the bits per weight the method's format stores, counted on the quantized model after
+  // `quantize` (SpQR: codes, 3-bit statistics and the outliers it chose; QuIP#: 2), over the layers it
+  // quantized. Null: the weight scheme's own count (fakequant::QuantizerSpec::bits_per_element).
+  double (*bits_per_weight)(layers::Module& model, const std::string& options) = nullptr;
+  // Empty, or the option that seeds the method's own randomness (QuIP#'s sign vectors: "seed"), which
+  // `qforge study` sets to a repeated cell's seed along with the calibration windows'.
+  std::string_view seed_option = {};
 };
 
 std::span<const Method> methods();

@@ -6,6 +6,7 @@
 
 #include "autograd/variable.h"
 #include "fakequant/qat.h"
+#include "ptq/e8p.h"
 #include "ptq/method_options.h"
 #include "ptq/rtn.h"
 #include "ptq/sequential.h"
@@ -84,6 +85,12 @@ std::map<std::string, QuipSharpLayer> quip_sharp_model(layers::Module& model, co
 
 void quantize_quip_sharp(layers::Module& model, const Calibration& calibration, const std::string& options) {
   (void)quip_sharp_model(model, calibration, options);
+}
+
+double quip_sharp_bits_per_weight(layers::Module& /*model*/, const std::string& /*options*/) {
+  // One 16-bit E8P code per 8 weights (Tseng et al. 2024, §4.1), as the paper counts: the per-matrix
+  // Wscale and the sign vectors are not counted.
+  return 16.0 / kE8pDim;
 }
 
 }  // namespace qforge::ptq

@@ -33,5 +33,7 @@ std::map<std::string, QuipSharpLayer> quip_sharp_model(layers::Module& model, co
 
 // The registry entry: quip_sharp_model, results dropped.
 void quantize_quip_sharp(layers::Module& model, const Calibration& calibration, const std::string& options);
+// The registry's Method::bits_per_weight: 2, whatever the model.
+double quip_sharp_bits_per_weight(layers::Module& model, const std::string& options);
 
 }  // namespace qforge::ptq

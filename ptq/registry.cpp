@@ -29,10 +29,10 @@ std::span<const Method> methods() {
                    "stay FP16 in every forward (input scheme int8:token:outlier<t>, set by the method); option threshold= (6)",
        "Dettmers et al. 2022, LLM.int8(), §3.2-3.3", &quantize_llm_int8, &llm_int8_input_scheme},
       {"spqr", "SpQR: GPTQ with act-order groups of 16 whose scales and zeros are 3-bit codes, and fp16 outliers chosen by the inverse-Hessian error; options outliers=, threshold=, beta1=, beta2=, qq_bits=, damp=, block=, no_act_order",
-       "Dettmers et al. 2023, SpQR, §3.3 Algorithm 1", &quantize_spqr},
+       "Dettmers et al. 2023, SpQR, §3.3 Algorithm 1", &quantize_spqr, nullptr, "", &spqr_model_bits_per_weight},
       {"quip_sharp", "QuIP#: randomized Hadamard incoherence on both sides, BlockLDLQ onto the 2-bit E8P lattice codebook "
                      "(2 bits per weight), true-sequential; needs --scheme fp16 (the decoded weight); options damp=, seed=, scale=, tune=, rtn",
-       "Tseng et al. 2024, QuIP#, §3-4", &quantize_quip_sharp},
+       "Tseng et al. 2024, QuIP#, §3-4", &quantize_quip_sharp, nullptr, "fp16", &quip_sharp_bits_per_weight, "seed"},
   };
   return kMethods;
 }

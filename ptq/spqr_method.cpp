@@ -95,4 +95,21 @@ void quantize_spqr(layers::Module& model, const Calibration& calibration, const 
                64.0 / static_cast<double>(counted.beta1 * counted.beta2), 32 * fraction);
 }
 
+double spqr_model_bits_per_weight(layers::Module& model, const std::string& /*options*/) {
+  double bits = 0, weights = 0;
+  for (const auto& [name, module] : model.named_modules()) {
+    const auto* quantizer = dynamic_cast<const fakequant::SpqrWeightQuantizer*>(module.get());
+    if (!quantizer) continue;
+    const fakequant::SpqrState state = quantizer->state();
+    const fakequant::SpqrLayout& l = state.layout;
+    SpqrOptions counted;
+    counted.bits = l.bits, counted.beta1 = l.beta1, counted.beta2 = l.beta2, counted.stat_bits = l.stat_bits;
+    const double n = static_cast<double>(l.rows * l.cols);
+    bits += n * spqr_bits_per_weight(counted, static_cast<double>(state.outliers.size()) / n);
+    weights += n;
+  }
+  if (weights == 0) throw std::invalid_argument("spqr: the model has no SpQR layer to count bits of");
+  return bits / weights;
+}
+
 }  // namespace qforge::ptq

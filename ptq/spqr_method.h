@@ -25,4 +25,9 @@ namespace qforge::ptq {
 
 void quantize_spqr(layers::Module& model, const Calibration& calibration, const std::string& options);
 
+// The registry's Method::bits_per_weight: the paper's count (spqr_bits_per_weight) of every SpQR layer of
+// `model`, weighted by its weight count, from the layouts and outliers its quantizers hold (so options
+// need not be parsed again). std::invalid_argument when the model has no SpQR layer.
+double spqr_model_bits_per_weight(layers::Module& model, const std::string& options);
+
 }  // namespace qforge::ptq

@@ -52,6 +52,7 @@ RunResult post_training_quantize(const PtqOptions& options) {
   *config.mutable_quantization() = options.quantization;
   config.mutable_quantization()->clear_init_from();
   apply_method_input_scheme(*config.mutable_quantization(), method);
+  if (options.calibration_seed) config.mutable_trainer()->set_seed(*options.calibration_seed);
   std::unique_ptr<Task> task = make_task(config);
   task->load_state(source.metadata);
   load_float_weights(task->model(), run);
@@ -85,6 +86,7 @@ RunResult post_training_quantize(const PtqOptions& options) {
   result.train_loss = count > 0 ? sum / count : 0.0;
   result.val_loss = e.loss;
   result.val_accuracy = e.accuracy;
+  if (method.method->bits_per_weight) result.bits_per_weight = method.method->bits_per_weight(task->model(), method.options);
   return result;
 }
 

@@ -4,7 +4,9 @@
 // picks for each weight, activation ranges calibrated on training batches), no training.
 // The result is a run folder like any other: `qforge eval` and `generate` read it, and it carries the
 // quantizers' frozen scales.
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,9 @@ struct PtqOptions {
   config::QuantizationConfig quantization;  // rules; init_from is ignored
   int calibration_batches = 16;      // training batches the method calibrates on
   std::string method = "rtn";        // a ptq/ registry name, optionally ":options" (ptq::parse_method)
+  // The seed of the calibration windows (Task::calibration_loss draws them from trainer.seed); unset:
+  // the float run's. Saved as the quantized run's trainer.seed (its weights are loaded, not drawn).
+  std::optional<uint64_t> calibration_seed;
 };
 
 // Quantizes, calibrates, evaluates on the run's validation data and saves output_dir/checkpoint.bin.

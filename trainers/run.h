@@ -16,6 +16,9 @@ struct RunResult {
   double train_loss = 0.0;  // mean over the last logging window
   double val_loss = 0.0;
   std::optional<double> val_accuracy;  // classifiers only
+  // Post-training runs whose method counts its own format (ptq::Method::bits_per_weight: SpQR, QuIP#);
+  // unset: the weight scheme's count.
+  std::optional<double> bits_per_weight;
 };
 
 // "final: step=N train_loss=X val_loss=Y[ val_accuracy=Z]", the last line of train and eval.

@@ -172,6 +172,21 @@ void load_float_weights(layers::Module& model, const RunFolder& run) {
   model.load_state_dict(wanted, /*strict=*/false);  // shapes are still checked
 }
 
+void load_init_weights(layers::Module& model, const fs::path& run_dir) {
+  const RunFolder run = open_run_folder(run_dir);
+  const config::QuantizationConfig& q = run.config.quantization();
+  if (q.rules_size() == 0 && q.preset().empty()) return load_float_weights(model, run);
+  layers::StateDict state;
+  state.insert(run.checkpoint.model.begin(), run.checkpoint.model.end());
+  state.buffers.insert(run.checkpoint.buffers.begin(), run.checkpoint.buffers.end());
+  try {
+    model.load_state_dict(state, /*strict=*/true);
+  } catch (const std::exception& e) {
+    throw std::invalid_argument("quantization.init_from: " + run.checkpoint_path() + " is a quantized run whose state "
+                                "does not fit this run's quantizers (same scheme, estimator aside?): " + e.what());
+  }
+}
+
 // ---- The model a command runs on ----
 
 namespace gg = qforge::exporters::gguf;

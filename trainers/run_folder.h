@@ -48,6 +48,11 @@ bool is_run_folder(const std::filesystem::path& path);
 void load_float_weights(layers::Module& model, const std::filesystem::path& run_dir);
 // The same from a run folder already open (no second read of its checkpoint).
 void load_float_weights(layers::Module& model, const RunFolder& run);
+// What quantization.init_from starts a run from. A float run: load_float_weights. A quantized run (a
+// post-training cell, e.g. GPTQ's): its weights and every quantizer's state too (scales, zero points,
+// counters; strict: the model's quantizers must be laid out as the run's), so step 0 is that model:
+// observer-driven (STE) weight quantizers stay frozen on its scales, learned ones (LSQ) start from them.
+void load_init_weights(layers::Module& model, const std::filesystem::path& run_dir);
 
 // A language-model run's tokenizer, model shape and output token strings. Throws naming the folder
 // when the run is not a language model (no model.llama), or trained on token ids (it has no tokenizer

@@ -78,7 +78,7 @@ void TrainingRun::resume_or_start() {
     std::filesystem::create_directories(options_.run_dir);
     std::filesystem::remove(options_.run_dir / "metrics.jsonl");
     const std::string& init_from = config_.quantization().init_from();
-    if (!init_from.empty()) load_float_weights(task_->model(), init_from);
+    if (!init_from.empty()) load_init_weights(task_->model(), init_from);
     return;
   }
   const RunFolder run = open_run_folder(options_.run_dir, CheckpointParts::kAll);

@@ -10,7 +10,7 @@ trap 'rm -rf "$out"' EXIT
 "$qforge" study --config "$config" --out "$out" --set base.trainer.steps=60 --set base.trainer.checkpoint_every=0 \
   --set base.trainer.log_every=10 --set base.schedule.warmup_steps=5 --set qat_trainer.steps=20 \
   --set qat_trainer.checkpoint_every=0 --set qat_trainer.log_every=10 --set weight_schemes=int4:g128:asym \
-  --set methods=qat --set budget_split.fp_fractions=0.5,0.75 | grep -E '^study:'
+  --set methods=qat --set seeds=1 --set budget_split.fp_fractions=0.5,0.75 | grep -E '^study:'
 grep -q "^## Budget split (ParetoQ)" "$out/report.md" || { echo "report.md has no budget split section"; exit 1; }
 /usr/bin/python3 - "$out" <<'PY'
 import csv, json, os, sys

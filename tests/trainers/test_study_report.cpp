@@ -171,11 +171,12 @@ TEST(StudyCsv, QuotesCommasQuotesAndNewlines) {
   StudyResult tricky = cell("int4:g32,asym", "ptq", "say \"mse\"", 4.5, 0.1 + 0.2);
   tricky.accuracy.reset();
   tricky.run_dir = "runs/a\nb";
+  tricky.seed = 7;
   const std::string csv = study_results_csv({accuracy_grid()[0], tricky});
   const std::string expected =
-      "scheme,method,observer,bits_per_weight,metric,loss,accuracy,seconds,run_dir\n"
-      "fp32,fp32,,32,0.9,0.09999999999999998,0.9,2.5,runs/x\n"
-      "\"int4:g32,asym\",ptq,\"say \"\"mse\"\"\",4.5,0.30000000000000004,0.7,,2.5,\"runs/a\nb\"\n";
+      "scheme,method,observer,bits_per_weight,metric,loss,accuracy,seconds,run_dir,seed\n"
+      "fp32,fp32,,32,0.9,0.09999999999999998,0.9,2.5,runs/x,\n"
+      "\"int4:g32,asym\",ptq,\"say \"\"mse\"\"\",4.5,0.30000000000000004,0.7,,2.5,\"runs/a\nb\",7\n";
   EXPECT_EQ(csv, expected);
 
   const ScratchDir scratch("csv");
@@ -183,12 +184,13 @@ TEST(StudyCsv, QuotesCommasQuotesAndNewlines) {
   write_text(file, csv);
   const nlohmann::json rows = python_check("csv", file);
   ASSERT_EQ(rows.size(), 3u);
-  ASSERT_EQ(rows[2].size(), 9u);
+  ASSERT_EQ(rows[2].size(), 10u);
   EXPECT_EQ(rows[2][0], "int4:g32,asym");
   EXPECT_EQ(rows[2][2], "say \"mse\"");
   EXPECT_EQ(std::stod(rows[2][4].get<std::string>()), 0.1 + 0.2);  // shortest round-trip text is exact
   EXPECT_EQ(rows[2][6], "");
   EXPECT_EQ(rows[2][8], "runs/a\nb");
+  EXPECT_EQ(rows[2][9], "7");
 }
 
 void expect_line(const std::string& text, const std::string& line) {
@@ -241,6 +243,45 @@ TEST(StudyMarkdown, FloatControlAndPostTrainingMethods) {
   expect_line(md, "FP32 control (the float run trained for QAT's extra steps at QAT's learning rate): 1.5500 (-0.0500 vs FP32). "
                   "Part of QAT's gain over FP32 is this extra training; the \"Δ QAT vs control\" columns take it out.");
   expect_line(md, "| int3 | 3 | QAT (minmax) | 1.5800 | -0.0200 |");  // the control is a baseline, not a cell
+}
+
+StudyResult seeded(StudyResult r, uint64_t seed) {
+  r.seed = seed;
+  return r;
+}
+
+TEST(StudyMarkdown, SeedsAsMeanAndSdAndMethodsWithTheirOwnBits) {
+  StudyReportOptions options{"LM study", "validation loss", false, "", ""};
+  const std::vector<StudyResult> results{
+      cell("fp32", "fp32", "", 32, 1.60),
+      seeded(cell("fp32", "fp32_control", "", 32, 1.55), 1), seeded(cell("fp32", "fp32_control", "", 32, 1.56), 2),
+      seeded(cell("fp32", "fp32_control", "", 32, 1.57), 3),
+      seeded(cell("int3", "gptq", "minmax", 3, 1.62), 1), seeded(cell("int3", "gptq+qat:lsq", "minmax", 3, 1.57), 1),
+      seeded(cell("int3", "gptq", "minmax", 3, 1.64), 2), seeded(cell("int3", "gptq+qat:lsq", "minmax", 3, 1.59), 2),
+      cell("int3", "spqr", "minmax", 3.94, 1.61)};
+  const std::string md = study_report_markdown(results, options);
+  EXPECT_NE(md.find("5 cells, total wall time 22.5 s. Cells repeated over seeds (9 runs) show mean ± sample sd (n)"),
+            std::string::npos) << md;
+  expect_line(md, "### int3");  // its columns count different bits
+  expect_line(md, "| observer | FP32 | GPTQ (3 bits) | Δ GPTQ | GPTQ+QAT:LSQ (3 bits) | Δ GPTQ+QAT:LSQ | SPQR (3.94 bits) | "
+                  "Δ SPQR | Δ GPTQ+QAT:LSQ vs control |");
+  // sd of {1.62, 1.64} = 0.01 sqrt(2); the control's of {1.55, 1.56, 1.57} = 0.01.
+  expect_line(md, "| minmax | 1.6000 | 1.6300 ± 0.0141 (n=2) | +0.0300 | **1.5800 ± 0.0141 (n=2)** | -0.0200 | 1.6100 | "
+                  "+0.0100 | +0.0200 |");
+  EXPECT_NE(md.find("FP32 control (the float run trained for QAT's extra steps at QAT's learning rate): 1.5600 ± 0.0100 (n=3)"),
+            std::string::npos) << md;
+
+  // The same seed twice is not noise: it stays a row of its own.
+  const std::vector<StudyResult> twice = aggregate_seeds({seeded(cell("int3", "qat", "minmax", 3, 1.5), 1),
+                                                          seeded(cell("int3", "qat", "minmax", 3, 1.7), 1),
+                                                          seeded(cell("int3", "qat", "minmax", 4, 1.6), 2)});
+  ASSERT_EQ(twice.size(), 2u);
+  EXPECT_DOUBLE_EQ(twice[0].metric, 1.55);
+  EXPECT_DOUBLE_EQ(twice[0].bits_per_weight, 3.5);  // SpQR's bits vary with its outliers
+  EXPECT_DOUBLE_EQ(twice[0].seconds, 5.0);
+  EXPECT_EQ(twice[0].runs, 2);
+  EXPECT_DOUBLE_EQ(twice[1].metric, 1.7);
+  EXPECT_EQ(twice[1].runs, 1);
 }
 
 TEST(StudyReport, WritesAllFilesAtomically) {

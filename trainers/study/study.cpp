@@ -1,68 +1,26 @@
 #include "trainers/study/study.h"
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <iterator>
+#include <optional>
+#include <set>
 #include <stdexcept>
 
 #include <google/protobuf/text_format.h>
 
 #include "fakequant/quantizer_spec.h"
 #include "io/atomic_file.h"
-#include "ptq/method.h"
 #include "trainers/post_training_quantization.h"
 #include "trainers/quantization_setup.h"
 #include "trainers/study/budget_split.h"
+#include "trainers/study/study_method.h"
 #include "trainers/trainer.h"
 
 namespace qforge::trainers {
 namespace {
 
-std::string cell_name(const std::string& method, const std::string& scheme, const std::string& observer) {
-  std::string name = method + "-" + scheme + (observer.empty() ? "" : "-" + observer);
-  for (char& c : name) {
-    if (c == ':' || c == '/' || c == ' ' || c == '=' || c == ',') c = '-';
-  }
-  return name;
-}
-
-StudyResult make_result(const RunResult& run, const std::string& scheme, const std::string& method,
-                        const std::string& observer, double bits, double seconds, const std::filesystem::path& dir) {
-  StudyResult r;
-  r.scheme = scheme;
-  r.method = method;
-  r.observer = observer;
-  r.bits_per_weight = bits;
-  r.loss = run.val_loss;
-  r.accuracy = run.val_accuracy;
-  r.metric = run.val_accuracy ? *run.val_accuracy : run.val_loss;
-  r.seconds = seconds;
-  r.run_dir = dir.string();
-  return r;
-}
-
-// QAT cells: "qat" (the scheme's own estimator, STE by default) or "qat:<estimator>" (lsq, lsq_plus, ...).
-bool is_qat(const std::string& method) { return method == "qat" || method.rfind("qat:", 0) == 0; }
-
-// "ptq" (round to nearest, once per PTQ observer), "qat[:<estimator>]", or a method string of the ptq/
-// registry ("gptq", "gptq:act_order", "awq", ...: once per scheme, the method choosing the weights).
-void check_method(const std::string& method) {
-  if (method == "ptq" || method == "qat") return;
-  if (is_qat(method)) {
-    try {
-      (void)fakequant::estimator_from_name(method.substr(4));
-    } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument("study.methods: '" + method + "': " + e.what());
-    }
-    return;
-  }
-  try {
-    (void)ptq::parse_method(method);
-  } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument("study.methods: '" + method + "' is not ptq, qat or a post-training method (" + e.what() + ")");
-  }
-}
+namespace fs = std::filesystem;
+using Seed = std::optional<uint64_t>;
 
 config::QuantizerConfig config_of(const std::string& scheme) {
   config::QuantizerConfig config;
@@ -77,53 +35,215 @@ double timed(F&& body) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// One PTQ cell from the study's float run; `method` "ptq" is round to nearest.
-StudyResult ptq_cell(const config::StudyConfig& study, const std::filesystem::path& output_dir, const std::string& scheme,
-                     const std::string& method, const std::string& observer, const config::QuantizationConfig& rules) {
-  PtqOptions options;
-  options.float_run = output_dir / "fp32";
-  options.output_dir = output_dir / cell_name(method, scheme, observer);
-  options.quantization = rules;
-  options.calibration_batches = study.calibration_batches();
-  options.method = method == "ptq" ? "rtn" : method;
-  RunResult run;
-  const double seconds = timed([&] { run = post_training_quantize(options); });
-  // A registry method's cell sits on the row of the scheme's own observer, as QAT's does.
-  const std::string label = observer.empty() ? fakequant::observer_name(fakequant::parse_scheme(scheme).observer.kind) : observer;
-  return make_result(run, scheme, method, label, fakequant::parse_scheme(scheme).bits_per_element(), seconds, options.output_dir);
-}
-
-config::RunConfig qat_config(const config::StudyConfig& study, const config::QuantizationConfig& rules,
-                             const std::filesystem::path& float_run) {
-  config::RunConfig run = study.base();
-  *run.mutable_quantization() = rules;
-  run.mutable_quantization()->set_init_from(float_run.string());
-  run.mutable_trainer()->MergeFrom(study.qat_trainer());
-  run.mutable_trainer()->clear_run_dir();
-  if (study.has_qat_optimizer()) {
-    *run.mutable_optimizer() = study.qat_optimizer();  // whole message: proto3 cannot merge a 0
-  } else {
-    const float lr = run.optimizer().lr() > 0 ? run.optimizer().lr() : 1e-3f;
-    run.mutable_optimizer()->set_lr(lr / 10);
-  }
-  if (study.has_qat_schedule()) *run.mutable_schedule() = study.qat_schedule();
-  return run;
-}
-
-// The QAT cell of (method, scheme) from `float_run`: "qat" trains the scheme's own estimator, "qat:<e>" appends <e>.
-config::RunConfig qat_cell_config(const config::StudyConfig& study, const std::string& method, const std::string& scheme,
-                                  const std::filesystem::path& float_run) {
-  const std::vector<std::string> keep_float(study.keep_float().begin(), study.keep_float().end());
-  const std::string qat_scheme = method == "qat" ? scheme : scheme + ":" + method.substr(4);
-  return qat_config(study, scheme_rules(qat_scheme, study.has_input() ? &study.input() : nullptr, keep_float), float_run);
+std::string scheme_observer(const std::string& scheme) {
+  return fakequant::observer_name(fakequant::parse_scheme(scheme).observer.kind);
 }
 
 void print_cell(const StudyResult& r) {
   std::printf("study: %-14s %-18s %-10s bits=%5.2f val_loss=%.4f", r.method.c_str(), r.scheme.c_str(),
               r.observer.c_str(), r.bits_per_weight, r.loss);
   if (r.accuracy) std::printf(" val_accuracy=%.4f", *r.accuracy);
+  if (r.seed) std::printf(" seed=%llu", static_cast<unsigned long long>(*r.seed));
   std::printf(" (%.1f s)\n", r.seconds);
   std::fflush(stdout);
+}
+
+// Runs the grid's cells and collects their rows. Every cell is a run folder: training cells resume,
+// post-training cells are recomputed (seconds each), once per study even when a QAT start reuses one.
+class StudyRunner {
+ public:
+  StudyRunner(const config::StudyConfig& study, const fs::path& output_dir);
+  void run_baselines();
+  void run_method(const StudyMethod& method, const std::string& scheme);
+  // The run a QAT cell trains: `qat` ("qat" or "qat:<estimator>") on `scheme`, from `start`.
+  config::RunConfig qat_cell_config(const std::string& qat, const std::string& scheme, const fs::path& start, Seed seed) const;
+  RunResult base;  // the float run
+  std::vector<StudyResult> results;
+
+ private:
+  // The seed a cell runs with when `seeds` is empty; its cells keep their unsuffixed folders.
+  uint64_t default_seed() const;
+  std::vector<Seed> seeds_for(const StudyMethod& method) const;
+  fs::path cell_dir(const std::string& method, const std::string& scheme, const std::string& observer, Seed seed) const;
+  config::RunConfig qat_config(const config::QuantizationConfig& rules, const fs::path& start, Seed seed) const;
+  fs::path ptq_cell(const std::string& method, const std::string& scheme, const std::string& observer, Seed seed);
+  void qat_cell(const StudyMethod& method, const std::string& scheme, Seed seed);
+  void add(const RunResult& run, const std::string& scheme, const std::string& method, const std::string& observer,
+           double bits, double seconds, const fs::path& dir, Seed seed);
+
+  const config::StudyConfig& study_;
+  fs::path output_dir_, float_run_;
+  std::vector<std::string> observers_, keep_float_;
+  const config::QuantizerConfig* input_;
+  std::set<fs::path> ptq_done_;
+};
+
+StudyRunner::StudyRunner(const config::StudyConfig& study, const fs::path& output_dir)
+    : study_(study), output_dir_(output_dir), float_run_(output_dir / "fp32"),
+      observers_(study.ptq_observers().begin(), study.ptq_observers().end()),
+      keep_float_(study.keep_float().begin(), study.keep_float().end()),
+      input_(study.has_input() ? &study.input() : nullptr) {
+  if (observers_.empty()) observers_ = {"minmax"};
+}
+
+uint64_t StudyRunner::default_seed() const {
+  return study_.qat_trainer().seed() != 0 ? study_.qat_trainer().seed() : study_.base().trainer().seed();
+}
+
+std::vector<Seed> StudyRunner::seeds_for(const StudyMethod& method) const {
+  if (!study_method_seeded(method, input_ != nullptr)) return {std::nullopt};
+  if (study_.seeds_size() == 0) return {default_seed()};
+  return std::vector<Seed>(study_.seeds().begin(), study_.seeds().end());
+}
+
+fs::path StudyRunner::cell_dir(const std::string& method, const std::string& scheme, const std::string& observer,
+                               Seed seed) const {
+  std::string name = method + (scheme.empty() ? "" : "-" + scheme) + (observer.empty() ? "" : "-" + observer);
+  if (seed && *seed != default_seed()) name += "-seed" + std::to_string(*seed);
+  for (char& c : name) {
+    if (c == ':' || c == '/' || c == ' ' || c == '=' || c == ',' || c == '@') c = '-';
+  }
+  return output_dir_ / name;
+}
+
+void StudyRunner::add(const RunResult& run, const std::string& scheme, const std::string& method,
+                      const std::string& observer, double bits, double seconds, const fs::path& dir, Seed seed) {
+  StudyResult r;
+  r.scheme = scheme;
+  r.method = method;
+  r.observer = observer;
+  r.bits_per_weight = bits;
+  r.loss = run.val_loss;
+  r.accuracy = run.val_accuracy;
+  r.metric = run.val_accuracy ? *run.val_accuracy : run.val_loss;
+  r.seconds = seconds;
+  r.run_dir = dir.string();
+  r.seed = seed;
+  results.push_back(r);
+  print_cell(r);
+}
+
+// The run a QAT cell (or, without rules, the FP32 control) trains: the base run started from `start`
+// (the float run or a post-training cell), with QAT's steps, optimizer and schedule.
+config::RunConfig StudyRunner::qat_config(const config::QuantizationConfig& rules, const fs::path& start, Seed seed) const {
+  config::RunConfig run = study_.base();
+  *run.mutable_quantization() = rules;
+  run.mutable_quantization()->set_init_from(start.string());
+  run.mutable_trainer()->MergeFrom(study_.qat_trainer());
+  run.mutable_trainer()->clear_run_dir();
+  if (seed) run.mutable_trainer()->set_seed(*seed);
+  if (study_.has_qat_optimizer()) {
+    *run.mutable_optimizer() = study_.qat_optimizer();  // whole message: proto3 cannot merge a 0
+  } else {
+    const float lr = run.optimizer().lr() > 0 ? run.optimizer().lr() : 1e-3f;
+    run.mutable_optimizer()->set_lr(lr / 10);
+  }
+  if (study_.has_qat_schedule()) *run.mutable_schedule() = study_.qat_schedule();
+  return run;
+}
+
+void StudyRunner::run_baselines() {
+  const double base_seconds = timed([&] { base = train(study_.base(), {float_run_, false, 0}); });
+  add(base, "fp32", "fp32", "", 32.0, base_seconds, float_run_, std::nullopt);
+  const std::vector<std::string> methods(study_.methods().begin(), study_.methods().end());
+  bool any_qat = methods.empty();
+  for (const std::string& m : methods) any_qat = any_qat || !parse_study_method(m).qat.empty();
+  if (!any_qat) return;
+  // The FP32 control: the float run fine-tuned exactly as QAT is (steps, optimizer, schedule, start, seed),
+  // without quantization, so QAT's gap can be taken over it.
+  StudyMethod control;
+  control.qat = "qat";
+  for (const Seed seed : seeds_for(control)) {
+    const fs::path dir = cell_dir("fp32-control", "", "", seed);
+    RunResult run;
+    const double seconds = timed([&] { run = train(qat_config(config::QuantizationConfig(), float_run_, seed), {dir, false, 0}); });
+    add(run, "fp32", "fp32_control", "", 32.0, seconds, dir, seed);
+  }
+}
+
+// One post-training cell from the float run ("ptq": round to nearest with `observer`); a cell this
+// study already ran is not run again (a QAT start and its own column share it).
+fs::path StudyRunner::ptq_cell(const std::string& method, const std::string& scheme, const std::string& observer, Seed seed) {
+  const fs::path dir = cell_dir(method, scheme, observer, seed);
+  if (!ptq_done_.insert(dir).second) return dir;
+  PtqOptions options;
+  options.float_run = float_run_;
+  options.output_dir = dir;
+  options.quantization = scheme_rules(observer.empty() ? scheme : scheme + ":" + observer, input_, keep_float_);
+  options.calibration_batches = study_.calibration_batches();
+  options.method = method == "ptq" ? "rtn" : method;
+  if (seed && *seed != default_seed()) {
+    options.calibration_seed = *seed;
+    options.method = with_seed_option(options.method, *seed);
+  }
+  RunResult run;
+  const double seconds = timed([&] { run = post_training_quantize(options); });
+  // A registry method's cell sits on the row of the scheme's own observer, as QAT's does.
+  const double bits = run.bits_per_weight.value_or(fakequant::parse_scheme(scheme).bits_per_element());
+  add(run, scheme, method, observer.empty() ? scheme_observer(scheme) : observer, bits, seconds, dir, seed);
+  return dir;
+}
+
+config::RunConfig StudyRunner::qat_cell_config(const std::string& qat, const std::string& scheme, const fs::path& start,
+                                               Seed seed) const {
+  const std::string qat_scheme = qat == "qat" ? scheme : scheme + ":" + qat.substr(4);
+  return qat_config(scheme_rules(qat_scheme, input_, keep_float_), start, seed);
+}
+
+void StudyRunner::qat_cell(const StudyMethod& method, const std::string& scheme, Seed seed) {
+  const fs::path start = method.ptq.empty() ? float_run_ : ptq_cell(method.ptq, scheme, "", seed);
+  const fs::path dir = cell_dir(method.label, scheme, "", seed);
+  const config::RunConfig run_config = qat_cell_config(method.qat, scheme, start, seed);
+  RunResult run;
+  const double seconds = timed([&] { run = train(run_config, {dir, false, 0}); });
+  add(run, scheme, method.label, scheme_observer(scheme), fakequant::parse_scheme(scheme).bits_per_element(), seconds, dir, seed);
+}
+
+void StudyRunner::run_method(const StudyMethod& method, const std::string& scheme) {
+  for (const Seed seed : seeds_for(method)) {
+    if (!method.qat.empty()) {
+      qat_cell(method, scheme, seed);
+    } else if (method.ptq == "ptq") {
+      for (const std::string& observer : observers_) ptq_cell("ptq", scheme, observer, seed);
+    } else {
+      ptq_cell(method.label, scheme, "", seed);
+    }
+  }
+}
+
+// The QAT methods trained from the float run ("qat", "qat:lsq", ...): the budget split's default methods.
+std::vector<std::string> qat_from_float(const std::vector<StudyMethod>& methods) {
+  std::vector<std::string> qat;
+  for (const StudyMethod& m : methods)
+    if (!m.qat.empty() && m.ptq.empty() && m.scheme.empty()) qat.push_back(m.qat);
+  return qat;
+}
+
+// Every method, scheme and observer is checked before the float run starts, so a typo fails in
+// seconds, not after training.
+std::vector<StudyMethod> checked_methods(const config::StudyConfig& study) {
+  if (study.weight_schemes_size() == 0) throw std::invalid_argument("study: weight_schemes is empty");
+  if (study.base().quantization().rules_size() > 0 || !study.base().quantization().preset().empty()) {
+    throw std::invalid_argument("study: base must be a float run; the grid adds the quantization");
+  }
+  std::vector<std::string> texts(study.methods().begin(), study.methods().end());
+  if (texts.empty()) texts = {"ptq", "qat"};
+  std::vector<StudyMethod> methods;
+  for (const std::string& text : texts) methods.push_back(parse_study_method(text));
+  std::vector<std::string> observers(study.ptq_observers().begin(), study.ptq_observers().end());
+  if (observers.empty()) observers = {"minmax"};
+  for (int i = 0; i < study.weight_schemes_size(); ++i) {
+    quantizer_spec(config_of(study.weight_schemes(i)), "study.weight_schemes[" + std::to_string(i) + "]");
+    for (const std::string& observer : observers) {
+      quantizer_spec(config_of(study.weight_schemes(i) + ":" + observer), "study.ptq_observers '" + observer + "'");
+    }
+  }
+  for (const StudyMethod& m : methods) {
+    if (!m.scheme.empty()) quantizer_spec(config_of(m.scheme), "study.methods '" + m.label + "@" + m.scheme + "'");
+  }
+  if (study.has_input()) quantizer_spec(study.input(), "study.input");
+  (void)plan_budget_split(study, qat_from_float(methods));
+  return methods;
 }
 
 }  // namespace
@@ -136,84 +256,37 @@ config::StudyConfig load_study_config(const std::filesystem::path& path) {
 
 std::vector<StudyResult> run_study(const config::StudyConfig& study, const std::filesystem::path& output_dir,
                                    const std::string& command) {
-  if (study.weight_schemes_size() == 0) throw std::invalid_argument("study: weight_schemes is empty");
-  if (study.base().quantization().rules_size() > 0 || !study.base().quantization().preset().empty()) {
-    throw std::invalid_argument("study: base must be a float run; the grid adds the quantization");
-  }
-  std::vector<std::string> methods(study.methods().begin(), study.methods().end());
-  if (methods.empty()) methods = {"ptq", "qat"};
-  std::vector<std::string> observers(study.ptq_observers().begin(), study.ptq_observers().end());
-  if (observers.empty()) observers = {"minmax"};
-  for (const std::string& m : methods) check_method(m);
-  // Every scheme is checked before the float run starts, so a typo fails in seconds, not after training.
-  for (int i = 0; i < study.weight_schemes_size(); ++i) {
-    quantizer_spec(config_of(study.weight_schemes(i)), "study.weight_schemes[" + std::to_string(i) + "]");
-    for (const std::string& observer : observers) {
-      quantizer_spec(config_of(study.weight_schemes(i) + ":" + observer), "study.ptq_observers '" + observer + "'");
+  const std::vector<StudyMethod> methods = checked_methods(study);
+  const std::vector<std::string> weight_schemes(study.weight_schemes().begin(), study.weight_schemes().end());
+  StudyRunner runner(study, output_dir);
+  runner.run_baselines();
+  // Scheme by scheme as before; a method bound to one scheme ("@", QuIP#) runs after the grid.
+  for (const std::string& scheme : weight_schemes) {
+    for (const StudyMethod& method : methods) {
+      if (method.scheme.empty()) runner.run_method(method, scheme);
     }
   }
-  if (study.has_input()) quantizer_spec(study.input(), "study.input");
-  std::vector<std::string> qat_methods;
-  std::copy_if(methods.begin(), methods.end(), std::back_inserter(qat_methods), is_qat);
-  (void)plan_budget_split(study, qat_methods);
-  const std::vector<std::string> keep_float(study.keep_float().begin(), study.keep_float().end());
-  const config::QuantizerConfig* input = study.has_input() ? &study.input() : nullptr;
-
-  std::vector<StudyResult> results;
-  const std::filesystem::path float_run = output_dir / "fp32";
-  RunResult base;
-  const double base_seconds = timed([&] { base = train(study.base(), {float_run, false, 0}); });
-  results.push_back(make_result(base, "fp32", "fp32", "", 32.0, base_seconds, float_run));
-  print_cell(results.back());
-  if (std::any_of(methods.begin(), methods.end(), is_qat)) {
-    // The FP32 control: the float run fine-tuned exactly as QAT is (steps, optimizer, schedule, start),
-    // without quantization, so QAT's gap can be taken over it.
-    const std::filesystem::path dir = output_dir / "fp32-control";
-    RunResult control;
-    const double seconds = timed([&] { control = train(qat_config(study, config::QuantizationConfig(), float_run), {dir, false, 0}); });
-    results.push_back(make_result(control, "fp32", "fp32_control", "", 32.0, seconds, dir));
-    print_cell(results.back());
-  }
-
-  for (const std::string& scheme : study.weight_schemes()) {
-    const double bits = fakequant::parse_scheme(scheme).bits_per_element();
-    for (const std::string& method : methods) {
-      if (method == "ptq") {
-        for (const std::string& observer : observers) {
-          results.push_back(ptq_cell(study, output_dir, scheme, "ptq", observer, scheme_rules(scheme + ":" + observer, input, keep_float)));
-          print_cell(results.back());
-        }
-      } else if (!is_qat(method)) {
-        results.push_back(ptq_cell(study, output_dir, scheme, method, "", scheme_rules(scheme, input, keep_float)));
-        print_cell(results.back());
-      } else {
-        const std::filesystem::path dir = output_dir / cell_name(method, scheme, "");
-        const config::RunConfig run_config = qat_cell_config(study, method, scheme, float_run);
-        RunResult run;
-        const double seconds = timed([&] { run = train(run_config, {dir, false, 0}); });
-        const std::string observer = fakequant::observer_name(fakequant::parse_scheme(scheme).observer.kind);
-        results.push_back(make_result(run, scheme, method, observer, bits, seconds, dir));
-        print_cell(results.back());
-      }
-    }
+  for (const StudyMethod& method : methods) {
+    if (!method.scheme.empty()) runner.run_method(method, method.scheme);
   }
   const std::vector<BudgetSplitResult> split = run_budget_split(
-      study, output_dir, qat_methods, [&study](const std::string& method, const std::string& scheme, const std::filesystem::path& run) {
-        return qat_cell_config(study, method, scheme, run);
+      study, output_dir, qat_from_float(methods),
+      [&runner](const std::string& qat, const std::string& scheme, const fs::path& start) {
+        return runner.qat_cell_config(qat, scheme, start, std::nullopt);
       });
+  if (!split.empty()) io::write_file_atomically(output_dir / "budget_split.csv", budget_split_csv(split));
   StudyReportOptions report;
   report.extra_markdown = budget_split_markdown(split);
-  if (!split.empty()) io::write_file_atomically(output_dir / "budget_split.csv", budget_split_csv(split));
   report.title = study.title().empty() ? "QAT vs PTQ" : study.title();
-  const bool classifier = base.val_accuracy.has_value();
+  const bool classifier = runner.base.val_accuracy.has_value();
   report.metric_name = classifier ? "accuracy" : "validation loss";
   report.higher_is_better = classifier;
   std::string text;
   google::protobuf::TextFormat::PrintToString(study, &text);
   report.config_text = text;
   report.command = command;
-  write_study_report(output_dir.string(), results, report);
-  return results;
+  write_study_report(output_dir.string(), runner.results, report);
+  return runner.results;
 }
 
 }  // namespace qforge::trainers

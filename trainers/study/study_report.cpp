@@ -39,6 +39,17 @@ std::string printf_number(const char* format, double value) {
 std::string fixed4(double value) { return printf_number("%.4f", value); }
 std::string signed_fixed4(double value) { return printf_number("%+.4f", value); }
 
+// A cell's metric: the mean ± its sample sd and n when repeated over seeds.
+std::string metric_text(const StudyResult& r) {
+  if (r.runs <= 1) return fixed4(r.metric);
+  return fixed4(r.metric) + " ± " + fixed4(r.metric_sd) + " (n=" + std::to_string(r.runs) + ")";
+}
+
+// Methods that fine-tune ("qat", "qat:lsq", "gptq+qat:lsq"): measured over the FP32 control too.
+bool trains(const std::string& method) {
+  return method == "qat" || method.rfind("qat:", 0) == 0 || method.find("+qat") != std::string::npos;
+}
+
 std::string method_label(const std::string& method) {
   std::string label = method;
   std::transform(label.begin(), label.end(), label.begin(), [](unsigned char c) { return std::toupper(c); });
@@ -151,18 +162,30 @@ void append_scheme_table(std::ostringstream& md, const std::vector<StudyResult>&
   const std::vector<TableRow> rows = scheme_rows(results, scheme);
   const StudyResult* baseline = find_baseline(results, scheme);
   const StudyResult* best = best_of_scheme(results, scheme, options.higher_is_better);
-  md << "### " << scheme << " (" << printf_number("%g", rows.front().cells.front().second->bits_per_weight)
-     << " bits/weight)\n\n| observer | FP32 |";
   std::vector<std::string> present;
+  std::vector<double> bits;  // of each present method's first cell
   for (const std::string& m : methods) {
-    if (std::any_of(rows.begin(), rows.end(), [&](const TableRow& row) { return row.cell(m); })) present.push_back(m);
+    for (const TableRow& row : rows) {
+      if (!row.cell(m)) continue;
+      present.push_back(m);
+      bits.push_back(row.cell(m)->bits_per_weight);
+      break;
+    }
   }
-  for (const std::string& m : present) md << ' ' << method_label(m) << " | Δ " << method_label(m) << " |";
-  // Every QAT cell ("qat", "qat:lsq", ...) is also measured over the FP32 control.
+  // Methods that store their own format (SpQR, QuIP#) count other bits than the scheme: then each
+  // column states its own.
+  const bool same_bits = std::all_of(bits.begin(), bits.end(), [&](double b) { return b == bits.front(); });
+  md << "### " << scheme;
+  if (same_bits) md << " (" << printf_number("%g", bits.front()) << " bits/weight)";
+  md << "\n\n| observer | FP32 |";
+  for (size_t i = 0; i < present.size(); ++i) {
+    const std::string label = method_label(present[i]) + (same_bits ? "" : " (" + printf_number("%.3g", bits[i]) + " bits)");
+    md << ' ' << label << " | Δ " << method_label(present[i]) << " |";
+  }
   const StudyResult* control = find_control(results);
   std::vector<std::string> trained;
   for (const std::string& m : present)
-    if (control && (m == "qat" || m.rfind("qat:", 0) == 0)) trained.push_back(m);
+    if (control && trains(m)) trained.push_back(m);
   for (const std::string& m : trained) md << " Δ " << method_label(m) << " vs control |";
   md << "\n|---|---:|";
   for (size_t i = 0; i < present.size(); ++i) md << "---:|---:|";
@@ -178,7 +201,7 @@ void append_scheme_table(std::ostringstream& md, const std::vector<StudyResult>&
         continue;
       }
       const bool is_best = best && r->metric == best->metric;  // ties are all bold
-      md << ' ' << (is_best ? "**" + fixed4(r->metric) + "**" : fixed4(r->metric)) << " | "
+      md << ' ' << (is_best ? "**" + metric_text(*r) + "**" : metric_text(*r)) << " | "
          << delta_to(baseline, r->metric) << " |";
     }
     for (const std::string& m : trained) md << ' ' << (row.cell(m) ? delta_to(control, row.cell(m)->metric) : kMissingCell) << " |";
@@ -214,7 +237,7 @@ void append_best_cells(std::ostringstream& md, const std::vector<StudyResult>& r
     if (!best) continue;
     if (!overall || better(best->metric, overall->metric, options.higher_is_better)) overall = best;
     md << "| " << markdown_cell(scheme) << " | " << printf_number("%g", best->bits_per_weight) << " | "
-       << markdown_cell(series_label(best->method, best->observer)) << " | " << fixed4(best->metric) << " | "
+       << markdown_cell(series_label(best->method, best->observer)) << " | " << metric_text(*best) << " | "
        << delta_to(find_baseline(results, scheme), best->metric) << " |\n";
   }
   md << '\n';
@@ -225,7 +248,7 @@ void append_best_cells(std::ostringstream& md, const std::vector<StudyResult>& r
   }
   append_qat_vs_ptq(md, results, schemes, options.higher_is_better);
   if (const StudyResult* control = find_control(results)) {
-    md << "FP32 control (the float run trained for QAT's extra steps at QAT's learning rate): " << fixed4(control->metric)
+    md << "FP32 control (the float run trained for QAT's extra steps at QAT's learning rate): " << metric_text(*control)
        << " (" << delta_to(find_baseline(results, ""), control->metric)
        << " vs FP32). Part of QAT's gain over FP32 is this extra training; the \"Δ QAT vs control\" columns "
           "take it out.\n\n";
@@ -245,6 +268,43 @@ void append_fenced(std::ostringstream& md, const std::string& text, const std::s
 
 }  // namespace
 
+std::vector<StudyResult> aggregate_seeds(const std::vector<StudyResult>& results) {
+  std::vector<StudyResult> cells;
+  std::vector<std::vector<const StudyResult*>> members;
+  for (const StudyResult& r : results) {
+    size_t i = 0;
+    for (; i < cells.size(); ++i) {
+      const StudyResult& c = cells[i];
+      if (c.scheme != r.scheme || c.method != r.method || c.observer != r.observer || !r.seed) continue;
+      const auto& m = members[i];
+      if (std::none_of(m.begin(), m.end(), [&](const StudyResult* x) { return !x->seed || *x->seed == *r.seed; })) break;
+    }
+    if (i == cells.size()) {
+      cells.push_back(r);
+      members.emplace_back();
+    }
+    members[i].push_back(&r);
+  }
+  for (size_t i = 0; i < cells.size(); ++i) {
+    const auto& m = members[i];
+    if (m.size() < 2) continue;
+    StudyResult& c = cells[i];
+    const double n = static_cast<double>(m.size());
+    double metric = 0, loss = 0, accuracy = 0, seconds = 0, bits = 0, squares = 0;
+    for (const StudyResult* r : m) {
+      metric += r->metric, loss += r->loss, accuracy += r->accuracy.value_or(0), seconds += r->seconds;
+      bits += r->bits_per_weight;  // SpQR's outlier count, hence its bits, varies with the calibration
+    }
+    c.metric = metric / n, c.loss = loss / n, c.seconds = seconds, c.bits_per_weight = bits / n;
+    c.runs = static_cast<int>(m.size());
+    if (c.accuracy) c.accuracy = accuracy / n;
+    for (const StudyResult* r : m) squares += (r->metric - c.metric) * (r->metric - c.metric);
+    c.metric_sd = std::sqrt(squares / (n - 1));
+    c.seed.reset();
+  }
+  return cells;
+}
+
 std::string csv_field(const std::string& text) {
   if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
   std::string quoted = "\"";
@@ -255,17 +315,18 @@ std::string csv_field(const std::string& text) {
 std::string study_results_csv(const std::vector<StudyResult>& results) {
   // RFC 4180 asks for CRLF; plain LF is what every CSV reader (pandas, Python csv, R) also accepts
   // and what shell tools expect. Fields with line breaks are quoted either way.
-  std::string csv = "scheme,method,observer,bits_per_weight,metric,loss,accuracy,seconds,run_dir\n";
+  std::string csv = "scheme,method,observer,bits_per_weight,metric,loss,accuracy,seconds,run_dir,seed\n";
   for (const StudyResult& r : results) {
     csv += csv_field(r.scheme) + ',' + csv_field(r.method) + ',' + csv_field(r.observer) + ',' +
            exact_number(r.bits_per_weight) + ',' + exact_number(r.metric) + ',' + exact_number(r.loss) + ',' +
            (r.accuracy ? exact_number(*r.accuracy) : "") + ',' + exact_number(r.seconds) + ',' +
-           csv_field(r.run_dir) + '\n';
+           csv_field(r.run_dir) + ',' + (r.seed ? std::to_string(*r.seed) : "") + '\n';
   }
   return csv;
 }
 
-std::string study_report_markdown(const std::vector<StudyResult>& results, const StudyReportOptions& options) {
+std::string study_report_markdown(const std::vector<StudyResult>& runs, const StudyReportOptions& options) {
+  const std::vector<StudyResult> results = aggregate_seeds(runs);
   const std::vector<std::string> schemes = distinct_quantized(results, [](const StudyResult& r) { return r.scheme; });
   const std::vector<std::string> methods = method_columns(results);
   double total_seconds = 0;
@@ -273,7 +334,11 @@ std::string study_report_markdown(const std::vector<StudyResult>& results, const
   std::ostringstream md;
   md << "# " << options.title << "\n\nMetric: " << options.metric_name << " ("
      << (options.higher_is_better ? "higher" : "lower") << " is better). " << results.size()
-     << " cells, total wall time " << printf_number("%.1f", total_seconds) << " s.\n\n";
+     << " cells, total wall time " << printf_number("%.1f", total_seconds) << " s.";
+  if (results.size() != runs.size()) {
+    md << " Cells repeated over seeds (" << runs.size() << " runs) show mean ± sample sd (n); Δs are between means.";
+  }
+  md << "\n\n";
   if (!options.command.empty()) {
     md << "Command:\n\n";
     append_fenced(md, options.command, "sh");
@@ -282,7 +347,10 @@ std::string study_report_markdown(const std::vector<StudyResult>& results, const
   append_best_cells(md, results, schemes, options);
   md << "## Results per scheme\n\nΔ is the difference to the FP32 baseline; the best cell of each scheme is bold.\n\n";
   for (const std::string& scheme : schemes) append_scheme_table(md, results, scheme, methods, options);
-  md << "Loss, accuracy, wall time and run folder of every cell are in [results.csv](results.csv).\n\n";
+  md << "Bits per weight are the scheme's (scales and zero points included), or what the method counts when it "
+        "stores its own format (SpQR: codes, 3-bit statistics and outliers; QuIP#: 2-bit E8P codes). A \"+QAT\" "
+        "column is QAT initialised from that post-training cell's weights and scales.\n\n"
+        "Loss, accuracy, wall time, seed and run folder of every run are in [results.csv](results.csv).\n\n";
   md << options.extra_markdown;
   if (!options.config_text.empty()) {
     md << "## Config\n\n";
@@ -291,7 +359,8 @@ std::string study_report_markdown(const std::vector<StudyResult>& results, const
   return md.str();
 }
 
-std::string study_plot_svg(const std::vector<StudyResult>& results, const StudyReportOptions& options) {
+std::string study_plot_svg(const std::vector<StudyResult>& runs, const StudyReportOptions& options) {
+  const std::vector<StudyResult> results = aggregate_seeds(runs);
   PlotOptions plot;
   plot.title = options.title;
   plot.y_label = options.metric_name;
