@@ -9,8 +9,10 @@
 #include <google/protobuf/text_format.h>
 
 #include "fakequant/quantizer_spec.h"
+#include "io/atomic_file.h"
 #include "trainers/post_training_quantization.h"
 #include "trainers/quantization_setup.h"
+#include "trainers/study/budget_split.h"
 #include "trainers/study/study_method.h"
 #include "trainers/trainer.h"
 
@@ -53,6 +55,8 @@ class StudyRunner {
   StudyRunner(const config::StudyConfig& study, const fs::path& output_dir);
   void run_baselines();
   void run_method(const StudyMethod& method, const std::string& scheme);
+  // The run a QAT cell trains: `qat` ("qat" or "qat:<estimator>") on `scheme`, from `start`.
+  config::RunConfig qat_cell_config(const std::string& qat, const std::string& scheme, const fs::path& start, Seed seed) const;
   RunResult base;  // the float run
   std::vector<StudyResult> results;
 
@@ -181,11 +185,16 @@ fs::path StudyRunner::ptq_cell(const std::string& method, const std::string& sch
   return dir;
 }
 
+config::RunConfig StudyRunner::qat_cell_config(const std::string& qat, const std::string& scheme, const fs::path& start,
+                                               Seed seed) const {
+  const std::string qat_scheme = qat == "qat" ? scheme : scheme + ":" + qat.substr(4);
+  return qat_config(scheme_rules(qat_scheme, input_, keep_float_), start, seed);
+}
+
 void StudyRunner::qat_cell(const StudyMethod& method, const std::string& scheme, Seed seed) {
   const fs::path start = method.ptq.empty() ? float_run_ : ptq_cell(method.ptq, scheme, "", seed);
   const fs::path dir = cell_dir(method.label, scheme, "", seed);
-  const std::string qat_scheme = method.qat == "qat" ? scheme : scheme + ":" + method.qat.substr(4);
-  const config::RunConfig run_config = qat_config(scheme_rules(qat_scheme, input_, keep_float_), start, seed);
+  const config::RunConfig run_config = qat_cell_config(method.qat, scheme, start, seed);
   RunResult run;
   const double seconds = timed([&] { run = train(run_config, {dir, false, 0}); });
   add(run, scheme, method.label, scheme_observer(scheme), fakequant::parse_scheme(scheme).bits_per_element(), seconds, dir, seed);
@@ -201,6 +210,14 @@ void StudyRunner::run_method(const StudyMethod& method, const std::string& schem
       ptq_cell(method.label, scheme, "", seed);
     }
   }
+}
+
+// The QAT methods trained from the float run ("qat", "qat:lsq", ...): the budget split's default methods.
+std::vector<std::string> qat_from_float(const std::vector<StudyMethod>& methods) {
+  std::vector<std::string> qat;
+  for (const StudyMethod& m : methods)
+    if (!m.qat.empty() && m.ptq.empty() && m.scheme.empty()) qat.push_back(m.qat);
+  return qat;
 }
 
 // Every method, scheme and observer is checked before the float run starts, so a typo fails in
@@ -226,6 +243,7 @@ std::vector<StudyMethod> checked_methods(const config::StudyConfig& study) {
     if (!m.scheme.empty()) quantizer_spec(config_of(m.scheme), "study.methods '" + m.label + "@" + m.scheme + "'");
   }
   if (study.has_input()) quantizer_spec(study.input(), "study.input");
+  (void)plan_budget_split(study, qat_from_float(methods));
   return methods;
 }
 
@@ -252,7 +270,14 @@ std::vector<StudyResult> run_study(const config::StudyConfig& study, const std::
   for (const StudyMethod& method : methods) {
     if (!method.scheme.empty()) runner.run_method(method, method.scheme);
   }
+  const std::vector<BudgetSplitResult> split = run_budget_split(
+      study, output_dir, qat_from_float(methods),
+      [&runner](const std::string& qat, const std::string& scheme, const fs::path& start) {
+        return runner.qat_cell_config(qat, scheme, start, std::nullopt);
+      });
+  if (!split.empty()) io::write_file_atomically(output_dir / "budget_split.csv", budget_split_csv(split));
   StudyReportOptions report;
+  report.extra_markdown = budget_split_markdown(split);
   report.title = study.title().empty() ? "QAT vs PTQ" : study.title();
   const bool classifier = runner.base.val_accuracy.has_value();
   report.metric_name = classifier ? "accuracy" : "validation loss";

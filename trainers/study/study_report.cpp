@@ -351,6 +351,7 @@ std::string study_report_markdown(const std::vector<StudyResult>& runs, const St
         "stores its own format (SpQR: codes, 3-bit statistics and outliers; QuIP#: 2-bit E8P codes). A \"+QAT\" "
         "column is QAT initialised from that post-training cell's weights and scales.\n\n"
         "Loss, accuracy, wall time, seed and run folder of every run are in [results.csv](results.csv).\n\n";
+  md << options.extra_markdown;
   if (!options.config_text.empty()) {
     md << "## Config\n\n";
     append_fenced(md, options.config_text, "text");

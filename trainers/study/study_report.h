@@ -32,6 +32,7 @@ struct StudyReportOptions {
   bool higher_is_better = true;
   std::string config_text;  // the study config, embedded verbatim
   std::string command;      // the command line that produced the study
+  std::string extra_markdown;  // sections placed before the config (e.g. the budget split's)
 };
 
 // Writes dir/results.csv (header + one row per result, i.e. per run and seed, RFC 4180 quoting),
