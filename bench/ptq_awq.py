@@ -21,12 +21,11 @@ import argparse
 import os
 import statistics
 import subprocess
-import sys
 import time
 
 import numpy as np
 
-from ptq_gptq import fair_torch_env, make_data
+from ptq_gptq import check_torch_speed, fair_torch_env, make_data
 
 K_MIN_SCALE = 1.1920928955078125e-07  # fakequant/quant_math.h kMinScale
 
@@ -118,19 +117,6 @@ def torch_awq(paths, tokens, hidden, inter, bits, group, asym):
     return scale_s, clip_s, alpha, loss
 
 
-def check_torch_speed(min_gflops):
-    import torch
-    torch.set_num_threads(2)
-    a = torch.randn(2048, 2048)
-    start = time.perf_counter()
-    for _ in range(3):
-        a @ a
-    gflops = 3 * 2 * 2048**3 / (time.perf_counter() - start) / 1e9
-    print(f"ptq_awq torch sgemm {gflops:.0f} GFLOP/s at n=2048")
-    if gflops < min_gflops:
-        sys.exit("ptq_awq: PyTorch runs on a slow BLAS (install libopenblas0) or a busy machine: no fair ratio")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build", default="build")
@@ -146,7 +132,7 @@ def main():
     parser.add_argument("--min-sgemm-gflops", type=float, default=100, help="refuse to run below this PyTorch sgemm speed")
     args = parser.parse_args()
     fair_torch_env()
-    check_torch_speed(args.min_sgemm_gflops)
+    check_torch_speed("ptq_awq", args.min_sgemm_gflops)
     folder = os.path.join(args.build, "bench-ptq")
     x_path, wg_path = make_data(folder, args.tokens, args.inter, args.hidden)
     paths = [x_path, wg_path, make_weight(folder, args.inter, args.hidden, 1)]

@@ -21,6 +21,21 @@ import time
 import numpy as np
 
 
+def check_torch_speed(bench, min_gflops):
+    """PyTorch's sgemm at n=2048 on 2 threads, printed; exits when below min_gflops (the reference BLAS,
+    ~5 GFLOP/s, or a busy machine), so no ratio is quoted against a crippled baseline."""
+    import torch
+    torch.set_num_threads(2)
+    a = torch.randn(2048, 2048)
+    start = time.perf_counter()
+    for _ in range(3):
+        a @ a
+    gflops = 3 * 2 * 2048**3 / (time.perf_counter() - start) / 1e9
+    print(f"{bench} torch sgemm {gflops:.0f} GFLOP/s at n=2048")
+    if gflops < min_gflops:
+        sys.exit(f"{bench}: PyTorch runs on a slow BLAS (install libopenblas0) or a busy machine: no fair ratio")
+
+
 def fair_torch_env():
     os.environ.update(OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="2")
     os.environ.pop("OPENBLAS_CORETYPE", None)
@@ -109,16 +124,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     fair_torch_env()
-    import torch
-    torch.set_num_threads(2)
-    a = torch.randn(2048, 2048)
-    start = time.perf_counter()
-    for _ in range(3):
-        a @ a
-    gflops = 3 * 2 * 2048**3 / (time.perf_counter() - start) / 1e9
-    print(f"ptq_gptq torch sgemm {gflops:.0f} GFLOP/s at n=2048")
-    if gflops < 100:
-        sys.exit("ptq_gptq: PyTorch runs on a slow BLAS (install libopenblas0): no fair ratio")
+    check_torch_speed("ptq_gptq", 100)
     x_path, w_path = make_data(os.path.join(args.build, "bench-ptq"), args.tokens, args.rows, args.cols)
     binary = os.path.join(args.build, "bench", "ptq_gptq")
     ours, theirs, loss_ratio = [], [], None

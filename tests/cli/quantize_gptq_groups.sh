@@ -4,12 +4,7 @@
 # rebuilds the group-index weight quantizers from the checkpoint), an F32 GGUF export of it evaluates to
 # the same loss (the exporter writes the quantized values), and both act-order variants beat round to
 # nearest at 3 bits.
-set -euo pipefail
-qforge=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-source "$(dirname "$0")/small_float_run.sh"
-train_small_float_run "$qforge" "$work"
+source "$(dirname "$0")/small_float_run.sh" "$1"
 val_loss() { tail -n 1 | sed 's/.*val_loss=\([0-9.]*\).*/\1/'; }
 loss() { "$qforge" quantize --checkpoint "$work/float" --scheme int3:g16:asym --keep-float lm_head --method "$1" \
            --calibration-batches 8 -o "$work/$2" | head -n 1 | sed 's/.*val_loss=\([0-9.]*\).*/\1/'; }

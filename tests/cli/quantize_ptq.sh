@@ -6,12 +6,7 @@
 # outlier columns per layer, and its run folder evaluates to what quantize printed; a threshold above every
 # value is plain vector-wise int8, i.e. round to nearest with int8:token inputs. The QuIP#
 # run (2 bits per weight, its decoded weights in fp16) also evaluates to what quantize printed.
-set -euo pipefail
-qforge=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-source "$(dirname "$0")/small_float_run.sh"
-train_small_float_run "$qforge" "$work"
+source "$(dirname "$0")/small_float_run.sh" "$1"
 loss() { "$qforge" quantize --checkpoint "$work/float" --scheme int3:g16:asym --keep-float lm_head --method "$1" \
            --calibration-batches 8 -o "$work/$2" | head -n 1 | sed 's/.*val_loss=\([0-9.]*\).*/\1/'; }
 rtn=$(loss rtn rtn); gptq=$(loss gptq gptq); act=$(loss gptq:act_order act); awq=$(loss awq awq)

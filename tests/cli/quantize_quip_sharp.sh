@@ -3,12 +3,7 @@
 # holds each layer's QuIP# codes, SU, SV and Wscale (docs/quip_sharp.md §4), `qforge eval` rebuilds the
 # model from them and prints the loss quantize printed, and an F32 GGUF export holds the decoded weights
 # (its evaluation gives the same loss).
-set -euo pipefail
-qforge=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-source "$(dirname "$0")/small_float_run.sh"
-train_small_float_run "$qforge" "$work"
+source "$(dirname "$0")/small_float_run.sh" "$1"
 val_loss() { sed 's/.*val_loss=\([0-9.]*\).*/\1/'; }
 quip=$("$qforge" quantize --checkpoint "$work/float" --scheme fp16 --keep-float lm_head --method quip_sharp \
          --calibration-batches 8 -o "$work/quip" | head -n 1 | val_loss)

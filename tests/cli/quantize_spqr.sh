@@ -3,12 +3,7 @@
 # evaluates to what quantize printed (eval rebuilds the SpQR weight quantizers from the checkpoint),
 # SpQR beats round to nearest, its outliers help, and it beats GPTQ act-order on an int3 grid that costs
 # more bits per weight (g32 asym with FP32 scales: 3 + 35/32 = 4.09 against SpQR's 3.625 + 32 x 1%).
-set -euo pipefail
-qforge=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-source "$(dirname "$0")/small_float_run.sh"
-train_small_float_run "$qforge" "$work"
+source "$(dirname "$0")/small_float_run.sh" "$1"
 loss() { "$qforge" quantize --checkpoint "$work/float" --scheme "$1" --keep-float lm_head --method "$2" \
            --calibration-batches 8 -o "$work/$3" 2> "$work/$3.err" | head -n 1 | sed 's/.*val_loss=\([0-9.]*\).*/\1/'; }
 rtn=$(loss int3:g16:asym rtn rtn)
