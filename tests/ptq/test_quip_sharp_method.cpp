@@ -89,7 +89,7 @@ TEST(QuipSharpMethod, StoredWeightsAreWhatTheCodesComputeAndBeatTwoBitBaselines)
   }
   for (const auto& [name, quantizer] : fakequant::quantizers_of(*model)) EXPECT_TRUE(quantizer->frozen()) << name;
   EXPECT_THAT([&] { fakequant::convert(*model); },
-              ::testing::ThrowsMessage<std::invalid_argument>(HasSubstr("post-training method's own representation")));
+              ::testing::ThrowsMessage<std::invalid_argument>(HasSubstr("is a post-training representation")));
 
   // A checkpoint's state rebuilds the model: blank quantizers of the saved sizes, then the load.
   auto reloaded = prepared("fp16");
