@@ -44,7 +44,7 @@ fails() {  # the command fails with the expected message
 fails "quantize: --damp does not apply to --method awq (it takes --no-clip)" --scheme int4 --method awq --damp 0.02
 fails "--act-order does not apply to --method rtn (it takes no options)" --scheme int4 --act-order
 fails "option damp given twice" --scheme int4 --method gptq:damp=0.01 --damp 0.02
-fails "ptq gptq: option 'damp=x' is not one of damp=<number>, block=<number>, act_order, rtn" --scheme int4 --method gptq --damp x
+fails "ptq gptq: option 'damp=x' is not one of damp=<number>, block=<number>, act_order, dynamic_groups, rtn" --scheme int4 --method gptq --damp x
 fails "--group-size 128: scheme 'int4:g32' already names its granularity (g32)" --scheme int4:g32 --group-size 128
 fails "give --calib-samples or --calibration-batches, not both" --scheme int4 --calib-samples 8 --calibration-batches 1
 fails "only quantization.* fields" --scheme int4 --set trainer.steps=3
