@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "tests/support/temporaries.h"
+#include "trainers/study/report_text.h"
 #include "trainers/study/study_report.h"
 #include "trainers/study/svg_plot.h"
 

@@ -2,12 +2,12 @@
 
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <map>
 #include <sstream>
 #include <stdexcept>
 
 #include "trainers/quantization_setup.h"
+#include "trainers/study/report_text.h"
 #include "trainers/study/study_report.h"
 #include "trainers/trainer.h"
 
@@ -18,21 +18,8 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-std::string printf_number(const char* format, double value) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, format, value);
-  return buffer;
-}
-
 // "split-fp0.9" for f = 0.9: the float run's folder and the prefix of its QAT cells' folders.
 std::string split_name(double fraction) { return "split-fp" + printf_number("%g", fraction); }
-
-std::string folder_safe(std::string name) {
-  for (char& c : name) {
-    if (c == ':' || c == '/' || c == ' ' || c == '=' || c == ',') c = '-';
-  }
-  return name;
-}
 
 int64_t total_budget(const config::StudyConfig& study) {
   const int64_t base = study.base().trainer().steps(), qat = study.qat_trainer().steps();
@@ -156,9 +143,9 @@ std::string budget_split_markdown(const std::vector<BudgetSplitResult>& results)
 std::string budget_split_csv(const std::vector<BudgetSplitResult>& results) {
   std::string csv = "fp_fraction,fp_steps,qat_steps,scheme,method,fp_loss,loss,seconds,run_dir\n";
   for (const BudgetSplitResult& r : results) {
-    csv += printf_number("%.17g", r.fp_fraction) + ',' + std::to_string(r.fp_steps) + ',' + std::to_string(r.qat_steps) +
-           ',' + csv_field(r.scheme) + ',' + csv_field(r.method) + ',' + printf_number("%.17g", r.fp_loss) + ',' +
-           printf_number("%.17g", r.loss) + ',' + printf_number("%.17g", r.seconds) + ',' + csv_field(r.run_dir) + '\n';
+    csv += exact_number(r.fp_fraction) + ',' + std::to_string(r.fp_steps) + ',' + std::to_string(r.qat_steps) +
+           ',' + csv_field(r.scheme) + ',' + csv_field(r.method) + ',' + exact_number(r.fp_loss) + ',' +
+           exact_number(r.loss) + ',' + exact_number(r.seconds) + ',' + csv_field(r.run_dir) + '\n';
   }
   return csv;
 }

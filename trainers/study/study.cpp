@@ -13,6 +13,7 @@
 #include "trainers/post_training_quantization.h"
 #include "trainers/quantization_setup.h"
 #include "trainers/study/budget_split.h"
+#include "trainers/study/report_text.h"
 #include "trainers/study/study_method.h"
 #include "trainers/trainer.h"
 
@@ -100,10 +101,7 @@ fs::path StudyRunner::cell_dir(const std::string& method, const std::string& sch
                                Seed seed) const {
   std::string name = method + (scheme.empty() ? "" : "-" + scheme) + (observer.empty() ? "" : "-" + observer);
   if (seed && *seed != default_seed()) name += "-seed" + std::to_string(*seed);
-  for (char& c : name) {
-    if (c == ':' || c == '/' || c == ' ' || c == '=' || c == ',' || c == '@') c = '-';
-  }
-  return output_dir_ / name;
+  return output_dir_ / folder_safe(name);
 }
 
 void StudyRunner::add(const RunResult& run, const std::string& scheme, const std::string& method,

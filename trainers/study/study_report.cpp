@@ -2,14 +2,13 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <sstream>
 #include <stdexcept>
 
 #include "io/atomic_file.h"
+#include "trainers/study/report_text.h"
 #include "trainers/study/svg_plot.h"
 
 namespace qforge::trainers {
@@ -22,19 +21,6 @@ constexpr const char* kControlMethod = "fp32_control";
 constexpr const char* kMissingCell = "—";
 // Colorblind-safe qualitative palette (Okabe & Ito, "Color Universal Design", 2008).
 const char* const kPlotPalette[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"};
-
-// Shortest text that parses back to the same double (std::to_chars), so the CSV loses nothing.
-std::string exact_number(double value) {
-  char buffer[64];
-  const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value);
-  return error == std::errc() ? std::string(buffer, end) : "nan";
-}
-
-std::string printf_number(const char* format, double value) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, format, value);
-  return buffer;
-}
 
 std::string fixed4(double value) { return printf_number("%.4f", value); }
 std::string signed_fixed4(double value) { return printf_number("%+.4f", value); }
@@ -303,13 +289,6 @@ std::vector<StudyResult> aggregate_seeds(const std::vector<StudyResult>& results
     c.seed.reset();
   }
   return cells;
-}
-
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
 }
 
 std::string study_results_csv(const std::vector<StudyResult>& results) {

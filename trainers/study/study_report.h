@@ -54,7 +54,4 @@ std::string study_plot_svg(const std::vector<StudyResult>& results, const StudyR
 // order of first appearance); a repeated seed (or a second unseeded run) opens a row of its own.
 std::vector<StudyResult> aggregate_seeds(const std::vector<StudyResult>& results);
 
-// One CSV field: quoted (with inner quotes doubled) when it holds a comma, quote, CR or LF (RFC 4180 §2).
-std::string csv_field(const std::string& text);
-
 }  // namespace qforge::trainers
