@@ -4,6 +4,7 @@
 // Shape errors throw std::invalid_argument naming the op and the shapes involved.
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <vector>
 
 #include "autograd/packed_weight.h"
@@ -90,6 +91,9 @@ Variable layer_norm(const Variable& x, const Variable& weight, const Variable& b
 // Llama's rotate-half layout: pairs are (i, i + head_dim/2), frequency theta^(-2i/head_dim),
 // position = position_offset + t.
 Variable rope(const Variable& x, float theta = 10000.0f, int64_t position_offset = 0);
+// The same with the frequencies given (inv_freq[i] replaces theta^(-2i/head_dim); head_dim/2 of them):
+// scaled rotary embeddings (linear position interpolation, Llama 3's rope_scaling; layers/rope_frequencies.h).
+Variable rope(const Variable& x, std::span<const double> inv_freq, int64_t position_offset = 0);
 // softmax(q k^T * scale + causal mask) v with q [b, heads, t, d], k and v [b, kv_heads, t, d];
 // heads must be a multiple of kv_heads (grouped-query attention). scale <= 0 means 1/sqrt(d).
 Variable causal_attention(const Variable& q, const Variable& k, const Variable& v, float scale = 0.0f);

@@ -41,7 +41,7 @@ struct Arguments {
   qforge::cli::TokenizeArguments tokenize;
   std::string output_dir;
   qforge::cli::QuantizeArguments quantize;
-  std::string format = "gguf", file_type, file, eval_gguf;
+  std::string format = "gguf", file_type, file, eval_gguf, eval_hf;
   qforge::cli::QuantizeGgufArguments quantize_gguf;
   std::string imatrix;  // export --imatrix
   std::string export_method;  // export --method
@@ -66,13 +66,22 @@ void add_eval(CLI::App& app, Arguments& args) {
   eval->add_option("--gguf", args.eval_gguf,
                    "Evaluate this GGUF file's (dequantized) weights instead, on the run's data and architecture")
       ->check(CLI::ExistingFile);
+  eval->add_option("--hf", args.eval_hf,
+                   "Evaluate this Hugging Face model folder's weights instead, on the run's data and architecture")
+      ->check(CLI::ExistingDirectory)
+      ->excludes("--gguf");
 }
 
 void add_generate(CLI::App& app, Arguments& args) {
   CLI::App* gen = app.add_subcommand("generate", "Sample text from a language-model checkpoint or a GGUF file");
   qforge::cli::add_model_source_options(*gen, args.generate_source);
   qforge::cli::add_lora_options(*gen, args.generate_source);
-  gen->add_option("--prompt", args.generate.prompt, "Text to continue")->required();
+  CLI::Option* prompt = gen->add_option("--prompt", args.generate.prompt, "Text to continue");
+  CLI::Option* prompt_tokens =
+      gen->add_option("--prompt-tokens", args.generate.prompt_tokens,
+                      "Token ids to continue, comma-separated (prints ids; for --hf until tokenizer.json is read)")
+          ->delimiter(',');
+  prompt->excludes(prompt_tokens);
   gen->add_option("-n,--tokens", args.generate.max_new_tokens, "Tokens to sample")->capture_default_str();
   gen->add_option("-t,--temperature", args.generate.temperature, "Softmax temperature; 0 = greedy")->capture_default_str();
   gen->add_option("-k,--top-k", args.generate.top_k, "Sample among the k most likely tokens; 0 = all")->capture_default_str();
@@ -197,8 +206,9 @@ int run(CLI::App& app, const Arguments& args, const std::string& command) {
     options.fresh = args.fresh;
     std::printf("%s\n", tr::final_line(tr::train(config, options)).c_str());
   } else if (app.got_subcommand("eval")) {
-    const tr::RunResult result =
-        args.eval_gguf.empty() ? tr::evaluate(args.checkpoint) : tr::evaluate_gguf(args.checkpoint, args.eval_gguf);
+    const tr::RunResult result = !args.eval_hf.empty()   ? tr::evaluate_hf(args.checkpoint, args.eval_hf)
+                                 : !args.eval_gguf.empty() ? tr::evaluate_gguf(args.checkpoint, args.eval_gguf)
+                                                           : tr::evaluate(args.checkpoint);
     std::printf("%s\n", tr::final_line(result).c_str());
   } else if (app.got_subcommand("generate")) {
     std::printf("%s\n", tr::generate(args.generate_source, args.generate).c_str());

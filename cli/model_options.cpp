@@ -7,7 +7,13 @@ void add_model_source_options(CLI::App& command, trainers::ModelSource& source) 
                                 ->check(CLI::ExistingDirectory);
   CLI::Option* gguf = command.add_option("--gguf", source.gguf, "llama.cpp GGUF file (arch llama, SentencePiece vocabulary)")
                           ->check(CLI::ExistingFile);
+  CLI::Option* hf = command.add_option("--hf", source.hf,
+                                       "Hugging Face model folder: config.json + model.safetensors or shards with "
+                                       "model.safetensors.index.json (Llama, Mistral, Qwen2; token ids only for now)")
+                       ->check(CLI::ExistingDirectory);
   checkpoint->excludes(gguf);
+  checkpoint->excludes(hf);
+  gguf->excludes(hf);
 }
 
 void add_lora_options(CLI::App& command, trainers::ModelSource& source) {

@@ -75,14 +75,16 @@ void Linear::check_accepts_weight_quantizer() const {
 }
 
 std::shared_ptr<Linear> make_linear(const LinearFactory& factory, const std::string& path, int64_t in, int64_t out,
-                                    uint64_t seed) {
-  if (!factory) return std::make_shared<Linear>(in, out, false, seed);
+                                    uint64_t seed, bool bias) {
+  if (!factory) return std::make_shared<Linear>(in, out, bias, seed);
   std::shared_ptr<Linear> linear = factory(path, in, out, seed);
   if (!linear) throw std::invalid_argument("LinearFactory returned null for '" + path + "'");
   if (linear->in_features() != in || linear->out_features() != out) {
     throw std::invalid_argument("LinearFactory: '" + path + "' must be [out, in] = " + shape_text(out, in) + ", got " +
                                 shape_text(linear->out_features(), linear->in_features()));
   }
+  if (bias && !linear->bias().defined())
+    throw std::invalid_argument("LinearFactory: '" + path + "' needs a bias (the model has biased projections)");
   return linear;
 }
 

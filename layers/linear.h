@@ -97,16 +97,18 @@ class Linear : public UnaryModule, public Quantizable {
 };
 
 /// Builds the Linear at HF module path `path` ("model.layers.3.mlp.down_proj", "lm_head") with
-/// `in` inputs and `out` outputs and no bias; `seed` is the seed the default Linear would get. Lets
+/// `in` inputs and `out` outputs and no bias (make_linear asks for one when the model has biases);
+/// `seed` is the seed the default Linear would get. Lets
 /// a caller create each projection packed right away (LlamaForCausalLM, layers/llama.h), so at most
 /// one projection's FP32 weight exists at a time.
 using LinearFactory =
     std::function<std::shared_ptr<Linear>(const std::string& path, int64_t in, int64_t out, uint64_t seed)>;
 
-/// factory(path, in, out, seed) when `factory` is set, else Linear(in, out, false, seed). Throws
-/// std::invalid_argument naming the path when the factory returns null or a Linear of another shape.
+/// factory(path, in, out, seed) when `factory` is set, else Linear(in, out, bias, seed). Throws
+/// std::invalid_argument naming the path when the factory returns null, a Linear of another shape,
+/// or (with `bias`) one without a bias.
 std::shared_ptr<Linear> make_linear(const LinearFactory& factory, const std::string& path, int64_t in, int64_t out,
-                                    uint64_t seed);
+                                    uint64_t seed, bool bias = false);
 
 /// "prefix.name", or "name" when prefix is empty.
 std::string join_module_path(const std::string& prefix, const std::string& name);

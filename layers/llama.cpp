@@ -1,5 +1,6 @@
 #include "layers/llama.h"
 
+#include <algorithm>
 #include <iterator>
 #include <stdexcept>
 #include <string>
@@ -37,6 +38,11 @@ void init_linears(const LlamaDecoderLayer& layer, float std, uint64_t seed) {
   uint64_t stream = 0;
   for (const auto& linear : projections) {
     if (!linear->is_packed()) init_normal(linear->weight(), std, derive_seed(seed, stream));
+    // HF's _init_weights zeroes every Linear bias (attention_bias, mlp_bias, Qwen2's q/k/v).
+    if (linear->bias().defined()) {
+      Variable bias = linear->bias();
+      std::fill_n(bias.mutable_data().data(), bias.numel(), 0.0f);
+    }
     ++stream;
   }
 }
@@ -71,6 +77,12 @@ Variable LlamaModel::forward(const IndexTensor& ids) {
     throw std::invalid_argument("LlamaModel: context length " + std::to_string(ids.shape()[1]) +
                                 " exceeds max_position_embeddings " +
                                 std::to_string(config_.max_position_embeddings));
+  }
+  // Within the window, sliding-window attention (Mistral, Qwen2) is full causal attention.
+  if (config_.sliding_window > 0 && ids.shape()[1] > config_.sliding_window) {
+    throw std::invalid_argument("LlamaModel: context length " + std::to_string(ids.shape()[1]) +
+                                " exceeds sliding_window " + std::to_string(config_.sliding_window) +
+                                " (sliding-window attention is not implemented; shorter contexts are exact)");
   }
   Variable h = embed_tokens_->forward(ids);
   const bool checkpointing = config_.gradient_checkpointing && is_training() && autograd::grad_mode_enabled();

@@ -24,7 +24,9 @@ void LlamaConfig::validate() const {
   require_positive(num_key_value_heads, "num_key_value_heads");
   require_positive(intermediate_size, "intermediate_size");
   require_positive(max_position_embeddings, "max_position_embeddings");
-  if (hidden_size % num_attention_heads != 0) {
+  if (head_dim_override < 0)
+    throw std::invalid_argument("LlamaConfig: head_dim_override must be >= 0, got " + std::to_string(head_dim_override));
+  if (head_dim_override == 0 && hidden_size % num_attention_heads != 0) {
     throw std::invalid_argument("LlamaConfig: hidden_size " + std::to_string(hidden_size) +
                                 " is not a multiple of num_attention_heads " + std::to_string(num_attention_heads));
   }
@@ -37,6 +39,27 @@ void LlamaConfig::validate() const {
   }
   if (!(rope_theta > 0.0f)) throw std::invalid_argument("LlamaConfig: rope_theta must be positive, got " + std::to_string(rope_theta));
   if (!(rms_norm_eps >= 0.0f)) throw std::invalid_argument("LlamaConfig: rms_norm_eps must be >= 0, got " + std::to_string(rms_norm_eps));
+  if (sliding_window < 0) throw std::invalid_argument("LlamaConfig: sliding_window must be >= 0, got " + std::to_string(sliding_window));
+  validate_rope_scaling();
+}
+
+void LlamaConfig::validate_rope_scaling() const {
+  const RopeScaling& r = rope_scaling;
+  if (r.type == RopeScaling::Type::kNone) return;
+  // transformers' _validate_linear_scaling_rope_parameters / _validate_llama3_parameters: factor >= 1.
+  if (!(r.factor >= 1.0)) throw std::invalid_argument("LlamaConfig: rope_scaling.factor must be >= 1, got " + std::to_string(r.factor));
+  if (r.type != RopeScaling::Type::kLlama3) return;
+  if (!(r.high_freq_factor > r.low_freq_factor) || !(r.low_freq_factor > 0.0))
+    throw std::invalid_argument("LlamaConfig: rope_scaling needs 0 < low_freq_factor < high_freq_factor, got " +
+                                std::to_string(r.low_freq_factor) + " and " + std::to_string(r.high_freq_factor));
+  if (r.original_max_position_embeddings <= 0)
+    throw std::invalid_argument("LlamaConfig: rope_scaling.original_max_position_embeddings must be positive, got " +
+                                std::to_string(r.original_max_position_embeddings));
+}
+
+bool LlamaConfig::is_plain_llama() const {
+  return head_dim_override == 0 && !attention_bias && !qkv_bias && !mlp_bias &&
+         rope_scaling.type == RopeScaling::Type::kNone && sliding_window == 0;
 }
 
 }  // namespace qforge::layers

@@ -6,9 +6,9 @@
 namespace qforge::layers {
 
 SwiGLU::SwiGLU(int64_t hidden_size, int64_t intermediate_size, uint64_t seed, const LinearFactory& factory,
-               const std::string& path) {
+               const std::string& path, bool bias) {
   const auto projection = [&](const char* name, int64_t in, int64_t out, uint64_t stream) {
-    return register_module(name, make_linear(factory, join_module_path(path, name), in, out, derive_seed(seed, stream)));
+    return register_module(name, make_linear(factory, join_module_path(path, name), in, out, derive_seed(seed, stream), bias));
   };
   gate_proj_ = projection("gate_proj", hidden_size, intermediate_size, 0);
   up_proj_ = projection("up_proj", hidden_size, intermediate_size, 1);

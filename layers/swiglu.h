@@ -10,13 +10,13 @@
 namespace qforge::layers {
 
 /// down_proj(silu(gate_proj(x)) * up_proj(x)); children "gate_proj" [inter, hidden],
-/// "up_proj" [inter, hidden], "down_proj" [hidden, inter], none with bias.
+/// "up_proj" [inter, hidden], "down_proj" [hidden, inter], all with a bias when `bias` (HF mlp_bias).
 class SwiGLU : public UnaryModule {
  public:
   /// Projection k is seeded with derive_seed(seed, k) in the order gate, up, down. With `factory`,
   /// "gate_proj" is factory(path + ".gate_proj", ...) (layers/linear.h).
   SwiGLU(int64_t hidden_size, int64_t intermediate_size, uint64_t seed = 0, const LinearFactory& factory = {},
-         const std::string& path = "");
+         const std::string& path = "", bool bias = false);
   /// x [..., hidden] -> [..., hidden].
   Variable forward(const Variable& x) override;
   /// The gate projection (through SiLU).

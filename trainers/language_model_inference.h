@@ -15,6 +15,7 @@ namespace qforge::trainers {
 
 struct GenerateOptions {
   std::string prompt;
+  std::vector<int64_t> prompt_tokens;  // instead of prompt (models without a tokenizer: HF folders for now)
   int64_t max_new_tokens = 200;
   float temperature = 0.8f;  // 0: greedy
   int64_t top_k = 0;         // 0: whole vocabulary

@@ -44,11 +44,22 @@ RunResult evaluate(const std::filesystem::path& dir) {
 
 std::string generate(const ModelSource& source, const GenerateOptions& options) {
   const LoadedModel loaded = load_model(source);
-  const std::vector<int64_t> prompt = loaded.encode(options.prompt);
+  const std::vector<int64_t> prompt = options.prompt_tokens.empty() ? loaded.encode(options.prompt) : options.prompt_tokens;
   if (prompt.empty()) throw std::invalid_argument("generate: the prompt is empty");
+  for (size_t i = 0; i < prompt.size(); ++i)
+    if (prompt[i] < 0 || prompt[i] >= loaded.vocab_size)
+      throw std::invalid_argument("generate: prompt token " + std::to_string(prompt[i]) + " at position " +
+                                  std::to_string(i) + " is outside the vocabulary of " + std::to_string(loaded.vocab_size));
   GenerateOptions limited = options;
   limited.vocabulary_limit = loaded.vocab_size;
-  return loaded.decode(generate_tokens(*loaded.model, prompt, limited));
+  const std::vector<int64_t> ids = generate_tokens(*loaded.model, prompt, limited);
+  if (loaded.decode) return loaded.decode(ids);
+  std::string text;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) text += ',';
+    text += std::to_string(ids[i]);
+  }
+  return text;
 }
 
 }  // namespace qforge::trainers

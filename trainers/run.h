@@ -32,7 +32,8 @@ double last_window_loss(const RunFolder& run);
 
 // Prompt followed by a sampled continuation from the model `source` names (load_model), decoded with
 // its tokenizer; sampling is limited to the tokenizer's ids (a run's reserved GGUF tokens are not
-// the tokenizer's to decode).
+// the tokenizer's to decode). With options.prompt_tokens the prompt is those ids; a model without a
+// decoder (an HF folder) then prints the ids, comma-separated.
 std::string generate(const ModelSource& source, const GenerateOptions& options);
 
 }  // namespace qforge::trainers

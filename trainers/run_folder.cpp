@@ -10,6 +10,7 @@
 #include "exporters/gguf/gguf_reader.h"
 #include "exporters/gguf/llama_gguf_import.h"
 #include "exporters/gguf/spm_tokenizer.h"
+#include "exporters/hf/hf_model_reader.h"
 #include "exporters/lora/apply_lora.h"
 #include "fakequant/qat.h"
 #include "layers/linear.h"
@@ -205,8 +206,18 @@ namespace gg = qforge::exporters::gguf;
 namespace {
 
 void check_one_source(const ModelSource& source) {
-  if (source.checkpoint.empty() == source.gguf.empty())
-    throw std::invalid_argument("give exactly one of --checkpoint DIR and --gguf FILE");
+  if (!source.checkpoint.empty() + !source.gguf.empty() + !source.hf.empty() != 1)
+    throw std::invalid_argument("give exactly one of --checkpoint DIR, --gguf FILE and --hf DIR");
+}
+
+// tokenizer.json is not read yet (issue 17's tokenizer step): ids only.
+void set_hf_tokenizer(LoadedModel& out, const std::string& dir, int64_t vocab_size) {
+  out.vocab_size = vocab_size;
+  out.encode = [dir](std::string_view) -> std::vector<int64_t> {
+    throw std::invalid_argument("--hf " + dir + ": reading tokenizer.json is not supported yet; give token ids "
+                                "(probs --tokens, generate --prompt-tokens)");
+  };
+  out.decode = nullptr;
 }
 
 void set_gguf_tokenizer(LoadedModel& out, const gg::GgufReader& reader, const std::string& path) {
@@ -245,6 +256,11 @@ LoadedModel load_base_model(const ModelSource& source) {
     set_run_tokenizer(out, std::move(restored.tokenizer));
     return out;
   }
+  if (!source.hf.empty()) {
+    out.model = exporters::hf::read_hf_model(source.hf).model;
+    set_hf_tokenizer(out, source.hf, out.model->config().vocab_size);
+    return out;
+  }
   const gg::GgufReader reader{std::filesystem::path(source.gguf)};
   out.model = gg::read_llama_gguf(reader, source.gguf).model;
   out.model->eval();
@@ -280,6 +296,10 @@ LoadedModel load_tokenizer(const ModelSource& source) {
   LoadedModel out;
   if (!source.checkpoint.empty()) {
     set_run_tokenizer(out, restore_inference_model(source.checkpoint).tokenizer);
+    return out;
+  }
+  if (!source.hf.empty()) {
+    set_hf_tokenizer(out, source.hf, exporters::hf::read_hf_config(std::filesystem::path(source.hf) / "config.json").llama.vocab_size);
     return out;
   }
   const gg::GgufReader reader{std::filesystem::path(source.gguf)};

@@ -86,6 +86,7 @@ exporters::ExportSource export_source(const std::filesystem::path& dir, exporter
 struct ModelSource {
   std::string checkpoint;   // run folder holding checkpoint.bin
   std::string gguf;         // or a llama.cpp GGUF file
+  std::string hf;           // or a Hugging Face model folder (exporters/hf/hf_model_reader.h)
   std::string lora;         // optional LoRA adapter: GGUF adapter file or PEFT directory
   double lora_scale = 1.0;  // llama.cpp's user scale of that adapter
 };
@@ -94,13 +95,15 @@ struct LoadedModel {
   std::shared_ptr<layers::LlamaForCausalLM> model;  // eval mode
   int64_t vocab_size = 0;  // run folder: the run's tokenizer; GGUF: the token count of tokenizer.ggml.tokens
   std::function<std::vector<int64_t>(std::string_view)> encode;
-  std::function<std::string(std::span<const int64_t>)> decode;  // ids outside the vocabulary throw
+  std::function<std::string(std::span<const int64_t>)> decode;  // ids outside the vocabulary throw; null: none (HF)
 };
 
-// std::invalid_argument when neither or both of checkpoint and gguf are given, or the GGUF token count
+// std::invalid_argument when not exactly one of checkpoint, gguf and hf is given, or the GGUF token count
 // differs from its token_embd rows. With `lora`, the adapter is merged into the loaded FP32
 // (dequantized) weights as llama.cpp applies it: W + lora_scale · alpha / r · B A (docs/gguf.md §10).
 LoadedModel load_model(const ModelSource& source);
+// An HF folder's vocabulary is config.json's vocab_size; its tokenizer.json is not read yet, so `encode`
+// throws saying so (give token ids) and `decode` is null.
 // Only the tokenizer (no weights are read): for `qforge tokenize` on vocabulary-only GGUF files.
 LoadedModel load_tokenizer(const ModelSource& source);
 

@@ -14,6 +14,11 @@ namespace {
 
 void add_metadata(GgufFile& file, const layers::LlamaConfig& c, LlamaFileType type, const std::string& name,
                   uint64_t n_tokens) {
+  // Biases, a head_dim override, rope_scaling and sliding windows (Hugging Face variants) have GGUF keys
+  // this writer does not emit yet: refuse rather than write a file that computes something else.
+  if (!c.is_plain_llama())
+    throw std::invalid_argument("gguf export: the model has biases, a head_dim override, rope_scaling or a sliding "
+                                "window, which this GGUF writer does not support yet");
   auto u32 = [](int64_t v) { return static_cast<uint32_t>(v); };
   file.set("general.architecture", "llama");
   file.set("general.name", name);

@@ -46,6 +46,30 @@ std::vector<std::byte> serialize_safetensors(const NamedTensors& tensors, const 
 void write_safetensors(const std::filesystem::path& path, const NamedTensors& tensors,
                        const Metadata& metadata = {}, Dtype dtype = Dtype::kF32);
 
+/// One tensor of a header, checked against the file: its bytes are [begin, end) of the whole file
+/// (the header's data_offsets plus 8 plus the header length).
+struct TensorEntry {
+  std::string name;
+  Dtype dtype = Dtype::kF32;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0, end = 0;
+  /// Product of the shape (1 for a scalar).
+  int64_t numel() const;
+};
+
+struct SafetensorsHeader {
+  std::vector<TensorEntry> tensors;  // in data order (by begin)
+  Metadata metadata;                 // "__metadata__" (empty when absent)
+};
+
+/// Parses and checks the header of a whole file held in `bytes` (typically a memory map) without
+/// decoding any tensor: every length, offset, dtype and shape is checked against the file's size and
+/// the data section must be fully indexed. `source` names the file in errors.
+SafetensorsHeader parse_safetensors_header(std::span<const std::byte> bytes, const std::string& source);
+/// Decodes `entry` (from parse_safetensors_header of the same `bytes`) to FP32 into `out`, which must
+/// hold entry.numel() floats (std::invalid_argument otherwise).
+void decode_tensor(const TensorEntry& entry, std::span<const std::byte> bytes, std::span<float> out);
+
 /// Parses a whole file held in `bytes`; `source` names it in errors.
 SafetensorsContents parse_safetensors(std::span<const std::byte> bytes, const std::string& source);
 /// Reads and parses `path`.

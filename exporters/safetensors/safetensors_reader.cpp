@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "exporters/safetensors/safetensors.h"
 #include "fakequant/formats/half.h"
@@ -20,19 +21,17 @@ constexpr uint64_t kMaxHeaderBytes = 100u << 20;
   throw std::runtime_error("safetensors '" + source + "': " + what);
 }
 
-// Element size of a supported dtype; other dtypes of the format are rejected by name.
-size_t element_bytes(const std::string& dtype, const std::string& source, const std::string& tensor) {
-  if (dtype == "F32") return 4;
-  if (dtype == "F16" || dtype == "BF16") return 2;
+// A supported dtype; other dtypes of the format are rejected by name.
+Dtype parse_dtype(const std::string& dtype, const std::string& source, const std::string& tensor) {
+  if (dtype == "F32") return Dtype::kF32;
+  if (dtype == "F16") return Dtype::kF16;
+  if (dtype == "BF16") return Dtype::kBF16;
   fail(source, "tensor '" + tensor + "': dtype " + dtype + " is not supported (F32, F16, BF16)");
 }
 
-struct Entry {
-  std::string name;
-  std::string dtype;
-  std::vector<int64_t> shape;
-  uint64_t begin = 0, end = 0;
-};
+size_t element_bytes(Dtype dtype) { return dtype == Dtype::kF32 ? 4 : 2; }
+
+using Entry = TensorEntry;
 
 std::vector<int64_t> parse_shape(const nlohmann::json& j, uint64_t buffer_bytes, const std::string& source,
                                  const std::string& name) {
@@ -53,10 +52,10 @@ std::vector<int64_t> parse_shape(const nlohmann::json& j, uint64_t buffer_bytes,
 
 Entry parse_entry(const std::string& name, const nlohmann::json& j, uint64_t buffer_bytes, const std::string& source) {
   if (!j.is_object()) fail(source, "tensor '" + name + "' is not an object");
-  Entry e{name, {}, {}, 0, 0};
+  Entry e{name, Dtype::kF32, {}, 0, 0};
   if (!j.contains("dtype") || !j["dtype"].is_string()) fail(source, "tensor '" + name + "': field dtype missing or not a string");
-  e.dtype = j["dtype"].get<std::string>();
-  const size_t elem = element_bytes(e.dtype, source, name);
+  e.dtype = parse_dtype(j["dtype"].get<std::string>(), source, name);
+  const size_t elem = element_bytes(e.dtype);
   if (!j.contains("shape")) fail(source, "tensor '" + name + "': field shape missing");
   e.shape = parse_shape(j["shape"], buffer_bytes, source, name);
   const auto& offsets = j.contains("data_offsets") ? j["data_offsets"] : nlohmann::json();
@@ -89,21 +88,19 @@ void check_coverage(std::vector<Entry>& entries, uint64_t buffer_bytes, const st
     fail(source, "data section has " + std::to_string(buffer_bytes) + " bytes but the tensors cover " + std::to_string(at));
 }
 
-autograd::Tensor decode(const Entry& e, const std::byte* data) {
-  autograd::Tensor t{autograd::Shape(e.shape)};
-  float* out = t.data();
-  const auto* p = reinterpret_cast<const unsigned char*>(data + e.begin);
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    if (e.dtype == "F32") {
+// Little-endian bytes to FP32, whatever the host's byte order.
+void decode_into(const Entry& e, const std::byte* data, float* out, int64_t n) {
+  const auto* p = reinterpret_cast<const unsigned char*>(data);
+  for (int64_t i = 0; i < n; ++i) {
+    if (e.dtype == Dtype::kF32) {
       uint32_t bits = 0;
       for (int b = 0; b < 4; ++b) bits |= static_cast<uint32_t>(p[4 * i + b]) << (8 * b);
       std::memcpy(&out[i], &bits, 4);
     } else {
       const uint16_t code = static_cast<uint16_t>(p[2 * i] | (p[2 * i + 1] << 8));
-      out[i] = e.dtype == "F16" ? fakequant::decode_fp16(code) : fakequant::decode_bf16(code);
+      out[i] = e.dtype == Dtype::kF16 ? fakequant::decode_fp16(code) : fakequant::decode_bf16(code);
     }
   }
-  return t;
 }
 
 Metadata parse_metadata(const nlohmann::json& j, const std::string& source) {
@@ -118,7 +115,13 @@ Metadata parse_metadata(const nlohmann::json& j, const std::string& source) {
 
 }  // namespace
 
-SafetensorsContents parse_safetensors(std::span<const std::byte> bytes, const std::string& source) {
+int64_t TensorEntry::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+SafetensorsHeader parse_safetensors_header(std::span<const std::byte> bytes, const std::string& source) {
   if (bytes.size() < 8) fail(source, "file has " + std::to_string(bytes.size()) + " bytes, shorter than the 8-byte header length");
   uint64_t n = 0;
   for (int b = 0; b < 8; ++b) n |= static_cast<uint64_t>(bytes[b]) << (8 * b);
@@ -134,14 +137,39 @@ SafetensorsContents parse_safetensors(std::span<const std::byte> bytes, const st
   }
   if (!header.is_object()) fail(source, "header is not a JSON object");
   const uint64_t buffer_bytes = bytes.size() - 8 - n;
-  SafetensorsContents out;
-  std::vector<Entry> entries;
+  SafetensorsHeader out;
   for (const auto& [name, value] : header.items()) {
     if (name == "__metadata__") out.metadata = parse_metadata(value, source);
-    else entries.push_back(parse_entry(name, value, buffer_bytes, source));
+    else out.tensors.push_back(parse_entry(name, value, buffer_bytes, source));
   }
-  check_coverage(entries, buffer_bytes, source);
-  for (const Entry& e : entries) out.tensors.emplace(e.name, decode(e, bytes.data() + 8 + n));
+  check_coverage(out.tensors, buffer_bytes, source);
+  for (Entry& e : out.tensors) {  // relative to the data section -> relative to the file
+    e.begin += 8 + n;
+    e.end += 8 + n;
+  }
+  return out;
+}
+
+void decode_tensor(const TensorEntry& entry, std::span<const std::byte> bytes, std::span<float> out) {
+  const int64_t n = entry.numel();
+  if (static_cast<int64_t>(out.size()) != n || entry.end > bytes.size() || entry.begin > entry.end ||
+      entry.end - entry.begin != static_cast<uint64_t>(n) * element_bytes(entry.dtype))
+    throw std::invalid_argument("safetensors: decode_tensor '" + entry.name + "': " + std::to_string(n) +
+                                " elements into " + std::to_string(out.size()) + " floats, bytes [" +
+                                std::to_string(entry.begin) + ", " + std::to_string(entry.end) + ") of " +
+                                std::to_string(bytes.size()));
+  decode_into(entry, bytes.data() + entry.begin, out.data(), n);
+}
+
+SafetensorsContents parse_safetensors(std::span<const std::byte> bytes, const std::string& source) {
+  SafetensorsHeader header = parse_safetensors_header(bytes, source);
+  SafetensorsContents out;
+  out.metadata = std::move(header.metadata);
+  for (const Entry& e : header.tensors) {
+    autograd::Tensor t{autograd::Shape(e.shape)};
+    decode_tensor(e, bytes, std::span<float>(t.data(), static_cast<size_t>(t.numel())));
+    out.tensors.emplace(e.name, std::move(t));
+  }
   return out;
 }
 

@@ -31,7 +31,8 @@ ALLOWED = {
 }
 
 # The exporters headers trainers may include: GGUF type mix, vocabulary, import (reader, names, SPM
-# tokenizer), LoRA adapters as data and their loading, and the plain data a run hands to exporters.
+# tokenizer; HF folder reader), LoRA adapters as data and their loading, and the plain data a run hands
+# to exporters.
 ALLOWED_EXPORTERS = {
     "exporters/model_export.h",
     "exporters/gguf/llama_type_mix.h",
@@ -41,6 +42,8 @@ ALLOWED_EXPORTERS = {
     "exporters/gguf/spm_tokenizer.h",
     "exporters/lora/lora_adapter.h",
     "exporters/lora/apply_lora.h",
+    "exporters/hf/hf_config.h",  # the import side of Hugging Face model folders
+    "exporters/hf/hf_model_reader.h",
 }
 
 # Pairs of trainers/ modules allowed to include each other.

@@ -1,0 +1,204 @@
+// Hugging Face model folder reader (hf_model_reader.h). The shard index format is transformers'
+// modeling_utils.py (load_sharded_checkpoint / SAFE_WEIGHTS_INDEX_NAME): {"metadata": {...},
+// "weight_map": {tensor name: shard file name}}; the tensor names are the state dict of
+// LlamaForCausalLM (models/llama/modeling_llama.py), shared by Mistral and Qwen2.
+#include "exporters/hf/hf_model_reader.h"
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <stdexcept>
+
+#include "exporters/safetensors/safetensors.h"
+#include "io/mapped_file.h"
+
+namespace qforge::exporters::hf {
+namespace {
+
+namespace fs = std::filesystem;
+namespace st = exporters::safetensors;
+
+constexpr const char* kSingleFile = "model.safetensors";
+constexpr const char* kIndexFile = "model.safetensors.index.json";
+
+[[noreturn]] void fail(const fs::path& file, const std::string& what) {
+  throw std::runtime_error("hf '" + file.string() + "': " + what);
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+struct Shard {
+  fs::path path;
+  io::MappedFile map;
+  st::SafetensorsHeader header;
+};
+
+// The shard files: the index's weight_map (tensor -> file, checked to name existing plain files in
+// `dir`), or the single model.safetensors (empty weight_map).
+std::vector<std::string> shard_files(const fs::path& dir, std::map<std::string, std::string>& weight_map) {
+  const fs::path index = dir / kIndexFile;
+  if (!fs::exists(index)) {
+    if (!fs::exists(dir / kSingleFile)) fail(dir, std::string("holds neither ") + kSingleFile + " nor " + kIndexFile);
+    return {kSingleFile};
+  }
+  std::ifstream in(index);
+  std::ostringstream text;
+  text << in.rdbuf();
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::exception& e) {
+    fail(index, std::string("not valid JSON: ") + e.what());
+  }
+  if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
+    fail(index, "field weight_map missing or not an object");
+  std::vector<std::string> files;
+  for (const auto& [tensor, file] : j["weight_map"].items()) {
+    if (!file.is_string()) fail(index, "tensor '" + tensor + "': field weight_map value " + file.dump() + " is not a file name");
+    const std::string name = file.get<std::string>();
+    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+      fail(index, "tensor '" + tensor + "': field weight_map names '" + name + "', not a file name in the folder");
+    if (!fs::is_regular_file(dir / name))
+      fail(index, "tensor '" + tensor + "': field weight_map names '" + name + "', which does not exist");
+    weight_map[tensor] = name;
+    if (std::find(files.begin(), files.end(), name) == files.end()) files.push_back(name);
+  }
+  if (files.empty()) fail(index, "field weight_map is empty");
+  return files;
+}
+
+struct Located {
+  const Shard* shard = nullptr;
+  const st::TensorEntry* entry = nullptr;
+};
+
+// Every tensor of every shard, once, in the shard the index says.
+std::map<std::string, Located> locate(const std::vector<Shard>& shards, const std::map<std::string, std::string>& weight_map,
+                                      const fs::path& index) {
+  std::map<std::string, Located> out;
+  for (const Shard& shard : shards) {
+    for (const st::TensorEntry& e : shard.header.tensors) {
+      const auto [it, fresh] = out.emplace(e.name, Located{&shard, &e});
+      if (!fresh) fail(shard.path, "tensor '" + e.name + "' is also in " + it->second.shard->path.string());
+      if (weight_map.empty()) continue;
+      const auto w = weight_map.find(e.name);
+      if (w == weight_map.end()) fail(shard.path, "tensor '" + e.name + "' is not in the weight_map of " + index.string());
+      if (w->second != shard.path.filename().string())
+        fail(shard.path, "tensor '" + e.name + "': " + index.string() + " field weight_map puts it in '" + w->second + "'");
+    }
+  }
+  for (const auto& [tensor, file] : weight_map)
+    if (out.count(tensor) == 0)
+      fail(index, "tensor '" + tensor + "': field weight_map names '" + file + "', which has no such tensor");
+  return out;
+}
+
+// Names and shapes against config.json, before anything is allocated.
+void check_against_config(const std::map<std::string, Located>& located, const HfConfig& config, const fs::path& dir) {
+  // The count first, so a huge num_hidden_layers cannot make the name list itself large.
+  const layers::LlamaConfig& c = config.llama;
+  const int64_t per_layer = 9 + ((c.attention_bias || c.qkv_bias) ? 3 : 0) + (c.attention_bias ? 1 : 0) + (c.mlp_bias ? 3 : 0);
+  if (c.num_hidden_layers > static_cast<int64_t>(located.size()) / per_layer)
+    fail(dir / "config.json", "key 'num_hidden_layers': " + std::to_string(c.num_hidden_layers) + " layers need " +
+                                  std::to_string(per_layer) + " tensors each but the safetensors files hold " +
+                                  std::to_string(located.size()) + " tensors in all");
+  const std::vector<ExpectedTensor> expected = expected_tensors(config.llama);
+  std::map<std::string, const ExpectedTensor*> by_name;
+  for (const ExpectedTensor& t : expected) by_name[t.name] = &t;
+  // Some tied checkpoints still store lm_head.weight; it must then equal the embedding (read_hf_model).
+  const ExpectedTensor tied_head{"lm_head.weight", {config.llama.vocab_size, config.llama.hidden_size}};
+  if (config.llama.tie_word_embeddings) by_name.emplace(tied_head.name, &tied_head);
+  for (const auto& [name, where] : located) {
+    const auto it = by_name.find(name);
+    if (it == by_name.end())
+      fail(where.shard->path, "tensor '" + name + "' is not a parameter of " + config.architecture + " for " +
+                                  (dir / "config.json").string());
+    if (where.entry->shape != it->second->shape)
+      fail(where.shard->path, "tensor '" + name + "': field shape " + shape_text(where.entry->shape) +
+                                  " disagrees with config.json, which implies " + shape_text(it->second->shape));
+  }
+  for (const ExpectedTensor& t : expected)
+    if (located.count(t.name) == 0)
+      fail(dir, "tensor '" + t.name + "' " + shape_text(t.shape) + ", which config.json implies, is in no safetensors file");
+}
+
+void decode_into(const Located& where, autograd::Tensor& target) {
+  st::decode_tensor(*where.entry, where.shard->map.bytes(), std::span<float>(target.data(), static_cast<size_t>(target.numel())));
+  where.shard->map.release(where.entry->begin, where.entry->end - where.entry->begin);
+}
+
+void check_tied_head(const std::map<std::string, Located>& located, const layers::LlamaForCausalLM& model) {
+  const auto it = located.find("lm_head.weight");
+  if (it == located.end()) return;
+  autograd::Tensor head(model.output_weight().shape());
+  decode_into(it->second, head);
+  const autograd::Tensor& embed = model.output_weight().data();
+  if (!std::equal(head.data(), head.data() + head.numel(), embed.data()))
+    fail(it->second.shard->path, "tensor 'lm_head.weight' differs from model.embed_tokens.weight although config.json "
+                                 "has tie_word_embeddings true");
+}
+
+}  // namespace
+
+std::vector<ExpectedTensor> expected_tensors(const layers::LlamaConfig& c) {
+  const int64_t h = c.hidden_size, q = c.num_attention_heads * c.head_dim(), kv = c.num_key_value_heads * c.head_dim();
+  const int64_t inter = c.intermediate_size;
+  const bool qkv_bias = c.attention_bias || c.qkv_bias;
+  std::vector<ExpectedTensor> out{{"model.embed_tokens.weight", {c.vocab_size, h}}};
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    const auto add = [&](const std::string& name, int64_t rows, int64_t cols, bool bias) {
+      out.push_back({p + name + ".weight", {rows, cols}});
+      if (bias) out.push_back({p + name + ".bias", {rows}});
+    };
+    add("self_attn.q_proj", q, h, qkv_bias);
+    add("self_attn.k_proj", kv, h, qkv_bias);
+    add("self_attn.v_proj", kv, h, qkv_bias);
+    add("self_attn.o_proj", h, q, c.attention_bias);
+    add("mlp.gate_proj", inter, h, c.mlp_bias);
+    add("mlp.up_proj", inter, h, c.mlp_bias);
+    add("mlp.down_proj", h, inter, c.mlp_bias);
+    out.push_back({p + "input_layernorm.weight", {h}});
+    out.push_back({p + "post_attention_layernorm.weight", {h}});
+  }
+  out.push_back({"model.norm.weight", {h}});
+  if (!c.tie_word_embeddings) out.push_back({"lm_head.weight", {c.vocab_size, h}});
+  return out;
+}
+
+HfModel read_hf_model(const fs::path& dir) {
+  if (!fs::is_directory(dir)) fail(dir, "is not a folder");
+  HfModel out;
+  out.config = read_hf_config(dir / "config.json");
+  std::map<std::string, std::string> weight_map;
+  std::vector<Shard> shards;
+  for (const std::string& file : shard_files(dir, weight_map)) {
+    io::MappedFile map(dir / file);
+    st::SafetensorsHeader header = st::parse_safetensors_header(map.bytes(), (dir / file).string());
+    shards.push_back(Shard{dir / file, std::move(map), std::move(header)});
+  }
+  const std::map<std::string, Located> located = locate(shards, weight_map, dir / kIndexFile);
+  check_against_config(located, out.config, dir);
+  // Built with its default init, then overwritten tensor by tensor; every parameter has a tensor
+  // (the checks above), so none of the init survives.
+  out.model = std::make_shared<layers::LlamaForCausalLM>(out.config.llama);
+  for (auto& [name, param] : out.model->named_parameters()) {
+    const auto it = located.find(name);
+    if (it == located.end()) fail(dir, "parameter '" + name + "' has no tensor (internal: expected_tensors is out of date)");
+    if (param.numel() != it->second.entry->numel())
+      fail(it->second.shard->path, "tensor '" + name + "': field shape " + shape_text(it->second.entry->shape) +
+                                       " does not fit parameter " + param.shape().to_string());
+    decode_into(it->second, param.mutable_data());
+  }
+  if (out.config.llama.tie_word_embeddings) check_tied_head(located, *out.model);
+  out.model->eval();
+  return out;
+}
+
+}  // namespace qforge::exporters::hf

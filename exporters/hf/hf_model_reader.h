@@ -1,0 +1,37 @@
+#pragma once
+// A Hugging Face model folder -> layers::LlamaForCausalLM: config.json (hf_config.h) and the weights in
+// model.safetensors or in the shards model.safetensors.index.json names ({"weight_map": {tensor: file}}).
+// Every shard is memory-mapped and every header checked (exporters/safetensors) before the model is
+// built; the tensor names and shapes must then be exactly those config.json implies (HF's parameter
+// names, which qforge's modules use too), and each tensor is decoded from the map straight into its
+// parameter, whose pages are then released: peak memory is the FP32 model plus one tensor's pages.
+// Errors (std::runtime_error) name the file, the tensor and the field.
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "exporters/hf/hf_config.h"
+#include "layers/llama.h"
+
+namespace qforge::exporters::hf {
+
+/// One tensor a config implies: HF name and shape.
+struct ExpectedTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+};
+
+/// The tensors of a LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM checkpoint for `config`
+/// (lm_head.weight only when not tied), in model order.
+std::vector<ExpectedTensor> expected_tensors(const layers::LlamaConfig& config);
+
+struct HfModel {
+  HfConfig config;
+  std::shared_ptr<layers::LlamaForCausalLM> model;  ///< eval mode
+};
+
+/// Reads the folder `dir` (see the file comment).
+HfModel read_hf_model(const std::filesystem::path& dir);
+
+}  // namespace qforge::exporters::hf
