@@ -2,7 +2,9 @@
 # folder with its own safetensors writer and its own float64 forward; `qforge probs --hf` must agree.
 #   hf_import.sh QFORGE PYTHON agree VARIANT       -> "agree: max abs diff ..."
 #   hf_import.sh QFORGE PYTHON refuse VARIANT KIND -> the error qforge printed (the ctest regex checks it)
-#   hf_import.sh QFORGE PYTHON generate            -> generate --prompt-tokens and eval-free smoke of ids
+#   hf_import.sh QFORGE PYTHON generate            -> generate --prompt-tokens: the reference's greedy token
+#   hf_import.sh QFORGE PYTHON eval                -> eval --checkpoint RUN --hf: a folder of the run's shape whose
+#                                                     lm_head is zero has validation loss ln(vocabulary) exactly
 set -euo pipefail
 qforge=$1 python=$2 mode=$3 variant=${4:-llama_gqa}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,7 +16,9 @@ tokens=$("$python" -c "import json,sys; print(','.join(map(str, json.load(open(s
 case "$mode" in
   agree)
     "$qforge" probs --hf "$work/model" --tokens "$tokens" > "$work/qforge.json"
-    echo "agree: $("$python" "$here/exporters/hf_reference.py" compare "$work/model/expected.json" "$work/qforge.json")"
+    # ctest only matches the output, so "agree:" is printed only when compare passed (set -e exits first).
+    result=$("$python" "$here/exporters/hf_reference.py" compare "$work/model/expected.json" "$work/qforge.json")
+    echo "agree: $result"
     ;;
   refuse)
     "$python" "$here/exporters/hf_reference.py" corrupt "$work/model" "$5"
@@ -33,5 +37,20 @@ case "$mode" in
     [ "$got" = "$want" ] || { echo "first generated token $got, reference argmax $want"; exit 1; }
     if "$qforge" generate --hf "$work/model" --prompt "hello" 2> "$work/err"; then echo "text prompt accepted"; exit 1; fi
     echo "generate: greedy token $got matches the reference; text prompt refused: $(cat "$work/err")"
+    ;;
+  eval)
+    cat > "$work/run.pbtxt" <<CONFIG
+model { llama { hidden_size: 32 num_hidden_layers: 2 num_attention_heads: 4 num_key_value_heads: 2
+                intermediate_size: 48 max_position_embeddings: 32 } }
+data { text { corpus_end: 0.05 } batch_size: 4 }
+trainer { steps: 2 log_every: 1 eval_batches: 2 seed: 1 }
+CONFIG
+    "$qforge" train --config "$work/run.pbtxt" --run-dir "$work/run" > /dev/null
+    vocab=$("$qforge" probs --checkpoint "$work/run" --tokens 0 | "$python" -c "import json,sys; print(len(json.load(sys.stdin)['probs'][0]))")
+    "$python" "$here/exporters/hf_reference.py" write "$work/run_shape" llama_gqa \
+      "{\"vocab_size\": $vocab, \"max_position_embeddings\": 32, \"zero_lm_head\": true}"
+    loss=$("$qforge" eval --checkpoint "$work/run" --hf "$work/run_shape" | sed 's/.*val_loss=\([0-9.]*\).*/\1/')
+    own=$("$qforge" eval --checkpoint "$work/run" | sed 's/.*val_loss=\([0-9.]*\).*/\1/')
+    "$python" -c "import math,sys; l,v,o=float(sys.argv[1]),int(sys.argv[2]),float(sys.argv[3]); d=abs(l-math.log(v)); ok=d < 1e-5 and abs(o-l) > 1e-3; print(('eval --hf: ' if ok else 'FAILED: ') + f'val_loss {l} vs ln({v}) = {math.log(v):.6f} (diff {d:.1e}; the run itself: {o})'); sys.exit(0 if ok else 1)" "$loss" "$vocab" "$own"
     ;;
 esac

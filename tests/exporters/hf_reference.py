@@ -1,7 +1,7 @@
 """Independent reference for qforge's Hugging Face folder reader (exporters/hf), run with Debian's
 /usr/bin/python3 (torch + numpy). Nothing here uses qforge's C++.
 
-  write DIR VARIANT      a random tiny HF model folder: config.json, safetensors written here with numpy
+  write DIR VARIANT [JSON]  a random tiny HF model folder (JSON: config overrides, "zero_lm_head"): config.json, safetensors written here with numpy
                          (8-byte little-endian header length, JSON header padded with spaces to a multiple of
                          8, C-order little-endian data; huggingface/safetensors' format), shards with
                          model.safetensors.index.json for the sharded variants, and expected.json: the tokens
@@ -200,13 +200,19 @@ def forward(cfg, arch, w, tokens):
 
 # ---- commands ----
 
-def write_folder(folder, variant):
+def write_folder(folder, variant, overrides=None):
+    """overrides: config changes on top of the variant; "zero_lm_head": true writes lm_head as zeros."""
     arch, changes, dtype, shards = VARIANTS[variant]
+    overrides = dict(overrides or {})
+    zero_head = overrides.pop("zero_lm_head", False)
     cfg = dict(BASE, **changes, architectures=[arch], model_type=MODEL_TYPE[arch])
+    cfg.update(overrides)
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
     tensors = random_weights(cfg, arch, seed=sorted(VARIANTS).index(variant) + 1)
+    if zero_head:
+        tensors = [(n, np.zeros_like(v) if n == "lm_head.weight" else v) for n, v in tensors]
     if shards == 1:
         with open(os.path.join(folder, "model.safetensors"), "wb") as f:
             f.write(safetensors_bytes(tensors, dtype))
@@ -300,7 +306,7 @@ def corrupt(folder, kind):
 
 def main(argv):
     if argv[1] == "write":
-        write_folder(argv[2], argv[3])
+        write_folder(argv[2], argv[3], json.loads(argv[4]) if len(argv) > 4 else None)
         return 0
     if argv[1] == "compare":
         return compare(argv[2], argv[3])
