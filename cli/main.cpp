@@ -45,6 +45,7 @@ struct Arguments {
   qforge::cli::QuantizeGgufArguments quantize_gguf;
   std::string imatrix;  // export --imatrix
   std::string export_method;  // export --method
+  std::string export_dtype, max_shard_size;  // export --format hf
   int64_t calibration_chunks = 128;
   qforge::cli::ImatrixArguments imatrix_command;
   qforge::cli::QloraArguments qlora;
@@ -98,7 +99,10 @@ void add_export(CLI::App& app, Arguments& args) {
       ->capture_default_str();
   e->add_option("--type", args.file_type,
                 qforge::exporters::gguf::llama_file_type_list() + " (default: the run's quantization.preset, else F32)");
-  e->add_option("-o,--out", args.file, "Output file")->required();
+  e->add_option("-o,--out", args.file, "Output file (--format hf, peft: a folder)")->required();
+  e->add_option("--dtype", args.export_dtype, "--format hf: f32 (default), f16 or bf16");
+  e->add_option("--max-shard-size", args.max_shard_size,
+                "--format hf: shard the weights above this size, e.g. 5GB (default, as transformers), 500MB, 20000 (bytes)");
   e->add_option("--imatrix", args.imatrix, "Importance matrix (.gguf or legacy .dat, e.g. from qforge imatrix) for Q4_K, Q6_K, IQ4_NL, Q5_0")
       ->check(CLI::ExistingFile);
   e->add_option("--method", args.export_method,
@@ -162,9 +166,15 @@ int run_export(const Arguments& args) {
     std::fprintf(stderr, "%s\n",
                  qforge::cli::encode_with_method(source, args.checkpoint, args.file_type, args.export_method,
                                                  args.calibration_chunks).c_str());
-  if (source.model)
+  if ((!args.export_dtype.empty() || !args.max_shard_size.empty()) && args.format != "hf")
+    throw std::invalid_argument("export: --dtype and --max-shard-size apply to --format hf only");
+  if (source.model) {
     for (const std::string& note : source.model->notes) std::fprintf(stderr, "note: %s\n", note.c_str());
-  std::printf("%s\n", exporter.write(source, {args.file_type, args.imatrix}, args.file).c_str());
+    if (args.format == "gguf")
+      for (const std::string& note : source.model->gguf_notes) std::fprintf(stderr, "note: %s\n", note.c_str());
+  }
+  std::printf("%s\n", exporter.write(source, {args.file_type, args.imatrix, args.export_dtype, args.max_shard_size},
+                                     args.file).c_str());
   return 0;
 }
 

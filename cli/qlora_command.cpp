@@ -12,13 +12,14 @@ namespace tr = qforge::trainers;
 
 void add_qlora(CLI::App& app, QloraArguments& args) {
   CLI::App* q = app.add_subcommand("qlora", "Fine-tune LoRA adapters on a frozen, quantized base (QLoRA)");
-  q->add_option("--base", args.base, "The frozen base: a qforge run folder or a llama.cpp .gguf file")->required();
+  q->add_option("--base", args.base, "The frozen base: a qforge run folder, a llama.cpp .gguf file or a Hugging Face model folder "
+                                    "(config.json + safetensors; data as token ids, --set model.llama.max_position_embeddings=N)")->required();
   q->add_option("-c,--config", args.config_path,
                 "Run config (data, optimizer, schedule, trainer, lora sections; model is taken from the base)")
       ->required()
       ->check(CLI::ExistingFile);
   q->add_option("--base-format", args.base_format,
-                "How the base is held: nf4 (default for a run folder), fp4, f32, q8_0, q5_0, q4_K, q6_K, iq4_nl, or "
+                "How the base is held: nf4 (default for a run folder or an HF folder), fp4, f32, q8_0, q5_0, q4_K, q6_K, iq4_nl, or "
                 "gguf (default for a .gguf base: its own blocks, no re-quantization); overrides lora.base_format");
   q->add_option("--set", args.overrides, "Override one config field: path.to.field=value (repeatable)");
   q->add_option("--run-dir", args.run_dir, "Folder for checkpoint.bin and metrics.jsonl (default: trainer.run_dir)");

@@ -22,15 +22,18 @@ std::string default_output(const std::string& checkpoint, const std::string& sch
 
 // The quantization section of --config (the rest of that file is the float run's business) with the
 // --set overrides, which may only reach into it.
-config::QuantizationConfig config_quantization(const QuantizeArguments& args) {
+// With --hf the whole of --config is the quantized run's (data, trainer, context: an HF folder brings none)
+// and --set may reach any field.
+config::RunConfig config_run(const QuantizeArguments& args) {
   config::RunConfig run;
   if (!args.config_path.empty()) run = tr::load_run_config(args.config_path);
+  else if (!args.hf.empty()) throw std::invalid_argument("quantize --hf: give --config, a run config with data.text and model.llama.max_position_embeddings");
   for (const std::string& assignment : args.overrides) {
-    if (assignment.rfind("quantization.", 0) != 0)
+    if (args.hf.empty() && assignment.rfind("quantization.", 0) != 0)
       throw std::invalid_argument("quantize --set " + assignment + ": only quantization.* fields (the rest is the float run's)");
     tr::apply_override(run, assignment);
   }
-  return run.quantization();
+  return run;
 }
 
 // The rules: --scheme (with --group-size, --input-scheme, --keep-float), or the config's rules.
@@ -65,7 +68,13 @@ void set_method(const QuantizeArguments& args, config::PtqConfig& ptq) {
 void add_quantize(CLI::App& app, QuantizeArguments& args) {
   CLI::App* q = app.add_subcommand("quantize", "Post-training quantization of a float run (--method, default round to nearest)");
   q->footer(fakequant::scheme_help() + "\n\nMethods: " + ptq::method_help());  // from the tables
-  q->add_option("--checkpoint", args.checkpoint, "Float run folder holding checkpoint.bin")->required()->check(CLI::ExistingDirectory);
+  CLI::Option* checkpoint =
+      q->add_option("--checkpoint", args.checkpoint, "Float run folder holding checkpoint.bin")->check(CLI::ExistingDirectory);
+  CLI::Option* hf = q->add_option("--hf", args.hf,
+                                  "Or a Hugging Face model folder (Llama, Mistral, Qwen2); --config then gives the whole run "
+                                  "(data.text with token ids, model.llama.max_position_embeddings, trainer)")
+                        ->check(CLI::ExistingDirectory);
+  checkpoint->excludes(hf);
   q->add_option("--scheme", args.scheme, "Weight scheme, e.g. int4:channel or int4:g32:mse (or quantization.rules in --config)");
   q->add_option("--group-size", args.group_size, "Per-group weight scales of N elements: --scheme int4 --group-size 128 is int4:g128 "
                                                  "(the scheme must not name its granularity)");
@@ -85,14 +94,18 @@ void add_quantize(CLI::App& app, QuantizeArguments& args) {
 }
 
 int run_quantize(const QuantizeArguments& args) {
+  if (args.checkpoint.empty() == args.hf.empty()) throw std::invalid_argument("quantize: give --checkpoint RUN or --hf DIR");
   tr::PtqOptions options;
   options.float_run = args.checkpoint;
-  options.quantization = config_quantization(args);
+  options.hf_model = args.hf;
+  const config::RunConfig run = config_run(args);
+  if (!args.hf.empty()) options.hf_run = run;
+  options.quantization = run.quantization();
   set_rules(args, options.quantization);
   set_method(args, *options.quantization.mutable_ptq());
   options.calibration_batches = args.calibration_batches;
   const std::string name = options.quantization.rules(options.quantization.rules_size() - 1).weight().scheme();
-  options.output_dir = args.output_dir.empty() ? default_output(args.checkpoint, name) : args.output_dir;
+  options.output_dir = args.output_dir.empty() ? default_output(args.hf.empty() ? args.checkpoint : args.hf, name) : args.output_dir;
   std::printf("%s\nsaved: %s\n", tr::final_line(tr::post_training_quantize(options)).c_str(), options.output_dir.c_str());
   return 0;
 }

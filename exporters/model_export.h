@@ -28,6 +28,7 @@ struct LlamaExport {
   std::map<std::string, uint32_t> ggml_types;  // parameter name -> ggml type id it trained with
   std::string preset;                          // the run's quantization.preset ("" when none)
   std::vector<std::string> notes;              // one line per quantizer the file cannot express
+  std::vector<std::string> gguf_notes;         // what only a GGUF file's vocabulary is concerned by
   // Weights a post-training method already encoded in a ggml type (GPTQ into ggml types,
   // ptq/gptq_ggml_method.h), by parameter name, rows in the parameter's order: written as they are
   // (their `model` weight holds the decoded values). Empty for a run as stored.

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "exporters/gguf/llama_exporter.h"
+#include "exporters/hf/hf_exporter.h"
 #include "exporters/lora/adapter_exporters.h"
 
 namespace qforge::exporters {
@@ -16,6 +17,8 @@ std::span<const Exporter> exporters() {
        &lora::export_peft_adapter},
       {"gguf-lora", "LoRA runs: the adapter alone as a llama.cpp LoRA GGUF for the base's GGUF",
        ExportInput::kLoraAdapter, false, &lora::export_gguf_lora_adapter},
+      {"hf", "Hugging Face model folder (config.json, safetensors shards); --dtype, --max-shard-size",
+       ExportInput::kModel, false, &hf::export_hf},
   };
   return kExporters;
 }

@@ -13,6 +13,8 @@ namespace qforge::exporters {
 struct ExportOptions {
   std::string type;     // model exporters: file type (GGUF: F32 ... Q4_K_M; empty = the run's preset, else F32)
   std::string imatrix;  // importance matrix file (.gguf or legacy .dat) for the codecs that take one
+  std::string dtype;           // hf: f32 (default), f16, bf16
+  std::string max_shard_size;  // hf: "5GB" (default), "500MB", bytes
 };
 
 struct Exporter {

@@ -3,11 +3,13 @@
 #include "trainers/language_model_setup.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <stdexcept>
 
 #include "data/byte_tokenizer.h"
 #include "data/char_tokenizer.h"
 #include "exporters/gguf/llama_vocabulary.h"
+#include "exporters/hf/hf_config.h"
 
 namespace qforge::trainers {
 
@@ -33,7 +35,38 @@ std::string corpus_part(const std::string& corpus, const config::TextData& text)
   return corpus.substr(first, last - first);
 }
 
+namespace {
+
+// model.llama.hf: the folder's config.json with the run's context (run_config.proto LlamaConfig.hf).
+layers::LlamaConfig hf_llama_config(const config::LlamaConfig& llama, int64_t tokenizer_vocab, uint64_t seed) {
+  const std::pair<const char*, bool> shape_fields[] = {
+      {"vocab_size", llama.vocab_size() != 0}, {"hidden_size", llama.hidden_size() != 0},
+      {"num_hidden_layers", llama.num_hidden_layers() != 0}, {"num_attention_heads", llama.num_attention_heads() != 0},
+      {"num_key_value_heads", llama.num_key_value_heads() != 0}, {"intermediate_size", llama.intermediate_size() != 0},
+      {"rope_theta", llama.rope_theta() != 0}, {"rms_norm_eps", llama.rms_norm_eps() != 0},
+      {"tie_word_embeddings", llama.tie_word_embeddings()}, {"reserve_gguf_tokens", llama.reserve_gguf_tokens()}};
+  for (const auto& [field, set] : shape_fields)
+    if (set) throw std::invalid_argument(std::string("model.llama.") + field + ": set by model.llama.hf's config.json (" + llama.hf() + "); leave it out");
+  layers::LlamaConfig c = exporters::hf::read_hf_config(std::filesystem::path(llama.hf()) / "config.json").llama;
+  const int64_t context = llama.max_position_embeddings();
+  if (context <= 0 || context > c.max_position_embeddings)
+    throw std::invalid_argument("model.llama.max_position_embeddings: the training context, required with model.llama.hf, "
+                                "between 1 and the folder's " + std::to_string(c.max_position_embeddings) + " (got " +
+                                std::to_string(context) + ")");
+  c.max_position_embeddings = context;  // positions are computed on the fly: a shorter limit changes no value
+  if (c.vocab_size < tokenizer_vocab)
+    throw std::invalid_argument("model.llama.hf: " + llama.hf() + "/config.json vocab_size " + std::to_string(c.vocab_size) +
+                                " is smaller than the data's " + std::to_string(tokenizer_vocab) + " token ids");
+  c.gradient_checkpointing = llama.gradient_checkpointing();
+  c.seed = seed;
+  c.validate();
+  return c;
+}
+
+}  // namespace
+
 layers::LlamaConfig llama_config(const config::LlamaConfig& llama, int64_t tokenizer_vocab, uint64_t seed) {
+  if (!llama.hf().empty()) return hf_llama_config(llama, tokenizer_vocab, seed);
   layers::LlamaConfig c;
   c.vocab_size = llama.vocab_size() > 0 ? llama.vocab_size() : tokenizer_vocab;
   if (c.vocab_size < tokenizer_vocab) {

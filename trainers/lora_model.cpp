@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "exporters/gguf/llama_gguf_import.h"
+#include "exporters/hf/hf_model_reader.h"
 #include "fakequant/group_index_weight.h"
 #include "fakequant/packed/pack_weight.h"
 #include "fakequant/saved_weight_quantizers.h"
@@ -32,10 +33,13 @@ std::string base_format(const config::LoraConfig& lora) {
   return is_gguf_file(lora.base()) ? "gguf" : "nf4";  // a GGUF base keeps its blocks unless told otherwise
 }
 
+// A Hugging Face model folder (config.json + safetensors) that is not also a run folder.
+bool is_hf_base(const std::string& base) { return !is_run_folder(base) && exporters::hf::is_hf_folder(base); }
+
 void check_base_exists(const std::string& base) {
-  if (!is_run_folder(base)) {
-    throw std::invalid_argument("lora.base: '" + base + "' is neither a .gguf file nor a run folder holding " +
-                                kCheckpointFile);
+  if (!is_run_folder(base) && !is_hf_base(base)) {
+    throw std::invalid_argument("lora.base: '" + base + "' is neither a .gguf file, a run folder holding " +
+                                kCheckpointFile + " nor a Hugging Face model folder holding config.json");
   }
 }
 
@@ -51,6 +55,8 @@ FloatBase read_float_base(const std::string& base) {
     return {imported.model, imported.tokens};
   }
   check_base_exists(base);
+  // An HF folder brings no vocabulary qforge reads yet (tokenizer.json): the data are token ids.
+  if (is_hf_base(base)) return {exporters::hf::read_hf_model(base).model, {}};
   exporters::LlamaExport restored = restore_language_model(base);
   return {restored.model, restored.vocabulary};
 }
@@ -94,9 +100,15 @@ int64_t lora_rank(const config::LoraConfig& lora) { return lora.rank() > 0 ? lor
 double lora_alpha(const config::LoraConfig& lora) { return lora.alpha() > 0 ? lora.alpha() : 16.0; }
 
 config::RunConfig with_base_model(const config::RunConfig& config) {
-  if (!is_lora_run(config) || config.model().has_llama()) return config;
+  if (!is_lora_run(config)) return config;
   config::RunConfig out = config;
   const std::string& base = config.lora().base();
+  if (is_hf_base(base)) {  // the folder's architecture, recorded (LlamaConfig.hf); the run's context stays
+    if (config.model().llama().hf().empty() && config.model().llama().hidden_size() == 0)
+      out.mutable_model()->mutable_llama()->set_hf(base);
+    return out;
+  }
+  if (config.model().has_llama()) return config;
   if (is_gguf_file(base)) {
     const layers::LlamaConfig c = gg::read_llama_gguf(fs::path(base)).model->config();
     config::LlamaConfig* llama = out.mutable_model()->mutable_llama();

@@ -1,6 +1,8 @@
 #include "trainers/post_training_quantization.h"
 
 #include <algorithm>
+#include <cmath>
+#include <optional>
 #include <cstdio>
 #include <stdexcept>
 
@@ -64,25 +66,73 @@ ptq::Calibration calibration_of(Task& task, int64_t samples) {
 
 }  // namespace
 
+namespace {
+
+// The float model a PTQ starts from: a run folder's config and checkpoint, or a Hugging Face folder's
+// weights on options.hf_run's data (its config then records model.llama.hf, LlamaConfig.hf).
+struct FloatSource {
+  std::optional<RunFolder> run;
+  config::RunConfig config;
+};
+
+FloatSource open_float_source(const PtqOptions& options) {
+  FloatSource source;
+  if (options.hf_model.empty()) {
+    source.run = open_run_folder(options.float_run);
+    source.config = source.run->config;
+    const config::QuantizationConfig& q = source.config.quantization();
+    if (q.rules_size() > 0 || !q.preset().empty())
+      throw std::invalid_argument(options.float_run.string() + " is already a quantized run; quantize its float run instead");
+    return source;
+  }
+  source.config = options.hf_run;
+  if (!source.config.model().has_llama() || !source.config.data().has_text())
+    throw std::invalid_argument("quantize --hf " + options.hf_model.string() + ": --config must give data.text (token ids) "
+                                "and model.llama.max_position_embeddings (the calibration context)");
+  config::LlamaConfig* llama = source.config.mutable_model()->mutable_llama();
+  if (!llama->hf().empty() && llama->hf() != options.hf_model.string())
+    throw std::invalid_argument("quantize --hf " + options.hf_model.string() + ": --config's model.llama.hf names " + llama->hf());
+  llama->set_hf(options.hf_model.string());
+  source.config.clear_lora();
+  return source;
+}
+
+// The source's weights into the task's model; a run folder's copy is dropped afterwards and its blocks
+// handed back to the system (the tensor allocator would otherwise keep them cached), so the method
+// starts from one copy.
+void load_float_model(Task& task, FloatSource& source, const PtqOptions& options) {
+  if (!source.run) return load_init_weights(task.model(), options.hf_model);
+  task.load_state(source.run->checkpoint.metadata);
+  load_float_weights(task.model(), *source.run);
+  source.run->checkpoint.model.clear();
+  autograd::release_cached_allocations();
+}
+
+// What the quantized run's checkpoint keeps of its source: the step, the data position and the last
+// training window (an HF folder has none: step 0, an empty window, the task's fresh state).
+void copy_source_state(const FloatSource& source, const Task& task, Checkpoint& out) {
+  if (source.run) {
+    out.step = source.run->checkpoint.step;
+    out.metadata = source.run->checkpoint.metadata;
+    return;
+  }
+  out.metadata = task.save_state();
+  out.metadata.emplace_back("last_window.sum", "0");
+  out.metadata.emplace_back("last_window.count", "0");
+}
+
+}  // namespace
+
 RunResult post_training_quantize(const PtqOptions& options) {
   const ptq::MethodChoice method = method_choice(options.quantization.ptq());
-  RunFolder run = open_run_folder(options.float_run);
-  const Checkpoint& source = run.checkpoint;
-  config::RunConfig config = run.config;
-  if (config.quantization().rules_size() > 0 || !config.quantization().preset().empty()) {
-    throw std::invalid_argument(options.float_run.string() + " is already a quantized run; quantize its float run instead");
-  }
+  FloatSource source = open_float_source(options);
+  config::RunConfig config = source.config;
   *config.mutable_quantization() = options.quantization;
   config.mutable_quantization()->clear_init_from();
   apply_method_input_scheme(*config.mutable_quantization(), method);
   if (options.calibration_seed) config.mutable_trainer()->set_seed(*options.calibration_seed);
   std::unique_ptr<Task> task = make_task(config);
-  task->load_state(source.metadata);
-  load_float_weights(task->model(), run);
-  // The weights live in the model now: drop the checkpoint's copy and hand its blocks back to the system
-  // (the tensor allocator would otherwise keep them cached), so the method starts from one copy.
-  run.checkpoint.model.clear();
-  autograd::release_cached_allocations();
+  load_float_model(*task, source, options);
   task->model().eval();
   const int64_t samples = options.quantization.ptq().calibration_samples() > 0
                               ? options.quantization.ptq().calibration_samples()
@@ -95,20 +145,19 @@ RunResult post_training_quantize(const PtqOptions& options) {
   const Evaluation e = task->evaluate(config.trainer().eval_batches());
 
   Checkpoint out;
-  out.step = source.step;
+  copy_source_state(source, *task, out);
   out.config_text = to_text(config);
   const layers::StateDict state = task->model().state_dict();
   for (const auto& [name, t] : state) out.model.emplace_back(name, t);
   out.buffers.assign(state.buffers.begin(), state.buffers.end());
-  out.metadata = source.metadata;
   save_checkpoint(options.output_dir, out);
   io::write_file_atomically(options.output_dir / "config.pbtxt", out.config_text);
 
   RunResult result;
-  result.step = source.step;
-  const double sum = std::stod(run.metadata("last_window.sum"));
-  const double count = std::stod(run.metadata("last_window.count"));
-  result.train_loss = count > 0 ? sum / count : 0.0;
+  result.step = out.step;
+  const double sum = std::stod(metadata_value(out.metadata, "last_window.sum", options.output_dir.string()));
+  const double count = std::stod(metadata_value(out.metadata, "last_window.count", options.output_dir.string()));
+  result.train_loss = count > 0 ? sum / count : (source.run ? 0.0 : NAN);  // an HF folder has no training window
   result.val_loss = e.loss;
   result.val_accuracy = e.accuracy;
   if (method.method->bits_per_weight) result.bits_per_weight = method.method->bits_per_weight(task->model(), method.options);

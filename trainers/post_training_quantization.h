@@ -18,6 +18,11 @@ namespace qforge::trainers {
 
 struct PtqOptions {
   std::filesystem::path float_run;   // run folder of a float (non-QAT) training
+  // Or, when set, a Hugging Face model folder (exporters/hf) quantized on the data, trainer and context
+  // (model.llama.max_position_embeddings) of `hf_run`, a run config; the quantized run records the folder
+  // as model.llama.hf (its eval rebuilds the graph from config.json) and starts at step 0.
+  std::filesystem::path hf_model;
+  config::RunConfig hf_run;
   std::filesystem::path output_dir;  // where the quantized checkpoint goes
   // Rules (init_from is ignored) and ptq: the method (a ptq/ registry name, optionally ":options" as
   // ptq::parse_method reads it), its options (joined after the method string's, ptq::join_options) and

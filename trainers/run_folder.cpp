@@ -38,15 +38,21 @@ RunFolder open_run_folder(const fs::path& dir, CheckpointParts parts) {
 
 bool is_run_folder(const fs::path& path) { return fs::is_regular_file(path / kCheckpointFile); }
 
-LanguageModelRun language_model_run(const RunFolder& run, const std::string& needs) {
+LanguageModelRun language_model_run(const RunFolder& run, const std::string& needs, bool ids_allowed) {
   if (!run.config.model().has_llama()) throw std::invalid_argument(run.dir.string() + ": not a language-model run");
   const std::string& kind = run.metadata("tokenizer");
+  const config::LlamaConfig& llama = run.config.model().llama();
   if (kind == "ids") {
-    throw std::invalid_argument(run.dir.string() + ": trained on token ids; it has no tokenizer for " + needs);
+    // The vocabulary of a token-id run is the data's largest id + 1 unless the config fixes it
+    // (vocab_size, or model.llama.hf's config.json): only then is the model rebuilt without the data.
+    if (!ids_allowed || (llama.hf().empty() && llama.vocab_size() == 0))
+      throw std::invalid_argument(run.dir.string() + ": trained on token ids; it has no tokenizer for " + needs);
+    LanguageModelRun out;
+    out.model_config = llama_config(llama, 0, run.config.trainer().seed());
+    return out;
   }
   LanguageModelRun out;
   out.tokenizer = restore_tokenizer(kind, run.metadata("tokenizer.vocabulary"));
-  const config::LlamaConfig& llama = run.config.model().llama();
   out.model_config = llama_config(llama, output_vocabulary(llama, kind, *out.tokenizer), run.config.trainer().seed());
   out.output_tokens = output_token_strings(llama, kind, *out.tokenizer);
   return out;
@@ -54,7 +60,7 @@ LanguageModelRun language_model_run(const RunFolder& run, const std::string& nee
 
 InferenceModel restore_inference_model(const fs::path& dir) {
   const RunFolder run = open_run_folder(dir);
-  LanguageModelRun lm = language_model_run(run, "generation");
+  LanguageModelRun lm = language_model_run(run, "generation", /*ids_allowed=*/true);
   InferenceModel out;
   // A LoRA run: its base with the adapters applied, unmerged, as they trained.
   out.model = is_lora_run(run.config) ? build_lora_model(run.config, lm.model_config, lm.output_tokens)
@@ -96,7 +102,7 @@ exporters::LlamaExport quantized_weights(const RunFolder& run, const LanguageMod
   ag::NoGradGuard no_grad;
   for (const auto& [name, quantizer] : fakequant::quantizers_of(trained)) {
     if (quantizer->role() == fakequant::QuantizerRole::kActivation) {
-      out.notes.push_back(name + " (" + quantizer->spec().describe() + ") is not exported: GGUF stores no activation quantization");
+      out.notes.push_back(name + " (" + quantizer->spec().describe() + ") is not exported: neither GGUF nor an unquantized HF folder stores activation quantization");
       continue;
     }
     if (quantizer->spec().is_ggml_block()) continue;  // latent weight + ggml_types
@@ -122,11 +128,11 @@ exporters::LlamaExport quantized_weights(const RunFolder& run, const LanguageMod
 
 exporters::LlamaExport restore_language_model(const fs::path& dir) {
   const RunFolder run = open_run_folder(dir);
-  const LanguageModelRun lm = language_model_run(run, "export");
+  const LanguageModelRun lm = language_model_run(run, "export", /*ids_allowed=*/true);
   exporters::LlamaExport out = is_lora_run(run.config) ? merged_lora_weights(run, lm) : quantized_weights(run, lm);
   out.vocabulary = lm.output_tokens;
   if (!run.config.model().llama().reserve_gguf_tokens())
-    out.notes.push_back("the model was trained without model.llama.reserve_gguf_tokens: the control and byte tokens the "
+    out.gguf_notes.push_back("the model was trained without model.llama.reserve_gguf_tokens: the control and byte tokens the "
                         "GGUF vocabulary needs get zero output rows (logit 0) and take probability mass in llama.cpp");
   return out;
 }
@@ -184,7 +190,32 @@ void load_float_weights(layers::Module& model, const RunFolder& run) {
   model.load_state_dict(wanted, /*strict=*/false);  // shapes are still checked
 }
 
+// A Hugging Face folder's tensors into the model's float parameters (its quantizers keep their init).
+void load_hf_init_weights(layers::Module& model, const fs::path& dir) {
+  const exporters::hf::HfConfig config = exporters::hf::read_hf_config(dir / "config.json");
+  std::map<std::string, autograd::Tensor*> targets;
+  for (auto& [name, param] : model.named_parameters())
+    if (!is_quantizer_parameter(name)) targets[name] = &param.mutable_data();
+  try {
+    exporters::hf::read_hf_weights(dir, config, targets);
+  } catch (const std::exception& e) {
+    throw std::invalid_argument("quantization.init_from: " + std::string(e.what()) +
+                                " (model.llama.hf names the folder whose architecture the run takes)");
+  }
+}
+
+config::RunConfig with_init_model(const config::RunConfig& config) {
+  const std::string& init_from = config.quantization().init_from();
+  if (init_from.empty() || !exporters::hf::is_hf_folder(init_from) || is_run_folder(init_from)) return config;
+  const config::LlamaConfig& llama = config.model().llama();
+  if (!llama.hf().empty() || llama.hidden_size() != 0) return config;  // the config names an architecture itself
+  config::RunConfig out = config;
+  out.mutable_model()->mutable_llama()->set_hf(init_from);
+  return out;
+}
+
 void load_init_weights(layers::Module& model, const fs::path& run_dir) {
+  if (!is_run_folder(run_dir) && exporters::hf::is_hf_folder(run_dir)) return load_hf_init_weights(model, run_dir);
   const RunFolder run = open_run_folder(run_dir);
   const config::QuantizationConfig& q = run.config.quantization();
   if (q.rules_size() == 0 && q.preset().empty()) return load_float_weights(model, run);
@@ -232,8 +263,15 @@ void set_gguf_tokenizer(LoadedModel& out, const gg::GgufReader& reader, const st
   };
 }
 
-// The run's tokenizer, shared by the encode/decode closures.
-void set_run_tokenizer(LoadedModel& out, std::shared_ptr<const data::Tokenizer> tokenizer) {
+// The run's tokenizer, shared by the encode/decode closures; a token-id run has none (ids only).
+void set_run_tokenizer(LoadedModel& out, std::shared_ptr<const data::Tokenizer> tokenizer, const std::string& dir) {
+  if (!tokenizer) {
+    out.vocab_size = out.model ? out.model->config().vocab_size : 0;
+    out.encode = [dir](std::string_view) -> std::vector<int64_t> {
+      throw std::invalid_argument(dir + ": trained on token ids; it has no tokenizer for text (give token ids)");
+    };
+    return;
+  }
   out.vocab_size = tokenizer->vocab_size();
   out.encode = [tokenizer](std::string_view text) {
     const data::TokenIds ids = tokenizer->encode(text);
@@ -253,7 +291,7 @@ LoadedModel load_base_model(const ModelSource& source) {
   if (!source.checkpoint.empty()) {
     InferenceModel restored = restore_inference_model(source.checkpoint);
     out.model = restored.model;
-    set_run_tokenizer(out, std::move(restored.tokenizer));
+    set_run_tokenizer(out, std::move(restored.tokenizer), source.checkpoint);
     return out;
   }
   if (!source.hf.empty()) {
@@ -295,7 +333,7 @@ LoadedModel load_tokenizer(const ModelSource& source) {
   check_one_source(source);
   LoadedModel out;
   if (!source.checkpoint.empty()) {
-    set_run_tokenizer(out, restore_inference_model(source.checkpoint).tokenizer);
+    set_run_tokenizer(out, restore_inference_model(source.checkpoint).tokenizer, source.checkpoint);
     return out;
   }
   if (!source.hf.empty()) {

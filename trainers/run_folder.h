@@ -52,20 +52,28 @@ void load_float_weights(layers::Module& model, const RunFolder& run);
 // post-training cell, e.g. GPTQ's): its weights and every quantizer's state too (scales, zero points,
 // counters; strict: the model's quantizers must be laid out as the run's), so step 0 is that model:
 // observer-driven (STE) weight quantizers stay frozen on its scales, learned ones (LSQ) start from them.
+// A Hugging Face model folder (exporters/hf: config.json and safetensors): its tensors go straight into
+// the float parameters (every one must be there, names and shapes as config.json implies).
 void load_init_weights(layers::Module& model, const std::filesystem::path& run_dir);
+// `config` with model.llama.hf set to quantization.init_from when that is a Hugging Face folder and the
+// model section names no architecture of its own (no hf, no hidden_size): the saved config then
+// records the folder, so resuming or evaluating the run rebuilds its graph. Other configs unchanged.
+config::RunConfig with_init_model(const config::RunConfig& config);
 
 // A language-model run's tokenizer, model shape and output token strings. Throws naming the folder
 // when the run is not a language model (no model.llama), or trained on token ids (it has no tokenizer
-// for `needs`, e.g. "export").
+// for `needs`, e.g. "its corpus"). With `ids_allowed`, a token-id run whose config fixes the vocabulary
+// (model.llama.vocab_size or model.llama.hf) comes back with a null tokenizer and no output tokens.
 struct LanguageModelRun {
   std::unique_ptr<data::Tokenizer> tokenizer;
   layers::LlamaConfig model_config;        // output vocabulary included (reserve_gguf_tokens)
   std::vector<std::string> output_tokens;  // token strings by output id
 };
-LanguageModelRun language_model_run(const RunFolder& run, const std::string& needs);
+LanguageModelRun language_model_run(const RunFolder& run, const std::string& needs, bool ids_allowed = false);
 
 // The model as eval and generate run it: eval mode, the run's fake quantizers applied, a LoRA run's
-// adapters unmerged on its packed base, as they trained.
+// adapters unmerged on its packed base, as they trained. A token-id run whose vocabulary the config fixes
+// has a null tokenizer (language_model_run).
 struct InferenceModel {
   std::shared_ptr<layers::LlamaForCausalLM> model;
   std::unique_ptr<data::Tokenizer> tokenizer;

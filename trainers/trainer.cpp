@@ -184,7 +184,7 @@ void TrainingRun::evaluate(int64_t step, RunResult& result) {
 }
 
 RunResult train(const config::RunConfig& config, const TrainOptions& options) {
-  TrainingRun run(with_base_model(config), options);
+  TrainingRun run(with_init_model(with_base_model(config)), options);
   return run.run();
 }
 

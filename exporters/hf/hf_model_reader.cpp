@@ -133,12 +133,11 @@ void decode_into(const Located& where, autograd::Tensor& target) {
   where.shard->map.release(where.entry->begin, where.entry->end - where.entry->begin);
 }
 
-void check_tied_head(const std::map<std::string, Located>& located, const layers::LlamaForCausalLM& model) {
+void check_tied_head(const std::map<std::string, Located>& located, const autograd::Tensor& embed) {
   const auto it = located.find("lm_head.weight");
   if (it == located.end()) return;
-  autograd::Tensor head(model.output_weight().shape());
+  autograd::Tensor head(embed.shape());
   decode_into(it->second, head);
-  const autograd::Tensor& embed = model.output_weight().data();
   if (!std::equal(head.data(), head.data() + head.numel(), embed.data()))
     fail(it->second.shard->path, "tensor 'lm_head.weight' differs from model.embed_tokens.weight although config.json "
                                  "has tie_word_embeddings true");
@@ -172,10 +171,10 @@ std::vector<ExpectedTensor> expected_tensors(const layers::LlamaConfig& c) {
   return out;
 }
 
-HfModel read_hf_model(const fs::path& dir) {
+bool is_hf_folder(const fs::path& path) { return fs::is_directory(path) && fs::is_regular_file(path / "config.json"); }
+
+void read_hf_weights(const fs::path& dir, const HfConfig& config, const std::map<std::string, autograd::Tensor*>& targets) {
   if (!fs::is_directory(dir)) fail(dir, "is not a folder");
-  HfModel out;
-  out.config = read_hf_config(dir / "config.json");
   std::map<std::string, std::string> weight_map;
   std::vector<Shard> shards;
   for (const std::string& file : shard_files(dir, weight_map)) {
@@ -184,19 +183,32 @@ HfModel read_hf_model(const fs::path& dir) {
     shards.push_back(Shard{dir / file, std::move(map), std::move(header)});
   }
   const std::map<std::string, Located> located = locate(shards, weight_map, dir / kIndexFile);
-  check_against_config(located, out.config, dir);
-  // Built with its default init, then overwritten tensor by tensor; every parameter has a tensor
-  // (the checks above), so none of the init survives.
-  out.model = std::make_shared<layers::LlamaForCausalLM>(out.config.llama);
-  for (auto& [name, param] : out.model->named_parameters()) {
+  check_against_config(located, config, dir);
+  for (const auto& [name, target] : targets) {
     const auto it = located.find(name);
-    if (it == located.end()) fail(dir, "parameter '" + name + "' has no tensor (internal: expected_tensors is out of date)");
-    if (param.numel() != it->second.entry->numel())
+    if (it == located.end()) fail(dir, "parameter '" + name + "' has no tensor (config.json describes another model)");
+    if (target->numel() != it->second.entry->numel())
       fail(it->second.shard->path, "tensor '" + name + "': field shape " + shape_text(it->second.entry->shape) +
-                                       " does not fit parameter " + param.shape().to_string());
-    decode_into(it->second, param.mutable_data());
+                                       " does not fit parameter " + target->shape().to_string());
+    decode_into(it->second, *target);
   }
-  if (out.config.llama.tie_word_embeddings) check_tied_head(located, *out.model);
+  for (const auto& [name, where] : located)
+    if (targets.count(name) == 0 && name != "lm_head.weight")
+      fail(where.shard->path, "tensor '" + name + "' has no parameter to go to");
+  const auto embed = targets.find("model.embed_tokens.weight");
+  if (config.llama.tie_word_embeddings && embed != targets.end()) check_tied_head(located, *embed->second);
+}
+
+HfModel read_hf_model(const fs::path& dir) {
+  if (!fs::is_directory(dir)) fail(dir, "is not a folder");
+  HfModel out;
+  out.config = read_hf_config(dir / "config.json");
+  // Built with its default init, then overwritten tensor by tensor; every parameter has a tensor
+  // (read_hf_weights checks the files against config.json first), so none of the init survives.
+  out.model = std::make_shared<layers::LlamaForCausalLM>(out.config.llama);
+  std::map<std::string, autograd::Tensor*> targets;
+  for (auto& [name, param] : out.model->named_parameters()) targets[name] = &param.mutable_data();
+  read_hf_weights(dir, out.config, targets);
   out.model->eval();
   return out;
 }

@@ -7,6 +7,7 @@
 // parameter, whose pages are then released: peak memory is the FP32 model plus one tensor's pages.
 // Errors (std::runtime_error) name the file, the tensor and the field.
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,5 +34,16 @@ struct HfModel {
 
 /// Reads the folder `dir` (see the file comment).
 HfModel read_hf_model(const std::filesystem::path& dir);
+
+/// True when `path` is a folder holding config.json: what qforge takes as a Hugging Face model folder
+/// wherever a model source may also be a run folder (checkpoint.bin) or a .gguf file.
+bool is_hf_folder(const std::filesystem::path& path);
+
+/// The checks of read_hf_model, then each tensor decoded into targets[its name] (shapes checked): how
+/// a model built elsewhere (a training task's, with quantizers) is filled from `dir` without a second
+/// copy. Every tensor of the files must have a target (a tied lm_head.weight excepted, checked equal to
+/// the embedding) and every target a tensor.
+void read_hf_weights(const std::filesystem::path& dir, const HfConfig& config,
+                     const std::map<std::string, autograd::Tensor*>& targets);
 
 }  // namespace qforge::exporters::hf

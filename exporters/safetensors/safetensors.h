@@ -46,6 +46,15 @@ std::vector<std::byte> serialize_safetensors(const NamedTensors& tensors, const 
 void write_safetensors(const std::filesystem::path& path, const NamedTensors& tensors,
                        const Metadata& metadata = {}, Dtype dtype = Dtype::kF32);
 
+/// Tensors by reference (a model's parameters, not copied), for large files.
+using TensorRefs = std::map<std::string, const autograd::Tensor*>;
+/// The same file as write_safetensors, streamed: the header, then each tensor converted in chunks, so
+/// no copy of the file is held in memory (model weights of several GB).
+void write_safetensors_streamed(const std::filesystem::path& path, const TensorRefs& tensors,
+                                const Metadata& metadata = {}, Dtype dtype = Dtype::kF32);
+/// Bytes one element of `dtype` takes (4 or 2).
+size_t dtype_bytes(Dtype dtype);
+
 /// One tensor of a header, checked against the file: its bytes are [begin, end) of the whole file
 /// (the header's data_offsets plus 8 plus the header length).
 struct TensorEntry {

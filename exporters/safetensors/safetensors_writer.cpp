@@ -1,4 +1,5 @@
 // safetensors writer (format in safetensors.h).
+#include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -25,9 +26,8 @@ void append_le16(std::vector<std::byte>& out, uint16_t v) {
   out.push_back(static_cast<std::byte>(v >> 8));
 }
 
-void append_data(std::vector<std::byte>& out, const autograd::Tensor& t, Dtype dtype) {
-  const float* x = t.data();
-  for (int64_t i = 0; i < t.numel(); ++i) {
+void append_values(std::vector<std::byte>& out, const float* x, int64_t n, Dtype dtype) {
+  for (int64_t i = 0; i < n; ++i) {
     if (dtype == Dtype::kF16) {
       append_le16(out, fakequant::encode_fp16(x[i]));
     } else if (dtype == Dtype::kBF16) {
@@ -38,6 +38,10 @@ void append_data(std::vector<std::byte>& out, const autograd::Tensor& t, Dtype d
       for (int b = 0; b < 4; ++b) out.push_back(static_cast<std::byte>((bits >> (8 * b)) & 0xFF));
     }
   }
+}
+
+void append_data(std::vector<std::byte>& out, const autograd::Tensor& t, Dtype dtype) {
+  append_values(out, t.data(), t.numel(), dtype);
 }
 
 }  // namespace
@@ -51,26 +55,46 @@ const char* dtype_name(Dtype dtype) {
   return "?";
 }
 
-std::vector<std::byte> serialize_safetensors(const NamedTensors& tensors, const Metadata& metadata, Dtype dtype) {
+size_t dtype_bytes(Dtype dtype) { return element_bytes(dtype); }
+
+namespace {
+
+// The length prefix and the JSON header (tensors in name order, data contiguous in that order), padded
+// with spaces so the data start (8 + header) is a multiple of 8, as the reference writer does.
+std::string header_bytes(const TensorRefs& tensors, const Metadata& metadata, Dtype dtype) {
   std::string header = "{";
   if (!metadata.empty()) header += "\"__metadata__\":" + nlohmann::json(metadata).dump();
   size_t offset = 0;
   for (const auto& [name, t] : tensors) {
     if (name.empty() || name == "__metadata__")
       throw std::invalid_argument("safetensors write: invalid tensor name '" + name + "'");
-    if (t.data() == nullptr && t.numel() != 0)
+    if (t == nullptr || (t->data() == nullptr && t->numel() != 0))
       throw std::invalid_argument("safetensors write: tensor '" + name + "' is undefined");
-    const size_t bytes = static_cast<size_t>(t.numel()) * element_bytes(dtype);
-    header += (header.size() > 1 ? "," : "") + entry_json(name, t, dtype, offset, offset + bytes);
+    const size_t bytes = static_cast<size_t>(t->numel()) * element_bytes(dtype);
+    header += (header.size() > 1 ? "," : "") + entry_json(name, *t, dtype, offset, offset + bytes);
     offset += bytes;
   }
   header += "}";
-  // Pad with spaces so the data start (8 + header) is a multiple of 8, as the reference writer does.
   header.append((8 - header.size() % 8) % 8, ' ');
-  std::vector<std::byte> out;
-  out.reserve(8 + header.size() + offset);
+  std::string out(8, '\0');
   const uint64_t n = header.size();
-  for (int b = 0; b < 8; ++b) out.push_back(static_cast<std::byte>((n >> (8 * b)) & 0xFF));
+  for (int b = 0; b < 8; ++b) out[b] = static_cast<char>((n >> (8 * b)) & 0xFF);
+  return out + header;
+}
+
+TensorRefs refs_of(const NamedTensors& tensors) {
+  TensorRefs refs;
+  for (const auto& [name, t] : tensors) refs[name] = &t;
+  return refs;
+}
+
+}  // namespace
+
+std::vector<std::byte> serialize_safetensors(const NamedTensors& tensors, const Metadata& metadata, Dtype dtype) {
+  const TensorRefs refs = refs_of(tensors);
+  const std::string header = header_bytes(refs, metadata, dtype);
+  std::vector<std::byte> out;
+  out.reserve(header.size());
   for (char c : header) out.push_back(static_cast<std::byte>(c));
   for (const auto& [name, t] : tensors) append_data(out, t, dtype);
   return out;
@@ -83,6 +107,28 @@ void write_safetensors(const std::filesystem::path& path, const NamedTensors& te
     io::write_file_atomically(path, bytes);
   } catch (const std::runtime_error& e) {
     throw std::runtime_error("safetensors write: " + std::string(e.what()));  // the message starts with the path
+  }
+}
+
+void write_safetensors_streamed(const std::filesystem::path& path, const TensorRefs& tensors, const Metadata& metadata,
+                                Dtype dtype) {
+  const std::string header = header_bytes(tensors, metadata, dtype);
+  constexpr int64_t kChunk = 1 << 16;  // elements converted at a time
+  try {
+    io::write_file_atomically(path, [&](std::ostream& out) {
+      out.write(header.data(), static_cast<std::streamsize>(header.size()));
+      std::vector<std::byte> buffer;
+      for (const auto& [name, t] : tensors) {
+        for (int64_t begin = 0; begin < t->numel(); begin += kChunk) {
+          const int64_t n = std::min(kChunk, t->numel() - begin);
+          buffer.clear();
+          append_values(buffer, t->data() + begin, n, dtype);
+          out.write(reinterpret_cast<const char*>(buffer.data()), static_cast<std::streamsize>(buffer.size()));
+        }
+      }
+    });
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error("safetensors write: " + std::string(e.what()));
   }
 }
 
