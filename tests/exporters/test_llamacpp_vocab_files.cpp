@@ -20,55 +20,13 @@
 #include "exporters/gguf/gguf_reader.h"
 #include "exporters/gguf/spm_tokenizer.h"
 #include "exporters/tokenizers/gguf_bpe.h"
+#include "tests/support/llamacpp_models.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 namespace gg = qforge::exporters::gguf;
-
-// Clones only models/ of the bundle into a temporary folder, once per test program.
-class LlamaCppModels {
- public:
-  static const LlamaCppModels& get() {
-    static const LlamaCppModels models;
-    return models;
-  }
-  ~LlamaCppModels() {
-    std::error_code ignored;
-    if (!clone_.empty()) fs::remove_all(clone_, ignored);
-  }
-  const fs::path& dir() const { return dir_; }
-  const std::string& why_missing() const { return why_missing_; }
-
- private:
-  LlamaCppModels() {
-    if (const char* env = std::getenv("QFORGE_LLAMACPP_MODELS")) {
-      dir_ = env;
-      return;
-    }
-    const fs::path bundle =
-        fs::path(QFORGE_SOURCE_DIR) / "tools/llamacpp/node_modules/node-llama-cpp/llama/gitRelease.bundle";
-    if (!fs::exists(bundle)) {
-      why_missing_ = "no " + bundle.string() + " (run scripts/setup_node.sh) and QFORGE_LLAMACPP_MODELS is unset";
-      return;
-    }
-    clone_ = fs::temp_directory_path() / ("qforge-llamacpp-vocab-" + std::to_string(::getpid()));
-    const std::string command = "git clone -q --no-checkout '" + bundle.string() + "' '" + clone_.string() +
-                                "' 2>/dev/null && git -C '" + clone_.string() + "' checkout -q HEAD -- models";
-    if (std::system(command.c_str()) != 0) {
-      why_missing_ = "could not clone " + bundle.string();
-      return;
-    }
-    dir_ = clone_ / "models";
-  }
-  fs::path dir_, clone_;
-  std::string why_missing_;
-};
-
-#define REQUIRE_LLAMACPP_MODELS()                                                   \
-  if (LlamaCppModels::get().dir().empty()) {                                        \
-    GTEST_SKIP() << "llama.cpp vocab files unavailable: " << LlamaCppModels::get().why_missing(); \
-  }
+using qforge::test::LlamaCppModels;
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
