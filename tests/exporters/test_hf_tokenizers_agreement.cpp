@@ -22,6 +22,7 @@
 
 #include "exporters/gguf/gguf_reader.h"
 #include "exporters/tokenizers/gguf_bpe.h"
+#include "exporters/tokenizers/sentencepiece_bpe.h"
 #include "exporters/tokenizers/tokenizer_json.h"
 #include "tests/support/llamacpp_models.h"
 
@@ -59,6 +60,10 @@ const std::vector<std::string> kExtraTexts = {
     "code: for (int i = 0; i < n; ++i) { x[i] += y[i] * 2; }  // comment\n    return x;",
     "URLs https://example.org/path?q=1&r=2#frag and e-mail someone@example.com",
     "''''''\"\"\"!!!???...---___===+++***",
+    // \s differs between JavaScript (U+FEFF, no U+0085) and Unicode's White_Space (U+0085, no U+FEFF)
+    "a\xC2\x85" "b  c a\xEF\xBB\xBF" "b \xEF\xBB\xBF c",
+    "\xC5\xBF Kelvin \xE2\x84\xAA don\xE2\x80\x99t DON'T \xC7\x85ungla",  // long s, Kelvin sign, titlecase
+    "<s> and </s> and <unk> as text in Llama 2",
 };
 
 // Every fortune (entries are separated by lines holding only '%') of the plain-text fortune files.
@@ -116,12 +121,14 @@ std::vector<std::vector<int32_t>> tokenizers_js(const fs::path& tokenizer_json, 
   return ids;
 }
 
-void expect_agreement(const std::string& vocab_name) {
+using Builder = tk::BpeTokenizer (*)(const qforge::exporters::gguf::GgufFile&, const std::string&);
+
+void expect_agreement(const std::string& vocab_name, Builder build = tk::bpe_tokenizer_from_gguf) {
   const fs::path hf_peer = fs::path(QFORGE_SOURCE_DIR) / "tools/hf_tokenizers/node_modules/@huggingface/tokenizers";
   if (!fs::exists(hf_peer)) GTEST_SKIP() << "no " << hf_peer << " (run scripts/setup_node.sh)";
   const fs::path vocab = qforge::test::LlamaCppModels::get().dir() / vocab_name;
   const qforge::exporters::gguf::GgufReader reader(vocab);
-  const tk::BpeTokenizer from_gguf = tk::bpe_tokenizer_from_gguf(reader.file(), vocab.string());
+  const tk::BpeTokenizer from_gguf = build(reader.file(), vocab.string());
   const TempDir dir("hf-tokenizers");
   const fs::path json_path = dir.path / "tokenizer.json";
   tk::write_tokenizer_json(from_gguf, json_path);
@@ -155,6 +162,13 @@ TEST(HfTokenizersAgreement, Llama3) {
 TEST(HfTokenizersAgreement, Qwen2) {
   REQUIRE_LLAMACPP_MODELS();
   expect_agreement("ggml-vocab-qwen2.gguf");
+}
+
+// SentencePiece-style BPE with byte fallback: Llama 2's vocabulary converted as transformers converts it
+// (tokenizers/sentencepiece_bpe.h), written as a Llama 2 style tokenizer.json.
+TEST(HfTokenizersAgreement, Llama2SentencePieceStyle) {
+  REQUIRE_LLAMACPP_MODELS();
+  expect_agreement("ggml-vocab-llama-spm.gguf", tk::sentencepiece_bpe_from_gguf);
 }
 
 TEST(HfTokenizersAgreement, Gpt2) {

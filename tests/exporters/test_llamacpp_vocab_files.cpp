@@ -20,6 +20,7 @@
 #include "exporters/gguf/gguf_reader.h"
 #include "exporters/gguf/spm_tokenizer.h"
 #include "exporters/tokenizers/gguf_bpe.h"
+#include "exporters/tokenizers/sentencepiece_bpe.h"
 #include "tests/support/llamacpp_models.h"
 
 namespace {
@@ -114,6 +115,17 @@ TEST(LlamaCppVocabFiles, BpeTokenizerReproducesLlama3Vectors) {
 TEST(LlamaCppVocabFiles, BpeTokenizerReproducesQwen2Vectors) {
   REQUIRE_LLAMACPP_MODELS();
   expect_bpe_vectors("ggml-vocab-qwen2.gguf");
+}
+
+// Llama 2's vocabulary as the SentencePiece-style BPE of an HF tokenizer.json (merges from the scores,
+// byte fallback) tokenizes like SentencePiece itself.
+TEST(LlamaCppVocabFiles, SentencePieceStyleBpeReproducesLlamaSpmVectors) {
+  REQUIRE_LLAMACPP_MODELS();
+  const fs::path vocab = LlamaCppModels::get().dir() / "ggml-vocab-llama-spm.gguf";
+  const gg::GgufReader reader(vocab);
+  const qforge::exporters::tokenizers::BpeTokenizer tokenizer =
+      qforge::exporters::tokenizers::sentencepiece_bpe_from_gguf(reader.file(), vocab.string());
+  expect_vectors(vocab, [&](const std::string& text) { return tokenizer.encode(text, false); });
 }
 
 TEST(LlamaCppVocabFiles, BpeTokenizerReproducesGpt2Vectors) {
