@@ -8,6 +8,7 @@
 
 #include "exporters/gguf/gguf_reader.h"
 #include "exporters/tokenizers/gguf_bpe.h"
+#include "exporters/tokenizers/sentencepiece_bpe.h"
 #include "exporters/tokenizers/tokenizer_json.h"
 
 namespace qforge::cli {
@@ -26,18 +27,21 @@ void add_tokenize(CLI::App& app, TokenizeArguments& args) {
   t->add_flag("--parse-special", args.parse_special,
               "With a BPE GGUF vocabulary: split out control tokens written in the text (llama.cpp's parse_special)");
   t->add_option("--write-tokenizer-json", args.write_tokenizer_json,
-                "Write the BPE tokenizer (of --gguf with tokenizer.ggml.model gpt2, or --tokenizer) as tokenizer.json");
+                "Write the tokenizer of --tokenizer or --gguf (gpt2: byte-level BPE; llama: SentencePiece-style BPE) as tokenizer.json");
 }
 
 namespace {
 
-// The BPE tokenizer of --tokenizer, or of a "gpt2" --gguf; nullopt for other sources.
-std::optional<tk::BpeTokenizer> bpe_source(const TokenizeArguments& args) {
+// The BPE tokenizer of --tokenizer, or of a "gpt2" --gguf; nullopt for other sources. With
+// `any_gguf`, a SentencePiece --gguf gives its SentencePiece-style BPE (what --write-tokenizer-json writes).
+std::optional<tk::BpeTokenizer> bpe_source(const TokenizeArguments& args, bool any_gguf) {
   if (!args.tokenizer_json.empty()) return tk::read_tokenizer_json(args.tokenizer_json);
   if (args.source.gguf.empty()) return std::nullopt;
   const exporters::gguf::GgufReader reader{std::filesystem::path(args.source.gguf)};
-  if (tk::gguf_tokenizer_model(reader.file()) != "gpt2") return std::nullopt;
-  return tk::bpe_tokenizer_from_gguf(reader.file(), args.source.gguf);
+  const std::string model = tk::gguf_tokenizer_model(reader.file());
+  if (model == "gpt2") return tk::bpe_tokenizer_from_gguf(reader.file(), args.source.gguf);
+  if (model == "llama" && any_gguf) return tk::sentencepiece_bpe_from_gguf(reader.file(), args.source.gguf);
+  return std::nullopt;
 }
 
 }  // namespace
@@ -49,15 +53,17 @@ int run_tokenize(const TokenizeArguments& args) {
     text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     if (!in.good() && !in.eof()) throw std::runtime_error(args.file + ": cannot read");
   }
+  if (!args.write_tokenizer_json.empty()) {
+    const std::optional<tk::BpeTokenizer> bpe = bpe_source(args, true);
+    if (!bpe) throw std::invalid_argument("--write-tokenizer-json needs --tokenizer or a --gguf with a gpt2 or llama vocabulary");
+    tk::write_tokenizer_json(*bpe, args.write_tokenizer_json);
+  }
   std::vector<int64_t> ids;
-  if (const std::optional<tk::BpeTokenizer> bpe = bpe_source(args)) {
-    if (!args.write_tokenizer_json.empty()) tk::write_tokenizer_json(*bpe, args.write_tokenizer_json);
+  if (const std::optional<tk::BpeTokenizer> bpe = bpe_source(args, false)) {
     // tokenizer.json: HF splits out every added token; GGUF: llama.cpp's parse_special decides.
     const std::vector<int32_t> bpe_ids = bpe->encode(text, args.parse_special || !args.tokenizer_json.empty());
     ids.assign(bpe_ids.begin(), bpe_ids.end());
   } else {
-    if (!args.write_tokenizer_json.empty())
-      throw std::invalid_argument("--write-tokenizer-json needs --tokenizer or a --gguf whose tokenizer.ggml.model is gpt2");
     if (args.parse_special) throw std::invalid_argument("--parse-special applies to BPE tokenizers only");
     ids = trainers::load_tokenizer(args.source).encode(text);
   }

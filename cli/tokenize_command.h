@@ -4,8 +4,9 @@
 // (SentencePiece, or byte-level BPE for tokenizer.ggml.model "gpt2"; no BOS, special tokens as text like
 // llama.cpp's test-tokenizer-0 unless --parse-special), or a Hugging Face tokenizer.json (BPE; added tokens
 // split out, no BOS/EOS: HF's encode(add_special_tokens = false)); the shape tools/llamacpp/probs.mjs
-// tokenize prints for llama.cpp. --write-tokenizer-json OUT writes a BPE tokenizer (a "gpt2" GGUF
-// vocabulary or a tokenizer.json) as tokenizer.json (exporters/tokenizers/tokenizer_json.h).
+// tokenize prints for llama.cpp. --write-tokenizer-json OUT writes the tokenizer as tokenizer.json
+// (exporters/tokenizers/tokenizer_json.h): a "gpt2" GGUF vocabulary as byte-level BPE, a "llama" one as
+// SentencePiece-style BPE with merges from its scores (exporters/tokenizers/sentencepiece_bpe.h).
 #include <CLI/CLI.hpp>
 #include <string>
 

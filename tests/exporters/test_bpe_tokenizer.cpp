@@ -93,4 +93,63 @@ TEST(BpeTokenizer, SpecialTokensSplitOutOnlyWhenAsked) {
   EXPECT_EQ(t.decode(t.encode("abc<|end|> ab"), true), "abc ab");
 }
 
+// A SentencePiece-style vocabulary: ▁, a, b, ▁a, ▁ab, the bytes of 'é' (0xC3 0xA9) and <unk>.
+tk::BpeTokenizer tiny_sentencepiece() {
+  tk::BpeOptions options;
+  options.flavour = tk::BpeFlavour::kSentencePiece;
+  options.byte_fallback = true;
+  options.unk = 0;
+  return tk::BpeTokenizer({"<unk>", "\xE2\x96\x81", "a", "b", "\xE2\x96\x81" "a", "\xE2\x96\x81" "ab", "<0xC3>", "<0xA9>"},
+                          {{"\xE2\x96\x81", "a"}, {"\xE2\x96\x81" "a", "b"}}, {{0, "<unk>", true}}, options);
+}
+
+TEST(BpeTokenizer, SentencePieceStyleByteFallback) {
+  const tk::BpeTokenizer t = tiny_sentencepiece();
+  // "ab aéc": ▁ab ▁a then 'é' has no token: its bytes' <0xC3> <0xA9>; 'c' has no byte token either: <unk>.
+  EXPECT_EQ(t.encode("ab a\xC3\xA9" "c"), (std::vector<int32_t>{5, 4, 6, 7, 0}));
+  EXPECT_EQ(t.decode(t.encode("ab a\xC3\xA9")), "ab a\xC3\xA9");
+}
+
+TEST(TokenizerJson, RoundTripKeepsEveryId) {
+  for (const tk::BpeTokenizer& t : {tiny_byte_level(true), tiny_sentencepiece()}) {
+    const std::string json = tk::tokenizer_json_text(t);
+    const tk::BpeTokenizer back = tk::parse_tokenizer_json(json, "tiny.json");
+    for (const char* text : {"abab c<|end|>", " abc cab", "ab a\xC3\xA9" "c", ""})
+      EXPECT_EQ(back.encode(text), t.encode(text)) << text;
+    EXPECT_EQ(tk::tokenizer_json_text(back), json);
+  }
+}
+
+TEST(TokenizerJson, NfcNormalizerComposesBeforeMerging) {
+  std::string json = tk::tokenizer_json_text(tiny_byte_level(false));
+  json.replace(json.find("\"normalizer\": null"), 18, "\"normalizer\": {\"type\": \"NFC\"}");
+  const tk::BpeTokenizer t = tk::parse_tokenizer_json(json, "nfc.json");
+  // e + U+0301 becomes U+00E9: the two bytes C3 A9 instead of 65 CC 81.
+  EXPECT_EQ(t.encode("e\xCC\x81"), (std::vector<int32_t>{0xC3, 0xA9}));
+}
+
+std::string error_of(const std::string& json) {
+  try {
+    tk::parse_tokenizer_json(json, "bad.json");
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(TokenizerJson, ErrorsNameTheFileAndField) {
+  const std::string good = tk::tokenizer_json_text(tiny_byte_level(false));
+  const auto with = [&](const std::string& from, const std::string& to) {
+    std::string j = good;
+    const size_t at = j.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return j.replace(at, from.size(), to);
+  };
+  EXPECT_EQ(error_of(with("\"type\": \"BPE\"", "\"type\": \"Unigram\"")), "bad.json: model.type: Unigram is not supported (BPE only)");
+  EXPECT_EQ(error_of(with("\"use_regex\": true", "\"use_regex\": false")), "bad.json: pre_tokenizer.use_regex: false with no Split");
+  EXPECT_EQ(error_of(with("\"ab\": 256", "\"ab\": 99999999")).substr(0, 58), "bad.json: model.vocab[\"ab\"]: id 99999999 is not an integer");
+  EXPECT_EQ(error_of(with("\"normalizer\": null", "\"normalizer\": {\"type\": \"Lowercase\"}")).substr(0, 22), "bad.json: normalizer: ");
+  EXPECT_EQ(error_of("{\"model\": 3").substr(0, 23), "bad.json: not JSON: [js");
+}
+
 }  // namespace
