@@ -1,5 +1,5 @@
 #pragma once
-// The regex pre-tokenizers of byte-level BPE, written out as hand-coded matchers (the same
+// The regex pre-tokenizers of byte-level BPE (docs/tokenizers.md §2), written out as hand-coded matchers (the same
 // decision llama.cpp made in src/unicode.cpp, unicode_regex_split_custom_gpt2/_llama3) instead of a
 // general regex engine: each pattern is an ordered alternation, and at every position the first
 // alternative that matches (with the backtracking a regex engine would do) gives the next piece.

@@ -1,5 +1,5 @@
 #pragma once
-// A SentencePiece ("llama") GGUF vocabulary as a SentencePiece-style BpeTokenizer, i.e. the tokenizer
+// A SentencePiece ("llama") GGUF vocabulary as a SentencePiece-style BpeTokenizer (docs/tokenizers.md §3), the tokenizer
 // Hugging Face's Llama 2 tokenizer.json holds: transformers' convert_slow_tokenizer (LlamaConverter with
 // SentencePieceExtractor) turns the piece scores into merges. Every split of a piece into two pieces
 // of the vocabulary is a merge, ranked by the merged piece's score, highest first (ties in id order), so

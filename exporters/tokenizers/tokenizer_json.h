@@ -1,6 +1,6 @@
 #pragma once
 // Hugging Face tokenizer.json (the serialization of the `tokenizers` library: model, normalizer,
-// pre_tokenizer, added_tokens) <-> BpeTokenizer. Read: model.type "BPE" with
+// pre_tokenizer, added_tokens; docs/tokenizers.md §1-4) <-> BpeTokenizer. Read: model.type "BPE" with
 //   byte-level: pre_tokenizer ByteLevel (use_regex: GPT-2's pattern) or Sequence[Split(Regex, "Isolated"),
 //     ByteLevel(use_regex false)] with the Llama 3 or Qwen2 pattern (pre_tokenizer.h), normalizer null or NFC;
 //   SentencePiece-style (Llama 2, Mistral): normalizer Sequence[Prepend("▁"), Replace(" ", "▁")] and no

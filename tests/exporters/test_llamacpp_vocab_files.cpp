@@ -79,7 +79,10 @@ void expect_vectors(const fs::path& vocab, const Encode& encode) {
     while (!want.empty() && want.back() == ' ') want.pop_back();
     while (!want.empty() && want.front() == ' ') want.erase(0, 1);
     std::string got;
-    for (const int32_t id : encode(text)) got += (got.empty() ? "" : " ") + std::to_string(id);
+    for (const int32_t id : encode(text)) {
+      if (!got.empty()) got += ' ';
+      got += std::to_string(id);
+    }
     EXPECT_EQ(got, want) << "text '" << text << "'";
     matched += got == want;
   }
