@@ -10,6 +10,8 @@ packages=(
   libeigen3-dev libomp-dev libprotobuf-dev protobuf-compiler
   libboost-serialization-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
+  # Unicode categories, White_Space and NFC for the BPE pre-tokenizers (exporters/tokenizers)
+  libicu-dev
   # PyTorch parity tests and baseline benchmarks; python3-torch alone pulls the
   # reference BLAS (~5 GFLOP/s), so OpenBLAS must come with it.
   python3-torch python3-numpy libopenblas0

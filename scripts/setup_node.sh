@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the llama.cpp peer that checks qforge's GGUF exports: node-llama-cpp 3.22.1 and
+# Installs the node peers. The llama.cpp peer that checks qforge's GGUF exports: node-llama-cpp 3.22.1 and
 # its prebuilt CPU binary (@node-llama-cpp/linux-x64) into tools/llamacpp/node_modules,
-# exactly as tools/llamacpp/package-lock.json pins them. Only the Debian archive and the npm
+# exactly as tools/llamacpp/package-lock.json pins them. The tokenizer.json reference:
+# @huggingface/tokenizers 0.2.0 into tools/hf_tokenizers/node_modules (step 4). Only the Debian archive and the npm
 # registry are used; --ignore-scripts keeps node-llama-cpp from building or downloading
 # anything, the shipped CPU binary is used as it is.
 # Idempotent and non-interactive: when everything is present it touches nothing.
@@ -52,4 +53,15 @@ if [ "$installed_version" != "$binding_version" ] || \
    [ ! -d "$peer/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64" ]; then
   echo "setup_node: installing node-llama-cpp $binding_version into tools/llamacpp/node_modules"
   (cd "$peer" && npm install --ignore-scripts --omit=optional --no-save --no-audit --no-fund)
+fi
+
+# 4. @huggingface/tokenizers (tokenizers.js, pure JavaScript, no dependencies) into tools/hf_tokenizers,
+#    the reference the tokenizer.json tests compare qforge's BPE with; pinned by its package-lock.json.
+hf_peer="$root/tools/hf_tokenizers"
+hf_version=0.2.0
+installed_hf="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' \
+  "$hf_peer/node_modules/@huggingface/tokenizers/package.json" 2>/dev/null | head -n 1 || true)"
+if [ "$installed_hf" != "$hf_version" ]; then
+  echo "setup_node: installing @huggingface/tokenizers $hf_version into tools/hf_tokenizers/node_modules"
+  (cd "$hf_peer" && npm install --ignore-scripts --no-save --no-audit --no-fund)
 fi

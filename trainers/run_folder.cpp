@@ -12,6 +12,7 @@
 #include "exporters/gguf/spm_tokenizer.h"
 #include "exporters/hf/hf_model_reader.h"
 #include "exporters/lora/apply_lora.h"
+#include "exporters/tokenizers/gguf_bpe.h"
 #include "fakequant/qat.h"
 #include "layers/linear.h"
 #include "trainers/gguf_qat.h"
@@ -252,6 +253,18 @@ void set_hf_tokenizer(LoadedModel& out, const std::string& dir, int64_t vocab_si
 }
 
 void set_gguf_tokenizer(LoadedModel& out, const gg::GgufReader& reader, const std::string& path) {
+  // tokenizer.ggml.model "gpt2": byte-level BPE (exporters/tokenizers); otherwise SentencePiece.
+  if (exporters::tokenizers::gguf_tokenizer_model(reader.file()) == "gpt2") {
+    auto bpe = std::make_shared<const exporters::tokenizers::BpeTokenizer>(
+        exporters::tokenizers::bpe_tokenizer_from_gguf(reader.file(), path));
+    out.vocab_size = static_cast<int64_t>(bpe->size());
+    out.encode = [bpe](std::string_view text) {
+      const std::vector<int32_t> ids = bpe->encode(text, false);  // llama.cpp's parse_special = false
+      return std::vector<int64_t>(ids.begin(), ids.end());
+    };
+    out.decode = [bpe](std::span<const int64_t> ids) { return bpe->decode(std::vector<int32_t>(ids.begin(), ids.end())); };
+    return;
+  }
   auto tokenizer = std::make_shared<const gg::SpmTokenizer>(gg::SpmTokenizer::from_gguf(reader.file(), path));
   out.vocab_size = static_cast<int64_t>(tokenizer->size());
   out.encode = [tokenizer](std::string_view text) {

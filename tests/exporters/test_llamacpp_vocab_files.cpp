@@ -1,7 +1,8 @@
 // Files written by llama.cpp itself: every models/ggml-vocab-*.gguf of the llama.cpp source that
 // node-llama-cpp ships (vocabulary only, SPM and BPE, GGUF v2 and v3, no tensors) must parse, and the
-// SentencePiece tokenizer built from ggml-vocab-llama-spm.gguf (and phi-3's) must reproduce the .inp/.out
-// vectors llama.cpp's tests/test-tokenizer-0 checks (no BOS, specials as text).
+// SentencePiece tokenizer built from ggml-vocab-llama-spm.gguf (and phi-3's) and the byte-level BPE tokenizer
+// built from ggml-vocab-llama-bpe.gguf, -qwen2 and -gpt-2 must reproduce the .inp/.out vectors llama.cpp's
+// tests/test-tokenizer-0 checks (no BOS, specials as text).
 // The files come from $QFORGE_LLAMACPP_MODELS if set, else from a clone of
 // tools/llamacpp/node_modules/node-llama-cpp/llama/gitRelease.bundle (scripts/setup_node.sh installs it);
 // without either the tests are skipped with a message.
@@ -18,55 +19,15 @@
 
 #include "exporters/gguf/gguf_reader.h"
 #include "exporters/gguf/spm_tokenizer.h"
+#include "exporters/tokenizers/gguf_bpe.h"
+#include "exporters/tokenizers/sentencepiece_bpe.h"
+#include "tests/support/llamacpp_models.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 namespace gg = qforge::exporters::gguf;
-
-// Clones only models/ of the bundle into a temporary folder, once per test program.
-class LlamaCppModels {
- public:
-  static const LlamaCppModels& get() {
-    static const LlamaCppModels models;
-    return models;
-  }
-  ~LlamaCppModels() {
-    std::error_code ignored;
-    if (!clone_.empty()) fs::remove_all(clone_, ignored);
-  }
-  const fs::path& dir() const { return dir_; }
-  const std::string& why_missing() const { return why_missing_; }
-
- private:
-  LlamaCppModels() {
-    if (const char* env = std::getenv("QFORGE_LLAMACPP_MODELS")) {
-      dir_ = env;
-      return;
-    }
-    const fs::path bundle =
-        fs::path(QFORGE_SOURCE_DIR) / "tools/llamacpp/node_modules/node-llama-cpp/llama/gitRelease.bundle";
-    if (!fs::exists(bundle)) {
-      why_missing_ = "no " + bundle.string() + " (run scripts/setup_node.sh) and QFORGE_LLAMACPP_MODELS is unset";
-      return;
-    }
-    clone_ = fs::temp_directory_path() / ("qforge-llamacpp-vocab-" + std::to_string(::getpid()));
-    const std::string command = "git clone -q --no-checkout '" + bundle.string() + "' '" + clone_.string() +
-                                "' 2>/dev/null && git -C '" + clone_.string() + "' checkout -q HEAD -- models";
-    if (std::system(command.c_str()) != 0) {
-      why_missing_ = "could not clone " + bundle.string();
-      return;
-    }
-    dir_ = clone_ / "models";
-  }
-  fs::path dir_, clone_;
-  std::string why_missing_;
-};
-
-#define REQUIRE_LLAMACPP_MODELS()                                                   \
-  if (LlamaCppModels::get().dir().empty()) {                                        \
-    GTEST_SKIP() << "llama.cpp vocab files unavailable: " << LlamaCppModels::get().why_missing(); \
-  }
+using qforge::test::LlamaCppModels;
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -99,11 +60,9 @@ TEST(LlamaCppVocabFiles, EveryVocabFileParses) {
   EXPECT_GE(bpe, 5);
 }
 
-void expect_tokenizer_vectors(const std::string& vocab_name) {
-  const fs::path vocab = LlamaCppModels::get().dir() / vocab_name;
-  const gg::GgufReader reader(vocab);
-  const gg::SpmTokenizer tokenizer = gg::SpmTokenizer::from_gguf(reader.file(), vocab.string());
-  // test-tokenizer-0's format: texts separated by "\n__ggml_vocab_test__\n", one line of ids per text.
+// test-tokenizer-0's format: texts separated by "\n__ggml_vocab_test__\n", one line of ids per text.
+template <class Encode>
+void expect_vectors(const fs::path& vocab, const Encode& encode) {
   const std::string inputs = read_text(vocab.string() + ".inp");
   const std::string separator = "\n__ggml_vocab_test__\n";
   std::vector<std::string> texts;
@@ -120,12 +79,61 @@ void expect_tokenizer_vectors(const std::string& vocab_name) {
     while (!want.empty() && want.back() == ' ') want.pop_back();
     while (!want.empty() && want.front() == ' ') want.erase(0, 1);
     std::string got;
-    for (const int32_t id : tokenizer.encode(text)) got += (got.empty() ? "" : " ") + std::to_string(id);
+    for (const int32_t id : encode(text)) {
+      if (!got.empty()) got += ' ';
+      got += std::to_string(id);
+    }
     EXPECT_EQ(got, want) << "text '" << text << "'";
     matched += got == want;
   }
-  std::printf("%s: %d of %zu llama.cpp tokenizer vectors reproduced\n", vocab_name.c_str(), matched, texts.size());
+  std::printf("%s: %d of %zu llama.cpp tokenizer vectors reproduced\n", vocab.filename().c_str(), matched, texts.size());
   EXPECT_GE(texts.size(), 40u);
+}
+
+void expect_tokenizer_vectors(const std::string& vocab_name) {
+  const fs::path vocab = LlamaCppModels::get().dir() / vocab_name;
+  const gg::GgufReader reader(vocab);
+  const gg::SpmTokenizer tokenizer = gg::SpmTokenizer::from_gguf(reader.file(), vocab.string());
+  expect_vectors(vocab, [&](const std::string& text) { return tokenizer.encode(text); });
+}
+
+// Byte-level BPE ("gpt2" vocabularies); parse_special = false: control tokens stay text.
+void expect_bpe_vectors(const std::string& vocab_name) {
+  const fs::path vocab = LlamaCppModels::get().dir() / vocab_name;
+  const gg::GgufReader reader(vocab);
+  const qforge::exporters::tokenizers::BpeTokenizer tokenizer =
+      qforge::exporters::tokenizers::bpe_tokenizer_from_gguf(reader.file(), vocab.string());
+  expect_vectors(vocab, [&](const std::string& text) {
+    const std::vector<int32_t> ids = tokenizer.encode(text, false);
+    EXPECT_EQ(tokenizer.decode(ids), text);  // byte-level BPE loses nothing
+    return ids;
+  });
+}
+
+TEST(LlamaCppVocabFiles, BpeTokenizerReproducesLlama3Vectors) {
+  REQUIRE_LLAMACPP_MODELS();
+  expect_bpe_vectors("ggml-vocab-llama-bpe.gguf");
+}
+
+TEST(LlamaCppVocabFiles, BpeTokenizerReproducesQwen2Vectors) {
+  REQUIRE_LLAMACPP_MODELS();
+  expect_bpe_vectors("ggml-vocab-qwen2.gguf");
+}
+
+// Llama 2's vocabulary as the SentencePiece-style BPE of an HF tokenizer.json (merges from the scores,
+// byte fallback) tokenizes like SentencePiece itself.
+TEST(LlamaCppVocabFiles, SentencePieceStyleBpeReproducesLlamaSpmVectors) {
+  REQUIRE_LLAMACPP_MODELS();
+  const fs::path vocab = LlamaCppModels::get().dir() / "ggml-vocab-llama-spm.gguf";
+  const gg::GgufReader reader(vocab);
+  const qforge::exporters::tokenizers::BpeTokenizer tokenizer =
+      qforge::exporters::tokenizers::sentencepiece_bpe_from_gguf(reader.file(), vocab.string());
+  expect_vectors(vocab, [&](const std::string& text) { return tokenizer.encode(text, false); });
+}
+
+TEST(LlamaCppVocabFiles, BpeTokenizerReproducesGpt2Vectors) {
+  REQUIRE_LLAMACPP_MODELS();
+  expect_bpe_vectors("ggml-vocab-gpt-2.gguf");
 }
 
 TEST(LlamaCppVocabFiles, SpmTokenizerReproducesLlamaSpmVectors) {

@@ -246,6 +246,20 @@ TEST(StudyMarkdown, FloatControlAndPostTrainingMethods) {
   expect_line(md, "| int3 | 3 | QAT (minmax) | 1.5800 | -0.0200 |");  // the control is a baseline, not a cell
 }
 
+TEST(StudyMarkdown, PostTrainingOnTheControlAndTheRatioOfGaps) {
+  // GPTQ run on the control: its Δ is over the control (1.55), and QAT's best gap over the control
+  // (qat:seq 1.56, +0.01) is stated as a ratio of GPTQ's (+0.04).
+  StudyReportOptions options{"LM study", "validation loss", false, "", ""};
+  const std::vector<StudyResult> results{cell("fp32", "fp32", "", 32, 1.60),        cell("fp32", "fp32_control", "", 32, 1.55),
+                                         cell("int2", "gptq", "minmax", 2, 1.64),    cell("int2", "qat", "minmax", 2, 1.58),
+                                         cell("int2", "qat:seq", "minmax", 2, 1.56), cell("int2", "gptq on control", "minmax", 2, 1.59)};
+  const std::string md = study_report_markdown(results, options);
+  expect_line(md, "| observer | FP32 | QAT | Δ QAT | GPTQ | Δ GPTQ | QAT:SEQ | Δ QAT:SEQ | GPTQ ON CONTROL | "
+                  "Δ GPTQ ON CONTROL vs control | Δ QAT vs control | Δ QAT:SEQ vs control |");
+  expect_line(md, "| minmax | 1.6000 | 1.5800 | -0.0200 | 1.6400 | +0.0400 | **1.5600** | -0.0400 | 1.5900 | +0.0400 | +0.0300 | +0.0100 |");
+  expect_line(md, "On int2, the best QAT cell QAT:SEQ is +0.0100 over the FP32 control, 0.25x the gap of GPTQ ON CONTROL (+0.0400).");
+}
+
 StudyResult seeded(StudyResult r, uint64_t seed) {
   r.seed = seed;
   return r;

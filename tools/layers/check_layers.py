@@ -31,8 +31,8 @@ ALLOWED = {
 }
 
 # The exporters headers trainers may include: GGUF type mix, vocabulary, import (reader, names, SPM
-# tokenizer; HF folder reader), LoRA adapters as data and their loading, and the plain data a run hands
-# to exporters.
+# tokenizer; BPE tokenizers of GGUF gpt2 vocabularies and tokenizer.json; HF folder reader), LoRA adapters
+# as data and their loading, and the plain data a run hands to exporters.
 ALLOWED_EXPORTERS = {
     "exporters/model_export.h",
     "exporters/gguf/llama_type_mix.h",
@@ -40,6 +40,8 @@ ALLOWED_EXPORTERS = {
     "exporters/gguf/llama_gguf_import.h",
     "exporters/gguf/gguf_reader.h",
     "exporters/gguf/spm_tokenizer.h",
+    "exporters/tokenizers/gguf_bpe.h",
+    "exporters/tokenizers/tokenizer_json.h",
     "exporters/lora/lora_adapter.h",
     "exporters/lora/apply_lora.h",
     "exporters/hf/hf_config.h",  # the import side of Hugging Face model folders

@@ -1,5 +1,6 @@
 #include "trainers/study/study.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -56,6 +57,8 @@ class StudyRunner {
   StudyRunner(const config::StudyConfig& study, const fs::path& output_dir);
   void run_baselines();
   void run_method(const StudyMethod& method, const std::string& scheme);
+  // A post-training method on the FP32 control of each seed (StudyConfig.control_methods).
+  void run_on_control(const StudyMethod& method, const std::string& scheme);
   // The run a QAT cell trains: `qat` ("qat" or "qat:<estimator>") on `scheme`, from `start`.
   config::RunConfig qat_cell_config(const std::string& qat, const std::string& scheme, const fs::path& start, Seed seed) const;
   RunResult base;  // the float run
@@ -67,7 +70,9 @@ class StudyRunner {
   std::vector<Seed> seeds_for(const StudyMethod& method) const;
   fs::path cell_dir(const std::string& method, const std::string& scheme, const std::string& observer, Seed seed) const;
   config::RunConfig qat_config(const config::QuantizationConfig& rules, const fs::path& start, Seed seed) const;
-  fs::path ptq_cell(const std::string& method, const std::string& scheme, const std::string& observer, Seed seed);
+  fs::path control_dir(Seed seed) const { return cell_dir("fp32-control", "", "", seed); }
+  fs::path ptq_cell(const std::string& method, const std::string& scheme, const std::string& observer, Seed seed,
+                    bool on_control = false);
   void qat_cell(const StudyMethod& method, const std::string& scheme, Seed seed);
   void add(const RunResult& run, const std::string& scheme, const std::string& method, const std::string& observer,
            double bits, double seconds, const fs::path& dir, Seed seed);
@@ -152,20 +157,23 @@ void StudyRunner::run_baselines() {
   StudyMethod control;
   control.qat = "qat";
   for (const Seed seed : seeds_for(control)) {
-    const fs::path dir = cell_dir("fp32-control", "", "", seed);
+    const fs::path dir = control_dir(seed);
     RunResult run;
     const double seconds = timed([&] { run = train(qat_config(config::QuantizationConfig(), float_run_, seed), {dir, false, 0}); });
     add(run, "fp32", "fp32_control", "", 32.0, seconds, dir, seed);
   }
 }
 
-// One post-training cell from the float run ("ptq": round to nearest with `observer`); a cell this
-// study already ran is not run again (a QAT start and its own column share it).
-fs::path StudyRunner::ptq_cell(const std::string& method, const std::string& scheme, const std::string& observer, Seed seed) {
-  const fs::path dir = cell_dir(method, scheme, observer, seed);
+// One post-training cell from the float run ("ptq": round to nearest with `observer`), or from the
+// seed's FP32 control; a cell this study already ran is not run again (a QAT start and its own column
+// share it).
+fs::path StudyRunner::ptq_cell(const std::string& method, const std::string& scheme, const std::string& observer, Seed seed,
+                               bool on_control) {
+  const std::string label = on_control ? method + kOnControlSuffix : method;
+  const fs::path dir = cell_dir(label, scheme, observer, seed);
   if (!ptq_done_.insert(dir).second) return dir;
   PtqOptions options;
-  options.float_run = float_run_;
+  options.float_run = on_control ? control_dir(seed) : float_run_;
   options.output_dir = dir;
   options.quantization = scheme_rules(observer.empty() ? scheme : scheme + ":" + observer, input_, keep_float_);
   options.calibration_batches = study_.calibration_batches();
@@ -179,7 +187,7 @@ fs::path StudyRunner::ptq_cell(const std::string& method, const std::string& sch
   const double seconds = timed([&] { run = post_training_quantize(options); });
   // A registry method's cell sits on the row of the scheme's own observer, as QAT's does.
   const double bits = run.bits_per_weight.value_or(fakequant::parse_scheme(scheme).bits_per_element());
-  add(run, scheme, method, observer.empty() ? scheme_observer(scheme) : observer, bits, seconds, dir, seed);
+  add(run, scheme, label, observer.empty() ? scheme_observer(scheme) : observer, bits, seconds, dir, seed);
   return dir;
 }
 
@@ -208,6 +216,12 @@ void StudyRunner::run_method(const StudyMethod& method, const std::string& schem
       ptq_cell(method.label, scheme, "", seed);
     }
   }
+}
+
+void StudyRunner::run_on_control(const StudyMethod& method, const std::string& scheme) {
+  StudyMethod control;
+  control.qat = "qat";
+  for (const Seed seed : seeds_for(control)) ptq_cell(method.label, scheme, "", seed, true);
 }
 
 // The QAT methods trained from the float run ("qat", "qat:lsq", ...): the budget split's default methods.
@@ -240,6 +254,15 @@ std::vector<StudyMethod> checked_methods(const config::StudyConfig& study) {
   for (const StudyMethod& m : methods) {
     if (!m.scheme.empty()) quantizer_spec(config_of(m.scheme), "study.methods '" + m.label + "@" + m.scheme + "'");
   }
+  for (const std::string& text : study.control_methods()) {
+    const StudyMethod m = parse_study_method(text);
+    const bool any_qat = std::any_of(methods.begin(), methods.end(), [](const StudyMethod& x) { return !x.qat.empty(); });
+    if (!m.qat.empty() || m.ptq == "ptq" || !any_qat) {
+      throw std::invalid_argument("study.control_methods: '" + text + "': a post-training method other than ptq (rtn, gptq:act_order, ...), "
+                                  "in a study with a QAT method (the FP32 control runs only then)");
+    }
+    if (!m.scheme.empty()) quantizer_spec(config_of(m.scheme), "study.control_methods '" + text + "'");
+  }
   if (study.has_input()) quantizer_spec(study.input(), "study.input");
   (void)plan_budget_split(study, qat_from_float(methods));
   return methods;
@@ -267,6 +290,10 @@ std::vector<StudyResult> run_study(const config::StudyConfig& study, const std::
   }
   for (const StudyMethod& method : methods) {
     if (!method.scheme.empty()) runner.run_method(method, method.scheme);
+  }
+  for (const std::string& text : study.control_methods()) {
+    const StudyMethod method = parse_study_method(text);
+    for (const std::string& scheme : study_method_schemes(method, weight_schemes)) runner.run_on_control(method, scheme);
   }
   const std::vector<BudgetSplitResult> split = run_budget_split(
       study, output_dir, qat_from_float(methods),

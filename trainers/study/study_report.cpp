@@ -56,6 +56,11 @@ std::string markdown_cell(const std::string& text) {
   return cell;
 }
 
+bool on_control(const std::string& method) {
+  const std::string suffix = kOnControlSuffix;
+  return method.size() > suffix.size() && method.compare(method.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 bool is_baseline(const StudyResult& r) { return r.method == kBaselineMethod || r.method == kControlMethod; }
 
 const StudyResult* find_control(const std::vector<StudyResult>& results) {
@@ -166,7 +171,7 @@ void append_scheme_table(std::ostringstream& md, const std::vector<StudyResult>&
   md << "\n\n| observer | FP32 |";
   for (size_t i = 0; i < present.size(); ++i) {
     const std::string label = method_label(present[i]) + (same_bits ? "" : " (" + printf_number("%.3g", bits[i]) + " bits)");
-    md << ' ' << label << " | Δ " << method_label(present[i]) << " |";
+    md << ' ' << label << " | Δ " << method_label(present[i]) << (on_control(present[i]) ? " vs control" : "") << " |";
   }
   const StudyResult* control = find_control(results);
   std::vector<std::string> trained;
@@ -188,7 +193,7 @@ void append_scheme_table(std::ostringstream& md, const std::vector<StudyResult>&
       }
       const bool is_best = best && r->metric == best->metric;  // ties are all bold
       md << ' ' << (is_best ? "**" + metric_text(*r) + "**" : metric_text(*r)) << " | "
-         << delta_to(baseline, r->metric) << " |";
+         << delta_to(on_control(m) ? control : baseline, r->metric) << " |";
     }
     for (const std::string& m : trained) md << ' ' << (row.cell(m) ? delta_to(control, row.cell(m)->metric) : kMissingCell) << " |";
     md << '\n';
@@ -210,6 +215,27 @@ void append_qat_vs_ptq(std::ostringstream& md, const std::vector<StudyResult>& r
   }
   if (pairs > 0) {
     md << "QAT beats PTQ in " << qat_wins << " of " << pairs << " pairs with the same scheme and observer.\n\n";
+  }
+}
+
+// QAT's gap over the control against a post-training method's gap over the same control (both from a
+// model trained for the same steps): the ratio the study exists to measure, per scheme.
+void append_control_ratios(std::ostringstream& md, const std::vector<StudyResult>& results,
+                           const std::vector<std::string>& schemes, bool higher_is_better) {
+  const StudyResult* control = find_control(results);
+  if (!control) return;
+  const auto gap = [&](const StudyResult& r) { return higher_is_better ? control->metric - r.metric : r.metric - control->metric; };
+  for (const std::string& scheme : schemes) {
+    const StudyResult* qat = nullptr;
+    for (const StudyResult& r : results)
+      if (r.scheme == scheme && trains(r.method) && std::isfinite(r.metric) && (!qat || gap(r) < gap(*qat))) qat = &r;
+    if (!qat) continue;
+    for (const StudyResult& r : results) {
+      if (r.scheme != scheme || !on_control(r.method) || !(gap(r) > 0)) continue;
+      md << "On " << scheme << ", the best QAT cell " << method_label(qat->method) << " is " << signed_fixed4(gap(*qat))
+         << " over the FP32 control, " << printf_number("%.2f", gap(*qat) / gap(r)) << "x the gap of "
+         << method_label(r.method) << " (" << signed_fixed4(gap(r)) << ").\n\n";
+    }
   }
 }
 
@@ -239,6 +265,7 @@ void append_best_cells(std::ostringstream& md, const std::vector<StudyResult>& r
        << " vs FP32). Part of QAT's gain over FP32 is this extra training; the \"Δ QAT vs control\" columns "
           "take it out.\n\n";
   }
+  append_control_ratios(md, results, schemes, options.higher_is_better);
 }
 
 // A fenced code block whose fence is longer than any backtick run inside the text (CommonMark 4.5).
@@ -253,56 +280,6 @@ void append_fenced(std::ostringstream& md, const std::string& text, const std::s
 }
 
 }  // namespace
-
-std::vector<StudyResult> aggregate_seeds(const std::vector<StudyResult>& results) {
-  std::vector<StudyResult> cells;
-  std::vector<std::vector<const StudyResult*>> members;
-  for (const StudyResult& r : results) {
-    size_t i = 0;
-    for (; i < cells.size(); ++i) {
-      const StudyResult& c = cells[i];
-      if (c.scheme != r.scheme || c.method != r.method || c.observer != r.observer || !r.seed) continue;
-      const auto& m = members[i];
-      if (std::none_of(m.begin(), m.end(), [&](const StudyResult* x) { return !x->seed || *x->seed == *r.seed; })) break;
-    }
-    if (i == cells.size()) {
-      cells.push_back(r);
-      members.emplace_back();
-    }
-    members[i].push_back(&r);
-  }
-  for (size_t i = 0; i < cells.size(); ++i) {
-    const auto& m = members[i];
-    if (m.size() < 2) continue;
-    StudyResult& c = cells[i];
-    const double n = static_cast<double>(m.size());
-    double metric = 0, loss = 0, accuracy = 0, seconds = 0, bits = 0, squares = 0;
-    for (const StudyResult* r : m) {
-      metric += r->metric, loss += r->loss, accuracy += r->accuracy.value_or(0), seconds += r->seconds;
-      bits += r->bits_per_weight;  // SpQR's outlier count, hence its bits, varies with the calibration
-    }
-    c.metric = metric / n, c.loss = loss / n, c.seconds = seconds, c.bits_per_weight = bits / n;
-    c.runs = static_cast<int>(m.size());
-    if (c.accuracy) c.accuracy = accuracy / n;
-    for (const StudyResult* r : m) squares += (r->metric - c.metric) * (r->metric - c.metric);
-    c.metric_sd = std::sqrt(squares / (n - 1));
-    c.seed.reset();
-  }
-  return cells;
-}
-
-std::string study_results_csv(const std::vector<StudyResult>& results) {
-  // RFC 4180 asks for CRLF; plain LF is what every CSV reader (pandas, Python csv, R) also accepts
-  // and what shell tools expect. Fields with line breaks are quoted either way.
-  std::string csv = "scheme,method,observer,bits_per_weight,metric,loss,accuracy,seconds,run_dir,seed\n";
-  for (const StudyResult& r : results) {
-    csv += csv_field(r.scheme) + ',' + csv_field(r.method) + ',' + csv_field(r.observer) + ',' +
-           exact_number(r.bits_per_weight) + ',' + exact_number(r.metric) + ',' + exact_number(r.loss) + ',' +
-           (r.accuracy ? exact_number(*r.accuracy) : "") + ',' + exact_number(r.seconds) + ',' +
-           csv_field(r.run_dir) + ',' + (r.seed ? std::to_string(*r.seed) : "") + '\n';
-  }
-  return csv;
-}
 
 std::string study_report_markdown(const std::vector<StudyResult>& runs, const StudyReportOptions& options) {
   const std::vector<StudyResult> results = aggregate_seeds(runs);

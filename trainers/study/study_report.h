@@ -26,6 +26,10 @@ struct StudyResult {
   double metric_sd = 0.0;
 };
 
+// The method suffix of a post-training cell run on the FP32 control (StudyConfig.control_methods):
+// its Δ is taken over the control, and QAT's gap over the control is compared with it.
+inline constexpr const char* kOnControlSuffix = " on control";
+
 struct StudyReportOptions {
   std::string title;
   std::string metric_name;  // e.g. "accuracy" or "validation loss"

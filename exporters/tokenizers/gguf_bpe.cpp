@@ -1,0 +1,92 @@
+// GGUF "gpt2" vocabularies -> BpeTokenizer (gguf_bpe.h).
+#include "exporters/tokenizers/gguf_bpe.h"
+
+#include <stdexcept>
+
+namespace qforge::exporters::tokenizers {
+namespace {
+
+namespace gg = qforge::exporters::gguf;
+
+// llama.h enum llama_token_type.
+constexpr int32_t kControl = 3;
+constexpr int32_t kUserDefined = 4;
+
+[[noreturn]] void fail(const std::string& source, const std::string& what) {
+  throw std::invalid_argument("bpe tokenizer: " + source + ": " + what);
+}
+
+const gg::Array* array_of(const gg::GgufFile& file, const std::string& key, const std::string& source, bool required) {
+  const gg::Value* value = file.find(key);
+  if (value == nullptr) {
+    if (required) fail(source, "missing key " + key);
+    return nullptr;
+  }
+  const gg::Array* array = value->get_if<gg::Array>();
+  if (array == nullptr)
+    fail(source, "key " + key + " has type " + std::string(gg::value_type_name(value->type())) + ", expected an array");
+  return array;
+}
+
+std::vector<std::string> strings_of(const gg::Array& array, const std::string& key, const std::string& source) {
+  std::vector<std::string> out;
+  out.reserve(array.elements.size());
+  for (const gg::Value& v : array.elements) {
+    const std::string* text = v.get_if<std::string>();
+    if (text == nullptr)
+      fail(source, "key " + key + " holds " + std::string(gg::value_type_name(v.type())) + " elements, expected string");
+    out.push_back(*text);
+  }
+  return out;
+}
+
+std::string string_of(const gg::GgufFile& file, const std::string& key) {
+  const gg::Value* value = file.find(key);
+  const std::string* text = value == nullptr ? nullptr : value->get_if<std::string>();
+  return text == nullptr ? "" : *text;
+}
+
+}  // namespace
+
+std::string gguf_tokenizer_model(const gg::GgufFile& file) { return string_of(file, "tokenizer.ggml.model"); }
+
+BpeTokenizer bpe_tokenizer_from_gguf(const gg::GgufFile& file, const std::string& source) {
+  if (gguf_tokenizer_model(file) != "gpt2")
+    fail(source, "tokenizer.ggml.model is '" + gguf_tokenizer_model(file) + "', expected \"gpt2\" (byte-level BPE)");
+  const std::string pre_name = string_of(file, "tokenizer.ggml.pre");
+  const std::optional<PreTokenizer> pre = pre_tokenizer_from_gguf_name(pre_name);
+  if (!pre) fail(source, "tokenizer.ggml.pre '" + pre_name + "' is not one of gpt-2, llama-bpe, qwen2");
+  std::vector<std::string> tokens = strings_of(*array_of(file, "tokenizer.ggml.tokens", source, true), "tokenizer.ggml.tokens", source);
+  std::vector<std::pair<std::string, std::string>> merges;
+  const std::string merges_key = "tokenizer.ggml.merges";
+  for (const std::string& merge : strings_of(*array_of(file, merges_key, source, true), merges_key, source)) {
+    // llama.cpp splits at the first ' ' after position 0 (a token may itself start with ' ').
+    const size_t space = merge.find(' ', 1);
+    if (space == std::string::npos) fail(source, merges_key + " entry '" + merge + "' has no space");
+    merges.emplace_back(merge.substr(0, space), merge.substr(space + 1));
+  }
+  std::vector<AddedToken> added;
+  const std::string types_key = "tokenizer.ggml.token_type";
+  if (const gg::Array* types = array_of(file, types_key, source, false)) {
+    if (types->elements.size() != tokens.size())
+      fail(source, types_key + " has " + std::to_string(types->elements.size()) + " entries for " +
+                       std::to_string(tokens.size()) + " tokens");
+    for (size_t id = 0; id < tokens.size(); ++id) {
+      const int32_t* type = types->elements[id].get_if<int32_t>();
+      if (type == nullptr) fail(source, types_key + " holds non-i32 elements");
+      if ((*type == kControl || *type == kUserDefined) && !tokens[id].empty())
+        added.push_back({static_cast<int32_t>(id), tokens[id], *type == kControl, false, false});
+    }
+  }
+  BpeOptions options;
+  options.flavour = BpeFlavour::kByteLevel;
+  options.pre = *pre;
+  options.ignore_merges = *pre == PreTokenizer::kLlama3;  // llama_vocab::impl::load, "llama-bpe"
+  try {
+    return BpeTokenizer(std::move(tokens), merges, std::move(added), options);
+  } catch (const std::invalid_argument& e) {
+    fail(source, e.what());
+  }
+}
+
+}  // namespace qforge::exporters::tokenizers
