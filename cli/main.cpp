@@ -80,7 +80,7 @@ void add_generate(CLI::App& app, Arguments& args) {
   CLI::Option* prompt = gen->add_option("--prompt", args.generate.prompt, "Text to continue");
   CLI::Option* prompt_tokens =
       gen->add_option("--prompt-tokens", args.generate.prompt_tokens,
-                      "Token ids to continue, comma-separated (prints ids; for --hf until tokenizer.json is read)")
+                      "Token ids to continue, comma-separated (prints ids; --hf folders without tokenizer.json take only these)")
           ->delimiter(',');
   prompt->excludes(prompt_tokens);
   gen->add_option("-n,--tokens", args.generate.max_new_tokens, "Tokens to sample")->capture_default_str();

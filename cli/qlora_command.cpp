@@ -13,7 +13,7 @@ namespace tr = qforge::trainers;
 void add_qlora(CLI::App& app, QloraArguments& args) {
   CLI::App* q = app.add_subcommand("qlora", "Fine-tune LoRA adapters on a frozen, quantized base (QLoRA)");
   q->add_option("--base", args.base, "The frozen base: a qforge run folder, a llama.cpp .gguf file or a Hugging Face model folder "
-                                    "(config.json + safetensors; data as token ids, --set model.llama.max_position_embeddings=N)")->required();
+                                    "(config.json + safetensors; text data use its tokenizer.json, --set model.llama.max_position_embeddings=N)")->required();
   q->add_option("-c,--config", args.config_path,
                 "Run config (data, optimizer, schedule, trainer, lora sections; model is taken from the base)")
       ->required()

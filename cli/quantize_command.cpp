@@ -72,7 +72,7 @@ void add_quantize(CLI::App& app, QuantizeArguments& args) {
       q->add_option("--checkpoint", args.checkpoint, "Float run folder holding checkpoint.bin")->check(CLI::ExistingDirectory);
   CLI::Option* hf = q->add_option("--hf", args.hf,
                                   "Or a Hugging Face model folder (Llama, Mistral, Qwen2); --config then gives the whole run "
-                                  "(data.text with token ids, model.llama.max_position_embeddings, trainer)")
+                                  "(data.text: text for its tokenizer.json or token ids, model.llama.max_position_embeddings, trainer)")
                         ->check(CLI::ExistingDirectory);
   checkpoint->excludes(hf);
   q->add_option("--scheme", args.scheme, "Weight scheme, e.g. int4:channel or int4:g32:mse (or quantization.rules in --config)");

@@ -25,6 +25,10 @@ namespace qforge::exporters {
 struct LlamaExport {
   std::shared_ptr<layers::LlamaForCausalLM> model;
   std::vector<std::string> vocabulary;         // token strings by output id
+  // The run's tokenizer, for formats that store one (HF tokenizer.json, exporters/hf/hf_tokenizer_export.h):
+  // "char", "byte", "hf" (then `tokenizer_json` is the tokenizer.json text it trained with) or "ids" (none).
+  std::string tokenizer_kind;
+  std::string tokenizer_json;
   std::map<std::string, uint32_t> ggml_types;  // parameter name -> ggml type id it trained with
   std::string preset;                          // the run's quantization.preset ("" when none)
   std::vector<std::string> notes;              // one line per quantizer the file cannot express

@@ -10,6 +10,7 @@
 #include "data/char_tokenizer.h"
 #include "exporters/gguf/llama_vocabulary.h"
 #include "exporters/hf/hf_config.h"
+#include "trainers/hf_text_tokenizer.h"
 
 namespace qforge::trainers {
 
@@ -91,13 +92,16 @@ layers::LlamaConfig llama_config(const config::LlamaConfig& llama, int64_t token
 std::unique_ptr<data::Tokenizer> restore_tokenizer(const std::string& kind, const std::string& vocabulary) {
   if (kind == "byte") return std::make_unique<data::ByteTokenizer>();
   if (kind == "char") return std::make_unique<data::CharTokenizer>(data::CharTokenizer::from_vocabulary(vocabulary));
-  throw std::invalid_argument("data.text.tokenizer: '" + kind + "' is not char or byte");
+  if (kind == "hf") return std::make_unique<HfTextTokenizer>(vocabulary, "the run's tokenizer.json");
+  throw std::invalid_argument("data.text.tokenizer: '" + kind + "' is not char, byte or hf");
 }
 
 std::vector<std::string> token_strings(const std::string& kind, const data::Tokenizer& tokenizer) {
   std::vector<std::string> out;
   for (int64_t id = 0; id < tokenizer.vocab_size(); ++id) {
-    if (kind == "byte") {
+    if (const auto* hf = dynamic_cast<const HfTextTokenizer*>(&tokenizer)) {
+      out.push_back(hf->bpe().token(static_cast<int32_t>(id)));  // the file's token text
+    } else if (kind == "byte") {
       char buf[8];
       std::snprintf(buf, sizeof buf, "<0x%02X>", static_cast<unsigned>(id));
       out.emplace_back(buf);

@@ -19,10 +19,11 @@ std::string corpus_part(const std::string& corpus, const config::TextData& text)
 // Hugging Face-style Llama config from the run config, defaults filled in.
 layers::LlamaConfig llama_config(const config::LlamaConfig& llama, int64_t tokenizer_vocab, uint64_t seed);
 
-// The tokenizer a run saved ("char" with its vocabulary, or "byte").
+// The tokenizer a run saved ("char" with its vocabulary, "byte", or "hf" with its tokenizer.json text).
 std::unique_ptr<data::Tokenizer> restore_tokenizer(const std::string& kind, const std::string& vocabulary);
 
-// Token strings by id as a GGUF vocabulary names them: byte tokens "<0xXX>", chars as UTF-8.
+// Token strings by id as a GGUF vocabulary names them: byte tokens "<0xXX>", chars as UTF-8 (an "hf"
+// tokenizer: the tokenizer.json's token texts).
 std::vector<std::string> token_strings(const std::string& kind, const data::Tokenizer& tokenizer);
 // The model's output size: the tokenizer's, or with model.llama.reserve_gguf_tokens the GGUF export's
 // token count (run_config.proto).

@@ -10,6 +10,7 @@
 #include "data/fortunes_corpus.h"
 #include "data/token_file.h"
 #include "layers/dropout.h"
+#include "trainers/hf_text_tokenizer.h"
 #include "trainers/language_model_setup.h"
 #include "trainers/lora_model.h"
 
@@ -45,7 +46,7 @@ LanguageModelTask::LanguageModelTask(const config::RunConfig& config)
       context_(config.model().llama().max_position_embeddings()),
       seed_(config.trainer().seed()) {
   const config::TextData& text = config.data().text();
-  tokenizer_kind_ = text.tokenizer().empty() ? "char" : text.tokenizer();
+  tokenizer_kind_ = text_tokenizer_kind(config);
   data::TokenIds tokens;
   int64_t vocab = 0;
   std::vector<std::string> output_tokens;  // by output id, for checking a LoRA base's vocabulary
@@ -56,6 +57,7 @@ LanguageModelTask::LanguageModelTask(const config::RunConfig& config)
   } else {
     const std::string corpus = text.corpus().empty() ? data::load_fortunes_corpus() : data::read_text_file(text.corpus());
     if (tokenizer_kind_ == "char") vocabulary_ = data::CharTokenizer::from_corpus(corpus).vocabulary_utf8();
+    if (tokenizer_kind_ == "hf") vocabulary_ = hf_tokenizer_json_text(config);  // the file's text, kept in the checkpoint
     const auto tokenizer = restore_tokenizer(tokenizer_kind_, vocabulary_);
     tokens = tokenizer->encode(corpus_part(corpus, text));
     vocab = output_vocabulary(config.model().llama(), tokenizer_kind_, *tokenizer);

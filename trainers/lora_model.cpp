@@ -55,7 +55,7 @@ FloatBase read_float_base(const std::string& base) {
     return {imported.model, imported.tokens};
   }
   check_base_exists(base);
-  // An HF folder brings no vocabulary qforge reads yet (tokenizer.json): the data are token ids.
+  // An HF folder's vocabulary is its tokenizer.json, which the run's data use (trainers/hf_text_tokenizer.h).
   if (is_hf_base(base)) return {exporters::hf::read_hf_model(base).model, {}};
   exporters::LlamaExport restored = restore_language_model(base);
   return {restored.model, restored.vocabulary};

@@ -87,8 +87,9 @@ FloatSource open_float_source(const PtqOptions& options) {
   }
   source.config = options.hf_run;
   if (!source.config.model().has_llama() || !source.config.data().has_text())
-    throw std::invalid_argument("quantize --hf " + options.hf_model.string() + ": --config must give data.text (token ids) "
-                                "and model.llama.max_position_embeddings (the calibration context)");
+    throw std::invalid_argument("quantize --hf " + options.hf_model.string() + ": --config must give data.text (text for "
+                                "the folder's tokenizer.json, or token ids) and model.llama.max_position_embeddings "
+                                "(the calibration context)");
   config::LlamaConfig* llama = source.config.mutable_model()->mutable_llama();
   if (!llama->hf().empty() && llama->hf() != options.hf_model.string())
     throw std::invalid_argument("quantize --hf " + options.hf_model.string() + ": --config's model.llama.hf names " + llama->hf());

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <stdexcept>
 
@@ -16,6 +18,7 @@
 #include "fakequant/qat.h"
 #include "layers/linear.h"
 #include "trainers/gguf_qat.h"
+#include "trainers/hf_text_tokenizer.h"
 #include "trainers/language_model_setup.h"
 #include "trainers/lora_model.h"
 #include "trainers/quantization_setup.h"
@@ -132,6 +135,8 @@ exporters::LlamaExport restore_language_model(const fs::path& dir) {
   const LanguageModelRun lm = language_model_run(run, "export", /*ids_allowed=*/true);
   exporters::LlamaExport out = is_lora_run(run.config) ? merged_lora_weights(run, lm) : quantized_weights(run, lm);
   out.vocabulary = lm.output_tokens;
+  out.tokenizer_kind = run.metadata("tokenizer");
+  if (out.tokenizer_kind == "hf") out.tokenizer_json = run.metadata("tokenizer.vocabulary");
   if (!run.config.model().llama().reserve_gguf_tokens())
     out.gguf_notes.push_back("the model was trained without model.llama.reserve_gguf_tokens: the control and byte tokens the "
                         "GGUF vocabulary needs get zero output rows (logit 0) and take probability mass in llama.cpp");
@@ -242,16 +247,6 @@ void check_one_source(const ModelSource& source) {
     throw std::invalid_argument("give exactly one of --checkpoint DIR, --gguf FILE and --hf DIR");
 }
 
-// tokenizer.json is not read yet (issue 17's tokenizer step): ids only.
-void set_hf_tokenizer(LoadedModel& out, const std::string& dir, int64_t vocab_size) {
-  out.vocab_size = vocab_size;
-  out.encode = [dir](std::string_view) -> std::vector<int64_t> {
-    throw std::invalid_argument("--hf " + dir + ": reading tokenizer.json is not supported yet; give token ids "
-                                "(probs --tokens, generate --prompt-tokens)");
-  };
-  out.decode = nullptr;
-}
-
 void set_gguf_tokenizer(LoadedModel& out, const gg::GgufReader& reader, const std::string& path) {
   // tokenizer.ggml.model "gpt2": byte-level BPE (exporters/tokenizers); otherwise SentencePiece.
   if (exporters::tokenizers::gguf_tokenizer_model(reader.file()) == "gpt2") {
@@ -297,6 +292,25 @@ void set_run_tokenizer(LoadedModel& out, std::shared_ptr<const data::Tokenizer> 
     }
     return tokenizer->decode(data::TokenIds(ids.begin(), ids.end()));
   };
+}
+
+// An HF folder's tokenizer.json (trainers/hf_text_tokenizer.h); without one, token ids only. Ids the
+// model has no row for are outside the vocabulary either way.
+void set_hf_tokenizer(LoadedModel& out, const std::string& dir, int64_t model_vocab) {
+  const fs::path path = fs::path(dir) / "tokenizer.json";
+  if (fs::is_regular_file(path)) {
+    std::ifstream in(path, std::ios::binary);
+    const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    set_run_tokenizer(out, std::make_shared<const HfTextTokenizer>(text, path.string()), dir);
+    out.vocab_size = std::min(out.vocab_size, model_vocab);
+    return;
+  }
+  out.vocab_size = model_vocab;
+  out.encode = [dir](std::string_view) -> std::vector<int64_t> {
+    throw std::invalid_argument("--hf " + dir + ": the folder has no tokenizer.json; give token ids "
+                                "(probs --tokens, generate --prompt-tokens)");
+  };
+  out.decode = nullptr;
 }
 
 LoadedModel load_base_model(const ModelSource& source) {

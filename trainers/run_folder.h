@@ -110,8 +110,8 @@ struct LoadedModel {
 // differs from its token_embd rows. With `lora`, the adapter is merged into the loaded FP32
 // (dequantized) weights as llama.cpp applies it: W + lora_scale · alpha / r · B A (docs/gguf.md §10).
 LoadedModel load_model(const ModelSource& source);
-// An HF folder's vocabulary is config.json's vocab_size; its tokenizer.json is not read yet, so `encode`
-// throws saying so (give token ids) and `decode` is null.
+// An HF folder's tokenizer is its tokenizer.json (trainers/hf_text_tokenizer.h), ids limited to config.json's
+// vocab_size; a folder without one has ids only (`encode` throws saying so, `decode` is null).
 // Only the tokenizer (no weights are read): for `qforge tokenize` on vocabulary-only GGUF files.
 LoadedModel load_tokenizer(const ModelSource& source);
 

@@ -24,6 +24,11 @@ LlamaExportOptions llama_export_options(const LlamaExport& run, const std::strin
 std::string export_llama_gguf(const ExportSource& source, const ExportOptions& options, const std::filesystem::path& out) {
   if (!source.model) throw std::logic_error("gguf export: the source has no model");
   const LlamaExport& lm = *source.model;
+  if (lm.tokenizer_kind == "hf" || lm.tokenizer_kind == "ids")
+    throw std::invalid_argument("gguf export: the run's tokenizer is " +
+                                std::string(lm.tokenizer_kind == "hf" ? "a tokenizer.json" : "none (token ids)") +
+                                ", which a qforge GGUF vocabulary (SentencePiece, char or byte runs) cannot hold; "
+                                "use --format hf");
   LlamaExportOptions gguf_options = llama_export_options(lm, options.type, source.name);
   std::map<std::string, std::vector<float>> importance;
   if (!options.imatrix.empty()) {

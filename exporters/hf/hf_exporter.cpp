@@ -15,6 +15,7 @@
 #include <stdexcept>
 
 #include "exporters/hf/hf_model_reader.h"
+#include "exporters/hf/hf_tokenizer_export.h"
 #include "exporters/safetensors/safetensors.h"
 #include "fakequant/formats/ggml/block_types.h"
 #include "io/atomic_file.h"
@@ -270,8 +271,9 @@ std::string export_hf(const ExportSource& source, const ExportOptions& options, 
   io::write_file_atomically(out / "config.json", config_json(c, architecture, dtype.torch_name, special).dump(2) + "\n");
   io::write_file_atomically(out / "generation_config.json", generation_config_json(special).dump(2) + "\n");
   remove_stale_weights(out, written);
+  const std::string tokenizer = write_hf_tokenizer(model, out, c.max_position_embeddings);
   std::string line = "wrote " + out.string() + " (Hugging Face " + architecture + ", " + st::dtype_name(dtype.dtype) + ", " +
-                     std::to_string(written.size() > 1 ? written.size() - 1 : 1) + " safetensors file(s))";
+                     std::to_string(written.size() > 1 ? written.size() - 1 : 1) + " safetensors file(s), " + tokenizer + ")";
   if (!model.notes.empty() || !model.ggml_types.empty())
     line += "; see the notes: quantized weights are written dequantized, quantized HF layouts are not written yet";
   return line;

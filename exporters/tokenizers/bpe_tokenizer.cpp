@@ -205,16 +205,19 @@ void BpeTokenizer::encode_word(std::string_view word, std::vector<int32_t> ids, 
     consider(c.left, next[c.left]);
   }
   uint32_t begin = 0;
+  bool after_unk = false;  // the previous symbol of the word came out as the unknown token
   for (int32_t i = n > 0 ? 0 : -1; i >= 0; i = next[i]) {
     if (ids[i] >= 0) out.push_back(ids[i]);
-    else emit_unknown(word.substr(begin, ends[i] - begin), out);
+    after_unk = ids[i] < 0 && emit_unknown(word.substr(begin, ends[i] - begin), after_unk, out);
     begin = ends[i];
   }
 }
 
 // A symbol that is no token: its bytes' "<0xXX>" tokens when all exist (byte fallback), else the
-// unknown token, else nothing (llama.cpp and tokenizers.js both drop it when there is no unk).
-void BpeTokenizer::emit_unknown(std::string_view bytes, std::vector<int32_t>& out) const {
+// unknown token, else nothing (llama.cpp and tokenizers.js both drop it when there is no unk). With
+// fuse_unk, an unknown token right after another is not repeated (HF BPE::merge_word fuses runs of
+// unknown symbols into one). True when the symbol came out as the unknown token.
+bool BpeTokenizer::emit_unknown(std::string_view bytes, bool after_unk, std::vector<int32_t>& out) const {
   if (options_.byte_fallback) {
     std::vector<int32_t> fallback;
     for (const char b : bytes) {
@@ -224,10 +227,12 @@ void BpeTokenizer::emit_unknown(std::string_view bytes, std::vector<int32_t>& ou
     }
     if (fallback.size() == bytes.size()) {
       out.insert(out.end(), fallback.begin(), fallback.end());
-      return;
+      return false;
     }
   }
-  if (options_.unk) out.push_back(*options_.unk);
+  if (!options_.unk) return false;
+  if (!(options_.fuse_unk && after_unk)) out.push_back(*options_.unk);
+  return true;
 }
 
 std::string BpeTokenizer::decode(std::span<const int32_t> ids, bool skip_special) const {

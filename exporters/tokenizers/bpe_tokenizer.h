@@ -48,6 +48,7 @@ struct BpeOptions {
   bool split_on_word_marker = false;  // SentencePiece-style: Metaspace split = true, one word per "▁"
   bool byte_fallback = false;         // "<0xXX>" tokens for bytes of a symbol that is no token
   std::optional<int32_t> unk;         // emitted for such a symbol otherwise (else it is dropped)
+  bool fuse_unk = false;              // consecutive unknown symbols of a word give one unk (HF BPE fuse_unk)
 };
 
 class BpeTokenizer {
@@ -87,7 +88,7 @@ class BpeTokenizer {
   // token) and appends the resulting ids.
   void encode_word(std::string_view word, std::vector<int32_t> ids, std::vector<uint32_t> ends,
                    std::vector<int32_t>& out) const;
-  void emit_unknown(std::string_view bytes, std::vector<int32_t>& out) const;
+  bool emit_unknown(std::string_view bytes, bool after_unk, std::vector<int32_t>& out) const;
 
   std::vector<std::string> tokens_;
   std::unordered_map<std::string, int32_t> ids_;

@@ -68,6 +68,7 @@ BpeTokenizer sentencepiece_bpe_from_gguf(const gg::GgufFile& file, const std::st
   BpeOptions options;
   options.flavour = BpeFlavour::kSentencePiece;
   options.byte_fallback = true;
+  options.fuse_unk = true;  // transformers' LlamaConverter writes fuse_unk true
   options.prepend = spm.add_space_prefix() ? BpeOptions::Prepend::kAlways : BpeOptions::Prepend::kNever;
   std::vector<AddedToken> added;
   const gg::Value* types_value = file.find("tokenizer.ggml.token_type");

@@ -66,6 +66,7 @@ ModelPart read_model(const json& model, size_t id_limit, const std::string& sour
   }
   part.options.byte_fallback = value_or<bool>(model, "byte_fallback", false);
   part.options.ignore_merges = value_or<bool>(model, "ignore_merges", false);
+  part.options.fuse_unk = value_or<bool>(model, "fuse_unk", false);
   part.unk_token = value_or<std::string>(model, "unk_token", "");
   return part;
 }

@@ -37,11 +37,10 @@ ojson model(const BpeTokenizer& t) {
   ojson merges = ojson::array();
   for (const auto& [left, right] : t.merges()) merges.push_back({t.token(left), t.token(right)});
   const BpeOptions& o = t.options();
-  const bool spm = o.flavour == BpeFlavour::kSentencePiece;
   return {{"type", "BPE"}, {"dropout", nullptr},
           {"unk_token", o.unk ? ojson(t.token(*o.unk)) : ojson(nullptr)},
           {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr},
-          {"fuse_unk", spm}, {"byte_fallback", o.byte_fallback}, {"ignore_merges", o.ignore_merges},
+          {"fuse_unk", o.fuse_unk}, {"byte_fallback", o.byte_fallback}, {"ignore_merges", o.ignore_merges},
           {"vocab", std::move(vocab)}, {"merges", std::move(merges)}};
 }
 

@@ -14,6 +14,9 @@ with Debian's /usr/bin/python3 (numpy, torch). The safetensors files are parsed 
   reference DIR TOKENS OUT  hf_reference.forward (float64) on DIR's stored values -> OUT {"tokens", "probs"},
                             for `hf_reference.py compare`.
   maxdiff A B               max abs difference of two `qforge probs` outputs.
+  tokenizer DIR CORPUS      a tiny SentencePiece-style tokenizer.json (Llama 2's layout: Prepend + Replace "▁",
+                            <unk> <s> </s>, 45 more tokens, merges) for a vocabulary-64 folder, and CORPUS: words
+                            it merges, as a run's text data.
 """
 import json
 import os
@@ -169,6 +172,28 @@ def maxdiff(a, b):
     print(f"{np.abs(pa - pb).max():.3e}")
 
 
+MERGES = [("▁", "t"), ("h", "e"), ("▁t", "he"), ("i", "n"), ("▁", "a"), ("▁a", "n"), ("e", "r"), ("o", "n"),
+          ("▁", "o"), ("▁o", "n"), ("e", "s"), ("▁", "s"), ("a", "t"), ("▁", "c"), ("▁c", "at"), ("▁", "d"),
+          ("o", "g"), ("▁d", "og")]
+
+
+def tokenizer(folder, corpus):
+    tokens = ["<unk>", "<s>", "</s>", "▁"] + [chr(c) for c in range(ord("a"), ord("z") + 1)] + [a + b for a, b in MERGES]
+    assert len(tokens) <= 64
+    added = [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False,
+              "special": True} for i, t in enumerate(tokens[:3])]
+    j = {"version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+         "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "▁"},
+                                                           {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]},
+         "pre_tokenizer": None, "post_processor": None, "decoder": None,
+         "model": {"type": "BPE", "dropout": None, "unk_token": "<unk>", "fuse_unk": True, "byte_fallback": False,
+                   "vocab": {t: i for i, t in enumerate(tokens)}, "merges": [f"{a} {b}" for a, b in MERGES]}}
+    json.dump(j, open(os.path.join(folder, "tokenizer.json"), "w", encoding="utf-8"), ensure_ascii=False, indent=1)
+    words = ["the", "cat", "dog", "on", "an", "sat", "in", "then", "under", "its", "star", "dogs", "cats", "ones"]
+    rng = np.random.default_rng(11)
+    open(corpus, "w").write(" ".join(words[i] for i in rng.integers(0, len(words), 6000)) + "\n")
+
+
 def main(argv):
     if argv[1] == "layout":
         layout(argv[2], int(argv[3]) if len(argv) > 3 else None)
@@ -176,6 +201,8 @@ def main(argv):
         rounded(argv[2], argv[3], argv[4])
     elif argv[1] == "reference":
         reference(argv[2], argv[3], argv[4])
+    elif argv[1] == "tokenizer":
+        tokenizer(argv[2], argv[3])
     elif argv[1] == "maxdiff":
         maxdiff(argv[2], argv[3])
     else:
