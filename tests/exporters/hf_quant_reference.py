@@ -4,7 +4,7 @@
 
 Packs each case of the request (unsigned codes [out, in], scales and zero points [out, groups], g_idx
 [in], options) into the tensors a Hugging Face loader reads, written from the published descriptions
-(docs/hf-quantized.md §2) and NOT from the C++ code: numpy bit arrays for the LSB-first stream,
+(docs/hf-quantized.md §2-§3) and NOT from the C++ code: numpy bit arrays for the LSB-first stream,
 strided nibble selection for AWQ, compressed-tensors' "32 // bits values per word" formulation, numpy's
 float16 cast and a bit-level bfloat16 rounding. The C++ side compares the bytes.
 
@@ -97,6 +97,18 @@ def lsb_stream(values, bits):
     return (stream.reshape(lanes, words, 32) * weights).sum(axis=2).astype(np.uint32)
 
 
+AWQ_ORDER = [0, 2, 4, 6, 1, 3, 5, 7]
+
+
+def awq_pack(values):
+    """values [rows, out] -> [rows, out // 8]: nibble n of word c holds column 8c + AWQ_ORDER[n]."""
+    v = values.astype(np.uint32)
+    word = np.zeros((v.shape[0], v.shape[1] // 8), dtype=np.uint32)
+    for n, column in enumerate(AWQ_ORDER):
+        word |= v[:, column::8] << np.uint32(4 * n)
+    return word
+
+
 # ---- layouts ----
 
 def gptq(case):
@@ -112,7 +124,17 @@ def gptq(case):
     return tensors, cfg
 
 
-LAYOUTS = {"gptq": gptq}
+def awq(case):
+    p = case["name"]
+    cfg = {"quant_method": "awq", "bits": 4, "group_size": case["group_size"], "zero_point": True,
+           "version": "gemm", "modules_to_not_convert": ["lm_head"]}
+    tensors = {p + ".qweight": ("I32", awq_pack(case["codes"].T)),
+               p + ".qzeros": ("I32", awq_pack(case["zeros"].T)),
+               p + ".scales": ("F16", f16_bits(case["scales"].T))}
+    return tensors, cfg
+
+
+LAYOUTS = {"gptq": gptq, "awq": awq}
 
 
 def dequantize(case, scale_dtype):

@@ -36,6 +36,8 @@ TEST(HfQuantErrors, PackedAxisNotWholeWords) {
               AllOf(HasSubstr(kName), HasSubstr("in = 36"), HasSubstr("multiple of 8")));
   EXPECT_THAT(pack_error("gptq", {.name = kName, .out = 16, .in = 64, .bits = 3}),
               AllOf(HasSubstr(kName), HasSubstr("out = 16"), HasSubstr("multiple of 32")));
+  EXPECT_THAT(pack_error("awq", {.name = kName, .out = 12, .in = 64, .symmetric = false}),
+              AllOf(HasSubstr(kName), HasSubstr("out = 12"), HasSubstr("multiple of 8")));
 }
 
 TEST(HfQuantErrors, GptqV1ZeroPointZero) {
@@ -68,6 +70,8 @@ TEST(HfQuantErrors, WeightDisagreesWithTheConfig) {
   hq::HfQuantOptions no_act = options_for(act);
   no_act.act_order = false;
   EXPECT_THAT(pack_error("gptq", random_weight(act), no_act), AllOf(HasSubstr(kName), HasSubstr("act-order")));
+  EXPECT_THAT(pack_error("awq", act), AllOf(HasSubstr(kName), HasSubstr("no g_idx")));
+  EXPECT_THAT(pack_error("awq", {.name = kName, .bits = 3}), AllOf(HasSubstr(kName), HasSubstr("3-bit")));
   hq::HfQuantOptions eight = options_for({});
   eight.bits = 8;
   EXPECT_THAT(pack_error("gptq", random_weight({.name = kName}), eight), AllOf(HasSubstr(kName), HasSubstr("says 8")));

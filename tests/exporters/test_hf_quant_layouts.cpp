@@ -67,6 +67,13 @@ TEST(HfQuantRoundTrip, GptqEveryBitsActOrderAndZeroPointForms) {
   }
 }
 
+TEST(HfQuantRoundTrip, AwqGroupsAndPerChannel) {
+  for (int64_t group_size : {16, -1}) {
+    RandomWeightSpec s{.out = 40, .in = 48, .group_size = group_size, .symmetric = false, .seed = 7};
+    expect_round_trip("awq", s, options_for(s));
+  }
+}
+
 TEST(HfQuantRoundTrip, ScalesAreRoundedToTheFileDtypeOnce) {
   RandomWeightSpec s{.f16_exact_scales = false, .seed = 3};
   const hq::GroupedIntWeight w = random_weight(s);
@@ -134,6 +141,8 @@ TEST(HfQuantConfig, UnreadableConfigsNameTheKey) {
   EXPECT_THAT(error_of("gptq", R"({"quant_method": "gptq", "bits": 4, "group_size": 128, "checkpoint_format": "marlin"})"),
               HasSubstr("checkpoint_format"));
   EXPECT_THAT(error_of("gptq", R"({"quant_method": "gptq", "group_size": 128})"), HasSubstr("'bits' missing"));
+  EXPECT_THAT(error_of("awq", R"({"quant_method": "awq", "bits": 4, "group_size": 128, "version": "gemv"})"),
+              HasSubstr("version"));
   EXPECT_THAT(error_of("nope", "{}"), HasSubstr("unknown layout 'nope' (known: gptq"));
 }
 

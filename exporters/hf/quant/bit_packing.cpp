@@ -74,6 +74,19 @@ void unpack_stream(const uint32_t* words, int64_t word_stride, int64_t count, in
   }
 }
 
+uint32_t pack_awq_word(const int32_t* eight_values) {
+  uint32_t word = 0;
+  for (int n = 0; n < 8; ++n) {
+    assert(eight_values[kAwqOrder[n]] >= 0 && eight_values[kAwqOrder[n]] < 16);
+    word |= static_cast<uint32_t>(eight_values[kAwqOrder[n]]) << (4 * n);
+  }
+  return word;
+}
+
+void unpack_awq_word(uint32_t word, int32_t* eight_values) {
+  for (int n = 0; n < 8; ++n) eight_values[kAwqOrder[n]] = static_cast<int32_t>((word >> (4 * n)) & 0xF);
+}
+
 FileTensor words_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<uint32_t>& words) {
   assert(numel(shape) == static_cast<int64_t>(words.size()));
   FileTensor t{name, "I32", std::move(shape), {}};

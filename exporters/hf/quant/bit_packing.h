@@ -1,5 +1,5 @@
 #pragma once
-// Bit-level helpers shared by the Hugging Face quantized layouts (docs/hf-quantized.md §2): the
+// Bit-level helpers shared by the Hugging Face quantized layouts (docs/hf-quantized.md §2-§3): the
 // LSB-first bit stream of GPTQ and compressed-tensors, AWQ's interleaved nibbles, and the typed
 // little-endian tensors (I32 words, I64, F16 / BF16 scales) with the checks the unpackers make.
 #include <cstdint>
@@ -22,6 +22,12 @@ void pack_stream(const int32_t* v, int64_t value_stride, int64_t count, int bits
 // The inverse: value k of the stream at words[r * word_stride] into v[k * value_stride].
 void unpack_stream(const uint32_t* words, int64_t word_stride, int64_t count, int bits, int32_t* v,
                    int64_t value_stride);
+
+// AWQ GEMM (§3): nibble n (bits 4n .. 4n+3) of a word holds the value at position kAwqOrder[n] of its
+// run of 8; the unpack order is the inverse permutation.
+inline constexpr int kAwqOrder[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+uint32_t pack_awq_word(const int32_t* eight_values);
+void unpack_awq_word(uint32_t word, int32_t* eight_values);
 
 // Typed tensors for the packers.
 FileTensor words_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<uint32_t>& words);

@@ -17,6 +17,7 @@ constexpr uint32_t bits_mask(std::initializer_list<int> bits) {
 // instead of 32 / bits values per word), so only the widths both versions agree on are written (§4).
 constexpr HfQuantLayout kLayouts[] = {
     {"gptq", "gptq", bits_mask({2, 3, 4, 8}), pack_gptq, unpack_gptq, gptq_config, gptq_options},
+    {"awq", "awq", bits_mask({4}), pack_awq, unpack_awq, awq_config, awq_options},
 };
 
 std::string layout_names() {
