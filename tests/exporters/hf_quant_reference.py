@@ -4,7 +4,7 @@
 
 Packs each case of the request (unsigned codes [out, in], scales and zero points [out, groups], g_idx
 [in], options) into the tensors a Hugging Face loader reads, written from the published descriptions
-(docs/hf-quantized.md §2-§3) and NOT from the C++ code: numpy bit arrays for the LSB-first stream,
+(docs/hf-quantized.md §2-§4) and NOT from the C++ code: numpy bit arrays for the LSB-first stream,
 strided nibble selection for AWQ, compressed-tensors' "32 // bits values per word" formulation, numpy's
 float16 cast and a bit-level bfloat16 rounding. The C++ side compares the bytes.
 
@@ -97,6 +97,16 @@ def lsb_stream(values, bits):
     return (stream.reshape(lanes, words, 32) * weights).sum(axis=2).astype(np.uint32)
 
 
+def per_word_pack(values, bits):
+    """compressed-tensors' description for bits dividing 32: pack_factor = 32 // bits consecutive values
+    per word, value j of a word at bit bits * j, the row zero-padded to whole words."""
+    rows, cols = values.shape
+    factor = 32 // bits
+    padded = np.pad(values.astype(np.uint64), ((0, 0), (0, -cols % factor)))
+    shifts = np.arange(factor, dtype=np.uint64) * np.uint64(bits)
+    return (padded.reshape(rows, -1, factor) << shifts).sum(axis=2).astype(np.uint32)
+
+
 AWQ_ORDER = [0, 2, 4, 6, 1, 3, 5, 7]
 
 
@@ -134,7 +144,29 @@ def awq(case):
     return tensors, cfg
 
 
-LAYOUTS = {"gptq": gptq, "awq": awq}
+def compressed_tensors(case):
+    p, bits, out, inn = case["name"], case["bits"], *case["codes"].shape
+    channel = case["group_size"] == -1
+    weights = {"num_bits": bits, "type": "int", "symmetric": case["symmetric"],
+               "strategy": "channel" if channel else "group", "group_size": None if channel else case["group_size"],
+               "block_structure": None, "dynamic": False, "actorder": "group" if case["act_order"] else None}
+    cfg = {"quant_method": "compressed-tensors", "format": "pack-quantized", "quantization_status": "compressed",
+           "config_groups": {"group_0": {"targets": ["Linear"], "weights": weights, "input_activations": None,
+                                         "output_activations": None}},
+           "ignore": ["lm_head"], "kv_cache_scheme": None, "sparsity_config": {}, "transform_config": {}}
+    # The library packs signed values + 2^(bits-1): the unsigned codes and zeros of the request.
+    scale_dtype = "BF16" if case["bf16_scales"] else "F16"
+    tensors = {p + ".weight_packed": ("I32", per_word_pack(case["codes"], bits)),
+               p + ".weight_scale": (scale_dtype, (bf16_bits if case["bf16_scales"] else f16_bits)(case["scales"])),
+               p + ".weight_shape": ("I64", np.array([out, inn], dtype=np.uint64))}
+    if not case["symmetric"]:
+        tensors[p + ".weight_zero_point"] = ("I32", per_word_pack(case["zeros"].T, bits).T)
+    if case["act_order"]:
+        tensors[p + ".weight_g_idx"] = ("I32", case["g_idx"].astype(np.uint32))
+    return tensors, cfg
+
+
+LAYOUTS = {"gptq": gptq, "awq": awq, "compressed-tensors": compressed_tensors}
 
 
 def dequantize(case, scale_dtype):

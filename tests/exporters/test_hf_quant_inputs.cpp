@@ -38,6 +38,12 @@ TEST(HfQuantErrors, PackedAxisNotWholeWords) {
               AllOf(HasSubstr(kName), HasSubstr("out = 16"), HasSubstr("multiple of 32")));
   EXPECT_THAT(pack_error("awq", {.name = kName, .out = 12, .in = 64, .symmetric = false}),
               AllOf(HasSubstr(kName), HasSubstr("out = 12"), HasSubstr("multiple of 8")));
+  EXPECT_THAT(pack_error("compressed-tensors", {.name = kName, .out = 32, .in = 24, .bits = 2, .group_size = 8}),
+              AllOf(HasSubstr(kName), HasSubstr("in = 24"), HasSubstr("multiple of 16")));
+  // Zero points are packed along out only when stored (asymmetric).
+  EXPECT_NO_THROW(hq::hf_quant_layout("compressed-tensors").pack(random_weight({.out = 20}), options_for({})));
+  EXPECT_THAT(pack_error("compressed-tensors", {.name = kName, .out = 20, .symmetric = false}),
+              AllOf(HasSubstr(kName), HasSubstr("out = 20"), HasSubstr("multiple of 8")));
 }
 
 TEST(HfQuantErrors, GptqV1ZeroPointZero) {
@@ -72,6 +78,7 @@ TEST(HfQuantErrors, WeightDisagreesWithTheConfig) {
   EXPECT_THAT(pack_error("gptq", random_weight(act), no_act), AllOf(HasSubstr(kName), HasSubstr("act-order")));
   EXPECT_THAT(pack_error("awq", act), AllOf(HasSubstr(kName), HasSubstr("no g_idx")));
   EXPECT_THAT(pack_error("awq", {.name = kName, .bits = 3}), AllOf(HasSubstr(kName), HasSubstr("3-bit")));
+  EXPECT_THAT(pack_error("compressed-tensors", {.name = kName, .bits = 3}), AllOf(HasSubstr(kName), HasSubstr("3-bit")));
   hq::HfQuantOptions eight = options_for({});
   eight.bits = 8;
   EXPECT_THAT(pack_error("gptq", random_weight({.name = kName}), eight), AllOf(HasSubstr(kName), HasSubstr("says 8")));

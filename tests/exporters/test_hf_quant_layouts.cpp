@@ -74,6 +74,27 @@ TEST(HfQuantRoundTrip, AwqGroupsAndPerChannel) {
   }
 }
 
+TEST(HfQuantRoundTrip, CompressedTensorsEveryBitsActOrderAndScaleDtype) {
+  uint32_t seed = 40;
+  for (int bits : {2, 4, 8}) {
+    for (bool act_order : {false, true}) {
+      for (bool symmetric : {true, false}) {
+        RandomWeightSpec s{.out = 32, .in = 48, .bits = bits, .group_size = 12, .symmetric = symmetric,
+                           .act_order = act_order, .seed = seed++};
+        hq::HfQuantOptions options = options_for(s);
+        expect_round_trip("compressed-tensors", s, options);
+        // BF16 scales: the round trip is exact for scales that are BF16 values.
+        hq::GroupedIntWeight w = random_weight(s);
+        for (float& scale : w.scales) scale = qforge::fakequant::round_to_bf16(scale);
+        options.scale_dtype = hq::ScaleDtype::kBF16;
+        const hq::HfQuantLayout& layout = hq::hf_quant_layout("compressed-tensors");
+        expect_bit_identical(layout.unpack(s.name, by_name(layout.pack(w, options)), options),
+                             qforge::testing::with_filled_g_idx(w));
+      }
+    }
+  }
+}
+
 TEST(HfQuantRoundTrip, ScalesAreRoundedToTheFileDtypeOnce) {
   RandomWeightSpec s{.f16_exact_scales = false, .seed = 3};
   const hq::GroupedIntWeight w = random_weight(s);
@@ -143,6 +164,11 @@ TEST(HfQuantConfig, UnreadableConfigsNameTheKey) {
   EXPECT_THAT(error_of("gptq", R"({"quant_method": "gptq", "group_size": 128})"), HasSubstr("'bits' missing"));
   EXPECT_THAT(error_of("awq", R"({"quant_method": "awq", "bits": 4, "group_size": 128, "version": "gemv"})"),
               HasSubstr("version"));
+  EXPECT_THAT(error_of("compressed-tensors", R"({"quant_method": "compressed-tensors", "format": "float-quantized"})"),
+              HasSubstr("format"));
+  EXPECT_THAT(error_of("compressed-tensors", R"({"quant_method": "compressed-tensors", "format": "pack-quantized",
+      "config_groups": {"group_0": {"weights": {"num_bits": 3, "type": "int", "strategy": "channel"}}}})"),
+              HasSubstr("3-bit"));
   EXPECT_THAT(error_of("nope", "{}"), HasSubstr("unknown layout 'nope' (known: gptq"));
 }
 

@@ -1,5 +1,5 @@
 // exporters/hf/quant against tests/exporters/hf_quant_reference.py, an independent numpy implementation
-// of the published layouts (docs/hf-quantized.md §2-§3): for every layout, bit width, act-order and
+// of the published layouts (docs/hf-quantized.md §2-§4): for every layout, bit width, act-order and
 // zero-point choice the packer must give the same tensor names, dtypes, shapes and bytes, an equal
 // quantization_config object, and the unpacker's dequantization must equal the formula bit for bit.
 #include <gtest/gtest.h>
@@ -46,6 +46,13 @@ std::vector<Case> all_cases() {
   }
   cases.push_back(make_case("awq", {.out = 24, .in = 64, .symmetric = false, .seed = seed++}));
   cases.push_back(make_case("awq", {.out = 24, .in = 64, .group_size = -1, .seed = seed++}));
+  for (int bits : {2, 4, 8}) {
+    cases.push_back(make_case("compressed-tensors", {.bits = bits, .seed = seed++}));
+    cases.push_back(make_case("compressed-tensors", {.out = 32, .in = 48, .bits = bits, .group_size = 12,
+                                                     .symmetric = false, .act_order = true, .seed = seed++},
+                              false, true));
+    cases.push_back(make_case("compressed-tensors", {.bits = bits, .group_size = -1, .symmetric = false, .seed = seed++}));
+  }
   return cases;
 }
 

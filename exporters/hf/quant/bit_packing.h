@@ -1,5 +1,5 @@
 #pragma once
-// Bit-level helpers shared by the Hugging Face quantized layouts (docs/hf-quantized.md §2-§3): the
+// Bit-level helpers shared by the Hugging Face quantized layouts (docs/hf-quantized.md §2-§4): the
 // LSB-first bit stream of GPTQ and compressed-tensors, AWQ's interleaved nibbles, and the typed
 // little-endian tensors (I32 words, I64, F16 / BF16 scales) with the checks the unpackers make.
 #include <cstdint>

@@ -18,6 +18,8 @@ constexpr uint32_t bits_mask(std::initializer_list<int> bits) {
 constexpr HfQuantLayout kLayouts[] = {
     {"gptq", "gptq", bits_mask({2, 3, 4, 8}), pack_gptq, unpack_gptq, gptq_config, gptq_options},
     {"awq", "awq", bits_mask({4}), pack_awq, unpack_awq, awq_config, awq_options},
+    {"compressed-tensors", "compressed-tensors", bits_mask({2, 4, 8}), pack_compressed_tensors,
+     unpack_compressed_tensors, compressed_tensors_config, compressed_tensors_options},
 };
 
 std::string layout_names() {

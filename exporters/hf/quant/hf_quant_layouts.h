@@ -1,6 +1,6 @@
 #pragma once
 // The table of Hugging Face quantized weight layouts qforge writes, one row per layout
-// (docs/hf-quantized.md §2-§3): the packer from qforge's integer representation to the file tensors,
+// (docs/hf-quantized.md §2-§4): the packer from qforge's integer representation to the file tensors,
 // the unpacker back, and the quantization_config object a loader reads, plus its parser. A new layout
 // is one file with its four functions and one row.
 #include <cstdint>
@@ -46,6 +46,12 @@ std::vector<FileTensor> pack_awq(const GroupedIntWeight& w, const HfQuantOptions
 GroupedIntWeight unpack_awq(const std::string& prefix, const FileTensors& tensors, const HfQuantOptions& options);
 std::string awq_config(const HfQuantOptions& options);
 HfQuantOptions awq_options(const std::string& config_json);
+
+std::vector<FileTensor> pack_compressed_tensors(const GroupedIntWeight& w, const HfQuantOptions& options);
+GroupedIntWeight unpack_compressed_tensors(const std::string& prefix, const FileTensors& tensors,
+                                          const HfQuantOptions& options);
+std::string compressed_tensors_config(const HfQuantOptions& options);
+HfQuantOptions compressed_tensors_options(const std::string& config_json);
 
 // Options a layout can describe: bits supported, group size -1 or positive, F16 scales unless the layout
 // stores others, act-order only where g_idx can be stored. std::invalid_argument naming the layout.
