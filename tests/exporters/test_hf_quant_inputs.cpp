@@ -1,11 +1,18 @@
 // exporters/hf/quant inputs: weights a layout cannot store raise std::invalid_argument naming the tensor
-// (and the reason), and unpackers name the file tensor that is missing or malformed.
+// (and the reason), unpackers name the file tensor that is missing or malformed, and the adapter from
+// fakequant's converted weights keeps qforge's dequantized values bit for bit through pack and unpack.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <bit>
+
+#include "exporters/hf/quant/adapter.h"
+#include "fakequant/int_quantizer.h"
+#include "fakequant/quantized_tensor.h"
 #include "tests/exporters/hf_quant_test_util.h"
 
 namespace hq = qforge::exporters::hf::quant;
+namespace fq = qforge::fakequant;
 using qforge::testing::by_name;
 using qforge::testing::options_for;
 using qforge::testing::random_weight;
@@ -125,6 +132,59 @@ TEST(HfQuantErrors, UnpackNamesTheFileTensor) {
   hq::FileTensors overflow = file;
   for (std::byte& b : overflow.at(kName + ".qzeros").data) b = std::byte{0xFF};
   EXPECT_THAT(unpack_error(overflow), AllOf(HasSubstr(kName), HasSubstr("zeros[0] = 16")));
+}
+
+// fakequant::convert()'s representation through the adapter, a layout and back gives qforge's
+// dequantized weight bit for bit when the quantizer keeps F16 scales.
+void expect_adapter_exact(const std::string& scheme, const std::string& layout_name, hq::HfQuantOptions options) {
+  SCOPED_TRACE(scheme + " -> " + layout_name);
+  const fq::QuantizerSpec spec = fq::parse_scheme(scheme);
+  const qforge::autograd::Tensor x = qforge::autograd::Tensor::randn(qforge::autograd::Shape{16, 64}, 5);
+  const fq::QuantParams params = fq::compute_scales(x, fq::IntFormat{spec.bits, spec.symmetric}, spec.granularity);
+  const fq::QuantizedTensor q = fq::quantize_tensor(x, params, spec);
+  const qforge::autograd::Tensor expected = fq::dequantize_tensor(q);
+  const hq::GroupedIntWeight w = hq::grouped_int_weight(kName + ".weight", q);
+  EXPECT_EQ(w.name, kName);
+  const hq::HfQuantLayout& layout = hq::hf_quant_layout(layout_name);
+  const std::vector<float> back = hq::dequantize(layout.unpack(kName, by_name(layout.pack(w, options)), options));
+  ASSERT_EQ(back.size(), static_cast<size_t>(expected.numel()));
+  for (size_t i = 0; i < back.size(); ++i) {
+    ASSERT_EQ(std::bit_cast<uint32_t>(back[i]), std::bit_cast<uint32_t>(expected.data()[i])) << i;
+  }
+}
+
+TEST(HfQuantAdapter, ConvertedWeightsKeepTheirValues) {
+  hq::HfQuantOptions sym_g32 = options_for({.bits = 4, .group_size = 32});
+  expect_adapter_exact("int4:g32:scale_fp16", "gptq", sym_g32);
+  expect_adapter_exact("int4:g32:scale_fp16", "compressed-tensors", sym_g32);
+  hq::HfQuantOptions asym_g16 = options_for({.bits = 4, .group_size = 16, .symmetric = false});
+  expect_adapter_exact("int4:g16:asym:scale_fp16", "awq", asym_g16);
+  expect_adapter_exact("int4:g16:asym:scale_fp16", "compressed-tensors", asym_g16);
+  hq::HfQuantOptions channel8 = options_for({.bits = 8, .group_size = -1});
+  expect_adapter_exact("int8:channel:scale_fp16", "gptq", channel8);
+  expect_adapter_exact("int8:tensor:scale_fp16", "compressed-tensors", channel8);
+}
+
+TEST(HfQuantAdapter, GroupIndexStateAndRefusals) {
+  fq::GroupIndexState state;
+  state.rows = 2;
+  state.cols = 4;
+  state.bits = 4;
+  state.group_size = 2;
+  state.g_idx = {1, 0, 0, 1};
+  state.scales = {0.5f, 0.25f, 1.0f, 2.0f};
+  state.zeros = {8, 3, 0, 15};
+  const hq::GroupedIntWeight w = hq::grouped_int_weight(kName + ".weight", state, {0, 1, 2, 3, 4, 5, 6, 7});
+  EXPECT_EQ(hq::dequantize(w), (std::vector<float>{-0.75f, -3.5f, -3.0f, 0.0f, -22.0f, 5.0f, 6.0f, -16.0f}));
+  const fq::QuantizerSpec fp8 = fq::parse_scheme("fp8_e4m3:channel");
+  const qforge::autograd::Tensor x = qforge::autograd::Tensor::randn(qforge::autograd::Shape{4, 8}, 1);
+  const fq::QuantizedTensor q = fq::quantize_tensor(x, {std::vector<float>(4, 0.01f), std::vector<int32_t>(4, 0)}, fp8);
+  try {
+    hq::grouped_int_weight(kName + ".weight", q);
+    FAIL() << "fp8 accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_THAT(e.what(), AllOf(HasSubstr(kName + ".weight"), HasSubstr("no Hugging Face integer layout")));
+  }
 }
 
 }  // namespace
