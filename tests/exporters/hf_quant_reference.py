@@ -4,12 +4,16 @@
 
 Packs each case of the request (unsigned codes [out, in], scales and zero points [out, groups], g_idx
 [in], options) into the tensors a Hugging Face loader reads, written from the published descriptions
-(docs/hf-quantized.md §2-§4) and NOT from the C++ code: numpy bit arrays for the LSB-first stream,
+(docs/hf-quantized.md §2-§5) and NOT from the C++ code: numpy bit arrays for the LSB-first stream,
 strided nibble selection for AWQ, compressed-tensors' "32 // bits values per word" formulation, numpy's
-float16 cast and a bit-level bfloat16 rounding. The C++ side compares the bytes.
+float16 cast and a bit-level bfloat16 rounding; for bitsandbytes the tables and the dynamic map as its
+source defines them (the map evaluated with torch), FP4 codes matched by value, json.dumps. The C++ side compares the bytes.
 
 Request, per case c: text "c.layout", "c.name"; tensors "c.options" = [bits, group_size (-1 = one group
-per row), symmetric, act_order, gptq_v2, bf16_scales], "c.codes", "c.scales", "c.zeros", "c.g_idx".
+per row), symmetric, act_order, gptq_v2, bf16_scales], "c.codes", "c.scales", "c.zeros", "c.g_idx". A
+"bitsandbytes" case instead: "c.options" = [fp4, double_quant, blocksize, out, in, dtype (0 float16,
+1 bfloat16, 2 float32)], "c.codes" (qforge's 4-bit code of every element, unpacked), and "c.absmax", or
+"c.absmax_codes", "c.nested_absmax", "c.offset".
 Answer, per case: text "c.tensors" (the tensor names, one per line), per tensor "c/NAME" (the raw
 element bit patterns as unsigned integers) and text "c/NAME.dtype"; text "c.config" (the
 quantization_config JSON); tensor "c.dequant" (the float32 weight of the dequantization formula).
@@ -166,6 +170,82 @@ def compressed_tensors(case):
     return tensors, cfg
 
 
+# ---- bitsandbytes 4-bit (docs/hf-quantized.md §5) ----
+
+NF4 = np.array([-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
+                -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725,
+                0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
+                0.7229568362236023, 1.0], dtype=np.float32)
+# get_4bit_type("fp4"): its "-0" is the integer 0, so entry 8 is +0.0; divided by the max, 12, in float32.
+BNB_FP4 = np.array([0, 0.0625, 8, 12, 4, 6, 2, 3, 0, -0.0625, -8, -12, -4, -6, -2, -3], dtype=np.float32) / np.float32(12)
+E2M1 = np.array([0, 0.5, 1, 1.5, 2, 3, 4, 6], dtype=np.float32)
+
+
+def dynamic_map():
+    """create_dynamic_map(signed=True, max_exponent_bits=7, total_bits=8), evaluated with torch as
+    bitsandbytes does (float32 linspace and means, python-scalar products, sorted)."""
+    import torch
+    data = []
+    for i in range(7):
+        boundaries = torch.linspace(0.1, 1, 2 ** i + 1, dtype=torch.float32)
+        means = (boundaries[:-1] + boundaries[1:]) / 2.0
+        data += ((10 ** (-6 + i)) * means).tolist()
+        data += (-(10 ** (-6 + i)) * means).tolist()
+    data += [0, 1.0]
+    return np.array(sorted(data), dtype=np.float32)
+
+
+def fp4_to_bnb(code):
+    """qforge's FP4 code (sign bit 3, E2M1 magnitude / 6) -> the bitsandbytes fp4 code of equal value."""
+    value = E2M1[code & 7] / np.float32(6)
+    matches = [b for b in range(16) if (b & 8) == (code & 8) and BNB_FP4[b] == (-value if code & 8 else value)]
+    assert len(matches) == 1, code
+    return matches[0]
+
+
+def bitsandbytes(case):
+    p, fp4, dq = case["name"] + ".weight", case["fp4"], case["double_quant"]
+    codes = np.array([fp4_to_bnb(c) for c in case["codes"]]) if fp4 else case["codes"]
+    padded = np.pad(codes, (0, len(codes) % 2)).astype(np.uint8)
+    type_name = "fp4" if fp4 else "nf4"
+    state = {"quant_type": type_name, "blocksize": case["blocksize"], "dtype": case["dtype"],
+             "shape": [case["out"], case["in"]]}
+    tensors = {p: ("U8", ((padded[0::2] << 4) | padded[1::2]).reshape(-1, 1)),
+               p + ".quant_map": ("F32", (BNB_FP4 if fp4 else NF4).view(np.uint32))}
+    if dq:
+        state.update({"nested_blocksize": 256, "nested_dtype": "float32", "nested_offset": float(case["offset"])})
+        tensors[p + ".absmax"] = ("U8", case["absmax_codes"])
+        tensors[p + ".nested_absmax"] = ("F32", case["nested_absmax"].view(np.uint32))
+        tensors[p + ".nested_quant_map"] = ("F32", dynamic_map().view(np.uint32))
+        absmax = dynamic_map()[case["absmax_codes"]] * np.repeat(case["nested_absmax"], 256)[:len(case["absmax_codes"])]
+        absmax = absmax + case["offset"]  # two float32 roundings, as dequantize_blockwise then += offset
+    else:
+        tensors[p + ".absmax"] = ("F32", case["absmax"].view(np.uint32))
+        absmax = case["absmax"]
+    tensors[f"{p}.quant_state.bitsandbytes__{type_name}"] = ("U8", np.frombuffer(json.dumps(state).encode(), np.uint8))
+    cfg = {"quant_method": "bitsandbytes", "load_in_4bit": True, "load_in_8bit": False,
+           "bnb_4bit_quant_type": type_name, "bnb_4bit_use_double_quant": dq, "bnb_4bit_compute_dtype": case["dtype"],
+           "bnb_4bit_quant_storage": "uint8", "llm_int8_threshold": 6.0, "llm_int8_has_fp16_weight": False,
+           "llm_int8_enable_fp32_cpu_offload": False, "llm_int8_skip_modules": ["lm_head"]}
+    table = BNB_FP4 if fp4 else NF4
+    dequant = table[codes] * absmax[np.arange(len(codes)) // case["blocksize"]]
+    return tensors, cfg, dequant
+
+
+def read_bnb_case(request, c):
+    opts = [int(v) for v in request[c + ".options"]]
+    case = {"name": request[c + ".name"], "fp4": bool(opts[0]), "double_quant": bool(opts[1]), "blocksize": opts[2],
+            "out": opts[3], "in": opts[4], "dtype": ["float16", "bfloat16", "float32"][opts[5]],
+            "codes": request[c + ".codes"].astype(np.int64)}
+    if case["double_quant"]:
+        case["absmax_codes"] = request[c + ".absmax_codes"].astype(np.uint8)
+        case["nested_absmax"] = request[c + ".nested_absmax"].astype(np.float32)
+        case["offset"] = np.float32(request[c + ".offset"][0])
+    else:
+        case["absmax"] = request[c + ".absmax"].astype(np.float32)
+    return case
+
+
 LAYOUTS = {"gptq": gptq, "awq": awq, "compressed-tensors": compressed_tensors}
 
 
@@ -190,15 +270,18 @@ def main(request_path, answer_path):
     request = read_qft(request_path)
     answer = {}
     for c in sorted({name.split(".")[0] for name in request}):
-        case = read_case(request, c)
-        tensors, cfg = LAYOUTS[request[c + ".layout"]](case)
+        if request[c + ".layout"] == "bitsandbytes":
+            tensors, cfg, dequant = bitsandbytes(read_bnb_case(request, c))
+        else:
+            case = read_case(request, c)
+            tensors, cfg = LAYOUTS[request[c + ".layout"]](case)
+            dequant = dequantize(case, "BF16" if case["bf16_scales"] else "F16")
         answer[c + ".tensors"] = "\n".join(sorted(tensors))
         for name, (dtype, values) in tensors.items():
             answer[f"{c}/{name}"] = np.asarray(values).astype(np.float64)
             answer[f"{c}/{name}.dtype"] = dtype
         answer[c + ".config"] = json.dumps(cfg)
-        scale_dtype = "BF16" if case["bf16_scales"] else "F16"
-        answer[c + ".dequant"] = dequantize(case, scale_dtype).astype(np.float64)
+        answer[c + ".dequant"] = np.asarray(dequant, dtype=np.float32).astype(np.float64)
     write_qft(answer_path, answer)
 
 

@@ -77,4 +77,8 @@ GroupedIntWeight grouped_int_weight(const std::string& weight_name, const fakequ
   return w;
 }
 
+Bnb4BitWeight bnb_4bit_weight(const std::string& weight_name, const fakequant::Packed4BitWeight& packed) {
+  return Bnb4BitWeight{module_prefix(weight_name), packed.rows(), packed.cols(), packed.blocks()};
+}
+
 }  // namespace qforge::exporters::hf::quant

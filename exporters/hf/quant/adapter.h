@@ -3,14 +3,17 @@
 //  - fakequant::convert()'s QuantizedTensor (QAT and RTN/static-group GPTQ/AWQ weights): integer
 //    format, per-group along `in`, per-channel along `out` or per-tensor;
 //  - fakequant::GroupIndexState (GPTQ act-order with dynamic groups, ptq/gptq_method.h), which
-//    convert() refuses and which already is the unsigned form with g_idx (docs/gptq.md §3).
+//    convert() refuses and which already is the unsigned form with g_idx (docs/gptq.md §3);
+//  - fakequant::Packed4BitWeight (the QLoRA base weight) for bitsandbytes_layout.h.
 // Scales stay float32 here; the packers round them to the file's F16 / BF16, which is exact when the
 // quantizer kept F16 / BF16 scales (QuantizerSpec::scale_dtype), the setting to train with for these
 // exports (docs/hf-quantized.md §1).
 #include <string>
 
+#include "exporters/hf/quant/bitsandbytes_layout.h"
 #include "exporters/hf/quant/hf_quant.h"
 #include "fakequant/group_index_weight.h"
+#include "fakequant/packed/packed_4bit.h"
 #include "fakequant/quantized_tensor.h"
 
 namespace qforge::exporters::hf::quant {
@@ -29,5 +32,8 @@ GroupedIntWeight grouped_int_weight(const std::string& weight_name, const fakequ
 // (fakequant::GroupIndexWeightQuantizer::codes).
 GroupedIntWeight grouped_int_weight(const std::string& weight_name, const fakequant::GroupIndexState& state,
                                     const std::vector<int64_t>& codes);
+
+// A frozen QLoRA base weight (NF4 / FP4 blocks, docs/numeric.md §5) for the bitsandbytes layout.
+Bnb4BitWeight bnb_4bit_weight(const std::string& weight_name, const fakequant::Packed4BitWeight& packed);
 
 }  // namespace qforge::exporters::hf::quant

@@ -1,5 +1,6 @@
 #include "exporters/hf/quant/bit_packing.h"
 
+#include <bit>
 #include <cassert>
 #include <cmath>
 #include <stdexcept>
@@ -38,7 +39,8 @@ Unsigned read_le(const std::vector<std::byte>& data, size_t index) {
 
 size_t element_bytes(const std::string& dtype) {
   if (dtype == "I64") return 8;
-  if (dtype == "I32") return 4;
+  if (dtype == "I32" || dtype == "F32") return 4;
+  if (dtype == "U8") return 1;
   if (dtype == "F16" || dtype == "BF16") return 2;
   throw std::invalid_argument("hf quant: no element size for dtype " + dtype);
 }
@@ -107,6 +109,20 @@ FileTensor int64_tensor(const std::string& name, std::vector<int64_t> shape, con
   return t;
 }
 
+FileTensor uint8_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<uint8_t>& values) {
+  assert(numel(shape) == static_cast<int64_t>(values.size()));
+  FileTensor t{name, "U8", std::move(shape), {}};
+  for (uint8_t v : values) t.data.push_back(static_cast<std::byte>(v));
+  return t;
+}
+
+FileTensor float32_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& values) {
+  assert(numel(shape) == static_cast<int64_t>(values.size()));
+  FileTensor t{name, "F32", std::move(shape), {}};
+  for (float v : values) append_le(t.data, std::bit_cast<uint32_t>(v));
+  return t;
+}
+
 FileTensor scale_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& scales,
                         ScaleDtype dtype) {
   assert(numel(shape) == static_cast<int64_t>(scales.size()));
@@ -163,6 +179,18 @@ std::vector<int32_t> int32_of(const FileTensor& t) {
 std::vector<int64_t> int64_of(const FileTensor& t) {
   std::vector<int64_t> out(t.data.size() / 8);
   for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<int64_t>(read_le<uint64_t>(t.data, i));
+  return out;
+}
+
+std::vector<uint8_t> uint8_of(const FileTensor& t) {
+  std::vector<uint8_t> out(t.data.size());
+  for (size_t i = 0; i < out.size(); ++i) out[i] = std::to_integer<uint8_t>(t.data[i]);
+  return out;
+}
+
+std::vector<float> float32_of(const FileTensor& t) {
+  std::vector<float> out(t.data.size() / 4);
+  for (size_t i = 0; i < out.size(); ++i) out[i] = std::bit_cast<float>(read_le<uint32_t>(t.data, i));
   return out;
 }
 

@@ -33,6 +33,8 @@ void unpack_awq_word(uint32_t word, int32_t* eight_values);
 FileTensor words_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<uint32_t>& words);
 FileTensor int32_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<int32_t>& values);
 FileTensor int64_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<int64_t>& values);
+FileTensor uint8_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<uint8_t>& values);
+FileTensor float32_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& values);
 // Scales rounded to nearest even in `dtype`; std::invalid_argument naming the tensor when one rounds
 // to 0 or overflows to inf (a loader would dequantize that group to 0 or inf).
 FileTensor scale_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& scales,
@@ -45,6 +47,8 @@ const FileTensor& expect_tensor(const FileTensors& tensors, const std::string& n
 std::vector<uint32_t> words_of(const FileTensor& t);   // I32
 std::vector<int32_t> int32_of(const FileTensor& t);    // I32
 std::vector<int64_t> int64_of(const FileTensor& t);    // I64
+std::vector<uint8_t> uint8_of(const FileTensor& t);    // U8
+std::vector<float> float32_of(const FileTensor& t);    // F32
 std::vector<float> scales_of(const FileTensor& t);     // F16 or BF16, decoded exactly to float32
 // expect_tensor for a scale tensor, which may be F16 or BF16 (GPTQModel and compressed-tensors write the
 // model's dtype).
