@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
@@ -91,6 +92,32 @@ void check_same_shape(const layers::LlamaConfig& base_config, const layers::Llam
   }
 }
 
+// The text tokenizer a qforge GGUF base was trained with, read off its vocabulary (docs/gguf.md §4): a
+// byte run's tokens start with the 256 byte tokens "<0x00>".."<0xFF>", a char run's with its characters,
+// and both continue with "<unk>", "<s>", "</s>". Other vocabularies (a hub file's SentencePiece or BPE
+// merges) are not one qforge's text tokenizers reproduce: the run must say how its data are tokenized.
+std::string gguf_base_tokenizer(const std::vector<std::string>& tokens, const std::string& base) {
+  bool bytes = tokens.size() >= 256;
+  for (size_t i = 0; bytes && i < 256; ++i) {
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", static_cast<unsigned>(i));
+    bytes = tokens[i] == name;
+  }
+  if (bytes) return "byte";
+  if (std::find(tokens.begin(), tokens.end(), "<unk>") != tokens.end()) return "char";
+  throw std::invalid_argument("lora.base: " + base + "'s vocabulary (" + std::to_string(tokens.size()) +
+                              " tokens) was not written by a qforge char or byte run; set data.text.tokenizer, or "
+                              "tokenize the text with the file's own vocabulary (qforge tokenize --gguf) into "
+                              "data.text.token_file");
+}
+
+// A text run on a base that brings its vocabulary tokenizes with it unless data.text.tokenizer says
+// otherwise (issue 17): the base run's tokenizer, or the one a qforge GGUF base was written from.
+void default_tokenizer_from_base(config::RunConfig& out, const std::string& kind) {
+  if (!out.data().has_text() || !out.data().text().tokenizer().empty() || !out.data().text().token_file().empty()) return;
+  if (!kind.empty()) out.mutable_data()->mutable_text()->set_tokenizer(kind);
+}
+
 }  // namespace
 
 bool is_lora_run(const config::RunConfig& config) { return !config.lora().base().empty(); }
@@ -110,7 +137,10 @@ config::RunConfig with_base_model(const config::RunConfig& config) {
   }
   if (config.model().has_llama()) return config;
   if (is_gguf_file(base)) {
-    const layers::LlamaConfig c = gg::read_llama_gguf(fs::path(base)).model->config();
+    const gg::ImportedLlama imported = gg::read_llama_gguf(fs::path(base));
+    if (out.data().has_text() && out.data().text().tokenizer().empty() && out.data().text().token_file().empty())
+      default_tokenizer_from_base(out, gguf_base_tokenizer(imported.tokens, base));
+    const layers::LlamaConfig c = imported.model->config();
     config::LlamaConfig* llama = out.mutable_model()->mutable_llama();
     // qforge's GGUF vocabulary: the tokenizer's tokens, then <unk>, <s>, </s> and the 256 byte tokens
     // (docs/gguf.md §4), which reserve_gguf_tokens gives the run too; check_same_shape names a mismatch.
@@ -128,7 +158,9 @@ config::RunConfig with_base_model(const config::RunConfig& config) {
     return out;
   }
   check_base_exists(base);
-  *out.mutable_model() = open_run_folder(base).config.model();
+  const config::RunConfig base_run = open_run_folder(base).config;
+  *out.mutable_model() = base_run.model();
+  if (base_run.data().has_text()) default_tokenizer_from_base(out, base_run.data().text().tokenizer());
   out.mutable_model()->mutable_llama()->set_gradient_checkpointing(config.model().llama().gradient_checkpointing());
   return out;
 }
