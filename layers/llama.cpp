@@ -18,6 +18,7 @@ constexpr uint64_t kEmbedStream = 0, kLmHeadStream = 1, kFirstLayerStream = 16;
 
 // HF LlamaPreTrainedModel._init_weights: every Linear/Embedding weight ~ N(0, initializer_range).
 void init_normal(const Variable& weight, float std, uint64_t seed) {
+  if (init_skipped()) return;  // a loader writes every weight (layers/init.h SkipInit)
   const Tensor values = Tensor::randn(weight.shape(), seed, std);
   Variable target = weight;
   std::copy(values.data(), values.data() + values.numel(), target.mutable_data().data());

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "autograd/ops.h"
+#include "layers/init.h"
 #include "layers/llama.h"
 #include "tests/layers/float_rows_weight.h"
 
@@ -102,6 +103,36 @@ TEST(LlamaLinearFactory, WrongShapeNamesThePath) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("model.layers.0.self_attn.q_proj"), std::string::npos) << e.what();
   }
+}
+
+}  // namespace
+}  // namespace qforge::testing
+
+namespace qforge::testing {
+namespace {
+
+// SkipInit (layers/init.h): a model built inside one has zero weights, norms still 1, and the next
+// model built after it is the seeded default again (the flag is scoped and restored).
+TEST(SkipInit, ZerosInsideAndTheSeededInitAfter) {
+  const LlamaConfig config = tiny(false);
+  const LlamaForCausalLM reference(config);
+  {
+    const SkipInit skip;
+    EXPECT_TRUE(init_skipped());
+    const LlamaForCausalLM skipped(config);
+    for (const auto& [name, p] : skipped.named_parameters()) {
+      const float* d = p.data().data();
+      const bool norm = name.find("norm") != std::string::npos;
+      for (int64_t i = 0; i < p.numel(); ++i) ASSERT_EQ(d[i], norm ? 1.0f : 0.0f) << name;
+    }
+  }
+  EXPECT_FALSE(init_skipped());
+  const LlamaForCausalLM after(config);
+  const auto a = after.named_parameters(), r = reference.named_parameters();
+  ASSERT_EQ(a.size(), r.size());
+  for (size_t k = 0; k < a.size(); ++k)
+    ASSERT_EQ(std::memcmp(a[k].second.data().data(), r[k].second.data().data(), a[k].second.numel() * sizeof(float)), 0)
+        << a[k].first;
 }
 
 }  // namespace
