@@ -32,6 +32,7 @@ bench: build
 	/usr/bin/python3 bench/ptq_gptq.py --build $(BUILD_DIR)
 	/usr/bin/python3 bench/ptq_awq.py --build $(BUILD_DIR)
 	/usr/bin/python3 bench/ptq_model.py --build $(BUILD_DIR)
+	/usr/bin/python3 bench/hf_import.py --build $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)
