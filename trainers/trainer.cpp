@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "io/atomic_file.h"
+#include "io/folder_lock.h"
 #include "optim/clip_grad_norm.h"
 #include "trainers/checkpoint.h"
 #include "trainers/lora_model.h"
@@ -133,6 +134,7 @@ void TrainingRun::save(int64_t step) {
 }  // namespace
 
 RunResult TrainingRun::run() {
+  const io::FolderLock lock(options_.run_dir);  // a second train on this folder refuses
   resume_or_start();
   io::write_file_atomically(options_.run_dir / "config.pbtxt", to_text(config_));
   metrics_ = std::make_unique<MetricsLog>(options_.run_dir / "metrics.jsonl");
