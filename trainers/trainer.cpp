@@ -143,6 +143,7 @@ RunResult TrainingRun::run() {
   const int64_t eval_every = config_.trainer().eval_every(), checkpoint_every = config_.trainer().checkpoint_every();
   const double clip = config_.optimizer().clip_grad_norm();
   RunResult result;
+  result.start_step = start_step_;
   int64_t step = start_step_;
   // Time inside training steps only (not evaluation or checkpoints): the throughput benches quote.
   double step_seconds = 0.0;
