@@ -174,17 +174,34 @@ std::vector<ExpectedTensor> expected_tensors(const layers::LlamaConfig& c) {
 
 bool is_hf_folder(const fs::path& path) { return fs::is_directory(path) && fs::is_regular_file(path / "config.json"); }
 
-void read_hf_weights(const fs::path& dir, const HfConfig& config, const std::map<std::string, autograd::Tensor*>& targets) {
+namespace {
+
+// Every shard mapped and its header checked, every tensor located and checked against config.json:
+// all before anything the size of the model is allocated (the decoded tensors then fill a model as
+// large as the files, no larger). `located` points into `shards`, whose elements a move of the vector
+// keeps in place.
+struct CheckedFolder {
+  std::vector<Shard> shards;
+  std::map<std::string, Located> located;
+};
+
+CheckedFolder open_checked(const fs::path& dir, const HfConfig& config) {
   if (!fs::is_directory(dir)) fail(dir, "is not a folder");
   std::map<std::string, std::string> weight_map;
-  std::vector<Shard> shards;
+  CheckedFolder folder;
   for (const std::string& file : shard_files(dir, weight_map)) {
     io::MappedFile map(dir / file);
     st::SafetensorsHeader header = st::parse_safetensors_header(map.bytes(), (dir / file).string());
-    shards.push_back(Shard{dir / file, std::move(map), std::move(header)});
+    folder.shards.push_back(Shard{dir / file, std::move(map), std::move(header)});
   }
-  const std::map<std::string, Located> located = locate(shards, weight_map, dir / kIndexFile);
-  check_against_config(located, config, dir);
+  folder.located = locate(folder.shards, weight_map, dir / kIndexFile);
+  check_against_config(folder.located, config, dir);
+  return folder;
+}
+
+void fill(const CheckedFolder& folder, const fs::path& dir, const HfConfig& config,
+          const std::map<std::string, autograd::Tensor*>& targets) {
+  const std::map<std::string, Located>& located = folder.located;
   for (const auto& [name, target] : targets) {
     const auto it = located.find(name);
     if (it == located.end()) fail(dir, "parameter '" + name + "' has no tensor (config.json describes another model)");
@@ -200,19 +217,27 @@ void read_hf_weights(const fs::path& dir, const HfConfig& config, const std::map
   if (config.llama.tie_word_embeddings && embed != targets.end()) check_tied_head(located, *embed->second);
 }
 
+}  // namespace
+
+void read_hf_weights(const fs::path& dir, const HfConfig& config, const std::map<std::string, autograd::Tensor*>& targets) {
+  fill(open_checked(dir, config), dir, config, targets);
+}
+
 HfModel read_hf_model(const fs::path& dir) {
   if (!fs::is_directory(dir)) fail(dir, "is not a folder");
   HfModel out;
   out.config = read_hf_config(dir / "config.json");
-  // Built without its random init (layers::SkipInit: zeros), then written tensor by tensor; every
-  // parameter has a tensor (read_hf_weights checks the files against config.json first).
+  // The files first: config.json's sizes are only believed once the tensors are there to back them
+  // (a config claiming 3 million layers must not allocate them before the first one is found missing).
+  const CheckedFolder folder = open_checked(dir, out.config);
+  // Built without its random init (layers::SkipInit: zeros), then written tensor by tensor.
   {
     const layers::SkipInit skip;  // no random init to overwrite: ~40% of a 1B import's time otherwise
     out.model = std::make_shared<layers::LlamaForCausalLM>(out.config.llama);
   }
   std::map<std::string, autograd::Tensor*> targets;
   for (auto& [name, param] : out.model->named_parameters()) targets[name] = &param.mutable_data();
-  read_hf_weights(dir, out.config, targets);
+  fill(folder, dir, out.config, targets);
   out.model->eval();
   return out;
 }
