@@ -33,7 +33,7 @@ trainer { steps: 2 eval_batches: 1 log_every: 1 seed: 1 }
 CONFIG
 cat > "$work/qat.pbtxt" <<CONFIG
 $tiny_model
-data { text { corpus: "$work/corpus.txt" tokenizer: "byte" } batch_size: 2 }
+data { text { corpus: "$work/corpus.txt" } batch_size: 2 }
 optimizer { name: "sgd" lr: 0.01 momentum: 0.9 }
 quantization { rules { pattern: "*" weight { scheme: "int4:channel:lsq" } input { scheme: "int8:tensor:asym:ema" } } }
 trainer { steps: 2 eval_batches: 1 log_every: 1 seed: 2 }
