@@ -40,7 +40,7 @@ Unsigned read_le(const std::vector<std::byte>& data, size_t index) {
 size_t element_bytes(const std::string& dtype) {
   if (dtype == "I64") return 8;
   if (dtype == "I32" || dtype == "F32") return 4;
-  if (dtype == "U8") return 1;
+  if (dtype == "U8" || dtype == "I8" || dtype == "F8_E4M3") return 1;
   if (dtype == "F16" || dtype == "BF16") return 2;
   throw std::invalid_argument("hf quant: no element size for dtype " + dtype);
 }
@@ -123,19 +123,48 @@ FileTensor float32_tensor(const std::string& name, std::vector<int64_t> shape, c
   return t;
 }
 
+FileTensor int8_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<int8_t>& values) {
+  assert(numel(shape) == static_cast<int64_t>(values.size()));
+  FileTensor t{name, "I8", std::move(shape), {}};
+  for (int8_t v : values) t.data.push_back(static_cast<std::byte>(static_cast<uint8_t>(v)));
+  return t;
+}
+
+FileTensor fp8_e4m3_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<uint8_t>& codes) {
+  FileTensor t = uint8_tensor(name, std::move(shape), codes);
+  t.dtype = "F8_E4M3";
+  return t;
+}
+
+FileTensor half_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<uint16_t>& bits) {
+  assert(numel(shape) == static_cast<int64_t>(bits.size()));
+  FileTensor t{name, "F16", std::move(shape), {}};
+  for (uint16_t b : bits) append_le(t.data, b);
+  return t;
+}
+
 FileTensor scale_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& scales,
                         ScaleDtype dtype) {
   assert(numel(shape) == static_cast<int64_t>(scales.size()));
-  const bool f16 = dtype == ScaleDtype::kF16;
-  FileTensor t{name, f16 ? "F16" : "BF16", std::move(shape), {}};
+  const char* dtype_name = dtype == ScaleDtype::kF16 ? "F16" : dtype == ScaleDtype::kBF16 ? "BF16" : "F32";
+  FileTensor t{name, dtype_name, std::move(shape), {}};
   for (size_t i = 0; i < scales.size(); ++i) {
-    const uint16_t code = f16 ? fakequant::encode_fp16(scales[i]) : fakequant::encode_bf16(scales[i]);
-    const float stored = f16 ? fakequant::decode_fp16(code) : fakequant::decode_bf16(code);
+    float stored = scales[i];
+    uint32_t code = std::bit_cast<uint32_t>(stored);
+    if (dtype != ScaleDtype::kF32) {
+      const bool f16 = dtype == ScaleDtype::kF16;
+      code = f16 ? fakequant::encode_fp16(scales[i]) : fakequant::encode_bf16(scales[i]);
+      stored = f16 ? fakequant::decode_fp16(static_cast<uint16_t>(code)) : fakequant::decode_bf16(static_cast<uint16_t>(code));
+    }
     if (!(stored > 0.0f) || !std::isfinite(stored)) {
       throw std::invalid_argument(name + ": scale " + std::to_string(scales[i]) + " at index " + std::to_string(i) +
                                   " is " + (stored > 0.0f ? "inf" : "0") + " in " + t.dtype);
     }
-    append_le(t.data, code);
+    if (dtype == ScaleDtype::kF32) {
+      append_le(t.data, code);
+    } else {
+      append_le(t.data, static_cast<uint16_t>(code));
+    }
   }
   return t;
 }
@@ -159,10 +188,12 @@ const FileTensor& expect_tensor(const FileTensors& tensors, const std::string& n
   return t;
 }
 
-const FileTensor& expect_scales(const FileTensors& tensors, const std::string& name, const std::vector<int64_t>& shape) {
+const FileTensor& expect_scales(const FileTensors& tensors, const std::string& name, const std::vector<int64_t>& shape,
+                                bool allow_f32) {
   const auto it = tensors.find(name);
-  const bool bf16 = it != tensors.end() && it->second.dtype == "BF16";
-  return expect_tensor(tensors, name, bf16 ? "BF16" : "F16", shape);
+  const std::string found = it == tensors.end() ? "F16" : it->second.dtype;
+  const bool other = found == "BF16" || (allow_f32 && found == "F32");
+  return expect_tensor(tensors, name, other ? found : "F16", shape);
 }
 
 std::vector<uint32_t> words_of(const FileTensor& t) {
@@ -194,7 +225,20 @@ std::vector<float> float32_of(const FileTensor& t) {
   return out;
 }
 
+std::vector<int8_t> int8_of(const FileTensor& t) {
+  std::vector<int8_t> out(t.data.size());
+  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<int8_t>(std::to_integer<uint8_t>(t.data[i]));
+  return out;
+}
+
+std::vector<uint16_t> half_bits_of(const FileTensor& t) {
+  std::vector<uint16_t> out(t.data.size() / 2);
+  for (size_t i = 0; i < out.size(); ++i) out[i] = read_le<uint16_t>(t.data, i);
+  return out;
+}
+
 std::vector<float> scales_of(const FileTensor& t) {
+  if (t.dtype == "F32") return float32_of(t);
   std::vector<float> out(t.data.size() / 2);
   for (size_t i = 0; i < out.size(); ++i) {
     const uint16_t code = read_le<uint16_t>(t.data, i);

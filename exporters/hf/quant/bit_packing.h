@@ -35,8 +35,13 @@ FileTensor int32_tensor(const std::string& name, std::vector<int64_t> shape, con
 FileTensor int64_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<int64_t>& values);
 FileTensor uint8_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<uint8_t>& values);
 FileTensor float32_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& values);
-// Scales rounded to nearest even in `dtype`; std::invalid_argument naming the tensor when one rounds
-// to 0 or overflows to inf (a loader would dequantize that group to 0 or inf).
+FileTensor int8_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<int8_t>& values);
+// E4M3 bytes (OCP OFP8, fakequant/formats/fp8.h) as safetensors' F8_E4M3.
+FileTensor fp8_e4m3_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<uint8_t>& codes);
+// binary16 bit patterns as F16.
+FileTensor half_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<uint16_t>& bits);
+// Scales rounded to nearest even in `dtype` (F32: as they are); std::invalid_argument naming the tensor
+// when one rounds to 0 or overflows to inf (a loader would dequantize that group to 0 or inf).
 FileTensor scale_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& scales,
                         ScaleDtype dtype);
 
@@ -49,9 +54,12 @@ std::vector<int32_t> int32_of(const FileTensor& t);    // I32
 std::vector<int64_t> int64_of(const FileTensor& t);    // I64
 std::vector<uint8_t> uint8_of(const FileTensor& t);    // U8
 std::vector<float> float32_of(const FileTensor& t);    // F32
-std::vector<float> scales_of(const FileTensor& t);     // F16 or BF16, decoded exactly to float32
+std::vector<int8_t> int8_of(const FileTensor& t);      // I8
+std::vector<uint16_t> half_bits_of(const FileTensor& t);  // F16 bit patterns
+std::vector<float> scales_of(const FileTensor& t);     // F16, BF16 or F32, decoded exactly to float32
 // expect_tensor for a scale tensor, which may be F16 or BF16 (GPTQModel and compressed-tensors write the
-// model's dtype).
-const FileTensor& expect_scales(const FileTensors& tensors, const std::string& name, const std::vector<int64_t>& shape);
+// model's dtype), or with `allow_f32` also F32 (compressed-tensors' float32 models).
+const FileTensor& expect_scales(const FileTensors& tensors, const std::string& name, const std::vector<int64_t>& shape,
+                                bool allow_f32 = false);
 
 }  // namespace qforge::exporters::hf::quant

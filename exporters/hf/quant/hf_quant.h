@@ -46,7 +46,8 @@ bool has_contiguous_groups(const GroupedIntWeight& w);
 // float32's 24 (docs/hf-quantized.md §1).
 std::vector<float> dequantize(const GroupedIntWeight& w);
 
-enum class ScaleDtype { kF16, kBF16 };
+// The dtype scales are stored in: F16 (GPTQ, AWQ) or the model's dtype (compressed-tensors: F16, BF16, F32).
+enum class ScaleDtype { kF16, kBF16, kF32 };
 
 // What every quantized Linear of one model shares; the quantization_config says it once.
 struct HfQuantOptions {

@@ -1,0 +1,18 @@
+#pragma once
+// From qforge's quantized weights to the layouts of docs/hf-quantized.md §6 (the integer layouts'
+// adapters are in adapter.h):
+//  - fakequant::convert()'s QuantizedTensor of an int8 symmetric per-output-channel weight (ptq/llm_int8.h,
+//    RTN) -> bitsandbytes LLM.int8() (§6).
+#include <string>
+
+#include "exporters/hf/quant/bitsandbytes_int8_layout.h"
+#include "fakequant/quantized_tensor.h"
+
+namespace qforge::exporters::hf::quant {
+
+// SCB = float32(scale * 127), CB = the codes. bitsandbytes dequantizes CB * SCB / 127, which differs from
+// qforge's code * scale by float32 rounding only (docs/hf-quantized.md §6). std::invalid_argument naming
+// `weight_name` for anything but int8 symmetric per-channel along out (a code of -128 is refused by validate).
+BnbInt8Weight bnb_int8_weight(const std::string& weight_name, const fakequant::QuantizedTensor& q);
+
+}  // namespace qforge::exporters::hf::quant
