@@ -35,4 +35,24 @@ BnbInt8Weight bnb_int8_weight(const std::string& weight_name, const fakequant::Q
   return w;
 }
 
+Fp8Weight fp8_weight(const std::string& weight_name, const fakequant::QuantizedTensor& q, const Fp8Options& options,
+                     std::optional<float> input_scale) {
+  const fakequant::QuantizerSpec& s = q.spec;
+  const char* layout = "FP8 float-quantized";
+  if (s.format != fakequant::ElementFormat::kFp8E4M3 || s.block_scales.enabled()) {
+    refuse(weight_name, layout, s.describe() + " (E4M3 with plain scales is stored)");
+  }
+  if (q.shape.ndim() != 2) refuse(weight_name, layout, "a tensor of " + std::to_string(q.shape.ndim()) + " dimensions");
+  const fakequant::GranularitySpec g = fakequant::effective_granularity(q.shape, s);
+  const bool tensor = g.kind == fakequant::Granularity::kPerTensor;
+  if (!(tensor && options.strategy == Fp8Strategy::kTensor) && !(per_out_channel(g) && options.strategy == Fp8Strategy::kChannel)) {
+    refuse(weight_name, layout, std::string("its granularity under strategy ") +
+                                    (options.strategy == Fp8Strategy::kTensor ? "tensor" : "channel"));
+  }
+  Fp8Weight w{module_prefix(weight_name), q.shape[0], q.shape[1], {}, q.params.scales, input_scale};
+  w.codes.assign(q.codes.begin(), q.codes.end());
+  validate(w, options);
+  return w;
+}
+
 }  // namespace qforge::exporters::hf::quant
