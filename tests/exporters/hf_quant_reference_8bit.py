@@ -1,9 +1,9 @@
 """Independent numpy reference for the 8-bit Hugging Face layouts of exporters/hf/quant
-(tests/exporters/test_hf_quant_bnb_int8.cpp, test_hf_quant_fp8.cpp).
+(tests/exporters/test_hf_quant_bnb_int8.cpp, test_hf_quant_fp8.cpp, test_hf_quant_w8a8.cpp).
 
     /usr/bin/python3 tests/exporters/hf_quant_reference_8bit.py REQUEST.qft ANSWER.qft
 
-Written from the published descriptions (docs/hf-quantized.md §6-§7), NOT from the C++ code:
+Written from the published descriptions (docs/hf-quantized.md §6-§8), NOT from the C++ code:
 bitsandbytes' int8_vectorwise_quant / int8_vectorwise_dequant as numpy float32 expressions, the
 compressed-tensors min-max FP8 quantizer, and an E4M3 encoder built from the OFP8 bit layout (numpy has
 no FP8 type: every finite E4M3 value is enumerated from its sign, exponent and mantissa fields, and a
@@ -14,6 +14,8 @@ Request, per case c: text "c.layout" and "c.name", then
   "fp8":      "c.float" [out, in], "c.options" = [strategy (0 tensor, 1 channel), activations (0 none,
               1 static tensor, 2 dynamic tensor, 3 dynamic token), scale dtype (0 F16, 1 BF16, 2 F32)],
               "c.input_scale" [1] when static;
+  "w8a8":     "c.codes" [out, in] (unsigned 0..255), "c.scales" [out], "c.zeros" [out], "c.options" =
+              [symmetric, scale dtype];
   "e4m3":     "c.values" [n] (float32 values, already clamped to +-448): only "c.codes" is answered.
 Answer, per case: text "c.tensors" (sorted names, one per line); per tensor "c/NAME" (its little-endian
 bytes, one per element of the record), "c/NAME.shape", text "c/NAME.dtype"; text "c.config"; "c.dequant".
@@ -137,7 +139,25 @@ def fp8(request, c):
     return tensors, cfg, dequant
 
 
-LAYOUTS = {"bnb-int8": bnb_int8, "fp8": fp8}
+def w8a8(request, c):
+    p = request[c + ".name"]
+    codes = request[c + ".codes"].astype(np.int64)
+    zeros = request[c + ".zeros"].astype(np.int64)
+    symmetric, dtype = [int(v) for v in request[c + ".options"]]
+    dtype = ["F16", "BF16", "F32"][dtype]
+    scales = request[c + ".scales"].astype(np.float32)
+    # compressed-tensors stores signed int8: the unsigned code (zero point) minus 128.
+    tensors = {p + ".weight": ("I8", (codes - 128).astype(np.int8)),
+               p + ".weight_scale": (dtype, scale_bits(scales, dtype).reshape(-1, 1))}
+    if not symmetric:
+        tensors[p + ".weight_zero_point"] = ("I8", (zeros - 128).astype(np.int8).reshape(-1, 1))
+    cfg = ct_config("int-quantized", ct_args(8, "int", bool(symmetric), "channel", False),
+                    ct_args(8, "int", True, "token", True))
+    dequant = stored_scale(scales, dtype)[:, None] * (codes - zeros[:, None]).astype(np.float32)
+    return tensors, cfg, dequant
+
+
+LAYOUTS = {"bnb-int8": bnb_int8, "fp8": fp8, "w8a8": w8a8}
 
 
 def put_tensors(answer, c, tensors):

@@ -1,10 +1,11 @@
 #pragma once
-// From qforge's quantized weights to the layouts of docs/hf-quantized.md §6-§7 (the integer layouts'
+// From qforge's quantized weights to the layouts of docs/hf-quantized.md §6-§8 (the integer layouts'
 // adapters are in adapter.h):
 //  - fakequant::convert()'s QuantizedTensor of an int8 symmetric per-output-channel weight (ptq/llm_int8.h,
 //    RTN) -> bitsandbytes LLM.int8() (§6);
 //  - a QuantizedTensor in FP8 E4M3, per tensor or per output channel -> compressed-tensors
 //    float-quantized (§7).
+// W8A8 int8 (§8) takes adapter.h's GroupedIntWeight of an int8 per-channel weight as it is.
 #include <optional>
 #include <string>
 

@@ -1,8 +1,8 @@
 #pragma once
-// compressed-tensors' quantization_config (internal to exporters/hf/quant/; docs/hf-quantized.md §4, §7):
+// compressed-tensors' quantization_config (internal to exporters/hf/quant/; docs/hf-quantized.md §4, §7, §8):
 // one config group targeting every Linear, its weights and input_activations QuantizationArgs, and the
-// keys around it. The pack-quantized and float-quantized layouts differ only in `format` and in the
-// arguments.
+// keys around it. The pack-quantized, float-quantized and int-quantized layouts differ only in
+// `format` and in the arguments.
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
