@@ -4,10 +4,10 @@
 // comes back as its little-endian bytes, its shape and its dtype, so 64-bit words (SpQR, QuIP#) survive
 // the double-valued tensor file exactly.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <bit>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -40,7 +40,8 @@ inline std::string sorted_names(const std::vector<hq::FileTensor>& tensors) {
 }
 
 // Names, dtypes, shapes and bytes of `tensors` equal the reference's answer for case `id`.
-inline void expect_same_tensors(const std::vector<hq::FileTensor>& tensors, const TensorFile& answer, const std::string& id) {
+inline void expect_same_tensors(const std::vector<hq::FileTensor>& tensors, const TensorFile& answer,
+                                const std::string& id) {
   ASSERT_EQ(sorted_names(tensors), answer.text(id + ".tensors"));
   for (const hq::FileTensor& t : tensors) {
     const std::string key = id + "/" + t.name;
@@ -62,7 +63,8 @@ inline void expect_same_config(const std::string& ours, const TensorFile& answer
 }
 
 // Every element equal bit for bit (float32 patterns).
-inline void expect_bit_equal(const std::vector<float>& ours, const std::vector<double>& expected, const std::string& what) {
+inline void expect_bit_equal(const std::vector<float>& ours, const std::vector<double>& expected,
+                             const std::string& what) {
   ASSERT_EQ(ours.size(), expected.size()) << what;
   int64_t differing = 0;
   size_t first = 0;

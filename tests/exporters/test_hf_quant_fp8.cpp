@@ -113,7 +113,8 @@ TEST(HfQuantFp8, QuantizedTensorsConfigAndDequantMatchNumpy) {
     request.put_text(id + ".layout", "fp8");
     request.put_text(id + ".name", kName);
     request.put(id + ".float", {c.out, c.in}, as_doubles(c.weight));
-    request.put(id + ".options", {3}, {double(c.options.strategy), double(c.options.activations), double(c.options.scale_dtype)});
+    request.put(id + ".options", {3},
+                {double(c.options.strategy), double(c.options.activations), double(c.options.scale_dtype)});
     if (c.input_scale) request.put(id + ".input_scale", {1}, {*c.input_scale});
   }
   const TensorFile answer =
@@ -152,7 +153,8 @@ TEST(HfQuantFp8, RoundTripIsExact) {
 }
 
 TEST(HfQuantFp8, ErrorsNameTheTensor) {
-  const Case c = make_case(4, 8, hq::Fp8Strategy::kChannel, hq::Fp8Activations::kStaticTensor, hq::ScaleDtype::kBF16, 3);
+  const Case c =
+      make_case(4, 8, hq::Fp8Strategy::kChannel, hq::Fp8Activations::kStaticTensor, hq::ScaleDtype::kBF16, 3);
   hq::Fp8Weight good = hq::quantize_fp8(kName, c.weight, c.out, c.in, c.options);
   good.input_scale = 0.5f;
   const auto pack = [&](const hq::Fp8Weight& w, hq::Fp8Options o) { return error_of([&] { hq::pack_fp8(w, o); }); };
@@ -172,7 +174,9 @@ TEST(HfQuantFp8, ErrorsNameTheTensor) {
   EXPECT_THAT(pack(bad, f16), AllOf(HasSubstr(kName + ".weight_scale"), HasSubstr("inf in F16")));
 
   const hq::FileTensors file = by_name(hq::pack_fp8(good, c.options));
-  const auto unpack = [&](const hq::FileTensors& f, hq::Fp8Options o) { return error_of([&] { hq::unpack_fp8(kName, f, o); }); };
+  const auto unpack = [&](const hq::FileTensors& f, hq::Fp8Options o) {
+    return error_of([&] { hq::unpack_fp8(kName, f, o); });
+  };
   hq::FileTensors changed = file;
   changed.erase(kName + ".input_scale");
   EXPECT_THAT(unpack(changed, c.options), HasSubstr(kName + ".input_scale: tensor missing"));
@@ -201,8 +205,10 @@ TEST(HfQuantFp8, AdapterFromFp8QuantizedTensors) {
     const size_t count = channel ? 8 : 1;
     const fq::QuantizedTensor q =
         fq::quantize_tensor(x, {std::vector<float>(count, 0.0078125f), std::vector<int32_t>(count, 0)}, spec);
-    hq::Fp8Options o{channel ? hq::Fp8Strategy::kChannel : hq::Fp8Strategy::kTensor, hq::Fp8Activations::kNone,
-                     hq::ScaleDtype::kF32, {}};
+    hq::Fp8Options o{channel ? hq::Fp8Strategy::kChannel : hq::Fp8Strategy::kTensor,
+                     hq::Fp8Activations::kNone,
+                     hq::ScaleDtype::kF32,
+                     {}};
     const hq::Fp8Weight w = hq::fp8_weight(kName + ".weight", q, o);
     const std::vector<float> back = hq::dequantize_fp8(hq::unpack_fp8(kName, by_name(hq::pack_fp8(w, o)), o));
     const qforge::autograd::Tensor expected = fq::dequantize_tensor(q);

@@ -44,8 +44,14 @@ hq::HfQuantOptions options_of(const Case& c) {
 
 std::vector<Case> all_cases() {
   const auto spec = [](bool symmetric, bool f16_exact, uint32_t seed) {
-    return RandomWeightSpec{.name = kName, .out = 24, .in = 40, .bits = 8, .group_size = -1, .symmetric = symmetric,
-                            .f16_exact_scales = f16_exact, .seed = seed};
+    return RandomWeightSpec{.name = kName,
+                            .out = 24,
+                            .in = 40,
+                            .bits = 8,
+                            .group_size = -1,
+                            .symmetric = symmetric,
+                            .f16_exact_scales = f16_exact,
+                            .seed = seed};
   };
   return {{spec(true, true, 1), hq::ScaleDtype::kBF16},
           {spec(false, false, 2), hq::ScaleDtype::kBF16},

@@ -33,7 +33,8 @@ void validate(const BnbInt8Weight& w) {
     for (int64_t i = 0; i < w.in; ++i) {
       const int8_t c = w.codes[o * w.in + i];
       // LLM.int8()'s levels are -127..127 (docs/llm-int8.md §1): -128 decodes beyond the row's absmax.
-      if (c == -128) fail(w.name, "code -128 at [" + std::to_string(o) + ", " + std::to_string(i) + "] (levels are -127..127)");
+      if (c == -128)
+        fail(w.name, "code -128 at [" + std::to_string(o) + ", " + std::to_string(i) + "] (levels are -127..127)");
       if (c != 0 && scb == 0.0f) fail(w.name, "row " + std::to_string(o) + " has SCB 0 but nonzero codes");
     }
   }
@@ -41,8 +42,8 @@ void validate(const BnbInt8Weight& w) {
 
 std::vector<FileTensor> pack_bnb_int8(const BnbInt8Weight& w) {
   validate(w);
-  return {int8_tensor(w.name + ".weight", {w.out, w.in}, w.codes), float32_tensor(w.name + ".SCB", {w.out}, w.row_absmax),
-          uint8_tensor(w.name + ".weight_format", {}, {0})};
+  return {int8_tensor(w.name + ".weight", {w.out, w.in}, w.codes),
+          float32_tensor(w.name + ".SCB", {w.out}, w.row_absmax), uint8_tensor(w.name + ".weight_format", {}, {0})};
 }
 
 BnbInt8Weight unpack_bnb_int8(const std::string& prefix, const FileTensors& tensors) {
@@ -91,7 +92,8 @@ BnbInt8Weight quantize_bnb_int8(const std::string& name, const std::vector<float
     if (absmax == 0.0f) continue;  // torch would give NaN codes; the row is all zero
     const float factor = 127.0f / absmax;
     for (int64_t i = 0; i < in; ++i) {
-      w.codes[o * in + i] = static_cast<int8_t>(std::nearbyint(weight[o * in + i] * factor));  // torch.round: half to even
+      w.codes[o * in + i] =
+          static_cast<int8_t>(std::nearbyint(weight[o * in + i] * factor));  // torch.round: half to even
     }
   }
   return w;
@@ -122,10 +124,12 @@ BnbInt8Options bnb_int8_options(const std::string& config_json) {
   const nlohmann::json c = parse_config(config_json, layout);
   expect_config_string(c, "quant_method", layout, layout);
   if (!config_value_or<bool>(c, "load_in_8bit", layout, false)) {
-    throw std::invalid_argument("bitsandbytes quantization_config: key 'load_in_8bit' is not true (4-bit: bnb_4bit_options)");
+    throw std::invalid_argument(
+        "bitsandbytes quantization_config: key 'load_in_8bit' is not true (4-bit: bnb_4bit_options)");
   }
   if (config_value_or<bool>(c, "llm_int8_has_fp16_weight", layout, false)) {
-    throw std::invalid_argument("bitsandbytes quantization_config: key 'llm_int8_has_fp16_weight' is true (float weights)");
+    throw std::invalid_argument(
+        "bitsandbytes quantization_config: key 'llm_int8_has_fp16_weight' is true (float weights)");
   }
   BnbInt8Options o;
   o.threshold = config_value_or<double>(c, "llm_int8_threshold", layout, 6.0);

@@ -11,9 +11,9 @@
 namespace qforge::exporters::hf::quant {
 
 struct BnbInt8Weight {
-  std::string name;            // module prefix P; tensors are "P.weight", "P.SCB", "P.weight_format"
+  std::string name;  // module prefix P; tensors are "P.weight", "P.SCB", "P.weight_format"
   int64_t out = 0, in = 0;
-  std::vector<int8_t> codes;   // CB [out * in] row-major, -127..127
+  std::vector<int8_t> codes;      // CB [out * in] row-major, -127..127
   std::vector<float> row_absmax;  // SCB [out]: finite, >= 0; a row with SCB 0 has only zero codes
 };
 

@@ -8,9 +8,14 @@ namespace qforge::exporters::hf::quant {
 
 nlohmann::json ct_quant_args_json(const CtQuantArgs& a) {
   const auto or_null = [](const auto& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
-  return {{"num_bits", a.num_bits},     {"type", a.type},       {"symmetric", a.symmetric},
-          {"strategy", a.strategy},     {"group_size", or_null(a.group_size)}, {"block_structure", nullptr},
-          {"dynamic", a.dynamic},       {"actorder", or_null(a.actorder)}};
+  return {{"num_bits", a.num_bits},
+          {"type", a.type},
+          {"symmetric", a.symmetric},
+          {"strategy", a.strategy},
+          {"group_size", or_null(a.group_size)},
+          {"block_structure", nullptr},
+          {"dynamic", a.dynamic},
+          {"actorder", or_null(a.actorder)}};
 }
 
 std::string ct_config(const std::string& format, const nlohmann::json& weights, const nlohmann::json& input_activations,

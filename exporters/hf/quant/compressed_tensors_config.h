@@ -3,9 +3,8 @@
 // one config group targeting every Linear, its weights and input_activations QuantizationArgs, and the
 // keys around it. The pack-quantized, float-quantized and int-quantized layouts differ only in
 // `format` and in the arguments.
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,9 +16,9 @@ inline constexpr const char* kCompressedTensors = "compressed-tensors";
 // QuantizationArgs as compressed-tensors serializes them (the keys qforge writes, in this order).
 struct CtQuantArgs {
   int num_bits = 8;
-  std::string type = "int";     // "int" | "float"
+  std::string type = "int";  // "int" | "float"
   bool symmetric = true;
-  std::string strategy;         // "tensor" | "channel" | "group" | "token"
+  std::string strategy;  // "tensor" | "channel" | "group" | "token"
   std::optional<int64_t> group_size;
   bool dynamic = false;
   std::optional<std::string> actorder;

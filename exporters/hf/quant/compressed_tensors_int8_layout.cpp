@@ -38,11 +38,13 @@ std::vector<FileTensor> pack_w8a8_int8(const GroupedIntWeight& w, const HfQuantO
   check_weight_for_layout(w8a8(), w, options);
   std::vector<FileTensor> tensors = {int8_tensor(w.name + ".weight", {w.out, w.in}, signed_codes(w.codes)),
                                      scale_tensor(w.name + ".weight_scale", {w.out, 1}, w.scales, options.scale_dtype)};
-  if (!options.symmetric) tensors.push_back(int8_tensor(w.name + ".weight_zero_point", {w.out, 1}, signed_codes(w.zeros)));
+  if (!options.symmetric)
+    tensors.push_back(int8_tensor(w.name + ".weight_zero_point", {w.out, 1}, signed_codes(w.zeros)));
   return tensors;
 }
 
-GroupedIntWeight unpack_w8a8_int8(const std::string& prefix, const FileTensors& tensors, const HfQuantOptions& options) {
+GroupedIntWeight unpack_w8a8_int8(const std::string& prefix, const FileTensors& tensors,
+                                  const HfQuantOptions& options) {
   check_options(w8a8(), options);
   GroupedIntWeight w;
   w.name = prefix;
@@ -86,7 +88,8 @@ HfQuantOptions w8a8_int8_options(const std::string& config_json) {
   const nlohmann::json inputs = ct_args_of(group, "input_activations");
   if (!inputs.is_null() && (config_value<std::string>(inputs, "strategy", layout) != "token" ||
                             !config_value_or<bool>(inputs, "dynamic", layout, false))) {
-    throw std::invalid_argument(layout + " quantization_config: input_activations are not dynamic per token (static "
+    throw std::invalid_argument(layout +
+                                " quantization_config: input_activations are not dynamic per token (static "
                                 "input scales are not read)");
   }
   o.ignore = config_value_or<std::vector<std::string>>(c, "ignore", layout, {});

@@ -29,9 +29,12 @@ bool positive_finite(float v) { return v > 0.0f && std::isfinite(v); }
 // A float32 scale as `dtype` stores it (round to nearest even once).
 float round_scale(float scale, ScaleDtype dtype) {
   switch (dtype) {
-    case ScaleDtype::kF16: return fakequant::round_to_fp16(scale);
-    case ScaleDtype::kBF16: return fakequant::decode_bf16(fakequant::encode_bf16(scale));
-    case ScaleDtype::kF32: break;
+    case ScaleDtype::kF16:
+      return fakequant::round_to_fp16(scale);
+    case ScaleDtype::kBF16:
+      return fakequant::decode_bf16(fakequant::encode_bf16(scale));
+    case ScaleDtype::kF32:
+      break;
   }
   return scale;
 }
@@ -60,7 +63,8 @@ void validate(const Fp8Weight& w, const Fp8Options& o) {
     if ((w.codes[i] & 0x7F) == 0x7F) fail(w.name, "code " + std::to_string(i) + " is E4M3's NaN pattern");
   }
   for (size_t i = 0; i < w.scales.size(); ++i) {
-    if (!positive_finite(w.scales[i])) fail(w.name, "scale[" + std::to_string(i) + "] = " + std::to_string(w.scales[i]));
+    if (!positive_finite(w.scales[i]))
+      fail(w.name, "scale[" + std::to_string(i) + "] = " + std::to_string(w.scales[i]));
   }
   if (w.input_scale.has_value() != static_activations(o)) {
     fail(w.name, w.input_scale ? "input scale given, but the activations are not static"
@@ -137,8 +141,8 @@ std::string fp8_config(const Fp8Options& o) {
   nlohmann::json inputs = nullptr;
   if (o.activations != Fp8Activations::kNone) {
     const bool token = o.activations == Fp8Activations::kDynamicToken;
-    inputs = ct_quant_args_json({8, "float", true, token ? "token" : "tensor", std::nullopt, !static_activations(o),
-                                 std::nullopt});
+    inputs = ct_quant_args_json(
+        {8, "float", true, token ? "token" : "tensor", std::nullopt, !static_activations(o), std::nullopt});
   }
   return ct_config("float-quantized", ct_quant_args_json(weights), inputs, o.ignore);
 }
@@ -171,7 +175,8 @@ Fp8Options fp8_options(const std::string& config_json) {
       o.activations = dynamic ? Fp8Activations::kDynamicTensor : Fp8Activations::kStaticTensor;
     } else {
       throw std::invalid_argument(layout + " quantization_config: input_activations key 'strategy' is \"" + s +
-                                  "\" with dynamic " + (dynamic ? "true" : "false") + "; qforge reads static or dynamic "
+                                  "\" with dynamic " + (dynamic ? "true" : "false") +
+                                  "; qforge reads static or dynamic "
                                   "\"tensor\" and dynamic \"token\"");
     }
   }
