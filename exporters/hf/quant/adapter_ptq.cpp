@@ -1,8 +1,10 @@
 #include "exporters/hf/quant/adapter_ptq.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "exporters/hf/quant/adapter.h"
+#include "fakequant/formats/half.h"
 
 namespace qforge::exporters::hf::quant {
 namespace {
@@ -45,13 +47,57 @@ Fp8Weight fp8_weight(const std::string& weight_name, const fakequant::QuantizedT
   if (q.shape.ndim() != 2) refuse(weight_name, layout, "a tensor of " + std::to_string(q.shape.ndim()) + " dimensions");
   const fakequant::GranularitySpec g = fakequant::effective_granularity(q.shape, s);
   const bool tensor = g.kind == fakequant::Granularity::kPerTensor;
-  if (!(tensor && options.strategy == Fp8Strategy::kTensor) && !(per_out_channel(g) && options.strategy == Fp8Strategy::kChannel)) {
-    refuse(weight_name, layout, std::string("its granularity under strategy ") +
-                                    (options.strategy == Fp8Strategy::kTensor ? "tensor" : "channel"));
+  if (!(tensor && options.strategy == Fp8Strategy::kTensor) &&
+      !(per_out_channel(g) && options.strategy == Fp8Strategy::kChannel)) {
+    refuse(weight_name, layout,
+           std::string("its granularity under strategy ") +
+               (options.strategy == Fp8Strategy::kTensor ? "tensor" : "channel"));
   }
   Fp8Weight w{module_prefix(weight_name), q.shape[0], q.shape[1], {}, q.params.scales, input_scale};
   w.codes.assign(q.codes.begin(), q.codes.end());
   validate(w, options);
+  return w;
+}
+
+SpqrWeight spqr_weight(const std::string& weight_name, const fakequant::SpqrState& state,
+                       const std::vector<int64_t>& codes, const std::vector<float>& latent_weight) {
+  const fakequant::SpqrLayout& l = state.layout;
+  if (l.bits != 3 || l.stat_bits != 3 || l.beta1 != kSpqrTile || l.beta2 != kSpqrTile) {
+    refuse(weight_name, "SpQR",
+           "bits " + std::to_string(l.bits) + ", stat_bits " + std::to_string(l.stat_bits) + ", beta1 " +
+               std::to_string(l.beta1) + ", beta2 " + std::to_string(l.beta2) + " (only 3, 3, 16, 16)");
+  }
+  const size_t numel = static_cast<size_t>(l.rows * l.cols);
+  const bool in_range =
+      std::all_of(state.permutation.begin(), state.permutation.end(), [&](int64_t c) { return c >= 0 && c < l.cols; });
+  if (codes.size() != numel || latent_weight.size() != numel ||
+      state.permutation.size() != static_cast<size_t>(l.cols) || !in_range) {
+    refuse(weight_name, "SpQR",
+           "codes, weight or permutation that disagree with [" + std::to_string(l.rows) + ", " +
+               std::to_string(l.cols) + "]");
+  }
+  SpqrWeight w{module_prefix(weight_name), l.rows, l.cols, std::vector<uint8_t>(numel), {}, {}, {}, {}, {}};
+  std::vector<int64_t> position(static_cast<size_t>(l.cols));  // permuted position of each input column
+  for (int64_t j = 0; j < l.cols; ++j) {
+    w.permutation.push_back(static_cast<uint16_t>(state.permutation[j]));
+    position[static_cast<size_t>(state.permutation[j])] = j;
+    for (int64_t r = 0; r < l.rows; ++r)
+      w.codes[r * l.cols + j] = static_cast<uint8_t>(codes[r * l.cols + state.permutation[j]]);
+  }
+  w.scale_codes.assign(state.scale_codes.begin(), state.scale_codes.end());
+  w.zero_codes.assign(state.zero_codes.begin(), state.zero_codes.end());
+  for (float v : state.second_order) w.second_order.push_back(fakequant::encode_fp16(v));
+  validate(w);  // before spqr_dense_value reads the statistics
+  for (int64_t flat : state.outliers) {
+    const int64_t r = flat / l.cols, j = position[static_cast<size_t>(flat % l.cols)];
+    const float dense = fakequant::decode_fp16(spqr_dense_value(w, r, j));
+    const uint16_t addend = fakequant::encode_fp16(latent_weight[static_cast<size_t>(flat)] - dense);
+    if ((addend & 0x7FFF) != 0) w.outliers.push_back({r, j, addend});
+  }
+  std::sort(w.outliers.begin(), w.outliers.end(), [](const SpqrOutlier& a, const SpqrOutlier& b) {
+    return a.row != b.row ? a.row < b.row : a.column < b.column;
+  });
+  validate(w);
   return w;
 }
 
