@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "exporters/hf/quant/adapter.h"
+#include "fakequant/formats/e8p.h"
 #include "fakequant/formats/half.h"
 
 namespace qforge::exporters::hf::quant {
@@ -97,6 +98,24 @@ SpqrWeight spqr_weight(const std::string& weight_name, const fakequant::SpqrStat
   std::sort(w.outliers.begin(), w.outliers.end(), [](const SpqrOutlier& a, const SpqrOutlier& b) {
     return a.row != b.row ? a.row < b.row : a.column < b.column;
   });
+  validate(w);
+  return w;
+}
+
+QuipSharpWeight quip_sharp_weight(const std::string& weight_name, const fakequant::QuipSharpState& state) {
+  QuipSharpWeight w{module_prefix(weight_name), state.rows, state.cols, {}, {}, {}, 1.0f};
+  if (state.codes.size() != static_cast<size_t>(state.rows * state.cols / fakequant::kE8pDim) ||
+      state.su.size() != static_cast<size_t>(state.cols) || state.sv.size() != static_cast<size_t>(state.rows)) {
+    refuse(weight_name, "QuIP#",
+           "codes or signs whose sizes disagree with [" + std::to_string(state.rows) + ", " +
+               std::to_string(state.cols) + "]");
+  }
+  for (int64_t c : state.codes) {
+    if (c < 0 || c >= fakequant::kE8pCodes) refuse(weight_name, "QuIP#", "code " + std::to_string(c));
+    w.codes.push_back(static_cast<uint16_t>(c));
+  }
+  for (float v : state.su) w.su.push_back(fakequant::encode_fp16(v));
+  for (float v : state.sv) w.sv.push_back(fakequant::encode_fp16(v * state.wscale));
   validate(w);
   return w;
 }
