@@ -149,7 +149,8 @@ std::string fp8_config(const Fp8Options& o) {
 
 Fp8Options fp8_options(const std::string& config_json) {
   const std::string layout = kCompressedTensors;
-  const nlohmann::json group = ct_single_group(parse_config(config_json, layout), "float-quantized");
+  const nlohmann::json config = parse_config(config_json, layout);
+  const nlohmann::json group = ct_single_group(config, "float-quantized");
   const nlohmann::json weights = ct_args_of(group, "weights");
   if (weights.is_null()) throw std::invalid_argument(layout + " quantization_config: key 'weights' missing");
   expect_config_string(weights, "type", "float", layout);
@@ -180,7 +181,7 @@ Fp8Options fp8_options(const std::string& config_json) {
                                   "\"tensor\" and dynamic \"token\"");
     }
   }
-  o.ignore = config_value_or<std::vector<std::string>>(parse_config(config_json, layout), "ignore", layout, {});
+  o.ignore = config_value_or<std::vector<std::string>>(config, "ignore", layout, {});
   o.scale_dtype = ScaleDtype::kBF16;  // not in the config: the unpacker reads the file's dtype
   return o;
 }
