@@ -119,6 +119,9 @@ void check_against_config(const std::map<std::string, Located>& located, const H
     if (it == by_name.end())
       fail(where.shard->path, "tensor '" + name + "' is not a parameter of " + config.architecture + " for " +
                                   (dir / "config.json").string());
+    if (!st::is_float_dtype(where.entry->dtype))
+      fail(where.shard->path, "tensor '" + name + "': dtype " + st::dtype_name(where.entry->dtype) +
+                                  " is not a float dtype (packed weights need config.json's quantization_config)");
     if (where.entry->shape != it->second->shape)
       fail(where.shard->path, "tensor '" + name + "': field shape " + shape_text(where.entry->shape) +
                                   " disagrees with config.json, which implies " + shape_text(it->second->shape));
