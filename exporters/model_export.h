@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "autograd/packed_weight.h"
 #include "exporters/lora/lora_adapter.h"
 #include "fakequant/formats/ggml/block_rounding.h"
 #include "fakequant/group_index_weight.h"
-#include "fakequant/packed/packed_4bit.h"
 #include "fakequant/quantized_tensor.h"
 #include "layers/llama.h"
 
@@ -52,11 +52,12 @@ struct LlamaExport {
   //   - quantized: the weight of every fakequant::Quantizer with a non-GGUF scheme (QAT, RTN, GPTQ with
   //     static groups, AWQ after its folding), as fakequant::convert() gives it;
   //   - group_index: GPTQ act-order with dynamic groups;
-  //   - packed_base: a QLoRA run's frozen 4-bit base weights (NF4 / FP4), before its adapters were merged
-  //     into `model` (which then differs from them).
+  //   - packed_base: a LoRA run's frozen packed base weights (fakequant/packed/: NF4 / FP4, a Hugging Face
+  //     folder's integer codes, GGUF blocks), before its adapters were merged into `model` (which then
+  //     differs from them).
   std::map<std::string, fakequant::QuantizedTensor> quantized;
   std::map<std::string, GroupIndexExport> group_index;
-  std::map<std::string, std::shared_ptr<const fakequant::Packed4BitWeight>> packed_base;
+  std::map<std::string, autograd::PackedWeightPtr> packed_base;
 };
 
 // The adapter a LoRA run trained (qforge = Hugging Face names, PEFT-style config) and the shape of its

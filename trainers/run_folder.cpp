@@ -18,7 +18,6 @@
 #include "exporters/lora/apply_lora.h"
 #include "exporters/tokenizers/gguf_bpe.h"
 #include "fakequant/group_index_weight.h"
-#include "fakequant/packed/packed_4bit.h"
 #include "fakequant/qat.h"
 #include "fakequant/quantized_tensor.h"
 #include "layers/linear.h"
@@ -90,9 +89,7 @@ exporters::LlamaExport merged_lora_weights(const RunFolder& run, const LanguageM
   exporters::LlamaExport out;
   for (const auto& [name, module] : lora->named_modules()) {  // the packed base, before the merge unpacks it
     auto linear = std::dynamic_pointer_cast<layers::Linear>(module);
-    if (!linear || !linear->is_packed()) continue;
-    if (auto packed = std::dynamic_pointer_cast<const fakequant::Packed4BitWeight>(linear->packed_weight()))
-      out.packed_base[name + ".weight"] = packed;
+    if (linear && linear->is_packed()) out.packed_base[name + ".weight"] = linear->packed_weight();
   }
   merge_lora_adapters(*lora);
   out.model = std::make_shared<layers::LlamaForCausalLM>(lm.model_config);

@@ -149,6 +149,11 @@ struct WeightItem {
   const st::EncodedTensor* encoded = nullptr;
 };
 
+const std::vector<st::EncodedTensor>* find_packed(const QuantizedExport& quantized, const std::string& weight) {
+  const auto it = quantized.packed.find(weight);
+  return it == quantized.packed.end() ? nullptr : &it->second;
+}
+
 // The weights the run's forward uses, by HF name, in model order; a weight `quantized` packs is replaced
 // by its packed tensors. A weight trained with a GGUF block type holds its latent values
 // (model_export.h): it is written as that codec's dequantize(quantize(w)), row by row, which is what the
@@ -158,9 +163,8 @@ std::vector<WeightItem> weights_of(const LlamaExport& model, const QuantizedExpo
   for (const auto& [name, p] : model.model->named_parameters()) params.emplace(name, p.data());
   std::vector<WeightItem> out;
   for (const ExpectedTensor& t : expected_tensors(model.model->config())) {
-    const auto packed = quantized ? quantized->packed.find(t.name) : decltype(quantized->packed.end())();
-    if (quantized && packed != quantized->packed.end()) {
-      for (const st::EncodedTensor& e : packed->second) out.push_back({e.name, {}, &e});
+    if (const auto* packed = quantized ? find_packed(*quantized, t.name) : nullptr) {
+      for (const st::EncodedTensor& e : *packed) out.push_back({e.name, {}, &e});
       continue;
     }
     const auto it = params.find(t.name);

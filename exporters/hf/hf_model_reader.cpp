@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -162,19 +163,24 @@ void decode_into(const Located& where, autograd::Tensor& target) {
   where.shard->map.release(where.entry->begin, where.entry->end - where.entry->begin);
 }
 
-// A packed weight's tensors from the maps, unpacked and dequantized into `target` (its shape checked).
-void dequantize_into(const std::map<std::string, Located>& located, const std::vector<std::string>& names,
-                     const std::string& weight, const HfConfig& config, autograd::Tensor& target) {
+// The tensors `names` of a packed weight, as stored.
+quant::FileTensors packed_tensors(const std::map<std::string, Located>& located, const std::vector<std::string>& names) {
   quant::FileTensors tensors;
   for (const std::string& name : names) {
     const Located& where = located.at(name);
     tensors.emplace(name, st::encoded_tensor(*where.entry, where.shard->map.bytes()));
   }
+  return tensors;
+}
+
+// A packed weight's tensors from the maps, unpacked and dequantized into `target` (its shape checked).
+void dequantize_into(const std::map<std::string, Located>& located, const std::vector<std::string>& names,
+                     const std::string& weight, const HfQuantReader& reader, autograd::Tensor& target) {
   const Located& first = located.at(names.front());
   int64_t out = 0, in = 0;
   std::vector<float> values;
   try {
-    values = HfQuantReader(config.quantization_config).dequantize(weight, tensors, out, in);
+    values = reader.dequantize(weight, packed_tensors(located, names), out, in);
   } catch (const std::invalid_argument& e) {
     fail(first.shard->path, e.what());
   }
@@ -225,21 +231,42 @@ std::vector<ExpectedTensor> expected_tensors(const layers::LlamaConfig& c) {
 
 bool is_hf_folder(const fs::path& path) { return fs::is_directory(path) && fs::is_regular_file(path / "config.json"); }
 
-void read_hf_weights(const fs::path& dir, const HfConfig& config, const std::map<std::string, autograd::Tensor*>& targets) {
+namespace {
+
+// A folder's shards, mapped with their headers checked, and every tensor located (the pointers of
+// `located` stay valid when the Folder moves: they point into the vector's buffer).
+struct Folder {
+  std::vector<Shard> shards;
+  std::map<std::string, Located> located;
+  PackedWeights packed;
+};
+
+Folder open_folder(const fs::path& dir, const HfConfig& config) {
   if (!fs::is_directory(dir)) fail(dir, "is not a folder");
   std::map<std::string, std::string> weight_map;
-  std::vector<Shard> shards;
+  Folder f;
   for (const std::string& file : shard_files(dir, weight_map)) {
     io::MappedFile map(dir / file);
     st::SafetensorsHeader header = st::parse_safetensors_header(map.bytes(), (dir / file).string());
-    shards.push_back(Shard{dir / file, std::move(map), std::move(header)});
+    f.shards.push_back(Shard{dir / file, std::move(map), std::move(header)});
   }
-  const std::map<std::string, Located> located = locate(shards, weight_map, dir / kIndexFile);
-  const PackedWeights packed = packed_weights(located, config, dir);
-  check_against_config(located, config, dir, packed);
+  f.located = locate(f.shards, weight_map, dir / kIndexFile);
+  f.packed = packed_weights(f.located, config, dir);
+  check_against_config(f.located, config, dir, f.packed);
+  return f;
+}
+
+}  // namespace
+
+void read_hf_weights(const fs::path& dir, const HfConfig& config, const std::map<std::string, autograd::Tensor*>& targets) {
+  const Folder folder = open_folder(dir, config);
+  const std::map<std::string, Located>& located = folder.located;
+  const PackedWeights& packed = folder.packed;
+  const std::optional<HfQuantReader> reader =
+      packed.empty() ? std::nullopt : std::optional<HfQuantReader>(HfQuantReader(config.quantization_config));
   for (const auto& [name, target] : targets) {
     if (const auto p = packed.find(name); p != packed.end()) {
-      dequantize_into(located, p->second, name, config, *target);
+      dequantize_into(located, p->second, name, *reader, *target);
       continue;
     }
     const auto it = located.find(name);
@@ -256,6 +283,21 @@ void read_hf_weights(const fs::path& dir, const HfConfig& config, const std::map
       fail(where.shard->path, "tensor '" + name + "' has no parameter to go to");
   const auto embed = targets.find("model.embed_tokens.weight");
   if (config.llama.tie_word_embeddings && embed != targets.end()) check_tied_head(located, *embed->second);
+}
+
+std::map<std::string, autograd::PackedWeightPtr> read_hf_packed_weights(const fs::path& dir, const HfConfig& config) {
+  const Folder folder = open_folder(dir, config);
+  if (folder.packed.empty()) return {};
+  const HfQuantReader reader(config.quantization_config);
+  std::map<std::string, autograd::PackedWeightPtr> out;
+  for (const auto& [weight, names] : folder.packed) {
+    try {
+      out[weight] = reader.packed(weight, packed_tensors(folder.located, names));
+    } catch (const std::invalid_argument& e) {
+      fail(folder.located.at(names.front()).shard->path, e.what());
+    }
+  }
+  return out;
 }
 
 HfModel read_hf_model(const fs::path& dir) {

@@ -37,29 +37,40 @@ constexpr HfQuantFormat kFormats[] = {
 };
 
 // What one quantized weight's codes are, for the one-scheme rule and the messages.
+// What one quantized weight's codes are, for the one-scheme rule and the messages. A layer with one group
+// per row (per-channel, or in = the group size) agrees with any group size; act-order is the config's when
+// any layer has a g_idx that is not contiguous (one with in = group size has none of its own).
 struct Scheme {
   int bits = 0;
-  int64_t group_size = -1;  // -1: one group per row
+  int64_t group_size = 0;  // columns per group of this layer
+  bool per_row = false;    // group_size == in
   bool symmetric = true, act_order = false;
   std::string text;
   bool same_as(const Scheme& o) const {
-    return bits == o.bits && group_size == o.group_size && symmetric == o.symmetric && act_order == o.act_order;
+    return bits == o.bits && symmetric == o.symmetric && (group_size == o.group_size || per_row || o.per_row);
   }
 };
 
 Scheme scheme_of(const fakequant::QuantizedTensor& q) {
   const fakequant::GranularitySpec g = fakequant::effective_granularity(q.shape, q.spec);
-  return {q.spec.bits, g.kind == fakequant::Granularity::kPerGroup ? g.group_size : -1, q.spec.symmetric, false,
-          q.spec.describe()};
+  const int64_t in = q.shape.ndim() == 2 ? q.shape[1] : 0;
+  const int64_t group = g.kind == fakequant::Granularity::kPerGroup ? g.group_size : in;
+  return {q.spec.bits, group, group == in, q.spec.symmetric, false, q.spec.describe()};
 }
 
-// GPTQ act-order with dynamic groups: a g_idx for every layer (one whose permutation happens to keep its
-// groups contiguous, e.g. in = group size, included); symmetric when every zero point is 2^(bits-1).
-Scheme scheme_of_group_index(const hq::GroupedIntWeight& w) {
+// Codes in the group-index form (GPTQ act-order with dynamic groups, a LoRA run's packed base from a
+// quantized folder): symmetric when every zero point is 2^(bits-1).
+Scheme scheme_of_group_index(const hq::GroupedIntWeight& w, bool act_order, const std::string& how) {
   const bool symmetric = std::all_of(w.zeros.begin(), w.zeros.end(), [&](int32_t z) { return z == 1 << (w.bits - 1); });
-  return {w.bits, w.group_size, symmetric, true,
-          "int" + std::to_string(w.bits) + (symmetric ? " sym" : " asym") + " g" + std::to_string(w.group_size) +
-              " act-order, dynamic groups (GPTQ)"};
+  return {w.bits, w.group_size, w.group_size == w.in, symmetric, act_order,
+          "int" + std::to_string(w.bits) + (symmetric ? " sym" : " asym") + " g" + std::to_string(w.group_size) + " " + how};
+}
+
+// The config's group size: that of the layers with more than one group, else -1 (one group per row).
+int64_t common_group_size(const std::vector<Scheme>& schemes) {
+  for (const Scheme& s : schemes)
+    if (!s.per_row) return s.group_size;
+  return -1;
 }
 
 // The layer's codes in the integer layouts' form, checked against what `layout` holds.
@@ -74,7 +85,12 @@ std::optional<std::pair<hq::GroupedIntWeight, Scheme>> int_weight(const HfQuantF
     out.first = hq::grouped_int_weight(name, q->second);
   } else if (const auto g = m.group_index.find(name); g != m.group_index.end()) {
     out.first = hq::grouped_int_weight(name, g->second.state, g->second.codes);
-    out.second = scheme_of_group_index(out.first);
+    out.second = scheme_of_group_index(out.first, true, "act-order, dynamic groups (GPTQ)");
+  } else if (const auto p = m.packed_base.find(name);
+             p != m.packed_base.end() && std::dynamic_pointer_cast<const fakequant::PackedGroupIndexWeight>(p->second)) {
+    const auto& packed = static_cast<const fakequant::PackedGroupIndexWeight&>(*p->second);
+    out.first = hq::grouped_int_weight(name, packed.state(), packed.codes());
+    out.second = scheme_of_group_index(out.first, !hq::has_contiguous_groups(out.first), "the LoRA run's packed base");
   } else {
     return std::nullopt;
   }
@@ -105,34 +121,35 @@ std::optional<std::string> scale_rounding_note(const std::vector<hq::GroupedIntW
 QuantizedExport quantize_integers(const LlamaExport& m, const HfQuantFormat& f) {
   std::vector<std::pair<std::string, hq::GroupedIntWeight>> weights;
   std::vector<std::string> float_modules;
-  std::optional<Scheme> common;
-  std::string first;
-  bool bf16_scales = false;
+  std::vector<Scheme> schemes;
+  bool bf16_scales = false, act_order = false;
   for (const ExpectedTensor& t : linear_weights(m.model->config())) {
     const auto w = t.name == "lm_head.weight" ? std::nullopt : int_weight(f, m, t.name);
     if (!w) {
       float_modules.push_back(hq::module_prefix(t.name));
       continue;
     }
-    if (common && !common->same_as(w->second))
-      refuse_quant(f, t.name + " (" + w->second.text + ") and " + first + " (" + common->text +
-                    ") differ; one quantization_config holds one scheme");
-    if (!common) common = w->second, first = t.name;
+    for (size_t k = 0; k < schemes.size(); ++k)
+      if (!schemes[k].same_as(w->second))
+        refuse_quant(f, t.name + " (" + w->second.text + ") and " + weights[k].first + " (" + schemes[k].text +
+                            ") differ; one quantization_config holds one scheme");
+    schemes.push_back(w->second);
     const auto q = m.quantized.find(t.name);
     bf16_scales |= q != m.quantized.end() && q->second.spec.scale_dtype == fakequant::ScaleDtype::kBf16;
+    act_order |= w->second.act_order;
     weights.emplace_back(t.name, w->first);
   }
   if (weights.empty())
-    refuse_quant(f, "no Linear weight of the run has integer codes (a float or LoRA run: quantize it first, e.g. qforge "
-              "quantize --checkpoint RUN --method gptq --scheme int4:g128)");
+    refuse_quant(f, "no Linear weight of the run has integer codes (a float run, or a LoRA run on a base without "
+              "them: quantize it first, e.g. qforge quantize --checkpoint RUN --method gptq --scheme int4:g128)");
   if (!f.lists_float_modules && float_modules.size() > 1)  // lm_head is float in every checkpoint
     refuse_quant(f, float_modules.front() + " is float, but " + std::string(f.name) + "'s quantization_config converts "
               "every decoder Linear (awq and w4a16 list float layers)");
   hq::HfQuantOptions options;
-  options.bits = common->bits;
-  options.group_size = common->group_size;
-  options.symmetric = common->symmetric;
-  options.act_order = common->act_order;
+  options.bits = schemes[0].bits;
+  options.group_size = common_group_size(schemes);
+  options.symmetric = schemes[0].symmetric;
+  options.act_order = act_order;
   options.scale_dtype = f.bf16_scales && bf16_scales ? hq::ScaleDtype::kBF16 : hq::ScaleDtype::kF16;
   options.ignore = f.lists_float_modules ? float_modules : std::vector<std::string>{};
   const hq::HfQuantLayout& layout = hq::hf_quant_layout(f.layout);
@@ -147,7 +164,7 @@ QuantizedExport quantize_integers(const LlamaExport& m, const HfQuantFormat& f) 
     packed.push_back(w);
   }
   out.config_json = layout.config(options);
-  out.source = std::to_string(weights.size()) + " Linears " + common->text;
+  out.source = std::to_string(weights.size()) + " Linears " + schemes[0].text;
   if (auto note = scale_rounding_note(packed, options.scale_dtype)) out.notes.push_back(*note);
   return out;
 }

@@ -6,6 +6,7 @@
 #include "exporters/hf/hf_quant_export.h"
 #include "exporters/hf/quant/adapter.h"
 #include "exporters/hf/quant/bitsandbytes_layout.h"
+#include "fakequant/packed/packed_4bit.h"
 
 namespace qforge::exporters::hf {
 namespace {
@@ -71,9 +72,10 @@ QuantizedExport quantize_bnb_nf4(const LlamaExport& m, const HfQuantFormat& f, c
       blocks = blocks_of_scheme(f, t.name, q->second);
       source = "the run's " + q->second.spec.describe() + " codes";
     } else if (const auto p = m.packed_base.find(t.name); p != m.packed_base.end()) {
-      blocks = p->second->blocks();
-      if (blocks.type != fakequant::FourBitType::kNf4)
+      const auto packed = std::dynamic_pointer_cast<const fakequant::Packed4BitWeight>(p->second);
+      if (!packed || packed->blocks().type != fakequant::FourBitType::kNf4)
         refuse_quant(f, t.name + ": the QLoRA base is " + p->second->format() + ", not nf4");
+      blocks = packed->blocks();
       source = "the QLoRA run's NF4 base as it trained (adapters not merged: write them with --format peft)";
     } else if (m.group_index.count(t.name)) {
       refuse_quant(f, t.name + " (GPTQ act-order, dynamic groups) has integer codes; bnb-nf4 holds " + std::string(f.holds));

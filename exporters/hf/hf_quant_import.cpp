@@ -48,4 +48,13 @@ std::vector<float> HfQuantReader::dequantize(const std::string& weight, const qu
   return quant::dequantize(w);
 }
 
+autograd::PackedWeightPtr HfQuantReader::packed(const std::string& weight, const quant::FileTensors& tensors) const {
+  const std::string prefix = quant::module_prefix(weight);
+  if (format_->layout.empty()) {
+    quant::Bnb4BitWeight w = quant::unpack_bnb_4bit(prefix, tensors);
+    return std::make_shared<fakequant::Packed4BitWeight>(std::move(w.blocks), w.out, w.in);
+  }
+  return quant::packed_group_index(quant::hf_quant_layout(format_->layout).unpack(prefix, tensors, options_));
+}
+
 }  // namespace qforge::exporters::hf

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/packed_weight.h"
 #include "exporters/hf/hf_quant_export.h"
 #include "exporters/hf/quant/bitsandbytes_layout.h"
 #include "exporters/hf/quant/hf_quant.h"
@@ -28,6 +29,9 @@ class HfQuantReader {
   /// std::invalid_argument naming the tensor when one is missing or disagrees with the config.
   std::vector<float> dequantize(const std::string& weight, const quant::FileTensors& tensors, int64_t& out,
                                 int64_t& in) const;
+  /// The same weight in its codes: a fakequant::PackedGroupIndexWeight (integer layouts) or a
+  /// fakequant::Packed4BitWeight (bitsandbytes), whose dequantize_rows gives dequantize()'s values.
+  autograd::PackedWeightPtr packed(const std::string& weight, const quant::FileTensors& tensors) const;
 
  private:
   const HfQuantFormat* format_;

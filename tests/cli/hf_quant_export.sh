@@ -6,6 +6,9 @@
 # the run's; `probs --hf` on the folder equals `probs --hf` on numpy's F32 folder bit for bit, and the run's
 # `probs` bit for bit (exact) or within 1e-5 (F16-rounded scales).
 #   hf_quant_export.sh QFORGE PYTHON gptq|awq|w4a16|bnb-nf4   -> "<mode> ok: ..."
+#   hf_quant_export.sh QFORGE PYTHON qlora                    -> "qlora ok: ..." a quantized folder as `qlora --base` keeps
+#                                                                its codes: the QLoRA run's export is the folder's file
+#                                                                byte for byte; folder + the run's adapter = the run
 #   hf_quant_export.sh QFORGE PYTHON refuse                   -> "refuse ok: ..." (each refusal names layer and scheme)
 set -euo pipefail
 qforge=$1 python=$2 mode=$3
@@ -62,6 +65,11 @@ train float
 case "$mode" in
   gptq)
     ptq rtn rtn int4:g32:scale_fp16 && exported rtn gptq exact
+    # Sharded: the packed tensors go through the same greedy split and index (docs/hf.md §8).
+    "$qforge" export --checkpoint "$work/rtn" --format hf --quant gptq --max-shard-size 20000 -o "$work/sharded" > /dev/null
+    [ -f "$work/sharded/model.safetensors.index.json" ] || fail "--max-shard-size 20000 wrote one file"
+    "$qforge" probs --hf "$work/sharded" --tokens "$tokens" | cmp -s - "$work/rtn.json" || fail "the sharded gptq folder differs from the run"
+    line="$line; sharded into $(ls "$work/sharded" | grep -c 'of-') files: probs = the run's"
     ptq gptq gptq int4:g32 && exported gptq gptq f16
     ptq dynamic gptq:act_order,dynamic_groups int4:g32 && exported dynamic gptq f16
     [ "$(config_value "$work/dynamic.gptq" desc_act)/$(config_value "$work/dynamic.gptq" sym)" = "True/True" ] ||
@@ -101,6 +109,33 @@ CONFIG
     diff=$(maxdiff "$work/qlora.json" "$work/qlora.bnb.json")
     "$python" -c "import sys; sys.exit(float(sys.argv[1]) > 1e-6)" "$diff" || fail "QLoRA base + adapter differs by $diff"
     line="$line; qlora: base = the float run's export byte for byte, with its adapter vs the run $diff"
+    ;;
+  qlora)
+    cat > "$work/lora.pbtxt" <<CONFIG
+model { llama { max_position_embeddings: 32 } }
+data { text { corpus_end: 0.05 } batch_size: 4 }
+trainer { steps: 2 log_every: 1 eval_batches: 1 seed: 1 }
+CONFIG
+    ptq dynamic gptq:act_order,dynamic_groups int4:g32
+    ptq awq awq int4:g32:asym
+    ptq nf4 rtn nf4:g32
+    for pair in dynamic:gptq awq:awq awq:w4a16 nf4:bnb-nf4; do
+      run=${pair%%:*} quant=${pair#*:} dir="$work/${pair/:/.}"
+      "$qforge" export --checkpoint "$work/$run" --format hf --quant "$quant" -o "$dir" > /dev/null
+      "$qforge" qlora --base "$dir" --config "$work/lora.pbtxt" --run-dir "$dir.qlora" > /dev/null
+      "$qforge" export --checkpoint "$dir.qlora" --format hf --quant "$quant" -o "$dir.again" > "$dir.again.out"
+      grep -q "the LoRA run's packed base\|QLoRA run's NF4 base" "$dir.again.out" || fail "$quant: $(cat "$dir.again.out")"
+      for f in model.safetensors config.json; do
+        cmp -s "$dir/$f" "$dir.again/$f" || fail "$quant: the QLoRA run's $f differs from its base folder's"
+      done
+      line="$line; $quant base (${run}) -> QLoRA -> $quant: the same file byte for byte"
+    done
+    "$qforge" export --checkpoint "$work/dynamic.gptq.qlora" --format peft -o "$work/peft" > /dev/null
+    "$qforge" probs --checkpoint "$work/dynamic.gptq.qlora" --tokens "$tokens" > "$work/qlora.json"
+    "$qforge" probs --hf "$work/dynamic.gptq" --lora "$work/peft" --tokens "$tokens" > "$work/folder_lora.json"
+    diff=$(maxdiff "$work/qlora.json" "$work/folder_lora.json")
+    "$python" -c "import sys; sys.exit(float(sys.argv[1]) > 1e-6)" "$diff" || fail "folder + adapter differs from the run by $diff"
+    line="$line; gptq act-order folder + the run's adapter vs the run $diff"
     ;;
   refuse)
     refused() {  # refused RUN QUANT MESSAGE...: the export fails naming each MESSAGE
