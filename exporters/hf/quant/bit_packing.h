@@ -42,7 +42,8 @@ FileTensor scale_tensor(const std::string& name, std::vector<int64_t> shape, con
 
 // Unpacker side: the tensor `name` of `tensors`, checked to have `dtype` and `shape`; a shape entry of
 // -1 accepts any size there. std::invalid_argument naming the tensor when it is missing or differs.
-const FileTensor& expect_tensor(const FileTensors& tensors, const std::string& name, const std::string& dtype,
+using safetensors::Dtype;
+const FileTensor& expect_tensor(const FileTensors& tensors, const std::string& name, Dtype dtype,
                                 const std::vector<int64_t>& shape);
 std::vector<uint32_t> words_of(const FileTensor& t);   // I32
 std::vector<int32_t> int32_of(const FileTensor& t);    // I32
