@@ -111,7 +111,14 @@ void write_and_rename(const std::filesystem::path& path, const std::filesystem::
   {
     FdOutBuf buffer(fd);
     std::ostream out(&buffer);
-    write(out);
+    try {
+      write(out);
+    } catch (...) {
+      // A serializer that gives up on a failed stream (Boost's "output stream error") hides the cause:
+      // the write(2) error (ENOSPC, EIO, ...) is the message then; other exceptions pass unchanged.
+      if (buffer.error() != 0) fail(path, "write to " + name + " failed", buffer.error());
+      throw;
+    }
     out.flush();
     if (!out) fail(path, "write to " + name + " failed" + (buffer.error() == 0 ? " (stream error)" : ""), buffer.error());
   }

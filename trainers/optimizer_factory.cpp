@@ -1,6 +1,10 @@
 #include "trainers/optimizer_factory.h"
 
+#include <cmath>
+#include <cstdio>
 #include <stdexcept>
+#include <string>
+#include <utility>
 
 #include "optim/adam.h"
 #include "optim/sgd.h"
@@ -43,6 +47,42 @@ std::unique_ptr<optim::LrSchedule> make_schedule(const config::ScheduleConfig& c
     return std::make_unique<optim::CosineSchedule>(c.warmup_steps(), total_steps, c.min_lr() / lr);
   }
   throw std::invalid_argument("schedule.kind: '" + kind + "' is not constant, warmup or cosine");
+}
+
+namespace {
+
+std::string printf_value(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
+}
+
+void require(bool ok, const std::string& field, double value, const char* what) {
+  if (!ok) throw std::invalid_argument(field + ": " + printf_value(value) + " " + what);
+}
+
+}  // namespace
+
+void check_training_numbers(const config::RunConfig& config) {
+  const config::OptimizerConfig& o = config.optimizer();
+  const auto non_negative = [](double v) { return std::isfinite(v) && v >= 0; };
+  const auto unit = [](double v) { return std::isfinite(v) && v >= 0 && v < 1; };
+  require(non_negative(o.lr()), "optimizer.lr", o.lr(), "is not a learning rate (a finite number > 0; 0: 1e-3)");
+  require(non_negative(o.weight_decay()), "optimizer.weight_decay", o.weight_decay(), "is not a finite number >= 0");
+  require(non_negative(o.eps()), "optimizer.eps", o.eps(), "is not a finite number >= 0 (0: 1e-8)");
+  require(non_negative(o.clip_grad_norm()), "optimizer.clip_grad_norm", o.clip_grad_norm(), "is not a finite number >= 0 (0: no clipping)");
+  require(unit(o.beta1()), "optimizer.beta1", o.beta1(), "is not in [0, 1) (0: 0.9)");
+  require(unit(o.beta2()), "optimizer.beta2", o.beta2(), "is not in [0, 1) (0: 0.999)");
+  require(unit(o.momentum()), "optimizer.momentum", o.momentum(), "is not in [0, 1)");
+  require(non_negative(config.schedule().min_lr()), "schedule.min_lr", config.schedule().min_lr(), "is not a finite number >= 0");
+  require(config.schedule().warmup_steps() >= 0, "schedule.warmup_steps", config.schedule().warmup_steps(), "is negative");
+  const config::TrainerConfig& t = config.trainer();
+  const std::pair<const char*, double> counts[] = {
+      {"trainer.steps", static_cast<double>(t.steps())}, {"trainer.epochs", static_cast<double>(t.epochs())},
+      {"trainer.eval_every", static_cast<double>(t.eval_every())}, {"trainer.eval_batches", static_cast<double>(t.eval_batches())},
+      {"trainer.log_every", static_cast<double>(t.log_every())}, {"trainer.checkpoint_every", static_cast<double>(t.checkpoint_every())},
+      {"data.batch_size", static_cast<double>(config.data().batch_size())}};
+  for (const auto& [field, value] : counts) require(value >= 0, field, value, "is negative (0: the default)");
 }
 
 }  // namespace qforge::trainers

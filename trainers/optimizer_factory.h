@@ -16,6 +16,11 @@ namespace qforge::trainers {
 // decay: decaying a step size towards 0 would fight the quantization it learns.
 std::unique_ptr<optim::Optimizer> make_optimizer(const config::OptimizerConfig& config,
                                                  const std::vector<layers::Module::NamedParameter>& params);
+// std::invalid_argument naming the field when a number of the run makes no sense: a learning rate,
+// weight decay, eps or clipping norm that is negative or not finite, betas or momentum outside [0, 1),
+// negative steps, epochs, batch size, warmup or logging intervals (0 keeps meaning "the default").
+void check_training_numbers(const config::RunConfig& config);
+
 std::unique_ptr<optim::LrSchedule> make_schedule(const config::ScheduleConfig& config, const config::OptimizerConfig& opt,
                                                  int64_t total_steps);
 

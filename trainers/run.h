@@ -13,6 +13,7 @@ namespace qforge::trainers {
 
 struct RunResult {
   int64_t step = 0;
+  int64_t start_step = 0;   // train: the step it started from (the checkpoint's when it resumed, else 0)
   double train_loss = 0.0;  // mean over the last logging window
   double val_loss = 0.0;
   std::optional<double> val_accuracy;  // classifiers only

@@ -2,12 +2,15 @@
 // progress, metrics, periodic evaluation and checkpoints, and resuming from the last checkpoint.
 #include "trainers/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 
 #include "io/atomic_file.h"
+#include "io/folder_lock.h"
 #include "optim/clip_grad_norm.h"
 #include "trainers/checkpoint.h"
 #include "trainers/lora_model.h"
@@ -41,6 +44,9 @@ struct LossWindow {
   double mean() const { return count > 0 ? sum / static_cast<double>(count) : NAN; }
 };
 
+// trainer.skip_nonfinite gives up after this many non-finite steps in a row.
+constexpr int64_t kMaxSkippedInARow = 10;
+
 class TrainingRun {
  public:
   TrainingRun(const config::RunConfig& config, const TrainOptions& options);
@@ -50,6 +56,8 @@ class TrainingRun {
   void resume_or_start();
   void save(int64_t step);
   void evaluate(int64_t step, RunResult& result);
+  void inject_nonfinite_gradient(int64_t step);
+  void skip_nonfinite_step(int64_t step, double loss, ProgressReporter& progress);
 
   config::RunConfig config_;
   TrainOptions options_;
@@ -57,6 +65,8 @@ class TrainingRun {
   std::unique_ptr<optim::Optimizer> optimizer_;
   std::unique_ptr<optim::LrSchedule> schedule_;
   std::vector<autograd::Variable> params_;
+  std::vector<std::string> param_names_;  // of params_, for the non-finite gradient message
+  int64_t skipped_steps_ = 0, skipped_in_a_row_ = 0;
   std::unique_ptr<MetricsLog> metrics_;
   int64_t total_steps_ = 0, start_step_ = 0;
   LossWindow window_, last_window_;
@@ -66,7 +76,8 @@ TrainingRun::TrainingRun(const config::RunConfig& config, const TrainOptions& op
     : config_(config), options_(options), task_(make_task(config)) {
   // A LoRA run trains (and keeps optimizer state for) its adapters only; the base is frozen.
   const auto named = is_lora_run(config) ? trainable_parameters(task_->model()) : task_->model().named_parameters();
-  for (const auto& [name, param] : named) params_.push_back(param);
+  for (const auto& [name, param] : named) params_.push_back(param), param_names_.push_back(name);
+  check_training_numbers(config);
   optimizer_ = make_optimizer(config.optimizer(), named);
   total_steps_ = config.trainer().steps() > 0 ? config.trainer().steps() : task_->default_steps(config.trainer());
   schedule_ = make_schedule(config.schedule(), config.optimizer(), total_steps_);
@@ -123,6 +134,7 @@ void TrainingRun::save(int64_t step) {
 }  // namespace
 
 RunResult TrainingRun::run() {
+  const io::FolderLock lock(options_.run_dir);  // a second train on this folder refuses
   resume_or_start();
   io::write_file_atomically(options_.run_dir / "config.pbtxt", to_text(config_));
   metrics_ = std::make_unique<MetricsLog>(options_.run_dir / "metrics.jsonl");
@@ -131,6 +143,7 @@ RunResult TrainingRun::run() {
   const int64_t eval_every = config_.trainer().eval_every(), checkpoint_every = config_.trainer().checkpoint_every();
   const double clip = config_.optimizer().clip_grad_norm();
   RunResult result;
+  result.start_step = start_step_;
   int64_t step = start_step_;
   // Time inside training steps only (not evaluation or checkpoints): the throughput benches quote.
   double step_seconds = 0.0;
@@ -140,16 +153,26 @@ RunResult TrainingRun::run() {
     autograd::Variable loss = task_->training_loss(step);
     optimizer_->zero_grad();
     loss.backward();
-    if (clip > 0) optim::clip_grad_norm(params_, clip);
-    optimizer_->step();
+    inject_nonfinite_gradient(step + 1);
+    const double loss_value = loss.item();
+    // The norm is a sum of squares in double: finite exactly when every gradient element is.
+    const double norm = clip > 0 ? optim::clip_grad_norm(params_, clip) : optim::grad_norm(params_);
+    const bool finite = std::isfinite(loss_value) && std::isfinite(norm);
+    if (finite) {
+      optimizer_->step();
+      skipped_in_a_row_ = 0;
+    } else {
+      skip_nonfinite_step(step + 1, loss_value, progress);
+    }
     step_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
     ++step;
-    window_.sum += loss.item();
-    ++window_.count;
-    progress.update(step, loss.item(), task_->items_per_step(), log_every);
+    if (finite) window_.sum += loss_value, ++window_.count;
+    progress.update(step, loss_value, task_->items_per_step(), log_every);
     if (step % log_every == 0 || step == total_steps_) {
-      metrics_->write(step, "train", {{"loss", window_.mean()}, {"lr", optimizer_->groups()[0].lr},
-                                    {task_->item_unit() + std::string("_per_second"), progress.items_per_second()}});
+      std::map<std::string, double> values{{"loss", window_.mean()}, {"lr", optimizer_->groups()[0].lr},
+                                           {task_->item_unit() + std::string("_per_second"), progress.items_per_second()}};
+      if (config_.trainer().skip_nonfinite()) values["skipped_steps"] = static_cast<double>(skipped_steps_);
+      metrics_->write(step, "train", values);
       last_window_ = window_;
       window_ = {};
     }
@@ -169,9 +192,62 @@ RunResult TrainingRun::run() {
                                     {task_->item_unit() + std::string("_per_second"), items / step_seconds}});
   if (step == total_steps_) {
     evaluate(step, result);
+    if (!std::isfinite(result.val_loss))
+      throw std::runtime_error("training ended with a validation loss that is not finite (" + std::to_string(result.val_loss) +
+                               "): the final checkpoint is not saved, the run's last one is kept");
     save(step);
   }
   return result;
+}
+
+// Fault injection for tests (tests/cli/nonfinite_guard.sh): QFORGE_INJECT_NONFINITE_STEP=N puts a NaN into
+// the first trainable parameter's gradient at step N, a bad batch without a diverged model.
+void TrainingRun::inject_nonfinite_gradient(int64_t step) {
+  static const char* env = std::getenv("QFORGE_INJECT_NONFINITE_STEP");
+  if (!env || std::strtoll(env, nullptr, 10) != step) return;
+  for (autograd::Variable& p : params_) {
+    if (!p.requires_grad() || !p.has_grad()) continue;
+    p.add_grad(autograd::Tensor::full(p.grad().shape(), NAN));
+    return;
+  }
+}
+
+// A step whose loss or gradient is not finite: stop (before anything is saved, so the last checkpoint
+// stays the run's) naming the step, the loss and the first parameter whose gradient is not finite, or,
+// with trainer.skip_nonfinite, drop its update.
+void TrainingRun::skip_nonfinite_step(int64_t step, double loss, ProgressReporter& progress) {
+  std::string what = "step " + std::to_string(step) + ": loss " + std::to_string(loss);
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const autograd::Variable& p = params_[i];
+    if (!p.requires_grad() || !p.has_grad()) continue;
+    const autograd::Tensor& g = p.grad();
+    if (!std::all_of(g.data(), g.data() + g.numel(), [](float x) { return std::isfinite(x); })) {
+      what += ", the gradient of '" + param_names_[i] + "' is not finite";
+      break;
+    }
+  }
+  optimizer_->zero_grad();
+  // Skipping helps when a batch is bad, not when an earlier update already broke the weights.
+  for (size_t i = 0; i < params_.size() && config_.trainer().skip_nonfinite(); ++i) {
+    const autograd::Tensor& w = params_[i].data();
+    if (!std::all_of(w.data(), w.data() + w.numel(), [](float x) { return std::isfinite(x); }))
+      throw std::runtime_error("training stopped at " + what + ": parameter '" + param_names_[i] +
+                               "' itself is not finite (an earlier update diverged; skipping cannot recover); "
+                               "the run's last checkpoint is kept (lower optimizer.lr or set optimizer.clip_grad_norm)");
+  }
+  // Weights that are finite but so large that every batch overflows: a bad batch is rare, ten in a row
+  // is the model.
+  if (config_.trainer().skip_nonfinite() && ++skipped_in_a_row_ >= kMaxSkippedInARow)
+    throw std::runtime_error("training stopped at " + what + ": " + std::to_string(kMaxSkippedInARow) +
+                             " steps in a row were not finite, so the model itself has diverged; the run's last "
+                             "checkpoint is kept (lower optimizer.lr or set optimizer.clip_grad_norm)");
+  if (config_.trainer().skip_nonfinite()) {
+    ++skipped_steps_;
+    progress.message(what + ": step skipped (trainer.skip_nonfinite)");
+    return;
+  }
+  throw std::runtime_error("training stopped at " + what + "; the run's last checkpoint is kept (lower optimizer.lr, "
+                           "set optimizer.clip_grad_norm, or trainer.skip_nonfinite: true to skip such steps)");
 }
 
 void TrainingRun::evaluate(int64_t step, RunResult& result) {

@@ -6,7 +6,7 @@
 #       -> "folder ok: ..."
 #   hf_tokenizer.sh QFORGE PYTHON vocab KIND  a char, byte or char_reserved (reserve_gguf_tokens) run exported
 #       as an HF folder: tokenizers.js on its tokenizer.json gives the run's own ids -> "vocab ok: ..."
-# Without node or tools/hf_tokenizers/node_modules: "SKIPPED: ..." (ctest SKIP_REGULAR_EXPRESSION).
+# Without node or tools/hf_tokenizers/node_modules the test fails: a missing peer is not a pass.
 set -euo pipefail
 qforge=$1 python=$2 mode=$3 kind=${4:-char}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,7 +16,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 if ! command -v node > /dev/null || [ ! -d "$root/tools/hf_tokenizers/node_modules/@huggingface/tokenizers" ]; then
-  echo "SKIPPED: node or tools/hf_tokenizers/node_modules missing (scripts/setup_node.sh)"; exit 0
+  echo "FAILED: node or tools/hf_tokenizers/node_modules missing (scripts/setup_node.sh installs the peer)"; exit 1
 fi
 
 # agree TOKENIZER_JSON TEXTS_JSON QFORGE_SOURCE_ARGS...: tokenizers.js ids = `qforge tokenize SOURCE` ids per text.

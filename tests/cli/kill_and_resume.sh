@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SIGKILL a `qforge train` at an arbitrary moment, run it again, and check that the resumed run ends
-# exactly where an uninterrupted run ends: same final line, same loss at every step.
+# exactly where an uninterrupted run ends: same final line, same loss at every step, and that the second
+# run started from the checkpoint (its first logged step is one after a checkpoint, not step 1).
 set -euo pipefail
 qforge=$1
 extra_config=${2:-}  # appended to the run config, e.g. a quantization section (QAT resume)
@@ -39,7 +40,7 @@ echo "killed after $killed_at of 1200 logged steps"
 tail -n 1 "$work/straight.out"
 tail -n 1 "$work/resumed.out"
 [ "$(tail -n 1 "$work/straight.out")" = "$(tail -n 1 "$work/resumed.out")" ] || { echo "final lines differ"; exit 1; }
-/usr/bin/python3 - "$work/straight/metrics.jsonl" "$work/killed/metrics.jsonl" <<'PY'
+/usr/bin/python3 - "$work/straight/metrics.jsonl" "$work/killed/metrics.jsonl" "$killed_at" <<'PY'
 import json, sys
 def losses(path):
     steps = {}
@@ -49,6 +50,12 @@ def losses(path):
             steps[record["step"]] = record["loss"]  # a step re-run after the kill overwrites its first log
     return steps
 a, b = losses(sys.argv[1]), losses(sys.argv[2])
+# A resume, not a restart (which logs the same losses): the second process's first step follows a
+# checkpoint (every 7 steps), not step 1.
+steps = [json.loads(line)["step"] for line in open(sys.argv[2]) if json.loads(line)["event"] == "train"]
+first = int(sys.argv[3])  # train lines the killed process wrote; the next is the second process's first
+assert steps[first] > 1 and (steps[first] - 1) % 7 == 0, f"the second run started at step {steps[first]}, not after a checkpoint"
+print(f"resumed at step {steps[first]} (killed after step {steps[first - 1]})")
 assert a.keys() == b.keys(), "different steps logged"
 bad = [s for s in a if a[s] != b[s]]
 assert not bad, f"losses differ at steps {bad[:5]}"

@@ -45,7 +45,7 @@ inline void expect_same_tensors(const std::vector<hq::FileTensor>& tensors, cons
   ASSERT_EQ(sorted_names(tensors), answer.text(id + ".tensors"));
   for (const hq::FileTensor& t : tensors) {
     const std::string key = id + "/" + t.name;
-    EXPECT_EQ(t.dtype, answer.text(key + ".dtype")) << key;
+    EXPECT_EQ(qforge::exporters::safetensors::dtype_name(t.dtype), answer.text(key + ".dtype")) << key;
     const std::vector<double>& dims = answer.tensor(key + ".shape").values;
     EXPECT_EQ(t.shape, std::vector<int64_t>(dims.begin(), dims.end())) << key;
     const std::vector<double>& bytes = answer.tensor(key).values;

@@ -117,7 +117,7 @@ TEST(HfQuantBnbInt8, ErrorsNameTheTensor) {
   changed.erase(kName + ".SCB");
   EXPECT_THAT(unpack(changed), HasSubstr(kName + ".SCB: tensor missing"));
   changed = file;
-  changed.at(kName + ".weight").dtype = "U8";
+  changed.at(kName + ".weight").dtype = qforge::exporters::safetensors::Dtype::kU8;
   EXPECT_THAT(unpack(changed), HasSubstr(kName + ".weight: dtype I8 expected, found U8"));
   changed = file;
   changed.at(kName + ".weight_format").data[0] = std::byte{2};

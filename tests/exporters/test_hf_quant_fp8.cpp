@@ -187,7 +187,7 @@ TEST(HfQuantFp8, ErrorsNameTheTensor) {
   tensor.strategy = hq::Fp8Strategy::kTensor;
   EXPECT_THAT(unpack(file, tensor), HasSubstr(kName + ".weight_scale: shape [1] expected, found [4, 1]"));
   changed = file;
-  changed.at(kName + ".weight").dtype = "U8";
+  changed.at(kName + ".weight").dtype = qforge::exporters::safetensors::Dtype::kU8;
   EXPECT_THAT(unpack(changed, c.options), HasSubstr(kName + ".weight: dtype F8_E4M3 expected, found U8"));
   EXPECT_THAT(error_of([] {
                 hq::fp8_options(R"({"quant_method": "compressed-tensors", "format": "float-quantized", "config_groups":

@@ -148,7 +148,7 @@ TEST(HfQuantSpqr, ErrorsNameTheTensor) {
   const auto unpack = [&](const hq::FileTensors& f) { return error_of([&] { hq::unpack_spqr(kName, f); }); };
   hq::FileTensors changed = file;
   changed.at(kName + ".row_offsets") =
-      qforge::exporters::hf::quant::FileTensor{kName + ".row_offsets", "I32", {2}, std::vector<std::byte>(8)};
+      qforge::exporters::hf::quant::FileTensor{kName + ".row_offsets", qforge::exporters::safetensors::Dtype::kI32, {2}, std::vector<std::byte>(8)};
   EXPECT_THAT(unpack(changed), AllOf(HasSubstr(kName + ".row_offsets"), HasSubstr("not PTCSR")));
   changed = file;
   changed.at(kName + ".dense_weights").data[7] |= std::byte{0x40};  // bit 62 of word 0

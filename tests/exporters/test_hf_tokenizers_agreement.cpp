@@ -125,7 +125,7 @@ using Builder = tk::BpeTokenizer (*)(const qforge::exporters::gguf::GgufFile&, c
 
 void expect_agreement(const std::string& vocab_name, Builder build = tk::bpe_tokenizer_from_gguf) {
   const fs::path hf_peer = fs::path(QFORGE_SOURCE_DIR) / "tools/hf_tokenizers/node_modules/@huggingface/tokenizers";
-  if (!fs::exists(hf_peer)) GTEST_SKIP() << "no " << hf_peer << " (run scripts/setup_node.sh)";
+  if (!fs::exists(hf_peer)) FAIL() << "no " << hf_peer << " (run scripts/setup_node.sh): the peer this test needs";
   const fs::path vocab = qforge::test::LlamaCppModels::get().dir() / vocab_name;
   const qforge::exporters::gguf::GgufReader reader(vocab);
   const tk::BpeTokenizer from_gguf = build(reader.file(), vocab.string());

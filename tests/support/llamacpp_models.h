@@ -2,7 +2,8 @@
 // llama.cpp's models/ folder (vocabulary-only GGUF files with .inp/.out tokenizer vectors) for tests:
 // $QFORGE_LLAMACPP_MODELS if set, else a clone of
 // tools/llamacpp/node_modules/node-llama-cpp/llama/gitRelease.bundle (scripts/setup_node.sh installs it)
-// into a temporary folder, once per test program. Without either, REQUIRE_LLAMACPP_MODELS() skips.
+// into a temporary folder, once per test program. Without either, REQUIRE_LLAMACPP_MODELS() fails the
+// test: a missing peer must not read as a pass (issue 19).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -55,5 +56,5 @@ class LlamaCppModels {
 
 #define REQUIRE_LLAMACPP_MODELS()                                                                         \
   if (::qforge::test::LlamaCppModels::get().dir().empty()) {                                              \
-    GTEST_SKIP() << "llama.cpp vocab files unavailable: " << ::qforge::test::LlamaCppModels::get().why_missing(); \
+    FAIL() << "llama.cpp vocab files unavailable: " << ::qforge::test::LlamaCppModels::get().why_missing(); \
   }

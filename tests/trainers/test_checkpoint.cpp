@@ -2,6 +2,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 
@@ -65,7 +70,7 @@ TEST(Checkpoint, NewCheckpointReplacesOldAndLeavesNoTemporary) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(Checkpoint, InterruptedWriteLeavesPreviousCheckpoint) {
+TEST(Checkpoint, StaleTemporariesAreIgnoredAndRemoved) {
   const auto dir = fresh_dir("interrupted");
   save_checkpoint(dir, sample(7));
   // A write killed midway leaves only a partial temporary file behind: the fixed name older builds
@@ -76,6 +81,41 @@ TEST(Checkpoint, InterruptedWriteLeavesPreviousCheckpoint) {
   save_checkpoint(dir, sample(8));  // the next save removes the stale temporaries
   EXPECT_EQ(load_checkpoint(dir).step, 8);
   EXPECT_THAT(qforge::testing::temporaries_of(dir / "checkpoint.bin"), ::testing::IsEmpty());
+  std::filesystem::remove_all(dir);
+}
+
+// The real interruption: a child process saving a 64 MB checkpoint is killed with SIGKILL at 20 moments
+// from 0 to 361 ms into the save. Every time the checkpoint left is the previous one (step 7) or the
+// complete new one (step 8), never a torn file; and some kills must land mid-save, or the test proved
+// nothing (a save_checkpoint writing straight to checkpoint.bin fails here).
+TEST(Checkpoint, SaveKilledMidwayLeavesPreviousCheckpoint) {
+  const auto dir = fresh_dir("killed");
+  save_checkpoint(dir, sample(7));
+  Checkpoint big = sample(8);
+  big.model.emplace_back("model.big", Tensor::randn(Shape{1 << 24}, 4));  // 64 MB
+  int interrupted = 0, completed = 0;
+  for (int i = 0; i < 20; ++i) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      save_checkpoint(dir, big);
+      ::_exit(0);
+    }
+    ::usleep(static_cast<useconds_t>(i * i * 1000));  // 0 to 361 ms: early, mid-write, fsync, rename, done
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    const int64_t step = load_checkpoint(dir).step;  // throws on a torn file
+    ASSERT_TRUE(step == 7 || step == 8) << "kill " << i << ": step " << step;
+    if (step == 8) {
+      ++completed;
+      save_checkpoint(dir, sample(7));
+    } else if (WIFSIGNALED(status)) {
+      ++interrupted;
+    }
+  }
+  EXPECT_GT(interrupted, 0) << "no kill landed before the save finished";
+  std::printf("killed saves: %d interrupted (previous checkpoint kept), %d completed first\n", interrupted, completed);
   std::filesystem::remove_all(dir);
 }
 

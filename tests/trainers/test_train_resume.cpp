@@ -54,6 +54,8 @@ void expect_resume_matches(const config::RunConfig& config, int64_t stop_after) 
   interrupted.fresh = false;
   interrupted.stop_after_steps = 0;
   const RunResult resumed = train(config, interrupted);
+  EXPECT_EQ(resumed.start_step, stop_after) << "a restart, not a resume";  // a restart gives the same losses
+  EXPECT_EQ(uninterrupted.start_step, 0);
 
   const std::vector<double> a = train_losses(straight.run_dir), b = train_losses(interrupted.run_dir);
   ASSERT_EQ(a.size(), static_cast<size_t>(config.trainer().steps()));

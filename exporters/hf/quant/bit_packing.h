@@ -29,6 +29,10 @@ inline constexpr int kAwqOrder[8] = {0, 2, 4, 6, 1, 3, 5, 7};
 uint32_t pack_awq_word(const int32_t* eight_values);
 void unpack_awq_word(uint32_t word, int32_t* eight_values);
 
+using safetensors::Dtype;
+// The file dtype a ScaleDtype stores: F16, BF16 or F32.
+Dtype scale_file_dtype(ScaleDtype dtype);
+
 // Typed tensors for the packers.
 FileTensor words_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<uint32_t>& words);
 FileTensor int32_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<int32_t>& values);
@@ -47,7 +51,7 @@ FileTensor scale_tensor(const std::string& name, std::vector<int64_t> shape, con
 
 // Unpacker side: the tensor `name` of `tensors`, checked to have `dtype` and `shape`; a shape entry of
 // -1 accepts any size there. std::invalid_argument naming the tensor when it is missing or differs.
-const FileTensor& expect_tensor(const FileTensors& tensors, const std::string& name, const std::string& dtype,
+const FileTensor& expect_tensor(const FileTensors& tensors, const std::string& name, Dtype dtype,
                                 const std::vector<int64_t>& shape);
 std::vector<uint32_t> words_of(const FileTensor& t);   // I32
 std::vector<int32_t> int32_of(const FileTensor& t);    // I32

@@ -49,14 +49,14 @@ std::vector<FileTensor> pack_bnb_int8(const BnbInt8Weight& w) {
 BnbInt8Weight unpack_bnb_int8(const std::string& prefix, const FileTensors& tensors) {
   BnbInt8Weight w;
   w.name = prefix;
-  const FileTensor& weight = expect_tensor(tensors, prefix + ".weight", "I8", {-1, -1});
+  const FileTensor& weight = expect_tensor(tensors, prefix + ".weight", Dtype::kI8, {-1, -1});
   w.out = weight.shape[0];
   w.in = weight.shape[1];
   w.codes = int8_of(weight);
-  w.row_absmax = float32_of(expect_tensor(tensors, prefix + ".SCB", "F32", {w.out}));
+  w.row_absmax = float32_of(expect_tensor(tensors, prefix + ".SCB", Dtype::kF32, {w.out}));
   const std::string format = prefix + ".weight_format";
   if (tensors.count(format) != 0) {
-    const uint8_t value = uint8_of(expect_tensor(tensors, format, "U8", {}))[0];
+    const uint8_t value = uint8_of(expect_tensor(tensors, format, Dtype::kU8, {}))[0];
     if (value != 0) {
       throw std::invalid_argument(format + ": " + std::to_string(value) +
                                   " is a legacy tiled layout (col32 / col_turing / col_ampere); only 0 (row) is read");

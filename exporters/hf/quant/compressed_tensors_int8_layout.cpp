@@ -49,7 +49,7 @@ GroupedIntWeight unpack_w8a8_int8(const std::string& prefix, const FileTensors& 
   GroupedIntWeight w;
   w.name = prefix;
   w.bits = 8;
-  const FileTensor& weight = expect_tensor(tensors, prefix + ".weight", "I8", {-1, -1});
+  const FileTensor& weight = expect_tensor(tensors, prefix + ".weight", Dtype::kI8, {-1, -1});
   w.out = weight.shape[0];
   w.in = weight.shape[1];
   w.group_size = w.in;
@@ -57,7 +57,7 @@ GroupedIntWeight unpack_w8a8_int8(const std::string& prefix, const FileTensors& 
   w.scales = scales_of(expect_scales(tensors, prefix + ".weight_scale", {w.out, 1}, /*allow_f32=*/true));
   w.zeros.assign(static_cast<size_t>(w.out), kOffset);
   if (!options.symmetric) {
-    w.zeros = unsigned_codes(int8_of(expect_tensor(tensors, prefix + ".weight_zero_point", "I8", {w.out, 1})));
+    w.zeros = unsigned_codes(int8_of(expect_tensor(tensors, prefix + ".weight_zero_point", Dtype::kI8, {w.out, 1})));
   } else if (tensors.count(prefix + ".weight_zero_point") != 0) {
     throw std::invalid_argument(prefix + ".weight_zero_point: present, but the config says symmetric");
   }

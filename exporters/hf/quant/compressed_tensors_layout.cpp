@@ -63,7 +63,7 @@ std::vector<FileTensor> pack_compressed_tensors(const GroupedIntWeight& w, const
 GroupedIntWeight unpack_compressed_tensors(const std::string& prefix, const FileTensors& tensors,
                                           const HfQuantOptions& options) {
   check_options(compressed_tensors(), options);
-  const std::vector<int64_t> shape = int64_of(expect_tensor(tensors, prefix + ".weight_shape", "I64", {2}));
+  const std::vector<int64_t> shape = int64_of(expect_tensor(tensors, prefix + ".weight_shape", Dtype::kI64, {2}));
   GroupedIntWeight w;
   w.name = prefix;
   w.bits = options.bits;
@@ -79,7 +79,7 @@ GroupedIntWeight unpack_compressed_tensors(const std::string& prefix, const File
   if (!options.symmetric) check_whole_words(prefix + ".weight_shape", "out", w.out, w.bits);
   const int64_t groups = w.groups(), row_words = stream_words(w.in, w.bits);
   const std::vector<uint32_t> packed =
-      words_of(expect_tensor(tensors, prefix + ".weight_packed", "I32", {w.out, row_words}));
+      words_of(expect_tensor(tensors, prefix + ".weight_packed", Dtype::kI32, {w.out, row_words}));
   w.codes.resize(static_cast<size_t>(w.out * w.in));
   for (int64_t o = 0; o < w.out; ++o) unpack_stream(&packed[o * row_words], 1, w.in, w.bits, &w.codes[o * w.in], 1);
   w.scales = scales_of(expect_scales(tensors, prefix + ".weight_scale", {w.out, groups}));
@@ -87,11 +87,11 @@ GroupedIntWeight unpack_compressed_tensors(const std::string& prefix, const File
   if (!options.symmetric) {
     const int64_t zero_rows = stream_words(w.out, w.bits);
     const std::vector<uint32_t> zeros =
-        words_of(expect_tensor(tensors, prefix + ".weight_zero_point", "I32", {zero_rows, groups}));
+        words_of(expect_tensor(tensors, prefix + ".weight_zero_point", Dtype::kI32, {zero_rows, groups}));
     for (int64_t g = 0; g < groups; ++g) unpack_stream(&zeros[g], groups, w.out, w.bits, &w.zeros[g], groups);
   }
   if (options.act_order) {
-    w.g_idx = int32_of(expect_tensor(tensors, prefix + ".weight_g_idx", "I32", {w.in}));
+    w.g_idx = int32_of(expect_tensor(tensors, prefix + ".weight_g_idx", Dtype::kI32, {w.in}));
   } else {
     w.g_idx.resize(static_cast<size_t>(w.in));
     for (int64_t i = 0; i < w.in; ++i) w.g_idx[i] = static_cast<int32_t>(i / w.group_size);

@@ -86,7 +86,7 @@ std::vector<FileTensor> pack_fp8(const Fp8Weight& w, const Fp8Options& o) {
 Fp8Weight unpack_fp8(const std::string& prefix, const FileTensors& tensors, const Fp8Options& o) {
   Fp8Weight w;
   w.name = prefix;
-  const FileTensor& weight = expect_tensor(tensors, prefix + ".weight", "F8_E4M3", {-1, -1});
+  const FileTensor& weight = expect_tensor(tensors, prefix + ".weight", Dtype::kF8E4M3, {-1, -1});
   w.out = weight.shape[0];
   w.in = weight.shape[1];
   w.codes = uint8_of(weight);

@@ -128,11 +128,11 @@ std::vector<FileTensor> pack_quip_sharp(const QuipSharpWeight& w) {
 QuipSharpWeight unpack_quip_sharp(const std::string& prefix, const FileTensors& tensors) {
   QuipSharpWeight w;
   w.name = prefix;
-  w.su = half_bits_of(expect_tensor(tensors, prefix + ".SU", "F16", {-1}));
-  w.sv = half_bits_of(expect_tensor(tensors, prefix + ".SV", "F16", {-1}));
+  w.su = half_bits_of(expect_tensor(tensors, prefix + ".SU", Dtype::kF16, {-1}));
+  w.sv = half_bits_of(expect_tensor(tensors, prefix + ".SV", Dtype::kF16, {-1}));
   w.in = static_cast<int64_t>(w.su.size());
   w.out = static_cast<int64_t>(w.sv.size());
-  const int64_t id = int64_of(expect_tensor(tensors, prefix + ".codebook_id", "I64", {}))[0];
+  const int64_t id = int64_of(expect_tensor(tensors, prefix + ".codebook_id", Dtype::kI64, {}))[0];
   if (id != kQuipSharpE8p12CodebookId) {
     throw std::invalid_argument(prefix + ".codebook_id: " + std::to_string(id) +
                                 " is not E8P12's 7 (RVQ codebooks are not read)");
@@ -142,11 +142,11 @@ QuipSharpWeight unpack_quip_sharp(const std::string& prefix, const FileTensors& 
       throw std::invalid_argument(prefix + extra + ": present; fused, rescale_WH and low-rank layers are not read");
     }
   }
-  w.wscale = float32_of(expect_tensor(tensors, prefix + ".Wscale", "F32", {}))[0];
+  w.wscale = float32_of(expect_tensor(tensors, prefix + ".Wscale", Dtype::kF32, {}))[0];
   check_shape(w);  // before the word layout is read
   const int64_t cols = w.in / kCodeDim;
   w.codes =
-      unpack_e8p_qidxs(int64_of(expect_tensor(tensors, prefix + ".Qidxs", "I64", {w.out, cols / kPack})), w.out, cols);
+      unpack_e8p_qidxs(int64_of(expect_tensor(tensors, prefix + ".Qidxs", Dtype::kI64, {w.out, cols / kPack})), w.out, cols);
   validate(w);
   return w;
 }

@@ -166,8 +166,8 @@ void read_tile(SpqrWeight& w, const std::vector<int64_t>& words, int64_t block, 
 SpqrWeight unpack_spqr(const std::string& prefix, const FileTensors& tensors) {
   SpqrWeight w;
   w.name = prefix;
-  const std::vector<int32_t> perm = int32_of(expect_tensor(tensors, prefix + ".in_perm", "I32", {-1}));
-  const std::vector<int32_t> offsets = int32_of(expect_tensor(tensors, prefix + ".row_offsets", "I32", {-1}));
+  const std::vector<int32_t> perm = int32_of(expect_tensor(tensors, prefix + ".in_perm", Dtype::kI32, {-1}));
+  const std::vector<int32_t> offsets = int32_of(expect_tensor(tensors, prefix + ".row_offsets", Dtype::kI32, {-1}));
   w.in = 2 * static_cast<int64_t>(perm.size());
   w.out = static_cast<int64_t>(offsets.size()) - 1;
   if (w.in <= 0 || w.out <= 0 || w.out % kSpqrTile != 0) {
@@ -175,8 +175,8 @@ SpqrWeight unpack_spqr(const std::string& prefix, const FileTensors& tensors) {
                                 std::to_string(w.in) + " (CSR [m + 1] with m a multiple of 16 is read, not PTCSR)");
   }
   const std::vector<int64_t> words =
-      int64_of(expect_tensor(tensors, prefix + ".dense_weights", "I64", {w.out * w.in / kSpqrTile}));
-  const std::vector<int32_t> col_vals = int32_of(expect_tensor(tensors, prefix + ".col_vals", "I32", {-1}));
+      int64_of(expect_tensor(tensors, prefix + ".dense_weights", Dtype::kI64, {w.out * w.in / kSpqrTile}));
+  const std::vector<int32_t> col_vals = int32_of(expect_tensor(tensors, prefix + ".col_vals", Dtype::kI32, {-1}));
   for (uint32_t pair : perm)
     w.permutation.insert(w.permutation.end(), {static_cast<uint16_t>(pair), static_cast<uint16_t>(pair >> 16)});
   w.codes.resize(static_cast<size_t>(w.out * w.in));

@@ -1,0 +1,69 @@
+#pragma once
+// `qforge export --format hf --quant NAME`: the quantized Hugging Face layouts a run's Linear weights can
+// be written in (docs/hf.md §11; the tensors and configs: docs/hf-quantized.md). One table, one row per
+// layout: `--help`, the refusals and the reader (hf_quant_import.h, by quantization_config.quant_method)
+// all read it. The packers and unpackers are exporters/hf/quant's.
+//
+// Where the codes come from (exporters::LlamaExport): a run whose Linear weights carry integer codes
+// (QAT, `quantize --method rtn|gptq|awq`, GPTQ act-order with dynamic groups) for gptq, awq and w4a16;
+// NF4 codes (an nf4:gN scheme run, or a QLoRA run's packed NF4 base) for bnb-nf4, which quantizes a float
+// run's weights at export instead. Every quantized Linear of the model must share one scheme (the
+// quantization_config is global); Linears left float (lm_head always, kept-float layers) are listed
+// where the loader looks for them (modules_to_not_convert, ignore, llm_int8_skip_modules); embeddings,
+// norms and biases stay float. A quantized lm_head or embedding is written as its dequantized values.
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "exporters/hf/hf_model_reader.h"
+#include "exporters/hf/quant/hf_quant.h"
+#include "exporters/model_export.h"
+
+namespace qforge::exporters::hf {
+
+struct HfQuantFormat {
+  std::string_view name;          // --quant value
+  std::string_view quant_method;  // quantization_config.quant_method
+  std::string_view layout;        // its row of quant/hf_quant_layouts.h, or "" (bitsandbytes_layout.h)
+  std::string_view holds;         // the schemes it holds, for --help and the refusals
+  bool symmetric_only;            // no zero points (GPTQ v1, docs/hf-quantized.md §2)
+  bool act_order;                 // a g_idx can be stored
+  bool lists_float_modules;       // the config names the Linears left float; else every decoder Linear is quantized
+  bool bf16_scales;               // BF16 scales can be stored (a scale_bf16 scheme keeps them)
+  std::string_view marker;        // "P.<marker>" in a folder says module P is packed (hf_quant_import.h)
+};
+
+std::span<const HfQuantFormat> hf_quant_formats();
+/// std::invalid_argument listing the names (and what each holds) when `name` is not a row.
+const HfQuantFormat& hf_quant_format(std::string_view name);
+/// The row whose quant_method is `quant_method`, or nullptr.
+const HfQuantFormat* hf_quant_format_for_method(std::string_view quant_method);
+/// "gptq: ...; awq: ..." for --help.
+std::string hf_quant_help();
+
+/// The quantized part of one export.
+struct QuantizedExport {
+  std::map<std::string, std::vector<quant::FileTensor>> packed;  // by the weight they replace ("P.weight")
+  std::string config_json;                                       // config.json's quantization_config
+  std::string source;                                            // where the codes came from, for the line
+  std::vector<std::string> notes;                                // printed by the exporter
+};
+
+/// Packs every quantized Linear weight of `model` into `format`; `float_dtype` ("float32", "float16",
+/// "bfloat16") is the dtype of the file's float tensors (bitsandbytes records it). Throws
+/// std::invalid_argument "export --format hf --quant NAME: <tensor>: ..." naming the layer and its
+/// scheme when the layout cannot hold it, when two layers' schemes differ, or when there are no codes.
+QuantizedExport quantize_for_hf(const LlamaExport& model, const HfQuantFormat& format, const std::string& float_dtype);
+
+// ---- Shared by the rows' packers (hf_quant_export.cpp, hf_quant_export_bnb.cpp) ----
+
+/// The Linear weights of `config` in model order (lm_head last, when not tied).
+std::vector<ExpectedTensor> linear_weights(const layers::LlamaConfig& config);
+/// std::invalid_argument "export --format hf --quant NAME: what".
+[[noreturn]] void refuse_quant(const HfQuantFormat& format, const std::string& what);
+/// The bnb-nf4 row (hf_quant_export_bnb.cpp).
+QuantizedExport quantize_bnb_nf4(const LlamaExport& model, const HfQuantFormat& format, const std::string& float_dtype);
+
+}  // namespace qforge::exporters::hf
