@@ -14,6 +14,7 @@
 #include "fakequant/formats/ggml/block_rounding.h"
 #include "fakequant/group_index_weight.h"
 #include "fakequant/quantized_tensor.h"
+#include "fakequant/spqr_weight.h"
 #include "layers/llama.h"
 
 namespace qforge::exporters {
@@ -23,6 +24,21 @@ namespace qforge::exporters {
 struct GroupIndexExport {
   fakequant::GroupIndexState state;
   std::vector<int64_t> codes;  // [rows * cols], row-major
+};
+
+// A SpQR weight (ptq/spqr.h) as its quantizer holds it, the codes its forward derives and the latent
+// weight [rows * cols] (which the method snapped to the forward's values).
+struct SpqrExport {
+  fakequant::SpqrState state;
+  std::vector<int64_t> codes;
+  std::vector<float> latent;
+};
+
+// A Linear's input quantizer: its scheme and, for a static one, its calibrated scales (a dynamic
+// scheme, per token, has none).
+struct InputQuantizerExport {
+  fakequant::QuantizerSpec spec;
+  std::vector<float> scales;
 };
 
 // A language model as a plain float Llama:
@@ -57,6 +73,11 @@ struct LlamaExport {
   //     differs from them).
   std::map<std::string, fakequant::QuantizedTensor> quantized;
   std::map<std::string, GroupIndexExport> group_index;
+  std::map<std::string, SpqrExport> spqr;  // SpQR (quantize --method spqr)
+  // The input quantizers of the quantized Linears, by their weight's name ("P.weight"): the layouts whose
+  // config states activation quantization (bitsandbytes int8's threshold, compressed-tensors' input_activations)
+  // read them; the model's forward does not (an exported folder is read with float activations).
+  std::map<std::string, InputQuantizerExport> inputs;
   std::map<std::string, autograd::PackedWeightPtr> packed_base;
 };
 

@@ -20,6 +20,7 @@
 #include "fakequant/group_index_weight.h"
 #include "fakequant/qat.h"
 #include "fakequant/quantized_tensor.h"
+#include "fakequant/spqr_weight.h"
 #include "layers/linear.h"
 #include "trainers/gguf_qat.h"
 #include "trainers/hf_text_tokenizer.h"
@@ -130,6 +131,8 @@ exporters::LlamaExport quantized_weights(const RunFolder& run, const LanguageMod
   ag::NoGradGuard no_grad;
   for (const auto& [name, quantizer] : fakequant::quantizers_of(trained)) {
     if (quantizer->role() == fakequant::QuantizerRole::kActivation) {
+      if (name.ends_with(".input_quantizer"))
+        out.inputs[name.substr(0, name.rfind('.')) + ".weight"] = {quantizer->spec(), quantizer->current_params().scales};
       out.notes.push_back(name + " (" + quantizer->spec().describe() + ") is not exported: neither GGUF nor an unquantized HF folder stores activation quantization");
       continue;
     }
@@ -146,7 +149,10 @@ exporters::LlamaExport quantized_weights(const RunFolder& run, const LanguageMod
   for (const auto& [name, module] : trained.named_modules()) {
     auto linear = std::dynamic_pointer_cast<layers::Linear>(module);
     if (!linear || !linear->weight_quantizer() || std::dynamic_pointer_cast<fakequant::Quantizer>(linear->weight_quantizer())) continue;
+    const ag::Tensor latent = weights[name + ".weight"];
     weights[name + ".weight"] = linear->weight_quantizer()->forward(linear->weight()).data();
+    if (auto s = std::dynamic_pointer_cast<fakequant::SpqrWeightQuantizer>(linear->weight_quantizer()))
+      out.spqr[name + ".weight"] = {s->state(), s->codes(latent), std::vector<float>(latent.data(), latent.data() + latent.numel())};
     if (auto g = std::dynamic_pointer_cast<fakequant::GroupIndexWeightQuantizer>(linear->weight_quantizer()))
       out.group_index[name + ".weight"] = {g->state(), g->codes(linear->weight().data())};
     out.notes.push_back(name + ".weight (a post-training method's codes) is exported as its decoded values");

@@ -58,7 +58,7 @@ const float* weight_data(const LlamaExport& m, const std::string& name) {
 
 QuantizedExport quantize_bnb_nf4(const LlamaExport& m, const HfQuantFormat& f, const std::string& float_dtype) {
   // Codes the run has (a scheme's, a QLoRA base's), or none at all: a float run, quantized here.
-  const bool float_run = m.quantized.empty() && m.group_index.empty() && m.packed_base.empty();
+  const bool float_run = m.quantized.empty() && m.group_index.empty() && m.packed_base.empty() && m.spqr.empty();
   std::vector<hq::Bnb4BitWeight> weights;
   std::vector<std::string> float_modules;
   std::string first, source;
@@ -79,6 +79,8 @@ QuantizedExport quantize_bnb_nf4(const LlamaExport& m, const HfQuantFormat& f, c
       source = "the QLoRA run's NF4 base as it trained (adapters not merged: write them with --format peft)";
     } else if (m.group_index.count(t.name)) {
       refuse_quant(f, t.name + " (GPTQ act-order, dynamic groups) has integer codes; bnb-nf4 holds " + std::string(f.holds));
+    } else if (m.spqr.count(t.name)) {
+      refuse_codes(f, m, t.name);
     } else if (!float_run) {
       float_modules.push_back(prefix);
       continue;

@@ -1,12 +1,14 @@
 """Independent checks of `qforge export --format hf --quant` folders (exporters/hf/hf_quant_export.h, docs/hf.md
 §11), run with Debian's /usr/bin/python3 (numpy). The safetensors files are parsed with json + struct
 (hf_export_check.read_folder), and every packed Linear is dequantized here with its layout's published formula
-(docs/hf-quantized.md §2-§5), written from the note, not from the C++:
+(docs/hf-quantized.md §2-§9), written from the note, not from the C++:
 
-  dequant QDIR F32DIR exact|f16|float [OUTDIR]
+  dequant QDIR F32DIR exact|f16|f32|fp16|float [OUTDIR]
                                   every packed Linear of QDIR dequantized must equal the same weight of F32DIR
                                   (`export --format hf` of the same run: the values its forward uses) bit for
                                   bit (exact), or within the F16 rounding of its scales, |ΔW| <= 2^-11·|W| (f16),
+                                  within float32 rounding, |ΔW| <= 2^-21·|W| (f32: bitsandbytes int8's SCB / 127),
+                                  within |ΔW| <= 2^-9·max|W| (fp16: SpQR's fp16 statistics and arithmetic),
                                   or (float: F32DIR is the float run quantized at export) only its shape, the
                                   quantization error printed; every other tensor of QDIR must equal F32DIR's. With OUTDIR: an F32 folder of
                                   QDIR's values dequantized here (config.json without quantization_config), whose
@@ -23,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hf_export_check as hec  # noqa: E402
 import hf_reference  # noqa: E402
 
-hec.DTYPES.update({"I32": ("<i4", 4), "I64": ("<i8", 8), "U8": ("u1", 1)})
+hec.DTYPES.update({"I32": ("<i4", 4), "I64": ("<i8", 8), "U8": ("u1", 1), "I8": ("i1", 1), "F8_E4M3": ("u1", 1)})
 AWQ_ORDER = [0, 2, 4, 6, 1, 3, 5, 7]
 
 
@@ -94,8 +96,70 @@ def bitsandbytes(t, p, c):
     return (array(t[p + ".weight.quant_map"])[codes] * absmax[block]).reshape(out, n_in)
 
 
-LAYOUTS = {"gptq": ("qweight", gptq), "awq": ("qweight", awq), "compressed-tensors": ("weight_packed", compressed_tensors),
-           "bitsandbytes": ("weight.absmax", bitsandbytes)}
+def bnb_int8(t, p, c):
+    """bitsandbytes int8_vectorwise_dequant: (CB * SCB) * 7.874015718698502e-3, float32 throughout."""
+    cb, scb = array(t[p + ".weight"]).astype(np.float32), array(t[p + ".SCB"])
+    return (cb * scb[:, None]).astype(np.float32) * np.float32(7.874015718698502e-3)
+
+
+def e4m3_values():
+    """OCP OFP8 E4M3: S.EEEE.MMM, bias 7, subnormals at exponent 0, S.1111.111 NaN."""
+    code = np.arange(256)
+    e, m = (code >> 3) & 0xF, (code & 7).astype(np.float64)
+    v = np.where(e == 0, m / 8 * 2.0 ** -6, (1 + m / 8) * 2.0 ** (e - 7))
+    v = np.where((e == 0xF) & (m == 7), np.nan, v)
+    return np.where(code & 0x80, -v, v).astype(np.float32)
+
+
+def fp8(t, p, c):
+    """compressed-tensors float-quantized: decode(weight) * weight_scale ([1] or [out, 1])."""
+    return e4m3_values()[array(t[p + ".weight"])] * array(t[p + ".weight_scale"]).reshape(-1, 1)
+
+
+def w8a8(t, p, c):
+    """compressed-tensors int-quantized: (weight - weight_zero_point) * weight_scale, [out, 1] per channel."""
+    q = array(t[p + ".weight"]).astype(np.int64)
+    z = array(t[p + ".weight_zero_point"]).astype(np.int64) if p + ".weight_zero_point" in t else 0
+    return (q - z).astype(np.float32) * array(t[p + ".weight_scale"]).reshape(-1, 1)
+
+
+def spqr(t, p, c):
+    """SpQR (spqr_quant's dequantize_compressed): per 16 x 16 tile one uint64 word per row: ws bits 0-2, wz 3-5,
+    code l at 6 + 3l, byte k // 2 of the tile's four fp16 statistics (scale.scale, zero.scale, scale.zero,
+    zero.zero) at 54-61; s = ss * (ws - sz), z = zs * (wz - zz), w = s * (q - z) in fp16; fp16 outliers of
+    col_vals (column low 16 bits) added in float32, rounded to fp16; columns permuted back by in_perm."""
+    offsets = array(t[p + ".row_offsets"]).astype(np.int64)
+    pairs = array(t[p + ".in_perm"]).view(np.uint32)
+    perm = np.stack([pairs & 0xFFFF, pairs >> 16], axis=1).reshape(-1).astype(np.int64)
+    m, n = len(offsets) - 1, len(perm)
+    for name in (".dense_weights", ".row_offsets", ".col_vals", ".in_perm"):
+        if c["shapes"][p + name + ".shape"] != array(t[p + name]).shape[0]:
+            hec.fail(f"{p}{name}: quantization_config.shapes disagrees with the file")
+    word = array(t[p + ".dense_weights"]).view(np.uint64).reshape(m // 16, n // 16, 16)  # [R, C, row k]
+    field = lambda shift: ((word >> np.uint64(shift)) & np.uint64(7)).astype(np.float16)  # noqa: E731
+    record = ((word[:, :, 0::2] >> np.uint64(54)) & np.uint64(0xFF)).astype(np.uint8)     # [R, C, 8 bytes]
+    ss, zs, sz, zz = (record.copy().view(np.float16)[:, :, f][:, :, None] for f in range(4))
+    s, z = ss * (field(0) - sz), zs * (field(3) - zz)                                        # [R, C, k]
+    q = np.stack([field(6 + 3 * l) for l in range(16)], axis=-1)                            # [R, C, k, l]
+    dense = (s[..., None] * (q - z[..., None])).transpose(0, 2, 1, 3).reshape(m, n)
+    w = dense.astype(np.float32)
+    vals = array(t[p + ".col_vals"]).view(np.uint32)
+    rows = np.repeat(np.arange(m), np.diff(offsets))
+    np.add.at(w, (rows, (vals & 0xFFFF).astype(np.int64)), (vals >> 16).astype(np.uint16).view(np.float16).astype(np.float32))
+    out = np.empty_like(w)
+    out[:, perm] = w.astype(np.float16).astype(np.float32)
+    return out
+
+
+def layout_of(c):
+    """(marker, formula) by quant_method and, where a method has several layouts, its format key."""
+    method = c["quant_method"]
+    if method == "compressed-tensors":
+        return {"pack-quantized": ("weight_packed", compressed_tensors), "float-quantized": ("weight_scale", fp8),
+                "int-quantized": ("weight_scale", w8a8)}[c["format"]]
+    if method == "bitsandbytes":
+        return ("SCB", bnb_int8) if c.get("load_in_8bit") else ("weight.absmax", bitsandbytes)
+    return {"gptq": ("qweight", gptq), "awq": ("qweight", awq), "spqr": ("dense_weights", spqr)}[method]
 
 
 def write_f32(qdir, out_dir, tensors):
@@ -110,7 +174,7 @@ def write_f32(qdir, out_dir, tensors):
 
 def dequant(qdir, f32dir, mode, out_dir=None):
     c = json.load(open(os.path.join(qdir, "config.json")))["quantization_config"]
-    marker, formula = LAYOUTS[c["quant_method"]]
+    marker, formula = layout_of(c)
     packed, _, _ = hec.read_folder(qdir)
     plain, _, _ = hec.read_folder(f32dir)
     modules = sorted(n[:-len(marker) - 1] for n in packed if n.endswith("." + marker))
@@ -128,6 +192,10 @@ def dequant(qdir, f32dir, mode, out_dir=None):
             hec.fail(f"{p}: {int((diff > 0).sum())} elements differ from the run's (max {diff.max():.3e})")
         if mode == "f16" and (diff > bound * np.abs(ref) + 1e-30).any():
             hec.fail(f"{p}: max |dW| {diff.max():.3e} exceeds the F16 scale rounding 2^-11 |W|")
+        if mode == "f32" and (diff > 2.0 ** -21 * np.abs(ref) + 1e-30).any():
+            hec.fail(f"{p}: max |dW| {diff.max():.3e} exceeds float32 rounding 2^-21 |W|")
+        if mode == "fp16" and (diff > 2.0 ** -9 * np.abs(ref).max()).any():
+            hec.fail(f"{p}: max |dW| {diff.max():.3e} exceeds 2^-9 max|W| (fp16 statistics)")
     own = {n for p in modules for n in packed if n.startswith(p + ".") and n != p + ".bias"}
     for name in sorted(set(packed) - own):
         if packed[name] != plain[name]:
@@ -136,6 +204,7 @@ def dequant(qdir, f32dir, mode, out_dir=None):
     if out_dir:
         write_f32(qdir, out_dir, values)
     agree = {"exact": "= the run's weights bit for bit", "f16": "= the run's weights within F16 scale rounding",
+             "f32": "= the run's weights within float32 rounding", "fp16": "= the run's weights within fp16 statistics",
              "float": "vs the float weights"}[mode]
     print(f"dequant ok: {len(modules)} {c['quant_method']} Linears dequantized by the published formula {agree} "
           f"(max abs diff {worst:.3e}), {len(set(packed) - own)} float tensors equal")
