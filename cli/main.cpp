@@ -18,6 +18,7 @@
 #include "exporters/gguf/ggml_types.h"
 #include "exporters/gguf/gguf_reader.h"
 #include "exporters/gguf/llama_type_mix.h"
+#include "exporters/hf/hf_quant_export.h"
 #include "exporters/registry.h"
 #include "fakequant/quantizer_spec.h"
 #include "ptq/gptq_ggml_method.h"
@@ -45,7 +46,7 @@ struct Arguments {
   qforge::cli::QuantizeGgufArguments quantize_gguf;
   std::string imatrix;  // export --imatrix
   std::string export_method;  // export --method
-  std::string export_dtype, max_shard_size;  // export --format hf
+  std::string export_dtype, max_shard_size, export_quant;  // export --format hf
   int64_t calibration_chunks = 128;
   qforge::cli::ImatrixArguments imatrix_command;
   qforge::cli::QloraArguments qlora;
@@ -101,6 +102,8 @@ void add_export(CLI::App& app, Arguments& args) {
                 qforge::exporters::gguf::llama_file_type_list() + " (default: the run's quantization.preset, else F32)");
   e->add_option("-o,--out", args.file, "Output file (--format hf, peft: a folder)")->required();
   e->add_option("--dtype", args.export_dtype, "--format hf: f32 (default), f16 or bf16");
+  e->add_option("--quant", args.export_quant, "--format hf: write the quantized Linears' codes in a Hugging Face layout: " +
+                                                 qforge::exporters::hf::hf_quant_help());
   e->add_option("--max-shard-size", args.max_shard_size,
                 "--format hf: shard the weights above this size, e.g. 5GB (default, as transformers), 500MB, 20000 (bytes)");
   e->add_option("--imatrix", args.imatrix, "Importance matrix (.gguf or legacy .dat, e.g. from qforge imatrix) for Q4_K, Q6_K, IQ4_NL, Q5_0")
@@ -161,19 +164,22 @@ int run_export(const Arguments& args) {
   const ex::Exporter& exporter = ex::find_exporter(args.format);
   if (!exporter.takes_type && (!args.file_type.empty() || !args.imatrix.empty()))
     throw std::invalid_argument("export: --type and --imatrix do not apply to --format " + args.format);
+  if ((!args.export_dtype.empty() || !args.max_shard_size.empty() || !args.export_quant.empty()) && args.format != "hf")
+    throw std::invalid_argument("export: --dtype, --max-shard-size and --quant apply to --format hf only");
+  if (!args.export_quant.empty()) qforge::exporters::hf::hf_quant_format(args.export_quant);  // before restoring the run
   ex::ExportSource source = tr::export_source(args.checkpoint, exporter.input);
   if (!args.export_method.empty())
     std::fprintf(stderr, "%s\n",
                  qforge::cli::encode_with_method(source, args.checkpoint, args.file_type, args.export_method,
                                                  args.calibration_chunks).c_str());
-  if ((!args.export_dtype.empty() || !args.max_shard_size.empty()) && args.format != "hf")
-    throw std::invalid_argument("export: --dtype and --max-shard-size apply to --format hf only");
-  if (source.model) {
+  // With --quant the exporter says which of the run's notes still apply (its codes are written).
+  if (source.model && args.export_quant.empty()) {
     for (const std::string& note : source.model->notes) std::fprintf(stderr, "note: %s\n", note.c_str());
     if (args.format == "gguf")
       for (const std::string& note : source.model->gguf_notes) std::fprintf(stderr, "note: %s\n", note.c_str());
   }
-  std::printf("%s\n", exporter.write(source, {args.file_type, args.imatrix, args.export_dtype, args.max_shard_size},
+  std::printf("%s\n", exporter.write(source, {args.file_type, args.imatrix, args.export_dtype, args.max_shard_size,
+                                              args.export_quant},
                                      args.file).c_str());
   return 0;
 }

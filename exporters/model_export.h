@@ -9,11 +9,37 @@
 #include <string>
 #include <vector>
 
+#include "autograd/packed_weight.h"
 #include "exporters/lora/lora_adapter.h"
 #include "fakequant/formats/ggml/block_rounding.h"
+#include "fakequant/group_index_weight.h"
+#include "fakequant/quantized_tensor.h"
+#include "fakequant/spqr_weight.h"
 #include "layers/llama.h"
 
 namespace qforge::exporters {
+
+// A weight in GPTQ's act-order representation with dynamic groups (fakequant/group_index_weight.h) and
+// the code of every element as its forward derives them.
+struct GroupIndexExport {
+  fakequant::GroupIndexState state;
+  std::vector<int64_t> codes;  // [rows * cols], row-major
+};
+
+// A SpQR weight (ptq/spqr.h) as its quantizer holds it, the codes its forward derives and the latent
+// weight [rows * cols] (which the method snapped to the forward's values).
+struct SpqrExport {
+  fakequant::SpqrState state;
+  std::vector<int64_t> codes;
+  std::vector<float> latent;
+};
+
+// A Linear's input quantizer: its scheme and, for a static one, its calibrated scales (a dynamic
+// scheme, per token, has none).
+struct InputQuantizerExport {
+  fakequant::QuantizerSpec spec;
+  std::vector<float> scales;
+};
 
 // A language model as a plain float Llama:
 //   - the latent (float) weight of every weight trained with a GGUF block type; `ggml_types` says
@@ -37,6 +63,22 @@ struct LlamaExport {
   // ptq/gptq_ggml_method.h), by parameter name, rows in the parameter's order: written as they are
   // (their `model` weight holds the decoded values). Empty for a run as stored.
   std::map<std::string, fakequant::ggml::EncodedRows> encoded;
+  // The codes behind the quantized weights, by parameter name, for the quantized Hugging Face layouts
+  // (exporters/hf/hf_quant_export.h); `model` holds their dequantized values, bit for bit the same:
+  //   - quantized: the weight of every fakequant::Quantizer with a non-GGUF scheme (QAT, RTN, GPTQ with
+  //     static groups, AWQ after its folding), as fakequant::convert() gives it;
+  //   - group_index: GPTQ act-order with dynamic groups;
+  //   - packed_base: a LoRA run's frozen packed base weights (fakequant/packed/: NF4 / FP4, a Hugging Face
+  //     folder's integer codes, GGUF blocks), before its adapters were merged into `model` (which then
+  //     differs from them).
+  std::map<std::string, fakequant::QuantizedTensor> quantized;
+  std::map<std::string, GroupIndexExport> group_index;
+  std::map<std::string, SpqrExport> spqr;  // SpQR (quantize --method spqr)
+  // The input quantizers of the quantized Linears, by their weight's name ("P.weight"): the layouts whose
+  // config states activation quantization (bitsandbytes int8's threshold, compressed-tensors' input_activations)
+  // read them; the model's forward does not (an exported folder is read with float activations).
+  std::map<std::string, InputQuantizerExport> inputs;
+  std::map<std::string, autograd::PackedWeightPtr> packed_base;
 };
 
 // The adapter a LoRA run trained (qforge = Hugging Face names, PEFT-style config) and the shape of its

@@ -17,7 +17,7 @@ std::span<const Exporter> exporters() {
        &lora::export_peft_adapter},
       {"gguf-lora", "LoRA runs: the adapter alone as a llama.cpp LoRA GGUF for the base's GGUF",
        ExportInput::kLoraAdapter, false, &lora::export_gguf_lora_adapter},
-      {"hf", "Hugging Face model folder (config.json, safetensors shards); --dtype, --max-shard-size",
+      {"hf", "Hugging Face model folder (config.json, safetensors shards); --dtype, --max-shard-size, --quant",
        ExportInput::kModel, false, &hf::export_hf},
   };
   return kExporters;

@@ -15,6 +15,7 @@ struct ExportOptions {
   std::string imatrix;  // importance matrix file (.gguf or legacy .dat) for the codecs that take one
   std::string dtype;           // hf: f32 (default), f16, bf16
   std::string max_shard_size;  // hf: "5GB" (default), "500MB", bytes
+  std::string quant;           // hf: a quantized layout (exporters/hf/hf_quant_export.h); "" = float weights
 };
 
 struct Exporter {

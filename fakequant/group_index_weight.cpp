@@ -54,7 +54,10 @@ GroupIndexState GroupIndexWeightQuantizer::state() const {
 
 void GroupIndexWeightQuantizer::check() const {
   if (layout_->size() != 4) fail("layout has " + std::to_string(layout_->size()) + " values, not 4");
-  const GroupIndexState s = state();
+  validate(state());
+}
+
+void validate(const GroupIndexState& s) {
   if (s.rows <= 0 || s.cols <= 0 || s.group_size <= 0) fail("rows, cols and group_size must be positive");
   if (s.bits < 2 || s.bits > 8) fail("bits " + std::to_string(s.bits) + " not in 2..8");
   const auto expect = [](size_t got, int64_t want, const std::string& name) {

@@ -39,6 +39,9 @@ struct GroupIndexState {
   int64_t groups() const { return (cols + group_size - 1) / group_size; }
 };
 
+// std::invalid_argument "group-index weight: ..." naming the inconsistent field (the quantizer's checks).
+void validate(const GroupIndexState& state);
+
 class GroupIndexWeightQuantizer : public layers::UnaryModule {
  public:
   // std::invalid_argument "group-index weight: ..." naming the inconsistent field (sizes, a g_idx

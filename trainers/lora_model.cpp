@@ -29,13 +29,31 @@ bool is_gguf_file(const std::string& path) {
   return path.size() > 5 && path.compare(path.size() - 5, 5, ".gguf") == 0;
 }
 
-std::string base_format(const config::LoraConfig& lora) {
-  if (!lora.base_format().empty()) return lora.base_format();
-  return is_gguf_file(lora.base()) ? "gguf" : "nf4";  // a GGUF base keeps its blocks unless told otherwise
-}
-
 // A Hugging Face model folder (config.json + safetensors) that is not also a run folder.
 bool is_hf_base(const std::string& base) { return !is_run_folder(base) && exporters::hf::is_hf_folder(base); }
+
+exporters::hf::HfConfig hf_base_config(const std::string& base) {
+  return exporters::hf::read_hf_config(fs::path(base) / "config.json");
+}
+
+// A GGUF base keeps its blocks and a quantized HF folder its codes unless told otherwise.
+std::string base_format(const config::LoraConfig& lora) {
+  if (!lora.base_format().empty()) return lora.base_format();
+  if (is_gguf_file(lora.base())) return "gguf";
+  if (is_hf_base(lora.base()) && !hf_base_config(lora.base()).quantization_config.empty()) return "hf";
+  return "nf4";
+}
+
+// lora.base_format "hf": the packed Linears of a quantized folder, as they are (docs/hf.md §12).
+std::map<std::string, autograd::PackedWeightPtr> hf_packed_base(const std::string& base) {
+  if (!is_hf_base(base))
+    throw std::invalid_argument("lora.base_format: hf keeps a quantized Hugging Face folder's codes; " + base + " is not one");
+  const exporters::hf::HfConfig config = hf_base_config(base);
+  if (config.quantization_config.empty())
+    throw std::invalid_argument("lora.base_format: hf keeps a quantized folder's codes; " + base + "/config.json has no "
+                                "quantization_config (its weights are float: leave base_format empty for nf4)");
+  return exporters::hf::read_hf_packed_weights(base, config);
+}
 
 void check_base_exists(const std::string& base) {
   if (!is_run_folder(base) && !is_hf_base(base)) {
@@ -188,11 +206,16 @@ std::shared_ptr<layers::LlamaForCausalLM> build_lora_model(const config::RunConf
       if (!is_gguf_file(base)) throw std::invalid_argument("lora.base_format: gguf keeps a GGUF base's blocks; " + base + " is a run folder");
       reader = std::make_unique<gg::GgufReader>(fs::path(base));
     }
+    const std::map<std::string, autograd::PackedWeightPtr> hf_packed =
+        format == "hf" ? hf_packed_base(base) : std::map<std::string, autograd::PackedWeightPtr>{};
     auto factory = [&](const std::string& path, int64_t in, int64_t out, uint64_t) -> std::shared_ptr<layers::Linear> {
       if (path == "lm_head") return std::make_shared<layers::Linear>(in, out, false, 0);
       if (reader) return std::make_shared<layers::Linear>(gg::read_llama_gguf_blocks(*reader, path + ".weight", model_config, base));
+      if (const auto packed = hf_packed.find(path + ".weight"); packed != hf_packed.end())
+        return std::make_shared<layers::Linear>(packed->second);
       const autograd::Tensor& w = state.at(path + ".weight");
-      return std::make_shared<layers::Linear>(fakequant::pack_weight(format, w.data(), out, in));
+      // A Linear the quantized folder keeps float stays so (f32), as the folder runs it.
+      return std::make_shared<layers::Linear>(fakequant::pack_weight(format == "hf" ? "f32" : format, w.data(), out, in));
     };
     model = std::make_shared<layers::LlamaForCausalLM>(model_config, factory);
     std::map<std::string, autograd::Tensor> rest;

@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <stdexcept>
 
 #include "autograd/variable.h"
@@ -15,7 +17,10 @@
 #include "exporters/hf/hf_model_reader.h"
 #include "exporters/lora/apply_lora.h"
 #include "exporters/tokenizers/gguf_bpe.h"
+#include "fakequant/group_index_weight.h"
 #include "fakequant/qat.h"
+#include "fakequant/quantized_tensor.h"
+#include "fakequant/spqr_weight.h"
 #include "layers/linear.h"
 #include "trainers/gguf_qat.h"
 #include "trainers/hf_text_tokenizer.h"
@@ -82,12 +87,32 @@ namespace {
 exporters::LlamaExport merged_lora_weights(const RunFolder& run, const LanguageModelRun& lm) {
   std::shared_ptr<layers::LlamaForCausalLM> lora = build_lora_model(run.config, lm.model_config, lm.output_tokens);
   load_run_weights(*lora, run.config, run.checkpoint, run.config.lora().base());
-  merge_lora_adapters(*lora);
   exporters::LlamaExport out;
+  for (const auto& [name, module] : lora->named_modules()) {  // the packed base, before the merge unpacks it
+    auto linear = std::dynamic_pointer_cast<layers::Linear>(module);
+    if (linear && linear->is_packed()) out.packed_base[name + ".weight"] = linear->packed_weight();
+  }
+  merge_lora_adapters(*lora);
   out.model = std::make_shared<layers::LlamaForCausalLM>(lm.model_config);
   out.model->load_state_dict(lora->state_dict());
   out.notes.push_back("LoRA adapters merged into the base (" + run.config.lora().base() + ")");
   return out;
+}
+
+// The codes of what the quantizer's forward computed from `latent` (its parameters refreshed by that
+// forward, as fakequant/qat.h convert does), kept only when they dequantize to `forward` bit for bit; a
+// scheme whose forward is not its storage grid (e.g. SEQ's stretched levels) has none for exporters.
+std::optional<fakequant::QuantizedTensor> codes_of(const ag::Tensor& latent, const fakequant::Quantizer& quantizer,
+                                                   const ag::Tensor& forward) {
+  try {
+    fakequant::QuantizedTensor q = fakequant::quantize_tensor(latent, quantizer.current_params(), quantizer.spec());
+    const ag::Tensor back = fakequant::dequantize_tensor(q);
+    if (std::equal(back.data(), back.data() + back.numel(), forward.data(), forward.data() + forward.numel(),
+                   [](float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }))
+      return q;
+  } catch (const std::invalid_argument&) {
+  }
+  return std::nullopt;
 }
 
 // The trained model with its quantizers, reduced to a plain Llama as exporters::LlamaExport says.
@@ -106,12 +131,16 @@ exporters::LlamaExport quantized_weights(const RunFolder& run, const LanguageMod
   ag::NoGradGuard no_grad;
   for (const auto& [name, quantizer] : fakequant::quantizers_of(trained)) {
     if (quantizer->role() == fakequant::QuantizerRole::kActivation) {
+      if (name.ends_with(".input_quantizer"))
+        out.inputs[name.substr(0, name.rfind('.')) + ".weight"] = {quantizer->spec(), quantizer->current_params().scales};
       out.notes.push_back(name + " (" + quantizer->spec().describe() + ") is not exported: neither GGUF nor an unquantized HF folder stores activation quantization");
       continue;
     }
     if (quantizer->spec().is_ggml_block()) continue;  // latent weight + ggml_types
     const std::string weight = name.substr(0, name.rfind("_quantizer"));  // "<layer>.weight"
-    weights[weight] = quantizer->forward(ag::Variable(weights.at(weight))).data();
+    const ag::Tensor latent = weights.at(weight);
+    weights[weight] = quantizer->forward(ag::Variable(latent)).data();
+    if (auto codes = codes_of(latent, *quantizer, weights[weight])) out.quantized.emplace(weight, std::move(*codes));
     out.notes.push_back(weight + " (" + quantizer->spec().describe() + ") is exported as its fake-quantized values");
   }
   // Weights in a post-training method's own representation (SpQR, QuIP#, GPTQ act-order
@@ -120,7 +149,12 @@ exporters::LlamaExport quantized_weights(const RunFolder& run, const LanguageMod
   for (const auto& [name, module] : trained.named_modules()) {
     auto linear = std::dynamic_pointer_cast<layers::Linear>(module);
     if (!linear || !linear->weight_quantizer() || std::dynamic_pointer_cast<fakequant::Quantizer>(linear->weight_quantizer())) continue;
+    const ag::Tensor latent = weights[name + ".weight"];
     weights[name + ".weight"] = linear->weight_quantizer()->forward(linear->weight()).data();
+    if (auto s = std::dynamic_pointer_cast<fakequant::SpqrWeightQuantizer>(linear->weight_quantizer()))
+      out.spqr[name + ".weight"] = {s->state(), s->codes(latent), std::vector<float>(latent.data(), latent.data() + latent.numel())};
+    if (auto g = std::dynamic_pointer_cast<fakequant::GroupIndexWeightQuantizer>(linear->weight_quantizer()))
+      out.group_index[name + ".weight"] = {g->state(), g->codes(linear->weight().data())};
     out.notes.push_back(name + ".weight (a post-training method's codes) is exported as its decoded values");
   }
   out.model = std::make_shared<layers::LlamaForCausalLM>(lm.model_config);

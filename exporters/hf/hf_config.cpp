@@ -11,6 +11,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "exporters/hf/hf_quant_import.h"
+
 namespace qforge::exporters::hf {
 namespace {
 
@@ -181,6 +183,14 @@ HfConfig parse_hf_config(const std::string& text, const std::string& source) {
   c.qkv_bias = out.architecture == "Qwen2ForCausalLM";  // Qwen2Attention: q/k/v_proj bias=True, o_proj none
   if (const json* r = keys.find("rope_scaling")) c.rope_scaling = rope_scaling_of(*r, source);
   read_sliding_window(keys, out.architecture, c);
+  if (const json* q = keys.find("quantization_config")) {  // packed Linears (docs/hf.md §11)
+    out.quantization_config = q->dump();
+    try {
+      HfQuantReader{out.quantization_config};
+    } catch (const std::invalid_argument& e) {
+      fail(source, "quantization_config", e.what());
+    }
+  }
   keys.refuse_unread(kInertKeys, out.architecture);
   try {
     c.validate();

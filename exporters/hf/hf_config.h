@@ -15,6 +15,8 @@ namespace qforge::exporters::hf {
 struct HfConfig {
   std::string architecture;  ///< "LlamaForCausalLM", "MistralForCausalLM" or "Qwen2ForCausalLM"
   layers::LlamaConfig llama;
+  /// The quantization_config object as JSON text, checked readable (hf_quant_import.h); empty: none.
+  std::string quantization_config;
 };
 
 /// Parses config.json text; `source` names the file in errors (std::runtime_error

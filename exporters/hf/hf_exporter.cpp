@@ -10,11 +10,13 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <stdexcept>
 
 #include "exporters/hf/hf_model_reader.h"
+#include "exporters/hf/hf_quant_export.h"
 #include "exporters/hf/hf_tokenizer_export.h"
 #include "exporters/safetensors/safetensors.h"
 #include "fakequant/formats/ggml/block_types.h"
@@ -140,14 +142,31 @@ ordered_json generation_config_json(const SpecialTokens& special) {
   return j;
 }
 
-// The weights the run's forward uses, by HF name, in model order. A weight trained with a GGUF block
-// type holds its latent values (model_export.h): it is written as that codec's dequantize(quantize(w)),
-// row by row, which is what the trained forward computed.
-std::vector<std::pair<std::string, autograd::Tensor>> weights_of(const LlamaExport& model) {
+// One tensor of the files: a float tensor (converted to the file's dtype) or a packed one, as is.
+struct WeightItem {
+  std::string name;
+  autograd::Tensor floats;
+  const st::EncodedTensor* encoded = nullptr;
+};
+
+const std::vector<st::EncodedTensor>* find_packed(const QuantizedExport& quantized, const std::string& weight) {
+  const auto it = quantized.packed.find(weight);
+  return it == quantized.packed.end() ? nullptr : &it->second;
+}
+
+// The weights the run's forward uses, by HF name, in model order; a weight `quantized` packs is replaced
+// by its packed tensors. A weight trained with a GGUF block type holds its latent values
+// (model_export.h): it is written as that codec's dequantize(quantize(w)), row by row, which is what the
+// trained forward computed.
+std::vector<WeightItem> weights_of(const LlamaExport& model, const QuantizedExport* quantized) {
   std::map<std::string, autograd::Tensor> params;
   for (const auto& [name, p] : model.model->named_parameters()) params.emplace(name, p.data());
-  std::vector<std::pair<std::string, autograd::Tensor>> out;
+  std::vector<WeightItem> out;
   for (const ExpectedTensor& t : expected_tensors(model.model->config())) {
+    if (const auto* packed = quantized ? find_packed(*quantized, t.name) : nullptr) {
+      for (const st::EncodedTensor& e : *packed) out.push_back({e.name, {}, &e});
+      continue;
+    }
     const auto it = params.find(t.name);
     if (it == params.end()) throw std::logic_error("export --format hf: the model has no parameter '" + t.name + "'");
     autograd::Tensor value = it->second;
@@ -158,7 +177,7 @@ std::vector<std::pair<std::string, autograd::Tensor>> weights_of(const LlamaExpo
       for (int64_t r = 0; r < rows; ++r) fakequant::ggml::fake_quantize_row(block, value.data() + r * cols, decoded.data() + r * cols, cols);
       value = decoded;
     }
-    out.emplace_back(t.name, value);
+    out.push_back({t.name, value, nullptr});
   }
   return out;
 }
@@ -206,10 +225,11 @@ void remove_stale_weights(const fs::path& dir, const std::vector<std::string>& w
 }
 
 // Writes the safetensors file(s) and, when sharded, the index; returns the file names written.
-std::vector<std::string> write_weights(const fs::path& dir, const std::vector<std::pair<std::string, autograd::Tensor>>& weights,
-                                       st::Dtype dtype, uint64_t limit) {
+std::vector<std::string> write_weights(const fs::path& dir, const std::vector<WeightItem>& weights, st::Dtype dtype,
+                                       uint64_t limit) {
   std::vector<uint64_t> sizes;
-  for (const auto& [name, t] : weights) sizes.push_back(static_cast<uint64_t>(t.numel()) * st::dtype_bytes(dtype));
+  for (const WeightItem& w : weights)
+    sizes.push_back(w.encoded ? w.encoded->data.size() : static_cast<uint64_t>(w.floats.numel()) * st::dtype_bytes(dtype));
   const std::vector<Shard> shards = split_into_shards(sizes, limit);
   const st::Metadata metadata = {{"format", "pt"}};  // transformers' loader refuses files without it
   std::vector<std::string> written;
@@ -218,12 +238,14 @@ std::vector<std::string> write_weights(const fs::path& dir, const std::vector<st
   for (size_t s = 0; s < shards.size(); ++s) {
     const std::string name = shards.size() == 1 ? "model.safetensors" : shard_name(s, shards.size());
     st::TensorRefs refs;
+    st::EncodedTensors encoded;
     for (size_t i : shards[s]) {
-      refs[weights[i].first] = &weights[i].second;
-      weight_map[weights[i].first] = name;
+      if (weights[i].encoded) encoded.emplace(weights[i].name, *weights[i].encoded);
+      else refs[weights[i].name] = &weights[i].floats;
+      weight_map[weights[i].name] = name;
       total += sizes[i];
     }
-    st::write_safetensors_streamed(dir / name, refs, metadata, dtype);
+    st::write_safetensors_streamed(dir / name, refs, metadata, dtype, encoded);
     written.push_back(name);
   }
   if (shards.size() > 1) {
@@ -265,17 +287,26 @@ std::string export_hf(const ExportSource& source, const ExportOptions& options, 
   const std::string architecture = architecture_of(c);
   if (fs::exists(out) && !fs::is_directory(out))
     throw std::invalid_argument("export --format hf: " + out.string() + " exists and is not a folder");
+  std::optional<QuantizedExport> quantized;
+  if (!options.quant.empty()) quantized = quantize_for_hf(model, hf_quant_format(options.quant), dtype.torch_name);
   fs::create_directories(out);
-  const std::vector<std::string> written = write_weights(out, weights_of(model), dtype.dtype, limit);
+  const std::vector<std::string> written = write_weights(out, weights_of(model, quantized ? &*quantized : nullptr), dtype.dtype, limit);
   const SpecialTokens special = special_tokens(model.vocabulary);
-  io::write_file_atomically(out / "config.json", config_json(c, architecture, dtype.torch_name, special).dump(2) + "\n");
+  ordered_json config = config_json(c, architecture, dtype.torch_name, special);
+  if (quantized) config["quantization_config"] = ordered_json::parse(quantized->config_json);
+  io::write_file_atomically(out / "config.json", config.dump(2) + "\n");
   io::write_file_atomically(out / "generation_config.json", generation_config_json(special).dump(2) + "\n");
   remove_stale_weights(out, written);
   const std::string tokenizer = write_hf_tokenizer(model, out, c.max_position_embeddings);
-  std::string line = "wrote " + out.string() + " (Hugging Face " + architecture + ", " + st::dtype_name(dtype.dtype) + ", " +
-                     std::to_string(written.size() > 1 ? written.size() - 1 : 1) + " safetensors file(s), " + tokenizer + ")";
-  if (!model.notes.empty() || !model.ggml_types.empty())
-    line += "; see the notes: quantized weights are written dequantized, quantized HF layouts are not written yet";
+  std::string line = "wrote " + out.string() + " (Hugging Face " + architecture + ", " +
+                     (quantized ? options.quant + ": " + quantized->source + ", float tensors " : "") +
+                     st::dtype_name(dtype.dtype) + ", " + std::to_string(written.size() > 1 ? written.size() - 1 : 1) +
+                     " safetensors file(s), " + tokenizer + ")";
+  if (quantized) {
+    for (const std::string& note : quantized->notes) line += "\nnote: " + note;
+  } else if (!model.notes.empty() || !model.ggml_types.empty()) {
+    line += "; see the notes: quantized weights are written dequantized (--quant writes their codes)";
+  }
   return line;
 }
 

@@ -8,7 +8,8 @@
 //   model.safetensors       or, over --max-shard-size, model-0000i-of-0000n.safetensors with
 //                           model.safetensors.index.json {"metadata": {"total_size"}, "weight_map"}.
 // The weights are what the run's forward uses (exporters/model_export.h): a fake-quantized run's
-// dequantized values, with a note; quantized HF layouts (quantization_config) are not written.
+// dequantized values, with a note; with options.quant, its quantized Linears' codes in that layout and
+// config.json's quantization_config (hf_quant_export.h, docs/hf.md §11).
 #include <cstdint>
 #include <filesystem>
 #include <string>

@@ -7,10 +7,13 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <optional>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 
+#include "exporters/hf/hf_quant_import.h"
 #include "exporters/safetensors/safetensors.h"
 #include "io/mapped_file.h"
 #include "layers/init.h"
@@ -100,8 +103,29 @@ std::map<std::string, Located> locate(const std::vector<Shard>& shards, const st
   return out;
 }
 
-// Names and shapes against config.json, before anything is allocated.
-void check_against_config(const std::map<std::string, Located>& located, const HfConfig& config, const fs::path& dir) {
+// Packed Linears (hf_quant_import.h): weight name -> the names of its packed tensors.
+using PackedWeights = std::map<std::string, std::vector<std::string>>;
+
+PackedWeights packed_weights(const std::map<std::string, Located>& located, const HfConfig& config, const fs::path& dir) {
+  if (config.quantization_config.empty()) return {};
+  const HfQuantReader reader(config.quantization_config);
+  std::set<std::string> names;
+  for (const auto& [name, where] : located) names.insert(name);
+  PackedWeights out;
+  for (const ExpectedTensor& t : expected_tensors(config.llama)) {
+    std::vector<std::string> packed = t.shape.size() == 2 ? reader.packed_names(t.name, names) : std::vector<std::string>{};
+    if (!packed.empty()) out[t.name] = std::move(packed);
+  }
+  if (out.empty())
+    fail(dir / "config.json", "key 'quantization_config': quant_method \"" + std::string(reader.format().quant_method) +
+                                  "\" but no module has its packed tensors (P." + std::string(reader.format().marker) + ")");
+  return out;
+}
+
+// Names and shapes against config.json, before anything is allocated; packed weights are checked when
+// they are unpacked.
+void check_against_config(const std::map<std::string, Located>& located, const HfConfig& config, const fs::path& dir,
+                          const PackedWeights& packed) {
   // The count first, so a huge num_hidden_layers cannot make the name list itself large.
   const layers::LlamaConfig& c = config.llama;
   const int64_t per_layer = 9 + ((c.attention_bias || c.qkv_bias) ? 3 : 0) + (c.attention_bias ? 1 : 0) + (c.mlp_bias ? 3 : 0);
@@ -115,23 +139,57 @@ void check_against_config(const std::map<std::string, Located>& located, const H
   // Some tied checkpoints still store lm_head.weight; it must then equal the embedding (read_hf_model).
   const ExpectedTensor tied_head{"lm_head.weight", {config.llama.vocab_size, config.llama.hidden_size}};
   if (config.llama.tie_word_embeddings) by_name.emplace(tied_head.name, &tied_head);
+  std::set<std::string> packed_names;
+  for (const auto& [weight, names] : packed) packed_names.insert(names.begin(), names.end());
   for (const auto& [name, where] : located) {
+    if (packed_names.count(name)) continue;
     const auto it = by_name.find(name);
     if (it == by_name.end())
       fail(where.shard->path, "tensor '" + name + "' is not a parameter of " + config.architecture + " for " +
                                   (dir / "config.json").string());
+    if (!st::is_float_dtype(where.entry->dtype))
+      fail(where.shard->path, "tensor '" + name + "': dtype " + st::dtype_name(where.entry->dtype) +
+                                  " is not a float dtype (packed weights need config.json's quantization_config)");
     if (where.entry->shape != it->second->shape)
       fail(where.shard->path, "tensor '" + name + "': field shape " + shape_text(where.entry->shape) +
                                   " disagrees with config.json, which implies " + shape_text(it->second->shape));
   }
   for (const ExpectedTensor& t : expected)
-    if (located.count(t.name) == 0)
+    if (located.count(t.name) == 0 && packed.count(t.name) == 0)
       fail(dir, "tensor '" + t.name + "' " + shape_text(t.shape) + ", which config.json implies, is in no safetensors file");
 }
 
 void decode_into(const Located& where, autograd::Tensor& target) {
   st::decode_tensor(*where.entry, where.shard->map.bytes(), std::span<float>(target.data(), static_cast<size_t>(target.numel())));
   where.shard->map.release(where.entry->begin, where.entry->end - where.entry->begin);
+}
+
+// The tensors `names` of a packed weight, as stored.
+quant::FileTensors packed_tensors(const std::map<std::string, Located>& located, const std::vector<std::string>& names) {
+  quant::FileTensors tensors;
+  for (const std::string& name : names) {
+    const Located& where = located.at(name);
+    tensors.emplace(name, st::encoded_tensor(*where.entry, where.shard->map.bytes()));
+  }
+  return tensors;
+}
+
+// A packed weight's tensors from the maps, unpacked and dequantized into `target` (its shape checked).
+void dequantize_into(const std::map<std::string, Located>& located, const std::vector<std::string>& names,
+                     const std::string& weight, const HfQuantReader& reader, autograd::Tensor& target) {
+  const Located& first = located.at(names.front());
+  int64_t out = 0, in = 0;
+  std::vector<float> values;
+  try {
+    values = reader.dequantize(weight, packed_tensors(located, names), out, in);
+  } catch (const std::invalid_argument& e) {
+    fail(first.shard->path, e.what());
+  }
+  const std::vector<int64_t> shape{out, in};
+  if (target.shape().ndim() != 2 || target.shape()[0] != out || target.shape()[1] != in)
+    fail(first.shard->path, "tensor '" + weight + "': packed shape " + shape_text(shape) + " does not fit parameter " +
+                                target.shape().to_string());
+  std::copy(values.begin(), values.end(), target.data());
 }
 
 void check_tied_head(const std::map<std::string, Located>& located, const autograd::Tensor& embed) {
@@ -176,33 +234,42 @@ bool is_hf_folder(const fs::path& path) { return fs::is_directory(path) && fs::i
 
 namespace {
 
-// Every shard mapped and its header checked, every tensor located and checked against config.json:
-// all before anything the size of the model is allocated (the decoded tensors then fill a model as
-// large as the files, no larger). `located` points into `shards`, whose elements a move of the vector
-// keeps in place.
-struct CheckedFolder {
+// A folder's shards, mapped with their headers checked, and every tensor located (the pointers of
+// `located` stay valid when the Folder moves: they point into the vector's buffer).
+struct Folder {
   std::vector<Shard> shards;
   std::map<std::string, Located> located;
+  PackedWeights packed;
 };
 
-CheckedFolder open_checked(const fs::path& dir, const HfConfig& config) {
+Folder open_folder(const fs::path& dir, const HfConfig& config) {
   if (!fs::is_directory(dir)) fail(dir, "is not a folder");
   std::map<std::string, std::string> weight_map;
-  CheckedFolder folder;
+  Folder f;
   for (const std::string& file : shard_files(dir, weight_map)) {
     io::MappedFile map(dir / file);
     st::SafetensorsHeader header = st::parse_safetensors_header(map.bytes(), (dir / file).string());
-    folder.shards.push_back(Shard{dir / file, std::move(map), std::move(header)});
+    f.shards.push_back(Shard{dir / file, std::move(map), std::move(header)});
   }
-  folder.located = locate(folder.shards, weight_map, dir / kIndexFile);
-  check_against_config(folder.located, config, dir);
-  return folder;
+  f.located = locate(f.shards, weight_map, dir / kIndexFile);
+  f.packed = packed_weights(f.located, config, dir);
+  check_against_config(f.located, config, dir, f.packed);
+  return f;
 }
 
-void fill(const CheckedFolder& folder, const fs::path& dir, const HfConfig& config,
+// Fills `targets` from a folder open_folder checked: the decoded tensors fill a model as large as the
+// files, no larger.
+void fill(const Folder& folder, const fs::path& dir, const HfConfig& config,
           const std::map<std::string, autograd::Tensor*>& targets) {
   const std::map<std::string, Located>& located = folder.located;
+  const PackedWeights& packed = folder.packed;
+  const std::optional<HfQuantReader> reader =
+      packed.empty() ? std::nullopt : std::optional<HfQuantReader>(HfQuantReader(config.quantization_config));
   for (const auto& [name, target] : targets) {
+    if (const auto p = packed.find(name); p != packed.end()) {
+      dequantize_into(located, p->second, name, *reader, *target);
+      continue;
+    }
     const auto it = located.find(name);
     if (it == located.end()) fail(dir, "parameter '" + name + "' has no tensor (config.json describes another model)");
     if (target->numel() != it->second.entry->numel())
@@ -210,8 +277,10 @@ void fill(const CheckedFolder& folder, const fs::path& dir, const HfConfig& conf
                                        " does not fit parameter " + target->shape().to_string());
     decode_into(it->second, *target);
   }
+  std::set<std::string> packed_names;
+  for (const auto& [weight, names] : packed) packed_names.insert(names.begin(), names.end());
   for (const auto& [name, where] : located)
-    if (targets.count(name) == 0 && name != "lm_head.weight")
+    if (targets.count(name) == 0 && name != "lm_head.weight" && !packed_names.count(name))
       fail(where.shard->path, "tensor '" + name + "' has no parameter to go to");
   const auto embed = targets.find("model.embed_tokens.weight");
   if (config.llama.tie_word_embeddings && embed != targets.end()) check_tied_head(located, *embed->second);
@@ -220,7 +289,22 @@ void fill(const CheckedFolder& folder, const fs::path& dir, const HfConfig& conf
 }  // namespace
 
 void read_hf_weights(const fs::path& dir, const HfConfig& config, const std::map<std::string, autograd::Tensor*>& targets) {
-  fill(open_checked(dir, config), dir, config, targets);
+  fill(open_folder(dir, config), dir, config, targets);
+}
+
+std::map<std::string, autograd::PackedWeightPtr> read_hf_packed_weights(const fs::path& dir, const HfConfig& config) {
+  const Folder folder = open_folder(dir, config);
+  if (folder.packed.empty()) return {};
+  const HfQuantReader reader(config.quantization_config);
+  std::map<std::string, autograd::PackedWeightPtr> out;
+  for (const auto& [weight, names] : folder.packed) {
+    try {
+      out[weight] = reader.packed(weight, packed_tensors(folder.located, names));
+    } catch (const std::invalid_argument& e) {
+      fail(folder.located.at(names.front()).shard->path, e.what());
+    }
+  }
+  return out;
 }
 
 HfModel read_hf_model(const fs::path& dir) {
@@ -229,7 +313,7 @@ HfModel read_hf_model(const fs::path& dir) {
   out.config = read_hf_config(dir / "config.json");
   // The files first: config.json's sizes are only believed once the tensors are there to back them
   // (a config claiming 3 million layers must not allocate them before the first one is found missing).
-  const CheckedFolder folder = open_checked(dir, out.config);
+  const Folder folder = open_folder(dir, out.config);
   // Built without its random init (layers::SkipInit: zeros), then written tensor by tensor.
   {
     const layers::SkipInit skip;  // no random init to overwrite: ~40% of a 1B import's time otherwise

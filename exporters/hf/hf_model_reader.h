@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/packed_weight.h"
 #include "exporters/hf/hf_config.h"
 #include "layers/llama.h"
 
@@ -45,5 +46,13 @@ bool is_hf_folder(const std::filesystem::path& path);
 /// the embedding) and every target a tensor.
 void read_hf_weights(const std::filesystem::path& dir, const HfConfig& config,
                      const std::map<std::string, autograd::Tensor*>& targets);
+
+/// The packed Linears of a quantized folder (config.json's quantization_config, docs/hf.md §11) in their own
+/// codes, never re-quantized: GPTQ, AWQ and compressed-tensors as fakequant::PackedGroupIndexWeight,
+/// bitsandbytes NF4 / FP4 as fakequant::Packed4BitWeight; by weight name ("P.weight"). Empty for an
+/// unquantized folder. The folder is checked as read_hf_weights checks it; what the QLoRA base of
+/// `qlora --base DIR` keeps (trainers/lora_model.h).
+std::map<std::string, autograd::PackedWeightPtr> read_hf_packed_weights(const std::filesystem::path& dir,
+                                                                       const HfConfig& config);
 
 }  // namespace qforge::exporters::hf

@@ -120,7 +120,11 @@ LoraAdapter load_peft_adapter(const std::filesystem::path& dir) {
   out.config = parse_config(j, dir);
   const std::filesystem::path weights = dir / kPeftWeightsFile;
   if (!std::filesystem::exists(weights)) fail(dir, std::string(kPeftWeightsFile) + " missing (adapter_model.bin is not supported)");
-  for (auto& [name, t] : safetensors::read_safetensors(weights).tensors) out.tensors.emplace(qforge_name(name, dir), t);
+  safetensors::SafetensorsContents contents = safetensors::read_safetensors(weights);
+  if (!contents.encoded.empty())
+    fail(dir, std::string(kPeftWeightsFile) + ": tensor '" + contents.encoded.begin()->first + "' has dtype " +
+                  safetensors::dtype_name(contents.encoded.begin()->second.dtype) + "; adapters are float tensors");
+  for (auto& [name, t] : contents.tensors) out.tensors.emplace(qforge_name(name, dir), t);
   lora_pairs(out.tensors, out.config.r, "peft adapter '" + dir.string() + "'");
   return out;
 }

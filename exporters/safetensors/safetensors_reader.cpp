@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "exporters/safetensors/safetensors.h"
+#include "fakequant/formats/fp8.h"
 #include "fakequant/formats/half.h"
 
 namespace qforge::exporters::safetensors {
@@ -22,15 +23,20 @@ constexpr uint64_t kMaxHeaderBytes = 100u << 20;
   throw std::runtime_error("safetensors '" + source + "': " + what);
 }
 
+constexpr Dtype kDtypes[] = {Dtype::kF32, Dtype::kF16, Dtype::kBF16, Dtype::kF8E4M3,
+                             Dtype::kI8,  Dtype::kU8,  Dtype::kI32,  Dtype::kI64};
+
 // A supported dtype; other dtypes of the format are rejected by name.
 Dtype parse_dtype(const std::string& dtype, const std::string& source, const std::string& tensor) {
-  if (dtype == "F32") return Dtype::kF32;
-  if (dtype == "F16") return Dtype::kF16;
-  if (dtype == "BF16") return Dtype::kBF16;
-  fail(source, "tensor '" + tensor + "': dtype " + dtype + " is not supported (F32, F16, BF16)");
+  std::string names;
+  for (Dtype d : kDtypes) {
+    if (dtype == dtype_name(d)) return d;
+    names += (names.empty() ? "" : ", ") + std::string(dtype_name(d));
+  }
+  fail(source, "tensor '" + tensor + "': dtype " + dtype + " is not supported (" + names + ")");
 }
 
-size_t element_bytes(Dtype dtype) { return dtype == Dtype::kF32 ? 4 : 2; }
+size_t element_bytes(Dtype dtype) { return dtype_bytes(dtype); }
 
 using Entry = TensorEntry;
 
@@ -89,9 +95,9 @@ void check_coverage(std::vector<Entry>& entries, uint64_t buffer_bytes, const st
     fail(source, "data section has " + std::to_string(buffer_bytes) + " bytes but the tensors cover " + std::to_string(at));
 }
 
-// Little-endian bytes to FP32, whatever the host's byte order.
-// One loop per dtype, branch-free inside, so the compiler vectorizes the byte assembly (a plain load
-// on a little-endian host) and BF16's shift: a 1B-parameter import is bound by this and the page faults.
+// Little-endian bytes to FP32, whatever the host's byte order (float dtypes only). One loop per dtype,
+// branch-free inside, so the compiler vectorizes the byte assembly (a plain load on a little-endian
+// host) and BF16's shift: a 1B-parameter import is bound by this and the page faults.
 void decode_into(const Entry& e, const std::byte* data, float* out, int64_t n) {
   const auto* p = reinterpret_cast<const unsigned char*>(data);
   if (e.dtype == Dtype::kF32) {
@@ -105,6 +111,8 @@ void decode_into(const Entry& e, const std::byte* data, float* out, int64_t n) {
       const uint32_t code = static_cast<uint32_t>(p[2 * i]) | static_cast<uint32_t>(p[2 * i + 1]) << 8;
       out[i] = std::bit_cast<float>(code << 16);  // fakequant::decode_bf16
     }
+  } else if (e.dtype == Dtype::kF8E4M3) {
+    for (int64_t i = 0; i < n; ++i) out[i] = fakequant::decode_e4m3(p[i]);  // torch.float8_e4m3fn (docs/numeric.md §3)
   } else {
     for (int64_t i = 0; i < n; ++i) out[i] = fakequant::decode_fp16(static_cast<uint16_t>(p[2 * i] | (p[2 * i + 1] << 8)));
   }
@@ -157,15 +165,36 @@ SafetensorsHeader parse_safetensors_header(std::span<const std::byte> bytes, con
   return out;
 }
 
-void decode_tensor(const TensorEntry& entry, std::span<const std::byte> bytes, std::span<float> out) {
-  const int64_t n = entry.numel();
-  if (static_cast<int64_t>(out.size()) != n || entry.end > bytes.size() || entry.begin > entry.end ||
-      entry.end - entry.begin != static_cast<uint64_t>(n) * element_bytes(entry.dtype))
-    throw std::invalid_argument("safetensors: decode_tensor '" + entry.name + "': " + std::to_string(n) +
-                                " elements into " + std::to_string(out.size()) + " floats, bytes [" +
+namespace {
+
+// The entry's range lies in `bytes` and matches its dtype and shape.
+void check_range(const TensorEntry& entry, std::span<const std::byte> bytes, const char* what) {
+  if (entry.end > bytes.size() || entry.begin > entry.end ||
+      entry.end - entry.begin != static_cast<uint64_t>(entry.numel()) * element_bytes(entry.dtype))
+    throw std::invalid_argument(std::string("safetensors: ") + what + " '" + entry.name + "': " +
+                                std::to_string(entry.numel()) + " " + dtype_name(entry.dtype) + " elements in bytes [" +
                                 std::to_string(entry.begin) + ", " + std::to_string(entry.end) + ") of " +
                                 std::to_string(bytes.size()));
-  decode_into(entry, bytes.data() + entry.begin, out.data(), n);
+}
+
+}  // namespace
+
+void decode_tensor(const TensorEntry& entry, std::span<const std::byte> bytes, std::span<float> out) {
+  check_range(entry, bytes, "decode_tensor");
+  if (!is_float_dtype(entry.dtype))
+    throw std::invalid_argument("safetensors: decode_tensor '" + entry.name + "': dtype " + dtype_name(entry.dtype) +
+                                " is not a float dtype");
+  if (static_cast<int64_t>(out.size()) != entry.numel())
+    throw std::invalid_argument("safetensors: decode_tensor '" + entry.name + "': " + std::to_string(entry.numel()) +
+                                " elements into " + std::to_string(out.size()) + " floats");
+  decode_into(entry, bytes.data() + entry.begin, out.data(), entry.numel());
+}
+
+EncodedTensor encoded_tensor(const TensorEntry& entry, std::span<const std::byte> bytes) {
+  check_range(entry, bytes, "encoded_tensor");
+  return EncodedTensor{entry.name, entry.dtype, entry.shape,
+                       std::vector<std::byte>(bytes.begin() + static_cast<std::ptrdiff_t>(entry.begin),
+                                              bytes.begin() + static_cast<std::ptrdiff_t>(entry.end))};
 }
 
 SafetensorsContents parse_safetensors(std::span<const std::byte> bytes, const std::string& source) {
@@ -173,6 +202,10 @@ SafetensorsContents parse_safetensors(std::span<const std::byte> bytes, const st
   SafetensorsContents out;
   out.metadata = std::move(header.metadata);
   for (const Entry& e : header.tensors) {
+    if (!is_float_dtype(e.dtype)) {
+      out.encoded.emplace(e.name, encoded_tensor(e, bytes));
+      continue;
+    }
     autograd::Tensor t{autograd::Shape(e.shape)};
     decode_tensor(e, bytes, std::span<float>(t.data(), static_cast<size_t>(t.numel())));
     out.tensors.emplace(e.name, std::move(t));

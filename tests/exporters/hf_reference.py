@@ -277,7 +277,7 @@ def corrupt(folder, kind):
         b, e = header["model.norm.weight"]["data_offsets"]
         rewrite_single(folder, offsets={"model.norm.weight": (b - 4, e - 4)})
     elif kind == "dtype":
-        rewrite_single(folder, dtypes={"model.norm.weight": "F8_E4M3"})
+        rewrite_single(folder, dtypes={"model.norm.weight": "I32"})  # as many bytes as F32
     elif kind == "shape":
         cfg = json.load(open(os.path.join(folder, "config.json")))
         cfg["intermediate_size"] = 40

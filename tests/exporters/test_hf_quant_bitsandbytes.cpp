@@ -15,6 +15,7 @@
 #include "tests/exporters/hf_quant_test_util.h"
 #include "tests/support/torch_runner.h"
 
+namespace st = qforge::exporters::safetensors;
 namespace hq = qforge::exporters::hf::quant;
 namespace fq = qforge::fakequant;
 using qforge::testing::by_name;
@@ -119,9 +120,9 @@ TEST(HfQuantBitsandbytes, TensorsJsonConfigAndDequantMatchNumpy) {
     ASSERT_EQ(joined, answer.text(id + ".tensors"));
     for (const hq::FileTensor& t : tensors) {
       const std::string key = id + "/" + t.name;
-      EXPECT_EQ(t.dtype, answer.text(key + ".dtype")) << key;
+      EXPECT_EQ(st::dtype_name(t.dtype), answer.text(key + ".dtype")) << key;
       EXPECT_EQ(t.shape, answer.tensor(key).dims) << key;
-      EXPECT_TRUE(t.data == reference_bytes(answer.tensor(key), t.dtype)) << key;
+      EXPECT_TRUE(t.data == reference_bytes(answer.tensor(key), st::dtype_name(t.dtype))) << key;
     }
     EXPECT_EQ(nlohmann::json::parse(hq::bnb_4bit_config(cases[k].options)),
               nlohmann::json::parse(answer.text(id + ".config")));

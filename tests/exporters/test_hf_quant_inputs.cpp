@@ -126,7 +126,7 @@ TEST(HfQuantErrors, UnpackNamesTheFileTensor) {
   reshaped.at(kName + ".qweight").shape = {8, 128};
   EXPECT_THAT(unpack_error(reshaped), HasSubstr(kName + ".qweight: shape [16, 64] expected, found [8, 128]"));
   hq::FileTensors retyped = file;
-  retyped.at(kName + ".g_idx").dtype = "I64";
+  retyped.at(kName + ".g_idx").dtype = qforge::exporters::safetensors::Dtype::kI64;
   EXPECT_THAT(unpack_error(retyped), HasSubstr(kName + ".g_idx: dtype I32 expected, found I64"));
   // A v1 qzeros field of 15 decodes to z = 16, off the 4-bit grid (kernels disagree on it).
   hq::FileTensors overflow = file;

@@ -129,7 +129,7 @@ TEST(HfQuantConfig, OptionsReadBackFromEveryLayoutsConfig) {
     for (int bits = 2; bits <= 8; ++bits) {
       if (!layout.supports_bits(bits)) continue;
       for (bool act_order : {false, true}) {
-        if (act_order && std::string(layout.name) == "awq") continue;
+        if (act_order && (std::string(layout.name) == "awq" || std::string(layout.name) == "w8a8-int8")) continue;
         hq::HfQuantOptions o;
         o.bits = bits;
         o.group_size = act_order ? 64 : -1;

@@ -12,6 +12,7 @@
 #include "tests/exporters/hf_quant_test_util.h"
 #include "tests/support/torch_runner.h"
 
+namespace st = qforge::exporters::safetensors;
 namespace hq = qforge::exporters::hf::quant;
 using qforge::testing::options_for;
 using qforge::testing::random_weight;
@@ -108,10 +109,10 @@ std::string names_of(const std::vector<hq::FileTensor>& tensors) {
 
 void expect_same_tensor(const hq::FileTensor& t, const TensorFile& answer, const std::string& id) {
   const std::string key = id + "/" + t.name;
-  EXPECT_EQ(t.dtype, answer.text(key + ".dtype")) << key;
+  EXPECT_EQ(st::dtype_name(t.dtype), answer.text(key + ".dtype")) << key;
   const qforge::testing::TensorRecord& r = answer.tensor(key);
   EXPECT_EQ(t.shape, r.dims) << key;
-  const std::vector<std::byte> expected = reference_bytes(r, t.dtype);
+  const std::vector<std::byte> expected = reference_bytes(r, st::dtype_name(t.dtype));
   ASSERT_EQ(t.data.size(), expected.size()) << key;
   const auto mismatch = std::mismatch(t.data.begin(), t.data.end(), expected.begin());
   EXPECT_TRUE(mismatch.first == t.data.end())

@@ -6,9 +6,12 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 
 #include "exporters/safetensors/safetensors.h"
+#include "fakequant/formats/fp8.h"
 #include "fakequant/formats/half.h"
 #include "tests/support/temporaries.h"
 
@@ -127,8 +130,8 @@ TEST(Safetensors, RandomCorruptionNeverCrashes) {
 }
 
 TEST(Safetensors, ErrorsNameFileTensorAndField) {
-  EXPECT_THAT(runtime_error_of(file_of("{\"w\":{\"dtype\":\"I8\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2)),
-              HasSubstr("tensor 'w': dtype I8 is not supported"));
+  EXPECT_THAT(runtime_error_of(file_of("{\"w\":{\"dtype\":\"I16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4)),
+              HasSubstr("tensor 'w': dtype I16 is not supported (F32, F16, BF16, F8_E4M3, I8, U8, I32, I64)"));
   EXPECT_THAT(runtime_error_of(file_of("{\"w\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8)),
               HasSubstr("tensor 'w': field shape needs 12 bytes but data_offsets span 8"));
   EXPECT_THAT(runtime_error_of(file_of("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4)),
@@ -145,4 +148,107 @@ TEST(Safetensors, ErrorsNameFileTensorAndField) {
   huge[7] = std::byte{0x7F};
   EXPECT_THAT(runtime_error_of(huge), HasSubstr("header length"));
   EXPECT_THROW(st::read_safetensors("/nonexistent/x.safetensors"), std::runtime_error);
+}
+
+namespace {
+
+st::EncodedTensor encoded(const std::string& name, st::Dtype dtype, std::vector<int64_t> shape, std::vector<int> bytes) {
+  st::EncodedTensor t{name, dtype, std::move(shape), {}};
+  for (int b : bytes) t.data.push_back(static_cast<std::byte>(b));
+  return t;
+}
+
+}  // namespace
+
+TEST(Safetensors, GoldenBytesOfIntegerTensorsBesideAFloatOne) {
+  // Name order: "a" (F32 [1]), "b" (I32 [1] = -2), "c" (U8 [2]); 8 + header padded to a multiple of 8.
+  NamedTensors floats;
+  floats.emplace("a", Tensor::from_vector(Shape{1}, {1.0f}));
+  st::EncodedTensors ints;
+  ints.emplace("b", encoded("b", st::Dtype::kI32, {1}, {0xFE, 0xFF, 0xFF, 0xFF}));
+  ints.emplace("c", encoded("c", st::Dtype::kU8, {2}, {7, 200}));
+  std::string header = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                       "\"b\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[4,8]},"
+                       "\"c\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[8,10]}}";
+  header.append((8 - header.size() % 8) % 8, ' ');
+  std::string expected(8, '\0');
+  expected[0] = static_cast<char>(header.size());
+  expected += header + std::string("\x00\x00\x80\x3F\xFE\xFF\xFF\xFF\x07\xC8", 10);
+  EXPECT_EQ(st::serialize_safetensors(floats, {}, st::Dtype::kF32, ints), bytes_of(expected));
+  const auto back = st::parse_safetensors(bytes_of(expected), "golden");
+  EXPECT_EQ(back.tensors.at("a").to_vector(), (std::vector<float>{1.0f}));
+  ASSERT_EQ(back.encoded.size(), 2u);
+  EXPECT_EQ(back.encoded.at("b").data, ints.at("b").data);
+  EXPECT_EQ(back.encoded.at("c").dtype, st::Dtype::kU8);
+  EXPECT_EQ(back.encoded.at("c").shape, (std::vector<int64_t>{2}));
+}
+
+TEST(Safetensors, EveryIntegerDtypeRoundTripsThroughTheAtomicWriter) {
+  st::EncodedTensors ints;
+  std::mt19937 rng(3);
+  for (st::Dtype dtype : {st::Dtype::kI8, st::Dtype::kU8, st::Dtype::kI32, st::Dtype::kI64, st::Dtype::kF8E4M3}) {
+    const std::string name = std::string("t.") + st::dtype_name(dtype);
+    std::vector<int> bytes(3 * 5 * st::dtype_bytes(dtype));
+    for (int& b : bytes) b = static_cast<int>(rng() & 0x7E);  // no E4M3 NaN pattern (0x7F)
+    ints.emplace(name, encoded(name, dtype, {3, 5}, bytes));
+  }
+  const std::filesystem::path path = std::filesystem::temp_directory_path() / "qforge_test_integers.safetensors";
+  st::write_safetensors(path, {}, {{"format", "pt"}}, st::Dtype::kF32, ints);
+  const auto back = st::read_safetensors(path);
+  std::filesystem::remove(path);
+  EXPECT_THAT(qforge::testing::temporaries_of(path), ::testing::IsEmpty());
+  // F8_E4M3 is a float dtype: decoded (exactly) to FP32; the integers come back as their bytes.
+  ASSERT_EQ(back.encoded.size(), 4u);
+  for (const auto& [name, t] : back.encoded) EXPECT_EQ(t.data, ints.at(name).data) << name;
+  const Tensor& fp8 = back.tensors.at("t.F8_E4M3");
+  const auto& fp8_bytes = ints.at("t.F8_E4M3").data;
+  for (int64_t i = 0; i < fp8.numel(); ++i)
+    EXPECT_EQ(fp8.data()[i], qforge::fakequant::decode_e4m3(std::to_integer<uint8_t>(fp8_bytes[i]))) << i;
+}
+
+TEST(Safetensors, StreamedWriterEqualsTheInMemoryOneWithEncodedTensors) {
+  const NamedTensors floats = sample_tensors();
+  st::EncodedTensors ints;
+  ints.emplace("m.qweight", encoded("m.qweight", st::Dtype::kI32, {2, 1}, {1, 2, 3, 4, 5, 6, 7, 8}));
+  st::TensorRefs refs;
+  for (const auto& [name, t] : floats) refs[name] = &t;
+  const std::filesystem::path path = std::filesystem::temp_directory_path() / "qforge_test_streamed.safetensors";
+  st::write_safetensors_streamed(path, refs, {}, st::Dtype::kF16, ints);
+  std::ifstream in(path, std::ios::binary);
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::filesystem::remove(path);
+  EXPECT_EQ(bytes_of(text), st::serialize_safetensors(floats, {}, st::Dtype::kF16, ints));
+}
+
+TEST(Safetensors, EncodedTensorsAreCheckedOnWriteAndDecodeRefusesIntegers) {
+  const auto write_error = [](const st::EncodedTensors& ints, const NamedTensors& floats = {}) {
+    try {
+      st::serialize_safetensors(floats, {}, st::Dtype::kF32, ints);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("<no error>");
+  };
+  EXPECT_THAT(write_error({{"q", encoded("q", st::Dtype::kI32, {2}, {1, 2, 3, 4})}}),
+              HasSubstr("tensor 'q' holds 4 bytes, its I32 shape needs 8"));
+  EXPECT_THAT(write_error({{"q", encoded("p", st::Dtype::kU8, {1}, {1})}}), HasSubstr("'p' is filed as 'q'"));
+  NamedTensors clash;
+  clash.emplace("q", Tensor::scalar(1.0f));
+  EXPECT_THAT(write_error({{"q", encoded("q", st::Dtype::kU8, {1}, {1})}}, clash), HasSubstr("tensor 'q' given twice"));
+  EXPECT_THROW(st::serialize_safetensors(clash, {}, st::Dtype::kI32), std::invalid_argument);
+
+  const auto bytes = st::serialize_safetensors({}, {}, st::Dtype::kF32, {{"q", encoded("q", st::Dtype::kI64, {1}, {1, 0, 0, 0, 0, 0, 0, 0})}});
+  const st::SafetensorsHeader header = st::parse_safetensors_header(bytes, "ints");
+  ASSERT_EQ(header.tensors.size(), 1u);
+  float out[1];
+  try {
+    st::decode_tensor(header.tensors[0], bytes, out);
+    ADD_FAILURE() << "decode_tensor decoded an I64 tensor";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_THAT(e.what(), HasSubstr("'q': dtype I64 is not a float dtype"));
+  }
+  EXPECT_EQ(st::encoded_tensor(header.tensors[0], bytes).data.size(), 8u);
+  st::TensorEntry outside = header.tensors[0];
+  outside.end += 8;
+  EXPECT_THROW(st::encoded_tensor(outside, bytes), std::invalid_argument);
 }

@@ -77,6 +77,21 @@ GroupedIntWeight grouped_int_weight(const std::string& weight_name, const fakequ
   return w;
 }
 
+std::shared_ptr<const fakequant::PackedGroupIndexWeight> packed_group_index(const GroupedIntWeight& w) {
+  validate(w);
+  fakequant::GroupIndexState state;
+  state.rows = w.out;
+  state.cols = w.in;
+  state.bits = w.bits;
+  state.group_size = w.group_size;
+  state.scales = w.scales;
+  state.zeros.assign(w.zeros.begin(), w.zeros.end());
+  state.g_idx.resize(static_cast<size_t>(w.in));
+  for (int64_t i = 0; i < w.in; ++i) state.g_idx[static_cast<size_t>(i)] = w.group_of(i);
+  return std::make_shared<fakequant::PackedGroupIndexWeight>(std::move(state),
+                                                             std::vector<int64_t>(w.codes.begin(), w.codes.end()));
+}
+
 Bnb4BitWeight bnb_4bit_weight(const std::string& weight_name, const fakequant::Packed4BitWeight& packed) {
   return Bnb4BitWeight{module_prefix(weight_name), packed.rows(), packed.cols(), packed.blocks()};
 }

@@ -8,12 +8,14 @@
 // Scales stay float32 here; the packers round them to the file's F16 / BF16, which is exact when the
 // quantizer kept F16 / BF16 scales (QuantizerSpec::scale_dtype), the setting to train with for these
 // exports (docs/hf-quantized.md §1).
+#include <memory>
 #include <string>
 
 #include "exporters/hf/quant/bitsandbytes_layout.h"
 #include "exporters/hf/quant/hf_quant.h"
 #include "fakequant/group_index_weight.h"
 #include "fakequant/packed/packed_4bit.h"
+#include "fakequant/packed/packed_group_index.h"
 #include "fakequant/quantized_tensor.h"
 
 namespace qforge::exporters::hf::quant {
@@ -32,6 +34,10 @@ GroupedIntWeight grouped_int_weight(const std::string& weight_name, const fakequ
 // (fakequant::GroupIndexWeightQuantizer::codes).
 GroupedIntWeight grouped_int_weight(const std::string& weight_name, const fakequant::GroupIndexState& state,
                                     const std::vector<int64_t>& codes);
+
+// The other way: a weight read from a folder, in its codes, as a frozen QLoRA base (the integers, scales,
+// zero points and g_idx as they are; fakequant/packed/packed_group_index.h). validate(w) first.
+std::shared_ptr<const fakequant::PackedGroupIndexWeight> packed_group_index(const GroupedIntWeight& w);
 
 // A frozen QLoRA base weight (NF4 / FP4 blocks, docs/numeric.md §5) for the bitsandbytes layout.
 Bnb4BitWeight bnb_4bit_weight(const std::string& weight_name, const fakequant::Packed4BitWeight& packed);

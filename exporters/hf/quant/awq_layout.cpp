@@ -65,7 +65,7 @@ std::vector<FileTensor> pack_awq(const GroupedIntWeight& w, const HfQuantOptions
 
 GroupedIntWeight unpack_awq(const std::string& prefix, const FileTensors& tensors, const HfQuantOptions& options) {
   check_options(awq(), options);
-  const FileTensor& qweight = expect_tensor(tensors, prefix + ".qweight", "I32", {-1, -1});
+  const FileTensor& qweight = expect_tensor(tensors, prefix + ".qweight", Dtype::kI32, {-1, -1});
   GroupedIntWeight w;
   w.name = prefix;
   w.bits = 4;
@@ -77,7 +77,7 @@ GroupedIntWeight unpack_awq(const std::string& prefix, const FileTensors& tensor
                                 std::to_string(w.group_size));
   }
   const int64_t groups = w.groups();
-  const FileTensor& qzeros = expect_tensor(tensors, prefix + ".qzeros", "I32", {groups, w.out / 8});
+  const FileTensor& qzeros = expect_tensor(tensors, prefix + ".qzeros", Dtype::kI32, {groups, w.out / 8});
   const FileTensor& scales = expect_scales(tensors, prefix + ".scales", {groups, w.out});
   w.codes = transposed(unpack_rows(words_of(qweight), w.in, w.out), w.in, w.out);
   w.zeros = transposed(unpack_rows(words_of(qzeros), groups, w.out), groups, w.out);

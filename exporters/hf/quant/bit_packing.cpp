@@ -37,15 +37,11 @@ Unsigned read_le(const std::vector<std::byte>& data, size_t index) {
   return value;
 }
 
-size_t element_bytes(const std::string& dtype) {
-  if (dtype == "I64") return 8;
-  if (dtype == "I32" || dtype == "F32") return 4;
-  if (dtype == "U8") return 1;
-  if (dtype == "F16" || dtype == "BF16") return 2;
-  throw std::invalid_argument("hf quant: no element size for dtype " + dtype);
-}
-
 }  // namespace
+
+Dtype scale_file_dtype(ScaleDtype dtype) {
+  return dtype == ScaleDtype::kF16 ? Dtype::kF16 : dtype == ScaleDtype::kBF16 ? Dtype::kBF16 : Dtype::kF32;
+}
 
 int64_t stream_words(int64_t count, int bits) { return (count * bits + 31) / 32; }
 
@@ -91,7 +87,7 @@ void unpack_awq_word(uint32_t word, int32_t* eight_values) {
 
 FileTensor words_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<uint32_t>& words) {
   assert(numel(shape) == static_cast<int64_t>(words.size()));
-  FileTensor t{name, "I32", std::move(shape), {}};
+  FileTensor t{name, Dtype::kI32, std::move(shape), {}};
   t.data.reserve(words.size() * 4);
   for (uint32_t w : words) append_le(t.data, w);
   return t;
@@ -104,54 +100,85 @@ FileTensor int32_tensor(const std::string& name, std::vector<int64_t> shape, con
 
 FileTensor int64_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<int64_t>& values) {
   assert(numel(shape) == static_cast<int64_t>(values.size()));
-  FileTensor t{name, "I64", std::move(shape), {}};
+  FileTensor t{name, Dtype::kI64, std::move(shape), {}};
   for (int64_t v : values) append_le(t.data, static_cast<uint64_t>(v));
   return t;
 }
 
 FileTensor uint8_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<uint8_t>& values) {
   assert(numel(shape) == static_cast<int64_t>(values.size()));
-  FileTensor t{name, "U8", std::move(shape), {}};
+  FileTensor t{name, Dtype::kU8, std::move(shape), {}};
   for (uint8_t v : values) t.data.push_back(static_cast<std::byte>(v));
   return t;
 }
 
 FileTensor float32_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& values) {
   assert(numel(shape) == static_cast<int64_t>(values.size()));
-  FileTensor t{name, "F32", std::move(shape), {}};
+  FileTensor t{name, Dtype::kF32, std::move(shape), {}};
   for (float v : values) append_le(t.data, std::bit_cast<uint32_t>(v));
+  return t;
+}
+
+FileTensor int8_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<int8_t>& values) {
+  assert(numel(shape) == static_cast<int64_t>(values.size()));
+  FileTensor t{name, Dtype::kI8, std::move(shape), {}};
+  for (int8_t v : values) t.data.push_back(static_cast<std::byte>(static_cast<uint8_t>(v)));
+  return t;
+}
+
+FileTensor fp8_e4m3_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<uint8_t>& codes) {
+  FileTensor t = uint8_tensor(name, std::move(shape), codes);
+  t.dtype = Dtype::kF8E4M3;
+  return t;
+}
+
+FileTensor half_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<uint16_t>& bits) {
+  assert(numel(shape) == static_cast<int64_t>(bits.size()));
+  FileTensor t{name, Dtype::kF16, std::move(shape), {}};
+  for (uint16_t b : bits) append_le(t.data, b);
   return t;
 }
 
 FileTensor scale_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& scales,
                         ScaleDtype dtype) {
   assert(numel(shape) == static_cast<int64_t>(scales.size()));
-  const bool f16 = dtype == ScaleDtype::kF16;
-  FileTensor t{name, f16 ? "F16" : "BF16", std::move(shape), {}};
+  FileTensor t{name, scale_file_dtype(dtype), std::move(shape), {}};
   for (size_t i = 0; i < scales.size(); ++i) {
-    const uint16_t code = f16 ? fakequant::encode_fp16(scales[i]) : fakequant::encode_bf16(scales[i]);
-    const float stored = f16 ? fakequant::decode_fp16(code) : fakequant::decode_bf16(code);
+    float stored = scales[i];
+    uint32_t code = std::bit_cast<uint32_t>(stored);
+    if (dtype != ScaleDtype::kF32) {
+      const bool f16 = dtype == ScaleDtype::kF16;
+      code = f16 ? fakequant::encode_fp16(scales[i]) : fakequant::encode_bf16(scales[i]);
+      stored = f16 ? fakequant::decode_fp16(static_cast<uint16_t>(code)) : fakequant::decode_bf16(static_cast<uint16_t>(code));
+    }
     if (!(stored > 0.0f) || !std::isfinite(stored)) {
       throw std::invalid_argument(name + ": scale " + std::to_string(scales[i]) + " at index " + std::to_string(i) +
-                                  " is " + (stored > 0.0f ? "inf" : "0") + " in " + t.dtype);
+                                  " is " + (stored > 0.0f ? "inf" : "0") + " in " + safetensors::dtype_name(t.dtype));
     }
-    append_le(t.data, code);
+    if (dtype == ScaleDtype::kF32) {
+      append_le(t.data, code);
+    } else {
+      append_le(t.data, static_cast<uint16_t>(code));
+    }
   }
   return t;
 }
 
-const FileTensor& expect_tensor(const FileTensors& tensors, const std::string& name, const std::string& dtype,
+const FileTensor& expect_tensor(const FileTensors& tensors, const std::string& name, Dtype dtype,
                                 const std::vector<int64_t>& shape) {
   const auto it = tensors.find(name);
   if (it == tensors.end()) throw std::invalid_argument(name + ": tensor missing");
   const FileTensor& t = it->second;
-  if (t.dtype != dtype) throw std::invalid_argument(name + ": dtype " + dtype + " expected, found " + t.dtype);
+  if (t.dtype != dtype) {
+    throw std::invalid_argument(name + ": dtype " + safetensors::dtype_name(dtype) + " expected, found " +
+                                safetensors::dtype_name(t.dtype));
+  }
   bool same = t.shape.size() == shape.size();
   for (size_t i = 0; same && i < shape.size(); ++i) same = shape[i] < 0 || shape[i] == t.shape[i];
   if (!same) {
     throw std::invalid_argument(name + ": shape " + shape_text(shape) + " expected, found " + shape_text(t.shape));
   }
-  const size_t bytes = static_cast<size_t>(numel(t.shape)) * element_bytes(t.dtype);
+  const size_t bytes = static_cast<size_t>(numel(t.shape)) * safetensors::dtype_bytes(t.dtype);
   if (t.data.size() != bytes) {
     throw std::invalid_argument(name + ": " + std::to_string(bytes) + " data bytes expected, found " +
                                 std::to_string(t.data.size()));
@@ -159,10 +186,12 @@ const FileTensor& expect_tensor(const FileTensors& tensors, const std::string& n
   return t;
 }
 
-const FileTensor& expect_scales(const FileTensors& tensors, const std::string& name, const std::vector<int64_t>& shape) {
+const FileTensor& expect_scales(const FileTensors& tensors, const std::string& name, const std::vector<int64_t>& shape,
+                                bool allow_f32) {
   const auto it = tensors.find(name);
-  const bool bf16 = it != tensors.end() && it->second.dtype == "BF16";
-  return expect_tensor(tensors, name, bf16 ? "BF16" : "F16", shape);
+  const Dtype found = it == tensors.end() ? Dtype::kF16 : it->second.dtype;
+  const bool other = found == Dtype::kBF16 || (allow_f32 && found == Dtype::kF32);
+  return expect_tensor(tensors, name, other ? found : Dtype::kF16, shape);
 }
 
 std::vector<uint32_t> words_of(const FileTensor& t) {
@@ -194,11 +223,24 @@ std::vector<float> float32_of(const FileTensor& t) {
   return out;
 }
 
+std::vector<int8_t> int8_of(const FileTensor& t) {
+  std::vector<int8_t> out(t.data.size());
+  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<int8_t>(std::to_integer<uint8_t>(t.data[i]));
+  return out;
+}
+
+std::vector<uint16_t> half_bits_of(const FileTensor& t) {
+  std::vector<uint16_t> out(t.data.size() / 2);
+  for (size_t i = 0; i < out.size(); ++i) out[i] = read_le<uint16_t>(t.data, i);
+  return out;
+}
+
 std::vector<float> scales_of(const FileTensor& t) {
+  if (t.dtype == Dtype::kF32) return float32_of(t);
   std::vector<float> out(t.data.size() / 2);
   for (size_t i = 0; i < out.size(); ++i) {
     const uint16_t code = read_le<uint16_t>(t.data, i);
-    out[i] = t.dtype == "F16" ? fakequant::decode_fp16(code) : fakequant::decode_bf16(code);
+    out[i] = t.dtype == Dtype::kF16 ? fakequant::decode_fp16(code) : fakequant::decode_bf16(code);
   }
   return out;
 }

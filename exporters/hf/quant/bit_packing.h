@@ -29,29 +29,41 @@ inline constexpr int kAwqOrder[8] = {0, 2, 4, 6, 1, 3, 5, 7};
 uint32_t pack_awq_word(const int32_t* eight_values);
 void unpack_awq_word(uint32_t word, int32_t* eight_values);
 
+using safetensors::Dtype;
+// The file dtype a ScaleDtype stores: F16, BF16 or F32.
+Dtype scale_file_dtype(ScaleDtype dtype);
+
 // Typed tensors for the packers.
 FileTensor words_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<uint32_t>& words);
 FileTensor int32_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<int32_t>& values);
 FileTensor int64_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<int64_t>& values);
 FileTensor uint8_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<uint8_t>& values);
 FileTensor float32_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& values);
-// Scales rounded to nearest even in `dtype`; std::invalid_argument naming the tensor when one rounds
-// to 0 or overflows to inf (a loader would dequantize that group to 0 or inf).
+FileTensor int8_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<int8_t>& values);
+// E4M3 bytes (OCP OFP8, fakequant/formats/fp8.h) as safetensors' F8_E4M3.
+FileTensor fp8_e4m3_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<uint8_t>& codes);
+// binary16 bit patterns as F16.
+FileTensor half_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<uint16_t>& bits);
+// Scales rounded to nearest even in `dtype` (F32: as they are); std::invalid_argument naming the tensor
+// when one rounds to 0 or overflows to inf (a loader would dequantize that group to 0 or inf).
 FileTensor scale_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& scales,
                         ScaleDtype dtype);
 
 // Unpacker side: the tensor `name` of `tensors`, checked to have `dtype` and `shape`; a shape entry of
 // -1 accepts any size there. std::invalid_argument naming the tensor when it is missing or differs.
-const FileTensor& expect_tensor(const FileTensors& tensors, const std::string& name, const std::string& dtype,
+const FileTensor& expect_tensor(const FileTensors& tensors, const std::string& name, Dtype dtype,
                                 const std::vector<int64_t>& shape);
 std::vector<uint32_t> words_of(const FileTensor& t);   // I32
 std::vector<int32_t> int32_of(const FileTensor& t);    // I32
 std::vector<int64_t> int64_of(const FileTensor& t);    // I64
 std::vector<uint8_t> uint8_of(const FileTensor& t);    // U8
 std::vector<float> float32_of(const FileTensor& t);    // F32
-std::vector<float> scales_of(const FileTensor& t);     // F16 or BF16, decoded exactly to float32
+std::vector<int8_t> int8_of(const FileTensor& t);      // I8
+std::vector<uint16_t> half_bits_of(const FileTensor& t);  // F16 bit patterns
+std::vector<float> scales_of(const FileTensor& t);     // F16, BF16 or F32, decoded exactly to float32
 // expect_tensor for a scale tensor, which may be F16 or BF16 (GPTQModel and compressed-tensors write the
-// model's dtype).
-const FileTensor& expect_scales(const FileTensors& tensors, const std::string& name, const std::vector<int64_t>& shape);
+// model's dtype), or with `allow_f32` also F32 (compressed-tensors' float32 models).
+const FileTensor& expect_scales(const FileTensors& tensors, const std::string& name, const std::vector<int64_t>& shape,
+                                bool allow_f32 = false);
 
 }  // namespace qforge::exporters::hf::quant

@@ -181,7 +181,7 @@ namespace {
 
 // The tensor `name` (F32 [count]) must hold `table` bit for bit: the GEMV kernel reads quant_map.
 void expect_table(const FileTensors& tensors, const std::string& name, const float* table, int64_t count) {
-  const std::vector<float> stored = float32_of(expect_tensor(tensors, name, "F32", {count}));
+  const std::vector<float> stored = float32_of(expect_tensor(tensors, name, Dtype::kF32, {count}));
   if (std::memcmp(stored.data(), table, static_cast<size_t>(count) * sizeof(float)) != 0) {
     throw std::invalid_argument(name + ": not bitsandbytes' table");
   }
@@ -194,7 +194,7 @@ const FileTensor& find_quant_state(const FileTensors& tensors, const std::string
     const auto it = tensors.find(stem + type_name(t));
     if (it != tensors.end()) {
       type = t;
-      return expect_tensor(tensors, it->first, "U8", {-1});
+      return expect_tensor(tensors, it->first, Dtype::kU8, {-1});
     }
   }
   throw std::invalid_argument(stem + "nf4: tensor missing (nor __fp4)");
@@ -222,11 +222,11 @@ Bnb4BitWeight unpack_bnb_4bit(const std::string& prefix, const FileTensors& tens
   BnbOptions o{q.type, js.contains("nested_offset"), q.block_size, config_value<std::string>(js, "dtype", state.name), {}};
   check_options(o, state.name);
   q.double_quant = o.double_quant;
-  const auto encoded = uint8_of(expect_tensor(tensors, p, "U8", {(q.numel + 1) / 2, 1}));
+  const auto encoded = uint8_of(expect_tensor(tensors, p, Dtype::kU8, {(q.numel + 1) / 2, 1}));
   q.codes = remap_codes(q.type, encoded, q.numel, p, false);
   expect_table(tensors, p + ".quant_map", bnb_quant_map(q.type).data(), 16);
   if (!q.double_quant) {
-    q.absmax = float32_of(expect_tensor(tensors, p + ".absmax", "F32", {q.blocks()}));
+    q.absmax = float32_of(expect_tensor(tensors, p + ".absmax", Dtype::kF32, {q.blocks()}));
     return w;
   }
   if (config_value<int64_t>(js, "nested_blocksize", state.name) != kNestedBlock) {
@@ -235,9 +235,9 @@ Bnb4BitWeight unpack_bnb_4bit(const std::string& prefix, const FileTensors& tens
   expect_config_string(js, "nested_dtype", "float32", state.name);
   q.nested_block_size = kNestedBlock;
   q.offset = static_cast<float>(config_value<double>(js, "nested_offset", state.name));
-  q.absmax_codes = uint8_of(expect_tensor(tensors, p + ".absmax", "U8", {q.blocks()}));
+  q.absmax_codes = uint8_of(expect_tensor(tensors, p + ".absmax", Dtype::kU8, {q.blocks()}));
   q.nested_absmax = float32_of(
-      expect_tensor(tensors, p + ".nested_absmax", "F32", {(q.blocks() + kNestedBlock - 1) / kNestedBlock}));
+      expect_tensor(tensors, p + ".nested_absmax", Dtype::kF32, {(q.blocks() + kNestedBlock - 1) / kNestedBlock}));
   expect_table(tensors, p + ".nested_quant_map", fakequant::dynamic_map().data(), 256);
   return w;
 }

@@ -10,13 +10,14 @@
 #include <stdexcept>
 
 #include "exporters/hf/quant/bit_packing.h"
+#include "exporters/hf/quant/compressed_tensors_config.h"
 #include "exporters/hf/quant/config_keys.h"
 #include "exporters/hf/quant/hf_quant_layouts.h"
 
 namespace qforge::exporters::hf::quant {
 namespace {
 
-const char* const kLayout = "compressed-tensors";
+const char* const kLayout = kCompressedTensors;
 
 const HfQuantLayout& compressed_tensors() { return hf_quant_layout(kLayout); }
 
@@ -62,7 +63,7 @@ std::vector<FileTensor> pack_compressed_tensors(const GroupedIntWeight& w, const
 GroupedIntWeight unpack_compressed_tensors(const std::string& prefix, const FileTensors& tensors,
                                           const HfQuantOptions& options) {
   check_options(compressed_tensors(), options);
-  const std::vector<int64_t> shape = int64_of(expect_tensor(tensors, prefix + ".weight_shape", "I64", {2}));
+  const std::vector<int64_t> shape = int64_of(expect_tensor(tensors, prefix + ".weight_shape", Dtype::kI64, {2}));
   GroupedIntWeight w;
   w.name = prefix;
   w.bits = options.bits;
@@ -78,7 +79,7 @@ GroupedIntWeight unpack_compressed_tensors(const std::string& prefix, const File
   if (!options.symmetric) check_whole_words(prefix + ".weight_shape", "out", w.out, w.bits);
   const int64_t groups = w.groups(), row_words = stream_words(w.in, w.bits);
   const std::vector<uint32_t> packed =
-      words_of(expect_tensor(tensors, prefix + ".weight_packed", "I32", {w.out, row_words}));
+      words_of(expect_tensor(tensors, prefix + ".weight_packed", Dtype::kI32, {w.out, row_words}));
   w.codes.resize(static_cast<size_t>(w.out * w.in));
   for (int64_t o = 0; o < w.out; ++o) unpack_stream(&packed[o * row_words], 1, w.in, w.bits, &w.codes[o * w.in], 1);
   w.scales = scales_of(expect_scales(tensors, prefix + ".weight_scale", {w.out, groups}));
@@ -86,11 +87,11 @@ GroupedIntWeight unpack_compressed_tensors(const std::string& prefix, const File
   if (!options.symmetric) {
     const int64_t zero_rows = stream_words(w.out, w.bits);
     const std::vector<uint32_t> zeros =
-        words_of(expect_tensor(tensors, prefix + ".weight_zero_point", "I32", {zero_rows, groups}));
+        words_of(expect_tensor(tensors, prefix + ".weight_zero_point", Dtype::kI32, {zero_rows, groups}));
     for (int64_t g = 0; g < groups; ++g) unpack_stream(&zeros[g], groups, w.out, w.bits, &w.zeros[g], groups);
   }
   if (options.act_order) {
-    w.g_idx = int32_of(expect_tensor(tensors, prefix + ".weight_g_idx", "I32", {w.in}));
+    w.g_idx = int32_of(expect_tensor(tensors, prefix + ".weight_g_idx", Dtype::kI32, {w.in}));
   } else {
     w.g_idx.resize(static_cast<size_t>(w.in));
     for (int64_t i = 0; i < w.in; ++i) w.g_idx[i] = static_cast<int32_t>(i / w.group_size);
@@ -102,38 +103,16 @@ GroupedIntWeight unpack_compressed_tensors(const std::string& prefix, const File
 std::string compressed_tensors_config(const HfQuantOptions& options) {
   check_options(compressed_tensors(), options);
   const bool channel = options.group_size == -1;
-  const nlohmann::json weights = {
-      {"num_bits", options.bits},
-      {"type", "int"},
-      {"symmetric", options.symmetric},
-      {"strategy", channel ? "channel" : "group"},
-      {"group_size", channel ? nlohmann::json(nullptr) : nlohmann::json(options.group_size)},
-      {"block_structure", nullptr},
-      {"dynamic", false},
-      {"actorder", options.act_order ? nlohmann::json("group") : nlohmann::json(nullptr)}};
-  const nlohmann::json group = {
-      {"targets", {"Linear"}}, {"weights", weights}, {"input_activations", nullptr}, {"output_activations", nullptr}};
-  const nlohmann::json c = {{"quant_method", kLayout},
-                            {"format", "pack-quantized"},
-                            {"quantization_status", "compressed"},
-                            {"config_groups", {{"group_0", group}}},
-                            {"ignore", options.ignore},
-                            {"kv_cache_scheme", nullptr},
-                            {"sparsity_config", nlohmann::json::object()},
-                            {"transform_config", nlohmann::json::object()}};
-  return c.dump(2);
+  CtQuantArgs weights{options.bits, "int", options.symmetric, channel ? "channel" : "group", std::nullopt, false,
+                      std::nullopt};
+  if (!channel) weights.group_size = options.group_size;
+  if (options.act_order) weights.actorder = "group";
+  return ct_config("pack-quantized", ct_quant_args_json(weights), nullptr, options.ignore);
 }
 
 HfQuantOptions compressed_tensors_options(const std::string& config_json) {
   const nlohmann::json c = parse_config(config_json, kLayout);
-  expect_config_string(c, "quant_method", kLayout, kLayout);
-  expect_config_string(c, "format", "pack-quantized", kLayout);
-  const auto groups = config_value<nlohmann::json>(c, "config_groups", kLayout);
-  if (!groups.is_object() || groups.size() != 1) {
-    throw std::invalid_argument(std::string(kLayout) + " quantization_config: key 'config_groups' must hold exactly "
-                                "one group (mixed schemes are not read)");
-  }
-  const nlohmann::json weights = config_value<nlohmann::json>(groups.begin().value(), "weights", kLayout);
+  const nlohmann::json weights = config_value<nlohmann::json>(ct_single_group(c, "pack-quantized"), "weights", kLayout);
   expect_config_string(weights, "type", "int", kLayout);
   HfQuantOptions o;
   o.bits = config_value<int>(weights, "num_bits", kLayout);

@@ -71,7 +71,7 @@ GroupedIntWeight unpack_gptq(const std::string& prefix, const FileTensors& tenso
   GroupedIntWeight w;
   w.name = prefix;
   w.bits = options.bits;
-  const FileTensor& g_idx = expect_tensor(tensors, prefix + ".g_idx", "I32", {-1});
+  const FileTensor& g_idx = expect_tensor(tensors, prefix + ".g_idx", Dtype::kI32, {-1});
   const FileTensor& scales = expect_scales(tensors, prefix + ".scales", {-1, -1});
   w.in = g_idx.shape[0];
   w.out = scales.shape[1];
@@ -84,8 +84,8 @@ GroupedIntWeight unpack_gptq(const std::string& prefix, const FileTensors& tenso
   check_whole_words(prefix, "out", w.out, w.bits);
   const int64_t groups = w.groups(), weight_rows = w.in * w.bits / 32, zero_cols = w.out * w.bits / 32;
   expect_scales(tensors, prefix + ".scales", {groups, w.out});
-  const std::vector<uint32_t> qweight = words_of(expect_tensor(tensors, prefix + ".qweight", "I32", {weight_rows, w.out}));
-  const std::vector<uint32_t> qzeros = words_of(expect_tensor(tensors, prefix + ".qzeros", "I32", {groups, zero_cols}));
+  const std::vector<uint32_t> qweight = words_of(expect_tensor(tensors, prefix + ".qweight", Dtype::kI32, {weight_rows, w.out}));
+  const std::vector<uint32_t> qzeros = words_of(expect_tensor(tensors, prefix + ".qzeros", Dtype::kI32, {groups, zero_cols}));
   w.codes.resize(static_cast<size_t>(w.out * w.in));
   for (int64_t o = 0; o < w.out; ++o) unpack_stream(&qweight[o], w.out, w.in, w.bits, &w.codes[o * w.in], 1);
   w.zeros.resize(static_cast<size_t>(w.out * groups));

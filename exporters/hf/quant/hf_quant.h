@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "exporters/safetensors/safetensors.h"
+
 namespace qforge::exporters::hf::quant {
 
 // One Linear weight W[out, in] (PyTorch layout, y = x W^T) as unsigned integer codes with a scale
@@ -46,7 +48,8 @@ bool has_contiguous_groups(const GroupedIntWeight& w);
 // float32's 24 (docs/hf-quantized.md §1).
 std::vector<float> dequantize(const GroupedIntWeight& w);
 
-enum class ScaleDtype { kF16, kBF16 };
+// The dtype scales are stored in: F16 (GPTQ, AWQ) or the model's dtype (compressed-tensors: F16, BF16, F32).
+enum class ScaleDtype { kF16, kBF16, kF32 };
 
 // What every quantized Linear of one model shares; the quantization_config says it once.
 struct HfQuantOptions {
@@ -59,14 +62,9 @@ struct HfQuantOptions {
   std::vector<std::string> ignore = {"lm_head"};  // modules left float (CT "ignore", AWQ "modules_to_not_convert")
 };
 
-// A tensor as the safetensors file holds it (docs/safetensors.md §1): full name, header dtype string
-// ("I32", "I64", "F16", "BF16"), shape, and the little-endian bytes.
-struct FileTensor {
-  std::string name;
-  std::string dtype;
-  std::vector<int64_t> shape;
-  std::vector<std::byte> data;
-};
-using FileTensors = std::map<std::string, FileTensor>;
+// A tensor as the safetensors file holds it (docs/safetensors.md §1): full name, dtype (I32, I64, U8,
+// F16, BF16, F32), shape and the little-endian bytes; the safetensors writer takes them as they are.
+using FileTensor = safetensors::EncodedTensor;
+using FileTensors = safetensors::EncodedTensors;
 
 }  // namespace qforge::exporters::hf::quant

@@ -20,6 +20,9 @@ constexpr HfQuantLayout kLayouts[] = {
     {"awq", "awq", bits_mask({4}), pack_awq, unpack_awq, awq_config, awq_options},
     {"compressed-tensors", "compressed-tensors", bits_mask({2, 4, 8}), pack_compressed_tensors,
      unpack_compressed_tensors, compressed_tensors_config, compressed_tensors_options},
+    // compressed-tensors int-quantized (§8): int8 weights per output channel, int8 inputs per token.
+    {"w8a8-int8", "compressed-tensors", bits_mask({8}), pack_w8a8_int8, unpack_w8a8_int8, w8a8_int8_config,
+     w8a8_int8_options},
 };
 
 std::string layout_names() {
@@ -66,12 +69,17 @@ void check_options(const HfQuantLayout& layout, const HfQuantOptions& options) {
   if (options.group_size != -1 && options.group_size <= 0) {
     throw std::invalid_argument(prefix + "group size " + std::to_string(options.group_size) + " (expected -1 or > 0)");
   }
-  const bool compressed_tensors = std::string_view(layout.name) == "compressed-tensors";
+  const bool compressed_tensors = std::string_view(layout.quant_method) == "compressed-tensors";
   if (!compressed_tensors && options.scale_dtype != ScaleDtype::kF16) {
     throw std::invalid_argument(prefix + "stores F16 scales only");
   }
-  if (std::string_view(layout.name) == "awq" && options.act_order) {
+  const bool w8a8 = std::string_view(layout.name) == "w8a8-int8";
+  if ((std::string_view(layout.name) == "awq" || w8a8) && options.act_order) {
     throw std::invalid_argument(prefix + "has no g_idx, so no act-order");
+  }
+  if (w8a8 && options.group_size != -1) {
+    throw std::invalid_argument(prefix + "stores one scale per output channel (group size -1), not groups of " +
+                                std::to_string(options.group_size));
   }
   if (!std::string_view(layout.name).starts_with("gptq") && options.gptq_v2) {
     throw std::invalid_argument(prefix + "gptq_v2 is a GPTQ checkpoint format");

@@ -1,6 +1,6 @@
 #pragma once
-// The table of Hugging Face quantized weight layouts qforge writes, one row per layout
-// (docs/hf-quantized.md §2-§4): the packer from qforge's integer representation to the file tensors,
+// The table of Hugging Face quantized weight layouts of integer codes qforge writes, one row per layout
+// (docs/hf-quantized.md §2-§4, §8): the packer from qforge's integer representation to the file tensors,
 // the unpacker back, and the quantization_config object a loader reads, plus its parser. A new layout
 // is one file with its four functions and one row.
 #include <cstdint>
@@ -14,7 +14,7 @@
 namespace qforge::exporters::hf::quant {
 
 struct HfQuantLayout {
-  const char* name;          // "gptq", "awq", "compressed-tensors"
+  const char* name;          // "gptq", "awq", "compressed-tensors", "w8a8-int8"
   const char* quant_method;  // quantization_config.quant_method
   uint32_t bits_mask;        // bit b set: b-bit codes can be stored
   // The tensors of one weight, named "<w.name>.<suffix>". Throws std::invalid_argument naming the
@@ -36,7 +36,8 @@ std::span<const HfQuantLayout> hf_quant_layouts();
 // Throws std::invalid_argument listing the names when `name` is not a layout.
 const HfQuantLayout& hf_quant_layout(std::string_view name);
 
-// The per-layout functions of the table (gptq_layout.cpp, awq_layout.cpp, compressed_tensors_layout.cpp).
+// The per-layout functions of the table (gptq_layout.cpp, awq_layout.cpp, compressed_tensors_layout.cpp,
+// compressed_tensors_int8_layout.cpp).
 std::vector<FileTensor> pack_gptq(const GroupedIntWeight& w, const HfQuantOptions& options);
 GroupedIntWeight unpack_gptq(const std::string& prefix, const FileTensors& tensors, const HfQuantOptions& options);
 std::string gptq_config(const HfQuantOptions& options);
@@ -53,8 +54,15 @@ GroupedIntWeight unpack_compressed_tensors(const std::string& prefix, const File
 std::string compressed_tensors_config(const HfQuantOptions& options);
 HfQuantOptions compressed_tensors_options(const std::string& config_json);
 
-// Options a layout can describe: bits supported, group size -1 or positive, F16 scales unless the layout
-// stores others, act-order only where g_idx can be stored. std::invalid_argument naming the layout.
+// compressed-tensors int-quantized, W8A8 (compressed_tensors_int8_layout.cpp): 8-bit, one group per row.
+std::vector<FileTensor> pack_w8a8_int8(const GroupedIntWeight& w, const HfQuantOptions& options);
+GroupedIntWeight unpack_w8a8_int8(const std::string& prefix, const FileTensors& tensors, const HfQuantOptions& options);
+std::string w8a8_int8_config(const HfQuantOptions& options);
+HfQuantOptions w8a8_int8_options(const std::string& config_json);
+
+// Options a layout can describe: bits supported, group size -1 or positive (W8A8: -1 only), F16 scales
+// unless the layout stores others (compressed-tensors: the model's dtype), act-order only where g_idx can
+// be stored. std::invalid_argument naming the layout.
 void check_options(const HfQuantLayout& layout, const HfQuantOptions& options);
 // Checks every packer makes first: check_options; validate(w); bits supported by `layout` and equal to options.bits;
 // group size equal to options.group_size (-1: w.group_size == w.in); options.symmetric -> every zero

@@ -1,0 +1,52 @@
+#pragma once
+// Reading back the quantized Linears of a Hugging Face folder (docs/hf.md §11): config.json's
+// quantization_config names a row of the --quant table (hf_quant_export.h) by quant_method and, where one
+// method has several rows, by its format key (compressed-tensors "format": pack-quantized, float-quantized,
+// int-quantized; bitsandbytes load_in_4bit / load_in_8bit); a module P is packed when the folder holds
+// "P.<marker>" (P.qweight, P.weight_packed, P.weight.absmax, P.SCB, P.weight_scale, P.dense_weights), and
+// then every "P.*" tensor but P.bias is its packed form, unpacked by exporters/hf/quant's unpackers and
+// dequantized by the layout's published formula (docs/hf-quantized.md §1-§9) to the FP32 weight. The
+// activation quantization a config states (input_activations, llm_int8_threshold) is not applied: the
+// model reads its inputs in float.
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "autograd/packed_weight.h"
+#include "exporters/hf/hf_quant_export.h"
+#include "exporters/hf/quant/bitsandbytes_layout.h"
+#include "exporters/hf/quant/fp8_layout.h"
+#include "exporters/hf/quant/spqr_layout.h"
+#include "exporters/hf/quant/hf_quant.h"
+
+namespace qforge::exporters::hf {
+
+class HfQuantReader {
+ public:
+  /// Parses a quantization_config object (JSON text). std::invalid_argument naming the key when its
+  /// quant_method (and format key) is not one of the table's or its layout cannot read it.
+  explicit HfQuantReader(const std::string& config_json);
+  const HfQuantFormat& format() const { return *format_; }
+  /// The names of `names` that hold the packed form of `weight` ("P.weight"): every "P.*" but P.bias
+  /// when "P.<marker>" is among them, else none.
+  std::vector<std::string> packed_names(const std::string& weight, const std::set<std::string>& names) const;
+  /// The FP32 weight [out, in] (row-major) that `tensors` (the packed_names of `weight`) hold.
+  /// std::invalid_argument naming the tensor when one is missing or disagrees with the config.
+  std::vector<float> dequantize(const std::string& weight, const quant::FileTensors& tensors, int64_t& out,
+                                int64_t& in) const;
+  /// The same weight in its codes: a fakequant::PackedGroupIndexWeight (integer layouts) or a
+  /// fakequant::Packed4BitWeight (bitsandbytes NF4 / FP4), whose dequantize_rows gives dequantize()'s
+  /// values. std::invalid_argument for the rows whose codes a QLoRA base does not keep (bnb-int8, fp8-e4m3,
+  /// spqr).
+  autograd::PackedWeightPtr packed(const std::string& weight, const quant::FileTensors& tensors) const;
+
+ private:
+  const HfQuantFormat* format_;
+  quant::HfQuantOptions options_;  // integer layouts
+  quant::BnbOptions bnb_;          // bitsandbytes NF4 / FP4
+  quant::Fp8Options fp8_;          // compressed-tensors float-quantized
+  quant::SpqrConfig spqr_;         // SpQR
+};
+
+}  // namespace qforge::exporters::hf
