@@ -1,9 +1,12 @@
 # Two commands on a fresh Debian 12 machine: `make demo` and `make test` (see README.md).
 BUILD_DIR ?= build
+FUZZ_DIR ?= build-fuzz
 JOBS ?= $(shell nproc)
+# Executions per target of `make fuzz` (the campaign; README.md, Reliability).
+FUZZ_EXECS ?= 10000000
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: all setup configure build demo test bench clean
+.PHONY: all setup configure build fuzz-build demo test test-fuzz fuzz bench clean
 
 all: build
 
@@ -16,13 +19,30 @@ configure: setup
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# The fuzz build (fuzz/CMakeLists.txt): clang++-14, libFuzzer, AddressSanitizer + UBSan, readers only.
+fuzz-build: setup
+	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_CXX_COMPILER=clang++-14 -DQFORGE_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build $(FUZZ_DIR) -j $(JOBS)
+
 # The main job: a character-level Llama trained with Q4_K_M-exact QAT (a few minutes on 2 cores), exported
 # to a Q4_K_M GGUF; llama.cpp generates from the file and its probabilities are compared with qforge's.
 demo: build
 	bash scripts/demo.sh $(BUILD_DIR)
 
-test: build
-	cd $(BUILD_DIR) && ctest --output-on-failure
+# Both builds' tests; the second part is `make test-fuzz`. Both run even when the first fails.
+test: build fuzz-build
+	@status=0; (cd $(BUILD_DIR) && ctest --output-on-failure) || status=1; \
+	  $(MAKE) --no-print-directory test-fuzz || status=1; exit $$status
+
+# ctest label fuzz: every target fuzzed for 60 s from its seeds, two at a time (2 cores: 14 targets take
+# about 7 minutes), and the seeds and kept reproducers replayed under the sanitizers.
+test-fuzz: fuzz-build
+	cd $(FUZZ_DIR) && ctest --output-on-failure -L fuzz -j 2
+
+# The campaign (not CI): at least FUZZ_EXECS executions per target, one target per core, then a
+# `fuzz TARGET execs=N crashes=0 ooms=0 timeouts=0` line per target (fuzz/campaign.py).
+fuzz: fuzz-build
+	/usr/bin/python3 fuzz/campaign.py --build $(FUZZ_DIR) --execs $(FUZZ_EXECS) --jobs $(JOBS)
 
 bench: build
 	/usr/bin/python3 bench/compare.py --server $(BUILD_DIR)/bench/qforge_bench_server
@@ -35,4 +55,4 @@ bench: build
 	/usr/bin/python3 bench/hf_import.py --build $(BUILD_DIR)
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(FUZZ_DIR)

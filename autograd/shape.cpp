@@ -14,8 +14,12 @@ void Shape::set(const int64_t* dims, size_t count) {
                                 std::to_string(kMaxDims) + " are supported");
   }
   ndim_ = static_cast<int>(count);
+  int64_t numel = 1;
   for (size_t i = 0; i < count; ++i) {
     if (dims[i] < 0) throw std::invalid_argument("shape: negative dimension " + std::to_string(dims[i]));
+    // numel() multiplies the dims in int64: shapes read from files (checkpoints) could overflow it.
+    if (__builtin_mul_overflow(numel, dims[i], &numel))
+      throw std::invalid_argument("shape: " + std::to_string(count) + " dimensions whose product overflows int64");
     dims_[i] = dims[i];
   }
 }

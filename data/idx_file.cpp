@@ -43,12 +43,18 @@ IdxArray read_idx(const std::string& path, uint32_t expected_magic) {
                              std::to_string(header_bytes));
   }
   IdxArray array;
+  const uint64_t payload = bytes.size() - header_bytes;
   uint64_t count = 1;
   for (size_t i = 0; i < ndim; ++i) {
     array.dims.push_back(read_big_endian_u32(bytes.data() + 4 + 4 * i));
-    count *= static_cast<uint64_t>(array.dims.back());
+    // A product that wraps around 2^64 could equal the payload (dims 4 x 2^31 x 2^31 "hold" 0 bytes) and
+    // hand a consumer dims far beyond its values.
+    if (__builtin_mul_overflow(count, static_cast<uint64_t>(array.dims.back()), &count)) {
+      throw std::runtime_error("read_idx: " + path + " is truncated: dims promise more than 2^64 element bytes (dim " +
+                               std::to_string(i) + " at byte " + std::to_string(4 + 4 * i) + "), file holds " +
+                               std::to_string(payload));
+    }
   }
-  const uint64_t payload = bytes.size() - header_bytes;
   if (payload != count) {
     throw std::runtime_error("read_idx: " + path + (payload < count ? " is truncated" : " has trailing bytes") +
                              ": dims promise " + std::to_string(count) + " element bytes, file holds " +

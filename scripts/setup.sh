@@ -6,6 +6,9 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ccache pkg-config git
+  # the fuzz build (make fuzz-build, fuzz/CMakeLists.txt): clang with libFuzzer and the sanitizer
+  # runtimes, and clang's OpenMP (libgomp is GCC's)
+  clang-14 libclang-rt-14-dev libfuzzer-14-dev libomp-14-dev
   # libraries the code links
   libeigen3-dev libomp-dev libprotobuf-dev protobuf-compiler
   libboost-serialization-dev libcli11-dev nlohmann-json3-dev

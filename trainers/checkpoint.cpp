@@ -1,6 +1,5 @@
 #include "trainers/checkpoint.h"
 
-#include <boost/archive/binary_iarchive.hpp>
 #include <boost/archive/binary_oarchive.hpp>
 #include <boost/serialization/array_wrapper.hpp>
 #include <boost/serialization/collection_size_type.hpp>
@@ -16,6 +15,7 @@
 
 #include "io/atomic_file.h"
 #include "fakequant/quantizer.h"
+#include "trainers/bounded_iarchive.h"
 #include "trainers/quantization_setup.h"
 
 namespace qforge::trainers {
@@ -60,6 +60,16 @@ struct TensorView {
   }
   BOOST_SERIALIZATION_SPLIT_MEMBER()
 };
+
+}  // namespace
+
+// A record is at least its two counts (dims, values): bounds how many a count of records may claim.
+template <>
+struct MinArchivedBytes<TensorRecord> {
+  static constexpr size_t value = 8;
+};
+
+namespace {
 
 std::vector<std::pair<std::string, TensorView>> views_of(const NamedTensors& tensors) {
   std::vector<std::pair<std::string, TensorView>> views;
@@ -168,7 +178,8 @@ Checkpoint load_checkpoint(const std::filesystem::path& dir, CheckpointParts par
   if (!in) throw std::runtime_error(path.string() + ": no checkpoint here");
   Checkpoint c;
   try {
-    boost::archive::binary_iarchive archive(in);
+    // Every length and count in the file is checked against its size before anything is allocated.
+    BoundedBinaryIArchive archive(in, std::filesystem::file_size(path));
     uint32_t magic = 0, version = 0;
     archive >> magic >> version;
     if (magic != kMagic) throw std::runtime_error("not a qforge checkpoint");
@@ -188,6 +199,12 @@ Checkpoint load_checkpoint(const std::filesystem::path& dir, CheckpointParts par
     }
     if (parts == CheckpointParts::kAll) c.optimizer = from_records(std::move(optimizer));
     if (version == 1) upgrade_from_format_1(c);
+  } catch (const boost::archive::archive_exception& e) {
+    // Boost's own words for a file cut short are "input stream error".
+    const std::string what = e.code == boost::archive::archive_exception::input_stream_error
+                                 ? "the file ends before the checkpoint does (truncated?)"
+                                 : e.what();
+    throw std::runtime_error(path.string() + ": unreadable checkpoint: " + what);
   } catch (const std::exception& e) {
     throw std::runtime_error(path.string() + ": unreadable checkpoint: " + e.what());
   }

@@ -66,7 +66,8 @@ std::vector<float> read_f32(const TensorRef& t, const std::string& source) {
                              std::to_string(t.info->type) + ", expected F32 (0)");
   }
   std::vector<float> values(t.data.size() / sizeof(float));
-  std::memcpy(values.data(), t.data.data(), values.size() * sizeof(float));
+  // A tensor with a zero dimension has no data: memcpy from/to its null pointers is undefined even for 0 bytes.
+  if (!values.empty()) std::memcpy(values.data(), t.data.data(), values.size() * sizeof(float));
   return values;
 }
 

@@ -1,11 +1,13 @@
 // GGUF -> LlamaForCausalLM (docs/gguf.md §2 metadata, §3 names/shapes, §5 rope permutation, §6 codecs).
 #include "exporters/gguf/llama_gguf_import.h"
 
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <stdexcept>
 
 #include "exporters/gguf/llama_tensor_names.h"
+#include "exporters/hf/hf_model_reader.h"
 #include "fakequant/formats/ggml/block_types.h"
 #include "fakequant/packed/packed_ggml.h"
 
@@ -20,8 +22,10 @@ uint32_t get_u32(const GgufFile& file, const std::string& key, const std::string
   const Value* v = file.find(key);
   if (!v) fail(source, "missing key " + key);
   if (const auto* x = v->get_if<uint32_t>()) return *x;
-  if (const auto* x = v->get_if<int32_t>()) return static_cast<uint32_t>(*x);
-  if (const auto* x = v->get_if<uint64_t>()) return static_cast<uint32_t>(*x);
+  // Other integer types are read as llama.cpp does, but a value a u32 cannot hold is refused, not wrapped.
+  if (const auto* x = v->get_if<int32_t>(); x && *x >= 0) return static_cast<uint32_t>(*x);
+  if (const auto* x = v->get_if<uint64_t>(); x && *x <= UINT32_MAX) return static_cast<uint32_t>(*x);
+  if (v->get_if<int32_t>() || v->get_if<uint64_t>()) fail(source, "key " + key + " is outside 0..2^32-1");
   fail(source, "key " + key + " has type " + std::string(value_type_name(v->type())) + ", expected u32");
 }
 
@@ -51,6 +55,11 @@ layers::LlamaConfig config_from(const GgufFile& file, const std::string& source)
   c.rope_theta = get_f32(file, "llama.rope.freq_base", 10000.0f, source);
   c.rms_norm_eps = get_f32(file, "llama.attention.layer_norm_rms_epsilon", 1e-5f, source);
   c.tie_word_embeddings = file.find_tensor("output.weight") == nullptr;
+  try {
+    c.validate();  // before head_dim(), which divides by the head count
+  } catch (const std::invalid_argument& e) {
+    fail(source, std::string("inconsistent llama metadata: ") + e.what());
+  }
   if (file.find("llama.rope.dimension_count") &&
       get_u32(file, "llama.rope.dimension_count", source) != static_cast<uint32_t>(c.head_dim()))
     fail(source, "llama.rope.dimension_count differs from embedding_length / head_count (partial rope unsupported)");
@@ -88,11 +97,43 @@ autograd::Tensor hf_tensor(const GgufReader& reader, const TensorInfo& info, con
   return t;
 }
 
+// The model's size comes from the llama.* metadata, so every tensor is checked against it before the model
+// is built: a file claiming 3 million layers or a 10^8-wide FFN would otherwise allocate all of that
+// before its first tensor was found missing. The layer count is bounded first (each layer has 9
+// tensors), so even the list of expected names stays as small as the file.
+void check_tensors_against_config(const GgufFile& file, const layers::LlamaConfig& c, const std::string& source) {
+  constexpr int64_t kTensorsPerLayer = 9;
+  if (c.num_hidden_layers > static_cast<int64_t>(file.tensors.size()) / kTensorsPerLayer)
+    fail(source, "llama.block_count " + std::to_string(c.num_hidden_layers) + " needs " + std::to_string(kTensorsPerLayer) +
+                     " tensors per layer, but the file has " + std::to_string(file.tensors.size()) + " tensors in all");
+  std::map<std::string, std::vector<int64_t>> expected;
+  for (hf::ExpectedTensor& t : hf::expected_tensors(c)) expected.emplace(std::move(t.name), std::move(t.shape));
+  for (const TensorInfo& info : file.tensors) {
+    const auto hf_name = hf_tensor_name(info.name);
+    if (!hf_name) fail(source, "tensor " + info.name + " has no Llama counterpart");
+    const auto it = expected.find(*hf_name);
+    if (it == expected.end()) fail(source, "tensor " + info.name + " is not part of the model the llama.* keys describe");
+    // ggml dims run fastest first: ne = the HF shape reversed.
+    const std::vector<int64_t>& shape = it->second;
+    bool same = info.dims.size() == shape.size();
+    for (size_t d = 0; same && d < shape.size(); ++d) same = info.dims[d] == static_cast<uint64_t>(shape[shape.size() - 1 - d]);
+    if (!same) {
+      std::string dims;
+      for (uint64_t d : info.dims) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+      fail(source, "tensor " + info.name + " has ne [" + dims + "], not what the llama.* keys imply for " + *hf_name);
+    }
+  }
+  if (file.tensors.size() != expected.size())  // names are unique, so every expected one is present
+    fail(source, std::to_string(expected.size()) + " tensors expected from the llama.* keys, the file has " +
+                     std::to_string(file.tensors.size()));
+}
+
 }  // namespace
 
 ImportedLlama read_llama_gguf(const GgufReader& reader, const std::string& source) {
   const GgufFile& file = reader.file();
   const layers::LlamaConfig config = config_from(file, source);
+  check_tensors_against_config(file, config, source);
   ImportedLlama out;
   try {
     out.model = std::make_shared<layers::LlamaForCausalLM>(config);

@@ -257,10 +257,10 @@ Folder open_folder(const fs::path& dir, const HfConfig& config) {
   return f;
 }
 
-}  // namespace
-
-void read_hf_weights(const fs::path& dir, const HfConfig& config, const std::map<std::string, autograd::Tensor*>& targets) {
-  const Folder folder = open_folder(dir, config);
+// Fills `targets` from a folder open_folder checked: the decoded tensors fill a model as large as the
+// files, no larger.
+void fill(const Folder& folder, const fs::path& dir, const HfConfig& config,
+          const std::map<std::string, autograd::Tensor*>& targets) {
   const std::map<std::string, Located>& located = folder.located;
   const PackedWeights& packed = folder.packed;
   const std::optional<HfQuantReader> reader =
@@ -286,6 +286,12 @@ void read_hf_weights(const fs::path& dir, const HfConfig& config, const std::map
   if (config.llama.tie_word_embeddings && embed != targets.end()) check_tied_head(located, *embed->second);
 }
 
+}  // namespace
+
+void read_hf_weights(const fs::path& dir, const HfConfig& config, const std::map<std::string, autograd::Tensor*>& targets) {
+  fill(open_folder(dir, config), dir, config, targets);
+}
+
 std::map<std::string, autograd::PackedWeightPtr> read_hf_packed_weights(const fs::path& dir, const HfConfig& config) {
   const Folder folder = open_folder(dir, config);
   if (folder.packed.empty()) return {};
@@ -305,15 +311,17 @@ HfModel read_hf_model(const fs::path& dir) {
   if (!fs::is_directory(dir)) fail(dir, "is not a folder");
   HfModel out;
   out.config = read_hf_config(dir / "config.json");
-  // Built without its random init (layers::SkipInit: zeros), then written tensor by tensor; every
-  // parameter has a tensor (read_hf_weights checks the files against config.json first).
+  // The files first: config.json's sizes are only believed once the tensors are there to back them
+  // (a config claiming 3 million layers must not allocate them before the first one is found missing).
+  const Folder folder = open_folder(dir, out.config);
+  // Built without its random init (layers::SkipInit: zeros), then written tensor by tensor.
   {
     const layers::SkipInit skip;  // no random init to overwrite: ~40% of a 1B import's time otherwise
     out.model = std::make_shared<layers::LlamaForCausalLM>(out.config.llama);
   }
   std::map<std::string, autograd::Tensor*> targets;
   for (auto& [name, param] : out.model->named_parameters()) targets[name] = &param.mutable_data();
-  read_hf_weights(dir, out.config, targets);
+  fill(folder, dir, out.config, targets);
   out.model->eval();
   return out;
 }

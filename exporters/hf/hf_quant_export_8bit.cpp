@@ -87,7 +87,7 @@ QuantizedExport quantize_bnb_int8(const LlamaExport& m, const HfQuantFormat& f, 
   options.threshold = int8_threshold(m, f, s, out);
   options.skip_modules = s.float_modules;
   for (const auto& [name, q] : s.weights) {
-    const hq::BnbInt8Weight w = adapted(f, name, *q, [&] { return hq::bnb_int8_weight(name, *q); });
+    const hq::BnbInt8Weight w = adapted(f, name, *q, [&, &name = name, &q = q] { return hq::bnb_int8_weight(name, *q); });
     out.packed[name] = hq::pack_bnb_int8(w);
   }
   out.config_json = hq::bnb_int8_config(options);
@@ -156,7 +156,7 @@ QuantizedExport quantize_fp8_e4m3(const LlamaExport& m, const HfQuantFormat& f, 
                           first.spec.describe() + ") differ; one quantization_config holds one scheme");
     const auto in = input_scales.find(name);
     const std::optional<float> input_scale = in == input_scales.end() ? std::nullopt : std::optional<float>(in->second);
-    const hq::Fp8Weight w = adapted(f, name, *q, [&] { return hq::fp8_weight(name, *q, options, input_scale); });
+    const hq::Fp8Weight w = adapted(f, name, *q, [&, &name = name, &q = q] { return hq::fp8_weight(name, *q, options, input_scale); });
     out.packed[name] = hq::pack_fp8(w, options);
   }
   out.config_json = hq::fp8_config(options);

@@ -82,7 +82,14 @@ std::string expect_string(const gg::GgufFile& file, const std::string& key, cons
 // A GGUF tensor as FP32 rows [ne1, ne0] (HF row-major), decoded with the ggml codecs.
 autograd::Tensor decode_tensor(const gg::GgufReader& reader, const gg::TensorInfo& info, const std::filesystem::path& path) {
   if (info.dims.size() != 2) fail(path, "tensor '" + info.name + "' is not 2-D");
-  const auto& block = fakequant::ggml::block_type(static_cast<int>(info.type));
+  // With a zero dim the GGUF holds no data for any number of rows: 2^40 empty rows would be decoded one
+  // by one. Non-zero dims are bounded by the file (the reader checked the data is there).
+  if (info.dims[0] == 0 || info.dims[1] == 0) fail(path, "tensor '" + info.name + "' has an empty dimension");
+  const fakequant::ggml::BlockType* known = fakequant::ggml::find_type(static_cast<int>(info.type));
+  if (known == nullptr || !known->has_codec())
+    fail(path, "tensor '" + info.name + "' has ggml type " + std::to_string(info.type) + ", which qforge cannot decode (" +
+                   fakequant::ggml::codec_type_names() + ")");
+  const auto& block = *known;
   const int64_t ne0 = static_cast<int64_t>(info.dims[0]), rows = static_cast<int64_t>(info.dims[1]);
   const int64_t row_size = fakequant::ggml::row_bytes(block, ne0);
   const auto bytes = reader.tensor_data(info.name);
@@ -111,6 +118,10 @@ LoraAdapter read_gguf_lora_adapter(const std::filesystem::path& path, const laye
       fail(path, "tensor '" + info.name + "': base tensor " + gguf_base + " is not a supported Llama matrix");
     autograd::Tensor t = decode_tensor(reader, info, path);
     const int64_t heads = rope_heads(gguf_base, base);
+    // lora_b's rows are the base's q or k rows, whose head layout the un-permutation needs.
+    if (is_b && heads && t.shape()[0] != heads * base.head_dim())
+      fail(path, "tensor '" + info.name + "' has " + std::to_string(t.shape()[0]) + " rows, the base's " + gguf_base + " has " +
+                     std::to_string(heads * base.head_dim()));
     if (is_b && heads) {
       autograd::Tensor back(t.shape());
       gg::unpermute_rope_rows(t.data(), back.data(), t.shape()[0], t.shape()[1], heads);

@@ -3,7 +3,7 @@
 # registration is deferred to the end of the root directory, where testing is enabled and the qforge
 # target exists (as llamacpp_tests.cmake does).
 function(qforge_add_lora_llamacpp_tests)
-  if(NOT BUILD_TESTING)
+  if(NOT BUILD_TESTING OR QFORGE_FUZZ)  # the fuzz build has no qforge command
     return()
   endif()
   add_executable(qforge_random_lora ${PROJECT_SOURCE_DIR}/tools/llamacpp/random_lora.cpp)

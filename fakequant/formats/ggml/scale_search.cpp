@@ -126,7 +126,7 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L, const float* we
 namespace {
 
 // Level of x - min under iscale: qkx3's guarded rule or qkx2's clamp (identical on finite input).
-inline int asymmetric_level(float iscale, float x_minus_min, int nmax, bool guarded) {
+[[maybe_unused]] inline int asymmetric_level(float iscale, float x_minus_min, int nmax, bool guarded) {
   if (guarded) {
     const float v = iscale * x_minus_min;
     return v > 0 ? nearest_int(std::min(v, static_cast<float>(nmax))) : 0;
@@ -161,7 +161,7 @@ struct CandidateChunk {
   alignas(64) float errors[16];
   alignas(64) float scales[16];
   alignas(64) float mins[16];
-  __mmask16 valid;
+  uint16_t valid;  // an __mmask16: declared without <immintrin.h> so non-AVX-512 builds compile
 };
 
 #if defined(__AVX512F__)
