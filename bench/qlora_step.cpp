@@ -2,15 +2,18 @@
 // forward, backward and an AdamW update of the adapters on batch 1 x 256 tokens, activation
 // checkpointing on. --base nf4 holds every decoder projection packed (QLoRA, Dettmers et al. 2023 §3);
 // --base f32 keeps them as frozen FP32 weights (plain LoRA). Embedding, norms and lm_head stay FP32
-// and frozen either way. Projections are built one at a time (LlamaForCausalLM's LinearFactory), so no
+// and frozen either way. --base gptq holds them as a 4-bit GPTQ checkpoint's Linears are held when
+// `qlora --base` reads a GPTQ folder (fakequant::PackedGroupIndexWeight: codes, a scale and zero point per
+// group of 128, g_idx), gptq-act with act-order's scattered groups (a random column order). Projections are built one at a time (LlamaForCausalLM's LinearFactory), so no
 // FP32 copy of the packed base ever exists. Prints peak RSS and the median step time.
 //
-//   qlora_step --shape 150m|vocab32k --base nf4|f32 [--head f32|nf4] [--steps 5] [--rank 8]
+//   qlora_step --shape 150m|vocab32k --base nf4|f32|gptq|gptq-act [--head f32|nf4] [--steps 5] [--rank 8]
 // --head nf4 also freezes lm_head in NF4 (the embedding stays FP32: its rows are gathered, not multiplied).
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -22,6 +25,7 @@
 #include "autograd/allocator.h"
 #include "autograd/ops.h"
 #include "fakequant/packed/pack_weight.h"
+#include "fakequant/packed/packed_group_index.h"
 #include "layers/llama.h"
 #include "layers/lora.h"
 #include "optim/adam.h"
@@ -77,6 +81,38 @@ ly::LlamaConfig model_config(const std::string& shape) {
   return c;
 }
 
+// W [out, in] as a GPTQ v1 checkpoint holds it: 4-bit symmetric codes (zero point 8) per group of 128 input
+// columns, round to nearest (the step's cost does not depend on how the codes were chosen). act_order puts
+// the columns in a random order before grouping them, as GPTQ's act-order with dynamic groups leaves g_idx.
+qforge::autograd::PackedWeightPtr gptq_weight(const float* w, int64_t out, int64_t in, bool act_order, uint64_t seed) {
+  qforge::fakequant::GroupIndexState s;
+  s.rows = out;
+  s.cols = in;
+  s.bits = 4;
+  s.group_size = 128;
+  std::vector<int64_t> order(static_cast<size_t>(in));
+  for (int64_t c = 0; c < in; ++c) order[static_cast<size_t>(c)] = c;
+  if (act_order) std::shuffle(order.begin(), order.end(), std::mt19937_64(seed));
+  s.g_idx.assign(static_cast<size_t>(in), 0);
+  for (int64_t k = 0; k < in; ++k) s.g_idx[static_cast<size_t>(order[static_cast<size_t>(k)])] = k / s.group_size;
+  const int64_t groups = s.groups();
+  s.scales.assign(static_cast<size_t>(out * groups), 0.0f);
+  s.zeros.assign(static_cast<size_t>(out * groups), 8);
+  for (int64_t r = 0; r < out; ++r)
+    for (int64_t c = 0; c < in; ++c) {
+      float& scale = s.scales[static_cast<size_t>(r * groups + s.g_idx[static_cast<size_t>(c)])];
+      scale = std::max(scale, std::fabs(w[r * in + c]) / 7.0f);
+    }
+  std::vector<int64_t> codes(static_cast<size_t>(out * in));
+  for (int64_t r = 0; r < out; ++r)
+    for (int64_t c = 0; c < in; ++c) {
+      const float scale = s.scales[static_cast<size_t>(r * groups + s.g_idx[static_cast<size_t>(c)])];
+      const float q = std::nearbyint(w[r * in + c] / scale) + 8.0f;
+      codes[static_cast<size_t>(r * in + c)] = static_cast<int64_t>(std::clamp(q, 0.0f, 15.0f));
+    }
+  return std::make_shared<qforge::fakequant::PackedGroupIndexWeight>(std::move(s), codes);
+}
+
 double peak_rss_mb() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -93,6 +129,8 @@ int main(int argc, char** argv) try {
     auto dense = std::make_shared<ly::Linear>(in, out, false, seed);
     const std::string& format = path == "lm_head" ? o.head : o.base;
     if (format == "f32") return dense;
+    if (format == "gptq" || format == "gptq-act")
+      return std::make_shared<ly::Linear>(gptq_weight(dense->weight().data().data(), out, in, format == "gptq-act", seed));
     return std::make_shared<ly::Linear>(
         qforge::fakequant::pack_weight(format, dense->weight().data().data(), out, in));
   };

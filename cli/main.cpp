@@ -18,6 +18,7 @@
 #include "exporters/gguf/ggml_types.h"
 #include "exporters/gguf/gguf_reader.h"
 #include "exporters/gguf/llama_type_mix.h"
+#include "exporters/hf/hf_export_source.h"
 #include "exporters/hf/hf_quant_export.h"
 #include "exporters/registry.h"
 #include "fakequant/quantizer_spec.h"
@@ -47,6 +48,7 @@ struct Arguments {
   std::string imatrix;  // export --imatrix
   std::string export_method;  // export --method
   std::string export_dtype, max_shard_size, export_quant;  // export --format hf
+  std::string export_hf;  // export --hf: a Hugging Face folder as the source
   int64_t calibration_chunks = 128;
   qforge::cli::ImatrixArguments imatrix_command;
   qforge::cli::QloraArguments qlora;
@@ -92,7 +94,11 @@ void add_generate(CLI::App& app, Arguments& args) {
 
 void add_export(CLI::App& app, Arguments& args) {
   CLI::App* e = app.add_subcommand("export", "Write a run as a model file (GGUF) or a LoRA run's adapter (--format)");
-  e->add_option("--checkpoint", args.checkpoint, "Run folder holding checkpoint.bin")->required()->check(CLI::ExistingDirectory);
+  CLI::Option* run = e->add_option("--checkpoint", args.checkpoint, "Run folder holding checkpoint.bin")->check(CLI::ExistingDirectory);
+  e->add_option("--hf", args.export_hf, "Or a Hugging Face model folder (config.json, safetensors, tokenizer.json; "
+                                        "quantized folders too): re-export it in another --format, --dtype or --quant")
+      ->check(CLI::ExistingDirectory)
+      ->excludes(run);
   std::vector<std::string> formats;
   for (const qforge::exporters::Exporter& exporter : qforge::exporters::exporters()) formats.emplace_back(exporter.name);
   e->add_option("--format", args.format, qforge::exporters::exporter_help())
@@ -159,6 +165,22 @@ int run_inspect(const Arguments& args) {
   return 0;
 }
 
+// --checkpoint RUN or --hf DIR (exactly one): what the export writes.
+qforge::exporters::ExportSource export_source_of(const Arguments& args, const qforge::exporters::Exporter& exporter) {
+  namespace ex = qforge::exporters;
+  if (args.checkpoint.empty() == args.export_hf.empty())
+    throw std::invalid_argument("export: give the model as --checkpoint RUN or --hf DIR (exactly one)");
+  if (args.export_hf.empty()) return tr::export_source(args.checkpoint, exporter.input);
+  if (exporter.input != ex::ExportInput::kModel)
+    throw std::invalid_argument("export --hf " + args.export_hf + ": --format " + args.format +
+                                " writes a LoRA run's adapter; a Hugging Face folder is a model (--format gguf or hf)");
+  if (!args.export_method.empty())
+    throw std::invalid_argument("export --hf: --method calibrates on a run's training data; give --checkpoint RUN");
+  std::filesystem::path name = args.export_hf;
+  if (!name.has_filename()) name = name.parent_path();
+  return {name.filename().string(), ex::hf::hf_export_source(args.export_hf), std::nullopt};
+}
+
 int run_export(const Arguments& args) {
   namespace ex = qforge::exporters;
   const ex::Exporter& exporter = ex::find_exporter(args.format);
@@ -167,7 +189,7 @@ int run_export(const Arguments& args) {
   if ((!args.export_dtype.empty() || !args.max_shard_size.empty() || !args.export_quant.empty()) && args.format != "hf")
     throw std::invalid_argument("export: --dtype, --max-shard-size and --quant apply to --format hf only");
   if (!args.export_quant.empty()) qforge::exporters::hf::hf_quant_format(args.export_quant);  // before restoring the run
-  ex::ExportSource source = tr::export_source(args.checkpoint, exporter.input);
+  ex::ExportSource source = export_source_of(args, exporter);
   if (!args.export_method.empty())
     std::fprintf(stderr, "%s\n",
                  qforge::cli::encode_with_method(source, args.checkpoint, args.file_type, args.export_method,

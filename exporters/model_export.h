@@ -55,6 +55,9 @@ struct LlamaExport {
   // "char", "byte", "hf" (then `tokenizer_json` is the tokenizer.json text it trained with) or "ids" (none).
   std::string tokenizer_kind;
   std::string tokenizer_json;
+  // BOS / EOS ids a source states itself (a Hugging Face folder's config.json); unset: the exporters find
+  // them by name in `vocabulary` (<s>, </s>).
+  std::optional<int64_t> bos_token_id, eos_token_id;
   std::map<std::string, uint32_t> ggml_types;  // parameter name -> ggml type id it trained with
   std::string preset;                          // the run's quantization.preset ("" when none)
   std::vector<std::string> notes;              // one line per quantizer the file cannot express

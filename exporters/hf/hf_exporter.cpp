@@ -92,13 +92,17 @@ struct SpecialTokens {
   int64_t bos = -1, eos = -1;  // -1: the vocabulary has none
 };
 
-// qforge vocabularies name them as SentencePiece does (exporters/gguf/llama_vocabulary.h: <s>, </s>).
-SpecialTokens special_tokens(const std::vector<std::string>& vocabulary) {
+// The ids the source states (an HF folder's config.json), else found by name: qforge vocabularies name
+// them as SentencePiece does (exporters/gguf/llama_vocabulary.h: <s>, </s>).
+SpecialTokens special_tokens(const LlamaExport& model) {
   SpecialTokens out;
+  const std::vector<std::string>& vocabulary = model.vocabulary;
   for (size_t i = 0; i < vocabulary.size(); ++i) {
     if (vocabulary[i] == "<s>" && out.bos < 0) out.bos = static_cast<int64_t>(i);
     if (vocabulary[i] == "</s>" && out.eos < 0) out.eos = static_cast<int64_t>(i);
   }
+  if (model.bos_token_id) out.bos = *model.bos_token_id;
+  if (model.eos_token_id) out.eos = *model.eos_token_id;
   return out;
 }
 
@@ -291,7 +295,7 @@ std::string export_hf(const ExportSource& source, const ExportOptions& options, 
   if (!options.quant.empty()) quantized = quantize_for_hf(model, hf_quant_format(options.quant), dtype.torch_name);
   fs::create_directories(out);
   const std::vector<std::string> written = write_weights(out, weights_of(model, quantized ? &*quantized : nullptr), dtype.dtype, limit);
-  const SpecialTokens special = special_tokens(model.vocabulary);
+  const SpecialTokens special = special_tokens(model);
   ordered_json config = config_json(c, architecture, dtype.torch_name, special);
   if (quantized) config["quantization_config"] = ordered_json::parse(quantized->config_json);
   io::write_file_atomically(out / "config.json", config.dump(2) + "\n");

@@ -3,7 +3,49 @@
 #include <stdexcept>
 #include <string>
 
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+#include <immintrin.h>
+// GCC 12's intrinsics start gathers and extracts from _mm*_undefined_*() and then warn about it
+// (-Wmaybe-uninitialized false positive); nothing here reads an undefined lane.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 namespace qforge::fakequant {
+namespace {
+
+// One row of 4-bit codes: column c is bits 4c .. 4c + 3 of the row's LSB-first stream, so byte k holds
+// column 2k in its low nibble and 2k + 1 in its high one. Sixteen columns per step: 8 bytes split into
+// nibbles, interleaved back into column order, widened to int32 and converted; then s · (q − z) with
+// q − z exact in float (integers below 16), so the product rounds once, as the scalar formula does.
+// A step whose 16 columns share one contiguous group broadcasts its scale and zero point; otherwise
+// (act-order's scattered groups, or a group boundary inside the step) both are gathered by g_idx.
+int64_t decode_row_4bit(const uint8_t* bytes, const float* scales, const float* zeros, const int32_t* g_idx,
+                        bool contiguous, int64_t group_size, int64_t cols, float* out) {
+  int64_t c = 0;
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+  const __m128i nibble = _mm_set1_epi8(15);
+  for (; c + 16 <= cols; c += 16) {
+    const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes + c / 2));
+    const __m128i lo = _mm_and_si128(b, nibble), hi = _mm_and_si128(_mm_srli_epi16(b, 4), nibble);
+    const __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi)));
+    __m512 s, z;
+    if (contiguous && c / group_size == (c + 15) / group_size) {
+      s = _mm512_set1_ps(scales[c / group_size]);
+      z = _mm512_set1_ps(zeros[c / group_size]);
+    } else {
+      const __m512i g = _mm512_loadu_si512(g_idx + c);
+      s = _mm512_i32gather_ps(g, scales, 4);
+      z = _mm512_i32gather_ps(g, zeros, 4);
+    }
+    _mm512_storeu_ps(out + c, _mm512_mul_ps(s, _mm512_sub_ps(q, z)));
+  }
+#else
+  (void)bytes, (void)scales, (void)zeros, (void)g_idx, (void)contiguous, (void)group_size, (void)cols, (void)out;
+#endif
+  return c;  // the columns done; the caller decodes the rest
+}
+
+}  // namespace
 
 PackedGroupIndexWeight::PackedGroupIndexWeight(GroupIndexState state, const std::vector<int64_t>& codes)
     : state_(std::move(state)) {
@@ -27,6 +69,9 @@ PackedGroupIndexWeight::PackedGroupIndexWeight(GroupIndexState state, const std:
       if ((placed >> 32) != 0) w[1] |= static_cast<uint32_t>(placed >> 32);
     }
   }
+  g_idx32_.assign(state_.g_idx.begin(), state_.g_idx.end());
+  zeros_f_.assign(state_.zeros.begin(), state_.zeros.end());
+  for (int64_t c = 0; c < state_.cols; ++c) contiguous_ = contiguous_ && state_.g_idx[static_cast<size_t>(c)] == c / state_.group_size;
 }
 
 std::string PackedGroupIndexWeight::format() const {
@@ -34,8 +79,8 @@ std::string PackedGroupIndexWeight::format() const {
 }
 
 int64_t PackedGroupIndexWeight::storage_bytes() const {
-  return static_cast<int64_t>(words_.size() * sizeof(uint32_t) + state_.scales.size() * sizeof(float) +
-                              (state_.zeros.size() + state_.g_idx.size()) * sizeof(int64_t));
+  return static_cast<int64_t>(words_.size() * sizeof(uint32_t) + (state_.scales.size() + zeros_f_.size()) * sizeof(float) +
+                              (state_.zeros.size() + state_.g_idx.size()) * sizeof(int64_t) + g_idx32_.size() * sizeof(int32_t));
 }
 
 int64_t PackedGroupIndexWeight::code(int64_t row, int64_t col) const {
@@ -54,9 +99,15 @@ void PackedGroupIndexWeight::dequantize_rows(int64_t row_begin, int64_t row_end,
   const int64_t groups = state_.groups();
   for (int64_t r = row_begin; r < row_end; ++r) {
     float* row = out + (r - row_begin) * state_.cols;
-    for (int64_t c = 0; c < state_.cols; ++c) {
-      const int64_t p = r * groups + state_.g_idx[static_cast<size_t>(c)];
-      row[c] = state_.scales[static_cast<size_t>(p)] * static_cast<float>(code(r, c) - state_.zeros[static_cast<size_t>(p)]);
+    const float* scales = state_.scales.data() + r * groups;
+    const float* zeros = zeros_f_.data() + r * groups;
+    int64_t c = 0;
+    if (state_.bits == 4)
+      c = decode_row_4bit(reinterpret_cast<const uint8_t*>(words_.data() + r * row_words_), scales, zeros,
+                          g_idx32_.data(), contiguous_, state_.group_size, state_.cols, row);
+    for (; c < state_.cols; ++c) {
+      const int32_t g = g_idx32_[static_cast<size_t>(c)];
+      row[c] = scales[g] * (static_cast<float>(code(r, c)) - zeros[g]);
     }
   }
 }

@@ -4,7 +4,8 @@
 // in float32, GPTQ's dequantization (docs/hf-quantized.md §1, docs/gptq.md §3). It holds a Hugging Face GPTQ /
 // AWQ / compressed-tensors Linear as a frozen QLoRA base in its own codes, never re-quantized
 // (exporters/hf/hf_quant_import.h); contiguous groups are g_idx[c] = c / group_size. Codes are kept as one
-// LSB-first bit stream per row (bits per code), as GPTQ packs a column.
+// LSB-first bit stream per row (bits per code), as GPTQ packs a column. 4-bit rows decode 16 columns per
+// AVX-512 step (a QLoRA base is decoded at every forward and backward; packed_group_index.cpp).
 #include <cstdint>
 #include <vector>
 
@@ -33,6 +34,11 @@ class PackedGroupIndexWeight final : public autograd::PackedWeight {
   GroupIndexState state_;
   int64_t row_words_ = 0;
   std::vector<uint32_t> words_;  // rows · row_words_
+  // The decode's copies of the state: g_idx as int32 (gather indices), zero points as floats (exact:
+  // integers below 2^8), and whether every group is contiguous (g_idx[c] = c / group_size).
+  std::vector<int32_t> g_idx32_;
+  std::vector<float> zeros_f_;
+  bool contiguous_ = true;
 };
 
 }  // namespace qforge::fakequant

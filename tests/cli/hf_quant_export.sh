@@ -13,6 +13,7 @@
 #   hf_quant_export.sh QFORGE PYTHON qlora                    -> "qlora ok: ..." a quantized folder as `qlora --base` keeps
 #                                                                its codes: the QLoRA run's export is the folder's file
 #                                                                byte for byte; folder + the run's adapter = the run
+#   hf_quant_export.sh QFORGE PYTHON source                   -> "source ok: ..." export --hf DIR: a folder as the source
 #   hf_quant_export.sh QFORGE PYTHON refuse                   -> "refuse ok: ..." (each refusal names layer and scheme)
 set -euo pipefail
 qforge=$1 python=$2 mode=$3
@@ -169,6 +170,35 @@ CONFIG
     diff=$(maxdiff "$work/qlora.json" "$work/folder_lora.json")
     "$python" -c "import sys; sys.exit(float(sys.argv[1]) > 1e-6)" "$diff" || fail "folder + adapter differs from the run by $diff"
     line="$line; gptq act-order folder + the run's adapter vs the run $diff"
+    ;;
+  source)
+    # export --hf DIR (docs/hf.md §13): a folder as the source. A GPTQ act-order folder re-exported as gptq keeps its
+    # codes (the same files byte for byte); as F32 it gives the folder's probabilities bit for bit; a float folder
+    # quantized to bnb-nf4 at export is the run's own bnb-nf4 export byte for byte.
+    ptq dynamic gptq:act_order,dynamic_groups int4:g32
+    "$qforge" export --checkpoint "$work/dynamic" --format hf --quant gptq -o "$work/a" > /dev/null
+    "$qforge" export --hf "$work/a" --format hf --quant gptq -o "$work/b" > "$work/b.out"
+    for f in model.safetensors config.json generation_config.json tokenizer.json tokenizer_config.json; do
+      cmp -s "$work/a/$f" "$work/b/$f" || fail "gptq folder -> export --hf --quant gptq: $f differs"
+    done
+    "$qforge" export --hf "$work/a" --format hf -o "$work/c" > /dev/null
+    "$qforge" probs --hf "$work/a" --tokens "$tokens" > "$work/a.json"
+    "$qforge" probs --hf "$work/c" --tokens "$tokens" > "$work/c.json"
+    cmp -s "$work/a.json" "$work/c.json" || fail "the F32 re-export differs from the gptq folder by $(maxdiff "$work/a.json" "$work/c.json")"
+    "$qforge" export --checkpoint "$work/float" --format hf -o "$work/f32" > /dev/null
+    "$qforge" export --hf "$work/f32" --format hf --quant bnb-nf4 -o "$work/d" > /dev/null
+    "$qforge" export --checkpoint "$work/float" --format hf --quant bnb-nf4 -o "$work/e" > /dev/null
+    cmp -s "$work/d/model.safetensors" "$work/e/model.safetensors" || fail "float folder -> bnb-nf4 differs from the run's bnb-nf4"
+    line="$line; gptq act-order folder -> gptq: the same 5 files byte for byte; -> F32: probs bit-exact; F32 folder -> bnb-nf4 = the run's bnb-nf4 file"
+    refused_source() {  # refused_source MESSAGE ARGS...: export ARGS fails naming MESSAGE
+      if "$qforge" export "${@:2}" -o "$work/refused" > "$work/refused.out" 2>&1; then fail "export ${*:2} was accepted"; fi
+      grep -qF -- "$1" "$work/refused.out" || fail "export ${*:2}: no '$1' in: $(cat "$work/refused.out")"
+      line="$line; $(head -1 "$work/refused.out" | sed 's/^qforge: error: //' | cut -c1-90)..."
+    }
+    refused_source "exactly one" --format hf
+    refused_source "excludes" --hf "$work/a" --checkpoint "$work/float" --format hf
+    refused_source "a Hugging Face folder is a model" --hf "$work/a" --format peft
+    refused_source "a tokenizer.json" --hf "$work/a" --format gguf
     ;;
   refuse)
     refused() {  # refused RUN QUANT MESSAGE...: the export fails naming each MESSAGE
