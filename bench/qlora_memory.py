@@ -12,6 +12,10 @@ side is reported (the machine is shared and noisy, +-15%):
       the 134M shape with a 32000 vocabulary (dim 768, 12 layers, 12 heads, ffn 2048; embedding and head
       FP32, frozen); a plain PyTorch 1.13 QLoRA measured 976 MB (LoRA on FP32: 1305 MB); goal <= 500 MB.
   qlora_step_vocab32k_nf4_head rss_mb=...   the same with lm_head frozen in NF4 as well
+  qlora_step_gptq rss_mb=... nf4_rss_mb=... ratio=... step_s=... nf4_step_s=... time_ratio=...
+      the 150m shape on a 4-bit GPTQ base (groups of 128, as `qlora --base` holds a GPTQ folder's Linears:
+      fakequant::PackedGroupIndexWeight) beside the NF4 base; goal (issue 17): within 10% in RSS and time
+  qlora_step_gptq_act ...   the same with act-order's scattered groups (g_idx a random column order)
 """
 import argparse
 import os
@@ -28,13 +32,13 @@ def step(tool, shape, base, steps, head="f32"):
     return float(fields["rss_mb"]), float(fields["step_s"])
 
 
-def compare(tool, shape, steps, rounds):
-    runs = {"nf4": [], "f32": []}
+def compare(tool, shape, steps, rounds, bases=("nf4", "f32")):
+    runs = {b: [] for b in bases}
     for _ in range(rounds):
-        for base in ("nf4", "f32"):
+        for base in bases:  # alternated: the machine's noise falls on both sides
             runs[base].append(step(tool, shape, base, steps))
     median = {b: (statistics.median(r[0] for r in runs[b]), statistics.median(r[1] for r in runs[b])) for b in runs}
-    return median["nf4"], median["f32"]
+    return tuple(median[b] for b in bases)
 
 
 def main():
@@ -54,6 +58,11 @@ def main():
           f"step_s={sec:.3f} lora_fp32_step_s={sec32:.3f} time_ratio={sec / sec32:.2f}", flush=True)
     rss_head = statistics.median(step(tool, "vocab32k", "nf4", args.steps, head="nf4")[0] for _ in range(args.rounds))
     print(f"qlora_step_vocab32k_nf4_head rss_mb={rss_head:.0f} (lm_head frozen in NF4 too)", flush=True)
+    (rss, sec), (rss_act, sec_act), (rss4, sec4) = compare(tool, "150m", args.steps, args.rounds,
+                                                           ("gptq", "gptq-act", "nf4"))
+    for label, r, t in (("qlora_step_gptq", rss, sec), ("qlora_step_gptq_act", rss_act, sec_act)):
+        print(f"{label} rss_mb={r:.0f} nf4_rss_mb={rss4:.0f} ratio={r / rss4:.3f} step_s={t:.3f} "
+              f"nf4_step_s={sec4:.3f} time_ratio={t / sec4:.2f}", flush=True)
 
 
 if __name__ == "__main__":
