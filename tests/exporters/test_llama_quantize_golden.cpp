@@ -5,13 +5,18 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <string>
 #include <tuple>
+#include <utility>
 
 #include "exporters/gguf/ggml_types.h"
 #include "exporters/gguf/gguf_reader.h"
 #include "exporters/gguf/gguf_requantize.h"
 #include "exporters/gguf/gguf_writer.h"
+#include "exporters/gguf/imatrix_file.h"
 #include "exporters/gguf/llama_gguf_export.h"
 #include "exporters/gguf/llama_gguf_import.h"
 #include "fakequant/formats/ggml/block_types.h"
@@ -103,10 +108,138 @@ Agreement compare(const std::string& file, const TinyShape& shape, LlamaFileType
   return a;
 }
 
+// Blocks compared per (ggml type name, quantized with importance?) over a file's tensors.
+struct PathCount {
+  int64_t blocks = 0, differing = 0;
+};
+using TypeAgreement = std::map<std::pair<std::string, bool>, PathCount>;
+
+// Each tensor of llama.cpp's file against qforge's codec of the tensor's own type (whatever preset mix
+// put it there) on the same F32 rows, with the importance of the make.sh imatrix where it has an entry
+// for the tensor (llama-quantize quantizes the other tensors without one).
+TypeAgreement compare_by_type(const std::string& file, const TinyShape& shape, const std::string& imatrix_file) {
+  const LlamaGguf input = f32_input(shape);
+  const GgufReader golden{std::filesystem::path(kDir + file)};
+  const auto importance = read_imatrix(kDir + imatrix_file);
+  TypeAgreement a;
+  for (size_t i = 0; i < input.file.tensors.size(); ++i) {
+    const TensorInfo& t = input.file.tensors[i];
+    const TensorInfo* g = golden.file().find_tensor(t.name);
+    if (g == nullptr) { ADD_FAILURE() << file << ": no tensor " << t.name; continue; }
+    const auto& codec = fakequant::ggml::block_type(static_cast<int>(g->type));
+    const auto imp = importance.find(t.name);
+    const float* qw = imp == importance.end() ? nullptr : imp->second.data();
+    const int64_t k = static_cast<int64_t>(t.dims[0]);
+    const int64_t rows = static_cast<int64_t>(input.tensor_bytes[i].size() / sizeof(float)) / k;
+    const int64_t row_bytes = fakequant::ggml::row_bytes(codec, k);
+    std::vector<std::byte> ours(static_cast<size_t>(row_bytes));
+    const auto theirs = golden.tensor_data(t.name);
+    PathCount& count = a[{codec.name, qw != nullptr}];
+    for (int64_t r = 0; r < rows; ++r) {
+      codec.quantize_row(reinterpret_cast<const float*>(input.tensor_bytes[i].data()) + r * k, ours.data(), k, qw);
+      for (int64_t b = 0; b < k / codec.block_elements; ++b) {
+        ++count.blocks;
+        count.differing += std::memcmp(ours.data() + b * codec.block_bytes,
+                                       theirs.data() + r * row_bytes + b * codec.block_bytes, codec.block_bytes) != 0;
+      }
+    }
+  }
+  for (const auto& [key, c] : a) {
+    std::printf("%s: %s %s: %lld of %lld blocks differ\n", file.c_str(), key.first.c_str(),
+                key.second ? "with imatrix" : "without imatrix", (long long)c.differing, (long long)c.blocks);
+  }
+  return a;
+}
+
+uint64_t fnv1a(const void* data, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const unsigned char*>(data)[i]) * 0x100000001b3ull;
+  return h;
+}
+
+// qforge's decoding of every tensor of `file` against the hash of llama.cpp's own dequantization of it
+// (dequant_fnv.txt, make.sh): returns the number of tensors of each type whose floats are bit-identical.
+std::map<std::string, int> decode_matches(const std::string& file) {
+  std::ifstream in(kDir + "dequant_fnv.txt");
+  const GgufReader golden{std::filesystem::path(kDir + file)};
+  std::map<std::string, int> identical;
+  int lines = 0;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields(line);
+    std::string name, tensor, type, hash;
+    int64_t n = 0;
+    fields >> name >> tensor >> type >> n >> hash;
+    if (name != file) continue;
+    ++lines;
+    const auto& codec = fakequant::ggml::block_type(type);
+    const auto bytes = golden.tensor_data(tensor);
+    EXPECT_EQ(static_cast<int64_t>(bytes.size()), fakequant::ggml::row_bytes(codec, n)) << tensor;
+    std::vector<float> y(static_cast<size_t>(n));
+    codec.dequantize_row(bytes.data(), y.data(), n);
+    char ours[17];
+    std::snprintf(ours, sizeof(ours), "%016llx", (unsigned long long)fnv1a(y.data(), y.size() * sizeof(float)));
+    EXPECT_EQ(ours, hash) << file << " " << tensor << " (" << type << ")";
+    identical[type] += ours == hash;
+  }
+  EXPECT_EQ(static_cast<size_t>(lines), golden.file().tensors.size()) << file;
+  return identical;
+}
+
+// Every block of `type` identical, on both paths, and at least `min_blocks` of each compared.
+void expect_identical(const TypeAgreement& a, const std::string& type, int64_t min_blocks) {
+  for (const bool with_imatrix : {false, true}) {
+    const auto it = a.find({type, with_imatrix});
+    ASSERT_NE(it, a.end()) << type << (with_imatrix ? " with" : " without") << " imatrix: no tensor";
+    EXPECT_GE(it->second.blocks, min_blocks) << type;
+    EXPECT_EQ(it->second.differing, 0) << type << (with_imatrix ? " with" : " without") << " imatrix";
+  }
+}
+
+TEST(LlamaQuantizeGolden, Q4_0Q4_1Q5_1BytesWithAndWithoutImatrix) {
+  for (const auto& [file, type] : {std::pair{"d64_Q4_0_imatrix.gguf", "q4_0"}, std::pair{"d64_Q4_1_imatrix.gguf", "q4_1"},
+                                   std::pair{"d64_Q5_1_imatrix.gguf", "q5_1"}}) {
+    const TypeAgreement a = compare_by_type(file, kD64, "imatrix_d64.dat");
+    expect_identical(a, type, 200);
+    EXPECT_EQ(a.at({"q8_0", false}).differing, 0);  // output.weight
+    const auto decoded = decode_matches(file);
+    EXPECT_EQ(decoded.at(type), 8) << file;  // token_embd and the 7 layer weights (output.weight: q8_0)
+  }
+}
+
+TEST(LlamaQuantizeGolden, Q2_KBytesWithAndWithoutImatrix) {
+  const TypeAgreement a = compare_by_type("k256_Q2_K_imatrix.gguf", kK256, "imatrix_k256.dat");
+  expect_identical(a, "q2_K", 32);
+  for (const auto& [key, count] : a) EXPECT_EQ(count.differing, 0) << key.first << " " << key.second;
+  const auto decoded = decode_matches("k256_Q2_K_imatrix.gguf");
+  EXPECT_EQ(decoded.at("q2_K"), 4);  // attn_q, attn_k, ffn_gate, ffn_up
+}
+
+TEST(LlamaQuantizeGolden, Q3_K_MBytesWithAndWithoutImatrix) {
+  const TypeAgreement a = compare_by_type("k256_Q3_K_M_imatrix.gguf", kK256, "imatrix_k256.dat");
+  expect_identical(a, "q3_K", 32);
+  for (const auto& [key, count] : a) EXPECT_EQ(count.differing, 0) << key.first << " " << key.second;
+  const auto decoded = decode_matches("k256_Q3_K_M_imatrix.gguf");
+  EXPECT_EQ(decoded.at("q3_K"), 4);  // attn_q, attn_k, ffn_gate, ffn_up
+}
+
+TEST(LlamaQuantizeGolden, Q5_K_MBytesWithAndWithoutImatrix) {
+  const TypeAgreement a = compare_by_type("k256_Q5_K_M_imatrix.gguf", kK256, "imatrix_k256.dat");
+  expect_identical(a, "q5_K", 32);
+  for (const auto& [key, count] : a) EXPECT_EQ(count.differing, 0) << key.first << " " << key.second;
+  const auto decoded = decode_matches("k256_Q5_K_M_imatrix.gguf");
+  EXPECT_EQ(decoded.at("q5_K"), 5);  // attn_q, attn_k, attn_output, ffn_gate, ffn_up
+}
+
 TEST(LlamaQuantizeGolden, FilesLoadAsLlamaModels) {
   for (const auto& [file, hidden, tied] : {std::tuple{"k256_Q4_K_M.gguf", 256, true},
                                           std::tuple{"d64_Q8_0.gguf", 64, false},
-                                          std::tuple{"d64_IQ4_NL.gguf", 64, false}}) {
+                                          std::tuple{"d64_IQ4_NL.gguf", 64, false},
+                                          std::tuple{"d64_Q4_0_imatrix.gguf", 64, false},
+                                          std::tuple{"d64_Q4_1_imatrix.gguf", 64, false},
+                                          std::tuple{"d64_Q5_1_imatrix.gguf", 64, false},
+                                          std::tuple{"k256_Q2_K_imatrix.gguf", 256, true},
+                                          std::tuple{"k256_Q3_K_M_imatrix.gguf", 256, true},
+                                          std::tuple{"k256_Q5_K_M_imatrix.gguf", 256, true}}) {
     const ImportedLlama m = read_llama_gguf(std::filesystem::path(kDir + file));
     EXPECT_EQ(m.model->config().hidden_size, hidden) << file;
     EXPECT_EQ(m.model->config().vocab_size, 8 + 259) << file;

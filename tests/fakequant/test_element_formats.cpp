@@ -141,8 +141,8 @@ TEST(ElementFormats, NamesAndHelpComeFromTheTables) {
       EXPECT_THROW(parse_scheme(scheme), std::invalid_argument) << scheme;
     }
   }
-  EXPECT_EQ(gguf_block_scheme_names(), "q5_0, q8_0, q4_k, q6_k, iq4_nl");
-  EXPECT_EQ(block_schemes, 5u);
+  EXPECT_EQ(gguf_block_scheme_names(), "q4_0, q4_1, q5_0, q5_1, q8_0, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl");
+  EXPECT_EQ(block_schemes, 11u);
   EXPECT_NE(help.find(gguf_block_scheme_names()), std::string::npos) << help;
 }
 

@@ -30,7 +30,9 @@ TEST(GgmlBlockTypes, IdsAndSizesMatchGgml) {
   struct Expect { const char* name; int id; int64_t elements, bytes; };
   const Expect table[] = {{"F32", 0, 1, 4},      {"F16", 1, 1, 2},     {"Q5_0", 6, 32, 22},
                           {"Q8_0", 8, 32, 34},   {"Q4_K", 12, 256, 144}, {"Q6_K", 14, 256, 210},
-                          {"IQ4_NL", 20, 32, 18}, {"BF16", 30, 1, 2}};
+                          {"IQ4_NL", 20, 32, 18}, {"BF16", 30, 1, 2},   {"Q4_0", 2, 32, 18},
+                          {"Q4_1", 3, 32, 20},   {"Q5_1", 7, 32, 24},   {"Q2_K", 10, 256, 84},
+                          {"Q3_K", 11, 256, 110}, {"Q5_K", 13, 256, 176}};
   for (const Expect& e : table) {
     const BlockType& by_name = block_type(e.name);
     EXPECT_EQ(by_name.ggml_type_id, e.id) << e.name;
@@ -39,8 +41,8 @@ TEST(GgmlBlockTypes, IdsAndSizesMatchGgml) {
     EXPECT_EQ(&block_type(e.id), &by_name) << e.name;
   }
   EXPECT_STREQ(block_type("q4_k").name, "q4_K");
-  EXPECT_THROW(block_type("q3_K"), std::invalid_argument);
-  EXPECT_THROW(block_type(2), std::invalid_argument);
+  EXPECT_THROW(block_type("i8"), std::invalid_argument);
+  EXPECT_THROW(block_type(24), std::invalid_argument);
   EXPECT_EQ(row_bytes(block_type("q6_K"), 4096), 16 * 210);
   EXPECT_THROW(row_bytes(block_type("q8_0"), 48), std::invalid_argument);
 }
@@ -58,14 +60,14 @@ TEST(GgmlBlockTypes, FloatRowsRoundAsGgml) {
   EXPECT_EQ(f32, x);
 }
 
-// quantize(dequantize(blocks)) == blocks: the amax-based and IQ4_NL quantizers reproduce their own
-// output bit for bit. llama.cpp's Q4_K/Q6_K scale searches are not idempotent (the search on the
+// quantize(dequantize(blocks)) == blocks: the amax/min-max-based and IQ4_NL quantizers reproduce their
+// own output bit for bit. llama.cpp's k-quant scale searches (Q2_K..Q6_K) are not idempotent (the search on the
 // dequantized values may settle on another sub-block scale), so for those the fraction of changed
 // blocks is measured and bounded, and the re-quantized values must stay close to the first decode.
 TEST(GgmlBlockTypes, RequantizingDequantizedBlocks) {
   const int64_t k = 256 * 64;
   for (const BlockType& t : all_block_types()) {
-    const bool searched = std::string(t.name) == "q4_K" || std::string(t.name) == "q6_K";
+    const bool searched = std::string(t.name).back() == 'K';
     const std::vector<float> x = gaussian_data(k, 11);
     const auto bytes = quantize(t, x);
     const auto first = dequantize(t, bytes, k);
@@ -89,7 +91,9 @@ TEST(GgmlBlockTypes, RequantizingDequantizedBlocks) {
 TEST(GgmlBlockTypes, ErrorRelativeToDataStd) {
   struct Bound { const char* name; double max_rel_rmse; };
   const Bound bounds[] = {{"f32", 0.0},    {"f16", 5e-4},   {"bf16", 3e-3},  {"q8_0", 0.01},
-                          {"q6_K", 0.03},  {"q5_0", 0.07},  {"q4_K", 0.1},   {"iq4_nl", 0.12}};
+                          {"q6_K", 0.03},  {"q5_0", 0.07},  {"q4_K", 0.1},   {"iq4_nl", 0.12},
+                          {"q5_K", 0.06},  {"q5_1", 0.06},  {"q4_1", 0.12},  {"q4_0", 0.14},
+                          {"q3_K", 0.22},  {"q2_K", 0.4}};
   const int64_t k = 256 * 64;
   const std::vector<float> x = gaussian_data(k, 3);
   const double sd = testing::stddev(x);

@@ -52,23 +52,25 @@ TEST(GgmlTypeTable, CodecRowsAreTheBlockTypes) {
     ++with_codec;
   }
   EXPECT_EQ(with_codec, all_block_types().size());
-  EXPECT_EQ(codec_type_names(), "f32, f16, q5_0, q8_0, q4_K, q6_K, iq4_nl, bf16");
-  // Sizing works for container-only types too.
+  EXPECT_EQ(codec_type_names(), "f32, f16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_K, q3_K, q4_K, q5_K, q6_K, iq4_nl, bf16");
+  // Sizing, for rows with and without a codec.
   EXPECT_EQ(row_bytes(*find_type(kGgmlQ3_K), 512), 2 * 110);
+  EXPECT_EQ(row_bytes(*find_type(kGgmlI16), 3), 6);
 }
 
 TEST(GgmlTypeTable, ErrorsListTheCodecTypes) {
-  EXPECT_THAT(testing::error_of([] { block_type("q3_K"); }),
-              HasSubstr("no codec for type 'q3_K' (expected one of: f32, f16, q5_0, q8_0, q4_K, q6_K, iq4_nl, bf16)"));
+  EXPECT_THAT(testing::error_of([] { block_type("i8"); }),
+              HasSubstr("no codec for type 'i8' (expected one of: f32, f16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_K, q3_K, "
+                        "q4_K, q5_K, q6_K, iq4_nl, bf16)"));
   EXPECT_THAT(testing::error_of([] { block_type("q9_9"); }),
               HasSubstr("unknown type name 'q9_9' (expected one of: f32, f16,"));
-  EXPECT_THAT(testing::error_of([] { block_type(2); }), HasSubstr("no codec for ggml type q4_0 (id 2)"));
+  EXPECT_THAT(testing::error_of([] { block_type(24); }), HasSubstr("no codec for ggml type i8 (id 24)"));
   EXPECT_THAT(testing::error_of([] { block_type(99); }),
-              HasSubstr("unsupported ggml type id 99 (expected one of: 0, 1, 6, 8, 12, 14, 20, 30, i.e. f32,"));
-  const BlockType& q3 = *find_type(kGgmlQ3_K);
+              HasSubstr("unsupported ggml type id 99 (expected one of: 0, 1, 2, 3, 6, 7, 8, 10, 11, 12, 13, 14, 20, 30, i.e. f32,"));
+  const BlockType& i8 = *find_type(kGgmlI8);
   std::vector<float> row(256);
-  EXPECT_THAT(testing::error_of([&] { fake_quantize_row(q3, row.data(), row.data(), 256); }),
-              HasSubstr("no codec for q3_K"));
+  EXPECT_THAT(testing::error_of([&] { fake_quantize_row(i8, row.data(), row.data(), 256); }),
+              HasSubstr("no codec for i8"));
 }
 
 }  // namespace

@@ -5,11 +5,13 @@
 // operation order, f16 stored with round-to-nearest-even. The .cpp files are compiled with
 // -ffp-contract=off so no multiply-add is fused (C semantics: every operation rounds).
 // Checked bit for bit against the reference functions of ggml-org/llama.cpp@01243c58 compiled the same
-// way (no llama.cpp binary was available). llama.cpp's default GCC/Clang builds do contract a·b + c into
-// FMA in the k-quant searches (open PR ggml-org/llama.cpp#25353 proposes -ffp-contract=off for
-// ggml-quants.c), so a given llama-quantize binary may differ from these bytes in ~0.5-4% of the
-// Q5_0-with-imatrix / Q4_K / Q6_K / IQ4_NL blocks (measured with the reference built -O3 -march=native);
-// Q8_0 and the plain Q5_0 path have no contractible sums and match any build.
+// way, and against files written by llama-quantize (tests/golden/llama_quantize). llama-quantize calls
+// these functions from libggml-base, which llama.cpp's CMake builds without -march=native (only the
+// ggml-cpu backend gets it): on x86-64 there is then no FMA instruction to contract a·b + c into, and the
+// bytes match with and without an imatrix (docs/gguf.md §6). A llama.cpp whose ggml-base is compiled with
+// FMA available and GCC's default -ffp-contract=fast may differ in a few percent of the k-quant, IQ4_NL
+// and importance-path blocks (open PR ggml-org/llama.cpp#25353 proposes -ffp-contract=off for
+// ggml-quants.c); Q8_0 and the plain Q4_0/Q4_1/Q5_0/Q5_1 paths have no contractible sums.
 
 #include <cstdint>
 #include <cstring>

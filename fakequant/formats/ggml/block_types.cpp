@@ -7,8 +7,14 @@
 #include "fakequant/formats/ggml/block_common.h"
 #include "fakequant/formats/ggml/float_rows.h"
 #include "fakequant/formats/ggml/iq4_nl.h"
+#include "fakequant/formats/ggml/q2_k.h"
+#include "fakequant/formats/ggml/q3_k.h"
+#include "fakequant/formats/ggml/q4_0.h"
+#include "fakequant/formats/ggml/q4_1.h"
 #include "fakequant/formats/ggml/q4_k.h"
 #include "fakequant/formats/ggml/q5_0.h"
+#include "fakequant/formats/ggml/q5_1.h"
+#include "fakequant/formats/ggml/q5_k.h"
 #include "fakequant/formats/ggml/q6_k.h"
 #include "fakequant/formats/ggml/q8_0.h"
 
@@ -30,20 +36,20 @@ constexpr BlockType container_type(const char* name, GgmlType id, int64_t elemen
   return BlockType{name, static_cast<int>(id), elements, bytes, nullptr, nullptr};
 }
 
-// Container-only block sizes are the field sums of ggml-common.h's structs (ggml_half = 2 bytes,
-// QK_K = 256, K_SCALE_SIZE = 12); the codec rows take sizeof of qforge's copies of those structs.
+// The codec rows take sizeof of qforge's copies of ggml-common.h's block structs (each header
+// static_asserts the field sum); container-only rows are the plain element types.
 constexpr BlockType kTypes[] = {
     make_type<float, quantize_row_f32_ref, dequantize_row_f32>("f32", kGgmlF32, 1),
     make_type<block_f16, quantize_row_f16_ref, dequantize_row_f16>("f16", kGgmlF16, 1),
-    container_type("q4_0", kGgmlQ4_0, 32, 2 + 32 / 2),                        // d, qs[16]
-    container_type("q4_1", kGgmlQ4_1, 32, 2 + 2 + 32 / 2),                    // d, m, qs[16]
+    make_type<block_q4_0, quantize_row_q4_0_ref, dequantize_row_q4_0>("q4_0", kGgmlQ4_0, 32),
+    make_type<block_q4_1, quantize_row_q4_1_ref, dequantize_row_q4_1>("q4_1", kGgmlQ4_1, 32),
     make_type<block_q5_0, quantize_row_q5_0_ref, dequantize_row_q5_0>("q5_0", kGgmlQ5_0, 32),
-    container_type("q5_1", kGgmlQ5_1, 32, 2 + 2 + 4 + 32 / 2),                // d, m, qh[4], qs[16]
+    make_type<block_q5_1, quantize_row_q5_1_ref, dequantize_row_q5_1>("q5_1", kGgmlQ5_1, 32),
     make_type<block_q8_0, quantize_row_q8_0, dequantize_row_q8_0>("q8_0", kGgmlQ8_0, 32),
-    container_type("q2_K", kGgmlQ2_K, 256, 256 / 16 + 256 / 4 + 2 + 2),      // scales, qs, d, dmin
-    container_type("q3_K", kGgmlQ3_K, 256, 256 / 8 + 256 / 4 + 12 + 2),      // hmask, qs, scales, d
+    make_type<block_q2_K, quantize_row_q2_K_ref, dequantize_row_q2_K>("q2_K", kGgmlQ2_K, 256),
+    make_type<block_q3_K, quantize_row_q3_K_ref, dequantize_row_q3_K>("q3_K", kGgmlQ3_K, 256),
     make_type<block_q4_K, quantize_row_q4_K, dequantize_row_q4_K>("q4_K", kGgmlQ4_K, 256),
-    container_type("q5_K", kGgmlQ5_K, 256, 2 + 2 + 12 + 256 / 8 + 256 / 2),  // d, dmin, scales, qh, qs
+    make_type<block_q5_K, quantize_row_q5_K, dequantize_row_q5_K>("q5_K", kGgmlQ5_K, 256),
     make_type<block_q6_K, quantize_row_q6_K, dequantize_row_q6_K>("q6_K", kGgmlQ6_K, 256),
     make_type<block_iq4_nl, quantize_row_iq4_nl, dequantize_row_iq4_nl>("iq4_nl", kGgmlIQ4_NL, 32),
     container_type("i8", kGgmlI8, 1, 1),

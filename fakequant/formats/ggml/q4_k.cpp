@@ -35,26 +35,23 @@ void pack_scales_mins_k4(const uint8_t* sc, const uint8_t* m, uint8_t* scales) {
 
 namespace {
 
-// Final levels from the stored (f16 d, 6-bit sc/m) and the nibble packing: shared by both paths.
-// A sub-block whose stored scale is 0 keeps the levels of its search, as llama.cpp does.
-void requantize_and_pack(const float* x, uint8_t* L, block_q4_K& b) {
+// Final levels from the stored (f16 d, 6-bit sc/m); a sub-block whose stored scale is 0 keeps the
+// levels of its search, as llama.cpp does.
+void requantize(const float* x, int nmax, uint16_t d16, uint16_t dmin16, const uint8_t* scales, uint8_t* L) {
   for (int j = 0; j < 8; ++j) {
     uint8_t sc, m;
-    get_scale_min_k4(j, b.scales, &sc, &m);
-    const float d = from_f16(b.d) * sc;
+    get_scale_min_k4(j, scales, &sc, &m);
+    const float d = from_f16(d16) * sc;
     if (!d) continue;
-    const float dm = from_f16(b.dmin) * m;
+    const float dm = from_f16(dmin16) * m;
     for (int ii = 0; ii < 32; ++ii) {
-      L[32 * j + ii] = static_cast<uint8_t>(level_q4_K(x[32 * j + ii], d, dm));
+      L[32 * j + ii] = static_cast<uint8_t>(std::max(0, std::min(nmax, nearest_int((x[32 * j + ii] + dm) / d))));
     }
-  }
-  for (int c = 0; c < 4; ++c) {
-    for (int l = 0; l < 32; ++l) b.qs[32 * c + l] = static_cast<uint8_t>(L[64 * c + l] | (L[64 * c + l + 32] << 4));
   }
 }
 
-void quantize_block_plain(const float* x, block_q4_K& b, bool vectorized) {
-  uint8_t L[256];
+void search_plain(const float* x, int nmax, const KQuantPlainSearch& plain, uint16_t& d, uint16_t& dmin,
+                  uint8_t* packed, uint8_t* L, bool vectorized) {
   float weights[32], mins[8], scales[8];
   float max_scale = 0, max_min = 0;
   for (int j = 0; j < 8; ++j) {
@@ -62,7 +59,8 @@ void quantize_block_plain(const float* x, block_q4_K& b, bool vectorized) {
     for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
     const float av_x = std::sqrt(sum_x2 / 32);
     for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(x[32 * j + l]);
-    scales[j] = make_qkx2_quants(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], -1.f, 0.1f, 20, vectorized);
+    scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], plain.rmin, plain.rdelta,
+                                 plain.nstep, vectorized);
     max_scale = std::max(max_scale, scales[j]);
     max_min = std::max(max_min, mins[j]);
   }
@@ -73,46 +71,55 @@ void quantize_block_plain(const float* x, block_q4_K& b, bool vectorized) {
     ls[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_scale * scales[j])));
     lm[j] = std::min<uint8_t>(63, static_cast<uint8_t>(nearest_int(inv_min * mins[j])));
   }
-  pack_scales_mins_k4(ls, lm, b.scales);
-  b.d = to_f16(max_scale / 63.f);
-  b.dmin = to_f16(max_min / 63.f);
-  requantize_and_pack(x, L, b);
+  pack_scales_mins_k4(ls, lm, packed);
+  d = to_f16(max_scale / 63.f);
+  dmin = to_f16(max_min / 63.f);
 }
 
-void quantize_block_weighted(const float* x, const float* qw, block_q4_K& b, bool vectorized) {
+void search_weighted(const float* x, const float* qw, int nmax, uint16_t& d, uint16_t& dmin, uint8_t* packed,
+                     uint8_t* L, bool vectorized) {
   float sum_x2 = 0;
   for (int l = 0; l < 256; ++l) sum_x2 += x[l] * x[l];
   const float sigma2 = 2 * sum_x2 / 256;
-  uint8_t L[256], ls[8], lm[8];
+  uint8_t ls[8], lm[8];
   float weights[32], sw[8], mins[8], scales[8];
   for (int j = 0; j < 8; ++j) {
     for (int l = 0; l < 32; ++l) weights[l] = qw[32 * j + l] * std::sqrt(sigma2 + x[32 * j + l] * x[32 * j + l]);
     float sumw = 0;
     for (int l = 0; l < 32; ++l) sumw += weights[l];
     sw[j] = sumw;
-    scales[j] = make_qkx3_quants(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], -0.9f, 0.05f, 36, vectorized);
+    scales[j] = make_qkx3_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], -0.9f, 0.05f, 36, vectorized);
   }
   const float d_block = make_qp_quants(8, 63, scales, ls, sw);
   const float m_block = make_qp_quants(8, 63, mins, lm, sw);
-  pack_scales_mins_k4(ls, lm, b.scales);
-  b.d = to_f16(d_block);
-  b.dmin = to_f16(m_block);
-  requantize_and_pack(x, L, b);
+  pack_scales_mins_k4(ls, lm, packed);
+  d = to_f16(d_block);
+  dmin = to_f16(m_block);
 }
-
 
 void quantize_row(const float* x, block_q4_K* y, int64_t k, const float* importance, bool vectorized) {
   const int64_t nb = checked_block_count("quantize_row_q4_K", k, kQKK);
+  uint8_t L[256];
   for (int64_t i = 0; i < nb; ++i) {
-    if (importance) {
-      quantize_block_weighted(x + kQKK * i, importance + kQKK * i, y[i], vectorized);
-    } else {
-      quantize_block_plain(x + kQKK * i, y[i], vectorized);
+    search_k4_super_block(x + kQKK * i, importance ? importance + kQKK * i : nullptr, 15, {-1.f, 0.1f, 20}, y[i].d,
+                          y[i].dmin, y[i].scales, L, vectorized);
+    for (int c = 0; c < 4; ++c) {
+      for (int l = 0; l < 32; ++l) y[i].qs[32 * c + l] = static_cast<uint8_t>(L[64 * c + l] | (L[64 * c + l + 32] << 4));
     }
   }
 }
 
 }  // namespace
+
+void search_k4_super_block(const float* x, const float* importance, int nmax, const KQuantPlainSearch& plain,
+                           uint16_t& d, uint16_t& dmin, uint8_t* scales, uint8_t* L, bool vectorized) {
+  if (importance) {
+    search_weighted(x, importance, nmax, d, dmin, scales, L, vectorized);
+  } else {
+    search_plain(x, nmax, plain, d, dmin, scales, L, vectorized);
+  }
+  requantize(x, nmax, d, dmin, scales, L);
+}
 
 void quantize_row_q4_K_ref(const float* x, block_q4_K* y, int64_t k, const float* importance) {
   quantize_row(x, y, k, importance, false);

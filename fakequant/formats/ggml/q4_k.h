@@ -28,6 +28,21 @@ static_assert(sizeof(block_q4_K) == 2 * 2 + 12 + 256 / 2, "wrong q4_K block size
 void get_scale_min_k4(int j, const uint8_t* scales, uint8_t* sc, uint8_t* m);
 void pack_scales_mins_k4(const uint8_t* sc, const uint8_t* m, uint8_t* scales);
 
+// The super-block search Q4_K and Q5_K share (ggml-quants.c quantize_row_q{4,5}_K_ref and _impl up to
+// the packing of the levels): 8 sub-blocks of 32, levels in [0, nmax]. Without importance each sub-block
+// runs make_qkx2_quants(nmax, plain.rmin, plain.rdelta, plain.nstep) with weights rms(sub-block) + |x|,
+// and the 6-bit scales/mins are rounded relative to the largest (d = max/63). With importance (256
+// values) the weights are imp·sqrt(σ² + x²), σ² = 2·mean(x²) over the super-block, the search is
+// make_qkx3_quants(−0.9, 0.05, 36) and make_qp_quants picks the 6-bit scales/mins. Both then re-derive
+// each level from the f16-rounded d·sc and dmin·m; a sub-block whose stored scale is 0 keeps its search
+// levels. Writes d, dmin, scales[12] and L[256].
+struct KQuantPlainSearch {
+  float rmin, rdelta;
+  int nstep;
+};
+void search_k4_super_block(const float* x, const float* importance, int nmax, const KQuantPlainSearch& plain,
+                           uint16_t& d, uint16_t& dmin, uint8_t* scales, uint8_t* L, bool vectorized);
+
 // Without importance: llama.cpp quantize_row_q4_K_ref (per sub-block make_qkx2_quants(nmax 15,
 // rmin −1, rdelta 0.1, 20 steps) with weights rms(sub-block) + |x|; 6-bit scales/mins relative to the
 // largest). With importance (k values): quantize_row_q4_K_impl (weights imp·sqrt(σ² + x²),

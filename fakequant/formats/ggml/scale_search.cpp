@@ -237,8 +237,9 @@ void search_candidates16(int n, int nmax, const float* x, const float* weights, 
 
 // Shared body of make_qkx2/qkx3; `guarded` selects qkx3's level rule, which clamps before rounding so
 // a min near max (huge iscale) cannot overflow nearest_int. Both give the same levels on finite input.
+// use_mad scores by w·|diff| (Q2_K) instead of w·diff²; the vectorized search only does the latter.
 float make_qkx_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
-                      float rmin, float rdelta, int nstep, bool guarded, bool vectorized) {
+                      float rmin, float rdelta, int nstep, bool guarded, bool vectorized, bool use_mad = false) {
   float min = x[0], max = x[0];
   float sum_w = weights[0];
   float sum_x = sum_w * x[0];
@@ -260,10 +261,10 @@ float make_qkx_quants(int n, int nmax, const float* x, const float* weights, uin
   float best_error = 0;
   for (int i = 0; i < n; ++i) {
     L[i] = static_cast<uint8_t>(std::max(0, std::min(nmax, nearest_int(iscale * (x[i] - min)))));
-    float diff = scale * L[i] + min - x[i];
-    best_error += weights[i] * (diff * diff);
+    const float diff = scale * L[i] + min - x[i];
+    best_error += weights[i] * (use_mad ? std::fabs(diff) : diff * diff);
   }
-  if (vectorized) {
+  if (vectorized && !use_mad) {
     search_candidates16(n, nmax, x, weights, L, rmin, rdelta, nstep, guarded, max, sum_w, sum_x, best_error, scale, min);
   } else {
     uint8_t Laux[256];
@@ -294,8 +295,8 @@ float make_qkx_quants(int n, int nmax, const float* x, const float* weights, uin
       }
       float cur_error = 0;
       for (int i = 0; i < n; ++i) {
-        float diff = this_scale * Laux[i] + this_min - x[i];
-        cur_error += weights[i] * (diff * diff);
+        const float diff = this_scale * Laux[i] + this_min - x[i];
+        cur_error += weights[i] * (use_mad ? std::fabs(diff) : diff * diff);
       }
       if (cur_error < best_error) {
         std::copy(Laux, Laux + n, L);
@@ -314,6 +315,11 @@ float make_qkx_quants(int n, int nmax, const float* x, const float* weights, uin
 float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
                        float rmin, float rdelta, int nstep, bool vectorized) {
   return make_qkx_quants(n, nmax, x, weights, L, the_min, rmin, rdelta, nstep, false, vectorized);
+}
+
+float make_qkx2_quants_mad(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
+                           float rmin, float rdelta, int nstep) {
+  return make_qkx_quants(n, nmax, x, weights, L, the_min, rmin, rdelta, nstep, false, false, true);
 }
 
 float make_qkx3_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
@@ -373,6 +379,46 @@ float make_qp_quants(int n, int nmax, const float* x, uint8_t* L, const float* w
     }
     if (!n_changed) break;
   }
+  return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
+  float max = 0, amax = 0;
+  for (int i = 0; i < n; ++i) {
+    if (std::fabs(x[i]) > amax) { amax = std::fabs(x[i]); max = x[i]; }
+  }
+  if (amax < kGroupMaxEps) {
+    std::fill(L, L + n, int8_t{0});
+    return 0.f;
+  }
+  const float iscale = -nmax / max;
+  float sumlx = 0, suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = std::max(-nmax, std::min(nmax - 1, nearest_int(iscale * x[i])));
+    L[i] = static_cast<int8_t>(l);
+    const float w = x[i] * x[i];
+    sumlx += w * x[i] * l;
+    suml2 += w * l * l;
+  }
+  for (int itry = 0; itry < 5; ++itry) {
+    int n_changed = 0;
+    for (int i = 0; i < n; ++i) {
+      const float w = x[i] * x[i];
+      float slx = sumlx - w * x[i] * L[i];
+      if (!(slx > 0)) continue;
+      float sl2 = suml2 - w * L[i] * L[i];
+      const int new_l = std::max(-nmax, std::min(nmax - 1, nearest_int(x[i] * sl2 / slx)));
+      if (new_l == L[i]) continue;
+      slx += w * x[i] * new_l;
+      sl2 += w * new_l * new_l;
+      if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+        L[i] = static_cast<int8_t>(new_l); sumlx = slx; suml2 = sl2;
+        ++n_changed;
+      }
+    }
+    if (!n_changed) break;
+  }
+  for (int i = 0; i < n; ++i) L[i] = static_cast<int8_t>(L[i] + nmax);
   return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 

@@ -8,6 +8,16 @@
 #         -> Q4_K_M uses Q4_K and Q6_K (rows of 256) and the Q5_0 / Q8_0 fallbacks (ffn_down rows of 32)
 #   d64:  1 layer, hidden 64, ffn 96, 2 heads, 1 kv head, 8 chars + 259 appended tokens, seed 5, untied
 #         -> Q8_0 and IQ4_NL (llama.cpp puts output.weight in Q8_0 for IQ4_NL: rows of 64 < 256)
+# The *_imatrix files are quantized with an importance matrix that covers only some weights
+# (imatrix_<model>.dat, written below: blk.0.attn_q, attn_v, ffn_gate, ffn_down with values 10^U(-3, 1),
+# Python's random.Random(seed), ncall 1 so the importance is the stored value): the other weights
+# (attn_k, attn_output, ffn_up, token_embd, output) go through llama.cpp's path without importance, so
+# one file checks both paths of every type in it.
+#   d64  -> Q4_0, Q4_1, Q5_1 (output.weight Q8_0: rows of 64 < 256 for Q6_K)
+#   k256 -> Q2_K (+ Q3_K attn_output, Q4_K attn_v, Q4_0 ffn_down fallback, Q6_K tied output), Q3_K_M
+#           (+ Q4_K attn_output, Q5_K attn_v, Q5_0 ffn_down fallback, Q6_K), Q5_K_M (+ Q6_K, Q8_0 fallback)
+# dequant_fnv.txt: hashes of llama.cpp's own dequantization of every tensor of the *_imatrix files
+# (dequant_fnv.c, linked against the libggml-base.a llama-quantize uses).
 # The test rebuilds the same F32 inputs in memory from these parameters.
 # usage: tests/golden/llama_quantize/make.sh [BUILD_DIR]
 set -euo pipefail
@@ -22,6 +32,31 @@ trap 'rm -rf "$tmp"' EXIT
 "$quantize" "$tmp/k256.gguf" "$here/k256_Q4_K_M.gguf" Q4_K_M 1 >/dev/null 2>&1
 "$quantize" "$tmp/d64.gguf" "$here/d64_Q8_0.gguf" Q8_0 1 >/dev/null 2>&1
 "$quantize" "$tmp/d64.gguf" "$here/d64_IQ4_NL.gguf" IQ4_NL 1 >/dev/null 2>&1
+/usr/bin/python3 - "$here" <<'PY'
+import random, struct, sys
+def write(path, seed, ne0):
+    rng = random.Random(seed)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<i", len(ne0)))
+        for name, n in ne0:
+            f.write(struct.pack("<i", len(name)) + name.encode() + struct.pack("<ii", 1, n))
+            f.write(struct.pack("<%df" % n, *[10 ** rng.uniform(-3, 1) for _ in range(n)]))
+        f.write(struct.pack("<ii", 1, 6) + b"random")
+names = ["blk.0.attn_q.weight", "blk.0.attn_v.weight", "blk.0.ffn_gate.weight", "blk.0.ffn_down.weight"]
+write(sys.argv[1] + "/imatrix_d64.dat", 64, list(zip(names, [64, 64, 64, 96])))
+write(sys.argv[1] + "/imatrix_k256.dat", 256, list(zip(names, [256, 256, 256, 32])))
+PY
+for t in Q4_0 Q4_1 Q5_1; do
+  "$quantize" --imatrix "$here/imatrix_d64.dat" "$tmp/d64.gguf" "$here/d64_${t}_imatrix.gguf" $t 1 >/dev/null 2>&1
+done
+for t in Q2_K Q3_K_M Q5_K_M; do
+  "$quantize" --imatrix "$here/imatrix_k256.dat" "$tmp/k256.gguf" "$here/k256_${t}_imatrix.gguf" $t 1 >/dev/null 2>&1
+done
+src="$build/llamacpp-tools/src"
+cc -O2 -I"$src/ggml/include" "$here/dequant_fnv.c" "$build/llamacpp-tools/build/ggml/src/libggml-base.a" \
+   -lstdc++ -lm -lpthread -fopenmp -o "$tmp/dequant_fnv"
+(cd "$here" && "$tmp/dequant_fnv" d64_Q4_0_imatrix.gguf d64_Q4_1_imatrix.gguf d64_Q5_1_imatrix.gguf \
+   k256_Q2_K_imatrix.gguf k256_Q3_K_M_imatrix.gguf k256_Q5_K_M_imatrix.gguf) > "$here/dequant_fnv.txt"
 (cd "$tmp" && sha256sum k256.gguf d64.gguf) > "$here/f32_inputs.sha256"
 git -C "$build/llamacpp-tools/src" log -1 --format='llama.cpp source: %H %s' > "$here/llama_cpp_version.txt"
 ls -l "$here"
