@@ -168,6 +168,16 @@ CONFIG
     ptq nf4 rtn nf4:g32
     refused nf4 bnb-fp4 "model.layers.0.self_attn.q_proj.weight (nf4" "has no bitsandbytes FP4 codes"
     refused fq bnb-nf4 "model.layers.0.self_attn.q_proj.weight: the QLoRA base is bnb_fp4, not nf4"
+    # The reader tells the 4-bit rows apart by bnb_4bit_quant_type: a value no row reads is refused naming the key.
+    cp -r "$work/float.bnb-fp4" "$work/int4"
+    "$python" - "$work/int4/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["quantization_config"]["bnb_4bit_quant_type"] = "int4"; json.dump(c, open(sys.argv[1], "w"))
+PY
+    if "$qforge" probs --hf "$work/int4" --tokens "$tokens" > "$work/int4.out" 2>&1; then fail "bnb_4bit_quant_type int4 was read"; fi
+    grep -qF "key 'bnb_4bit_quant_type': \"int4\" is not read for quant_method \"bitsandbytes\"" "$work/int4.out" ||
+      fail "int4: $(cat "$work/int4.out")"
+    line="$line; int4 folder: $(sed 's/^qforge: error: //' "$work/int4.out" | cut -c1-110)..."
     ;;
   bnb-int8)
     ptq int8 rtn int8:channel && exported int8 bnb-int8 f32
