@@ -19,7 +19,7 @@ void add_qlora(CLI::App& app, QloraArguments& args) {
       ->required()
       ->check(CLI::ExistingFile);
   q->add_option("--base-format", args.base_format,
-                "How the base is held: nf4 (default for a run folder or an HF folder), fp4, f32, q8_0, q5_0, q4_K, q6_K, iq4_nl, or "
+                "How the base is held: nf4 (default for a run folder or an HF folder), fp4, bnb_fp4, f32, q8_0, q5_0, q4_K, q6_K, iq4_nl, or "
                 "gguf (default for a .gguf base: its own blocks, no re-quantization); overrides lora.base_format");
   q->add_option("--set", args.overrides, "Override one config field: path.to.field=value (repeatable)");
   q->add_option("--run-dir", args.run_dir, "Folder for checkpoint.bin and metrics.jsonl (default: trainer.run_dir)");

@@ -4,6 +4,7 @@
 #include "exporters/hf/hf_quant_export.h"
 
 #include <algorithm>
+#include <iterator>
 #include <optional>
 #include <stdexcept>
 
@@ -20,35 +21,42 @@ namespace hq = quant;
 using K = HfQuantKind;
 
 constexpr HfQuantFormat kFormats[] = {
-    {"gptq", "gptq", "", "", K::kInteger, "gptq",
+    {"gptq", "gptq", {}, K::kInteger, "gptq",
      "GPTQ v1 (AutoGPTQ, GPTQModel, transformers): int2/3/4/8 symmetric, groups (gN) or per-channel, act-order g_idx "
      "kept; every decoder Linear quantized",
      true, true, false, false, false, "qweight", &quantize_integers},
-    {"awq", "awq", "", "", K::kInteger, "awq",
+    {"awq", "awq", {}, K::kInteger, "awq",
      "AWQ GEMM (AutoAWQ, transformers, vLLM): int4 with zero points (asym, or sym stored as zero 8), groups (gN) or "
      "per-channel, no act-order; out a multiple of 8",
      false, false, true, false, false, "qweight", &quantize_integers},
-    {"w4a16", "compressed-tensors", "format", "pack-quantized", K::kInteger, "compressed-tensors",
+    {"w4a16", "compressed-tensors", {{"format", "pack-quantized", false}, {}}, K::kInteger, "compressed-tensors",
      "compressed-tensors pack-quantized (llm-compressor W4A16, vLLM): int4 (also int2, int8), sym or asym, groups "
      "or per-channel, act-order g_idx kept",
      false, true, true, true, false, "weight_packed", &quantize_integers},
-    {"bnb-nf4", "bitsandbytes", "load_in_4bit", "true", K::kBnb4Bit, "",
+    {"bnb-nf4", "bitsandbytes", {{"load_in_4bit", "true", false}, {"bnb_4bit_quant_type", "nf4", false}}, K::kBnb4Bit,
+     "nf4",
      "bitsandbytes NF4 (transformers load_in_4bit): nf4:gN runs (N a power of two, 32..4096), a QLoRA run's NF4 "
      "base, or a float run quantized at export (blocks of 64, double quantization)",
-     false, false, true, false, false, "weight.absmax", &quantize_bnb_nf4},
-    {"bnb-int8", "bitsandbytes", "load_in_8bit", "true", K::kBnbInt8, "",
+     false, false, true, false, false, "weight.absmax", &quantize_bnb_4bit},
+    {"bnb-fp4", "bitsandbytes", {{"load_in_4bit", "true", false}, {"bnb_4bit_quant_type", "fp4", true}}, K::kBnb4Bit,
+     "fp4",
+     "bitsandbytes FP4 (transformers load_in_4bit, bnb_4bit_quant_type fp4): a float run quantized at export as "
+     "bitsandbytes does (blocks of 64, double quantization), a QLoRA run's bnb_fp4 base, or its fp4 (E2M1) base "
+     "when no code is E2M1's subnormal",
+     false, false, true, false, false, "weight.absmax", &quantize_bnb_4bit},
+    {"bnb-int8", "bitsandbytes", {{"load_in_8bit", "true", false}, {}}, K::kBnbInt8, "",
      "bitsandbytes LLM.int8() (transformers load_in_8bit): int8 symmetric per-channel codes (quantize --method "
      "llm_int8, or an int8:channel run), the run's outlier threshold as llm_int8_threshold",
      false, false, true, false, true, "SCB", &quantize_bnb_int8},
-    {"fp8-e4m3", "compressed-tensors", "format", "float-quantized", K::kFp8, "",
+    {"fp8-e4m3", "compressed-tensors", {{"format", "float-quantized", false}, {}}, K::kFp8, "",
      "compressed-tensors float-quantized (llm-compressor FP8 / FP8_DYNAMIC, vLLM): fp8_e4m3 per tensor or per "
      "channel, inputs none, fp8_e4m3 per token (dynamic) or per tensor (static)",
      false, false, true, true, true, "weight_scale", &quantize_fp8_e4m3},
-    {"w8a8-int8", "compressed-tensors", "format", "int-quantized", K::kInteger, "w8a8-int8",
+    {"w8a8-int8", "compressed-tensors", {{"format", "int-quantized", false}, {}}, K::kInteger, "w8a8-int8",
      "compressed-tensors int-quantized (llm-compressor W8A8 with SmoothQuant, vLLM): int8 per-channel sym or asym "
      "(smoothquant / rtn int8:channel), inputs int8 per token (dynamic)",
      false, false, true, true, true, "weight_scale", &quantize_w8a8_int8},
-    {"spqr", "spqr", "", "", K::kSpqr, "",
+    {"spqr", "spqr", {}, K::kSpqr, "",
      "SpQR (transformers quant_method spqr): quantize --method spqr runs with 3-bit codes and statistics, tiles of "
      "16 x 16 (beta1 = beta2 = 16), in and out multiples of 16",
      false, false, true, false, false, "dense_weights", &quantize_spqr},
@@ -221,6 +229,26 @@ const HfQuantFormat& hf_quant_format(std::string_view name) {
   throw std::invalid_argument("export --format hf: --quant '" + std::string(name) + "' is not one of: " + hf_quant_help());
 }
 
+namespace {
+
+bool holds_key(const nlohmann::json& c, const HfQuantConfigKey& k) {
+  const auto v = c.find(std::string(k.key));
+  if (v == c.end() || v->is_null()) return k.is_default;
+  if (k.value == "true") return v->is_boolean() && v->get<bool>();
+  return v->is_string() && v->get<std::string>() == k.value;
+}
+
+// "load_in_4bit true and bnb_4bit_quant_type fp4 (or absent)", for the refusal.
+std::string told_by_text(const HfQuantFormat& f) {
+  std::string out;
+  for (const HfQuantConfigKey& k : f.told_by)
+    if (!k.key.empty())
+      out += (out.empty() ? "" : " and ") + std::string(k.key) + " " + std::string(k.value) + (k.is_default ? " (or absent)" : "");
+  return out;
+}
+
+}  // namespace
+
 const HfQuantFormat& hf_quant_format_for_config(const nlohmann::json& c) {
   if (!c.is_object() || !c.contains("quant_method") || !c["quant_method"].is_string())
     throw std::invalid_argument("key 'quant_method' missing or not a string");
@@ -231,12 +259,14 @@ const HfQuantFormat& hf_quant_format_for_config(const nlohmann::json& c) {
       if (methods.find(std::string(f.quant_method) + ",") == std::string::npos) methods += std::string(f.quant_method) + ", ";
       continue;
     }
-    if (f.config_key.empty()) return f;
-    const auto v = c.find(std::string(f.config_key));
-    const bool is_true = f.config_value == "true" && v != c.end() && v->is_boolean() && v->get<bool>();
-    if (is_true || (v != c.end() && v->is_string() && v->get<std::string>() == f.config_value)) return f;
-    variants += (variants.empty() ? "" : ", ") + std::string(f.config_key) + " " + std::string(f.config_value) + ": " + std::string(f.name);
-    if (found.empty()) found = "key '" + std::string(f.config_key) + "': " + (v == c.end() ? "missing" : v->dump());
+    const auto failed = std::find_if(std::begin(f.told_by), std::end(f.told_by),
+                                     [&](const HfQuantConfigKey& k) { return !k.key.empty() && !holds_key(c, k); });
+    if (failed == std::end(f.told_by)) return f;
+    variants += (variants.empty() ? "" : ", ") + told_by_text(f) + ": " + std::string(f.name);
+    if (found.empty()) {
+      const auto v = c.find(std::string(failed->key));
+      found = "key '" + std::string(failed->key) + "': " + (v == c.end() ? "missing" : v->dump());
+    }
   }
   if (variants.empty())
     throw std::invalid_argument("key 'quant_method': \"" + method + "\" is not read (" + methods.substr(0, methods.size() - 2) + ")");

@@ -2,13 +2,14 @@
 // `qforge export --format hf --quant NAME`: the quantized Hugging Face layouts a run's Linear weights can
 // be written in (docs/hf.md §11; the tensors and configs: docs/hf-quantized.md). One table, one row per
 // layout: `--help`, the refusals and the reader (hf_quant_import.h, by quantization_config.quant_method and,
-// where one method has several rows, its format key) all read it. The packers and unpackers are
+// where one method has several rows, the keys that tell them apart) all read it. The packers and unpackers are
 // exporters/hf/quant's.
 //
 // Where the codes come from (exporters::LlamaExport): a run whose Linear weights carry integer codes
 // (QAT, `quantize --method rtn|gptq|awq`, GPTQ act-order with dynamic groups) for gptq, awq and w4a16;
 // NF4 codes (an nf4:gN scheme run, or a QLoRA run's packed NF4 base) for bnb-nf4, which quantizes a float
-// run's weights at export instead; int8 per-channel codes (`quantize --method llm_int8`, rtn / smoothquant
+// run's weights at export instead; for bnb-fp4 a QLoRA run's packed bnb_fp4 base (or its fp4 base where
+// every code has a bitsandbytes value), or a float run quantized at export as bitsandbytes does; int8 per-channel codes (`quantize --method llm_int8`, rtn / smoothquant
 // with int8:channel) for bnb-int8 and w8a8-int8; FP8 E4M3 codes per tensor or channel for fp8-e4m3; a
 // `quantize --method spqr` run's SpQR state for spqr. Every quantized Linear of the model must share one
 // scheme (the quantization_config is global); Linears left float (lm_head always, kept-float layers) are
@@ -37,15 +38,22 @@ using HfQuantPacker = QuantizedExport (*)(const LlamaExport& model, const HfQuan
 /// or one of the layouts of their own (docs/hf-quantized.md §5-§9).
 enum class HfQuantKind { kInteger, kBnb4Bit, kBnbInt8, kFp8, kSpqr };
 
+// One key of quantization_config that a row reads.
+struct HfQuantConfigKey {
+  std::string_view key, value;  // value "true" matches JSON true, else the string; key "": unused
+  bool is_default;              // an absent (or null) key reads as `value` (the loader's default)
+};
+
 struct HfQuantFormat {
   std::string_view name;          // --quant value
   std::string_view quant_method;  // quantization_config.quant_method
-  // What tells this row from another of the same quant_method in quantization_config: compressed-tensors'
-  // "format" (pack-quantized, float-quantized, int-quantized), bitsandbytes' "load_in_4bit" / "load_in_8bit"
-  // (value "true"); "" when the method has one row.
-  std::string_view config_key, config_value;
+  // What tells this row from another of the same quant_method in quantization_config, every used key
+  // holding: compressed-tensors' "format" (pack-quantized, float-quantized, int-quantized), bitsandbytes'
+  // "load_in_4bit" / "load_in_8bit" (value "true") and, for 4-bit, "bnb_4bit_quant_type" (absent means
+  // "fp4", BitsAndBytesConfig's default); none when the method has one row.
+  HfQuantConfigKey told_by[2];
   HfQuantKind kind;
-  std::string_view layout;        // kInteger: its row of quant/hf_quant_layouts.h
+  std::string_view layout;        // kInteger: its row of quant/hf_quant_layouts.h; kBnb4Bit: bnb_4bit_quant_type
   std::string_view holds;         // the schemes it holds, for --help and the refusals
   bool symmetric_only;            // no zero points (GPTQ v1, docs/hf-quantized.md §2)
   bool act_order;                 // a g_idx can be stored
@@ -59,9 +67,9 @@ struct HfQuantFormat {
 std::span<const HfQuantFormat> hf_quant_formats();
 /// std::invalid_argument listing the names (and what each holds) when `name` is not a row.
 const HfQuantFormat& hf_quant_format(std::string_view name);
-/// The row a quantization_config object (parsed JSON) describes: its quant_method, then config_key.
+/// The row a quantization_config object (parsed JSON) describes: its quant_method, then the told_by keys.
 /// std::invalid_argument naming the key ("key 'quant_method': \"hqq\" is not read (gptq, ...)", "key
-/// 'format': ...") when no row reads it.
+/// 'format': ...", "key 'bnb_4bit_quant_type': ...") when no row reads it.
 const HfQuantFormat& hf_quant_format_for_config(const nlohmann::json& config);
 /// "gptq: ...; awq: ..." for --help.
 std::string hf_quant_help();
@@ -87,10 +95,10 @@ QuantizedExport quantize_for_hf(const LlamaExport& model, const HfQuantFormat& f
 std::vector<ExpectedTensor> linear_weights(const layers::LlamaConfig& config);
 /// std::invalid_argument "export --format hf --quant NAME: what".
 [[noreturn]] void refuse_quant(const HfQuantFormat& format, const std::string& what);
-/// The rows' packers: the integer table (hf_quant_export.cpp), bnb-nf4 (hf_quant_export_bnb.cpp),
+/// The rows' packers: the integer table (hf_quant_export.cpp), bnb-nf4 and bnb-fp4 (hf_quant_export_bnb.cpp),
 /// bnb-int8, fp8-e4m3 and w8a8-int8 (hf_quant_export_8bit.cpp), spqr (hf_quant_export_spqr.cpp).
 QuantizedExport quantize_integers(const LlamaExport& model, const HfQuantFormat& format, const std::string& float_dtype);
-QuantizedExport quantize_bnb_nf4(const LlamaExport& model, const HfQuantFormat& format, const std::string& float_dtype);
+QuantizedExport quantize_bnb_4bit(const LlamaExport& model, const HfQuantFormat& format, const std::string& float_dtype);
 QuantizedExport quantize_bnb_int8(const LlamaExport& model, const HfQuantFormat& format, const std::string& float_dtype);
 QuantizedExport quantize_fp8_e4m3(const LlamaExport& model, const HfQuantFormat& format, const std::string& float_dtype);
 QuantizedExport quantize_w8a8_int8(const LlamaExport& model, const HfQuantFormat& format, const std::string& float_dtype);

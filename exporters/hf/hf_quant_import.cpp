@@ -88,7 +88,7 @@ autograd::PackedWeightPtr HfQuantReader::packed(const std::string& weight, const
   }
   if (format_->kind == HfQuantKind::kInteger)
     return quant::packed_group_index(quant::hf_quant_layout(format_->layout).unpack(prefix, tensors, options_));
-  throw std::invalid_argument(weight + ": a QLoRA base keeps the codes of gptq, awq, w4a16 and bnb-nf4 folders, not " +
+  throw std::invalid_argument(weight + ": a QLoRA base keeps the codes of gptq, awq, w4a16, bnb-nf4 and bnb-fp4 folders, not " +
                               std::string(format_->name) + "'s (set lora.base_format: nf4 to train on its dequantized "
                               "weights quantized to NF4)");
 }

@@ -1,10 +1,10 @@
 #pragma once
 // Reading back the quantized Linears of a Hugging Face folder (docs/hf.md §11): config.json's
 // quantization_config names a row of the --quant table (hf_quant_export.h) by quant_method and, where one
-// method has several rows, by its format key (compressed-tensors "format": pack-quantized, float-quantized,
-// int-quantized; bitsandbytes load_in_4bit / load_in_8bit); a module P is packed when the folder holds
-// "P.<marker>" (P.qweight, P.weight_packed, P.weight.absmax, P.SCB, P.weight_scale, P.dense_weights), and
-// then every "P.*" tensor but P.bias is its packed form, unpacked by exporters/hf/quant's unpackers and
+// method has several rows, by the keys the table names (compressed-tensors "format": pack-quantized,
+// float-quantized, int-quantized; bitsandbytes load_in_4bit with bnb_4bit_quant_type nf4 or fp4, and
+// load_in_8bit); a module P is packed when the folder holds "P.<marker>" (P.qweight, P.weight_packed,
+// P.weight.absmax, P.SCB, P.weight_scale, P.dense_weights), and then every "P.*" tensor but P.bias is its packed form, unpacked by exporters/hf/quant's unpackers and
 // dequantized by the layout's published formula (docs/hf-quantized.md §1-§9) to the FP32 weight. The
 // activation quantization a config states (input_activations, llm_int8_threshold) is not applied: the
 // model reads its inputs in float.

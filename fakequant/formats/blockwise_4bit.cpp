@@ -4,6 +4,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "fakequant/formats/bnb_fp4.h"
 #include "fakequant/formats/dynamic_map.h"
 #include "fakequant/formats/fp4.h"
 #include "fakequant/formats/nf4.h"
@@ -67,15 +68,18 @@ void nest_absmax(const std::vector<float>& absmax, Blockwise4Bit& q) {
 
 }  // namespace
 
-const char* four_bit_type_name(FourBitType type) { return type == FourBitType::kNf4 ? "nf4" : "fp4"; }
+const char* four_bit_type_name(FourBitType type) {
+  return type == FourBitType::kNf4 ? "nf4" : type == FourBitType::kFp4 ? "fp4" : "bnb_fp4";
+}
 
 const std::array<float, 16>& four_bit_table(FourBitType type) {
   static const std::array<float, 16> fp4 = make_fp4_table();
-  return type == FourBitType::kNf4 ? kNf4Values : fp4;
+  return type == FourBitType::kNf4 ? kNf4Values : type == FourBitType::kFp4 ? fp4 : bnb_fp4_values();
 }
 
 uint8_t encode_four_bit(FourBitType type, float normalized) {
   if (type == FourBitType::kNf4) return encode_nf4(normalized);
+  if (type == FourBitType::kBnbFp4) return encode_bnb_fp4(normalized);
   return encode_e2m1(normalized * kE2m1Max);
 }
 

@@ -16,8 +16,9 @@
 // 256-entry code tables are shared constants and are not counted (bnb stores them as quant_map /
 // nested_quant_map in each file).
 // NF4: table kNf4Values (nf4.h), identical to bnb "nf4". FP4: OCP E2M1 (fp4.h) normalized by its max 6,
-// i.e. table[c] = decode_e2m1(c) / 6. bitsandbytes' "fp4" is a different table (subnormal 1/192 instead of
-// 1/12, other code order; docs/numeric.md §2), so a bnb "fp4" export would need a code remap.
+// i.e. table[c] = decode_e2m1(c) / 6. BNB_FP4: bitsandbytes' own "fp4" table and rounding (bnb_fp4.h;
+// subnormal 1/192 instead of 1/12, another code order; docs/numeric.md §2), so its blocks are the bytes a
+// bnb "fp4" checkpoint holds; FP4 blocks need a code remap there and cannot hold the 1/12 subnormal.
 
 #include <array>
 #include <cstdint>
@@ -26,9 +27,9 @@
 
 namespace qforge::fakequant {
 
-enum class FourBitType { kNf4, kFp4 };
+enum class FourBitType { kNf4, kFp4, kBnbFp4 };
 
-// "nf4" / "fp4".
+// "nf4" / "fp4" / "bnb_fp4".
 const char* four_bit_type_name(FourBitType type);
 // The 16 code values normalized to [-1, 1]; value = table[code] * absmax.
 const std::array<float, 16>& four_bit_table(FourBitType type);

@@ -54,7 +54,7 @@ autograd::PackedWeightPtr pack_ggml(const ggml::BlockType& type, const float* w,
 }  // namespace
 
 std::vector<std::string> packed_weight_formats() {
-  std::vector<std::string> names = {"nf4", "fp4"};
+  std::vector<std::string> names = {"nf4", "fp4", "bnb_fp4"};
   for (const ggml::BlockType& t : ggml::all_block_types()) names.emplace_back(t.name);
   return names;
 }
@@ -63,8 +63,8 @@ autograd::PackedWeightPtr pack_weight(const std::string& format, const float* w,
                                       const PackWeightOptions& options) {
   if (rows < 0 || cols < 0) throw std::invalid_argument("pack_weight: " + options.tensor_name + ": negative shape");
   const std::string name = lower(format);
-  if (name == "nf4" || name == "fp4") {
-    const FourBitType type = name == "nf4" ? FourBitType::kNf4 : FourBitType::kFp4;
+  if (name == "nf4" || name == "fp4" || name == "bnb_fp4") {
+    const FourBitType type = name == "nf4" ? FourBitType::kNf4 : name == "fp4" ? FourBitType::kFp4 : FourBitType::kBnbFp4;
     return std::make_shared<Packed4BitWeight>(
         quantize_blockwise_4bit(w, rows * cols, type, options.four_bit, options.tensor_name), rows, cols);
   }

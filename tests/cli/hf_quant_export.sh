@@ -9,6 +9,9 @@
 # quantizers (llm_int8, smoothquant, fp8 inputs) is compared with its F32 export (the same weights, float inputs:
 # `--hf` does not apply a config's activation quantization), its difference to the run printed.
 #   hf_quant_export.sh QFORGE PYTHON gptq|awq|w4a16|bnb-nf4   -> "<mode> ok: ..."
+#   hf_quant_export.sh QFORGE PYTHON bnb-fp4                  -> "bnb-fp4 ok: ..." the float run quantized at export: numpy's
+#                                                                bitsandbytes fp4 quantization of the run's F32 weights gives
+#                                                                the folder byte for byte; QLoRA bnb_fp4 bases; refusals
 #   hf_quant_export.sh QFORGE PYTHON bnb-int8|fp8-e4m3|w8a8-int8|spqr -> "<mode> ok: ..."
 #   hf_quant_export.sh QFORGE PYTHON qlora                    -> "qlora ok: ..." a quantized folder as `qlora --base` keeps
 #                                                                its codes: the QLoRA run's export is the folder's file
@@ -67,9 +70,16 @@ exported() {
     fp16) "$python" -c "import sys; sys.exit(float(sys.argv[1]) > 1e-3)" "$diff" || fail "$run $quant: probs differ by $diff > 1e-3" ;;
   esac
   local vs="the run"
-  [ "$agree" = float ] && vs="the float run (the NF4 error)"
+  [ "$agree" = float ] && vs="the float run (the 4-bit error)"
   [ "${4:-}" = inputs ] && vs="the run's F32 export $diff, vs the run with its input quantizers" && diff=$(maxdiff "$work/$run.json" "$dir.json")
   line="$line; $run: $(sed "s/dequant ok: //; s/ dequantized by the published formula//" "$dir.check"), probs vs $vs $diff"
+}
+refused() {  # refused RUN QUANT MESSAGE...: the export fails naming each MESSAGE
+  if "$qforge" export --checkpoint "$work/$1" --format hf --quant "$2" -o "$work/refused" > "$work/refused.out" 2>&1; then
+    fail "--quant $2 of $1 was accepted"
+  fi
+  for m in "${@:3}"; do grep -qF -- "$m" "$work/refused.out" || fail "--quant $2 of $1: no '$m' in: $(cat "$work/refused.out")"; done
+  line="$line; $1 $2: $(sed 's/^qforge: error: //' "$work/refused.out" | cut -c1-110)..."
 }
 config_value() { "$python" -c "import json, sys; print(json.load(open(sys.argv[1]))['quantization_config'][sys.argv[2]])" "$1/config.json" "$2"; }
 
@@ -121,6 +131,54 @@ CONFIG
     diff=$(maxdiff "$work/qlora.json" "$work/qlora.bnb.json")
     "$python" -c "import sys; sys.exit(float(sys.argv[1]) > 1e-6)" "$diff" || fail "QLoRA base + adapter differs by $diff"
     line="$line; qlora: base = the float run's export byte for byte, with its adapter vs the run $diff"
+    ;;
+  bnb-fp4)
+    exported float bnb-fp4 float
+    "$python" "$check_py" requant-fp4 "$work/float.bnb-fp4" "$work/float.f32" > "$work/requant.out" || { cat "$work/requant.out"; exit 1; }
+    [ "$(config_value "$work/float.bnb-fp4" bnb_4bit_quant_type)" = fp4 ] || fail "bnb-fp4 is not bnb_4bit_quant_type fp4"
+    line="$line; $(sed 's/ok: //' "$work/requant.out")"
+    cat > "$work/lora.pbtxt" <<CONFIG
+data { text { corpus_end: 0.05 } batch_size: 4 }
+trainer { steps: 2 log_every: 1 eval_batches: 1 seed: 1 }
+CONFIG
+    { echo "model { llama { max_position_embeddings: 32 } }"; cat "$work/lora.pbtxt"; } > "$work/lora_hf.pbtxt"
+    # A QLoRA run on the float run with base_format bnb_fp4 trains on the blocks the export writes: the same file.
+    "$qforge" qlora --base "$work/float" --base-format bnb_fp4 --config "$work/lora.pbtxt" --run-dir "$work/bq" > /dev/null
+    "$qforge" export --checkpoint "$work/bq" --format hf --quant bnb-fp4 -o "$work/bq.bnb" > "$work/bq.out"
+    grep -q "QLoRA run's bnb_fp4 base" "$work/bq.out" || fail "the QLoRA export does not say its source: $(cat "$work/bq.out")"
+    cmp -s "$work/bq.bnb/model.safetensors" "$work/float.bnb-fp4/model.safetensors" ||
+      fail "the bnb_fp4 QLoRA base's bnb-fp4 file differs from the float run's"
+    # The folder as a QLoRA base keeps its codes (base_format hf): exported again, the same file; with the
+    # run's adapter it gives the run's probabilities.
+    "$qforge" qlora --base "$work/float.bnb-fp4" --config "$work/lora_hf.pbtxt" --run-dir "$work/fq" > /dev/null
+    "$qforge" export --checkpoint "$work/fq" --format hf --quant bnb-fp4 -o "$work/fq.bnb" > /dev/null
+    for f in model.safetensors config.json; do
+      cmp -s "$work/float.bnb-fp4/$f" "$work/fq.bnb/$f" || fail "bnb-fp4 -> QLoRA -> bnb-fp4: $f differs"
+    done
+    "$qforge" export --checkpoint "$work/fq" --format peft -o "$work/fq.peft" > /dev/null
+    "$qforge" probs --checkpoint "$work/fq" --tokens "$tokens" > "$work/fq.json"
+    "$qforge" probs --hf "$work/float.bnb-fp4" --lora "$work/fq.peft" --tokens "$tokens" > "$work/fq.folder.json"
+    diff=$(maxdiff "$work/fq.json" "$work/fq.folder.json")
+    "$python" -c "import sys; sys.exit(float(sys.argv[1]) > 1e-6)" "$diff" || fail "folder + adapter differs from the run by $diff"
+    line="$line; bnb_fp4 QLoRA base = the float run's file byte for byte; folder -> QLoRA -> bnb-fp4 the same file, with its adapter vs the run $diff"
+    # Codes that are not bitsandbytes' fp4: an fp4_e2m1 scheme, a QLoRA base in E2M1 / 6 with its subnormal, NF4.
+    ptq e2m1 rtn fp4_e2m1:g32
+    refused e2m1 bnb-fp4 "model.layers.0.self_attn.q_proj.weight (fp4_e2m1" "E2M1's subnormal" "bnb-fp4 holds"
+    "$qforge" qlora --base "$work/float" --base-format fp4 --config "$work/lora.pbtxt" --run-dir "$work/e2m1q" > /dev/null
+    refused e2m1q bnb-fp4 "model.layers.0.self_attn.q_proj: FP4 element" "subnormal"
+    ptq nf4 rtn nf4:g32
+    refused nf4 bnb-fp4 "model.layers.0.self_attn.q_proj.weight (nf4" "has no bitsandbytes FP4 codes"
+    refused fq bnb-nf4 "model.layers.0.self_attn.q_proj.weight: the QLoRA base is bnb_fp4, not nf4"
+    # The reader tells the 4-bit rows apart by bnb_4bit_quant_type: a value no row reads is refused naming the key.
+    cp -r "$work/float.bnb-fp4" "$work/int4"
+    "$python" - "$work/int4/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["quantization_config"]["bnb_4bit_quant_type"] = "int4"; json.dump(c, open(sys.argv[1], "w"))
+PY
+    if "$qforge" probs --hf "$work/int4" --tokens "$tokens" > "$work/int4.out" 2>&1; then fail "bnb_4bit_quant_type int4 was read"; fi
+    grep -qF "key 'bnb_4bit_quant_type': \"int4\" is not read for quant_method \"bitsandbytes\"" "$work/int4.out" ||
+      fail "int4: $(cat "$work/int4.out")"
+    line="$line; int4 folder: $(sed 's/^qforge: error: //' "$work/int4.out" | cut -c1-110)..."
     ;;
   bnb-int8)
     ptq int8 rtn int8:channel && exported int8 bnb-int8 f32
@@ -201,13 +259,6 @@ CONFIG
     refused_source "a tokenizer.json" --hf "$work/a" --format gguf
     ;;
   refuse)
-    refused() {  # refused RUN QUANT MESSAGE...: the export fails naming each MESSAGE
-      if "$qforge" export --checkpoint "$work/$1" --format hf --quant "$2" -o "$work/refused" > "$work/refused.out" 2>&1; then
-        fail "--quant $2 of $1 was accepted"
-      fi
-      for m in "${@:3}"; do grep -qF -- "$m" "$work/refused.out" || fail "--quant $2 of $1: no '$m' in: $(cat "$work/refused.out")"; done
-      line="$line; $1 $2: $(sed 's/^qforge: error: //' "$work/refused.out" | cut -c1-110)..."
-    }
     ptq asym rtn int4:g32:asym
     refused asym gptq "model.layers.0.self_attn.q_proj.weight (int4 asym g32" "zero points (asymmetric)"
     ptq int3 rtn int3:g32

@@ -13,6 +13,10 @@
                                   quantization error printed; every other tensor of QDIR must equal F32DIR's. With OUTDIR: an F32 folder of
                                   QDIR's values dequantized here (config.json without quantization_config), whose
                                   probabilities must equal `probs --hf QDIR`'s. Prints "dequant ok: ...".
+  requant-fp4 QDIR F32DIR          QDIR is a bnb-fp4 folder of a float run: every packed Linear's tensors must be
+                                  numpy's bitsandbytes quantize_4bit(quant_type="fp4") of F32DIR's weight
+                                  (hf_quant_reference.quantize_fp4: the CUDA decision tree, double quantization)
+                                  byte for byte. Prints "requant ok: ...".
   sizes DIR...                    the bytes of each folder's safetensors files.
 """
 import json
@@ -210,6 +214,31 @@ def dequant(qdir, f32dir, mode, out_dir=None):
           f"(max abs diff {worst:.3e}), {len(set(packed) - own)} float tensors equal")
 
 
+def requant_fp4(qdir, f32dir):
+    import hf_quant_reference as ref
+    c = json.load(open(os.path.join(qdir, "config.json")))["quantization_config"]
+    packed, _, _ = hec.read_folder(qdir)
+    plain, _, _ = hec.read_folder(f32dir)
+    modules = sorted(n[:-len(".weight.absmax")] for n in packed if n.endswith(".weight.absmax"))
+    if c.get("bnb_4bit_quant_type") != "fp4" or not modules:
+        hec.fail(f"{qdir}: not a bnb-fp4 folder with packed Linears")
+    elements, subnormal = 0, 0
+    for p in modules:
+        state = json.loads(array(packed[p + ".weight.quant_state.bitsandbytes__fp4"]).tobytes().decode())
+        w = array(plain[p + ".weight"]).astype(np.float32)
+        case = {"name": p, "double_quant": "nested_offset" in state, "blocksize": state["blocksize"],
+                "out": w.shape[0], "in": w.shape[1], "dtype": state["dtype"], "x": w.reshape(-1)}
+        tensors, _, _ = ref.bitsandbytes(ref.quantize_fp4(case))
+        for name, (dtype, values) in tensors.items():
+            raw = np.asarray(values).astype("u1" if dtype == "U8" else "<u4").tobytes()
+            if name not in packed or packed[name][0] != dtype or packed[name][2] != raw:
+                hec.fail(f"{name}: differs from numpy's bitsandbytes fp4 quantization of the F32 weight")
+        elements += w.size
+        subnormal += int(((case["codes"] & 7) == 1).sum())
+    print(f"requant ok: {len(modules)} Linears = numpy's bitsandbytes fp4 quantize_4bit of the F32 weights byte for "
+          f"byte ({elements} codes, {subnormal} of them ±1/192)")
+
+
 def sizes(folders):
     for d in folders:
         n = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d) if f.endswith(".safetensors"))
@@ -219,6 +248,8 @@ def sizes(folders):
 if __name__ == "__main__":
     if sys.argv[1] == "dequant":
         dequant(*sys.argv[2:6])
+    elif sys.argv[1] == "requant-fp4":
+        requant_fp4(*sys.argv[2:4])
     elif sys.argv[1] == "sizes":
         sizes(sys.argv[2:])
     else:

@@ -7,13 +7,17 @@ Packs each case of the request (unsigned codes [out, in], scales and zero points
 (docs/hf-quantized.md §2-§5) and NOT from the C++ code: numpy bit arrays for the LSB-first stream,
 strided nibble selection for AWQ, compressed-tensors' "32 // bits values per word" formulation, numpy's
 float16 cast and a bit-level bfloat16 rounding; for bitsandbytes the tables and the dynamic map as its
-source defines them (the map evaluated with torch), FP4 codes matched by value, json.dumps. The C++ side compares the bytes.
+source defines them (the map evaluated with torch), FP4 codes matched by value, json.dumps, and
+quantize_4bit for "fp4" from float weights (CUDA dQuantizeFP4's decision tree, double quantization).
+The C++ side compares the bytes.
 
 Request, per case c: text "c.layout", "c.name"; tensors "c.options" = [bits, group_size (-1 = one group
 per row), symmetric, act_order, gptq_v2, bf16_scales], "c.codes", "c.scales", "c.zeros", "c.g_idx". A
-"bitsandbytes" case instead: "c.options" = [fp4, double_quant, blocksize, out, in, dtype (0 float16,
-1 bfloat16, 2 float32)], "c.codes" (qforge's 4-bit code of every element, unpacked), and "c.absmax", or
-"c.absmax_codes", "c.nested_absmax", "c.offset".
+"bitsandbytes" case instead: "c.options" = [fp4 (0 nf4, 1 qforge's FP4 codes, 2 bitsandbytes' fp4 codes),
+double_quant, blocksize, out, in, dtype (0 float16, 1 bfloat16, 2 float32)], "c.codes" (the 4-bit code of
+every element, unpacked), and "c.absmax", or "c.absmax_codes", "c.nested_absmax", "c.offset". A
+"bitsandbytes_fp4_quantize" case: "c.options" = [double_quant, blocksize, out, in, dtype] and "c.x" (the
+float32 weight [out, in]), quantized here as bitsandbytes' quantize_4bit(quant_type="fp4") does.
 Answer, per case: text "c.tensors" (the tensor names, one per line), per tensor "c/NAME" (the raw
 element bit patterns as unsigned integers) and text "c/NAME.dtype"; text "c.config" (the
 quantization_config JSON); tensor "c.dequant" (the float32 weight of the dequantization formula).
@@ -203,9 +207,53 @@ def fp4_to_bnb(code):
     return matches[0]
 
 
+def bnb_fp4_code(x):
+    """csrc/kernels.cu dQuantizeFP4, its decision tree as written: sign = x < 0, then |x| > pivot moves up
+    (float32 pivots as the source spells them); NaN compares false everywhere (code 0)."""
+    a, p = np.abs(x), np.float32
+    with np.errstate(invalid="ignore"):
+        code = np.where(a > p(0.29166667),
+                        np.where(a > p(0.583333), np.where(a > p(0.8333333), 3, 2), np.where(a > p(0.4166667), 5, 4)),
+                        np.where(a > p(0.0859375), np.where(a > p(0.20833333), 7, 6), np.where(a > p(0.00260417), 1, 0)))
+        return code + np.where(x < 0, 8, 0)
+
+
+def blockwise_absmax(x, blocksize):
+    """max |x| per block of the flattened tensor (the last block may be short), float32."""
+    n = len(x)
+    return np.array([np.abs(x[b:b + blocksize]).max() for b in range(0, n, blocksize)], dtype=np.float32)
+
+
+def times_reciprocal(x, absmax, blocksize):
+    """x * (1 / absmax) in float32, as kQuantizeBlockwise scales (0 * inf = NaN in an all-zero block)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return x * np.repeat(np.float32(1) / absmax, blocksize)[:len(x)]
+
+
+def quantize_fp4(case):
+    """bitsandbytes quantize_4bit(A, blocksize, compress_statistics, quant_type="fp4") of the flattened weight:
+    absmax per block, codes of x / absmax; with double quantization offset = mean(absmax) (float64 sum,
+    one rounding), absmax - offset quantized in blocks of 256 to the nearest dynamic-map value (the first,
+    i.e. lower, index on a tie), one float32 nested absmax per block."""
+    x, bs = case["x"].reshape(-1), case["blocksize"]
+    absmax = blockwise_absmax(x, bs)
+    case["codes"] = bnb_fp4_code(times_reciprocal(x, absmax, bs)).astype(np.int64)
+    case["fp4"] = 2
+    if not case["double_quant"]:
+        case["absmax"] = absmax
+        return case
+    offset = np.float32(absmax.astype(np.float64).mean())
+    centered = (absmax - offset).astype(np.float32)
+    nested = blockwise_absmax(centered, 256)
+    scaled = times_reciprocal(centered, nested, 256).astype(np.float64)
+    case["absmax_codes"] = np.abs(scaled[:, None] - dynamic_map().astype(np.float64)[None, :]).argmin(1).astype(np.uint8)
+    case.update(nested_absmax=nested, offset=offset)
+    return case
+
+
 def bitsandbytes(case):
     p, fp4, dq = case["name"] + ".weight", case["fp4"], case["double_quant"]
-    codes = np.array([fp4_to_bnb(c) for c in case["codes"]]) if fp4 else case["codes"]
+    codes = np.array([fp4_to_bnb(c) for c in case["codes"]]) if fp4 == 1 else case["codes"]
     padded = np.pad(codes, (0, len(codes) % 2)).astype(np.uint8)
     type_name = "fp4" if fp4 else "nf4"
     state = {"quant_type": type_name, "blocksize": case["blocksize"], "dtype": case["dtype"],
@@ -234,7 +282,7 @@ def bitsandbytes(case):
 
 def read_bnb_case(request, c):
     opts = [int(v) for v in request[c + ".options"]]
-    case = {"name": request[c + ".name"], "fp4": bool(opts[0]), "double_quant": bool(opts[1]), "blocksize": opts[2],
+    case = {"name": request[c + ".name"], "fp4": opts[0], "double_quant": bool(opts[1]), "blocksize": opts[2],
             "out": opts[3], "in": opts[4], "dtype": ["float16", "bfloat16", "float32"][opts[5]],
             "codes": request[c + ".codes"].astype(np.int64)}
     if case["double_quant"]:
@@ -244,6 +292,13 @@ def read_bnb_case(request, c):
     else:
         case["absmax"] = request[c + ".absmax"].astype(np.float32)
     return case
+
+
+def read_fp4_quantize_case(request, c):
+    opts = [int(v) for v in request[c + ".options"]]
+    return {"name": request[c + ".name"], "double_quant": bool(opts[0]), "blocksize": opts[1], "out": opts[2],
+            "in": opts[3], "dtype": ["float16", "bfloat16", "float32"][opts[4]],
+            "x": request[c + ".x"].astype(np.float32)}
 
 
 LAYOUTS = {"gptq": gptq, "awq": awq, "compressed-tensors": compressed_tensors}
@@ -272,6 +327,8 @@ def main(request_path, answer_path):
     for c in sorted({name.split(".")[0] for name in request}):
         if request[c + ".layout"] == "bitsandbytes":
             tensors, cfg, dequant = bitsandbytes(read_bnb_case(request, c))
+        elif request[c + ".layout"] == "bitsandbytes_fp4_quantize":
+            tensors, cfg, dequant = bitsandbytes(quantize_fp4(read_fp4_quantize_case(request, c)))
         else:
             case = read_case(request, c)
             tensors, cfg = LAYOUTS[request[c + ".layout"]](case)

@@ -1,5 +1,5 @@
-// FP4 E2M1 (OCP MX v1.0) and NF4 (QLoRA) codecs: every code, round trips, nearest-value encoding
-// on a dense sweep checked by brute force, tie rules, saturation and errors.
+// FP4 E2M1 (OCP MX v1.0), NF4 (QLoRA) and bitsandbytes "fp4" codecs: every code, round trips,
+// nearest-value encoding on a dense sweep checked by brute force, tie rules, saturation and errors.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,6 +7,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "fakequant/formats/bnb_fp4.h"
 #include "fakequant/formats/fp4.h"
 #include "fakequant/formats/nf4.h"
 
@@ -104,6 +105,52 @@ TEST(Nf4, ExactTiesGoToTheLowerCode) {
   EXPECT_EQ(encode_nf4(5.0f), 15);
   EXPECT_EQ(encode_nf4(-std::numeric_limits<float>::infinity()), 0);
   EXPECT_EQ(encode_nf4(std::numeric_limits<float>::infinity()), 15);
+}
+
+// bitsandbytes "fp4": the table is [0, 0.0625, 8, 12, 4, 6, 2, 3] / 12 with the signs, entry 8 +0.0.
+TEST(BnbFp4, TableAndEveryCodeRoundTrips) {
+  constexpr float kTwelfths[8] = {0.0f, 0.0625f, 8.0f, 12.0f, 4.0f, 6.0f, 2.0f, 3.0f};
+  for (uint8_t code = 0; code < 16; ++code) {
+    const float magnitude = kTwelfths[code & 7] / 12.0f;
+    EXPECT_EQ(bnb_fp4_values()[code], (code & 8) && code != 8 ? -magnitude : magnitude) << int(code);
+    if (code != 8) {
+      EXPECT_EQ(encode_bnb_fp4(bnb_fp4_values()[code]), code) << int(code);
+    }
+  }
+  EXPECT_FALSE(std::signbit(bnb_fp4_values()[8]));
+  EXPECT_EQ(bnb_fp4_values()[1], 0.0625f / 12.0f);  // 1/192, not E2M1's 1/12
+}
+
+// dQuantizeFP4's decision tree: |x| > pivot moves up, so a value on a pivot takes the smaller magnitude and
+// the next float above it the larger one.
+TEST(BnbFp4, PivotsTieDownwardsAsTheCudaKernel) {
+  const float pivots[7] = {0.00260417f, 0.0859375f, 0.20833333f, 0.29166667f, 0.4166667f, 0.583333f, 0.8333333f};
+  const uint8_t below[7] = {0, 1, 6, 7, 4, 5, 2}, above[7] = {1, 6, 7, 4, 5, 2, 3};
+  for (int k = 0; k < 7; ++k) {
+    EXPECT_EQ(encode_bnb_fp4(pivots[k]), below[k]) << k;
+    EXPECT_EQ(encode_bnb_fp4(std::nextafter(pivots[k], 2.0f)), above[k]) << k;
+    EXPECT_EQ(encode_bnb_fp4(-pivots[k]), below[k] | 8) << k;
+    EXPECT_EQ(encode_bnb_fp4(-std::nextafter(pivots[k], 2.0f)), above[k] | 8) << k;
+  }
+  EXPECT_EQ(encode_bnb_fp4(0.0f), 0);
+  EXPECT_EQ(encode_bnb_fp4(-0.0f), 0);   // x < 0 is false for -0
+  EXPECT_EQ(encode_bnb_fp4(-1e-4f), 8);  // negative, below the first pivot: code 8, value +0
+  EXPECT_EQ(encode_bnb_fp4(std::numeric_limits<float>::quiet_NaN()), 0);  // 0 * (1 / 0) in an all-zero block
+  EXPECT_EQ(encode_bnb_fp4(1.5f), 3);
+  EXPECT_EQ(encode_bnb_fp4(-1.0f), 11);
+}
+
+// Away from the pivots the tree is the nearest table value with the same sign (brute force on a sweep).
+TEST(BnbFp4, NearestValueOnASweep) {
+  for (int i = -4000; i <= 4000; ++i) {
+    const float x = static_cast<float>(i) / 4000.0f + 1e-5f;
+    int best = x < 0 ? 8 : 0;
+    for (int c = 0; c < 16; ++c) {
+      if ((c & 8) != (x < 0 ? 8 : 0)) continue;
+      if (std::fabs(double(x) - bnb_fp4_values()[c]) < std::fabs(double(x) - bnb_fp4_values()[best])) best = c;
+    }
+    EXPECT_EQ(encode_bnb_fp4(x), best) << x;
+  }
 }
 
 }  // namespace

@@ -55,7 +55,7 @@ TEST(PackedWeights, MiddleRowsMatchTheCodecBitForBit) {
       p->dequantize_rows(11, 29, got.data());
       const std::vector<float> want = codec_rows(*p, 11, 29);
       ASSERT_EQ(std::memcmp(got.data(), want.data(), got.size() * 4), 0) << format;
-      if (format == "nf4" || format == "fp4") {
+      if (format == "nf4" || format == "fp4" || format == "bnb_fp4") {
         const int64_t n = kRows * kCols, blocks = n / 64;
         // 296 blocks -> 2 nested blocks of 256 (the second one a tail)
         EXPECT_EQ(p->storage_bytes(), dq ? n / 2 + blocks + 4 * 2 + 4 : n / 2 + 4 * blocks) << format;

@@ -10,6 +10,7 @@
 
 #include "exporters/hf/quant/bit_packing.h"
 #include "exporters/hf/quant/config_keys.h"
+#include "fakequant/formats/bnb_fp4.h"
 #include "fakequant/formats/dynamic_map.h"
 #include "fakequant/formats/nf4.h"
 
@@ -23,7 +24,6 @@ constexpr int64_t kNestedBlock = 256;  // quantize_4bit: quantize_blockwise(absm
 // qforge FP4 magnitude index (E2M1 / 6: 0, 1/12, 1/6, 1/4, 1/3, 1/2, 2/3, 1) -> bitsandbytes "fp4" low
 // bits (0, 1/192, 2/3, 1, 1/3, 1/2, 1/6, 1/4); -1: no equal value. Bit 3 is the sign in both.
 constexpr int kFp4ToBnb[8] = {0, -1, 6, 7, 4, 5, 2, 3};
-constexpr int kBnbToFp4[8] = {0, -1, 6, 7, 4, 5, 2, 3};  // the permutation is its own inverse
 
 bool block_size_ok(int64_t b) {
   for (int64_t ok = 32; ok <= 4096; ok *= 2) {
@@ -42,9 +42,9 @@ void check_options(const BnbOptions& o, const std::string& name) {
   }
 }
 
-// The stored bitsandbytes code of qforge code `c` of element `index`.
+// The stored bitsandbytes code of qforge code `c` of element `index` (NF4 and BNB_FP4 blocks hold them).
 uint8_t to_bnb(FourBitType type, uint8_t c, const std::string& name, int64_t index) {
-  if (type == FourBitType::kNf4) return c;
+  if (type != FourBitType::kFp4) return c;
   const int low = kFp4ToBnb[c & 7];
   if (low < 0) {
     throw std::invalid_argument(name + ": FP4 element " + std::to_string(index) + " uses qforge's subnormal code (" +
@@ -53,30 +53,20 @@ uint8_t to_bnb(FourBitType type, uint8_t c, const std::string& name, int64_t ind
   return static_cast<uint8_t>((c & 8) | low);
 }
 
-uint8_t from_bnb(FourBitType type, uint8_t b, const std::string& name, int64_t index) {
-  if (type == FourBitType::kNf4) return b;
-  const int low = kBnbToFp4[b & 7];
-  if (low < 0) {
-    throw std::invalid_argument(name + ": element " + std::to_string(index) +
-                                " holds bitsandbytes fp4 code 1/192, which qforge's FP4 (E2M1) does not have");
-  }
-  return static_cast<uint8_t>((b & 8) | low);
-}
-
-// Both nibbles of every byte, high first (docs/hf-quantized.md §5).
-std::vector<uint8_t> remap_codes(FourBitType type, const std::vector<uint8_t>& bytes, int64_t numel,
-                                 const std::string& name, bool to_file) {
+// The file's code bytes: both nibbles of every byte, high first (docs/hf-quantized.md §5), FP4 remapped.
+std::vector<uint8_t> file_codes(FourBitType type, const std::vector<uint8_t>& bytes, int64_t numel,
+                                const std::string& name) {
+  if (type != FourBitType::kFp4) return bytes;
   std::vector<uint8_t> out(bytes.size(), 0);
   for (int64_t i = 0; i < numel; ++i) {
     const uint8_t byte = bytes[static_cast<size_t>(i / 2)];
-    const uint8_t c = i % 2 == 0 ? byte >> 4 : byte & 15;
-    const uint8_t mapped = to_file ? to_bnb(type, c, name, i) : from_bnb(type, c, name, i);
+    const uint8_t mapped = to_bnb(type, i % 2 == 0 ? byte >> 4 : byte & 15, name, i);
     out[static_cast<size_t>(i / 2)] |= static_cast<uint8_t>(i % 2 == 0 ? mapped << 4 : mapped);
   }
   return out;
 }
 
-std::string type_name(FourBitType type) { return fakequant::four_bit_type_name(type); }
+std::string type_name(FourBitType type) { return bnb_quant_type(type); }
 
 void check_blocks(const Bnb4BitWeight& w, const BnbOptions& o) {
   const fakequant::Blockwise4Bit& q = w.blocks;
@@ -85,7 +75,9 @@ void check_blocks(const Bnb4BitWeight& w, const BnbOptions& o) {
     fail("blocks hold " + std::to_string(q.numel) + " elements for a [" + std::to_string(w.out) + ", " +
          std::to_string(w.in) + "] weight");
   }
-  if (q.type != o.type) fail("quant type " + type_name(q.type) + " but the config says " + type_name(o.type));
+  if (type_name(q.type) != type_name(o.type)) {
+    fail("quant type " + type_name(q.type) + " but the config says " + type_name(o.type));
+  }
   if (q.block_size != o.blocksize) {
     fail("block size " + std::to_string(q.block_size) + " but the config says " + std::to_string(o.blocksize));
   }
@@ -103,14 +95,16 @@ void check_blocks(const Bnb4BitWeight& w, const BnbOptions& o) {
 }  // namespace
 
 const std::array<float, 16>& bnb_quant_map(FourBitType type) {
-  static const std::array<float, 16> fp4 = [] {
-    const float data[16] = {0.0f, 0.0625f, 8.0f, 12.0f, 4.0f, 6.0f, 2.0f, 3.0f,
-                            0.0f, -0.0625f, -8.0f, -12.0f, -4.0f, -6.0f, -2.0f, -3.0f};
-    std::array<float, 16> t{};
-    for (int i = 0; i < 16; ++i) t[i] = data[i] / 12.0f;  // data.div_(data.abs().max())
-    return t;
-  }();
-  return type == FourBitType::kNf4 ? fakequant::kNf4Values : fp4;
+  return type == FourBitType::kNf4 ? fakequant::kNf4Values : fakequant::bnb_fp4_values();
+}
+
+std::string bnb_quant_type(FourBitType type) { return type == FourBitType::kNf4 ? "nf4" : "fp4"; }
+
+FourBitType bnb_four_bit_type(const std::string& quant_type) {
+  if (quant_type != "nf4" && quant_type != "fp4") {
+    throw std::invalid_argument("bitsandbytes quant type \"" + quant_type + "\" (nf4 or fp4)");
+  }
+  return quant_type == "nf4" ? FourBitType::kNf4 : FourBitType::kBnbFp4;
 }
 
 std::string python_float_repr(double value) {
@@ -162,7 +156,7 @@ std::vector<FileTensor> pack_bnb_4bit(const Bnb4BitWeight& w, const BnbOptions& 
   const std::string p = w.name + ".weight";
   const std::array<float, 16>& map = bnb_quant_map(o.type);
   std::vector<FileTensor> tensors = {
-      uint8_tensor(p, {static_cast<int64_t>(q.codes.size()), 1}, remap_codes(o.type, q.codes, q.numel, w.name, true)),
+      uint8_tensor(p, {static_cast<int64_t>(q.codes.size()), 1}, file_codes(q.type, q.codes, q.numel, w.name)),
       o.double_quant ? uint8_tensor(p + ".absmax", {q.blocks()}, q.absmax_codes)
                      : float32_tensor(p + ".absmax", {q.blocks()}, q.absmax),
       float32_tensor(p + ".quant_map", {16}, {map.begin(), map.end()})};
@@ -187,10 +181,11 @@ void expect_table(const FileTensors& tensors, const std::string& name, const flo
   }
 }
 
-// The quant_state tensor of `weight` ("P.weight.quant_state.bitsandbytes__nf4" or "__fp4") and its type.
+// The quant_state tensor of `weight` ("P.weight.quant_state.bitsandbytes__nf4" or "__fp4") and its type
+// (an fp4 file's codes are bitsandbytes' own: BNB_FP4 blocks).
 const FileTensor& find_quant_state(const FileTensors& tensors, const std::string& weight, FourBitType& type) {
   const std::string stem = weight + ".quant_state.bitsandbytes__";
-  for (FourBitType t : {FourBitType::kNf4, FourBitType::kFp4}) {
+  for (FourBitType t : {FourBitType::kNf4, FourBitType::kBnbFp4}) {
     const auto it = tensors.find(stem + type_name(t));
     if (it != tensors.end()) {
       type = t;
@@ -222,8 +217,7 @@ Bnb4BitWeight unpack_bnb_4bit(const std::string& prefix, const FileTensors& tens
   BnbOptions o{q.type, js.contains("nested_offset"), q.block_size, config_value<std::string>(js, "dtype", state.name), {}};
   check_options(o, state.name);
   q.double_quant = o.double_quant;
-  const auto encoded = uint8_of(expect_tensor(tensors, p, Dtype::kU8, {(q.numel + 1) / 2, 1}));
-  q.codes = remap_codes(q.type, encoded, q.numel, p, false);
+  q.codes = uint8_of(expect_tensor(tensors, p, Dtype::kU8, {(q.numel + 1) / 2, 1}));
   expect_table(tensors, p + ".quant_map", bnb_quant_map(q.type).data(), 16);
   if (!q.double_quant) {
     q.absmax = float32_of(expect_tensor(tensors, p + ".absmax", Dtype::kF32, {q.blocks()}));
@@ -282,7 +276,7 @@ BnbOptions bnb_4bit_options(const std::string& config_json) {
   if (type != "nf4" && type != "fp4") {
     throw std::invalid_argument("bitsandbytes quantization_config: key 'bnb_4bit_quant_type' is \"" + type + "\"");
   }
-  o.type = type == "nf4" ? FourBitType::kNf4 : FourBitType::kFp4;
+  o.type = bnb_four_bit_type(type);
   o.double_quant = config_value_or<bool>(c, "bnb_4bit_use_double_quant", layout, false);
   o.dtype = config_value_or<std::string>(c, "bnb_4bit_compute_dtype", layout, "float32");
   o.skip_modules = config_value_or<std::vector<std::string>>(c, "llm_int8_skip_modules", layout, {});
