@@ -64,7 +64,8 @@ TEST(PackedWeights, MiddleRowsMatchTheCodecBitForBit) {
       }
       double err = 0;  // every format is a sane approximation of w (catches wrong row offsets)
       for (size_t i = 0; i < got.size(); ++i) err = std::max(err, std::fabs(double(got[i]) - w[11 * kCols + i]));
-      EXPECT_LT(err, 0.02) << format;
+      // 2.6-bit q2_K measured 0.022 (its 2-bit codes); 3.4-bit q3_K below 0.02 like the rest.
+      EXPECT_LT(err, format == "q2_K" ? 0.03 : 0.02) << format;
     }
   }
 }
@@ -74,11 +75,11 @@ TEST(PackedWeights, NamesAreCaseInsensitiveAndUnknownOnesListTheKnown) {
   EXPECT_EQ(pack_weight("Q4_k", w.data(), 4, 256)->format(), "q4_K");
   EXPECT_EQ(pack_weight("NF4", w.data(), 4, 256)->format(), "nf4");
   try {
-    pack_weight("q3_K", w.data(), 4, 256);
+    pack_weight("q9_K", w.data(), 4, 256);
     FAIL();
   } catch (const std::invalid_argument& e) {
     const std::string m = e.what();
-    EXPECT_NE(m.find("unknown format 'q3_K'"), std::string::npos) << m;
+    EXPECT_NE(m.find("unknown format 'q9_K'"), std::string::npos) << m;
     EXPECT_NE(m.find("nf4, fp4"), std::string::npos) << m;
     EXPECT_NE(m.find("q6_K"), std::string::npos) << m;
   }
