@@ -87,13 +87,14 @@ class Checker:
         return [json.loads(run([self.qforge, "probs", source_flag, source, *options,
                                 "--tokens", ",".join(map(str, s))]))["probs"] for s in sequences]
 
-    def record_bounds(self, label, file_type, max_abs, kls, show_max_kl=True):
+    def record_bounds(self, label, file_type, max_abs, kls, show_max_kl=True, bounds=None):
+        """bounds: (max abs or None, mean KL) instead of BOUNDS[file_type], for checks tighter than the file type's."""
         mean_kl = sum(kls) / len(kls)
-        abs_bound, kl_bound = BOUNDS[file_type]
+        abs_bound, kl_bound = bounds or BOUNDS[file_type]
         ok = mean_kl <= kl_bound and (abs_bound is None or max_abs <= abs_bound)
-        bounds = f"mean_kl<={kl_bound:g}" + (f" max_abs<={abs_bound:g}" if abs_bound else "")
+        limits = f"mean_kl<={kl_bound:g}" + (f" max_abs<={abs_bound:g}" if abs_bound else "")
         detail = f" max_kl={max(kls):.3e} positions={len(kls)}" if show_max_kl else ""
-        self.record(ok, f"agreement {label} max_abs={max_abs:.3e} mean_kl={mean_kl:.3e}{detail} ({bounds})")
+        self.record(ok, f"agreement {label} max_abs={max_abs:.3e} mean_kl={mean_kl:.3e}{detail} ({limits})")
 
     def check_file(self, run_name, file_type, sequences, gguf=None, label=None):
         gguf = gguf or f"{self.work}/{run_name}.{file_type}.gguf"
