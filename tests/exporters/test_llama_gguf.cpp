@@ -276,10 +276,10 @@ TEST(LlamaGgufMetadata, KeysVocabularyAndErrors) {
   EXPECT_THROW(build_llama_gguf(*model, {"a", "b"}, LlamaFileType::kF32), std::invalid_argument);
   EXPECT_THROW(llama_gguf_tokens({"a", "a"}), std::invalid_argument);
   EXPECT_THROW(parse_llama_file_type("q3_k"), std::invalid_argument);
-  // A tensor with an unsupported type names the file and the tensor.
+  // A tensor with a type qforge has no codec for (F64: a container type) names the file and the tensor.
   LlamaGguf bad = g;
-  bad.file.tensors[1].type = kGgmlQ4_1;
-  bad.tensor_bytes[1].resize(*ggml_tensor_bytes(kGgmlQ4_1, bad.file.tensors[1].dims));
+  bad.file.tensors[1].type = kGgmlF64;
+  bad.tensor_bytes[1].resize(*ggml_tensor_bytes(kGgmlF64, bad.file.tensors[1].dims));
   try {
     read_llama_gguf(reader_of(bad), "bad.gguf");
     FAIL() << "no throw";
