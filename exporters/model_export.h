@@ -14,6 +14,7 @@
 #include "fakequant/formats/ggml/block_rounding.h"
 #include "fakequant/group_index_weight.h"
 #include "fakequant/quantized_tensor.h"
+#include "fakequant/quip_sharp_weight.h"
 #include "fakequant/spqr_weight.h"
 #include "layers/llama.h"
 
@@ -77,6 +78,9 @@ struct LlamaExport {
   std::map<std::string, fakequant::QuantizedTensor> quantized;
   std::map<std::string, GroupIndexExport> group_index;
   std::map<std::string, SpqrExport> spqr;  // SpQR (quantize --method spqr)
+  // QuIP# (quantize --method quip_sharp[:fused]): each Linear's codes, signs and scale; a fused module's
+  // parts each hold the whole fused state and their rows (fakequant/quip_sharp_weight.h).
+  std::map<std::string, fakequant::QuipSharpState> quip_sharp;
   // The input quantizers of the quantized Linears, by their weight's name ("P.weight"): the layouts whose
   // config states activation quantization (bitsandbytes int8's threshold, compressed-tensors' input_activations)
   // read them; the model's forward does not (an exported folder is read with float activations).

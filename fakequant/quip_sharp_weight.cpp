@@ -30,7 +30,19 @@ void check_state(const QuipSharpState& s) {
   expect(s.sv.size(), s.rows, "sv");
   for (int64_t c : s.codes)
     if (c < 0 || c >= kE8pCodes) fail("code " + std::to_string(c) + " is not a 16-bit E8P code");
+  if (s.is_slice() && !(0 <= s.row_begin && s.row_begin < s.row_end && s.row_end <= s.rows))
+    fail("rows [" + std::to_string(s.row_begin) + ", " + std::to_string(s.row_end) + ") are not a slice of the " +
+         std::to_string(s.rows) + " fused rows");
 }
+
+// The layout buffer: [rows, cols, version] or, for a slice, [rows, cols, version, row_begin, row_end].
+std::vector<int64_t> layout_of(const QuipSharpState& s) {
+  std::vector<int64_t> l{s.rows, s.cols, kQuipSharpCodebookE8p12};
+  if (s.is_slice()) l.insert(l.end(), {s.row_begin, s.row_end});
+  return l;
+}
+
+bool valid_layout(const std::vector<int64_t>& l) { return (l.size() == 3 || l.size() == 5) && l[2] == kQuipSharpCodebookE8p12; }
 
 // M = T_out^T E8P(codes) T_in: the rows through T_in^T, then the columns through T_out^T (double).
 std::vector<float> transformed(const std::vector<int64_t>& codes, int64_t rows, int64_t cols) {
@@ -53,12 +65,14 @@ std::vector<float> transformed(const std::vector<int64_t>& codes, int64_t rows, 
   return std::vector<float>(q.begin(), q.end());
 }
 
-// W_ij = float(((Wscale * SV_i) * M_ij) * SU_j) in double: the one formula of the forward and the decode.
-void compose(const std::vector<float>& m, const float* su, const float* sv, float wscale, int64_t rows, int64_t cols, float* out) {
-  for (int64_t r = 0; r < rows; ++r) {
+// W_ij = float(((Wscale * SV_i) * M_ij) * SU_j) in double for the rows [begin, end): the one formula of the
+// forward and the decode.
+void compose(const std::vector<float>& m, const float* su, const float* sv, float wscale, int64_t begin, int64_t end,
+             int64_t cols, float* out) {
+  for (int64_t r = begin; r < end; ++r) {
     const double row_scale = static_cast<double>(wscale) * sv[r];
     for (int64_t c = 0; c < cols; ++c)
-      out[r * cols + c] = static_cast<float>(row_scale * static_cast<double>(m[r * cols + c]) * su[c]);
+      out[(r - begin) * cols + c] = static_cast<float>(row_scale * static_cast<double>(m[r * cols + c]) * su[c]);
   }
 }
 
@@ -72,16 +86,25 @@ Tensor tensor_of(const std::vector<float>& values) {
 
 }  // namespace
 
+const std::vector<QuipSharpFusedModule>& quip_sharp_fused_modules() {
+  static const std::vector<QuipSharpFusedModule> kModules{
+      {"self_attn.qkv_proj", {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}},
+      {"mlp.upgate_proj", {"mlp.up_proj", "mlp.gate_proj"}},
+  };
+  return kModules;
+}
+
 std::vector<float> quip_sharp_weight(const QuipSharpState& s) {
   check_state(s);
-  std::vector<float> out(static_cast<size_t>(s.rows * s.cols));
-  compose(transformed(s.codes, s.rows, s.cols), s.su.data(), s.sv.data(), s.wscale, s.rows, s.cols, out.data());
+  std::vector<float> out(static_cast<size_t>(s.layer_rows() * s.cols));
+  compose(transformed(s.codes, s.rows, s.cols), s.su.data(), s.sv.data(), s.wscale, s.row_begin, s.row_begin + s.layer_rows(),
+          s.cols, out.data());
   return out;
 }
 
 QuipSharpWeightQuantizer::QuipSharpWeightQuantizer(const QuipSharpState& s) {
   check_state(s);
-  layout_ = register_buffer(kLayout, buffer_of({s.rows, s.cols, kQuipSharpCodebookE8p12}));
+  layout_ = register_buffer(kLayout, buffer_of(layout_of(s)));
   codes_ = register_buffer("codes", buffer_of(s.codes));
   su_ = register_parameter("su", tensor_of(s.su), /*requires_grad=*/false);
   sv_ = register_parameter("sv", tensor_of(s.sv), /*requires_grad=*/false);
@@ -94,6 +117,7 @@ QuipSharpState QuipSharpWeightQuantizer::state() const {
   s.codes = *codes_;
   s.su = su_.data().to_vector(), s.sv = sv_.data().to_vector();
   s.wscale = wscale_.data().data()[0];
+  if (layout_->size() == 5) s.row_begin = (*layout_)[3], s.row_end = (*layout_)[4];
   return s;
 }
 
@@ -103,9 +127,8 @@ void QuipSharpWeightQuantizer::set_signs_trainable(bool trainable) {
 }
 
 void QuipSharpWeightQuantizer::check() const {
-  const std::vector<int64_t>& l = *layout_;
-  if (l.size() != 3 || l[2] != kQuipSharpCodebookE8p12)
-    fail("layout must be [rows, cols, codebook version " + std::to_string(kQuipSharpCodebookE8p12) + "]");
+  if (!valid_layout(*layout_))
+    fail("layout must be [rows, cols, codebook version " + std::to_string(kQuipSharpCodebookE8p12) + "(, row_begin, row_end)]");
   check_state(state());
 }
 
@@ -119,21 +142,23 @@ const std::vector<float>& QuipSharpWeightQuantizer::transformed_codewords() cons
 }
 
 Variable QuipSharpWeightQuantizer::forward(const Variable& x) {
+  const std::vector<float>& m = transformed_codewords();  // checks the layout first
   const int64_t rows = (*layout_)[0], cols = (*layout_)[1];
-  if (x.ndim() != 2 || x.dim(0) != rows || x.dim(1) != cols)
-    fail("latent weight " + x.shape().to_string() + " is not [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
-  const std::vector<float>& m = transformed_codewords();
+  const int64_t begin = layout_->size() == 5 ? (*layout_)[3] : 0, end = layout_->size() == 5 ? (*layout_)[4] : rows;
+  if (x.ndim() != 2 || x.dim(0) != end - begin || x.dim(1) != cols)
+    fail("latent weight " + x.shape().to_string() + " is not [" + std::to_string(end - begin) + ", " + std::to_string(cols) + "]");
   const float wscale = wscale_.data().data()[0];
-  Tensor out(Shape{rows, cols});
-  compose(m, su_.data().data(), sv_.data().data(), wscale, rows, cols, out.data());
-  // dW_ij/dSV_i = Wscale M_ij SU_j and dW_ij/dSU_j = Wscale SV_i M_ij (double sums in a fixed order).
-  auto backward = [this, rows, cols, wscale](std::vector<Variable>& in, const Tensor& g) {
+  Tensor out(Shape{end - begin, cols});
+  compose(m, su_.data().data(), sv_.data().data(), wscale, begin, end, cols, out.data());
+  // dW_ij/dSV_i = Wscale M_ij SU_j and dW_ij/dSU_j = Wscale SV_i M_ij (double sums in a fixed order); a
+  // slice's rows are those of its fused matrix, the other SV entries get no gradient.
+  auto backward = [this, rows, cols, begin, end, wscale](std::vector<Variable>& in, const Tensor& g) {
     const std::vector<float>& mm = m_;
     const float *su = in[0].data().data(), *sv = in[1].data().data(), *grad = g.data();
     std::vector<double> d_su(static_cast<size_t>(cols), 0.0), d_sv(static_cast<size_t>(rows), 0.0);
-    for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t r = begin; r < end; ++r) {
       for (int64_t c = 0; c < cols; ++c) {
-        const double gm = static_cast<double>(grad[r * cols + c]) * wscale * mm[r * cols + c];
+        const double gm = static_cast<double>(grad[(r - begin) * cols + c]) * wscale * mm[r * cols + c];
         d_sv[r] += gm * su[c];
         d_su[c] += gm * sv[r];
       }
@@ -149,10 +174,12 @@ std::shared_ptr<QuipSharpWeightQuantizer> saved_quip_sharp_quantizer(const std::
   const auto layout = buffers.find(prefix + kLayout);
   if (layout == buffers.end()) return nullptr;
   const std::vector<int64_t>& l = layout->second;
-  if (l.size() != 3 || l[2] != kQuipSharpCodebookE8p12)
-    fail(prefix + kLayout + ": expected [rows, cols, codebook version " + std::to_string(kQuipSharpCodebookE8p12) + "]");
+  if (!valid_layout(l))
+    fail(prefix + kLayout + ": expected [rows, cols, codebook version " + std::to_string(kQuipSharpCodebookE8p12) +
+         "(, row_begin, row_end)]");
   QuipSharpState s;
   s.rows = l[0], s.cols = l[1];
+  if (l.size() == 5) s.row_begin = l[3], s.row_end = l[4];
   if (s.rows <= 0 || s.cols <= 0 || s.cols % kE8pDim != 0) fail(prefix + kLayout + ": bad sizes");
   s.codes.assign(static_cast<size_t>(s.rows * s.cols / kE8pDim), 0);
   s.su.assign(static_cast<size_t>(s.cols), 1.0f), s.sv.assign(static_cast<size_t>(s.rows), 1.0f);

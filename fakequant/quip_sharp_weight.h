@@ -14,9 +14,16 @@
 // the model bit for bit. Gradients reach SU and SV when they require grad (the fine-tuning), never the
 // codes, Wscale or the latent weight.
 //
+// Fused projections (ptq/quip_sharp_method.h `quip_sharp:fused`, quip-sharp's qkv_proj / upgate_proj,
+// docs/quip_sharp.md §4b): one QuIP# matrix for several Linears stacked on the output axis. Each Linear's
+// quantizer then holds the whole fused state and the rows [row_begin, row_end) that are its weight; its
+// forward is those rows of the fused W (the transform over the outputs mixes all stacked rows, so the
+// slice needs the whole matrix's codes).
+//
 // Saved by checkpoints under "<layer>.weight_quantizer.": int64 buffers "quip_sharp_layout"
-// [rows, cols, codebook version 1] and "codes" [rows * cols / 8] (row-major, values 0..65535), float
-// parameters "su" [cols], "sv" [rows], "wscale" [1].
+// [rows, cols, codebook version 1] (or [rows, cols, 1, row_begin, row_end] for a row slice of a fused
+// matrix) and "codes" [rows * cols / 8] (row-major, values 0..65535), float parameters "su" [cols],
+// "sv" [rows], "wscale" [1].
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -34,16 +41,30 @@ struct QuipSharpState {
   std::vector<int64_t> codes;  // [rows * cols / 8]
   std::vector<float> su, sv;   // [cols], [rows]
   float wscale = 1;
+  // The Linear's rows of a fused matrix: [row_begin, row_end); row_end 0 means all rows (not fused).
+  int64_t row_begin = 0, row_end = 0;
+  bool is_slice() const { return row_end != 0; }
+  int64_t layer_rows() const { return is_slice() ? row_end - row_begin : rows; }
 };
 
-// The weight the state computes ([rows, cols], row-major), exactly as the quantizer's forward does.
+// quip-sharp's fused modules of a Llama decoder layer (Cornell-RelaxML/quip-sharp model/llama.py:
+// LlamaAttention.qkv_proj splits into (q, k, v), LlamaMLP.upgate_proj into (up, gate)): the module name
+// and the projections stacked on its output axis, in that order, relative to "model.layers.<i>.".
+struct QuipSharpFusedModule {
+  std::string name;
+  std::vector<std::string> parts;
+};
+const std::vector<QuipSharpFusedModule>& quip_sharp_fused_modules();
+
+// The weight the state computes ([layer_rows, cols], row-major: the slice's rows of a fused state),
+// exactly as the quantizer's forward does.
 // std::invalid_argument naming the field when sizes or codes do not fit.
 std::vector<float> quip_sharp_weight(const QuipSharpState& state);
 
 class QuipSharpWeightQuantizer : public layers::UnaryModule {
  public:
   explicit QuipSharpWeightQuantizer(const QuipSharpState& state);
-  // x: the latent weight [rows, cols], only its shape is read. Output as the file comment says.
+  // x: the latent weight [layer_rows, cols], only its shape is read. Output as the file comment says.
   autograd::Variable forward(const autograd::Variable& x) override;
   QuipSharpState state() const;
   // Whether SU and SV receive gradients (the §5 fine-tuning); false after construction.

@@ -13,6 +13,14 @@
 // Embedding / Conv2d weight quantizers keep round to nearest; activation quantizers are calibrated
 // afterwards, as round to nearest does.
 //
+// fused (quip-sharp's fused modules, docs/quip_sharp.md §4b): q/k/v and up/gate of each decoder layer, which
+// read one input, are quantized as one QuIP# matrix each, stacked on the output axis in quip-sharp's order
+// (fakequant::quip_sharp_fused_modules: q, k, v and up, gate), each projection first divided by its RMS
+// (quip-sharp's fuse scale, folded back into SV), with the shared input's Hessian and the signs seed of
+// the module's first projection; each projection's quantizer holds the fused state and its rows
+// (fakequant/quip_sharp_weight.h). This is what quip-sharp's qkv_proj / upgate_proj hold, so `export
+// --format hf --quant quip-sharp` can write it. o_proj, down_proj and Linears outside them stay single.
+//
 // Options ("quip_sharp:damp=0.01,seed=0,scale=1.03,tune=0"): damp (fraction of mean diag H, default 0.01),
 // seed (sign vectors: layer i uses seed + 2i for SU and seed + 2i + 1 for SV; default 0), scale (the
 // codebook scale: Wscale = RMS(W') / scale, default 1.03), tune (passes of quip-sharp's block
@@ -30,7 +38,8 @@
 
 namespace qforge::ptq {
 
-// The walk; returns each quantized Linear's codes, signs and scale by module name.
+// The walk; returns each quantized Linear's codes, signs and scale by module name (the parts of a fused
+// module share one entry: the fused matrix's codes and signs, its `weight` the stacked decoded weight).
 std::map<std::string, QuipSharpLayer> quip_sharp_model(layers::Module& model, const Calibration& calibration,
                                                        const std::string& options);
 

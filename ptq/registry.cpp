@@ -49,6 +49,7 @@ constexpr MethodOption kQuipSharpOptions[] = {
     {"scale", true, "1.03", "codebook scale: Wscale = RMS(W') / scale"},
     {"tune", true, "0", "block coordinate descent passes after BlockLDLQ"},
     {"rtn", false, "", "no error feedback: round to nearest on the method's grid (its baseline)"},
+    {"fused", false, "", "quip-sharp's fused modules: q/k/v and up/gate each one QuIP# matrix stacked on the outputs"},
     {"layer_finetune", true, "0", "epochs of the paper's §5 per-layer fine-tune (SU/SV, norms, unquantized Linears); 0: off"},
     {"layer_lr", true, "5e-5", "Adam lr of the per-layer fine-tune"},
     {"layer_susv_lr", true, "5e-4", "Adam lr of SU/SV in the per-layer fine-tune"},

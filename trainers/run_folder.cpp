@@ -20,6 +20,7 @@
 #include "fakequant/group_index_weight.h"
 #include "fakequant/qat.h"
 #include "fakequant/quantized_tensor.h"
+#include "fakequant/quip_sharp_weight.h"
 #include "fakequant/spqr_weight.h"
 #include "layers/linear.h"
 #include "trainers/gguf_qat.h"
@@ -153,6 +154,8 @@ exporters::LlamaExport quantized_weights(const RunFolder& run, const LanguageMod
     weights[name + ".weight"] = linear->weight_quantizer()->forward(linear->weight()).data();
     if (auto s = std::dynamic_pointer_cast<fakequant::SpqrWeightQuantizer>(linear->weight_quantizer()))
       out.spqr[name + ".weight"] = {s->state(), s->codes(latent), std::vector<float>(latent.data(), latent.data() + latent.numel())};
+    if (auto q = std::dynamic_pointer_cast<fakequant::QuipSharpWeightQuantizer>(linear->weight_quantizer()))
+      out.quip_sharp[name + ".weight"] = q->state();
     if (auto g = std::dynamic_pointer_cast<fakequant::GroupIndexWeightQuantizer>(linear->weight_quantizer()))
       out.group_index[name + ".weight"] = {g->state(), g->codes(linear->weight().data())};
     out.notes.push_back(name + ".weight (a post-training method's codes) is exported as its decoded values");

@@ -183,12 +183,18 @@ HfConfig parse_hf_config(const std::string& text, const std::string& source) {
   c.qkv_bias = out.architecture == "Qwen2ForCausalLM";  // Qwen2Attention: q/k/v_proj bias=True, o_proj none
   if (const json* r = keys.find("rope_scaling")) c.rope_scaling = rope_scaling_of(*r, source);
   read_sliding_window(keys, out.architecture, c);
-  if (const json* q = keys.find("quantization_config")) {  // packed Linears (docs/hf.md §11)
+  for (const HfQuantFormat& f : hf_quant_formats()) {  // packed Linears (docs/hf.md §11), by the key of the config
+    const std::string key(f.config_object);
+    const json* q = key == out.quantization_key && !out.quantization_config.empty() ? nullptr : keys.find(key);
+    if (q == nullptr) continue;
+    if (!out.quantization_config.empty() && key != out.quantization_key)
+      fail(source, key, "a second quantization config beside '" + out.quantization_key + "'");
     out.quantization_config = q->dump();
+    out.quantization_key = key;
     try {
-      HfQuantReader{out.quantization_config};
+      HfQuantReader{out.quantization_config, out.quantization_key, &c};
     } catch (const std::invalid_argument& e) {
-      fail(source, "quantization_config", e.what());
+      fail(source, key, e.what());
     }
   }
   keys.refuse_unread(kInertKeys, out.architecture);

@@ -15,8 +15,11 @@ namespace qforge::exporters::hf {
 struct HfConfig {
   std::string architecture;  ///< "LlamaForCausalLM", "MistralForCausalLM" or "Qwen2ForCausalLM"
   layers::LlamaConfig llama;
-  /// The quantization_config object as JSON text, checked readable (hf_quant_import.h); empty: none.
+  /// The quantization config object as JSON text, checked readable (hf_quant_import.h); empty: none.
   std::string quantization_config;
+  /// The config.json key it came from: "quantization_config", or a --quant row's own key (quip-sharp's
+  /// "quip_params", hf_quant_export.h config_object).
+  std::string quantization_key = "quantization_config";
 };
 
 /// Parses config.json text; `source` names the file in errors (std::runtime_error

@@ -297,7 +297,7 @@ std::string export_hf(const ExportSource& source, const ExportOptions& options, 
   const std::vector<std::string> written = write_weights(out, weights_of(model, quantized ? &*quantized : nullptr), dtype.dtype, limit);
   const SpecialTokens special = special_tokens(model);
   ordered_json config = config_json(c, architecture, dtype.torch_name, special);
-  if (quantized) config["quantization_config"] = ordered_json::parse(quantized->config_json);
+  if (quantized) config[std::string(hf_quant_format(options.quant).config_object)] = ordered_json::parse(quantized->config_json);
   io::write_file_atomically(out / "config.json", config.dump(2) + "\n");
   io::write_file_atomically(out / "generation_config.json", generation_config_json(special).dump(2) + "\n");
   remove_stale_weights(out, written);

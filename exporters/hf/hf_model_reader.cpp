@@ -108,7 +108,7 @@ using PackedWeights = std::map<std::string, std::vector<std::string>>;
 
 PackedWeights packed_weights(const std::map<std::string, Located>& located, const HfConfig& config, const fs::path& dir) {
   if (config.quantization_config.empty()) return {};
-  const HfQuantReader reader(config.quantization_config);
+  const HfQuantReader reader(config.quantization_config, config.quantization_key, &config.llama);
   std::set<std::string> names;
   for (const auto& [name, where] : located) names.insert(name);
   PackedWeights out;
@@ -117,8 +117,10 @@ PackedWeights packed_weights(const std::map<std::string, Located>& located, cons
     if (!packed.empty()) out[t.name] = std::move(packed);
   }
   if (out.empty())
-    fail(dir / "config.json", "key 'quantization_config': quant_method \"" + std::string(reader.format().quant_method) +
-                                  "\" but no module has its packed tensors (P." + std::string(reader.format().marker) + ")");
+    fail(dir / "config.json", "key '" + config.quantization_key + "': " +
+                                  (reader.format().quant_method.empty() ? std::string(reader.format().name)
+                                                                        : "quant_method \"" + std::string(reader.format().quant_method) + "\"") +
+                                  " but no module has its packed tensors (P." + std::string(reader.format().marker) + ")");
   return out;
 }
 
@@ -264,7 +266,7 @@ void fill(const Folder& folder, const fs::path& dir, const HfConfig& config,
   const std::map<std::string, Located>& located = folder.located;
   const PackedWeights& packed = folder.packed;
   const std::optional<HfQuantReader> reader =
-      packed.empty() ? std::nullopt : std::optional<HfQuantReader>(HfQuantReader(config.quantization_config));
+      packed.empty() ? std::nullopt : std::optional<HfQuantReader>(HfQuantReader(config.quantization_config, config.quantization_key, &config.llama));
   for (const auto& [name, target] : targets) {
     if (const auto p = packed.find(name); p != packed.end()) {
       dequantize_into(located, p->second, name, *reader, *target);
@@ -295,7 +297,7 @@ void read_hf_weights(const fs::path& dir, const HfConfig& config, const std::map
 std::map<std::string, autograd::PackedWeightPtr> read_hf_packed_weights(const fs::path& dir, const HfConfig& config) {
   const Folder folder = open_folder(dir, config);
   if (folder.packed.empty()) return {};
-  const HfQuantReader reader(config.quantization_config);
+  const HfQuantReader reader(config.quantization_config, config.quantization_key, &config.llama);
   std::map<std::string, autograd::PackedWeightPtr> out;
   for (const auto& [weight, names] : folder.packed) {
     try {

@@ -19,47 +19,52 @@ namespace {
 namespace hq = quant;
 
 using K = HfQuantKind;
+constexpr std::string_view kQc = kQuantizationConfig;
 
 constexpr HfQuantFormat kFormats[] = {
-    {"gptq", "gptq", {}, K::kInteger, "gptq",
+    {"gptq", kQc, "gptq", {}, K::kInteger, "gptq",
      "GPTQ v1 (AutoGPTQ, GPTQModel, transformers): int2/3/4/8 symmetric, groups (gN) or per-channel, act-order g_idx "
      "kept; every decoder Linear quantized",
      true, true, false, false, false, "qweight", &quantize_integers},
-    {"awq", "awq", {}, K::kInteger, "awq",
+    {"awq", kQc, "awq", {}, K::kInteger, "awq",
      "AWQ GEMM (AutoAWQ, transformers, vLLM): int4 with zero points (asym, or sym stored as zero 8), groups (gN) or "
      "per-channel, no act-order; out a multiple of 8",
      false, false, true, false, false, "qweight", &quantize_integers},
-    {"w4a16", "compressed-tensors", {{"format", "pack-quantized", false}, {}}, K::kInteger, "compressed-tensors",
+    {"w4a16", kQc, "compressed-tensors", {{"format", "pack-quantized", false}, {}}, K::kInteger, "compressed-tensors",
      "compressed-tensors pack-quantized (llm-compressor W4A16, vLLM): int4 (also int2, int8), sym or asym, groups "
      "or per-channel, act-order g_idx kept",
      false, true, true, true, false, "weight_packed", &quantize_integers},
-    {"bnb-nf4", "bitsandbytes", {{"load_in_4bit", "true", false}, {"bnb_4bit_quant_type", "nf4", false}}, K::kBnb4Bit,
+    {"bnb-nf4", kQc, "bitsandbytes", {{"load_in_4bit", "true", false}, {"bnb_4bit_quant_type", "nf4", false}}, K::kBnb4Bit,
      "nf4",
      "bitsandbytes NF4 (transformers load_in_4bit): nf4:gN runs (N a power of two, 32..4096), a QLoRA run's NF4 "
      "base, or a float run quantized at export (blocks of 64, double quantization)",
      false, false, true, false, false, "weight.absmax", &quantize_bnb_4bit},
-    {"bnb-fp4", "bitsandbytes", {{"load_in_4bit", "true", false}, {"bnb_4bit_quant_type", "fp4", true}}, K::kBnb4Bit,
+    {"bnb-fp4", kQc, "bitsandbytes", {{"load_in_4bit", "true", false}, {"bnb_4bit_quant_type", "fp4", true}}, K::kBnb4Bit,
      "fp4",
      "bitsandbytes FP4 (transformers load_in_4bit, bnb_4bit_quant_type fp4): a float run quantized at export as "
      "bitsandbytes does (blocks of 64, double quantization), a QLoRA run's bnb_fp4 base, or its fp4 (E2M1) base "
      "when no code is E2M1's subnormal",
      false, false, true, false, false, "weight.absmax", &quantize_bnb_4bit},
-    {"bnb-int8", "bitsandbytes", {{"load_in_8bit", "true", false}, {}}, K::kBnbInt8, "",
+    {"bnb-int8", kQc, "bitsandbytes", {{"load_in_8bit", "true", false}, {}}, K::kBnbInt8, "",
      "bitsandbytes LLM.int8() (transformers load_in_8bit): int8 symmetric per-channel codes (quantize --method "
      "llm_int8, or an int8:channel run), the run's outlier threshold as llm_int8_threshold",
      false, false, true, false, true, "SCB", &quantize_bnb_int8},
-    {"fp8-e4m3", "compressed-tensors", {{"format", "float-quantized", false}, {}}, K::kFp8, "",
+    {"fp8-e4m3", kQc, "compressed-tensors", {{"format", "float-quantized", false}, {}}, K::kFp8, "",
      "compressed-tensors float-quantized (llm-compressor FP8 / FP8_DYNAMIC, vLLM): fp8_e4m3 per tensor or per "
      "channel, inputs none, fp8_e4m3 per token (dynamic) or per tensor (static)",
      false, false, true, true, true, "weight_scale", &quantize_fp8_e4m3},
-    {"w8a8-int8", "compressed-tensors", {{"format", "int-quantized", false}, {}}, K::kInteger, "w8a8-int8",
+    {"w8a8-int8", kQc, "compressed-tensors", {{"format", "int-quantized", false}, {}}, K::kInteger, "w8a8-int8",
      "compressed-tensors int-quantized (llm-compressor W8A8 with SmoothQuant, vLLM): int8 per-channel sym or asym "
      "(smoothquant / rtn int8:channel), inputs int8 per token (dynamic)",
      false, false, true, true, true, "weight_scale", &quantize_w8a8_int8},
-    {"spqr", "spqr", {}, K::kSpqr, "",
+    {"spqr", kQc, "spqr", {}, K::kSpqr, "",
      "SpQR (transformers quant_method spqr): quantize --method spqr runs with 3-bit codes and statistics, tiles of "
      "16 x 16 (beta1 = beta2 = 16), in and out multiples of 16",
      false, false, true, false, false, "dense_weights", &quantize_spqr},
+    {"quip-sharp", "quip_params", "", {}, K::kQuipSharp, "",
+     "QuIP# E8P12 (Cornell-RelaxML/quip-sharp's own Llama: fused qkv_proj and upgate_proj): quantize --method "
+     "quip_sharp:fused runs, every decoder Linear QuIP#, sizes 2^k or 12 * 2^k (out a multiple of 16, in of 64)",
+     false, false, false, false, false, "Qidxs", &quantize_quip_sharp},
 };
 
 // What one quantized weight's codes are, for the one-scheme rule and the messages. A layer with one group
@@ -249,12 +254,18 @@ std::string told_by_text(const HfQuantFormat& f) {
 
 }  // namespace
 
-const HfQuantFormat& hf_quant_format_for_config(const nlohmann::json& c) {
+const HfQuantFormat& hf_quant_format_for_config(const nlohmann::json& c, std::string_view object) {
+  if (object != kQuantizationConfig) {
+    for (const HfQuantFormat& f : kFormats)
+      if (f.config_object == object) return f;
+    throw std::invalid_argument("key '" + std::string(object) + "' is not a quantization config any --quant row reads");
+  }
   if (!c.is_object() || !c.contains("quant_method") || !c["quant_method"].is_string())
     throw std::invalid_argument("key 'quant_method' missing or not a string");
   const std::string method = c["quant_method"].get<std::string>();
   std::string methods, variants, found;
   for (const HfQuantFormat& f : kFormats) {
+    if (f.config_object != kQuantizationConfig) continue;
     if (f.quant_method != method) {
       if (methods.find(std::string(f.quant_method) + ",") == std::string::npos) methods += std::string(f.quant_method) + ", ";
       continue;
@@ -278,6 +289,7 @@ const HfQuantFormat& hf_quant_format_for_config(const nlohmann::json& c) {
   if (const auto q = m.quantized.find(weight); q != m.quantized.end()) how = q->second.spec.describe();
   else if (m.group_index.count(weight)) how = "GPTQ act-order, dynamic groups";
   else if (m.spqr.count(weight)) how = "SpQR";
+  else if (m.quip_sharp.count(weight)) how = "QuIP#";
   else if (const auto p = m.packed_base.find(weight); p != m.packed_base.end()) how = "the LoRA run's " + p->second->format() + " base";
   refuse_quant(f, weight + " (" + how + ") is not what it holds; " + std::string(f.name) + " holds " + std::string(f.holds));
 }

@@ -11,7 +11,8 @@
 // run's weights at export instead; for bnb-fp4 a QLoRA run's packed bnb_fp4 base (or its fp4 base where
 // every code has a bitsandbytes value), or a float run quantized at export as bitsandbytes does; int8 per-channel codes (`quantize --method llm_int8`, rtn / smoothquant
 // with int8:channel) for bnb-int8 and w8a8-int8; FP8 E4M3 codes per tensor or channel for fp8-e4m3; a
-// `quantize --method spqr` run's SpQR state for spqr. Every quantized Linear of the model must share one
+// `quantize --method spqr` run's SpQR state for spqr; a `quantize --method quip_sharp:fused` run's QuIP#
+// states for quip-sharp (its own config key, quip_params, and fused qkv_proj / upgate_proj modules). Every quantized Linear of the model must share one
 // scheme (the quantization_config is global); Linears left float (lm_head always, kept-float layers) are
 // listed where the loader looks for them (modules_to_not_convert, ignore, llm_int8_skip_modules); embeddings,
 // norms and biases stay float. A quantized lm_head or embedding is written as its dequantized values.
@@ -36,7 +37,10 @@ using HfQuantPacker = QuantizedExport (*)(const LlamaExport& model, const HfQuan
 
 /// How the reader (hf_quant_import.h) unpacks a row's modules: the integer table (quant/hf_quant_layouts.h)
 /// or one of the layouts of their own (docs/hf-quantized.md §5-§9).
-enum class HfQuantKind { kInteger, kBnb4Bit, kBnbInt8, kFp8, kSpqr };
+enum class HfQuantKind { kInteger, kBnb4Bit, kBnbInt8, kFp8, kSpqr, kQuipSharp };
+
+/// The config.json key of the transformers layouts' config.
+inline constexpr std::string_view kQuantizationConfig = "quantization_config";
 
 // One key of quantization_config that a row reads.
 struct HfQuantConfigKey {
@@ -46,7 +50,11 @@ struct HfQuantConfigKey {
 
 struct HfQuantFormat {
   std::string_view name;          // --quant value
-  std::string_view quant_method;  // quantization_config.quant_method
+  // The config.json key that holds the row's config: kQuantizationConfig, or quip-sharp's "quip_params"
+  // (its loader, lib/utils/unsafe_import.py, tells a quantized folder by that key); a folder holding it
+  // is read with this row.
+  std::string_view config_object;
+  std::string_view quant_method;  // quantization_config.quant_method ("" for a row of its own config_object)
   // What tells this row from another of the same quant_method in quantization_config, every used key
   // holding: compressed-tensors' "format" (pack-quantized, float-quantized, int-quantized), bitsandbytes'
   // "load_in_4bit" / "load_in_8bit" (value "true") and, for 4-bit, "bnb_4bit_quant_type" (absent means
@@ -67,10 +75,11 @@ struct HfQuantFormat {
 std::span<const HfQuantFormat> hf_quant_formats();
 /// std::invalid_argument listing the names (and what each holds) when `name` is not a row.
 const HfQuantFormat& hf_quant_format(std::string_view name);
-/// The row a quantization_config object (parsed JSON) describes: its quant_method, then the told_by keys.
-/// std::invalid_argument naming the key ("key 'quant_method': \"hqq\" is not read (gptq, ...)", "key
-/// 'format': ...", "key 'bnb_4bit_quant_type': ...") when no row reads it.
-const HfQuantFormat& hf_quant_format_for_config(const nlohmann::json& config);
+/// The row a config object (parsed JSON) under config.json key `object` describes: the row of that
+/// config_object, and for kQuantizationConfig by its quant_method, then the told_by keys. std::invalid_argument
+/// naming the key ("key 'quant_method': \"hqq\" is not read (gptq, ...)", "key 'format': ...", "key
+/// 'bnb_4bit_quant_type': ...") when no row reads it.
+const HfQuantFormat& hf_quant_format_for_config(const nlohmann::json& config, std::string_view object = kQuantizationConfig);
 /// "gptq: ...; awq: ..." for --help.
 std::string hf_quant_help();
 
@@ -96,13 +105,15 @@ std::vector<ExpectedTensor> linear_weights(const layers::LlamaConfig& config);
 /// std::invalid_argument "export --format hf --quant NAME: what".
 [[noreturn]] void refuse_quant(const HfQuantFormat& format, const std::string& what);
 /// The rows' packers: the integer table (hf_quant_export.cpp), bnb-nf4 and bnb-fp4 (hf_quant_export_bnb.cpp),
-/// bnb-int8, fp8-e4m3 and w8a8-int8 (hf_quant_export_8bit.cpp), spqr (hf_quant_export_spqr.cpp).
+/// bnb-int8, fp8-e4m3 and w8a8-int8 (hf_quant_export_8bit.cpp), spqr (hf_quant_export_spqr.cpp), quip-sharp
+/// (hf_quant_export_quip_sharp.cpp).
 QuantizedExport quantize_integers(const LlamaExport& model, const HfQuantFormat& format, const std::string& float_dtype);
 QuantizedExport quantize_bnb_4bit(const LlamaExport& model, const HfQuantFormat& format, const std::string& float_dtype);
 QuantizedExport quantize_bnb_int8(const LlamaExport& model, const HfQuantFormat& format, const std::string& float_dtype);
 QuantizedExport quantize_fp8_e4m3(const LlamaExport& model, const HfQuantFormat& format, const std::string& float_dtype);
 QuantizedExport quantize_w8a8_int8(const LlamaExport& model, const HfQuantFormat& format, const std::string& float_dtype);
 QuantizedExport quantize_spqr(const LlamaExport& model, const HfQuantFormat& format, const std::string& float_dtype);
+QuantizedExport quantize_quip_sharp(const LlamaExport& model, const HfQuantFormat& format, const std::string& float_dtype);
 /// The input quantizer of `weight` as the run has it, or nullptr (docs/hf-quantized.md §6-§8 read it).
 const InputQuantizerExport* input_quantizer(const LlamaExport& model, const std::string& weight);
 /// The weight codes of a quantized Linear a row cannot take: std::invalid_argument naming the weight, how

@@ -7,13 +7,17 @@ Written from the published descriptions (docs/hf-quantized.md §9-§10), NOT fro
 tile words assembled with numpy uint64 shifts, the second-order record as the little-endian bytes of
 four float16 values, numpy float16 arithmetic for the dequantization; the E8P12 codebook built from its
 definition (the 227 abs patterns enumerated and sorted, the 29 listed norm-12 rows), the Qidxs words
-with numpy reshapes, and W = diag(SV) H_out G H_in diag(SU) with Sylvester Hadamard matrices (np.kron).
+with numpy reshapes, and W = diag(SV) H_out G H_in^T diag(SU) with H = np.kron(had12, Sylvester) for
+sizes 12 * 2^k (had12 typed from quip-sharp's lib/utils/matmul_had.py get_had12, and checked to be a
+Hadamard matrix) and Sylvester's matrix for powers of two; a fused module's rows of part p times its
+fuse scale (quip-sharp's FusedQuantizedLinear.forward).
 
 Request, per case c: text "c.layout" ("spqr" | "quip") and "c.name", then
   spqr: "c.codes" [m, n] (permuted column order), "c.scale_codes", "c.zero_codes" [m, n / 16],
         "c.second_order" [m / 16, n / 16, 4] (float16 bits), "c.perm" [n], "c.outliers" [k, 3] (row,
         permuted column, float16 bits);
-  quip: "c.codes" [m, n / 8] (16-bit E8P codes), "c.su" [n], "c.sv" [m] (float16 bits), "c.wscale" [1].
+  quip: "c.codes" [m, n / 8] (16-bit E8P codes), "c.su" [n], "c.sv" [m] (float16 bits), "c.wscale" [1],
+        for a fused module also "c.fuse_scales" [p] (float32) and "c.fuse_sizes" [p] (rows per part).
 Answer as tests/exporters/hf_quant_reference_8bit.py: tensors as bytes + shape + dtype, "c.config",
 "c.dequant".
 """
@@ -130,6 +134,30 @@ def sylvester(n):
     return h
 
 
+# quip-sharp's get_had12() (lib/utils/matmul_had.py), as printed there (from Sloane's library).
+HAD12 = np.array([
+    [+1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1],
+    [+1, +1, -1, +1, -1, -1, -1, +1, +1, +1, -1, +1],
+    [+1, +1, +1, -1, +1, -1, -1, -1, +1, +1, +1, -1],
+    [+1, -1, +1, +1, -1, +1, -1, -1, -1, +1, +1, +1],
+    [+1, +1, -1, +1, +1, -1, +1, -1, -1, -1, +1, +1],
+    [+1, +1, +1, -1, +1, +1, -1, +1, -1, -1, -1, +1],
+    [+1, +1, +1, +1, -1, +1, +1, -1, +1, -1, -1, -1],
+    [+1, -1, +1, +1, +1, -1, +1, +1, -1, +1, -1, -1],
+    [+1, -1, -1, +1, +1, +1, -1, +1, +1, -1, +1, -1],
+    [+1, -1, -1, -1, +1, +1, +1, -1, +1, +1, -1, +1],
+    [+1, +1, -1, -1, -1, +1, +1, +1, -1, +1, +1, -1],
+    [+1, -1, +1, -1, -1, -1, +1, +1, +1, -1, +1, +1],
+], dtype=np.float64)
+assert (HAD12 @ HAD12.T == 12 * np.eye(12)).all()
+
+
+def hadamard(n):
+    """quip-sharp's unnormalized H for size n (get_hadK + matmul_hadU_cuda: Sylvester over the last n / K
+    axis of the [K, n / K] view, then had_K @ it): kron(had12, S_{n/12}) or S_n."""
+    return np.kron(HAD12, sylvester(n // 12)) if n % 12 == 0 else sylvester(n)
+
+
 def quip(request, c):
     p = request[c + ".name"]
     codes = request[c + ".codes"].astype(np.int64)
@@ -144,10 +172,16 @@ def quip(request, c):
            "lora_rank": 0, "rescale_WH": False, "resid_scale_override": -1, "model_version": 1}
     grid = e8p_decode(codes.reshape(-1), e8p_abs_rows()).reshape(m, n)
     # Integer Hadamard products are exact in float64 (multiples of 1/4); normalized once at the end.
-    product = sylvester(m) @ grid @ sylvester(n)
+    # QuantizedLinear: had_left_T = get_hadK(in).T applied to the input, had_right = get_hadK(out) to the output.
+    product = hadamard(m) @ grid @ hadamard(n).T
     sv_eff = (sv.view(np.float16).astype(np.float32) * wscale).astype(np.float16).astype(np.float64)
     su_f = su.view(np.float16).astype(np.float64)
     dequant = (product * (sv_eff[:, None] * su_f[None, :]) / np.sqrt(float(m * n))).astype(np.float32)
+    if c + ".fuse_scales" in request:
+        scales = request[c + ".fuse_scales"].astype(np.float32)
+        tensors[p + ".fuse_scales"] = ("F32", scales.view(np.uint32))
+        rows = np.repeat(scales, request[c + ".fuse_sizes"].astype(np.int64))
+        dequant = dequant * rows[:, None]
     return tensors, cfg, dequant
 
 

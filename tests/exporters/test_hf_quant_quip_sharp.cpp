@@ -10,6 +10,7 @@
 #include <random>
 
 #include "exporters/hf/quant/adapter_ptq.h"
+#include "exporters/hf/quant/bit_packing.h"
 #include "exporters/hf/quant/quip_sharp_layout.h"
 #include "fakequant/formats/half.h"
 #include "tests/exporters/hf_quant_reference_util.h"
@@ -33,7 +34,7 @@ const std::string kName = "model.layers.3.mlp.up_proj";
 hq::QuipSharpWeight random_quip(int64_t out, int64_t in, bool tuned_signs, float wscale, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> unit(0.5f, 1.5f);
-  hq::QuipSharpWeight w{kName, out, in, {}, {}, {}, wscale};
+  hq::QuipSharpWeight w{kName, out, in, {}, {}, {}, wscale, {}};
   for (int64_t k = 0; k < out * in / 8; ++k) w.codes.push_back(static_cast<uint16_t>(rng()));
   const auto sign = [&] { return (rng() % 2 ? 1.0f : -1.0f) * (tuned_signs ? unit(rng) : 1.0f); };
   for (int64_t j = 0; j < in; ++j) w.su.push_back(fq::encode_fp16(sign()));
@@ -41,9 +42,22 @@ hq::QuipSharpWeight random_quip(int64_t out, int64_t in, bool tuned_signs, float
   return w;
 }
 
+// A fused module (quip-sharp's FusedQuantizedLinear): fuse_scales over parts of `sizes` rows.
+hq::QuipSharpWeight fused(hq::QuipSharpWeight w, std::vector<float> scales) {
+  w.fuse_scales = std::move(scales);
+  return w;
+}
+
+// Powers of two, 12 * 2^k on either side (quip-sharp's had12 factor: 192 = 12 * 16, 384 = 12 * 32), and a
+// fused 96 = 12 * 8-row module of two parts of 48 rows with fuse scales != 1.
 std::vector<hq::QuipSharpWeight> all_cases() {
-  return {random_quip(16, 64, false, 1.0f, 1), random_quip(32, 128, true, 1.0f, 2),
-          random_quip(64, 256, false, 0.0371f, 3)};
+  return {random_quip(16, 64, false, 1.0f, 1),      random_quip(32, 128, true, 1.0f, 2),
+          random_quip(64, 256, false, 0.0371f, 3),  random_quip(192, 64, false, 1.0f, 6),
+          random_quip(32, 384, true, 1.0f, 7),      fused(random_quip(96, 64, false, 1.0f, 8), {0.75f, 1.3125f})};
+}
+
+std::vector<int64_t> fuse_sizes(const hq::QuipSharpWeight& w) {
+  return w.fuse_scales.empty() ? std::vector<int64_t>{} : std::vector<int64_t>(w.fuse_scales.size(), w.out / 2);
 }
 
 TEST(HfQuantQuipSharp, TensorsParamsAndDequantMatchNumpy) {
@@ -58,6 +72,11 @@ TEST(HfQuantQuipSharp, TensorsParamsAndDequantMatchNumpy) {
     request.put(id + ".su", {w.in}, as_doubles(w.su));
     request.put(id + ".sv", {w.out}, as_doubles(w.sv));
     request.put(id + ".wscale", {1}, {w.wscale});
+    if (!w.fuse_scales.empty()) {
+      const std::vector<int64_t> sizes = fuse_sizes(w);
+      request.put(id + ".fuse_scales", {static_cast<int64_t>(w.fuse_scales.size())}, as_doubles(w.fuse_scales));
+      request.put(id + ".fuse_sizes", {static_cast<int64_t>(sizes.size())}, as_doubles(sizes));
+    }
   }
   const TensorFile answer =
       qforge::testing::run_torch_script("tests/exporters/hf_quant_reference_codebooks.py", request, "hf_quant_quip");
@@ -67,7 +86,7 @@ TEST(HfQuantQuipSharp, TensorsParamsAndDequantMatchNumpy) {
     const std::vector<hq::FileTensor> tensors = hq::pack_quip_sharp(cases[k]);
     qforge::testing::expect_same_tensors(tensors, answer, id);
     qforge::testing::expect_same_config(hq::quip_sharp_params(), answer, id);
-    qforge::testing::expect_bit_equal(hq::dequantize_quip_sharp(hq::unpack_quip_sharp(kName, by_name(tensors))),
+    qforge::testing::expect_bit_equal(hq::dequantize_quip_sharp(hq::unpack_quip_sharp(kName, by_name(tensors)), fuse_sizes(cases[k])),
                                       answer.tensor(id + ".dequant").values, id + " dequant");
   }
 }
@@ -82,9 +101,15 @@ TEST(HfQuantQuipSharp, RoundTripIsExact) {
     EXPECT_EQ(back.su, w.su);
     EXPECT_EQ(back.sv, w.sv);
     EXPECT_EQ(back.wscale, w.wscale);
+    EXPECT_EQ(back.fuse_scales, w.fuse_scales);
     const hq::FileTensors again = by_name(hq::pack_quip_sharp(back));
     for (const auto& [name, t] : file) EXPECT_EQ(again.at(name).data, t.data) << name;
   }
+  // quip-sharp's hfize_llama saves a .half() model: its fuse_scales are F16, read as they are.
+  const hq::QuipSharpWeight two = all_cases().back();
+  hq::FileTensors half = by_name(hq::pack_quip_sharp(two));
+  half.at(kName + ".fuse_scales") = hq::half_tensor(kName + ".fuse_scales", {2}, {fq::encode_fp16(0.75f), fq::encode_fp16(1.3125f)});
+  EXPECT_EQ(hq::unpack_quip_sharp(kName, half).fuse_scales, two.fuse_scales);
   EXPECT_NO_THROW(hq::check_quip_sharp_params(hq::quip_sharp_params()));
   EXPECT_THAT(error_of([] { hq::check_quip_sharp_params(R"({"codebook": "E8P12RVQ4B"})"); }), HasSubstr("'codebook'"));
 }
@@ -110,7 +135,9 @@ TEST(HfQuantQuipSharp, ErrorsNameTheTensor) {
   const hq::QuipSharpWeight good = random_quip(16, 64, false, 1.0f, 4);
   hq::QuipSharpWeight bad = good;
   bad.in = 96;
-  EXPECT_THAT(error_of([&] { hq::pack_quip_sharp(bad); }), AllOf(HasSubstr(kName), HasSubstr("powers of two")));
+  EXPECT_THAT(error_of([&] { hq::pack_quip_sharp(bad); }), AllOf(HasSubstr(kName), HasSubstr("in of 64, each 2^k or 12 * 2^k")));
+  bad = random_quip(80, 64, false, 1.0f, 4);  // 80 = 20 * 4: quip-sharp's had20, not written
+  EXPECT_THAT(error_of([&] { hq::pack_quip_sharp(bad); }), AllOf(HasSubstr(kName), HasSubstr("shape [80, 64]")));
   bad = good;
   bad.su[3] = 0x7C00;  // inf
   EXPECT_THAT(error_of([&] { hq::pack_quip_sharp(bad); }), AllOf(HasSubstr(kName), HasSubstr("SU[3] is not finite")));
@@ -123,8 +150,11 @@ TEST(HfQuantQuipSharp, ErrorsNameTheTensor) {
   changed.at(kName + ".codebook_id").data[0] = std::byte{17};
   EXPECT_THAT(unpack(changed), HasSubstr(kName + ".codebook_id: 17"));
   changed = file;
-  changed.emplace(kName + ".fuse_scales", changed.at(kName + ".Wscale"));
-  EXPECT_THAT(unpack(changed), HasSubstr(kName + ".fuse_scales: present"));
+  changed.emplace(kName + ".scaleWH", changed.at(kName + ".SU"));
+  EXPECT_THAT(unpack(changed), HasSubstr(kName + ".scaleWH: present"));
+  const hq::QuipSharpWeight two_parts = fused(random_quip(32, 64, false, 1.0f, 9), {1.0f, 2.0f});
+  EXPECT_THAT(error_of([&] { hq::dequantize_quip_sharp(two_parts, {16, 8}); }),
+              HasSubstr(kName + ".fuse_scales: 2 parts of 32 rows, the model's module has 2 parts of 24"));
   changed = file;
   changed.at(kName + ".Qidxs").shape = {8, 4};
   EXPECT_THAT(unpack(changed), HasSubstr(kName + ".Qidxs: shape [16, 2] expected, found [8, 4]"));
@@ -152,11 +182,37 @@ TEST(HfQuantQuipSharp, AdapterFromTheQuipSharpState) {
   }
   std::printf("QuIP# adapter: max |quip-sharp - qforge| = %.3g (max |W| %.3g)\n", worst, largest);
   EXPECT_LE(worst, largest * 0x1p-10);  // SV * Wscale rounded to fp16
-  s.rows = 24;                          // a Paley size
-  s.sv.resize(24);
-  s.codes.resize(24 * 64 / 8);
+  s.rows = 80;  // 20 * 4: qforge's Paley order 20, not quip-sharp's had20
+  s.sv.resize(80, 1.0f);
+  s.codes.resize(80 * 64 / 8, 0);
   EXPECT_THAT(error_of([&] { hq::quip_sharp_weight(kName + ".weight", s); }),
-              AllOf(HasSubstr(kName), HasSubstr("powers of two")));
+              AllOf(HasSubstr(kName), HasSubstr("2^k or 12 * 2^k")));
+}
+
+// For 12 * 2^k sizes qforge's transform (fakequant/hadamard.h: Paley's order-12 matrix (x) Sylvester) is
+// quip-sharp's (had12 (x) Sylvester, had12 = Paley^T; the numpy reference checks the layout's dequantization
+// against quip-sharp's typed-in had12): a [192, 384] state's forward and the file's dequantization agree to
+// the fp16 rounding of SV * Wscale, as for powers of two. A slice state (a fused part) is written whole.
+TEST(HfQuantQuipSharp, TwelveTimesPowerOfTwoIsQuipSharpsTransform) {
+  fq::QuipSharpState s;
+  s.rows = 192, s.cols = 384, s.wscale = 0.0211f;
+  std::mt19937 rng(11);
+  for (int64_t k = 0; k < 192 * 384 / 8; ++k) s.codes.push_back(rng() % 65536);
+  for (int64_t j = 0; j < 384; ++j) s.su.push_back(rng() % 2 ? 1.0f : -1.0f);
+  for (int64_t i = 0; i < 192; ++i) s.sv.push_back(rng() % 2 ? 1.0f : -1.0f);
+  const std::vector<float> ours = fq::quip_sharp_weight(s);
+  s.row_begin = 64, s.row_end = 192;  // a fused part: the file holds all 192 rows
+  const hq::QuipSharpWeight w = hq::quip_sharp_weight(kName + ".weight", s);
+  ASSERT_EQ(w.out, 192);
+  const std::vector<float> theirs = hq::dequantize_quip_sharp(w);
+  double worst = 0.0, largest = 0.0;
+  for (size_t i = 0; i < ours.size(); ++i) {
+    worst = std::max(worst, std::fabs(static_cast<double>(theirs[i]) - ours[i]));
+    largest = std::max(largest, std::fabs(static_cast<double>(ours[i])));
+  }
+  std::printf("QuIP# 12 * 2^k [192, 384]: max |quip-sharp - qforge| = %.3g (max |W| %.3g)\n", worst, largest);
+  EXPECT_LE(worst, largest * 0x1p-10);
+  EXPECT_GT(largest, 0.0);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // fakequant::QuipSharpWeightQuantizer (fakequant/quip_sharp_weight.h): its forward is
 // diag(SV) T_out^T (Wscale * E8P(codes)) T_in diag(SU), checked against dense transform matrices built
 // here column by column; its gradient to SU and SV against central differences; a quantizer of the
-// saved sizes filled by a state-dict load gives the same weight; bad states are refused by name.
+// saved sizes filled by a state-dict load gives the same weight; bad states are refused by name; a row
+// slice of a fused state (quip-sharp's qkv_proj / upgate_proj) is those rows of the whole state's weight.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -125,6 +126,41 @@ TEST(QuipSharpWeight, SavedSizesFilledByALoadAndBadStatesRefused) {
               ::testing::ThrowsMessage<std::invalid_argument>(::testing::HasSubstr("sv has 23 values, expected 24")));
   EXPECT_THAT([&] { q.forward(ag::Variable(ag::Tensor(ag::Shape{16, 24}))); },
               ::testing::ThrowsMessage<std::invalid_argument>(::testing::HasSubstr("is not [24, 16]")));
+}
+
+// Slices [0, 8), [8, 20), [20, 24) of a 24-row fused state: each forward is exactly its rows of the whole
+// weight (the transform over the outputs mixes all 24 rows, so the rows are not a 24-row state's own); the
+// slice is saved in the layout buffer and rebuilt by a load; slices outside the rows are refused.
+TEST(QuipSharpWeight, RowSliceOfAFusedStateIsItsRowsOfTheWholeWeight) {
+  const QuipSharpState whole = random_state(24, 16, 5);
+  const std::vector<float> full = quip_sharp_weight(whole);
+  for (const auto& [begin, end] : {std::pair<int64_t, int64_t>{0, 8}, {8, 20}, {20, 24}}) {
+    QuipSharpState s = whole;
+    s.row_begin = begin, s.row_end = end;
+    const std::vector<float> rows(full.begin() + begin * 16, full.begin() + end * 16);
+    EXPECT_EQ(quip_sharp_weight(s), rows) << begin;
+    QuipSharpWeightQuantizer q(s);
+    const ag::Variable latent(ag::Tensor(ag::Shape{end - begin, 16}));
+    EXPECT_EQ(q.forward(latent).data().to_vector(), rows) << begin;
+    const layers::StateDict state = q.state_dict();
+    EXPECT_EQ(state.buffers.at("quip_sharp_layout"), (std::vector<int64_t>{24, 16, 1, begin, end}));
+    std::map<std::string, std::vector<int64_t>> prefixed;
+    for (const auto& [name, buffer] : state.buffers) prefixed["l.weight_quantizer." + name] = buffer;
+    auto blank = saved_quip_sharp_quantizer("l.weight_quantizer.", prefixed);
+    ASSERT_TRUE(blank);
+    blank->load_state_dict(state);
+    EXPECT_EQ(blank->forward(latent).data().to_vector(), rows) << begin;
+    EXPECT_EQ(blank->state().row_begin, begin);
+  }
+  QuipSharpState bad = whole;
+  bad.row_begin = 20, bad.row_end = 28;
+  EXPECT_THAT([&] { QuipSharpWeightQuantizer x(bad); },
+              ::testing::ThrowsMessage<std::invalid_argument>(::testing::HasSubstr("rows [20, 28) are not a slice of the 24 fused rows")));
+  QuipSharpState slice = whole;
+  slice.row_begin = 8, slice.row_end = 20;
+  QuipSharpWeightQuantizer q(slice);
+  EXPECT_THAT([&] { q.forward(ag::Variable(ag::Tensor(ag::Shape{24, 16}))); },
+              ::testing::ThrowsMessage<std::invalid_argument>(::testing::HasSubstr("is not [12, 16]")));
 }
 
 }  // namespace

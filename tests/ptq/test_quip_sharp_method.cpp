@@ -146,11 +146,84 @@ TEST(QuipSharpMethod, FinetuningKeepsCodesTunesSignsAndHelps) {
   EXPECT_EQ(logit_error(*reloaded, *tuned), 0.0);
 }
 
+// quip_sharp:fused (quip-sharp's qkv_proj = [q; k; v] and upgate_proj = [up; gate], 64 and 96 = 12 * 8
+// rows here): the parts of a module hold one state (codes, SU, SV, Wscale) and their own rows of it; each
+// part's rows of SV have the magnitude of its RMS (the fuse scale folded in); o_proj and down_proj stay
+// single; a checkpoint rebuilds the model exactly; the result is deterministic and better than 2-bit RTN.
+TEST(QuipSharpMethod, FusedModulesShareOneStateAndReload) {
+  auto model = prepared("fp16");
+  std::map<std::string, std::vector<float>> original;
+  for (const auto& [name, p] : model->named_parameters()) original[name] = p.data().to_vector();
+  const auto layers_out = quip_sharp_model(*model, calibration_of(*model), "seed=3,fused");
+  EXPECT_EQ(layers_out.size(), 2u * 7u);
+  std::map<std::string, std::shared_ptr<fakequant::QuipSharpWeightQuantizer>> quantizers;
+  for (const auto& [name, module] : model->named_modules())
+    if (auto linear = std::dynamic_pointer_cast<layers::Linear>(module))
+      quantizers[name] = std::dynamic_pointer_cast<fakequant::QuipSharpWeightQuantizer>(linear->weight_quantizer());
+  const auto quantizer_of = [&](const std::string& name) { return quantizers.at(name); };
+  const std::vector<std::pair<std::string, std::vector<std::pair<std::string, int64_t>>>> modules{
+      {"self_attn", {{"q_proj", 32}, {"k_proj", 16}, {"v_proj", 16}}}, {"mlp", {{"up_proj", 48}, {"gate_proj", 48}}}};
+  for (int layer = 0; layer < 2; ++layer) {
+    for (const auto& [block, parts] : modules) {
+      const std::string prefix = "model.layers." + std::to_string(layer) + "." + block + ".";
+      const fakequant::QuipSharpState first = quantizer_of(prefix + parts[0].first)->state();
+      int64_t begin = 0;
+      for (const auto& [part, rows] : parts) {
+        const fakequant::QuipSharpState s = quantizer_of(prefix + part)->state();
+        EXPECT_EQ(s.codes, first.codes) << prefix + part;
+        EXPECT_EQ(s.su, first.su) << prefix + part;
+        EXPECT_EQ(s.sv, first.sv) << prefix + part;
+        EXPECT_EQ(s.wscale, first.wscale) << prefix + part;
+        EXPECT_EQ(s.row_begin, begin) << prefix + part;
+        EXPECT_EQ(s.row_end, begin + rows) << prefix + part;
+        const std::vector<float>& w = original.at(prefix + part + ".weight");
+        double squares = 0;
+        for (float v : w) squares += static_cast<double>(v) * v;
+        const float rms = static_cast<float>(std::sqrt(squares / static_cast<double>(w.size())));
+        for (int64_t r = begin; r < begin + rows; ++r) EXPECT_EQ(std::abs(s.sv[r]), rms) << prefix + part << " row " << r;
+        begin += rows;
+      }
+      EXPECT_EQ(first.rows, begin);
+    }
+    const fakequant::QuipSharpState o = quantizer_of("model.layers." + std::to_string(layer) + ".self_attn.o_proj")->state();
+    EXPECT_FALSE(o.is_slice());
+  }
+  auto reloaded = prepared("fp16");
+  const layers::StateDict state = model->state_dict();
+  EXPECT_EQ(state.buffers.at("model.layers.0.mlp.gate_proj.weight_quantizer.quip_sharp_layout"),
+            (std::vector<int64_t>{96, 32, 1, 48, 96}));
+  EXPECT_EQ(fakequant::install_saved_weight_quantizers(*reloaded, state.buffers), 2 * 7);
+  reloaded->load_state_dict(state);
+  EXPECT_EQ(logit_error(*reloaded, *model), 0.0);
+
+  layers::LlamaForCausalLM reference(tiny_config());
+  reference.eval();
+  const double e_fused = logit_error(*model, reference);
+  const double e_single = logit_error(*quantized("quip_sharp:seed=3", "fp16"), reference);
+  const double e_rtn = logit_error(*quantized("rtn", "int2:g16"), reference);
+  std::printf("logit MSE vs float: QuIP# fused %.4g, per projection %.4g, round to nearest int2 g16 %.4g\n", e_fused,
+              e_single, e_rtn);
+  EXPECT_LT(e_fused, e_rtn);
+  EXPECT_EQ(logit_error(*quantized("quip_sharp:seed=3,fused", "fp16"), *model), 0.0);
+  EXPECT_GT(logit_error(*quantized("quip_sharp:seed=3", "fp16"), *model), 0.0);
+}
+
 TEST(QuipSharpMethod, RefusesWhatItCannotQuantize) {
   EXPECT_THAT([] { quantized("quip_sharp", "int2:g16"); },
               ::testing::ThrowsMessage<std::invalid_argument>(HasSubstr("model.layers.0.self_attn.q_proj: weight scheme")));
   EXPECT_THAT([] { quantized("quip_sharp:tunes=3", "fp16"); },
               ::testing::ThrowsMessage<std::invalid_argument>(HasSubstr("option 'tunes=3' is not one of")));
+  EXPECT_THAT([] { quantized("quip_sharp:fused,layer_finetune=2", "fp16"); },
+              ::testing::ThrowsMessage<std::invalid_argument>(HasSubstr("fused with finetune / layer_finetune is not implemented")));
+  auto model = std::make_shared<layers::LlamaForCausalLM>(tiny_config());
+  fakequant::prepare_qat(*model, {{"lm_head", std::nullopt, std::nullopt, true},
+                                  {"model.embed_tokens", std::nullopt, std::nullopt, true},
+                                  {"model.layers.1.self_attn.k_proj", std::nullopt, std::nullopt, true},
+                                  {"*", fakequant::parse_scheme("fp16"), std::nullopt, false}});
+  EXPECT_THAT([&] { quip_sharp_model(*model, calibration_of(*model), "fused"); },
+              ::testing::ThrowsMessage<std::invalid_argument>(HasSubstr(
+                  "fused: model.layers.1.self_attn.k_proj is not quantized but model.layers.1.self_attn.q_proj is; "
+                  "model.layers.1.self_attn.qkv_proj stacks them all")));
 }
 
 }  // namespace

@@ -103,7 +103,7 @@ SpqrWeight spqr_weight(const std::string& weight_name, const fakequant::SpqrStat
 }
 
 QuipSharpWeight quip_sharp_weight(const std::string& weight_name, const fakequant::QuipSharpState& state) {
-  QuipSharpWeight w{module_prefix(weight_name), state.rows, state.cols, {}, {}, {}, 1.0f};
+  QuipSharpWeight w{module_prefix(weight_name), state.rows, state.cols, {}, {}, {}, 1.0f, {}};
   if (state.codes.size() != static_cast<size_t>(state.rows * state.cols / fakequant::kE8pDim) ||
       state.su.size() != static_cast<size_t>(state.cols) || state.sv.size() != static_cast<size_t>(state.rows)) {
     refuse(weight_name, "QuIP#",

@@ -46,8 +46,9 @@ SpqrWeight spqr_weight(const std::string& weight_name, const fakequant::SpqrStat
 // The codes as they are; SU = fp16(su); Wscale folded into SV as quip-sharp's own quantizer does,
 // SV = fp16(sv * wscale) and Wscale = 1. qforge's forward keeps Wscale and the signs in float32 and
 // M = T_out^T G T_in as float, so the loaded weight differs from it by fp16 rounding of SV (and of
-// fine-tuned SU). std::invalid_argument naming `weight_name` for sizes that are not powers of two
-// (qforge's Paley Hadamard factors are not quip-sharp's).
+// fine-tuned SU). A row slice of a fused state is written whole (the caller names the fused module, and
+// sets its fuse_scales). std::invalid_argument naming `weight_name` for sizes other than 2^k and 12 * 2^k
+// (for those qforge's transform is quip-sharp's: quip_sharp_layout.cpp hadamard_transform).
 QuipSharpWeight quip_sharp_weight(const std::string& weight_name, const fakequant::QuipSharpState& state);
 
 }  // namespace qforge::exporters::hf::quant

@@ -12,6 +12,7 @@
 #include "exporters/hf/quant/config_keys.h"
 #include "fakequant/formats/e8p.h"
 #include "fakequant/formats/half.h"
+#include "fakequant/hadamard.h"
 
 namespace qforge::exporters::hf::quant {
 namespace {
@@ -45,6 +46,34 @@ void sylvester_transform(double* x, int64_t n, int64_t stride) {
   }
 }
 
+// quip-sharp's get_hadK (lib/utils/matmul_had.py) for the sizes written here: 1 for 2^k, 12 for 12 * 2^k
+// (its had12; no larger factor of its list divides 12 * 2^k), 0 for any other size.
+int64_t hadamard_k(int64_t n) {
+  if (n > 0 && std::has_single_bit(static_cast<uint64_t>(n))) return 1;
+  return n % 12 == 0 && std::has_single_bit(static_cast<uint64_t>(n / 12)) ? 12 : 0;
+}
+
+// x <- (H_K (x) S_{n/K}) x for x[0], x[stride], ..., unnormalized, with H_12 quip-sharp's get_had12()
+// (matmul_hadU_cuda: Sylvester over the last n/K axis, then H_K @ the [K, n/K] view). That matrix is
+// Paley's construction transposed, fakequant::paley_hadamard(12)^T (tests/exporters/
+// hf_quant_reference_codebooks.py types quip-sharp's rows and checks), so qforge's transform
+// (fakequant/hadamard.h, T = (paley (x) S) / sqrt(n)) is quip-sharp's H_in and T^T its H_out.
+void hadamard_transform(double* x, int64_t n, int64_t stride) {
+  const int64_t k = hadamard_k(n), m = n / k;
+  for (int64_t a = 0; a < k; ++a) sylvester_transform(x + a * m * stride, m, stride);
+  if (k == 1) return;
+  static const std::vector<int8_t> paley = fakequant::paley_hadamard(12);
+  std::vector<double> column(static_cast<size_t>(k));
+  for (int64_t b = 0; b < m; ++b) {
+    for (int64_t a = 0; a < k; ++a) {
+      double sum = 0;
+      for (int64_t c = 0; c < k; ++c) sum += paley[c * k + a] * x[(c * m + b) * stride];  // had12[a][c]
+      column[a] = sum;
+    }
+    for (int64_t a = 0; a < k; ++a) x[(a * m + b) * stride] = column[a];
+  }
+}
+
 // Position of word (r, c) of the [rows / 2, cols / 2] word grid in the stored [rows / 16, cols / 8, 8, 4] order.
 int64_t word_position(int64_t r, int64_t c, int64_t cols) {
   return ((r / 8 * (cols / 8) + c / 4) * 8 + r % 8) * 4 + c % 4;
@@ -56,10 +85,10 @@ namespace {
 
 void check_shape(const QuipSharpWeight& w) {
   if (w.name.empty()) throw std::invalid_argument("QuIP#: weight without a name");
-  if (w.out < 16 || w.in < 64 || !std::has_single_bit(static_cast<uint64_t>(w.out)) ||
-      !std::has_single_bit(static_cast<uint64_t>(w.in))) {
+  if (w.out % 16 != 0 || w.in % 64 != 0 || hadamard_k(w.out) == 0 || hadamard_k(w.in) == 0) {
     fail(w.name, "shape [" + std::to_string(w.out) + ", " + std::to_string(w.in) +
-                     "]: powers of two from 16 x 64 only (other sizes use quip-sharp's own Hadamard factors)");
+                     "]: out a multiple of 16 and in of 64, each 2^k or 12 * 2^k (quip-sharp's other Hadamard "
+                     "factors, 20, 28, ..., are not written)");
   }
 }
 
@@ -79,6 +108,8 @@ void validate(const QuipSharpWeight& w) {
   check_finite(w, "SU", w.su);
   check_finite(w, "SV", w.sv);
   if (!std::isfinite(w.wscale)) fail(w.name, "Wscale " + std::to_string(w.wscale) + " is not finite");
+  for (float f : w.fuse_scales)
+    if (!std::isfinite(f)) fail(w.name, "fuse scale " + std::to_string(f) + " is not finite");
 }
 
 std::vector<int64_t> pack_e8p_qidxs(const std::vector<uint16_t>& codes, int64_t rows, int64_t cols) {
@@ -119,10 +150,13 @@ std::vector<uint16_t> unpack_e8p_qidxs(const std::vector<int64_t>& words, int64_
 std::vector<FileTensor> pack_quip_sharp(const QuipSharpWeight& w) {
   validate(w);
   const int64_t cols = w.in / kCodeDim;
-  return {int64_tensor(w.name + ".Qidxs", {w.out, cols / kPack}, pack_e8p_qidxs(w.codes, w.out, cols)),
+  std::vector<FileTensor> out{int64_tensor(w.name + ".Qidxs", {w.out, cols / kPack}, pack_e8p_qidxs(w.codes, w.out, cols)),
           half_tensor(w.name + ".SU", {w.in}, w.su), half_tensor(w.name + ".SV", {w.out}, w.sv),
           float32_tensor(w.name + ".Wscale", {}, {w.wscale}),
           int64_tensor(w.name + ".codebook_id", {}, {kQuipSharpE8p12CodebookId})};
+  if (!w.fuse_scales.empty())
+    out.push_back(float32_tensor(w.name + ".fuse_scales", {static_cast<int64_t>(w.fuse_scales.size())}, w.fuse_scales));
+  return out;
 }
 
 QuipSharpWeight unpack_quip_sharp(const std::string& prefix, const FileTensors& tensors) {
@@ -137,9 +171,18 @@ QuipSharpWeight unpack_quip_sharp(const std::string& prefix, const FileTensors& 
     throw std::invalid_argument(prefix + ".codebook_id: " + std::to_string(id) +
                                 " is not E8P12's 7 (RVQ codebooks are not read)");
   }
-  for (const char* extra : {".fuse_scales", ".scaleWH", ".A", ".B"}) {
+  for (const char* extra : {".scaleWH", ".A", ".B"}) {
     if (tensors.count(prefix + extra) != 0) {
-      throw std::invalid_argument(prefix + extra + ": present; fused, rescale_WH and low-rank layers are not read");
+      throw std::invalid_argument(prefix + extra + ": present; rescale_WH and low-rank layers are not read");
+    }
+  }
+  if (tensors.count(prefix + ".fuse_scales") != 0) {  // F32 as written here; hfize_llama's .half() makes it F16
+    const FileTensor& f = tensors.at(prefix + ".fuse_scales");
+    if (f.dtype == Dtype::kF16) {
+      for (uint16_t bits : half_bits_of(expect_tensor(tensors, prefix + ".fuse_scales", Dtype::kF16, {-1})))
+        w.fuse_scales.push_back(fakequant::decode_fp16(bits));
+    } else {
+      w.fuse_scales = float32_of(expect_tensor(tensors, prefix + ".fuse_scales", Dtype::kF32, {-1}));
     }
   }
   w.wscale = float32_of(expect_tensor(tensors, prefix + ".Wscale", Dtype::kF32, {}))[0];
@@ -151,23 +194,36 @@ QuipSharpWeight unpack_quip_sharp(const std::string& prefix, const FileTensors& 
   return w;
 }
 
-std::vector<float> dequantize_quip_sharp(const QuipSharpWeight& w) {
+std::vector<float> dequantize_quip_sharp(const QuipSharpWeight& w, const std::vector<int64_t>& fuse_sizes) {
   validate(w);
+  std::vector<int64_t> part_of(static_cast<size_t>(w.out), -1);  // the fuse scale of each row
+  if (!w.fuse_scales.empty()) {
+    int64_t row = 0;
+    for (size_t p = 0; p < fuse_sizes.size() && p < w.fuse_scales.size(); ++p)
+      for (int64_t r = 0; r < fuse_sizes[p] && row < w.out; ++r) part_of[row++] = static_cast<int64_t>(p);
+    int64_t total = 0;
+    for (int64_t n : fuse_sizes) total += n;
+    if (fuse_sizes.size() != w.fuse_scales.size() || total != w.out)
+      throw std::invalid_argument(w.name + ".fuse_scales: " + std::to_string(w.fuse_scales.size()) + " parts of " +
+                                  std::to_string(w.out) + " rows, the model's module has " + std::to_string(fuse_sizes.size()) +
+                                  " parts of " + std::to_string(total));
+  }
   std::vector<double> m(static_cast<size_t>(w.out * w.in));
   for (size_t k = 0; k < w.codes.size(); ++k) {
     const std::array<double, fakequant::kE8pDim> v = fakequant::e8p_decode(w.codes[k]);
     std::copy(v.begin(), v.end(), m.begin() + static_cast<std::ptrdiff_t>(k * kCodeDim));
   }
-  for (int64_t r = 0; r < w.out; ++r) sylvester_transform(&m[r * w.in], w.in, 1);  // G S_in
-  for (int64_t c = 0; c < w.in; ++c) sylvester_transform(&m[c], w.out, w.in);      // S_out (G S_in)
+  for (int64_t r = 0; r < w.out; ++r) hadamard_transform(&m[r * w.in], w.in, 1);  // G H_in^T
+  for (int64_t c = 0; c < w.in; ++c) hadamard_transform(&m[c], w.out, w.in);      // H_out (G H_in^T)
   const double norm = std::sqrt(static_cast<double>(w.out * w.in));
   std::vector<float> out(m.size());
   for (int64_t r = 0; r < w.out; ++r) {
     // quip-sharp's forward multiplies its fp16 SV by Wscale in place: one fp16 rounding.
     const double sv = fakequant::decode_fp16(fakequant::encode_fp16(fakequant::decode_fp16(w.sv[r]) * w.wscale));
+    const float fuse = part_of[r] < 0 ? 1.0f : w.fuse_scales[part_of[r]];
     for (int64_t c = 0; c < w.in; ++c) {
       const double product = m[r * w.in + c] * (sv * static_cast<double>(fakequant::decode_fp16(w.su[c])));
-      out[r * w.in + c] = static_cast<float>(product / norm);
+      out[r * w.in + c] = static_cast<float>(product / norm) * fuse;
     }
   }
   return out;
