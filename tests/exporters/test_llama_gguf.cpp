@@ -192,7 +192,9 @@ TEST(LlamaGgufQ4KM, TypeAssignmentFollowsTheLlamaCppTable) {
     EXPECT_EQ(g.file.find_tensor("output.weight") == nullptr, e.tied);
   }
   // Rows not a multiple of 32 fall back to F16.
-  EXPECT_EQ(llama_tensor_type(LlamaFileType::kQ4_K_M, "blk.0.attn_q.weight", 48, 2, 0, 2, false), kGgmlF16);
+  EXPECT_EQ(llama_tensor_type(LlamaFileType::kQ4_K_M, LlamaMixModel{2, 2, 2, false, false},
+                              LlamaTensorSite{"blk.0.attn_q.weight", 48, 2, 0, 2, 0}),
+            kGgmlF16);
   // more_bits for n = 16 (docs/gguf.md §7): 0, 1, 4, 7, 10, 13, 14, 15.
   std::vector<int64_t> more;
   for (int64_t i = 0; i < 16; ++i)
@@ -234,8 +236,8 @@ TEST(LlamaGgufMetadata, KeysVocabularyAndErrors) {
   EXPECT_THROW(parse_llama_file_type("q3_k"), std::invalid_argument);
   // A tensor with an unsupported type names the file and the tensor.
   LlamaGguf bad = g;
-  bad.file.tensors[1].type = kGgmlQ4_1;
-  bad.tensor_bytes[1].resize(*ggml_tensor_bytes(kGgmlQ4_1, bad.file.tensors[1].dims));
+  bad.file.tensors[1].type = kGgmlI32;  // a container type without a codec (Q4_1 has one now)
+  bad.tensor_bytes[1].resize(*ggml_tensor_bytes(kGgmlI32, bad.file.tensors[1].dims));
   try {
     read_llama_gguf(reader_of(bad), "bad.gguf");
     FAIL() << "no throw";
