@@ -48,7 +48,7 @@ with open(path, "wb") as f:
 PY
 done
 
-tensor_types() { "$qforge" inspect "$1" | awk 'NF == 4 && $2 ~ /^[A-Z0-9_]+$/ && $3 ~ /^\[/ {print $1, $2}' | sort; }
+tensor_types() { "$qforge" inspect "$1" | awk '$3 ~ /^\[/ {print $1, $2}' | sort; }
 same=0; differ=0
 for preset in "${presets[@]}"; do
   for m in "${models[@]}"; do
