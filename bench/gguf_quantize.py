@@ -9,10 +9,13 @@ llama-imatrix on the fortunes text, then per type (Q4_K_M, IQ4_NL, Q8_0):
     MB/s of F32 input; expect +-15% noise on a shared 2-core machine),
   - compares each tensor's error against the F32 weights: plain RMSE on files made without imatrix,
     importance-weighted RMSE on files both tools made with the same imatrix.
-Prints `gguf_quantize TYPE qforge_mb_s=... llama_mb_s=... ratio=... rmse_ratio=... wrmse_ratio=...`,
-the ratios being max over tensors of qforge/llama among tensors both tools gave the same type.
+Prints `gguf_quantize TYPE qforge_mb_s=... llama_mb_s=... ratio=... rmse_ratio=... wrmse_ratio=...
+identical=0|1 bytes=...`, the ratios being max over tensors of qforge/llama among tensors both tools gave
+the same type; identical=1 when both files (without and with the imatrix) are byte-identical. --types
+takes any file type of qforge's table (`qforge quantize-gguf --help`).
 """
 import argparse
+import filecmp
 import os
 import statistics
 import subprocess
@@ -114,13 +117,16 @@ def main():
               flush=True)
         rmse_ratio, rmse_name, differing = worst_ratio(tensor_errors(error_tool, f32, ours_out),
                                                        tensor_errors(error_tool, f32, theirs_out), 0)
+        identical = filecmp.cmp(ours_out, theirs_out, shallow=False)
         run(ours_cmd + ["--imatrix", imatrix], stdout=subprocess.DEVNULL)
         run(theirs_cmd[:1] + ["--imatrix", imatrix] + theirs_cmd[1:], stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
+        identical = identical and filecmp.cmp(ours_out, theirs_out, shallow=False)  # same imatrix path: same keys
         wrmse_ratio, wrmse_name, wdiffering = worst_ratio(tensor_errors(error_tool, f32, ours_out, imatrix),
                                                           tensor_errors(error_tool, f32, theirs_out, imatrix), 1)
         print(f"gguf_quantize {ggml_type} qforge_mb_s={ours_mb_s:.0f} llama_mb_s={theirs_mb_s:.0f} "
-              f"ratio={ours_mb_s / theirs_mb_s:.2f} rmse_ratio={rmse_ratio:.4f} wrmse_ratio={wrmse_ratio:.4f}")
+              f"ratio={ours_mb_s / theirs_mb_s:.2f} rmse_ratio={rmse_ratio:.4f} wrmse_ratio={wrmse_ratio:.4f} "
+              f"identical={int(identical)} bytes={os.path.getsize(ours_out)}")
         print(f"  worst tensors: {rmse_name} (plain), {wrmse_name} (weighted)")
         if differing or wdiffering:
             print(f"  not compared (types differ, qforge/llama): plain {differing} imatrix {wdiffering}")

@@ -2,7 +2,7 @@
 // Format-exact GGUF QAT presets: the QAT rules that give every weight of a Llama the ggml type a GGUF
 // file type's mix assigns it (run_config.proto QuantizationConfig.preset). The types come from
 // exporters/gguf/llama_type_mix.h, the mix the exporter itself uses, so the types trained with and the
-// types written can never disagree (docs/gguf.md §7 for the Q4_K_M mix). The export side of these runs
+// types written can never disagree (docs/gguf.md §7 for the mixes). The export side of these runs
 // is exporters/gguf/llama_exporter.h.
 #include <cstdint>
 #include <map>

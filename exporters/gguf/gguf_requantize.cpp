@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <charconv>
 #include <memory>
 #include <thread>
 #include <span>
@@ -29,6 +30,21 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 // llama-quant.cpp quantizes only >= 2-D "*weight" tensors that are not norms; the rest keep their type.
 bool quantizable(const TensorInfo& t) {
   return t.dims.size() >= 2 && ends_with(t.name, "weight") && !ends_with(t.name, "_norm.weight");
+}
+
+// An integer metadata value of any integer type, or `fallback` when the key is absent.
+int64_t integer_key(const GgufFile& file, const std::string& key, int64_t fallback) {
+  const Value* v = file.find(key);
+  if (v == nullptr) return fallback;
+  return std::visit([&](const auto& x) -> int64_t {
+    if constexpr (std::is_integral_v<std::decay_t<decltype(x)>>) return static_cast<int64_t>(x);
+    throw std::invalid_argument("quantize-gguf: key '" + key + "' is not an integer");
+  }, v->storage);
+}
+
+std::string string_key(const GgufFile& file, const std::string& key, const std::string& fallback) {
+  const Value* v = file.find(key);
+  return v != nullptr && v->get_if<std::string>() ? *v->get_if<std::string>() : fallback;
 }
 
 void check_float_input(const TensorInfo& t, const std::string& source) {
@@ -90,7 +106,7 @@ std::span<const std::byte> encode_tensor(const TensorInfo& t, std::span<const st
 }
 
 // Streams header, then each tensor (copied from the mapping or encoded) and its padding, to `tmp`.
-void write_streamed(std::ostream& out, const GgufFile& file, const GgufReader& reader,
+void write_streamed(std::ostream& out, const GgufFile& file, const GgufReader& reader, const std::vector<size_t>& source,
                     const std::vector<bool>& encode, const RequantizeOptions& options) {
   uint64_t position = write_gguf_header(out, file);
   const uint64_t alignment = file.alignment();
@@ -100,10 +116,10 @@ void write_streamed(std::ostream& out, const GgufFile& file, const GgufReader& r
   const int threads = options.threads > 0 ? options.threads : omp_get_max_threads();
   for (size_t i = 0; i < file.tensors.size(); ++i) {
     const TensorInfo& t = file.tensors[i];
-    std::span<const std::byte> data = reader.tensor_data(i);
+    std::span<const std::byte> data = reader.tensor_data(source[i]);
     if (encode[i]) {
-      TensorInfo source = reader.file().tensors[i];
-      data = encode_tensor(source, data, t.type, importance_for(options, t), threads, buffer, capacity);
+      const TensorInfo& input = reader.file().tensors[source[i]];
+      data = encode_tensor(input, data, t.type, importance_for(options, t), threads, buffer, capacity);
     }
     out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
     position += data.size();
@@ -116,27 +132,53 @@ void write_streamed(std::ostream& out, const GgufFile& file, const GgufReader& r
   }
 }
 
+// llama-quantize's metadata: the input's keys, then general.quantization_version and general.file_type
+// moved to the end (gguf_set_val_* removes and appends), then the imatrix record of tools/quantize.
+void set_quantized_metadata(GgufFile& file, const RequantizeOptions& options) {
+  const auto append = [&](const std::string& key, Value value) {
+    std::erase_if(file.metadata, [&](const KeyValue& kv) { return kv.key == key; });
+    file.metadata.push_back({key, std::move(value)});
+  };
+  append("general.quantization_version", uint32_t{2});
+  append("general.file_type", llama_ftype_id(options.type));
+  if (options.importance == nullptr || options.importance->empty()) return;
+  append("quantize.imatrix.file", options.imatrix_file.substr(0, 127));
+  if (!options.imatrix_dataset.empty()) append("quantize.imatrix.dataset", options.imatrix_dataset.substr(0, 127));
+  append("quantize.imatrix.entries_count", static_cast<uint32_t>(options.importance->size()));
+  if (options.imatrix_chunks > 0) append("quantize.imatrix.chunks_count", static_cast<uint32_t>(options.imatrix_chunks));
+}
+
 }  // namespace
 
-std::vector<uint32_t> requantized_types(const GgufFile& file, LlamaFileType type) {
-  const bool tied = file.find_tensor("output.weight") == nullptr;
-  int64_t n_v = 0, n_down = 0;
-  for (const TensorInfo& t : file.tensors) {
-    n_v += ends_with(t.name, ".attn_v.weight");
-    n_down += ends_with(t.name, ".ffn_down.weight");
-  }
-  std::vector<uint32_t> types;
-  int64_t i_v = 0, i_down = 0;
-  for (const TensorInfo& t : file.tensors) {
-    if (!quantizable(t)) {
-      types.push_back(t.type);
-      continue;
-    }
-    int64_t index = 0, count = 0;
-    if (ends_with(t.name, ".attn_v.weight")) index = i_v++, count = n_v;
-    if (ends_with(t.name, ".ffn_down.weight")) index = i_down++, count = n_down;
-    types.push_back(llama_tensor_type(type, t.name, t.dims[0], static_cast<int>(t.dims.size()), index, count, tied));
-  }
+std::vector<size_t> llama_loader_order(const GgufFile& file) {
+  const auto layer = [](const std::string& name) {
+    int value = -1;
+    if (name.rfind("blk.", 0) == 0) std::from_chars(name.data() + 4, name.data() + name.size(), value);
+    return value;
+  };
+  std::vector<size_t> order(file.tensors.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const std::string &x = file.tensors[a].name, &y = file.tensors[b].name;
+    const int lx = layer(x), ly = layer(y);
+    return lx != ly ? lx < ly : x < y;
+  });
+  return order;
+}
+
+std::vector<uint32_t> requantized_types(const GgufFile& file, LlamaFileType type, bool has_imatrix) {
+  const std::string arch = string_key(file, "general.architecture", "llama");
+  LlamaMixModel model;
+  model.n_layer = integer_key(file, arch + ".block_count", 0);
+  model.n_head = integer_key(file, arch + ".attention.head_count", 0);
+  model.n_head_kv = integer_key(file, arch + ".attention.head_count_kv", model.n_head);
+  model.tied = file.find_tensor("output.weight") == nullptr;
+  model.has_imatrix = has_imatrix;
+  std::vector<LlamaMixTensor> tensors;
+  for (const TensorInfo& t : file.tensors) tensors.push_back({t.name, t.dims[0], static_cast<int>(t.dims.size())});
+  std::vector<uint32_t> types = llama_mix(type, model, tensors);
+  for (size_t i = 0; i < types.size(); ++i)
+    if (!quantizable(file.tensors[i])) types[i] = file.tensors[i].type;  // copied in its own type
   return types;
 }
 
@@ -144,8 +186,11 @@ RequantizeReport requantize_llama_gguf(const std::filesystem::path& in, const st
                                        const RequantizeOptions& options) {
   const GgufReader reader(in);
   const std::string source = in.string();
+  const std::vector<size_t> order = llama_loader_order(reader.file());
   GgufFile file = reader.file();
-  const std::vector<uint32_t> types = requantized_types(file, options.type);
+  for (size_t i = 0; i < order.size(); ++i) file.tensors[i] = reader.file().tensors[order[i]];
+  const bool has_imatrix = options.importance != nullptr && !options.importance->empty();
+  const std::vector<uint32_t> types = requantized_types(file, options.type, has_imatrix);
   RequantizeReport report;
   report.input_bytes = std::filesystem::file_size(in);
   std::vector<bool> encode(file.tensors.size(), false);
@@ -155,16 +200,17 @@ RequantizeReport requantize_llama_gguf(const std::filesystem::path& in, const st
       check_float_input(t, source);
       encode[i] = true;
       ++report.quantized_tensors;
-      report.weighted_tensors += importance_for(options, t) != nullptr;  // also checks its length
+      const float* importance = importance_for(options, t);  // also checks its length
+      report.weighted_tensors += importance != nullptr;
+      check_imatrix(options.type, t.name, types[i], importance, "quantize-gguf");
     }
     t.type = types[i];
   }
-  file.set("general.file_type", llama_ftype_id(options.type));
-  file.set("general.quantization_version", uint32_t{2});
+  set_quantized_metadata(file, options);
   // Errors while encoding get the output path here, I/O errors from io already start with it.
   const auto write = [&](std::ostream& stream) {
     try {
-      write_streamed(stream, file, reader, encode, options);
+      write_streamed(stream, file, reader, order, encode, options);
     } catch (const std::exception& e) {
       throw std::runtime_error(out.string() + ": " + e.what());
     }

@@ -262,4 +262,19 @@ std::map<std::string, std::vector<float>> read_export_importance(const std::file
   return importance;
 }
 
+ImatrixProvenance read_imatrix_provenance(const std::filesystem::path& path) {
+  const std::vector<std::byte> bytes = read_whole_file(path);
+  ImatrixProvenance record;
+  if (starts_with_gguf_magic(bytes)) {
+    const Imatrix imatrix = parse_gguf_imatrix(bytes, path.string());
+    if (!imatrix.datasets.empty()) record.dataset = imatrix.datasets.front();
+    record.chunks = imatrix.chunk_count;
+  } else {
+    const LegacyImatrix imatrix = parse_legacy_imatrix(bytes, path.string());
+    record.dataset = imatrix.has_trailer ? imatrix.dataset : "";
+    record.chunks = imatrix.has_trailer ? imatrix.last_call : 0;
+  }
+  return record;
+}
+
 }  // namespace qforge::exporters::gguf

@@ -76,6 +76,15 @@ std::map<std::string, std::vector<float>> read_imatrix(const std::filesystem::pa
 // are rejected as llama-quantize does, naming the file, entry and column.
 std::map<std::string, std::vector<float>> read_export_importance(const std::filesystem::path& path);
 
+// What llama-quantize records of an imatrix (tools/quantize/quantize.cpp load_imatrix, kept as
+// quantize.imatrix.dataset / chunks_count): the first dataset ("" = none) and the chunk count (legacy:
+// the trailer's last_call; 0 without a trailer).
+struct ImatrixProvenance {
+  std::string dataset;
+  int64_t chunks = 0;
+};
+ImatrixProvenance read_imatrix_provenance(const std::filesystem::path& path);
+
 // Whole-file readers (round trips, inspection).
 Imatrix read_gguf_imatrix(const std::filesystem::path& path);
 LegacyImatrix read_legacy_imatrix(const std::filesystem::path& path);

@@ -131,7 +131,8 @@ LlamaGguf build_llama_gguf(const layers::LlamaForCausalLM& model, const std::vec
   LlamaGguf out;
   add_metadata(out.file, c, type, name, tokens.size());
   add_llama_vocabulary(out.file, tokens);
-  const std::map<std::string, uint32_t> mix = llama_mix_types(model, type);
+  const bool has_imatrix = options.importance != nullptr && !options.importance->empty();
+  const std::map<std::string, uint32_t> mix = llama_mix_types(model, type, has_imatrix);
   for (const auto& [hf_name, param] : model.named_parameters()) {
     TensorInfo info;
     info.name = *gguf_tensor_name(hf_name);  // llama_mix_types checked that every parameter has one
@@ -141,8 +142,10 @@ LlamaGguf build_llama_gguf(const layers::LlamaForCausalLM& model, const std::vec
     if (options.encoded != nullptr && options.encoded->count(hf_name)) {
       out.tensor_bytes.push_back(encoded_tensor(hf_name, options.encoded->at(hf_name), info, info.type, c));
     } else {
-      out.tensor_bytes.push_back(
-          encode(rows, info.type, info.dims[0], trained_type ? nullptr : importance_of(options, info.name, info.dims[0])));
+      const float* importance = trained_type ? nullptr : importance_of(options, info.name, info.dims[0]);
+      // Trained tensors hold the codes their forward used; the refusal is for rounding float weights.
+      if (!trained_type) check_imatrix(type, info.name, info.type, importance, "gguf llama export");
+      out.tensor_bytes.push_back(encode(rows, info.type, info.dims[0], importance));
     }
     out.file.tensors.push_back(std::move(info));
   }

@@ -30,7 +30,7 @@ namespace {
 // -march=native, node-llama-cpp's llama.cpp) did not on these files, so any difference is a regression.
 constexpr int64_t kQ4_K_MDifferingBlocks = 0;
 constexpr int64_t kIQ4_NLDifferingBlocks = 0;
-constexpr int64_t kIQ4_NLDifferingTypes = 1;
+constexpr int64_t kIQ4_NLDifferingTypes = 0;  // output.weight: Q6_K -> Q8_0 (rows of 64) in both
 
 const std::string kDir = std::string(QFORGE_SOURCE_DIR) + "/tests/golden/llama_quantize/";
 
@@ -265,9 +265,50 @@ TEST(LlamaQuantizeGolden, Q4_K_MSameMixAndBytes) {
 
 TEST(LlamaQuantizeGolden, IQ4_NLBytes) {
   const Agreement a = compare("d64_IQ4_NL.gguf", kD64, LlamaFileType::kIQ4_NL);
-  EXPECT_EQ(a.differing_types, kIQ4_NLDifferingTypes);  // output.weight: llama.cpp Q8_0, qforge IQ4_NL
+  EXPECT_EQ(a.differing_types, kIQ4_NLDifferingTypes);
   EXPECT_LE(a.differing_blocks, kIQ4_NLDifferingBlocks);
   EXPECT_LT(a.max_rel_rmse, 0.2);
+}
+
+// llama-quantize's type for every quantizable tensor (loader order) of three random llamas, per file type,
+// without and with an imatrix (preset_types.txt, written by make.sh through
+// tools/llamacpp/quantize_presets.sh), against qforge's mix table on the same F32 models.
+TEST(LlamaQuantizeGolden, PresetMixesAreLlamaQuantizes) {
+  const std::map<std::string, TinyShape> shapes = {{"l16", {16, 256, 256, 4, 1, 8, 11, false}},
+                                                   {"l8", {8, 256, 96, 4, 4, 8, 12, true}},
+                                                   {"d64", {2, 64, 48, 2, 1, 8, 13, false}}};
+  std::map<std::string, LlamaGguf> inputs;
+  std::map<std::string, int> files_per_preset;
+  int64_t tensors = 0, differing = 0;
+  std::ifstream in(kDir + "preset_types.txt");
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields(line);
+    std::string preset, model;
+    int with_imatrix = 0;
+    fields >> preset >> model >> with_imatrix;
+    std::vector<std::string> theirs;
+    for (std::string type; fields >> type;) theirs.push_back(type);
+    if (!inputs.count(model)) inputs.emplace(model, f32_input(shapes.at(model)));
+    const GgufFile& file = inputs.at(model).file;
+    const std::vector<uint32_t> types = requantized_types(file, parse_llama_file_type(preset), with_imatrix == 1);
+    std::vector<std::string> ours;
+    for (const size_t i : llama_loader_order(file)) {
+      const std::string& name = file.tensors[i].name;
+      if (name.ends_with("weight") && name.find("_norm.weight") == std::string::npos)
+        ours.push_back(fakequant::ggml::display_name(*fakequant::ggml::find_type(static_cast<int>(types[i]))));
+    }
+    ASSERT_EQ(ours.size(), theirs.size()) << line;
+    for (size_t j = 0; j < ours.size(); ++j) differing += ours[j] != theirs[j];
+    EXPECT_EQ(ours, theirs) << preset << " " << model << " imatrix " << with_imatrix;
+    tensors += static_cast<int64_t>(ours.size());
+    ++files_per_preset[preset];
+  }
+  std::printf("preset_types.txt: %zu file types, %lld tensors, %lld with another type than llama-quantize's\n",
+              files_per_preset.size(), static_cast<long long>(tensors), static_cast<long long>(differing));
+  EXPECT_EQ(files_per_preset.size(), llama_file_types().size());  // every row of the table
+  for (const auto& [preset, files] : files_per_preset)
+    EXPECT_EQ(files, preset == "Q2_K_S" ? 4 : 6) << preset;  // Q2_K_S without imatrix: refused on l16, l8
+  EXPECT_EQ(differing, 0);
 }
 
 }  // namespace

@@ -39,7 +39,7 @@ std::filesystem::path temp_path(const std::string& name) {
 }
 
 // dim 256: q/k/v/o/gate/up rows fill Q4_K super-blocks; ffn 320: ffn_down falls back to Q5_0 / Q8_0.
-config::RunConfig q4_k_m_run() {
+config::RunConfig preset_run(const std::string& preset = "Q4_K_M") {
   const auto corpus = temp_path("corpus.txt");
   std::filesystem::create_directories(corpus.parent_path());
   std::ofstream out(corpus);
@@ -50,7 +50,7 @@ config::RunConfig q4_k_m_run() {
                     intermediate_size: 320 max_position_embeddings: 16 } }
     data { text { corpus: ")" + corpus.string() + R"(" tokenizer: "char" } batch_size: 2 }
     optimizer { name: "adamw" lr: 0.003 }
-    quantization { preset: "Q4_K_M" }
+    quantization { preset: ")" + preset + R"(" }
     trainer { steps: 3 log_every: 1 eval_batches: 1 seed: 7 })", "gguf_qat");
 }
 
@@ -115,7 +115,7 @@ std::map<std::string, uint32_t> expect_zero_gap(const config::RunConfig& config,
 }
 
 TEST(GgufQat, ExportedWeightsEqualTheTrainedForwardBitForBit) {
-  config::RunConfig config = q4_k_m_run();
+  config::RunConfig config = preset_run();
   // One layer trains with a generic scheme instead of its GGUF type (rules come before the preset).
   config::QuantRule* int4 = config.mutable_quantization()->add_rules();
   int4->set_pattern("model.layers.0.mlp.gate_proj");
@@ -154,6 +154,31 @@ TEST(GgufQat, ExportedWeightsEqualTheTrainedForwardBitForBit) {
   EXPECT_EQ(f32.at("blk.0.ffn_gate.weight"), gg::kGgmlF32);
 }
 
+// A 3-bit preset: Q3_K weights with llama.cpp's Q3_K_M mix (docs/gguf.md §7), trained briefly, export
+// with no gap. ne0 256 everywhere except ffn_down (320: Q4_K -> Q5_0 fallback).
+TEST(GgufQat, Q3_K_MPresetExportsTheTrainedForwardBitForBit) {
+  const config::RunConfig config = preset_run("Q3_K_M");
+  const auto dir = temp_path("run_q3_k_m");
+  const RunResult trained = train(config, TrainOptions{dir, true, 0});
+  ASSERT_EQ(trained.step, 3);
+  ASSERT_TRUE(std::isfinite(trained.val_loss));
+  const exporters::LlamaExport run = restore_language_model(dir);
+  EXPECT_EQ(run.preset, "Q3_K_M");
+  EXPECT_EQ(run.ggml_types.size(), 2u + 2u * 7u);
+  const std::map<std::string, uint32_t> types = expect_zero_gap(config, dir, "");
+  EXPECT_EQ(types.at("token_embd.weight"), gg::kGgmlQ3_K);
+  EXPECT_EQ(types.at("output.weight"), gg::kGgmlQ6_K);
+  EXPECT_EQ(types.at("blk.0.attn_q.weight"), gg::kGgmlQ3_K);
+  EXPECT_EQ(types.at("blk.1.ffn_up.weight"), gg::kGgmlQ3_K);
+  EXPECT_EQ(types.at("blk.0.attn_v.weight"), gg::kGgmlQ5_K);       // i_attention_wv < 2
+  EXPECT_EQ(types.at("blk.1.attn_v.weight"), gg::kGgmlQ5_K);
+  EXPECT_EQ(types.at("blk.0.attn_output.weight"), gg::kGgmlQ4_K);
+  EXPECT_EQ(types.at("blk.1.ffn_down.weight"), gg::kGgmlQ5_0);     // Q4_K, 320 % 256 != 0
+  // The export's weights read back are the trained forward's, so its loss is the trained loss.
+  const double file_loss = evaluate_gguf(dir, temp_path("qat..gguf")).val_loss;
+  EXPECT_NEAR(file_loss, evaluate(dir).val_loss, 1e-6);
+}
+
 TEST(GgufQat, PresetFollowsTheMixWithFallbacksAndTiedEmbedding) {
   layers::LlamaConfig c;
   c.vocab_size = 40;
@@ -175,7 +200,7 @@ TEST(GgufQat, PresetFollowsTheMixWithFallbacksAndTiedEmbedding) {
   EXPECT_EQ(by_layer.at("model.layers.1.mlp.down_proj"), gg::kGgmlF16);  // Q6_K -> Q8_0 -> F16
   EXPECT_EQ(by_layer.at("model.layers.0.mlp.up_proj"), gg::kGgmlQ4_K);
   EXPECT_EQ(by_layer.count("model.layers.0.self_attn.o_proj"), 0u);
-  EXPECT_THAT(testing::error_of([&] { gguf_preset_rules(model, "Q3_K_S"); }), HasSubstr("quantization.preset"));
+  EXPECT_THAT(testing::error_of([&] { gguf_preset_rules(model, "Q3_K"); }), HasSubstr("quantization.preset"));
   EXPECT_THAT(testing::error_of([&] { gguf_preset_rules(model, "F32"); }), HasSubstr("quantizes nothing"));
 }
 

@@ -24,7 +24,8 @@ import sys
 
 # (max abs bound or None, mean KL bound) per file type: issue 7, "Checked by llama.cpp itself".
 BOUNDS = {"F32": (1e-4, 1e-5), "F16": (None, 1e-4), "BF16": (None, 2e-3), "Q8_0": (None, 1e-2),
-          "IQ4_NL": (None, 1e-2), "Q4_K_M": (None, 3e-2), "Q4_K": (None, 3e-2), "Q6_K": (None, 3e-2)}
+          "IQ4_NL": (None, 1e-2), "Q4_K_M": (None, 3e-2), "Q4_K": (None, 3e-2), "Q6_K": (None, 3e-2),
+          "Q4_0": (None, 1e-2), "Q2_K": (None, 3e-2), "Q3_K_M": (None, 3e-2), "Q5_K_M": (None, 3e-2)}
 SEQUENCE_LENGTH = 64
 SEQUENCE_STARTS = (0, 700, 1400)
 
@@ -164,7 +165,7 @@ def main():
     sequences = [ids[start:start + SEQUENCE_LENGTH] for start in SEQUENCE_STARTS]
     if any(len(s) != SEQUENCE_LENGTH for s in sequences):
         raise RuntimeError(f"{text_file} is too short for {len(SEQUENCE_STARTS)} sequences of {SEQUENCE_LENGTH} tokens")
-    for file_type in ("F32", "F16", "BF16", "Q8_0", "IQ4_NL", "Q4_K_M"):
+    for file_type in ("F32", "F16", "BF16", "Q8_0", "IQ4_NL", "Q4_K_M", "Q4_0", "Q2_K", "Q3_K_M", "Q5_K_M"):
         llama, _ = checker.check_file("gguf", file_type, sequences)
         if file_type == "F32":
             checker.check_checkpoint("gguf", sequences, llama)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # llama.cpp checks qforge's GGUF files (ctest label llamacpp): trains two small character Llamas
 # briefly (char_llama_gguf: dim 256, so Q4_K_M uses real Q4_K/Q6_K blocks; char_llama_fortunes: dim
-# 128, the Q4_K_M fallbacks), exports F32, F16, BF16, Q8_0, Q4_K_M and IQ4_NL, and runs agreement.py:
+# 128, the Q4_K_M fallbacks), exports F32, F16, BF16, Q8_0, Q4_K_M, IQ4_NL, Q4_0, Q2_K, Q3_K_M and Q5_K_M,
+# and runs agreement.py:
 # llama.cpp's tokenization of a fortunes text and its next-token distributions against qforge's.
 #   tools/llamacpp/agreement.sh path/to/qforge   -> per-type lines, then "agreement: N passed, M failed"
 set -euo pipefail
@@ -21,7 +22,7 @@ train() {  # name config steps
 }
 train gguf char_llama_gguf "${QFORGE_AGREEMENT_STEPS:-120}"
 train fortunes char_llama_fortunes "${QFORGE_AGREEMENT_FORTUNES_STEPS:-60}"
-for type in F32 F16 BF16 Q8_0 Q4_K_M IQ4_NL; do
+for type in F32 F16 BF16 Q8_0 Q4_K_M IQ4_NL Q4_0 Q2_K Q3_K_M Q5_K_M; do
   "$qforge" export --checkpoint "$work/gguf" --format gguf --type "$type" -o "$work/gguf.$type.gguf" >/dev/null
 done
 "$qforge" export --checkpoint "$work/fortunes" --format gguf --type F32 -o "$work/fortunes.F32.gguf" >/dev/null

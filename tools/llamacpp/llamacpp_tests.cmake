@@ -14,6 +14,13 @@ function(qforge_add_llamacpp_tests)
   add_test(NAME peer.llamacpp_gptq_gguf COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/gptq_gguf.sh $<TARGET_FILE:qforge>)
   set_tests_properties(peer.llamacpp_gptq_gguf PROPERTIES LABELS "llamacpp" TIMEOUT 1800
                        FAIL_REGULAR_EXPRESSION "FAILED " PASS_REGULAR_EXPRESSION "gptq gguf checks passed")
+  # Every file type of the mix table, quantized by qforge and by llama-quantize (BUILD/llamacpp-tools,
+  # built by `make bench`) on three small random llamas, with and without imatrix: identical files.
+  add_test(NAME peer.llama_quantize_presets
+           COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/quantize_presets.sh $<TARGET_FILE:qforge>
+                   $<TARGET_FILE:make_random_llama_gguf> ${CMAKE_BINARY_DIR}/llamacpp-tools/build/bin/llama-quantize)
+  set_tests_properties(peer.llama_quantize_presets PROPERTIES LABELS "llamacpp" TIMEOUT 900 SKIP_RETURN_CODE 77
+                       FAIL_REGULAR_EXPRESSION "FAILED |identical=0" PASS_REGULAR_EXPRESSION "presets: [0-9]+ identical, 0 differ")
   # The vocab-file test also runs under "unit" (it clones the bundle itself, or skips); here it is
   # labelled llamacpp too, so `ctest -L llamacpp` covers every check against llama.cpp's own files.
   add_test(NAME peer.llamacpp_vocab_files COMMAND exporters_test_llamacpp_vocab_files)

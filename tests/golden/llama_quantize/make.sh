@@ -57,6 +57,12 @@ cc -O2 -I"$src/ggml/include" "$here/dequant_fnv.c" "$build/llamacpp-tools/build/
    -lstdc++ -lm -lpthread -fopenmp -o "$tmp/dequant_fnv"
 (cd "$here" && "$tmp/dequant_fnv" d64_Q4_0_imatrix.gguf d64_Q4_1_imatrix.gguf d64_Q5_1_imatrix.gguf \
    k256_Q2_K_imatrix.gguf k256_Q3_K_M_imatrix.gguf k256_Q5_K_M_imatrix.gguf) > "$here/dequant_fnv.txt"
+# preset_types.txt: llama-quantize's type for every quantizable tensor, per file type of qforge's table, on
+# the three random llamas of tools/llamacpp/quantize_presets.sh (the live peer.llama_quantize_presets
+# comparison), without and with its imatrix; a difference from qforge does not stop the recording.
+rm -f "$here/preset_types.txt"
+QFORGE_PRESET_TYPES_OUT="$here/preset_types.txt" bash "$here/../../../tools/llamacpp/quantize_presets.sh" \
+  "$build/cli/qforge" "$make_model" "$quantize" > /dev/null || true
 (cd "$tmp" && sha256sum k256.gguf d64.gguf) > "$here/f32_inputs.sha256"
 git -C "$build/llamacpp-tools/src" log -1 --format='llama.cpp source: %H %s' > "$here/llama_cpp_version.txt"
 ls -l "$here"
