@@ -8,7 +8,7 @@ function(qforge_add_llamacpp_tests)
   endif()
   add_test(NAME peer.llamacpp_agreement COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/agreement.sh $<TARGET_FILE:qforge>)
   # agreement.sh exits non-zero when any check fails (set -e; agreement.py exits 1); FAILED lines too.
-  set_tests_properties(peer.llamacpp_agreement PROPERTIES LABELS "llamacpp" TIMEOUT 900
+  set_tests_properties(peer.llamacpp_agreement PROPERTIES LABELS "llamacpp" TIMEOUT 1800
                        FAIL_REGULAR_EXPRESSION "FAILED ")
   # GPTQ into ggml types: the GPTQ Q4_K_M file beats the imatrix one and llama.cpp agrees on it.
   add_test(NAME peer.llamacpp_gptq_gguf COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/gptq_gguf.sh $<TARGET_FILE:qforge>)
