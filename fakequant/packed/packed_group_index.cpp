@@ -18,12 +18,21 @@ namespace {
 // nibbles, interleaved back into column order, widened to int32 and converted; then s · (q − z) with
 // q − z exact in float (integers below 16), so the product rounds once, as the scalar formula does.
 // A step whose 16 columns share one contiguous group broadcasts its scale and zero point; otherwise
-// (act-order's scattered groups, or a group boundary inside the step) both are gathered by g_idx.
+// (act-order's scattered groups, or a group boundary inside the step) both are looked up by g_idx: in two
+// registers holding the row's first 32 groups (vpermt2ps, a shuffle; a row of up to 32 groups, 4096
+// columns at g128) or, for more groups, gathered from memory.
 int64_t decode_row_4bit(const uint8_t* bytes, const float* scales, const float* zeros, const int32_t* g_idx,
-                        bool contiguous, int64_t group_size, int64_t cols, float* out) {
+                        bool contiguous, int64_t group_size, int64_t groups, int64_t cols, float* out) {
   int64_t c = 0;
 #if defined(__AVX512F__) && defined(__AVX512BW__)
   const __m128i nibble = _mm_set1_epi8(15);
+  const bool in_registers = groups <= 32;
+  const __mmask16 lo_mask = static_cast<__mmask16>(groups >= 16 ? 0xFFFF : (1u << groups) - 1);
+  const __mmask16 hi_mask = static_cast<__mmask16>(groups >= 32 ? 0xFFFF : groups <= 16 ? 0 : (1u << (groups - 16)) - 1);
+  const __m512 s_lo = _mm512_maskz_loadu_ps(in_registers ? lo_mask : 0, scales);
+  const __m512 s_hi = _mm512_maskz_loadu_ps(in_registers ? hi_mask : 0, scales + 16);
+  const __m512 z_lo = _mm512_maskz_loadu_ps(in_registers ? lo_mask : 0, zeros);
+  const __m512 z_hi = _mm512_maskz_loadu_ps(in_registers ? hi_mask : 0, zeros + 16);
   for (; c + 16 <= cols; c += 16) {
     const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes + c / 2));
     const __m128i lo = _mm_and_si128(b, nibble), hi = _mm_and_si128(_mm_srli_epi16(b, 4), nibble);
@@ -32,6 +41,10 @@ int64_t decode_row_4bit(const uint8_t* bytes, const float* scales, const float* 
     if (contiguous && c / group_size == (c + 15) / group_size) {
       s = _mm512_set1_ps(scales[c / group_size]);
       z = _mm512_set1_ps(zeros[c / group_size]);
+    } else if (in_registers) {
+      const __m512i g = _mm512_loadu_si512(g_idx + c);
+      s = _mm512_permutex2var_ps(s_lo, g, s_hi);
+      z = _mm512_permutex2var_ps(z_lo, g, z_hi);
     } else {
       const __m512i g = _mm512_loadu_si512(g_idx + c);
       s = _mm512_i32gather_ps(g, scales, 4);
@@ -40,7 +53,7 @@ int64_t decode_row_4bit(const uint8_t* bytes, const float* scales, const float* 
     _mm512_storeu_ps(out + c, _mm512_mul_ps(s, _mm512_sub_ps(q, z)));
   }
 #else
-  (void)bytes, (void)scales, (void)zeros, (void)g_idx, (void)contiguous, (void)group_size, (void)cols, (void)out;
+  (void)bytes, (void)scales, (void)zeros, (void)g_idx, (void)contiguous, (void)group_size, (void)groups, (void)cols, (void)out;
 #endif
   return c;  // the columns done; the caller decodes the rest
 }
@@ -104,7 +117,7 @@ void PackedGroupIndexWeight::dequantize_rows(int64_t row_begin, int64_t row_end,
     int64_t c = 0;
     if (state_.bits == 4)
       c = decode_row_4bit(reinterpret_cast<const uint8_t*>(words_.data() + r * row_words_), scales, zeros,
-                          g_idx32_.data(), contiguous_, state_.group_size, state_.cols, row);
+                          g_idx32_.data(), contiguous_, state_.group_size, groups, state_.cols, row);
     for (; c < state_.cols; ++c) {
       const int32_t g = g_idx32_[static_cast<size_t>(c)];
       row[c] = scales[g] * (static_cast<float>(code(r, c)) - zeros[g]);

@@ -68,9 +68,10 @@ TEST(PackedGroupIndexWeight, EveryWidthDecodesTheFormula) {
 
 TEST(PackedGroupIndexWeight, FourBitFastPathDecodesTheFormula) {
   struct Case { int64_t cols, group_size; bool act_order; };
-  // 300 = 18 steps of 16 + 12 left over; groups of 24 end inside a step; act-order gathers every step.
+  // 300 = 18 steps of 16 + 12 left over; groups of 24 end inside a step; act-order looks groups up every step:
+  // in one register (up to 16 groups), two (17..32: 400 / 16 = 25 groups) or from memory (600 / 16 = 38 groups).
   for (const Case k : {Case{300, 128, false}, Case{300, 24, false}, Case{50, 16, true}, Case{1000, 128, true},
-                       Case{7, 4, false}}) {
+                       Case{400, 16, true}, Case{600, 16, true}, Case{7, 4, false}}) {
     SCOPED_TRACE(std::to_string(k.cols) + " columns, groups of " + std::to_string(k.group_size) + (k.act_order ? ", act-order" : ""));
     expect_formula(sample(4, 5, k.cols, 11, k.group_size, k.act_order));
   }
