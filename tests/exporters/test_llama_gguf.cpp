@@ -236,7 +236,9 @@ TEST(LlamaGgufQ4KM, TypeAssignmentFollowsTheLlamaCppTable) {
     EXPECT_EQ(g.file.find_tensor("output.weight") == nullptr, e.tied);
   }
   // Rows not a multiple of 32 fall back to F16.
-  EXPECT_EQ(llama_tensor_type(LlamaFileType::kQ4_K_M, "blk.0.attn_q.weight", 48, 2, 0, 2, false), kGgmlF16);
+  EXPECT_EQ(llama_tensor_type(LlamaFileType::kQ4_K_M, LlamaMixModel{2, 2, 2, false, false},
+                              LlamaTensorSite{"blk.0.attn_q.weight", 48, 2, 0, 2, 0}),
+            kGgmlF16);
   // more_bits for n = 16 (docs/gguf.md §7): 0, 1, 4, 7, 10, 13, 14, 15.
   std::vector<int64_t> more;
   for (int64_t i = 0; i < 16; ++i)
