@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "exporters/hf/hf_quant_import.h"
+#include "io/read_error.h"
 
 namespace qforge::exporters::hf {
 namespace {
@@ -148,6 +149,8 @@ HfConfig parse_hf_config(const std::string& text, const std::string& source) {
   json j;
   try {
     j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw io::ReadError(io::json_parse_error("hf", source, 0, e.byte, e.what()));
   } catch (const json::exception& e) {
     throw std::runtime_error("hf '" + source + "': not valid JSON: " + e.what());
   }

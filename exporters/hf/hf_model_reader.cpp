@@ -16,6 +16,7 @@
 #include "exporters/hf/hf_quant_import.h"
 #include "exporters/safetensors/safetensors.h"
 #include "io/mapped_file.h"
+#include "io/read_error.h"
 #include "layers/init.h"
 
 namespace qforge::exporters::hf {
@@ -57,6 +58,8 @@ std::vector<std::string> shard_files(const fs::path& dir, std::map<std::string, 
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    throw io::ReadError(io::json_parse_error("hf", index.string(), 0, e.byte, e.what()));
   } catch (const nlohmann::json::exception& e) {
     fail(index, std::string("not valid JSON: ") + e.what());
   }
