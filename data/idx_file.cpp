@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "data/file_bytes.h"
+#include "io/read_error.h"
 
 namespace qforge::data {
 namespace {
@@ -24,23 +25,21 @@ std::string hex(uint32_t value) {
 
 }  // namespace
 
+// Errors: "idx: FILE: FIELD at byte N: what" (io/read_error.h); in a gzip file N counts the decompressed bytes.
 IdxArray read_idx(const std::string& path, uint32_t expected_magic) {
   const std::vector<uint8_t> bytes = read_file_bytes(path);
-  if (bytes.size() < 4) {
-    throw std::runtime_error("read_idx: " + path + " is truncated: " + std::to_string(bytes.size()) +
-                             " bytes, shorter than the 4-byte magic");
-  }
+  const auto fail = [&](const std::string& field, uint64_t at, const std::string& what) {
+    io::throw_read_error("idx", path, field, at, what);
+  };
+  if (bytes.size() < 4)
+    fail("magic", 0, "truncated: " + std::to_string(bytes.size()) + " bytes, shorter than the 4-byte magic");
   const uint32_t magic = read_big_endian_u32(bytes.data());
-  if (magic != expected_magic) {
-    throw std::runtime_error("read_idx: " + path + " has bad magic " + hex(magic) + ", expected " +
-                             hex(expected_magic));
-  }
+  if (magic != expected_magic) fail("magic", 0, "bad magic " + hex(magic) + ", expected " + hex(expected_magic));
   const size_t ndim = magic & 0xff;
   const size_t header_bytes = 4 + 4 * ndim;
   if (bytes.size() < header_bytes) {
-    throw std::runtime_error("read_idx: " + path + " is truncated: " + std::to_string(bytes.size()) +
-                             " bytes, the header of " + std::to_string(ndim) + " dims needs " +
-                             std::to_string(header_bytes));
+    fail("dims", 4, "truncated: " + std::to_string(bytes.size()) + " bytes, the header of " + std::to_string(ndim) +
+                        " dims needs " + std::to_string(header_bytes));
   }
   IdxArray array;
   const uint64_t payload = bytes.size() - header_bytes;
@@ -50,15 +49,17 @@ IdxArray read_idx(const std::string& path, uint32_t expected_magic) {
     // A product that wraps around 2^64 could equal the payload (dims 4 x 2^31 x 2^31 "hold" 0 bytes) and
     // hand a consumer dims far beyond its values.
     if (__builtin_mul_overflow(count, static_cast<uint64_t>(array.dims.back()), &count)) {
-      throw std::runtime_error("read_idx: " + path + " is truncated: dims promise more than 2^64 element bytes (dim " +
-                               std::to_string(i) + " at byte " + std::to_string(4 + 4 * i) + "), file holds " +
-                               std::to_string(payload));
+      fail("dim " + std::to_string(i), 4 + 4 * i,
+           "truncated: dims promise more than 2^64 element bytes, file holds " + std::to_string(payload));
     }
   }
-  if (payload != count) {
-    throw std::runtime_error("read_idx: " + path + (payload < count ? " is truncated" : " has trailing bytes") +
-                             ": dims promise " + std::to_string(count) + " element bytes, file holds " +
-                             std::to_string(payload));
+  if (payload < count) {
+    fail("data", header_bytes, "truncated: dims promise " + std::to_string(count) + " element bytes, file holds " +
+                                   std::to_string(payload));
+  }
+  if (payload > count) {
+    fail("data", header_bytes + count, "trailing bytes: dims promise " + std::to_string(count) +
+                                           " element bytes, file holds " + std::to_string(payload));
   }
   array.values.assign(bytes.begin() + static_cast<std::ptrdiff_t>(header_bytes), bytes.end());
   return array;

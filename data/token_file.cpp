@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "data/file_bytes.h"
+#include "io/read_error.h"
 
 namespace qforge::data {
 namespace {
@@ -39,29 +40,31 @@ TokenFormat sniff_bin(const std::string& path) {
   return TokenFormat::kUint16;
 }
 
-// Checks the llm.c header of `bytes` and returns the token count it declares.
+// Errors: "tokens: FILE: FIELD at byte N: what" (io/read_error.h).
+[[noreturn]] void fail(const std::string& path, const std::string& field, uint64_t at, const std::string& what) {
+  io::throw_read_error("tokens", path, field, at, what);
+}
+
+// Checks the llm.c header of `bytes` (int32 magic, version, token count at bytes 0, 4, 8) and returns the
+// token count it declares.
 size_t check_llmc_header(const std::string& path, const std::vector<uint8_t>& bytes, TokenFormat format) {
   const size_t header_bytes = 4 * kLlmcHeaderInts;
   if (bytes.size() < header_bytes) {
-    throw std::runtime_error("read_token_file: " + path + " is " + std::to_string(bytes.size()) +
-                             " bytes, shorter than the llm.c header of " + std::to_string(header_bytes));
+    fail(path, "llm.c header", 0, "is " + std::to_string(bytes.size()) + " bytes, shorter than the llm.c header of " +
+                                      std::to_string(header_bytes));
   }
   const auto magic = static_cast<int32_t>(read_le(bytes.data(), 4));
   const int32_t expected = format == TokenFormat::kLlmcUint16 ? kLlmcMagicUint16 : kLlmcMagicUint32;
-  if (magic != expected) {
-    throw std::runtime_error("read_token_file: " + path + " has llm.c magic " + std::to_string(magic) +
-                             ", expected " + std::to_string(expected));
-  }
+  if (magic != expected)
+    fail(path, "llm.c magic", 0, "is " + std::to_string(magic) + ", expected " + std::to_string(expected));
   const auto version = static_cast<int32_t>(read_le(bytes.data() + 4, 4));
-  if (version != 1) {
-    throw std::runtime_error("read_token_file: " + path + " has llm.c version " + std::to_string(version) +
-                             ", expected 1");
-  }
+  if (version != 1) fail(path, "llm.c version", 4, "is " + std::to_string(version) + ", expected 1");
   const size_t count = read_le(bytes.data() + 8, 4);
   const size_t payload = bytes.size() - header_bytes;
   if (payload != count * static_cast<size_t>(width_of(format))) {
-    throw std::runtime_error("read_token_file: " + path + " header declares " + std::to_string(count) +
-                             " tokens but holds " + std::to_string(payload) + " bytes of ids");
+    fail(path, "llm.c token count", 8, "header declares " + std::to_string(count) + " tokens but holds " +
+                                           std::to_string(payload) + " bytes of ids (from byte " +
+                                           std::to_string(header_bytes) + ")");
   }
   return count;
 }
@@ -89,8 +92,10 @@ TokenIds read_token_file(const std::string& path, TokenFormat format) {
     offset = 4 * kLlmcHeaderInts;
   } else {
     if (bytes.size() % static_cast<size_t>(width) != 0) {
-      throw std::runtime_error("read_token_file: " + path + " is " + std::to_string(bytes.size()) +
-                               " bytes, not a multiple of the " + std::to_string(width) + "-byte id width");
+      // The last whole id ends where the partial one starts.
+      const size_t partial_at = bytes.size() / static_cast<size_t>(width) * static_cast<size_t>(width);
+      fail(path, "ids", partial_at, "is " + std::to_string(bytes.size()) + " bytes, not a multiple of the " +
+                                        std::to_string(width) + "-byte id width");
     }
     count = bytes.size() / static_cast<size_t>(width);
   }

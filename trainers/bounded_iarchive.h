@@ -5,7 +5,9 @@
 // hostile checkpoint could ask for exabytes (std::length_error / std::bad_alloc, or the OOM killer on a
 // size that fits). Here a std::string of n bytes needs n bytes left, and a std::vector<T> of n elements
 // n * min_archived_bytes<T>() (the smallest encoding of one element): memory stays within a small factor
-// of the file's size, and a lie is a std::runtime_error naming the byte offset.
+// of the file's size, and a lie is an error naming the file, the part being read and the byte offset:
+// "checkpoint: FILE: FIELD at byte N: what" (io/read_error.h), FIELD as named by begin_field() plus the last
+// name read in it ("model entry 'fc1.weight'").
 #include <boost/archive/binary_iarchive_impl.hpp>
 #include <boost/serialization/collection_size_type.hpp>
 #include <cstddef>
@@ -47,8 +49,18 @@ class BoundedBinaryIArchive
   friend class boost::archive::load_access;
 
  public:
-  /// `in` holds `size` bytes from its current position on (the whole file); reads the archive header.
-  BoundedBinaryIArchive(std::istream& in, uint64_t size);
+  /// `in` holds `size` bytes from its current position on (the whole file `source`); reads the archive header.
+  BoundedBinaryIArchive(std::istream& in, uint64_t size, std::string source);
+
+  /// Names the part of the file read next ("model") in errors, from the current byte on.
+  void begin_field(std::string field);
+  /// Where the current part began.
+  uint64_t field_start() const { return field_start_; }
+  /// Throws io::ReadError naming the file, the current part and byte `at`.
+  [[noreturn]] void fail_at(uint64_t at, const std::string& what) const;
+  /// Boost's error for the current part: a stream cut short ("input stream error") is named as the end of
+  /// the file; any other error at the current byte.
+  [[noreturn]] void fail_boost(const boost::archive::archive_exception& e) const;
 
  protected:
   // Every type but these: as Boost does.
@@ -72,11 +84,19 @@ class BoundedBinaryIArchive
  private:
   // Bytes between the stream's position and the end of the file.
   uint64_t remaining() const;
-  [[noreturn]] void fail(const std::string& what) const;
+  uint64_t position() const;
+  // The current part and the last name read in it: the entry an error falls in (or just after).
+  std::string where() const;
+  [[noreturn]] void fail(const std::string& what) const { fail_at(position(), what); }
 
   std::istream& in_;
+  uint64_t start_ = 0;         // stream position of the first byte of the file
   uint64_t end_ = 0;           // stream position of the end of the file
   size_t element_bytes_ = 1;  // of the collection whose count comes next
+  std::string source_;
+  std::string field_ = "archive header";
+  uint64_t field_start_ = 0;
+  std::string last_name_;     // the last string read in the current part (an entry's name)
 };
 
 }  // namespace qforge::trainers

@@ -8,12 +8,14 @@
 #include <boost/serialization/utility.hpp>
 #include <boost/serialization/vector.hpp>
 #include <charconv>
+#include <cstdio>
 #include <optional>
 #include <string_view>
 #include <fstream>
 #include <stdexcept>
 
 #include "io/atomic_file.h"
+#include "io/read_error.h"
 #include "fakequant/quantizer.h"
 #include "trainers/bounded_iarchive.h"
 #include "trainers/quantization_setup.h"
@@ -172,6 +174,27 @@ void save_checkpoint(const std::filesystem::path& dir, const Checkpoint& c) {
   });
 }
 
+namespace {
+
+std::string hex(uint32_t value) {
+  char text[16];
+  std::snprintf(text, sizeof(text), "0x%08x", value);
+  return text;
+}
+
+// Reads one part of the checkpoint under its name, so an error says which part (and entry) it is in.
+template <class T>
+void read_part(BoundedBinaryIArchive& archive, const char* field, T& value) {
+  archive.begin_field(field);
+  try {
+    archive >> value;
+  } catch (const boost::archive::archive_exception& e) {
+    archive.fail_boost(e);
+  }
+}
+
+}  // namespace
+
 Checkpoint load_checkpoint(const std::filesystem::path& dir, CheckpointParts parts) {
   const std::filesystem::path path = dir / kCheckpointFile;
   std::ifstream in(path, std::ios::binary);
@@ -179,32 +202,30 @@ Checkpoint load_checkpoint(const std::filesystem::path& dir, CheckpointParts par
   Checkpoint c;
   try {
     // Every length and count in the file is checked against its size before anything is allocated.
-    BoundedBinaryIArchive archive(in, std::filesystem::file_size(path));
+    BoundedBinaryIArchive archive(in, std::filesystem::file_size(path), path.string());
     uint32_t magic = 0, version = 0;
-    archive >> magic >> version;
-    if (magic != kMagic) throw std::runtime_error("not a qforge checkpoint");
+    read_part(archive, "magic", magic);
+    if (magic != kMagic)
+      archive.fail_at(archive.field_start(), hex(magic) + " is not a qforge checkpoint's (" + hex(kMagic) + ", \"QFCP\")");
+    read_part(archive, "format version", version);
     if (version < 1 || version > kFormatVersion) {
-      throw std::runtime_error("format version " + std::to_string(version) + ", this build reads 1 to " +
-                               std::to_string(kFormatVersion));
+      archive.fail_at(archive.field_start(), std::to_string(version) + ", this build reads 1 to " +
+                                                 std::to_string(kFormatVersion));
     }
     std::vector<std::pair<std::string, TensorRecord>> model, optimizer;
-    if (version >= 3) {
-      archive >> c.step >> c.config_text >> model >> c.counters >> c.metadata >> c.buffers;
-      c.model = from_records(std::move(model));
-      if (parts == CheckpointParts::kAll) archive >> optimizer;
-    } else {
-      archive >> c.step >> c.config_text >> model >> optimizer >> c.counters >> c.metadata;
-      if (version >= 2) archive >> c.buffers;
-      c.model = from_records(std::move(model));
-    }
+    read_part(archive, "step", c.step);
+    read_part(archive, "config_text", c.config_text);
+    read_part(archive, "model", model);
+    if (version < 3) read_part(archive, "optimizer", optimizer);
+    read_part(archive, "counters", c.counters);
+    read_part(archive, "metadata", c.metadata);
+    if (version >= 2) read_part(archive, "buffers", c.buffers);
+    c.model = from_records(std::move(model));
+    if (version >= 3 && parts == CheckpointParts::kAll) read_part(archive, "optimizer", optimizer);
     if (parts == CheckpointParts::kAll) c.optimizer = from_records(std::move(optimizer));
     if (version == 1) upgrade_from_format_1(c);
-  } catch (const boost::archive::archive_exception& e) {
-    // Boost's own words for a file cut short are "input stream error".
-    const std::string what = e.code == boost::archive::archive_exception::input_stream_error
-                                 ? "the file ends before the checkpoint does (truncated?)"
-                                 : e.what();
-    throw std::runtime_error(path.string() + ": unreadable checkpoint: " + what);
+  } catch (const io::ReadError&) {
+    throw;  // names the file, the part and the byte already
   } catch (const std::exception& e) {
     throw std::runtime_error(path.string() + ": unreadable checkpoint: " + e.what());
   }

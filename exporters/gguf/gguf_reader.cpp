@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "exporters/gguf/ggml_types.h"
+#include "io/read_error.h"
 
 namespace qforge::exporters::gguf {
 
@@ -25,22 +26,7 @@ constexpr uint64_t kMinKvBytes = 8 + 1 + 4 + 1;              // key length, 1 ke
 constexpr uint64_t kMinTensorInfoBytes = 8 + 1 + 4 + 4 + 8;  // name, n_dims (0: no ne), type, offset
 constexpr int kMaxArrayNesting = 8;  // llama.cpp allows none; deeper nesting would only risk the stack
 
-// Keys and names come from the file: escape control and non-ASCII bytes (a NUL would cut the message
-// short) and keep at most 80 characters.
-std::string printable(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < text.size() && out.size() < 80; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7F && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      out += {'\\', 'x', kHex[c >> 4], kHex[c & 15]};
-    }
-  }
-  if (out.size() >= 80) out += "...";
-  return out;
-}
+using io::printable;  // keys and names come from the file
 
 uint64_t min_value_bytes(ValueType type) {
   switch (type) {
@@ -59,8 +45,7 @@ class Cursor {
   Cursor(std::span<const std::byte> bytes, const std::string& source) : bytes_(bytes), source_(source) {}
 
   [[noreturn]] void fail(std::string_view field, uint64_t at, const std::string& what) const {
-    throw std::runtime_error("gguf: " + source_ + ": " + std::string(field) + " at byte " + std::to_string(at) +
-                             ": " + what);
+    io::throw_read_error("gguf", source_, field, at, what);
   }
   uint64_t pos() const { return pos_; }
   uint64_t remaining() const { return bytes_.size() - pos_; }

@@ -13,6 +13,7 @@
 #include "exporters/gguf/gguf_reader.h"
 #include "exporters/gguf/gguf_writer.h"
 #include "io/atomic_file.h"
+#include "io/read_error.h"
 
 namespace qforge::exporters::gguf {
 
@@ -58,12 +59,13 @@ bool starts_with_gguf_magic(std::span<const std::byte> bytes) {
 struct TensorRef {
   const TensorInfo* info = nullptr;
   std::span<const std::byte> data;
+  uint64_t at = 0;  // where its data starts in the file: the byte its errors name
 };
 
 std::vector<float> read_f32(const TensorRef& t, const std::string& source) {
   if (t.info->type != kGgmlF32) {
-    throw std::runtime_error("imatrix: " + source + ": tensor '" + t.info->name + "' has ggml type " +
-                             std::to_string(t.info->type) + ", expected F32 (0)");
+    io::throw_read_error("imatrix", source, "tensor '" + io::printable(t.info->name) + "'", t.at,
+                         "ggml type " + std::to_string(t.info->type) + ", expected F32 (0)");
   }
   std::vector<float> values(t.data.size() / sizeof(float));
   // A tensor with a zero dimension has no data: memcpy from/to its null pointers is undefined even for 0 bytes.
@@ -73,8 +75,8 @@ std::vector<float> read_f32(const TensorRef& t, const std::string& source) {
 
 void read_imatrix_keys(const GgufFile& file, const std::string& source, Imatrix& out) {
   const auto missing = [&](std::string_view key, const char* type) {
-    return std::runtime_error("imatrix: " + source + ": key " + std::string(key) + " missing or not " + type +
-                              " (llama-quantize requires it)");
+    return std::runtime_error(io::read_error("imatrix", source, "key " + std::string(key),
+                                             std::string("missing or not ") + type + " (llama-quantize requires it)"));
   };
   const Value* datasets = file.find(kDatasetsKey);
   const Array* list = datasets ? datasets->get_if<Array>() : nullptr;
@@ -90,8 +92,9 @@ void read_imatrix_keys(const GgufFile& file, const std::string& source, Imatrix&
 
 ImatrixEntry assemble_entry(const std::string& name, const TensorRef& sum2, const TensorRef& counts, const TensorRef& sum,
                             const std::string& source) {
-  const auto fail = [&](const std::string& what) {
-    return std::runtime_error("imatrix: " + source + ": entry '" + name + "': " + what);
+  const auto fail = [&](const std::string& what) {  // at the data of whichever tensor of the entry exists
+    const uint64_t at = sum2.info ? sum2.at : counts.info ? counts.at : sum.at;
+    return std::runtime_error(io::read_error("imatrix", source, "entry '" + io::printable(name) + "'", at, what));
   };
   if (!sum2.info || !counts.info) throw fail("mismatched sums and counts (needs both .in_sum2 and .counts)");
   const std::vector<uint64_t>& dims = sum2.info->dims;
@@ -149,11 +152,11 @@ Imatrix parse_gguf_imatrix(std::span<const std::byte> bytes, const std::string& 
   const ParsedGguf parsed = parse_gguf(bytes, source);  // bounds-checked: every tensor lies inside `bytes`
   Imatrix out;
   read_imatrix_keys(parsed.file, source, out);
-  if (parsed.file.tensors.empty()) throw std::runtime_error("imatrix: " + source + ": no tensors (no data in file)");
+  if (parsed.file.tensors.empty()) io::throw_read_error("imatrix", source, "tensors", parsed.data_start, "none (no data in file)");
   std::map<std::string, std::array<TensorRef, 3>> parts;  // in_sum2, counts, in_sum
   for (const TensorInfo& t : parsed.file.tensors) {
     const auto size = ggml_tensor_bytes(t.type, t.dims);
-    const TensorRef ref{&t, bytes.subspan(parsed.data_start + t.offset, *size)};
+    const TensorRef ref{&t, bytes.subspan(parsed.data_start + t.offset, *size), parsed.data_start + t.offset};
     std::string name = t.name;
     if (remove_suffix(name, kSum2Suffix)) parts[name][0] = ref;
     else if (remove_suffix(name, kCountsSuffix)) parts[name][1] = ref;

@@ -5,6 +5,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "io/read_error.h"
+
 namespace qforge::exporters::gguf {
 
 namespace {
@@ -31,7 +33,7 @@ class LegacyCursor {
   LegacyCursor(std::span<const std::byte> bytes, const std::string& source) : bytes_(bytes), source_(source) {}
 
   [[noreturn]] void fail(const std::string& field, size_t at, const std::string& what) const {
-    throw std::runtime_error("imatrix: " + source_ + ": " + field + " at byte " + std::to_string(at) + ": " + what);
+    io::throw_read_error("imatrix", source_, field, at, what);
   }
   size_t pos() const { return pos_; }
   size_t remaining() const { return bytes_.size() - pos_; }

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "exporters/hf/hf_quant_import.h"
+#include "io/read_error.h"
 
 namespace qforge::exporters::hf {
 namespace {
@@ -19,7 +20,7 @@ namespace {
 using nlohmann::json;
 
 [[noreturn]] void fail(const std::string& source, const std::string& key, const std::string& what) {
-  throw std::runtime_error("hf '" + source + "': key '" + key + "': " + what);
+  throw std::runtime_error("hf: " + source + ": key '" + key + "': " + what);
 }
 
 // Keys that never change the forward pass: ids of special tokens, bookkeeping, the storage dtype
@@ -148,10 +149,12 @@ HfConfig parse_hf_config(const std::string& text, const std::string& source) {
   json j;
   try {
     j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw io::ReadError(io::json_parse_error("hf", source, 0, e.byte, e.what()));
   } catch (const json::exception& e) {
-    throw std::runtime_error("hf '" + source + "': not valid JSON: " + e.what());
+    throw std::runtime_error("hf: " + source + ": not valid JSON: " + e.what());
   }
-  if (!j.is_object()) throw std::runtime_error("hf '" + source + "': not a JSON object");
+  if (!j.is_object()) throw std::runtime_error("hf: " + source + ": not a JSON object");
   Keys keys(j, source, "");
   HfConfig out;
   out.architecture = architecture_of(keys, source);
@@ -201,14 +204,14 @@ HfConfig parse_hf_config(const std::string& text, const std::string& source) {
   try {
     c.validate();
   } catch (const std::invalid_argument& e) {
-    throw std::runtime_error("hf '" + source + "': " + e.what());
+    throw std::runtime_error("hf: " + source + ": " + e.what());
   }
   return out;
 }
 
 HfConfig read_hf_config(const std::filesystem::path& path) {
   std::ifstream in(path);
-  if (!in) throw std::runtime_error("hf '" + path.string() + "': cannot open");
+  if (!in) throw std::runtime_error("hf: " + path.string() + ": cannot open");
   std::ostringstream text;
   text << in.rdbuf();
   return parse_hf_config(text.str(), path.string());

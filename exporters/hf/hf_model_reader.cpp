@@ -16,6 +16,7 @@
 #include "exporters/hf/hf_quant_import.h"
 #include "exporters/safetensors/safetensors.h"
 #include "io/mapped_file.h"
+#include "io/read_error.h"
 #include "layers/init.h"
 
 namespace qforge::exporters::hf {
@@ -28,7 +29,7 @@ constexpr const char* kSingleFile = "model.safetensors";
 constexpr const char* kIndexFile = "model.safetensors.index.json";
 
 [[noreturn]] void fail(const fs::path& file, const std::string& what) {
-  throw std::runtime_error("hf '" + file.string() + "': " + what);
+  throw std::runtime_error("hf: " + file.string() + ": " + what);
 }
 
 std::string shape_text(const std::vector<int64_t>& shape) {
@@ -57,6 +58,8 @@ std::vector<std::string> shard_files(const fs::path& dir, std::map<std::string, 
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    throw io::ReadError(io::json_parse_error("hf", index.string(), 0, e.byte, e.what()));
   } catch (const nlohmann::json::exception& e) {
     fail(index, std::string("not valid JSON: ") + e.what());
   }
@@ -149,12 +152,16 @@ void check_against_config(const std::map<std::string, Located>& located, const H
     if (it == by_name.end())
       fail(where.shard->path, "tensor '" + name + "' is not a parameter of " + config.architecture + " for " +
                                   (dir / "config.json").string());
+    // A stored tensor's error names the byte its data starts at (io/read_error.h).
+    const auto fail_tensor = [&](const std::string& what) {
+      io::throw_read_error("hf", where.shard->path.string(), "tensor '" + io::printable(name) + "'", where.entry->begin, what);
+    };
     if (!st::is_float_dtype(where.entry->dtype))
-      fail(where.shard->path, "tensor '" + name + "': dtype " + st::dtype_name(where.entry->dtype) +
-                                  " is not a float dtype (packed weights need config.json's quantization_config)");
+      fail_tensor("dtype " + std::string(st::dtype_name(where.entry->dtype)) +
+                  " is not a float dtype (packed weights need config.json's quantization_config)");
     if (where.entry->shape != it->second->shape)
-      fail(where.shard->path, "tensor '" + name + "': field shape " + shape_text(where.entry->shape) +
-                                  " disagrees with config.json, which implies " + shape_text(it->second->shape));
+      fail_tensor("field shape " + shape_text(where.entry->shape) + " disagrees with config.json, which implies " +
+                  shape_text(it->second->shape));
   }
   for (const ExpectedTensor& t : expected)
     if (located.count(t.name) == 0 && packed.count(t.name) == 0)

@@ -10,6 +10,7 @@
 #include "exporters/gguf/gguf_writer.h"
 #include "exporters/gguf/llama_tensor_names.h"
 #include "fakequant/formats/ggml/block_types.h"
+#include "io/read_error.h"
 
 namespace qforge::exporters::lora {
 namespace {
@@ -17,7 +18,15 @@ namespace {
 namespace gg = qforge::exporters::gguf;
 
 [[noreturn]] void fail(const std::filesystem::path& path, const std::string& what) {
-  throw std::invalid_argument("gguf lora adapter '" + path.string() + "': " + what);
+  throw std::invalid_argument("gguf lora adapter: " + path.string() + ": " + what);
+}
+
+// A tensor's error names the byte its data starts at (io/read_error.h): "gguf lora adapter: FILE: tensor 'x'
+// at byte N: what".
+[[noreturn]] void fail_tensor(const gg::GgufReader& reader, const gg::TensorInfo& info, const std::filesystem::path& path,
+                              const std::string& what) {
+  throw std::invalid_argument(io::read_error("gguf lora adapter", path.string(), "tensor '" + io::printable(info.name) + "'",
+                                             reader.data_start() + info.offset, what));
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -81,19 +90,19 @@ std::string expect_string(const gg::GgufFile& file, const std::string& key, cons
 
 // A GGUF tensor as FP32 rows [ne1, ne0] (HF row-major), decoded with the ggml codecs.
 autograd::Tensor decode_tensor(const gg::GgufReader& reader, const gg::TensorInfo& info, const std::filesystem::path& path) {
-  if (info.dims.size() != 2) fail(path, "tensor '" + info.name + "' is not 2-D");
+  if (info.dims.size() != 2) fail_tensor(reader, info, path, "is not 2-D");
   // With a zero dim the GGUF holds no data for any number of rows: 2^40 empty rows would be decoded one
   // by one. Non-zero dims are bounded by the file (the reader checked the data is there).
-  if (info.dims[0] == 0 || info.dims[1] == 0) fail(path, "tensor '" + info.name + "' has an empty dimension");
+  if (info.dims[0] == 0 || info.dims[1] == 0) fail_tensor(reader, info, path, "has an empty dimension");
   const fakequant::ggml::BlockType* known = fakequant::ggml::find_type(static_cast<int>(info.type));
   if (known == nullptr || !known->has_codec())
-    fail(path, "tensor '" + info.name + "' has ggml type " + std::to_string(info.type) + ", which qforge cannot decode (" +
-                   fakequant::ggml::codec_type_names() + ")");
+    fail_tensor(reader, info, path, "has ggml type " + std::to_string(info.type) + ", which qforge cannot decode (" +
+                                        fakequant::ggml::codec_type_names() + ")");
   const auto& block = *known;
   const int64_t ne0 = static_cast<int64_t>(info.dims[0]), rows = static_cast<int64_t>(info.dims[1]);
   const int64_t row_size = fakequant::ggml::row_bytes(block, ne0);
   const auto bytes = reader.tensor_data(info.name);
-  if (static_cast<int64_t>(bytes.size()) < row_size * rows) fail(path, "tensor '" + info.name + "' data too short");
+  if (static_cast<int64_t>(bytes.size()) < row_size * rows) fail_tensor(reader, info, path, "data too short");
   autograd::Tensor t(autograd::Shape{rows, ne0});
   for (int64_t i = 0; i < rows; ++i) block.dequantize_row(bytes.data() + i * row_size, t.data() + i * ne0, ne0);
   return t;
@@ -111,17 +120,17 @@ LoraAdapter read_gguf_lora_adapter(const std::filesystem::path& path, const laye
   for (const gg::TensorInfo& info : file.tensors) {
     if (ends_with(info.name, "_norm.weight")) continue;  // llama.cpp ignores these
     const bool is_a = ends_with(info.name, ".lora_a"), is_b = ends_with(info.name, ".lora_b");
-    if (!is_a && !is_b) fail(path, "tensor '" + info.name + "' is neither .lora_a nor .lora_b");
+    if (!is_a && !is_b) fail_tensor(reader, info, path, "is neither .lora_a nor .lora_b");
     const std::string gguf_base = info.name.substr(0, info.name.size() - 7);
     const auto hf = gg::hf_tensor_name(gguf_base);
     if (!hf || !ends_with(*hf, ".weight") || gguf_base == "token_embd.weight")
-      fail(path, "tensor '" + info.name + "': base tensor " + gguf_base + " is not a supported Llama matrix");
+      fail_tensor(reader, info, path, "base tensor " + gguf_base + " is not a supported Llama matrix");
     autograd::Tensor t = decode_tensor(reader, info, path);
     const int64_t heads = rope_heads(gguf_base, base);
     // lora_b's rows are the base's q or k rows, whose head layout the un-permutation needs.
     if (is_b && heads && t.shape()[0] != heads * base.head_dim())
-      fail(path, "tensor '" + info.name + "' has " + std::to_string(t.shape()[0]) + " rows, the base's " + gguf_base + " has " +
-                     std::to_string(heads * base.head_dim()));
+      fail_tensor(reader, info, path, "has " + std::to_string(t.shape()[0]) + " rows, the base's " + gguf_base + " has " +
+                                          std::to_string(heads * base.head_dim()));
     if (is_b && heads) {
       autograd::Tensor back(t.shape());
       gg::unpermute_rope_rows(t.data(), back.data(), t.shape()[0], t.shape()[1], heads);
@@ -130,7 +139,7 @@ LoraAdapter read_gguf_lora_adapter(const std::filesystem::path& path, const laye
     const std::string module = hf->substr(0, hf->size() - 7);
     out.tensors.emplace(module + (is_a ? kLoraASuffix : kLoraBSuffix), std::move(t));
   }
-  const std::vector<LoraPair> pairs = lora_pairs(out.tensors, 0, "gguf lora adapter '" + path.string() + "'");
+  const std::vector<LoraPair> pairs = lora_pairs(out.tensors, 0, "gguf lora adapter: " + path.string());
   if (pairs.empty()) fail(path, "no LoRA tensors");
   out.config.r = pairs.front().b->shape()[1];
   const gg::Value* alpha = file.find("adapter.lora.alpha");

@@ -4,12 +4,15 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 
 #include "io/atomic_file.h"
+#include "io/mapped_file.h"
+#include "io/read_error.h"
 
 namespace qforge::exporters::lora {
 namespace {
@@ -18,6 +21,18 @@ using nlohmann::json;
 
 [[noreturn]] void fail(const std::filesystem::path& dir, const std::string& what) {
   throw std::invalid_argument("peft adapter '" + dir.string() + "': " + what);
+}
+
+// adapter_config.json's errors: "peft adapter: DIR/adapter_config.json: key K ..." (a JSON key path names
+// the field; io/read_error.h).
+[[noreturn]] void fail_config(const std::filesystem::path& dir, const std::string& what) {
+  throw std::invalid_argument("peft adapter: " + (dir / kPeftConfigFile).string() + ": " + what);
+}
+
+// A tensor of adapter_model.safetensors, named with the byte its data starts at.
+[[noreturn]] void fail_tensor(const std::filesystem::path& weights, const std::string& name, uint64_t at,
+                              const std::string& what) {
+  throw std::invalid_argument(io::read_error("peft adapter", weights.string(), "tensor '" + io::printable(name) + "'", at, what));
 }
 
 // lora_alpha is an int in PEFT's dataclass; keep integral values integral in the JSON.
@@ -54,30 +69,29 @@ void reject_unsupported(const json& j, const std::filesystem::path& dir) {
   auto non_empty = [&](const char* key) { return j.contains(key) && !j[key].is_null() && !j[key].empty(); };
   auto is_true = [&](const char* key) { return j.contains(key) && j[key].is_boolean() && j[key].get<bool>(); };
   for (const char* key : {"rank_pattern", "alpha_pattern", "modules_to_save", "layers_to_transform"})
-    if (non_empty(key)) fail(dir, std::string(kPeftConfigFile) + " key " + key + " = " + j[key].dump() + " is not supported");
+    if (non_empty(key)) fail_config(dir, std::string("key ") + key + " = " + j[key].dump() + " is not supported");
   for (const char* key : {"use_dora", "fan_in_fan_out", "lora_bias"})
-    if (is_true(key)) fail(dir, std::string(kPeftConfigFile) + " key " + key + " = true is not supported");
+    if (is_true(key)) fail_config(dir, std::string("key ") + key + " = true is not supported");
   if (j.contains("bias") && j["bias"] != "none")
-    fail(dir, std::string(kPeftConfigFile) + " key bias = " + j["bias"].dump() + " is not supported (only \"none\")");
+    fail_config(dir, "key bias = " + j["bias"].dump() + " is not supported (only \"none\")");
 }
 
 LoraAdapterConfig parse_config(const json& j, const std::filesystem::path& dir) {
-  const std::string file = kPeftConfigFile;
-  if (!j.is_object()) fail(dir, file + " is not a JSON object");
+  if (!j.is_object()) fail_config(dir, "is not a JSON object");
   if (!j.contains("peft_type") || j["peft_type"] != "LORA")
-    fail(dir, file + " key peft_type is " + (j.contains("peft_type") ? j["peft_type"].dump() : "missing") + ", expected \"LORA\"");
+    fail_config(dir, "key peft_type is " + (j.contains("peft_type") ? j["peft_type"].dump() : "missing") + ", expected \"LORA\"");
   reject_unsupported(j, dir);
   LoraAdapterConfig c;
-  if (!j.contains("r") || !j["r"].is_number_integer() || j["r"].get<int64_t>() <= 0) fail(dir, file + " key r missing or not a positive integer");
+  if (!j.contains("r") || !j["r"].is_number_integer() || j["r"].get<int64_t>() <= 0) fail_config(dir, "key r missing or not a positive integer");
   c.r = j["r"].get<int64_t>();
-  if (!j.contains("lora_alpha") || !j["lora_alpha"].is_number()) fail(dir, file + " key lora_alpha missing or not a number");
+  if (!j.contains("lora_alpha") || !j["lora_alpha"].is_number()) fail_config(dir, "key lora_alpha missing or not a number");
   c.lora_alpha = j["lora_alpha"].get<double>();
-  if (!j.contains("target_modules")) fail(dir, file + " key target_modules missing");
+  if (!j.contains("target_modules")) fail_config(dir, "key target_modules missing");
   const json& targets = j["target_modules"];
   if (targets.is_string()) c.target_modules = {targets.get<std::string>()};  // PEFT allows one regex
   else if (targets.is_array() && std::all_of(targets.begin(), targets.end(), [](const json& t) { return t.is_string(); }))
     c.target_modules = targets.get<std::vector<std::string>>();
-  else fail(dir, file + " key target_modules is neither a string nor a list of strings");
+  else fail_config(dir, "key target_modules is neither a string nor a list of strings");
   if (j.contains("lora_dropout") && j["lora_dropout"].is_number()) c.lora_dropout = j["lora_dropout"].get<double>();
   if (j.contains("use_rslora") && j["use_rslora"].is_boolean()) c.use_rslora = j["use_rslora"].get<bool>();
   if (j.contains("base_model_name_or_path") && j["base_model_name_or_path"].is_string())
@@ -86,12 +100,12 @@ LoraAdapterConfig parse_config(const json& j, const std::filesystem::path& dir) 
 }
 
 // "base_model.model.X" -> "X"; the non-LoRA PEFT tensors qforge does not model are named in the error.
-std::string qforge_name(const std::string& name, const std::filesystem::path& dir) {
+std::string qforge_name(const std::string& name, const std::filesystem::path& weights, uint64_t at) {
   const std::string prefix = kPeftNamePrefix;
-  if (name.rfind(prefix, 0) != 0) fail(dir, "tensor '" + name + "' does not start with " + prefix);
+  if (name.rfind(prefix, 0) != 0) fail_tensor(weights, name, at, "does not start with " + prefix);
   for (const char* unsupported : {"lora_magnitude_vector", "lora_embedding_", ".lora_B.bias", "base_layer"})
     if (name.find(unsupported) != std::string::npos)
-      fail(dir, "tensor '" + name + "' (" + unsupported + ") is not supported: only lora_A/lora_B weights");
+      fail_tensor(weights, name, at, std::string(unsupported) + " is not supported: only lora_A/lora_B weights");
   return name.substr(prefix.size());
 }
 
@@ -113,19 +127,26 @@ LoraAdapter load_peft_adapter(const std::filesystem::path& dir) {
   json j;
   try {
     j = json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw std::invalid_argument(io::json_parse_error("peft adapter", (dir / kPeftConfigFile).string(), 0, e.byte, e.what()));
   } catch (const json::exception& e) {
-    fail(dir, std::string(kPeftConfigFile) + " is not valid JSON: " + e.what());
+    fail_config(dir, std::string("is not valid JSON: ") + e.what());
   }
   LoraAdapter out;
   out.config = parse_config(j, dir);
   const std::filesystem::path weights = dir / kPeftWeightsFile;
   if (!std::filesystem::exists(weights)) fail(dir, std::string(kPeftWeightsFile) + " missing (adapter_model.bin is not supported)");
-  safetensors::SafetensorsContents contents = safetensors::read_safetensors(weights);
-  if (!contents.encoded.empty())
-    fail(dir, std::string(kPeftWeightsFile) + ": tensor '" + contents.encoded.begin()->first + "' has dtype " +
-                  safetensors::dtype_name(contents.encoded.begin()->second.dtype) + "; adapters are float tensors");
-  for (auto& [name, t] : contents.tensors) out.tensors.emplace(qforge_name(name, dir), t);
-  lora_pairs(out.tensors, out.config.r, "peft adapter '" + dir.string() + "'");
+  const io::MappedFile file(weights);
+  std::map<std::string, uint64_t> data_at;  // where each tensor's data starts, for its errors
+  for (const auto& e : safetensors::parse_safetensors_header(file.bytes(), weights.string()).tensors) data_at[e.name] = e.begin;
+  safetensors::SafetensorsContents contents = safetensors::parse_safetensors(file.bytes(), weights.string());
+  if (!contents.encoded.empty()) {
+    const auto& [name, encoded] = *contents.encoded.begin();
+    fail_tensor(weights, name, data_at[name],
+                "dtype " + std::string(safetensors::dtype_name(encoded.dtype)) + "; adapters are float tensors");
+  }
+  for (auto& [name, t] : contents.tensors) out.tensors.emplace(qforge_name(name, weights, data_at[name]), t);
+  lora_pairs(out.tensors, out.config.r, "peft adapter: " + weights.string());
   return out;
 }
 

@@ -1,5 +1,8 @@
 // safetensors reader (format in safetensors.h). Every number from the header is checked against the
 // file before it is used, so a truncated or corrupted file is an error naming the field, never a crash.
+// Errors (io/read_error.h): "safetensors: FILE: FIELD at byte N: what" for the header length, the JSON text
+// and a tensor's data (N in the file: 8 + header length + its data_offsets); a key of the JSON header is named
+// by its path without a byte ("safetensors: FILE: tensor 'w': field shape ...").
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -12,6 +15,7 @@
 #include "exporters/safetensors/safetensors.h"
 #include "fakequant/formats/fp8.h"
 #include "fakequant/formats/half.h"
+#include "io/read_error.h"
 
 namespace qforge::exporters::safetensors {
 namespace {
@@ -20,8 +24,14 @@ namespace {
 constexpr uint64_t kMaxHeaderBytes = 100u << 20;
 
 [[noreturn]] void fail(const std::string& source, const std::string& what) {
-  throw std::runtime_error("safetensors '" + source + "': " + what);
+  throw io::ReadError("safetensors: " + source + ": " + what);
 }
+
+[[noreturn]] void fail_at(const std::string& source, const std::string& field, uint64_t at, const std::string& what) {
+  io::throw_read_error("safetensors", source, field, at, what);
+}
+
+std::string tensor_field(const std::string& name) { return "tensor '" + io::printable(name) + "'"; }
 
 constexpr Dtype kDtypes[] = {Dtype::kF32, Dtype::kF16, Dtype::kBF16, Dtype::kF8E4M3,
                              Dtype::kI8,  Dtype::kU8,  Dtype::kI32,  Dtype::kI64};
@@ -57,7 +67,8 @@ std::vector<int64_t> parse_shape(const nlohmann::json& j, uint64_t buffer_bytes,
   return shape;
 }
 
-Entry parse_entry(const std::string& name, const nlohmann::json& j, uint64_t buffer_bytes, const std::string& source) {
+Entry parse_entry(const std::string& name, const nlohmann::json& j, uint64_t data_start, uint64_t buffer_bytes,
+                  const std::string& source) {
   if (!j.is_object()) fail(source, "tensor '" + name + "' is not an object");
   Entry e{name, Dtype::kF32, {}, 0, 0};
   if (!j.contains("dtype") || !j["dtype"].is_string()) fail(source, "tensor '" + name + "': field dtype missing or not a string");
@@ -71,28 +82,32 @@ Entry parse_entry(const std::string& name, const nlohmann::json& j, uint64_t buf
   e.begin = offsets[0].get<uint64_t>();
   e.end = offsets[1].get<uint64_t>();
   if (e.begin > e.end || e.end > buffer_bytes)
-    fail(source, "tensor '" + name + "': field data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
-                     "] outside the data (" + std::to_string(buffer_bytes) + " bytes)");
+    fail_at(source, tensor_field(name), data_start + std::min(e.begin, buffer_bytes),
+            "field data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + "] outside the data (" +
+                std::to_string(buffer_bytes) + " bytes from byte " + std::to_string(data_start) + ")");
   unsigned __int128 bytes = elem;
   for (int64_t d : e.shape) bytes *= static_cast<uint64_t>(d);  // each d <= buffer_bytes: no overflow in 128 bits for <= 4 dims
   if (bytes != e.end - e.begin)
-    fail(source, "tensor '" + name + "': field shape needs " + std::to_string(static_cast<uint64_t>(bytes)) +
-                     " bytes but data_offsets span " + std::to_string(e.end - e.begin));
+    fail_at(source, tensor_field(name), data_start + e.begin,
+            "field shape needs " + std::to_string(static_cast<uint64_t>(bytes)) + " bytes but data_offsets span " +
+                std::to_string(e.end - e.begin));
   return e;
 }
 
 // The buffer must be fully indexed: sorted by begin, ranges touch end to start from 0 to its size.
-void check_coverage(std::vector<Entry>& entries, uint64_t buffer_bytes, const std::string& source) {
+void check_coverage(std::vector<Entry>& entries, uint64_t data_start, uint64_t buffer_bytes, const std::string& source) {
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin || (a.begin == b.begin && a.end < b.end); });
   uint64_t at = 0;
   for (const Entry& e : entries) {
     if (e.begin != at)
-      fail(source, "tensor '" + e.name + "': field data_offsets begins at " + std::to_string(e.begin) + ", expected " +
-                       std::to_string(at) + " (holes or overlaps)");
+      fail_at(source, tensor_field(e.name), data_start + e.begin,
+              "field data_offsets begins at " + std::to_string(e.begin) + ", expected " + std::to_string(at) +
+                  " (holes or overlaps)");
     at = e.end;
   }
   if (at != buffer_bytes)
-    fail(source, "data section has " + std::to_string(buffer_bytes) + " bytes but the tensors cover " + std::to_string(at));
+    fail_at(source, "data", data_start + at, "the data section has " + std::to_string(buffer_bytes) +
+                                                 " bytes but the tensors cover " + std::to_string(at));
 }
 
 // Little-endian bytes to FP32, whatever the host's byte order (float dtypes only). One loop per dtype,
@@ -137,27 +152,30 @@ int64_t TensorEntry::numel() const {
 }
 
 SafetensorsHeader parse_safetensors_header(std::span<const std::byte> bytes, const std::string& source) {
-  if (bytes.size() < 8) fail(source, "file has " + std::to_string(bytes.size()) + " bytes, shorter than the 8-byte header length");
+  if (bytes.size() < 8)
+    fail_at(source, "header length", 0, "file has " + std::to_string(bytes.size()) + " bytes, shorter than the 8-byte header length");
   uint64_t n = 0;
   for (int b = 0; b < 8; ++b) n |= static_cast<uint64_t>(bytes[b]) << (8 * b);
   if (n > kMaxHeaderBytes || n > bytes.size() - 8)
-    fail(source, "header length " + std::to_string(n) + " exceeds the file (" + std::to_string(bytes.size()) + " bytes)");
+    fail_at(source, "header length", 0, std::to_string(n) + " exceeds the file (" + std::to_string(bytes.size()) + " bytes)");
   const char* text = reinterpret_cast<const char*>(bytes.data() + 8);
-  if (n == 0 || text[0] != '{') fail(source, "header does not start with '{'");
+  if (n == 0 || text[0] != '{') fail_at(source, "header", 8, "does not start with '{'");
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(text, text + n);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw io::ReadError(io::json_parse_error("safetensors", source, 8, e.byte, e.what()));
   } catch (const nlohmann::json::exception& e) {
-    fail(source, std::string("header is not valid JSON: ") + e.what());
+    fail_at(source, "header", 8, std::string("is not valid JSON: ") + e.what());
   }
   if (!header.is_object()) fail(source, "header is not a JSON object");
   const uint64_t buffer_bytes = bytes.size() - 8 - n;
   SafetensorsHeader out;
   for (const auto& [name, value] : header.items()) {
     if (name == "__metadata__") out.metadata = parse_metadata(value, source);
-    else out.tensors.push_back(parse_entry(name, value, buffer_bytes, source));
+    else out.tensors.push_back(parse_entry(name, value, 8 + n, buffer_bytes, source));
   }
-  check_coverage(out.tensors, buffer_bytes, source);
+  check_coverage(out.tensors, 8 + n, buffer_bytes, source);
   for (Entry& e : out.tensors) {  // relative to the data section -> relative to the file
     e.begin += 8 + n;
     e.end += 8 + n;
@@ -215,12 +233,12 @@ SafetensorsContents parse_safetensors(std::span<const std::byte> bytes, const st
 
 SafetensorsContents read_safetensors(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw std::runtime_error("safetensors '" + path.string() + "': cannot open");
+  if (!in) throw std::runtime_error("safetensors: " + path.string() + ": cannot open");
   const std::streamoff size = in.tellg();
   std::vector<std::byte> bytes(static_cast<size_t>(size));
   in.seekg(0);
   in.read(reinterpret_cast<char*>(bytes.data()), size);
-  if (!in) throw std::runtime_error("safetensors '" + path.string() + "': read failed");
+  if (!in) throw std::runtime_error("safetensors: " + path.string() + ": read failed");
   return parse_safetensors(bytes, path.string());
 }
 

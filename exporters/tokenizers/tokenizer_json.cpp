@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "io/atomic_file.h"
+#include "io/read_error.h"
 
 namespace qforge::exporters::tokenizers {
 namespace {
@@ -14,8 +15,9 @@ namespace {
 using json = nlohmann::json;
 constexpr std::string_view kWordMarker = "\xE2\x96\x81";  // U+2581
 
+// "tokenizer: FILE: KEY.PATH: what" (io/read_error.h; nlohmann keeps no byte positions of values).
 [[noreturn]] void fail(const std::string& source, const std::string& field, const std::string& what) {
-  throw std::invalid_argument(source + ": " + field + ": " + what);
+  throw std::invalid_argument(io::read_error("tokenizer", source, field, what));
 }
 
 std::string type_of(const json& j, const std::string& source, const std::string& field) {
@@ -157,8 +159,10 @@ BpeTokenizer parse_tokenizer_json(std::string_view json_text, const std::string&
   json j;
   try {
     j = json::parse(json_text);
+  } catch (const json::parse_error& e) {  // the byte where the parser stopped (io/read_error.h)
+    throw std::invalid_argument(io::json_parse_error("tokenizer", source, 0, e.byte, e.what()));
   } catch (const json::exception& e) {
-    throw std::invalid_argument(source + ": not JSON: " + e.what());
+    throw std::invalid_argument("tokenizer: " + source + ": not JSON: " + e.what());
   }
   if (!j.is_object() || !j.contains("model")) fail(source, "model", "missing");
   // Every id takes at least two bytes of the file, so no id past its size is real: nothing is
@@ -179,11 +183,11 @@ BpeTokenizer parse_tokenizer_json(std::string_view json_text, const std::string&
     }
     return BpeTokenizer(std::move(model.tokens), model.merges, std::move(added), model.options);
   } catch (const json::exception& e) {
-    throw std::invalid_argument(source + ": " + e.what());
+    throw std::invalid_argument("tokenizer: " + source + ": " + e.what());
   } catch (const std::invalid_argument& e) {
     const std::string what = e.what();
-    if (what.starts_with(source)) throw;
-    throw std::invalid_argument(source + ": " + what);
+    if (what.starts_with("tokenizer: " + source)) throw;
+    throw std::invalid_argument("tokenizer: " + source + ": " + what);
   }
 }
 

@@ -82,7 +82,7 @@ TEST_F(IdxFile, MissingFile) {
 TEST_F(IdxFile, BadMagic) {
   write_idx(path("labels"), IdxArray{{3}, {1, 2, 3}});
   EXPECT_THAT(runtime_error_of([&] { read_idx(path("labels"), kIdxImagesMagic); }),
-              AllOf(HasSubstr(path("labels")), HasSubstr("bad magic 0x00000801"), HasSubstr("expected 0x00000803")));
+              AllOf(HasSubstr("idx: " + path("labels") + ": magic at byte 0: bad magic 0x00000801"), HasSubstr("expected 0x00000803")));
   write_file_bytes(path("text"), {'h', 'e', 'l', 'l', 'o'});
   EXPECT_THAT(runtime_error_of([&] { read_idx(path("text"), kIdxLabelsMagic); }),
               AllOf(HasSubstr("bad magic 0x68656c6c"), HasSubstr("expected 0x00000801")));
@@ -91,16 +91,16 @@ TEST_F(IdxFile, BadMagic) {
 TEST_F(IdxFile, Truncated) {
   write_file_bytes(path("tiny"), {0, 0});
   EXPECT_THAT(runtime_error_of([&] { read_idx(path("tiny"), kIdxLabelsMagic); }),
-              AllOf(HasSubstr(path("tiny")), HasSubstr("truncated: 2 bytes")));
+              AllOf(HasSubstr(path("tiny")), HasSubstr("magic at byte 0: truncated: 2 bytes")));
   write_file_bytes(path("header"), {0, 0, 8, 3, 0, 0, 0, 2, 0, 0});
   EXPECT_THAT(runtime_error_of([&] { read_idx(path("header"), kIdxImagesMagic); }),
-              AllOf(HasSubstr("truncated: 10 bytes"), HasSubstr("header of 3 dims needs 16")));
+              AllOf(HasSubstr("dims at byte 4: truncated: 10 bytes"), HasSubstr("header of 3 dims needs 16")));
   write_file_bytes(path("short"), {0, 0, 8, 1, 0, 0, 0, 5, 1, 2, 3});
   EXPECT_THAT(runtime_error_of([&] { read_idx(path("short"), kIdxLabelsMagic); }),
-              AllOf(HasSubstr(path("short")), HasSubstr("truncated"), HasSubstr("promise 5 element bytes, file holds 3")));
+              AllOf(HasSubstr(path("short")), HasSubstr("data at byte 8: truncated: dims promise 5 element bytes, file holds 3")));
   write_file_bytes(path("long"), {0, 0, 8, 1, 0, 0, 0, 1, 1, 2});
   EXPECT_THAT(runtime_error_of([&] { read_idx(path("long"), kIdxLabelsMagic); }),
-              AllOf(HasSubstr("trailing bytes"), HasSubstr("promise 1 element bytes, file holds 2")));
+              AllOf(HasSubstr("data at byte 9: trailing bytes"), HasSubstr("promise 1 element bytes, file holds 2")));
 }
 
 TEST_F(IdxFile, TruncatedGzipStream) {

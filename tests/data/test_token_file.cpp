@@ -65,10 +65,10 @@ TEST_F(TokenFile, LlmcHeaderRoundTripAndSniffing) {
 TEST_F(TokenFile, SizeNotAMultipleOfWidth) {
   write_file_bytes(path("odd.bin"), {1, 0, 2});
   EXPECT_THAT(runtime_error_of([&] { read_token_file(path("odd.bin")); }),
-              AllOf(HasSubstr(path("odd.bin")), HasSubstr("is 3 bytes, not a multiple of the 2-byte id width")));
+              AllOf(HasSubstr(path("odd.bin")), HasSubstr(": ids at byte 2: is 3 bytes, not a multiple of the 2-byte id width")));
   write_file_bytes(path("six.u32"), {1, 0, 0, 0, 2, 0});
   EXPECT_THAT(runtime_error_of([&] { read_token_file(path("six.u32")); }),
-              AllOf(HasSubstr(path("six.u32")), HasSubstr("is 6 bytes, not a multiple of the 4-byte id width")));
+              AllOf(HasSubstr(path("six.u32")), HasSubstr(": ids at byte 4: is 6 bytes, not a multiple of the 4-byte id width")));
 }
 
 TEST_F(TokenFile, BadLlmcHeaders) {
@@ -78,16 +78,16 @@ TEST_F(TokenFile, BadLlmcHeaders) {
   bytes.pop_back();
   write_file_bytes(path("cut.bin"), bytes);
   EXPECT_THAT(runtime_error_of([&] { read_token_file(path("cut.bin")); }),
-              AllOf(HasSubstr(path("cut.bin")), HasSubstr("header declares 3 tokens but holds 4 bytes")));
+              AllOf(HasSubstr(path("cut.bin")), HasSubstr(": llm.c token count at byte 8: header declares 3 tokens but holds 4 bytes")));
   EXPECT_THAT(runtime_error_of([&] { read_token_file(path("a.bin"), TokenFormat::kLlmcUint32); }),
-              HasSubstr("llm.c magic 20240520, expected 20240801"));
+              HasSubstr("tokens: " + path("a.bin") + ": llm.c magic at byte 0: is 20240520, expected 20240801"));
   bytes = read_file_bytes(path("a.bin"));
   bytes[4] = 2;  // version 2
   write_file_bytes(path("v2.bin"), bytes);
-  EXPECT_THAT(runtime_error_of([&] { read_token_file(path("v2.bin")); }), HasSubstr("llm.c version 2, expected 1"));
+  EXPECT_THAT(runtime_error_of([&] { read_token_file(path("v2.bin")); }), HasSubstr(": llm.c version at byte 4: is 2, expected 1"));
   write_file_bytes(path("short.bin"), {0x48, 0xD5, 0x34, 0x01});
   EXPECT_THAT(runtime_error_of([&] { read_token_file(path("short.bin"), TokenFormat::kLlmcUint16); }),
-              HasSubstr("is 4 bytes, shorter than the llm.c header of 1024"));
+              HasSubstr(": llm.c header at byte 0: is 4 bytes, shorter than the llm.c header of 1024"));
 }
 
 TEST_F(TokenFile, MissingFileAndUnknownExtension) {

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <random>
 
+#include "exporters/gguf/gguf_reader.h"
 #include "exporters/gguf/imatrix_file.h"
 
 namespace qforge::exporters::gguf {
@@ -215,7 +216,7 @@ TEST(ImatrixFile, GgufWithoutRequiredKeysOrPairsIsRejected) {
     (void)parse_gguf_imatrix(bytes, "nokey.gguf");
     FAIL() << "accepted a file without imatrix.chunk_size";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("nokey.gguf: key imatrix.chunk_size missing"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("imatrix: nokey.gguf: key imatrix.chunk_size: missing"), std::string::npos) << e.what();
   }
   const std::string counts = "blk.0.ffn_down.weight.counts";
   bytes = serialize_gguf_imatrix(m);
@@ -227,7 +228,15 @@ TEST(ImatrixFile, GgufWithoutRequiredKeysOrPairsIsRejected) {
     (void)parse_gguf_imatrix(bytes, "nocounts.gguf");
     FAIL() << "accepted in_sum2 without counts";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("entry 'blk.0.ffn_down.weight': mismatched sums and counts"), std::string::npos)
+    // The entry is named with the byte where its .in_sum2 data starts.
+    const ParsedGguf parsed = parse_gguf(bytes, "nocounts.gguf");
+    uint64_t sum2_at = 0;
+    for (const TensorInfo& t : parsed.file.tensors)
+      if (t.name == "blk.0.ffn_down.weight.in_sum2") sum2_at = parsed.data_start + t.offset;
+    ASSERT_GT(sum2_at, 0u);
+    EXPECT_NE(std::string(e.what()).find("imatrix: nocounts.gguf: entry 'blk.0.ffn_down.weight' at byte " +
+                                         std::to_string(sum2_at) + ": mismatched sums and counts"),
+              std::string::npos)
         << e.what();
   }
 }

@@ -132,12 +132,22 @@ TEST(Safetensors, RandomCorruptionNeverCrashes) {
 TEST(Safetensors, ErrorsNameFileTensorAndField) {
   EXPECT_THAT(runtime_error_of(file_of("{\"w\":{\"dtype\":\"I16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4)),
               HasSubstr("tensor 'w': dtype I16 is not supported (F32, F16, BF16, F8_E4M3, I8, U8, I32, I64)"));
-  EXPECT_THAT(runtime_error_of(file_of("{\"w\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8)),
-              HasSubstr("tensor 'w': field shape needs 12 bytes but data_offsets span 8"));
-  EXPECT_THAT(runtime_error_of(file_of("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4)),
-              HasSubstr("tensor 'w': field data_offsets [0, 8] outside the data (4 bytes)"));
-  EXPECT_THAT(runtime_error_of(file_of("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8)),
-              HasSubstr("holes or overlaps"));
+  // Errors about a tensor's data name its byte in the file: 8 + the header's length + data_offsets[0].
+  const std::string shape3 = "{\"w\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}";
+  EXPECT_THAT(runtime_error_of(file_of(shape3, 8)),
+              HasSubstr("safetensors: test.safetensors: tensor 'w' at byte " + std::to_string(8 + shape3.size()) +
+                        ": field shape needs 12 bytes but data_offsets span 8"));
+  const std::string shape2 = "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
+  EXPECT_THAT(runtime_error_of(file_of(shape2, 4)),
+              HasSubstr("tensor 'w' at byte " + std::to_string(8 + shape2.size()) +
+                        ": field data_offsets [0, 8] outside the data (4 bytes from byte " +
+                        std::to_string(8 + shape2.size()) + ")"));
+  const std::string hole = "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}";
+  EXPECT_THAT(runtime_error_of(file_of(hole, 8)),
+              HasSubstr("tensor 'w' at byte " + std::to_string(8 + hole.size() + 4) +
+                        ": field data_offsets begins at 4, expected 0 (holes or overlaps)"));
+  // A JSON syntax error: the parser's byte (the '}' where a value should be), counted from the file's start.
+  EXPECT_THAT(runtime_error_of(file_of("{\"w\":}", 0)), HasSubstr("safetensors: test.safetensors: JSON at byte 13: "));
   EXPECT_THAT(runtime_error_of(file_of("{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],"
                                        "\"data_offsets\":[0,8]}}", 8)),
               HasSubstr("field shape dimension 4294967296 exceeds the data size"));
@@ -146,7 +156,7 @@ TEST(Safetensors, ErrorsNameFileTensorAndField) {
   EXPECT_THAT(runtime_error_of(file_of("[1]", 0)), HasSubstr("does not start with '{'"));
   auto huge = file_of("{}", 0);
   huge[7] = std::byte{0x7F};
-  EXPECT_THAT(runtime_error_of(huge), HasSubstr("header length"));
+  EXPECT_THAT(runtime_error_of(huge), HasSubstr("header length at byte 0: "));
   EXPECT_THROW(st::read_safetensors("/nonexistent/x.safetensors"), std::runtime_error);
 }
 

@@ -133,7 +133,9 @@ TEST(Checkpoint, ErrorsNameTheFile) {
     load_checkpoint(dir);
     FAIL() << "truncated checkpoint did not throw";
   } catch (const std::runtime_error& e) {
-    EXPECT_THAT(e.what(), HasSubstr("unreadable checkpoint"));
+    // The file, the part of the checkpoint the cut falls in, and the byte where the file ends.
+    EXPECT_THAT(e.what(), HasSubstr("checkpoint: " + (dir / "checkpoint.bin").string() + ": "));
+    EXPECT_THAT(e.what(), HasSubstr(" at byte 60: the file ends here, inside "));
   }
   std::ofstream(dir / "checkpoint.bin", std::ios::binary) << "this is not an archive at all";
   EXPECT_THROW(load_checkpoint(dir), std::runtime_error);
