@@ -1,0 +1,20 @@
+#pragma once
+// GGML IQ3_XXS (ggml type 18, 3.0625 bpw): super-blocks of 256, f16 d, u8 qs[96]: 64 indices into the
+// 256-point grid iq3xxs_grid (4 values each), then per block of 32 a u32 with four 7-bit sign fields
+// (ksigns_iq2xs) and a 4-bit scale s in bits 28..31; x = d·(0.5 + s)·0.5·g·±1 (ggml-common.h
+// block_iq3_xxs, docs/gguf.md §6).
+
+#include <cstdint>
+
+namespace qforge::fakequant::ggml {
+
+struct block_iq3_xxs {
+  uint16_t d;  // f16
+  uint8_t qs[96];
+};
+static_assert(sizeof(block_iq3_xxs) == 2 + 96, "wrong iq3_xxs block size/padding");
+
+// Decoding only (no encoder yet: llama.cpp's needs the grid neighbour search of iq3xs_init_impl).
+void dequantize_row_iq3_xxs(const block_iq3_xxs* x, float* y, int64_t k);
+
+}  // namespace qforge::fakequant::ggml

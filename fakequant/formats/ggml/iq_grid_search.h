@@ -1,0 +1,37 @@
+#pragma once
+// llama.cpp's lookup structures for quantizing onto the IQ grids (iq2xs_init_impl / iq3xs_init_impl in
+// ggml-quants.c, docs/gguf.md §6): every point of the level cube, u = Σ l_k·2^(bits·k), maps either to
+// its grid index or to a list of grid neighbours; the encoders round each group to levels, and a group
+// that lands off the grid takes the neighbour with the least weighted squared error.
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace qforge::fakequant::ggml {
+
+struct IqGridSearch {
+  int coordinates = 0;  // 8 (IQ1/IQ2 grids) or 4 (IQ3 grids)
+  int bits = 0;         // bits per level in u: 2 or 3
+  // Grid point i as odd values 2l + 1 (llama.cpp's the_grid), coordinates per point.
+  std::vector<int8_t> points;
+  // kmap: u -> grid index (>= 0), or -(offset + 1) of u's list in `neighbours`: [count, index...].
+  std::vector<int32_t> kmap;
+  std::vector<uint16_t> neighbours;
+
+  const int8_t* point(int index) const { return points.data() + static_cast<size_t>(index) * coordinates; }
+  // The grid index of u, or -1 when u is off the grid.
+  int grid_index(int u) const { return kmap[u] >= 0 ? kmap[u] : -1; }
+  // iq2_find_best_neighbour / iq3_find_best_neighbour: among u's neighbours the one minimising
+  // Σ w_i·(scale·g_i − x_i)² (f32, in coordinate order; the first of equal ones); writes its levels
+  // (g − 1)/2 to L and returns its index. u must be off the grid.
+  int best_neighbour(int u, const float* x, const float* weight, float scale, int8_t* L) const;
+};
+
+// The search structure of a grid ("iq2_xxs", "iq2_xs", "iq2_s", "iq1_s" (IQ1_M too), "iq3_xxs",
+// "iq3_s"), built on first use (thread-safe) and kept for the process. The neighbours of an off-grid u are
+// the grid points at the nwant smallest distinct squared distances from u's levels, ordered by (distance,
+// index): nwant 2 for IQ2_XXS/IQ2_XS/IQ3_XXS, 1 for IQ2_S, 3 for IQ1_S/IQ1_M/IQ3_S.
+const IqGridSearch& iq_grid_search(const char* grid);
+
+}  // namespace qforge::fakequant::ggml

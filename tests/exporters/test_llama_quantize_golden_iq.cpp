@@ -1,0 +1,90 @@
+// The IQ and ternary types of files written by llama.cpp's own llama-quantize (tests/golden/llama_quantize,
+// make.sh there): qforge decodes every tensor bit for bit as llama.cpp's dequantize_row_<type> does
+// (hashes in dequant_fnv.txt), and, for the types it can encode (IQ4_XS, TQ1_0, TQ2_0, IQ2_XXS), writes
+// the same blocks from the same F32 rows and importance matrix.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tests/exporters/llama_quantize_golden.h"
+
+namespace qforge::exporters::gguf {
+namespace {
+
+using namespace golden;
+
+constexpr TinyShape kK256{1, 256, 32, 4, 1, 8, 7, true};
+
+// Every tensor of every codec type of the file encodes to llama.cpp's blocks (the IQ4_NL ffn_down
+// fallback, the Q4_K/Q5_K/Q6_K tensors of the mix and the new type), on each path present.
+void expect_all_identical(const TypeAgreement& a) {
+  for (const auto& [key, count] : a) {
+    EXPECT_EQ(count.differing, 0) << key.first << (key.second ? " with" : " without") << " imatrix";
+  }
+}
+
+TEST(LlamaQuantizeGoldenIQ, IQ4_XSBytesWithAndWithoutImatrix) {
+  const TypeAgreement a = compare_by_type("k256_IQ4_XS_imatrix.gguf", kK256, "imatrix_k256.dat");
+  expect_identical(a, "iq4_xs", 64);  // attn_q, ffn_gate with importance; attn_k, attn_output, ffn_up without
+  expect_all_identical(a);
+  EXPECT_EQ(decode_matches("k256_IQ4_XS_imatrix.gguf").at("iq4_xs"), 5);
+}
+
+TEST(LlamaQuantizeGoldenIQ, TernaryBytes) {
+  for (const auto& [file, type] : {std::pair{"k256_TQ1_0.gguf", "tq1_0"}, std::pair{"k256_TQ2_0.gguf", "tq2_0"}}) {
+    // Quantized without an imatrix (llama.cpp's quantize_tq*_0 ignore one; so do qforge's).
+    const TypeAgreement a = compare_by_type(file, kK256, "");
+    EXPECT_GE(a.at({type, false}).blocks, 300) << file;
+    expect_all_identical(a);  // and the Q4_0 ffn_down, Q6_K token_embd
+    EXPECT_EQ(decode_matches(file).at(type), 6) << file;  // the six layer weights but ffn_down (rows of 32)
+  }
+}
+
+// IQ2_XXS with llama.cpp's grid neighbour search (iq_grid_search.h): llama-quantize requires an imatrix
+// for it, so only the importance path exists. 640 blocks of the IQ2_XXS preset's five tensors, and the
+// attn_output of the IQ1_S and IQ1_M presets (256 each).
+TEST(LlamaQuantizeGoldenIQ, IQ2_XXSBytesWithImatrix) {
+  int64_t blocks = 0;
+  for (const char* file : {"k256_IQ2_XXS_imatrix_full.gguf", "k256_IQ1_S_imatrix_full.gguf", "k256_IQ1_M_imatrix_full.gguf"}) {
+    const TypeAgreement a = compare_by_type(file, kK256, "imatrix_k256_full.dat");
+    const auto& count = a.at({"iq2_xxs", true});
+    EXPECT_EQ(count.differing, 0) << file;
+    blocks += count.blocks;
+  }
+  EXPECT_EQ(blocks, 640 + 256 + 256);
+}
+
+// Decoding of the grid types: the tensors of each type in the file, all bit-identical to llama.cpp.
+TEST(LlamaQuantizeGoldenIQ, GridTypesDecodeBitExact) {
+  struct Expect { const char* file; const char* type; int tensors; };
+  const Expect expected[] = {
+      {"k256_IQ3_XXS_imatrix_full.gguf", "iq3_xxs", 2}, {"k256_IQ3_XXS_imatrix_full.gguf", "iq2_s", 2},
+      {"k256_IQ3_XXS_imatrix_full.gguf", "iq3_s", 1},   {"k256_IQ3_S_imatrix.gguf", "iq3_s", 5},
+      {"k256_IQ2_XXS_imatrix_full.gguf", "iq2_xxs", 5}, {"k256_IQ2_XS_imatrix_full.gguf", "iq2_xs", 5},
+      {"k256_IQ2_M_imatrix_full.gguf", "iq2_s", 4},     {"k256_IQ2_M_imatrix_full.gguf", "iq3_s", 1},
+      {"k256_IQ1_S_imatrix_full.gguf", "iq1_s", 4},     {"k256_IQ1_S_imatrix_full.gguf", "iq2_xxs", 1},
+      {"k256_IQ1_M_imatrix_full.gguf", "iq1_m", 4},     {"k256_IQ1_M_imatrix_full.gguf", "iq2_xxs", 1},
+  };
+  for (const Expect& e : expected) {
+    const auto decoded = decode_matches(e.file);
+    ASSERT_TRUE(decoded.count(e.type)) << e.file << ": no " << e.type << " tensor decoded";
+    EXPECT_EQ(decoded.at(e.type), e.tensors) << e.file << " " << e.type;
+  }
+}
+
+// The other tensors of the grid-type files (IQ4_NL fallbacks, Q4_K/Q5_K/Q6_K of the mixes) keep
+// llama.cpp's bytes with the full imatrix, so the inputs and importance really are llama-quantize's.
+TEST(LlamaQuantizeGoldenIQ, MixTensorsOfGridFilesIdentical) {
+  for (const char* file : {"k256_IQ3_XXS_imatrix_full.gguf", "k256_IQ2_XXS_imatrix_full.gguf",
+                           "k256_IQ2_XS_imatrix_full.gguf", "k256_IQ2_M_imatrix_full.gguf",
+                           "k256_IQ1_S_imatrix_full.gguf", "k256_IQ1_M_imatrix_full.gguf"}) {
+    const TypeAgreement a = compare_by_type(file, kK256, "imatrix_k256_full.dat");
+    EXPECT_TRUE(a.count({"iq4_nl", true})) << file;  // ffn_down, with importance
+    expect_all_identical(a);
+  }
+  const TypeAgreement s = compare_by_type("k256_IQ3_S_imatrix.gguf", kK256, "imatrix_k256.dat");
+  expect_all_identical(s);
+}
+
+}  // namespace
+}  // namespace qforge::exporters::gguf
