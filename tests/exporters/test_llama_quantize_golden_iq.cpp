@@ -1,7 +1,7 @@
 // The IQ and ternary types of files written by llama.cpp's own llama-quantize (tests/golden/llama_quantize,
 // make.sh there): qforge decodes every tensor bit for bit as llama.cpp's dequantize_row_<type> does
-// (hashes in dequant_fnv.txt), and, for the types it can encode (IQ4_XS, TQ1_0, TQ2_0, IQ2_XXS), writes
-// the same blocks from the same F32 rows and importance matrix.
+// (hashes in dequant_fnv.txt), and, for the types it can encode (IQ4_XS, TQ1_0, TQ2_0, IQ2_XXS, IQ2_XS,
+// IQ3_XXS, IQ3_S), writes the same blocks from the same F32 rows and importance matrix.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -52,6 +52,20 @@ TEST(LlamaQuantizeGoldenIQ, IQ2_XXSBytesWithImatrix) {
     blocks += count.blocks;
   }
   EXPECT_EQ(blocks, 640 + 256 + 256);
+}
+
+// IQ2_XS (imatrix only, as llama-quantize), IQ3_XXS (with an imatrix: llama-quantize asks for one for layer
+// weights) and IQ3_S (both paths) through iq_search_scale and the neighbour lists.
+TEST(LlamaQuantizeGoldenIQ, IQ2_XS_IQ3_XXS_IQ3_SBytes) {
+  const TypeAgreement xs = compare_by_type("k256_IQ2_XS_imatrix_full.gguf", kK256, "imatrix_k256_full.dat");
+  EXPECT_EQ(xs.at({"iq2_xs", true}).blocks, 640);
+  EXPECT_EQ(xs.at({"iq2_xs", true}).differing, 0);
+  const TypeAgreement xxs = compare_by_type("k256_IQ3_XXS_imatrix_full.gguf", kK256, "imatrix_k256_full.dat");
+  EXPECT_EQ(xxs.at({"iq3_xxs", true}).blocks, 64);  // ffn_gate, ffn_up: 32 rows each
+  EXPECT_EQ(xxs.at({"iq3_xxs", true}).differing, 0);
+  EXPECT_EQ(xxs.at({"iq3_s", true}).differing, 0);  // attn_output, 256 blocks
+  const TypeAgreement s = compare_by_type("k256_IQ3_S_imatrix.gguf", kK256, "imatrix_k256.dat");
+  expect_identical(s, "iq3_s", 256);  // 352 blocks without, 288 with importance
 }
 
 // Decoding of the grid types: the tensors of each type in the file, all bit-identical to llama.cpp.

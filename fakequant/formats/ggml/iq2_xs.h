@@ -14,7 +14,11 @@ struct block_iq2_xs {
 };
 static_assert(sizeof(block_iq2_xs) == 2 + 64 + 8, "wrong iq2_xs block size/padding");
 
-// Decoding only (no encoder yet: llama.cpp's needs the grid neighbour search of iq2xs_init_impl).
+// llama.cpp quantize_iq2_xs (quantize_row_iq2_xs_impl); importance is required (std::invalid_argument
+// without it, as llama.cpp refuses): weights imp·sqrt(σ² + x²), σ² = mean(x²) of the 256; per block of 16
+// the signs folded into |x| (iq_fold_signs) and iq_search_scale (levels 0..2, 19 trials); d = max
+// scale/31, s = clamp(nearest((scale/d − 1)/2), 0, 15).
+void quantize_row_iq2_xs(const float* x, block_iq2_xs* y, int64_t k, const float* importance = nullptr);
 void dequantize_row_iq2_xs(const block_iq2_xs* x, float* y, int64_t k);
 
 }  // namespace qforge::fakequant::ggml

@@ -16,53 +16,9 @@ namespace {
 
 constexpr int kMaxQ = 3;  // levels 0..2 of the IQ2 grids
 
-// |x| of a block of 32 with the signs of its four groups of 8 (7 stored bits each): a group with an odd
-// number of negatives keeps its least important element (smallest w·x²) positive, so the eighth sign
-// follows from the parity (ksigns_iq2xs); that element's xval is then −|x|. llama.cpp
-// quantize_row_iq2_xxs_impl.
-void fold_signs(const float* xb, const float* weight, float* xval, uint8_t signs[4]) {
-  for (int k = 0; k < 4; ++k) {
-    int nflip = 0;
-    uint8_t s = 0;
-    for (int i = 0; i < 8; ++i) {
-      const float v = xb[8 * k + i];
-      xval[8 * k + i] = v >= 0 ? v : -v;
-      if (v < 0) { ++nflip; s = static_cast<uint8_t>(s | (1 << i)); }
-    }
-    if (nflip % 2) {
-      int imin = 0;
-      float min = weight[8 * k] * xb[8 * k] * xb[8 * k];
-      for (int i = 1; i < 8; ++i) {
-        const float ax = weight[8 * k + i] * xb[8 * k + i] * xb[8 * k + i];
-        if (ax < min) { min = ax; imin = i; }
-      }
-      xval[8 * k + imin] = -xval[8 * k + imin];
-      s = static_cast<uint8_t>(s ^ (1 << imin));
-    }
-    signs[k] = s & 127;
-  }
-}
-
 // Levels of the four groups at inverse scale id, moved onto the grid (neighbour search at `scale`).
 void round_to_grid(const IqGridSearch& g, const float* xval, const float* waux, float id, float scale, int8_t* L) {
-  for (int k = 0; k < 4; ++k) {
-    int u = 0;
-    for (int i = 0; i < 8; ++i) {
-      const int l = std::clamp(nearest_int(0.5f * (id * xval[8 * k + i] - 1)), 0, kMaxQ - 1);
-      L[8 * k + i] = static_cast<int8_t>(l);
-      u |= l << (2 * i);
-    }
-    if (g.grid_index(u) < 0) g.best_neighbour(u, xval + 8 * k, waux + 8 * k, scale, L + 8 * k);
-  }
-}
-
-void fit(const float* xval, const float* weight, const int8_t* L, float& sumqx, float& sumq2) {
-  sumqx = sumq2 = 0;
-  for (int i = 0; i < 32; ++i) {
-    const float q = 2 * L[i] + 1;
-    sumqx += weight[i] * xval[i] * q;
-    sumq2 += weight[i] * q * q;
-  }
+  for (int k = 0; k < 4; ++k) iq_round_group(g, kMaxQ, xval + 8 * k, waux + 8 * k, id, scale, L + 8 * k);
 }
 
 // The block's scale and grid levels L, or nullopt for a block llama.cpp leaves empty (max below
@@ -81,7 +37,7 @@ std::optional<float> search_block(const IqGridSearch& g, const float* xval, cons
   for (int is = -6; is <= 6; ++is) {
     const float id = (2 * kMaxQ - 1 + is * 0.1f) / eff_max;
     round_to_grid(g, xval, waux, id, 1 / id, Laux);
-    fit(xval, weight, Laux, sumqx, sumq2);
+    iq_fit(32, xval, weight, Laux, sumqx, sumq2);
     if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
       scale = sumqx / sumq2;
       best = scale * sumqx;
@@ -90,7 +46,7 @@ std::optional<float> search_block(const IqGridSearch& g, const float* xval, cons
   }
   if (scale > 0) {
     round_to_grid(g, xval, waux, 1 / scale, scale, L);
-    fit(xval, weight, L, sumqx, sumq2);
+    iq_fit(32, xval, weight, L, sumqx, sumq2);
     if (sumq2 > 0) scale = sumqx / sumq2;
   }
   return scale;
@@ -109,7 +65,7 @@ void quantize_super_block(const IqGridSearch& g, const float* x, const float* qw
     for (int i = 0; i < 32; ++i) weight[i] = qw[32 * ib + i] * std::sqrt(sigma2 + xb[i] * xb[i]);
     for (int i = 0; i < 32; ++i) waux[i] = std::sqrt(weight[i]);
     uint8_t signs[4];
-    fold_signs(xb, weight, xval, signs);
+    iq_fold_signs(xb, weight, 4, xval, signs);
     int8_t L[32];
     const std::optional<float> searched = search_block(g, xval, weight, waux, L);
     scales[ib] = 0;

@@ -17,7 +17,11 @@ struct block_iq3_s {
 };
 static_assert(sizeof(block_iq3_s) == 2 + 13 * 8 + 4, "wrong iq3_s block size/padding");
 
-// Decoding only (no encoder yet: llama.cpp's needs the grid neighbour search of iq3xs_init_impl).
+// llama.cpp quantize_iq3_s (quantize_row_iq3_s_impl, blocks of 32): weights x², or imp·sqrt(σ² + x²) with
+// σ² = 2·mean(x²) of the 256; explicit signs; iq_search_scale (levels 0..7, 19 trials, final rounding of
+// every group, iq_grid_search.h); d = 1.033·max scale/31 stored, s = clamp(nearest((scale·31/max scale −
+// 1)/2), 0, 15).
+void quantize_row_iq3_s(const float* x, block_iq3_s* y, int64_t k, const float* importance = nullptr);
 void dequantize_row_iq3_s(const block_iq3_s* x, float* y, int64_t k);
 
 }  // namespace qforge::fakequant::ggml

@@ -14,7 +14,12 @@ struct block_iq3_xxs {
 };
 static_assert(sizeof(block_iq3_xxs) == 2 + 96, "wrong iq3_xxs block size/padding");
 
-// Decoding only (no encoder yet: llama.cpp's needs the grid neighbour search of iq3xs_init_impl).
+// llama.cpp quantize_iq3_xxs (quantize_row_iq3_xxs_impl with the 256-point grid): weights x², or
+// imp·sqrt(σ² + x²) with σ² = 2·mean(x²) of the 256; per block of 32 the signs folded into |x|
+// (iq_fold_signs), iq_search_scale (levels 0..7, 31 trials, iq_grid_search.h); d = 1.0125·max scale/31
+// stored, s = clamp(nearest((scale·31/max scale − 1)/2), 0, 15). llama-quantize asks for an imatrix for
+// IQ3_XXS layer weights, but the function (and this one) also encodes without.
+void quantize_row_iq3_xxs(const float* x, block_iq3_xxs* y, int64_t k, const float* importance = nullptr);
 void dequantize_row_iq3_xxs(const block_iq3_xxs* x, float* y, int64_t k);
 
 }  // namespace qforge::fakequant::ggml

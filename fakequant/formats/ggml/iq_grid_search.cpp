@@ -1,11 +1,13 @@
 #include "fakequant/formats/ggml/iq_grid_search.h"
 
+#include <algorithm>
 #include <cfloat>
 #include <map>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 
+#include "fakequant/formats/ggml/block_common.h"
 #include "fakequant/formats/ggml/iq_grids.h"
 
 namespace qforge::fakequant::ggml {
@@ -101,6 +103,85 @@ int IqGridSearch::best_neighbour(int u, const float* x, const float* weight, flo
   const int8_t* g = point(best);
   for (int i = 0; i < coordinates; ++i) L[i] = static_cast<int8_t>((g[i] - 1) / 2);
   return best;
+}
+
+bool iq_round_group(const IqGridSearch& g, int kmax_q, const float* xval, const float* waux, float id, float scale,
+                    int8_t* L) {
+  int u = 0;
+  for (int i = 0; i < g.coordinates; ++i) {
+    const int l = std::clamp(nearest_int(0.5f * (id * xval[i] - 1)), 0, kmax_q - 1);
+    L[i] = static_cast<int8_t>(l);
+    u |= l << (g.bits * i);
+  }
+  if (g.grid_index(u) >= 0) return true;
+  g.best_neighbour(u, xval, waux, scale, L);
+  return false;
+}
+
+void iq_fit(int n, const float* xval, const float* weight, const int8_t* L, float& sumqx, float& sumq2) {
+  sumqx = sumq2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const float q = 2 * L[i] + 1;
+    sumqx += weight[i] * xval[i] * q;
+    sumq2 += weight[i] * q * q;
+  }
+}
+
+float iq_search_scale(const IqGridSearch& g, const IqScaleSearch& p, const float* xval, const float* weight,
+                      const float* waux, float max, int8_t* L) {
+  const int groups = p.n / g.coordinates;
+  bool on_grid[8], on_grid_aux[8];
+  std::fill(on_grid, on_grid + groups, p.start_on_grid);
+  float scale = max / (2 * p.kmax_q - 1), best = 0, sumqx, sumq2;
+  int8_t Laux[32];
+  for (int is = -p.is_limit; is <= p.is_limit; ++is) {
+    const float id = (2 * p.kmax_q - 1 + is * p.is_step) / max;
+    const float this_scale = 1 / id;
+    for (int k = 0; k < groups; ++k) {
+      const int at = g.coordinates * k;
+      on_grid_aux[k] = iq_round_group(g, p.kmax_q, xval + at, waux + at, id, this_scale, Laux + at);
+    }
+    iq_fit(p.n, xval, weight, Laux, sumqx, sumq2);
+    if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+      scale = sumqx / sumq2;
+      best = scale * sumqx;
+      std::copy(Laux, Laux + p.n, L);
+      std::copy(on_grid_aux, on_grid_aux + groups, on_grid);
+    }
+  }
+  if (std::all_of(on_grid, on_grid + groups, [](bool b) { return b; }) || scale <= 0) return scale;
+  const float id = 1 / scale;
+  for (int k = 0; k < groups; ++k) {
+    if (on_grid[k] && !p.final_all_groups) continue;
+    const int at = g.coordinates * k;
+    iq_round_group(g, p.kmax_q, xval + at, waux + at, id, scale, L + at);
+  }
+  iq_fit(p.n, xval, weight, L, sumqx, sumq2);
+  if (sumq2 > 0) scale = sumqx / sumq2;
+  return scale;
+}
+
+void iq_fold_signs(const float* xb, const float* weight, int groups, float* xval, uint8_t* signs) {
+  for (int k = 0; k < groups; ++k) {
+    int nflip = 0;
+    uint8_t s = 0;
+    for (int i = 0; i < 8; ++i) {
+      const float v = xb[8 * k + i];
+      xval[8 * k + i] = v >= 0 ? v : -v;
+      if (v < 0) { ++nflip; s = static_cast<uint8_t>(s | (1 << i)); }
+    }
+    if (nflip % 2) {
+      int imin = 0;
+      float min = weight[8 * k] * xb[8 * k] * xb[8 * k];
+      for (int i = 1; i < 8; ++i) {
+        const float ax = weight[8 * k + i] * xb[8 * k + i] * xb[8 * k + i];
+        if (ax < min) { min = ax; imin = i; }
+      }
+      xval[8 * k + imin] = -xval[8 * k + imin];
+      s = static_cast<uint8_t>(s ^ (1 << imin));
+    }
+    signs[k] = s & 127;
+  }
 }
 
 const IqGridSearch& iq_grid_search(const char* grid) {

@@ -28,6 +28,34 @@ struct IqGridSearch {
   int best_neighbour(int u, const float* x, const float* weight, float scale, int8_t* L) const;
 };
 
+// Levels of one group of g.coordinates values at inverse scale id: nearest((id·x − 1)/2) clamped to
+// [0, kmax_q − 1]; a group off the grid moves to its best neighbour at `scale`. Returns whether the
+// rounded levels were on the grid.
+bool iq_round_group(const IqGridSearch& g, int kmax_q, const float* xval, const float* waux, float id, float scale,
+                    int8_t* L);
+
+// The scale search shared by IQ2_XS, IQ3_XXS and IQ3_S (quantize_row_iq2_xs_impl, quantize_row_iq3_xxs_impl,
+// quantize_row_iq3_s_impl): start scale max/(2·kmax_q − 1); trial inverse scales (2·kmax_q − 1 + is·step)/max
+// for is = −is_limit..is_limit, each rounded group by group onto the grid (neighbours at 1/id), keeping the
+// weighted least-squares scale of the best Σ(w·x·q)²/Σ(w·q²) (q = 2l + 1); then, if a kept group was off the
+// grid (start_on_grid: whether no candidate kept counts as all on the grid), one more rounding at the kept
+// scale of the off-grid groups (or of all, final_all_groups) and its least-squares scale. n: block values.
+struct IqScaleSearch {
+  int n, kmax_q, is_limit;
+  float is_step;
+  bool start_on_grid, final_all_groups;
+};
+float iq_search_scale(const IqGridSearch& g, const IqScaleSearch& p, const float* xval, const float* weight,
+                      const float* waux, float max, int8_t* L);
+
+// |x| of groups of 8 with their signs, 7 stored bits each (IQ2_XXS, IQ2_XS, IQ3_XXS): a group with an odd
+// number of negatives keeps its least important element (smallest w·x²) at −|x|, so the eighth sign follows
+// from the parity (ksigns_iq2xs).
+void iq_fold_signs(const float* xb, const float* weight, int groups, float* xval, uint8_t* signs);
+
+// Σ w·x·q and Σ w·q² with q = 2l + 1, in element order.
+void iq_fit(int n, const float* xval, const float* weight, const int8_t* L, float& sumqx, float& sumq2);
+
 // The search structure of a grid ("iq2_xxs", "iq2_xs", "iq2_s", "iq1_s" (IQ1_M too), "iq3_xxs",
 // "iq3_s"), built on first use (thread-safe) and kept for the process. The neighbours of an off-grid u are
 // the grid points at the nwant smallest distinct squared distances from u's levels, ordered by (distance,
