@@ -71,7 +71,7 @@ inline TypeAgreement compare_by_type(const std::string& file, const TinyShape& s
     const TensorInfo* g = golden.file().find_tensor(t.name);
     if (g == nullptr) { ADD_FAILURE() << file << ": no tensor " << t.name; continue; }
     const auto& codec = fakequant::ggml::decoder_type(static_cast<int>(g->type));
-    if (!codec.has_codec()) continue;  // a decode-only type (iq_grids.h): no bytes to compare
+    if (!codec.has_codec()) continue;  // a decode-only row would have no bytes to compare
     const auto imp = importance.find(t.name);
     const float* qw = imp == importance.end() ? nullptr : imp->second.data();
     const int64_t k = static_cast<int64_t>(t.dims[0]);

@@ -1,7 +1,7 @@
 // The IQ and ternary types of files written by llama.cpp's own llama-quantize (tests/golden/llama_quantize,
 // make.sh there): qforge decodes every tensor bit for bit as llama.cpp's dequantize_row_<type> does
-// (hashes in dequant_fnv.txt), and, for the types it can encode (IQ4_XS, TQ1_0, TQ2_0, IQ2_XXS, IQ2_XS,
-// IQ3_XXS, IQ3_S), writes the same blocks from the same F32 rows and importance matrix.
+// (hashes in dequant_fnv.txt), and encodes every one of them (IQ4_XS, TQ1_0, TQ2_0, IQ2_XXS, IQ2_XS, IQ2_S,
+// IQ3_XXS, IQ3_S, IQ1_S, IQ1_M) to the same blocks from the same F32 rows and importance matrix.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -68,6 +68,21 @@ TEST(LlamaQuantizeGoldenIQ, IQ2_XS_IQ3_XXS_IQ3_SBytes) {
   expect_identical(s, "iq3_s", 256);  // 352 blocks without, 288 with importance
 }
 
+// IQ2_S (the IQ3_XXS and IQ2_M presets), IQ1_S and IQ1_M (the exact three-level split with shifts, then
+// the IQ1 neighbour search), with an imatrix as llama-quantize requires for layer weights. Their paths without
+// one (IQ2_S, IQ1_M) are checked against llama.cpp's own functions in fakequant.test_ggml_llama_golden.
+TEST(LlamaQuantizeGoldenIQ, IQ2_S_IQ1_S_IQ1_MBytesWithImatrix) {
+  struct Expect { const char* file; const char* type; int64_t blocks; };
+  for (const Expect& e : {Expect{"k256_IQ3_XXS_imatrix_full.gguf", "iq2_s", 320},
+                          Expect{"k256_IQ2_M_imatrix_full.gguf", "iq2_s", 384},
+                          Expect{"k256_IQ1_S_imatrix_full.gguf", "iq1_s", 384},
+                          Expect{"k256_IQ1_M_imatrix_full.gguf", "iq1_m", 384}}) {
+    const TypeAgreement a = compare_by_type(e.file, kK256, "imatrix_k256_full.dat");
+    EXPECT_EQ(a.at({e.type, true}).blocks, e.blocks) << e.file;
+    EXPECT_EQ(a.at({e.type, true}).differing, 0) << e.file << " " << e.type;
+  }
+}
+
 // Decoding of the grid types: the tensors of each type in the file, all bit-identical to llama.cpp.
 TEST(LlamaQuantizeGoldenIQ, GridTypesDecodeBitExact) {
   struct Expect { const char* file; const char* type; int tensors; };
@@ -86,8 +101,8 @@ TEST(LlamaQuantizeGoldenIQ, GridTypesDecodeBitExact) {
   }
 }
 
-// The other tensors of the grid-type files (IQ4_NL fallbacks, Q4_K/Q5_K/Q6_K of the mixes) keep
-// llama.cpp's bytes with the full imatrix, so the inputs and importance really are llama-quantize's.
+// Every tensor of the grid-type files, of every type (the grid types, the IQ4_NL fallbacks, Q4_K/Q5_K/Q6_K
+// of the mixes), has llama.cpp's bytes with the full imatrix.
 TEST(LlamaQuantizeGoldenIQ, MixTensorsOfGridFilesIdentical) {
   for (const char* file : {"k256_IQ3_XXS_imatrix_full.gguf", "k256_IQ2_XXS_imatrix_full.gguf",
                            "k256_IQ2_XS_imatrix_full.gguf", "k256_IQ2_M_imatrix_full.gguf",

@@ -129,7 +129,8 @@ TEST(ElementFormats, NamesAndHelpComeFromTheTables) {
     }
   }
   // Every quantized ggml type with a codec that needs no imatrix is a scheme, listed by the help, and
-  // nothing else is (IQ2_XXS, IQ2_XS: llama.cpp's encoders require importance, fake quantization has none).
+  // nothing else is (IQ2_XXS, IQ2_XS, IQ1_S: llama.cpp's encoders require importance, fake quantization has
+  // none).
   size_t block_schemes = 0;
   for (const ggml::BlockType& type : ggml::all_types()) {
     std::string scheme = type.name;
@@ -143,8 +144,9 @@ TEST(ElementFormats, NamesAndHelpComeFromTheTables) {
     }
   }
   EXPECT_EQ(gguf_block_scheme_names(),
-            "q4_0, q4_1, q5_0, q5_1, q8_0, q2_k, q3_k, q4_k, q5_k, q6_k, iq3_xxs, iq4_nl, iq3_s, iq4_xs, tq1_0, tq2_0");
-  EXPECT_EQ(block_schemes, 16u);
+            "q4_0, q4_1, q5_0, q5_1, q8_0, q2_k, q3_k, q4_k, q5_k, q6_k, iq3_xxs, iq4_nl, iq3_s, iq2_s, iq4_xs, iq1_m, "
+            "tq1_0, tq2_0");
+  EXPECT_EQ(block_schemes, 18u);
   EXPECT_NE(help.find(gguf_block_scheme_names()), std::string::npos) << help;
 }
 

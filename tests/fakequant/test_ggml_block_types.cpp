@@ -65,15 +65,16 @@ TEST(GgmlBlockTypes, FloatRowsRoundAsGgml) {
 // quantizers reproduce their own output bit for bit. llama.cpp's k-quant scale searches (Q2_K..Q6_K) and
 // IQ4_XS's 6-bit block scales (measured: 12 of 64 blocks change) are not idempotent (the search on the
 // dequantized values may settle on another sub-block scale), so for those the fraction of changed
-// blocks is measured and bounded, and the re-quantized values must stay close to the first decode. IQ3_XXS
-// and IQ3_S store d times a fudge factor (1.0125, 1.033: llama.cpp), so every block changes on re-quantizing
-// (measured 64 of 64); only their drift is bounded.
+// blocks is measured and bounded, and the re-quantized values must stay close to the first decode. IQ3_XXS,
+// IQ3_S, IQ2_S and IQ1_M store d times a fudge factor (1.0125, 1.033, 0.9875, 1.1125: llama.cpp), so every
+// block changes on re-quantizing (measured 64 of 64); only their drift is bounded.
 TEST(GgmlBlockTypes, RequantizingDequantizedBlocks) {
   const int64_t k = 256 * 64;
   for (const BlockType& t : all_block_types()) {
-    if (t.needs_importance) continue;  // IQ2_XXS: the golden tests (llama_quantize_golden_iq) cover it
+    if (t.needs_importance) continue;  // IQ2_XXS, IQ2_XS, IQ1_S: the golden tests cover them
     const bool searched = std::string(t.name).back() == 'K' || std::string(t.name) == "iq4_xs";
-    const bool fudged = std::string(t.name) == "iq3_xxs" || std::string(t.name) == "iq3_s";
+    const std::string n = t.name;
+    const bool fudged = n == "iq3_xxs" || n == "iq3_s" || n == "iq2_s" || n == "iq1_m";
     const std::vector<float> x = gaussian_data(k, 11);
     const auto bytes = quantize(t, x);
     const auto first = dequantize(t, bytes, k);
@@ -86,7 +87,7 @@ TEST(GgmlBlockTypes, RequantizingDequantizedBlocks) {
     std::printf("%-7s requantized blocks differing: %zu of %zu, value drift %.4f of the quantization RMSE\n",
                 t.name, differing_blocks, bytes.size() / t.block_bytes, t.name[0] == 'f' ? 0.0 : drift);
     if (fudged) {
-      EXPECT_LT(drift, 0.5) << t.name;  // measured 0.14 and 0.17
+      EXPECT_LT(drift, 0.5) << t.name;  // measured 0.14, 0.17, 0.17, 0.23
     } else if (!searched) {
       EXPECT_EQ(differing_blocks, 0u) << t.name;
     } else {

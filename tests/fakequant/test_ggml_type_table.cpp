@@ -53,20 +53,21 @@ TEST(GgmlTypeTable, CodecRowsAreTheBlockTypes) {
   }
   EXPECT_EQ(with_codec, all_block_types().size());
   EXPECT_EQ(codec_type_names(),
-            "f32, f16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_K, q3_K, q4_K, q5_K, q6_K, iq2_xxs, iq2_xs, iq3_xxs, iq4_nl, "
-            "iq3_s, iq4_xs, bf16, tq1_0, tq2_0");
-  // IQ2_S, IQ1_S, IQ1_M decode only (their encoders are not written yet).
+            "f32, f16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_K, q3_K, q4_K, q5_K, q6_K, iq2_xxs, iq2_xs, iq3_xxs, iq1_s, "
+            "iq4_nl, iq3_s, iq2_s, iq4_xs, iq1_m, bf16, tq1_0, tq2_0");
+  // Every quantized weight type llama.cpp writes has a codec; the decoders are the same rows.
   EXPECT_EQ(decoder_type_names(),
             "f32, f16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_K, q3_K, q4_K, q5_K, q6_K, iq2_xxs, iq2_xs, iq3_xxs, iq1_s, "
             "iq4_nl, iq3_s, iq2_s, iq4_xs, iq1_m, bf16, tq1_0, tq2_0");
   EXPECT_EQ(&decoder_type(kGgmlIQ2_XXS), find_type("IQ2_XXS"));
   EXPECT_THAT(testing::error_of([] { decoder_type(kGgmlF64); }),
               HasSubstr("no decoder for ggml type f64 (id 28) (qforge decodes f32, f16,"));
-  EXPECT_THAT(testing::error_of([] { block_type("iq1_m"); }), HasSubstr("no codec for type 'iq1_m'"));
-  // IQ2_XXS and IQ2_XS encode only with an importance matrix, as llama.cpp; IQ3_XXS also without.
-  EXPECT_TRUE(block_type("iq2_xxs").needs_importance);
-  EXPECT_TRUE(block_type("iq2_xs").needs_importance);
-  EXPECT_FALSE(block_type("iq3_xxs").needs_importance);
+  // IQ2_XXS, IQ2_XS and IQ1_S encode only with an importance matrix, as llama.cpp
+  // (ggml_quantize_requires_imatrix); the other grid types also without.
+  for (const BlockType& t : all_types()) {
+    const std::string n = t.name;
+    EXPECT_EQ(t.needs_importance, n == "iq2_xxs" || n == "iq2_xs" || n == "iq1_s") << n;
+  }
   std::vector<float> row(256, 1.f);
   EXPECT_THAT(testing::error_of([&] { fake_quantize_row(block_type("iq2_xxs"), row.data(), row.data(), 256); }),
               HasSubstr("IQ2_XXS needs an importance matrix"));
@@ -78,13 +79,14 @@ TEST(GgmlTypeTable, CodecRowsAreTheBlockTypes) {
 TEST(GgmlTypeTable, ErrorsListTheCodecTypes) {
   EXPECT_THAT(testing::error_of([] { block_type("i8"); }),
               HasSubstr("no codec for type 'i8' (expected one of: f32, f16, q4_0, q4_1, q5_0, q5_1, q8_0, q2_K, q3_K, "
-                        "q4_K, q5_K, q6_K, iq2_xxs, iq2_xs, iq3_xxs, iq4_nl, iq3_s, iq4_xs, bf16, tq1_0, tq2_0)"));
+                        "q4_K, q5_K, q6_K, iq2_xxs, iq2_xs, iq3_xxs, iq1_s, iq4_nl, iq3_s, iq2_s, iq4_xs, iq1_m, bf16, tq1_0, "
+                        "tq2_0)"));
   EXPECT_THAT(testing::error_of([] { block_type("q9_9"); }),
               HasSubstr("unknown type name 'q9_9' (expected one of: f32, f16,"));
   EXPECT_THAT(testing::error_of([] { block_type(24); }), HasSubstr("no codec for ggml type i8 (id 24)"));
   EXPECT_THAT(testing::error_of([] { block_type(99); }),
-              HasSubstr("unsupported ggml type id 99 (expected one of: 0, 1, 2, 3, 6, 7, 8, 10, 11, 12, 13, 14, 16, 17, 18, 20, "
-                        "21, 23, 30, 34, 35, i.e. f32,"));
+              HasSubstr("unsupported ggml type id 99 (expected one of: 0, 1, 2, 3, 6, 7, 8, 10, 11, 12, 13, 14, 16, 17, 18, 19, "
+                        "20, 21, 22, 23, 29, 30, 34, 35, i.e. f32,"));
   const BlockType& i8 = *find_type(kGgmlI8);
   std::vector<float> row(256);
   EXPECT_THAT(testing::error_of([&] { fake_quantize_row(i8, row.data(), row.data(), 256); }),

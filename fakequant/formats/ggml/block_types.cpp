@@ -42,13 +42,6 @@ constexpr BlockType make_type(const char* name, GgmlType id, int64_t elements, b
                    needs_importance};
 }
 
-// A type qforge decodes but cannot encode yet.
-template <typename Block, void (*Dequantize)(const Block*, float*, int64_t)>
-constexpr BlockType decode_type(const char* name, GgmlType id, int64_t elements) {
-  return BlockType{name, static_cast<int>(id), elements, static_cast<int64_t>(sizeof(Block)), nullptr,
-                   [](const void* b, float* y, int64_t k) { Dequantize(static_cast<const Block*>(b), y, k); }, false};
-}
-
 // A type qforge has no codec for: only its geometry, for sizing GGUF tensor data.
 constexpr BlockType container_type(const char* name, GgmlType id, int64_t elements, int64_t bytes) {
   return BlockType{name, static_cast<int>(id), elements, bytes, nullptr, nullptr, false};
@@ -72,17 +65,17 @@ constexpr BlockType kTypes[] = {
     make_type<block_iq2_xxs, quantize_row_iq2_xxs, dequantize_row_iq2_xxs>("iq2_xxs", kGgmlIQ2_XXS, 256, true),
     make_type<block_iq2_xs, quantize_row_iq2_xs, dequantize_row_iq2_xs>("iq2_xs", kGgmlIQ2_XS, 256, true),
     make_type<block_iq3_xxs, quantize_row_iq3_xxs, dequantize_row_iq3_xxs>("iq3_xxs", kGgmlIQ3_XXS, 256),
-    decode_type<block_iq1_s, dequantize_row_iq1_s>("iq1_s", kGgmlIQ1_S, 256),
+    make_type<block_iq1_s, quantize_row_iq1_s, dequantize_row_iq1_s>("iq1_s", kGgmlIQ1_S, 256, true),
     make_type<block_iq4_nl, quantize_row_iq4_nl, dequantize_row_iq4_nl>("iq4_nl", kGgmlIQ4_NL, 32),
     make_type<block_iq3_s, quantize_row_iq3_s, dequantize_row_iq3_s>("iq3_s", kGgmlIQ3_S, 256),
-    decode_type<block_iq2_s, dequantize_row_iq2_s>("iq2_s", kGgmlIQ2_S, 256),
+    make_type<block_iq2_s, quantize_row_iq2_s, dequantize_row_iq2_s>("iq2_s", kGgmlIQ2_S, 256),
     make_type<block_iq4_xs, quantize_row_iq4_xs, dequantize_row_iq4_xs>("iq4_xs", kGgmlIQ4_XS, 256),
     container_type("i8", kGgmlI8, 1, 1),
     container_type("i16", kGgmlI16, 1, 2),
     container_type("i32", kGgmlI32, 1, 4),
     container_type("i64", kGgmlI64, 1, 8),
     container_type("f64", kGgmlF64, 1, 8),
-    decode_type<block_iq1_m, dequantize_row_iq1_m>("iq1_m", kGgmlIQ1_M, 256),
+    make_type<block_iq1_m, quantize_row_iq1_m, dequantize_row_iq1_m>("iq1_m", kGgmlIQ1_M, 256),
     make_type<block_bf16, quantize_row_bf16_ref, dequantize_row_bf16>("bf16", kGgmlBF16, 1),
     make_type<block_tq1_0, quantize_row_tq1_0, dequantize_row_tq1_0>("tq1_0", kGgmlTQ1_0, 256),
     make_type<block_tq2_0, quantize_row_tq2_0, dequantize_row_tq2_0>("tq2_0", kGgmlTQ2_0, 256),

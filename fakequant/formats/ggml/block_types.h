@@ -30,7 +30,8 @@ struct BlockType {
   int64_t block_bytes;       // bytes per block
   // k floats -> k / block_elements blocks at `blocks`; importance: k floats or nullptr. Both are
   // nullptr for container-only types (qforge can size and copy their tensors, not encode or decode them);
-  // a decode-only type (a grid IQ type whose encoder qforge does not have yet) has only dequantize_row.
+  // a row with only dequantize_row would be decode-only (none at present: every quantized type llama.cpp
+  // writes has a codec; readers still ask for a decoder, decoder_type()).
   void (*quantize_row)(const float* x, void* blocks, int64_t k, const float* importance);
   void (*dequantize_row)(const void* blocks, float* y, int64_t k);
   // quantize_row throws without an importance matrix, as llama.cpp refuses these types without one

@@ -16,7 +16,13 @@ struct block_iq1_m {
 };
 static_assert(sizeof(block_iq1_m) == 32 + 16 + 8, "wrong iq1_m block size/padding");
 
-// Decoding only (no encoder yet: llama.cpp's needs the grid neighbour search of iq2xs_init_impl).
+// llama.cpp quantize_iq1_m (quantize_row_iq1_m_impl): weights x², or imp·sqrt(σ² + x²) with σ² = 2·mean(x²)
+// of the 256; per block of 16 the exact weighted least-squares split into −1, 0, 1 with a shift ±δ per group
+// of 8 (four patterns), groups off the grid moved to their best neighbour, a refit when any moved; 3-bit
+// block scales s = clamp(nearest((scale·15/max scale − 1)/2), 0, 7); the stored d is the least-squares d
+// over the whole super-block with those levels and scales, times 1.1125. llama-quantize asks for an
+// imatrix for IQ1_M layer weights, but the function (and this one) also encodes without.
+void quantize_row_iq1_m(const float* x, block_iq1_m* y, int64_t k, const float* importance = nullptr);
 void dequantize_row_iq1_m(const block_iq1_m* x, float* y, int64_t k);
 
 }  // namespace qforge::fakequant::ggml

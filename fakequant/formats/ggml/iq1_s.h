@@ -17,7 +17,12 @@ struct block_iq1_s {
 };
 static_assert(sizeof(block_iq1_s) == 2 + 32 + 16, "wrong iq1_s block size/padding");
 
-// Decoding only (no encoder yet: llama.cpp's needs the grid neighbour search of iq2xs_init_impl).
+// llama.cpp quantize_iq1_s (quantize_row_iq1_s_impl); importance is required (std::invalid_argument without
+// it, as llama.cpp refuses): weights imp·sqrt(σ² + x²), σ² = 2·mean(x²) of the 256; per block of 32 the
+// exact weighted least-squares split of the sorted values into −1, 0, 1 for both shifts ±δ, groups off the
+// grid moved to their best neighbour (iq1_best_neighbour), a refit when any moved; d = 1.125·max scale/15
+// stored, s = clamp(nearest((scale·15/max scale − 1)/2), 0, 7), bit 15 = shift −δ.
+void quantize_row_iq1_s(const float* x, block_iq1_s* y, int64_t k, const float* importance = nullptr);
 void dequantize_row_iq1_s(const block_iq1_s* x, float* y, int64_t k);
 
 }  // namespace qforge::fakequant::ggml

@@ -16,7 +16,12 @@ struct block_iq2_s {
 };
 static_assert(sizeof(block_iq2_s) == 2 + 64 + 16, "wrong iq2_s block size/padding");
 
-// Decoding only (no encoder yet: llama.cpp's needs the grid neighbour search of iq2xs_init_impl).
+// llama.cpp quantize_iq2_s (quantize_row_iq2_s_impl): weights 0.25·σ² + x², or imp·sqrt(σ² + x²), σ² =
+// 2·mean(x²) of the 256; per block of 16 explicit signs and iq_search_scale (IQ2_XS's: levels 0..2, 19
+// trials, iq_grid_search.h with one neighbour distance); d = 0.9875·max scale/31 stored, s =
+// clamp(nearest((scale·31/max scale − 1)/2), 0, 15). llama-quantize asks for an imatrix for IQ2_S layer
+// weights, but the function (and this one) also encodes without.
+void quantize_row_iq2_s(const float* x, block_iq2_s* y, int64_t k, const float* importance = nullptr);
 void dequantize_row_iq2_s(const block_iq2_s* x, float* y, int64_t k);
 
 }  // namespace qforge::fakequant::ggml

@@ -184,6 +184,35 @@ void iq_fold_signs(const float* xb, const float* weight, int groups, float* xval
   }
 }
 
+int iq1_best_neighbour(const IqGridSearch& g, int u, const float* x, const float* weight, float scale,
+                       const float* xx, int8_t* L) {
+  const uint16_t* list = g.neighbours.data() + (-g.kmap[u] - 1);
+  float best_d2 = FLT_MAX;
+  int best = -1;
+  for (int j = 1; j <= list[0]; ++j) {
+    const int8_t* p = g.point(list[j]);
+    float d2 = 0;
+    for (int i = 0; i < 8; ++i) {
+      const float q = xx[(p[i] - 1) / 2];
+      const float diff = scale * q - x[i];
+      d2 += weight[i] * diff * diff;
+    }
+    if (d2 < best_d2) {
+      best_d2 = d2;
+      best = list[j];
+    }
+  }
+  if (best < 0) throw std::runtime_error("iq1_best_neighbour: no neighbour improves on FLT_MAX (non-finite input?)");
+  const int8_t* p = g.point(best);
+  for (int i = 0; i < 8; ++i) L[i] = static_cast<int8_t>((p[i] - 1) / 2);
+  return best;
+}
+
+void iq1_sorted_order(const float* x, int n, int* order) {
+  for (int i = 0; i < n; ++i) order[i] = i;
+  std::stable_sort(order, order + n, [x](int a, int b) { return x[a] < x[b]; });
+}
+
 const IqGridSearch& iq_grid_search(const char* grid) {
   static std::mutex mutex;
   static std::map<std::string, IqGridSearch> built;

@@ -56,6 +56,15 @@ void iq_fold_signs(const float* xb, const float* weight, int groups, float* xval
 // Σ w·x·q and Σ w·q² with q = 2l + 1, in element order.
 void iq_fit(int n, const float* xval, const float* weight, const int8_t* L, float& sumqx, float& sumq2);
 
+// IQ1_S / IQ1_M (iq1_find_best_neighbour2): among u's neighbours the one minimising Σ w·(scale·xx[l] − x)²
+// where l = (g − 1)/2 and xx the three shifted values of the block (−1 ± δ, ±δ, 1 ± δ); writes l to L.
+int iq1_best_neighbour(const IqGridSearch& g, int u, const float* x, const float* weight, float scale,
+                       const float* xx, int8_t* L);
+
+// The order of n values ascending (llama.cpp sorts (value, index) pairs with qsort by value alone; glibc's
+// qsort is a stable merge sort for these sizes, so equal values keep their index order).
+void iq1_sorted_order(const float* x, int n, int* order);
+
 // The search structure of a grid ("iq2_xxs", "iq2_xs", "iq2_s", "iq1_s" (IQ1_M too), "iq3_xxs",
 // "iq3_s"), built on first use (thread-safe) and kept for the process. The neighbours of an off-grid u are
 // the grid points at the nwant smallest distinct squared distances from u's levels, ordered by (distance,
