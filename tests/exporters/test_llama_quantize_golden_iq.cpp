@@ -4,8 +4,12 @@
 // IQ3_XXS, IQ3_S, IQ1_S, IQ1_M) to the same blocks from the same F32 rows and importance matrix.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
 #include <string>
+#include <vector>
 
+#include "exporters/gguf/llama_gguf_import.h"
 #include "tests/exporters/llama_quantize_golden.h"
 
 namespace qforge::exporters::gguf {
@@ -80,6 +84,49 @@ TEST(LlamaQuantizeGoldenIQ, IQ2_S_IQ1_S_IQ1_MBytesWithImatrix) {
     const TypeAgreement a = compare_by_type(e.file, kK256, "imatrix_k256_full.dat");
     EXPECT_EQ(a.at({e.type, true}).blocks, e.blocks) << e.file;
     EXPECT_EQ(a.at({e.type, true}).differing, 0) << e.file << " " << e.type;
+  }
+}
+
+// The paths without an imatrix of IQ3_XXS, IQ2_S and IQ1_M as llama-quantize takes them: only the exempt
+// token_embd (267 rows of 256) may use them without one (make.sh: preset Q4_0 with --token-embedding-type);
+// qforge's encoding of the same rows hashes as llama-quantize's tensor (no_imatrix_fnv.txt).
+TEST(LlamaQuantizeGoldenIQ, TokenEmbeddingWithoutImatrixAsLlamaQuantize) {
+  const LlamaGguf input = f32_input(kK256);
+  size_t at = 0;
+  while (input.file.tensors[at].name != "token_embd.weight") ++at;
+  const int64_t k = 256, rows = 267;
+  ASSERT_EQ(input.tensor_bytes[at].size(), static_cast<size_t>(k * rows * 4));
+  const float* x = reinterpret_cast<const float*>(input.tensor_bytes[at].data());
+  std::ifstream in(kDir + "no_imatrix_fnv.txt");
+  int checked = 0;
+  std::string type, tensor, hash;
+  size_t bytes = 0;
+  while (in >> type >> tensor >> bytes >> hash) {
+    const auto& codec = fakequant::ggml::block_type(type);
+    ASSERT_EQ(bytes, static_cast<size_t>(rows * fakequant::ggml::row_bytes(codec, k))) << type;
+    std::vector<std::byte> ours(bytes);
+    for (int64_t r = 0; r < rows; ++r) {
+      codec.quantize_row(x + r * k, ours.data() + r * fakequant::ggml::row_bytes(codec, k), k, nullptr);
+    }
+    char hex[17];
+    std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(fnv1a(ours.data(), ours.size())));
+    EXPECT_EQ(hex, hash) << type << " token_embd without imatrix";
+    ++checked;
+  }
+  EXPECT_EQ(checked, 3);
+}
+
+// Every IQ/TQ golden file loads as a llama model through the GGUF importer (which decodes each tensor with
+// the table's decoders), with llama.cpp's dequantized weights.
+TEST(LlamaQuantizeGoldenIQ, FilesLoadAsLlamaModels) {
+  for (const char* file : {"k256_IQ4_XS_imatrix.gguf", "k256_IQ3_S_imatrix.gguf", "k256_TQ1_0.gguf", "k256_TQ2_0.gguf",
+                           "k256_IQ3_XXS_imatrix_full.gguf", "k256_IQ2_XXS_imatrix_full.gguf",
+                           "k256_IQ2_XS_imatrix_full.gguf", "k256_IQ2_M_imatrix_full.gguf",
+                           "k256_IQ1_S_imatrix_full.gguf", "k256_IQ1_M_imatrix_full.gguf"}) {
+    const ImportedLlama m = read_llama_gguf(std::filesystem::path(kDir + file));
+    EXPECT_EQ(m.model->config().hidden_size, 256) << file;
+    EXPECT_TRUE(m.model->config().tie_word_embeddings) << file;
+    EXPECT_EQ(m.tokens.size(), 8u + 259u) << file;
   }
 }
 

@@ -76,6 +76,21 @@ done
 iq_files="k256_IQ4_XS_imatrix.gguf k256_IQ3_S_imatrix.gguf k256_TQ1_0.gguf k256_TQ2_0.gguf
   k256_IQ3_XXS_imatrix_full.gguf k256_IQ2_XXS_imatrix_full.gguf k256_IQ2_XS_imatrix_full.gguf
   k256_IQ2_M_imatrix_full.gguf k256_IQ1_S_imatrix_full.gguf k256_IQ1_M_imatrix_full.gguf"
+# Without an imatrix llama-quantize only lets the exempt token_embd take IQ3_XXS, IQ2_S or IQ1_M (IQ2_XXS,
+# IQ2_XS, IQ1_S abort without one): preset Q4_0 with --token-embedding-type, keeping only the FNV-1a hash of
+# the token_embd bytes (no_imatrix_fnv.txt: <type> <tensor> <bytes> <hash>), not the files.
+for t in IQ3_XXS IQ2_S IQ1_M; do
+  "$quantize" --token-embedding-type $t "$tmp/k256.gguf" "$tmp/emb_$t.gguf" Q4_0 1 >/dev/null 2>&1
+done
+/usr/bin/python3 - "$here" "$tmp" <<'PY2' > "$here/no_imatrix_fnv.txt"
+import sys
+sys.path.insert(0, sys.argv[1] + "/../../exporters")
+from ggml_dequant_reference import fnv1a_bytes, read_gguf
+for t in ["IQ3_XXS", "IQ2_S", "IQ1_M"]:
+    for name, kind, n, raw in read_gguf("%s/emb_%s.gguf" % (sys.argv[2], t)):
+        if name == "token_embd.weight":
+            print(kind, name, len(raw), fnv1a_bytes(raw))
+PY2
 src="$build/llamacpp-tools/src"
 cc -O2 -I"$src/ggml/include" "$here/dequant_fnv.c" "$build/llamacpp-tools/build/ggml/src/libggml-base.a" \
    -lstdc++ -lm -lpthread -fopenmp -o "$tmp/dequant_fnv"
