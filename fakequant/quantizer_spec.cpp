@@ -113,9 +113,12 @@ std::string lower(std::string s) {
   return s;
 }
 
-// Format-exact GGUF block types a scheme can name: the quantized ggml types qforge has a codec for,
-// in lower case (ggml_type_name spells "q4_K"; schemes are lower case).
-bool is_block_scheme(const ggml::BlockType& type) { return type.has_codec() && type.is_quantized(); }
+// Format-exact GGUF block types a scheme can name: the quantized ggml types qforge has a codec for that
+// quantizes without an importance matrix (fake quantization has none), in lower case (ggml_type_name
+// spells "q4_K"; schemes are lower case).
+bool is_block_scheme(const ggml::BlockType& type) {
+  return type.has_codec() && type.is_quantized() && !type.needs_importance;
+}
 
 const ggml::BlockType* find_block_scheme(const std::string& head) {
   for (const ggml::BlockType& type : ggml::all_block_types()) {
@@ -126,7 +129,7 @@ const ggml::BlockType* find_block_scheme(const std::string& head) {
 
 const char* ggml_type_name_or_null(int id) {
   const ggml::BlockType* type = ggml::find_type(id);
-  return type != nullptr && type->has_codec() ? type->name : nullptr;
+  return type != nullptr && type->has_codec() && !type->needs_importance ? type->name : nullptr;
 }
 
 // QuantizerSpec::ggml_type ids fake quantization accepts: every codec but f32 (which would not quantize);

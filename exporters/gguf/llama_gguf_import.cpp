@@ -71,12 +71,12 @@ autograd::Tensor hf_tensor(const GgufReader& reader, const TensorInfo& info, con
                            const std::string& source) {
   const auto& block = [&]() -> const fakequant::ggml::BlockType& {
     try {
-      return fakequant::ggml::block_type(static_cast<int>(info.type));
+      return fakequant::ggml::decoder_type(static_cast<int>(info.type));
     } catch (const std::invalid_argument&) {
       const fakequant::ggml::BlockType* known = fakequant::ggml::find_type(static_cast<int>(info.type));
       fail(source, "tensor " + info.name + " has unsupported ggml type " + std::to_string(info.type) +
                        (known ? " (" + std::string(known->name) + ")" : "") +
-                       "; qforge decodes " + fakequant::ggml::codec_type_names());
+                       "; qforge decodes " + fakequant::ggml::decoder_type_names());
     }
   }();
   if (info.dims.empty() || info.dims.size() > 2) fail(source, "tensor " + info.name + " is not 1-D or 2-D");

@@ -153,7 +153,7 @@ void check_against_config(const std::map<std::string, Located>& located, const H
       fail(where.shard->path, "tensor '" + name + "' is not a parameter of " + config.architecture + " for " +
                                   (dir / "config.json").string());
     // A stored tensor's error names the byte its data starts at (io/read_error.h).
-    const auto fail_tensor = [&](const std::string& what) {
+    const auto fail_tensor = [&, &name = name, &where = where](const std::string& what) {  // clang 14: no binding captures
       io::throw_read_error("hf", where.shard->path.string(), "tensor '" + io::printable(name) + "'", where.entry->begin, what);
     };
     if (!st::is_float_dtype(where.entry->dtype))

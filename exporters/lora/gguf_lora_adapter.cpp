@@ -95,9 +95,9 @@ autograd::Tensor decode_tensor(const gg::GgufReader& reader, const gg::TensorInf
   // by one. Non-zero dims are bounded by the file (the reader checked the data is there).
   if (info.dims[0] == 0 || info.dims[1] == 0) fail_tensor(reader, info, path, "has an empty dimension");
   const fakequant::ggml::BlockType* known = fakequant::ggml::find_type(static_cast<int>(info.type));
-  if (known == nullptr || !known->has_codec())
+  if (known == nullptr || !known->has_decoder())
     fail_tensor(reader, info, path, "has ggml type " + std::to_string(info.type) + ", which qforge cannot decode (" +
-                                        fakequant::ggml::codec_type_names() + ")");
+                                        fakequant::ggml::decoder_type_names() + ")");
   const auto& block = *known;
   const int64_t ne0 = static_cast<int64_t>(info.dims[0]), rows = static_cast<int64_t>(info.dims[1]);
   const int64_t row_size = fakequant::ggml::row_bytes(block, ne0);

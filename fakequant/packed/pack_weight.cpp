@@ -18,10 +18,11 @@ std::string lower(std::string s) {
   return s;
 }
 
-// The ggml type table's case-insensitive lookup, restricted to the types with a codec.
+// The ggml type table's case-insensitive lookup, restricted to the types with a codec that quantizes
+// without an importance matrix (packing has none).
 const ggml::BlockType* find_ggml_codec(const std::string& name) {
   const ggml::BlockType* type = ggml::find_type(name);
-  return type != nullptr && type->has_codec() ? type : nullptr;
+  return type != nullptr && type->has_codec() && !type->needs_importance ? type : nullptr;
 }
 
 std::string known_formats() {
@@ -55,7 +56,9 @@ autograd::PackedWeightPtr pack_ggml(const ggml::BlockType& type, const float* w,
 
 std::vector<std::string> packed_weight_formats() {
   std::vector<std::string> names = {"nf4", "fp4", "bnb_fp4"};
-  for (const ggml::BlockType& t : ggml::all_block_types()) names.emplace_back(t.name);
+  for (const ggml::BlockType& t : ggml::all_block_types()) {
+    if (!t.needs_importance) names.emplace_back(t.name);
+  }
   return names;
 }
 

@@ -32,7 +32,8 @@ TEST(GgmlBlockTypes, IdsAndSizesMatchGgml) {
                           {"Q8_0", 8, 32, 34},   {"Q4_K", 12, 256, 144}, {"Q6_K", 14, 256, 210},
                           {"IQ4_NL", 20, 32, 18}, {"BF16", 30, 1, 2},   {"Q4_0", 2, 32, 18},
                           {"Q4_1", 3, 32, 20},   {"Q5_1", 7, 32, 24},   {"Q2_K", 10, 256, 84},
-                          {"Q3_K", 11, 256, 110}, {"Q5_K", 13, 256, 176}};
+                          {"Q3_K", 11, 256, 110}, {"Q5_K", 13, 256, 176}, {"IQ4_XS", 23, 256, 136},
+                          {"TQ1_0", 34, 256, 54}, {"TQ2_0", 35, 256, 66}};
   for (const Expect& e : table) {
     const BlockType& by_name = block_type(e.name);
     EXPECT_EQ(by_name.ggml_type_id, e.id) << e.name;
@@ -60,14 +61,20 @@ TEST(GgmlBlockTypes, FloatRowsRoundAsGgml) {
   EXPECT_EQ(f32, x);
 }
 
-// quantize(dequantize(blocks)) == blocks: the amax/min-max-based and IQ4_NL quantizers reproduce their
-// own output bit for bit. llama.cpp's k-quant scale searches (Q2_K..Q6_K) are not idempotent (the search on the
+// quantize(dequantize(blocks)) == blocks: the amax/min-max-based (incl. the ternary TQ1_0/TQ2_0) and IQ4_NL
+// quantizers reproduce their own output bit for bit. llama.cpp's k-quant scale searches (Q2_K..Q6_K) and
+// IQ4_XS's 6-bit block scales (measured: 12 of 64 blocks change) are not idempotent (the search on the
 // dequantized values may settle on another sub-block scale), so for those the fraction of changed
-// blocks is measured and bounded, and the re-quantized values must stay close to the first decode.
+// blocks is measured and bounded, and the re-quantized values must stay close to the first decode. IQ3_XXS,
+// IQ3_S, IQ2_S and IQ1_M store d times a fudge factor (1.0125, 1.033, 0.9875, 1.1125: llama.cpp), so every
+// block changes on re-quantizing (measured 64 of 64); only their drift is bounded.
 TEST(GgmlBlockTypes, RequantizingDequantizedBlocks) {
   const int64_t k = 256 * 64;
   for (const BlockType& t : all_block_types()) {
-    const bool searched = std::string(t.name).back() == 'K';
+    if (t.needs_importance) continue;  // IQ2_XXS, IQ2_XS, IQ1_S: the golden tests cover them
+    const bool searched = std::string(t.name).back() == 'K' || std::string(t.name) == "iq4_xs";
+    const std::string n = t.name;
+    const bool fudged = n == "iq3_xxs" || n == "iq3_s" || n == "iq2_s" || n == "iq1_m";
     const std::vector<float> x = gaussian_data(k, 11);
     const auto bytes = quantize(t, x);
     const auto first = dequantize(t, bytes, k);
@@ -79,7 +86,9 @@ TEST(GgmlBlockTypes, RequantizingDequantizedBlocks) {
     const double drift = testing::rmse(first, dequantize(t, again, k)) / testing::rmse(x, first);
     std::printf("%-7s requantized blocks differing: %zu of %zu, value drift %.4f of the quantization RMSE\n",
                 t.name, differing_blocks, bytes.size() / t.block_bytes, t.name[0] == 'f' ? 0.0 : drift);
-    if (!searched) {
+    if (fudged) {
+      EXPECT_LT(drift, 0.5) << t.name;  // measured 0.14, 0.17, 0.17, 0.23
+    } else if (!searched) {
       EXPECT_EQ(differing_blocks, 0u) << t.name;
     } else {
       EXPECT_LT(differing_blocks, bytes.size() / t.block_bytes / 2) << t.name;
@@ -93,7 +102,8 @@ TEST(GgmlBlockTypes, ErrorRelativeToDataStd) {
   const Bound bounds[] = {{"f32", 0.0},    {"f16", 5e-4},   {"bf16", 3e-3},  {"q8_0", 0.01},
                           {"q6_K", 0.03},  {"q5_0", 0.07},  {"q4_K", 0.1},   {"iq4_nl", 0.12},
                           {"q5_K", 0.06},  {"q5_1", 0.06},  {"q4_1", 0.12},  {"q4_0", 0.14},
-                          {"q3_K", 0.22},  {"q2_K", 0.4}};
+                          {"q3_K", 0.22},  {"q2_K", 0.4},   {"iq4_xs", 0.12}, {"tq1_0", 0.85},
+                          {"tq2_0", 0.85}};  // ternary with d = max |x|: 0.81 on Gaussian data
   const int64_t k = 256 * 64;
   const std::vector<float> x = gaussian_data(k, 3);
   const double sd = testing::stddev(x);
@@ -118,7 +128,7 @@ TEST(GgmlBlockTypes, ImportanceLowersWeightedError) {
   std::vector<float> imp(k, 1.f);
   std::mt19937 rng(5);
   for (int64_t i = 0; i < k; ++i) imp[i] = (rng() % 10 == 0) ? 100.f : 1.f;
-  for (const char* name : {"q5_0", "q4_K", "q6_K", "iq4_nl"}) {
+  for (const char* name : {"q5_0", "q4_K", "q6_K", "iq4_nl", "iq4_xs"}) {
     const BlockType& t = block_type(name);
     double plain = 0, weighted = 0;
     for (uint32_t row = 0; row < 8; ++row) {
@@ -130,10 +140,11 @@ TEST(GgmlBlockTypes, ImportanceLowersWeightedError) {
                 weighted / plain);
     EXPECT_LT(weighted, 0.95 * plain) << name;
   }
-  // Q8_0 ignores importance, as llama.cpp does.
-  const BlockType& q8 = block_type("q8_0");
+  // Q8_0 and the ternary types ignore importance, as llama.cpp does.
   const std::vector<float> x = gaussian_data(k, 9);
-  EXPECT_EQ(quantize(q8, x), quantize(q8, x, imp.data()));
+  for (const char* name : {"q8_0", "tq1_0", "tq2_0"}) {
+    EXPECT_EQ(quantize(block_type(name), x), quantize(block_type(name), x, imp.data())) << name;
+  }
 }
 
 TEST(GgmlBlockTypes, FakeQuantizeRowIsDequantizeOfQuantize) {

@@ -13,8 +13,8 @@
 namespace qforge::fakequant::ggml {
 namespace {
 
-std::map<std::string, std::string> load_golden() {
-  std::ifstream in(std::string(QFORGE_SOURCE_DIR) + "/tests/golden/ggml_llama_reference_blocks.txt");
+std::map<std::string, std::string> load_golden(const std::string& file = "ggml_llama_reference_blocks.txt") {
+  std::ifstream in(std::string(QFORGE_SOURCE_DIR) + "/tests/golden/" + file);
   std::map<std::string, std::string> golden;
   std::string line;
   while (std::getline(in, line)) {
@@ -50,6 +50,29 @@ TEST(GgmlLlamaGolden, QuantizersMatchLlamaCppReferenceBytes) {
       EXPECT_EQ(to_hex(bytes), golden.at(key)) << key;
     }
   }
+}
+
+// The IQ and ternary types against llama.cpp's own quantizers as llama-quantize links them
+// (tests/golden/ggml_iq_reference_blocks.txt, made by ggml_iq_reference_blocks.c there): the paths without
+// an imatrix that llama-quantize never takes for layer weights (IQ3_XXS, IQ2_S, IQ1_M), and the all-zero
+// block of 32 in the row (IQ3_S then writes the later blocks' qs and signs one slot early).
+TEST(GgmlLlamaGolden, IqQuantizersMatchLlamaCppBytes) {
+  const auto golden = load_golden("ggml_iq_reference_blocks.txt");
+  ASSERT_EQ(golden.size(), 17u);
+  const std::vector<float> x = testing::golden_row();
+  const std::vector<float> imp = testing::golden_importance();
+  const int64_t k = testing::kGoldenRowLength;
+  int compared = 0;
+  for (const auto& [key, hex] : golden) {
+    const std::string name = key.substr(0, key.find(' '));
+    const bool with_imatrix = key.substr(key.find(' ') + 1) == "imatrix";
+    const BlockType& t = block_type(name);
+    std::vector<uint8_t> bytes(static_cast<size_t>(row_bytes(t, k)));
+    t.quantize_row(x.data(), bytes.data(), k, with_imatrix ? imp.data() : nullptr);
+    EXPECT_EQ(to_hex(bytes), hex) << key;
+    ++compared;
+  }
+  EXPECT_EQ(compared, 17);
 }
 
 }  // namespace

@@ -6,7 +6,15 @@
 
 #include "fakequant/formats/ggml/block_common.h"
 #include "fakequant/formats/ggml/float_rows.h"
+#include "fakequant/formats/ggml/iq1_m.h"
+#include "fakequant/formats/ggml/iq1_s.h"
+#include "fakequant/formats/ggml/iq2_s.h"
+#include "fakequant/formats/ggml/iq2_xs.h"
+#include "fakequant/formats/ggml/iq2_xxs.h"
+#include "fakequant/formats/ggml/iq3_s.h"
+#include "fakequant/formats/ggml/iq3_xxs.h"
 #include "fakequant/formats/ggml/iq4_nl.h"
+#include "fakequant/formats/ggml/iq4_xs.h"
 #include "fakequant/formats/ggml/q2_k.h"
 #include "fakequant/formats/ggml/q3_k.h"
 #include "fakequant/formats/ggml/q4_0.h"
@@ -17,6 +25,8 @@
 #include "fakequant/formats/ggml/q5_k.h"
 #include "fakequant/formats/ggml/q6_k.h"
 #include "fakequant/formats/ggml/q8_0.h"
+#include "fakequant/formats/ggml/tq1_0.h"
+#include "fakequant/formats/ggml/tq2_0.h"
 
 namespace qforge::fakequant::ggml {
 namespace {
@@ -25,15 +35,16 @@ namespace {
 // headers static_assert against ggml-common.h).
 template <typename Block, void (*Quantize)(const float*, Block*, int64_t, const float*),
           void (*Dequantize)(const Block*, float*, int64_t)>
-constexpr BlockType make_type(const char* name, GgmlType id, int64_t elements) {
+constexpr BlockType make_type(const char* name, GgmlType id, int64_t elements, bool needs_importance = false) {
   return BlockType{name, static_cast<int>(id), elements, static_cast<int64_t>(sizeof(Block)),
                    [](const float* x, void* b, int64_t k, const float* imp) { Quantize(x, static_cast<Block*>(b), k, imp); },
-                   [](const void* b, float* y, int64_t k) { Dequantize(static_cast<const Block*>(b), y, k); }};
+                   [](const void* b, float* y, int64_t k) { Dequantize(static_cast<const Block*>(b), y, k); },
+                   needs_importance};
 }
 
 // A type qforge has no codec for: only its geometry, for sizing GGUF tensor data.
 constexpr BlockType container_type(const char* name, GgmlType id, int64_t elements, int64_t bytes) {
-  return BlockType{name, static_cast<int>(id), elements, bytes, nullptr, nullptr};
+  return BlockType{name, static_cast<int>(id), elements, bytes, nullptr, nullptr, false};
 }
 
 // The codec rows take sizeof of qforge's copies of ggml-common.h's block structs (each header
@@ -51,13 +62,23 @@ constexpr BlockType kTypes[] = {
     make_type<block_q4_K, quantize_row_q4_K, dequantize_row_q4_K>("q4_K", kGgmlQ4_K, 256),
     make_type<block_q5_K, quantize_row_q5_K, dequantize_row_q5_K>("q5_K", kGgmlQ5_K, 256),
     make_type<block_q6_K, quantize_row_q6_K, dequantize_row_q6_K>("q6_K", kGgmlQ6_K, 256),
+    make_type<block_iq2_xxs, quantize_row_iq2_xxs, dequantize_row_iq2_xxs>("iq2_xxs", kGgmlIQ2_XXS, 256, true),
+    make_type<block_iq2_xs, quantize_row_iq2_xs, dequantize_row_iq2_xs>("iq2_xs", kGgmlIQ2_XS, 256, true),
+    make_type<block_iq3_xxs, quantize_row_iq3_xxs, dequantize_row_iq3_xxs>("iq3_xxs", kGgmlIQ3_XXS, 256),
+    make_type<block_iq1_s, quantize_row_iq1_s, dequantize_row_iq1_s>("iq1_s", kGgmlIQ1_S, 256, true),
     make_type<block_iq4_nl, quantize_row_iq4_nl, dequantize_row_iq4_nl>("iq4_nl", kGgmlIQ4_NL, 32),
+    make_type<block_iq3_s, quantize_row_iq3_s, dequantize_row_iq3_s>("iq3_s", kGgmlIQ3_S, 256),
+    make_type<block_iq2_s, quantize_row_iq2_s, dequantize_row_iq2_s>("iq2_s", kGgmlIQ2_S, 256),
+    make_type<block_iq4_xs, quantize_row_iq4_xs, dequantize_row_iq4_xs>("iq4_xs", kGgmlIQ4_XS, 256),
     container_type("i8", kGgmlI8, 1, 1),
     container_type("i16", kGgmlI16, 1, 2),
     container_type("i32", kGgmlI32, 1, 4),
     container_type("i64", kGgmlI64, 1, 8),
     container_type("f64", kGgmlF64, 1, 8),
+    make_type<block_iq1_m, quantize_row_iq1_m, dequantize_row_iq1_m>("iq1_m", kGgmlIQ1_M, 256),
     make_type<block_bf16, quantize_row_bf16_ref, dequantize_row_bf16>("bf16", kGgmlBF16, 1),
+    make_type<block_tq1_0, quantize_row_tq1_0, dequantize_row_tq1_0>("tq1_0", kGgmlTQ1_0, 256),
+    make_type<block_tq2_0, quantize_row_tq2_0, dequantize_row_tq2_0>("tq2_0", kGgmlTQ2_0, 256),
 };
 
 constexpr bool ids_ascending() {
@@ -74,10 +95,11 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::string joined_names(bool codec_only) {
+template <typename Keep>
+std::string joined_names(Keep keep) {
   std::string names;
   for (const BlockType& t : kTypes) {
-    if (!codec_only || t.has_codec()) names += std::string(names.empty() ? "" : ", ") + t.name;
+    if (keep(t)) names += std::string(names.empty() ? "" : ", ") + t.name;
   }
   return names;
 }
@@ -118,7 +140,22 @@ const std::vector<BlockType>& all_block_types() {
   return types;
 }
 
-std::string codec_type_names() { return joined_names(true); }
+std::string codec_type_names() {
+  return joined_names([](const BlockType& t) { return t.has_codec(); });
+}
+
+std::string decoder_type_names() {
+  return joined_names([](const BlockType& t) { return t.has_decoder(); });
+}
+
+const BlockType& decoder_type(int ggml_type_id) {
+  const BlockType* t = find_type(ggml_type_id);
+  if (t != nullptr && t->has_decoder()) return *t;
+  throw std::invalid_argument("ggml::decoder_type: " +
+                              (t ? "no decoder for ggml type " + std::string(t->name) + " (id " + std::to_string(ggml_type_id) + ")"
+                                 : "unsupported ggml type id " + std::to_string(ggml_type_id)) +
+                              " (qforge decodes " + decoder_type_names() + ")");
+}
 
 const BlockType& block_type(const std::string& name) {
   const std::string wanted = lower(name);

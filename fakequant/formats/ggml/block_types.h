@@ -18,8 +18,9 @@ namespace qforge::fakequant::ggml {
 enum GgmlType : uint32_t {
   kGgmlF32 = 0, kGgmlF16 = 1, kGgmlQ4_0 = 2, kGgmlQ4_1 = 3, kGgmlQ5_0 = 6, kGgmlQ5_1 = 7,
   kGgmlQ8_0 = 8, kGgmlQ2_K = 10, kGgmlQ3_K = 11, kGgmlQ4_K = 12, kGgmlQ5_K = 13, kGgmlQ6_K = 14,
-  kGgmlIQ4_NL = 20, kGgmlI8 = 24, kGgmlI16 = 25, kGgmlI32 = 26, kGgmlI64 = 27, kGgmlF64 = 28,
-  kGgmlBF16 = 30,
+  kGgmlIQ2_XXS = 16, kGgmlIQ2_XS = 17, kGgmlIQ3_XXS = 18, kGgmlIQ1_S = 19, kGgmlIQ4_NL = 20, kGgmlIQ3_S = 21,
+  kGgmlIQ2_S = 22, kGgmlIQ4_XS = 23, kGgmlI8 = 24, kGgmlI16 = 25, kGgmlI32 = 26, kGgmlI64 = 27, kGgmlF64 = 28,
+  kGgmlIQ1_M = 29, kGgmlBF16 = 30, kGgmlTQ1_0 = 34, kGgmlTQ2_0 = 35,
 };
 
 struct BlockType {
@@ -28,11 +29,17 @@ struct BlockType {
   int64_t block_elements;    // elements per block; a row's ne0 must be a multiple of it
   int64_t block_bytes;       // bytes per block
   // k floats -> k / block_elements blocks at `blocks`; importance: k floats or nullptr. Both are
-  // nullptr for container-only types (qforge can size and copy their tensors, not encode or decode them).
+  // nullptr for container-only types (qforge can size and copy their tensors, not encode or decode them);
+  // a row with only dequantize_row would be decode-only (none at present: every quantized type llama.cpp
+  // writes has a codec; readers still ask for a decoder, decoder_type()).
   void (*quantize_row)(const float* x, void* blocks, int64_t k, const float* importance);
   void (*dequantize_row)(const void* blocks, float* y, int64_t k);
+  // quantize_row throws without an importance matrix, as llama.cpp refuses these types without one
+  // (ggml_quantize_requires_imatrix: IQ2_XXS, IQ2_XS, IQ1_S).
+  bool needs_importance = false;
 
   bool has_codec() const { return quantize_row != nullptr; }
+  bool has_decoder() const { return dequantize_row != nullptr; }
   // A block of several elements with shared scales (ggml's is_quantized), as opposed to a plain
   // float or integer element type.
   bool is_quantized() const { return block_elements > 1; }
@@ -54,6 +61,12 @@ const BlockType& block_type(const std::string& name);
 const BlockType& block_type(int ggml_type_id);
 // "f32, f16, q5_0, ...": the names of the rows with a codec (ggml_type_name spelling).
 std::string codec_type_names();
+
+// The row of an id that qforge can decode (with or without an encoder); throws std::invalid_argument
+// naming the type and listing the decodable ones otherwise. GGUF readers decode through it.
+const BlockType& decoder_type(int ggml_type_id);
+// The names of the rows with a decoder (ggml_type_name spelling).
+std::string decoder_type_names();
 
 // Bytes of one row of k elements (k a multiple of the block size).
 int64_t row_bytes(const BlockType& type, int64_t k);

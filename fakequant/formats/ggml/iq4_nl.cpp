@@ -29,8 +29,10 @@ Fit fit_at(const float* x, const float* weight, float id) {
   return f;
 }
 
+}  // namespace
+
 // The block's f32 scale d (0 for an all-zero block).
-float search_scale(const float* x, const float* weight) {
+float search_iq4_block_scale(const float* x, const float* weight) {
   float amax = 0, max = 0;
   for (int j = 0; j < 32; ++j) {
     if (std::fabs(x[j]) > amax) { amax = std::fabs(x[j]); max = x[j]; }
@@ -50,13 +52,15 @@ float search_scale(const float* x, const float* weight) {
   return d;
 }
 
+namespace {
+
 float quantize_block(const float* x, const float* qw, block_iq4_nl& b) {
   float sigma2 = 0;
   for (int j = 0; j < 32; ++j) sigma2 += x[j] * x[j];
   sigma2 *= 2.f / 32;
   float weight[32];
   for (int j = 0; j < 32; ++j) weight[j] = qw ? qw[j] * std::sqrt(sigma2 + x[j] * x[j]) : x[j] * x[j];
-  const float d = search_scale(x, weight);
+  const float d = search_iq4_block_scale(x, weight);
   b.d = to_f16(d);
   const float id = d ? 1 / d : 0;
   for (int j = 0; j < 16; ++j) {

@@ -28,6 +28,11 @@ void quantize_row_iq4_nl_ref(const float* x, block_iq4_nl* y, int64_t k, const f
 void quantize_row_iq4_nl(const float* x, block_iq4_nl* y, int64_t k, const float* importance = nullptr);
 void dequantize_row_iq4_nl(const block_iq4_nl* x, float* y, int64_t k);
 
+// The scale search of one block of 32 with weights (quantize_row_iq4_nl_impl's inner loop, ntry 7, shared
+// by IQ4_NL and IQ4_XS's sub-blocks): the weighted least-squares d of the best of the 16 candidates, 0
+// for a block with max |x| < kGroupMaxEps.
+float search_iq4_block_scale(const float* x, const float* weight);
+
 // One block of quantize_row_iq4_nl_ref; returns the f32 d whose inverse the levels were rounded with
 // (GPTQ into ggml types rounds later values with the same 1/d, ptq/gptq_ggml.h).
 float quantize_block_iq4_nl(const float* x, const float* importance, block_iq4_nl* y);

@@ -1,0 +1,38 @@
+#include "fakequant/formats/ggml/tq2_0.h"
+
+#include <cmath>
+
+#include "fakequant/formats/ggml/block_common.h"
+
+namespace qforge::fakequant::ggml {
+
+void quantize_row_tq2_0(const float* x, block_tq2_0* y, int64_t k, const float* /*importance*/) {
+  const int64_t nb = checked_block_count("quantize_row_tq2_0", k, 256);
+  for (int64_t i = 0; i < nb; ++i, x += 256) {
+    float amax = 0;
+    for (int j = 0; j < 256; ++j) amax = std::fmax(amax, std::fabs(x[j]));
+    const float id = amax ? 1.0f / amax : 0.0f;
+    y[i].d = to_f16(amax);
+    for (int g = 0; g < 2; ++g) {
+      for (int m = 0; m < 32; ++m) {
+        int q = 0;
+        for (int n = 0; n < 4; ++n) q |= ((static_cast<int>(std::lround(x[128 * g + m + 32 * n] * id)) + 1) & 3) << (2 * n);
+        y[i].qs[32 * g + m] = static_cast<uint8_t>(q);
+      }
+    }
+  }
+}
+
+void dequantize_row_tq2_0(const block_tq2_0* x, float* y, int64_t k) {
+  const int64_t nb = checked_block_count("dequantize_row_tq2_0", k, 256);
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = from_f16(x[i].d);
+    for (int g = 0; g < 2; ++g) {
+      for (int n = 0; n < 4; ++n) {
+        for (int m = 0; m < 32; ++m) *y++ = static_cast<float>(((x[i].qs[32 * g + m] >> (2 * n)) & 3) - 1) * d;
+      }
+    }
+  }
+}
+
+}  // namespace qforge::fakequant::ggml
