@@ -27,7 +27,7 @@ fuzz-build: setup
 	@cmake --build $(FUZZ_DIR) -j $(JOBS)
 
 # The sanitizer builds (CMakeLists.txt, QFORGE_SANITIZE; README.md, Reliability). Not part of `make test`
-# (its 30-minute budget); CI runs both after it (.ci/run).
+# (its 30-minute budget); meant to run in CI after it once they pass in a known time (README.md, Reliability).
 # AddressSanitizer + UBSan with GCC 12: every library, the command and every test, -O1 -g.
 asan-build: setup
 	@cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Release -DQFORGE_SANITIZE=address,undefined >/dev/null
