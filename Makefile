@@ -1,12 +1,14 @@
 # Two commands on a fresh Debian 12 machine: `make demo` and `make test` (see README.md).
 BUILD_DIR ?= build
 FUZZ_DIR ?= build-fuzz
+ASAN_DIR ?= build-asan
+TSAN_DIR ?= build-tsan
 JOBS ?= $(shell nproc)
 # Executions per target of `make fuzz` (the campaign; README.md, Reliability).
 FUZZ_EXECS ?= 10000000
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: all setup configure build fuzz-build demo test test-fuzz fuzz bench clean
+.PHONY: all setup configure build fuzz-build asan-build tsan-build demo test test-fuzz test-asan test-tsan fuzz bench clean
 
 all: build
 
@@ -23,6 +25,26 @@ build: configure
 fuzz-build: setup
 	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_CXX_COMPILER=clang++-14 -DQFORGE_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build $(FUZZ_DIR) -j $(JOBS)
+
+# The sanitizer builds (CMakeLists.txt, QFORGE_SANITIZE; README.md, Reliability). Not part of `make test`
+# (its 30-minute budget); meant to run in CI after it once they pass in a known time (README.md, Reliability).
+# AddressSanitizer + UBSan with GCC 12: every library, the command and every test, -O1 -g.
+asan-build: setup
+	@cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Release -DQFORGE_SANITIZE=address,undefined >/dev/null
+	@cmake --build $(ASAN_DIR) -j $(JOBS)
+
+# ThreadSanitizer with clang++-14 and LLVM's libomp + Archer: only the tests labelled `parallel`.
+tsan-build: setup
+	@cmake -S . -B $(TSAN_DIR) -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=Release -DQFORGE_SANITIZE=thread >/dev/null
+	@cmake --build $(TSAN_DIR) -j $(JOBS) --target qforge_parallel_tests
+
+# The whole suite under ASan + UBSan, less the label no_asan (tests/sanitizers/sanitizer_tests.cmake says why),
+# two at a time; --timeout for the tests without their own (those scale by QFORGE_TIMEOUT_SCALE).
+test-asan: asan-build
+	cd $(ASAN_DIR) && ctest --output-on-failure -LE no_asan -j 2 --timeout 6000
+
+test-tsan: tsan-build
+	cd $(TSAN_DIR) && ctest --output-on-failure -L parallel
 
 # The main job: a character-level Llama trained with Q4_K_M-exact QAT (a few minutes on 2 cores), exported
 # to a Q4_K_M GGUF; llama.cpp generates from the file and its probabilities are compared with qforge's.
@@ -55,4 +77,4 @@ bench: build
 	/usr/bin/python3 bench/hf_import.py --build $(BUILD_DIR)
 
 clean:
-	rm -rf $(BUILD_DIR) $(FUZZ_DIR)
+	rm -rf $(BUILD_DIR) $(FUZZ_DIR) $(ASAN_DIR) $(TSAN_DIR)

@@ -7,8 +7,11 @@ packages=(
   # toolchain
   build-essential cmake ccache pkg-config git
   # the fuzz build (make fuzz-build, fuzz/CMakeLists.txt): clang with libFuzzer and the sanitizer
-  # runtimes, and clang's OpenMP (libgomp is GCC's)
+  # runtimes, and clang's OpenMP (libgomp is GCC's); make test-tsan uses the same clang, LLVM's libomp
+  # and its Archer tool (libomp-14-dev ships /usr/lib/llvm-14/lib/libarcher.so)
   clang-14 libclang-rt-14-dev libfuzzer-14-dev libomp-14-dev
+  # make test-asan: GCC 12's AddressSanitizer (with LeakSanitizer) and UBSan runtimes
+  libasan8 liblsan0 libubsan1
   # libraries the code links
   libeigen3-dev libomp-dev libprotobuf-dev protobuf-compiler
   libboost-serialization-dev libcli11-dev nlohmann-json3-dev

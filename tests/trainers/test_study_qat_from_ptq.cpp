@@ -73,13 +73,15 @@ TEST(StudyQatFromPtq, StepZeroIsTheGptqModelForSteAndLsq) {
   const std::string scheme = "int3:g16:asym";
   const RunResult gptq = quantize("gptq:act_order", scheme, "gptq");
   const RunResult rtn = quantize("rtn", scheme, "rtn");
-  ASSERT_GT(std::abs(gptq.val_loss - rtn.val_loss), 1e-3) << "GPTQ and RTN must differ for this test to mean anything";
+  // The margins below are 30x the EXPECT_NEAR tolerance; how far apart the losses land depends on the
+  // float run, which the -O1 sanitizer build (make test-asan) trains in another summation order: 5e-4 there.
+  ASSERT_GT(std::abs(gptq.val_loss - rtn.val_loss), 1e-4) << "GPTQ and RTN must differ for this test to mean anything";
   for (const std::string estimator : {"", ":lsq"}) {
     const RunResult from_gptq = qat_step_zero(scheme + estimator, temp_path("gptq"), "qat_gptq" + estimator);
     EXPECT_NEAR(from_gptq.val_loss, gptq.val_loss, 1e-6 * gptq.val_loss) << "estimator '" << estimator << "'";
     // From the float run, QAT starts at the observer's grid on the float weights instead.
     const RunResult from_float = qat_step_zero(scheme + estimator, float_run(), "qat_float" + estimator);
-    EXPECT_GT(std::abs(from_float.val_loss - gptq.val_loss), 1e-3) << "estimator '" << estimator << "'";
+    EXPECT_GT(std::abs(from_float.val_loss - gptq.val_loss), 1e-4) << "estimator '" << estimator << "'";
   }
 }
 

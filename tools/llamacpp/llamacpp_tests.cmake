@@ -6,20 +6,22 @@ function(qforge_add_llamacpp_tests)
   if(NOT BUILD_TESTING)
     return()
   endif()
+  math(EXPR agreement_timeout "1800 * ${QFORGE_TIMEOUT_SCALE}")  # QFORGE_TIMEOUT_SCALE: CMakeLists.txt
+  math(EXPR gptq_timeout "1800 * ${QFORGE_TIMEOUT_SCALE}")
   add_test(NAME peer.llamacpp_agreement COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/agreement.sh $<TARGET_FILE:qforge>)
   # agreement.sh exits non-zero when any check fails (set -e; agreement.py exits 1); FAILED lines too.
-  set_tests_properties(peer.llamacpp_agreement PROPERTIES LABELS "llamacpp" TIMEOUT 1800
+  set_tests_properties(peer.llamacpp_agreement PROPERTIES LABELS "llamacpp" TIMEOUT ${agreement_timeout}
                        FAIL_REGULAR_EXPRESSION "FAILED ")
   # GPTQ into ggml types: the GPTQ Q4_K_M file beats the imatrix one and llama.cpp agrees on it.
   add_test(NAME peer.llamacpp_gptq_gguf COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/gptq_gguf.sh $<TARGET_FILE:qforge>)
-  set_tests_properties(peer.llamacpp_gptq_gguf PROPERTIES LABELS "llamacpp" TIMEOUT 1800
+  set_tests_properties(peer.llamacpp_gptq_gguf PROPERTIES LABELS "llamacpp" TIMEOUT ${gptq_timeout}
                        FAIL_REGULAR_EXPRESSION "FAILED " PASS_REGULAR_EXPRESSION "gptq gguf checks passed")
   # Every file type of the mix table, quantized by qforge and by llama-quantize (BUILD/llamacpp-tools,
   # built by `make bench`) on three small random llamas, with and without imatrix: identical files.
   add_test(NAME peer.llama_quantize_presets
            COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/quantize_presets.sh $<TARGET_FILE:qforge>
                    $<TARGET_FILE:make_random_llama_gguf> ${CMAKE_BINARY_DIR}/llamacpp-tools/build/bin/llama-quantize)
-  set_tests_properties(peer.llama_quantize_presets PROPERTIES LABELS "llamacpp" TIMEOUT 900 SKIP_RETURN_CODE 77
+  set_tests_properties(peer.llama_quantize_presets PROPERTIES LABELS "llamacpp" TIMEOUT ${gptq_timeout} SKIP_RETURN_CODE 77
                        FAIL_REGULAR_EXPRESSION "FAILED |identical=0" PASS_REGULAR_EXPRESSION "presets: [0-9]+ identical, 0 differ")
   # The vocab-file test also runs under "unit" (it clones the bundle itself, or skips); here it is
   # labelled llamacpp too, so `ctest -L llamacpp` covers every check against llama.cpp's own files.
