@@ -112,7 +112,8 @@ void add_export(CLI::App& app, Arguments& args) {
                                                  qforge::exporters::hf::hf_quant_help());
   e->add_option("--max-shard-size", args.max_shard_size,
                 "--format hf: shard the weights above this size, e.g. 5GB (default, as transformers), 500MB, 20000 (bytes)");
-  e->add_option("--imatrix", args.imatrix, "Importance matrix (.gguf or legacy .dat, e.g. from qforge imatrix) for Q4_K, Q6_K, IQ4_NL, Q5_0")
+  e->add_option("--imatrix", args.imatrix, "Importance matrix (.gguf or legacy .dat, e.g. from qforge imatrix): weights the codecs' searches; "
+                "needed, as by llama-quantize, where the mix gives tensors IQ1_*, IQ2_*, IQ3_XXS (or Q2_K in Q2_K_S)")
       ->check(CLI::ExistingFile);
   e->add_option("--method", args.export_method,
                 "Encode the weights with a post-training method, name[:options] (float runs; see Methods below)");

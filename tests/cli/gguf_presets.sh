@@ -7,7 +7,7 @@
 #     give the same probabilities, digit for digit,
 #   - the F32 export gives the float run's probabilities (max |dp| < 1e-5), each preset's file probabilities
 #     that differ from them (quantization) but by less than 0.05 (max |dp| printed per preset),
-#   - Q2_K_S is refused without an imatrix, naming the type and a tensor, and written with one.
+#   - Q2_K_S and IQ3_XXS are refused without an imatrix, naming the type and a tensor, and written with one.
 # Prints "PRESET: max_abs_dp=... bytes=..." per preset, then "gguf presets export and read back".
 set -euo pipefail
 qforge=$1
@@ -34,7 +34,7 @@ expect_type() {  # file tensor type
   local got; got=$(type_of "$1" "$2")
   [ "$got" = "$3" ] || { echo "FAILED $(basename "$1"): $2 is $got, the mix says $3"; exit 1; }
 }
-for preset in Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q5_K_S Q5_K_M Q6_K; do
+for preset in Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q5_K_S Q5_K_M Q6_K IQ4_XS IQ3_S IQ3_M TQ2_0; do
   file="$work/$preset.gguf"
   "$qforge" export --checkpoint "$work/float" --type "$preset" -o "$file" > /dev/null
   "$qforge" quantize-gguf "$work/f32.gguf" "$work/$preset.requantized.gguf" "$preset" > /dev/null
@@ -63,6 +63,17 @@ expect_type "$work/Q5_K_M.gguf" blk.3.ffn_down.weight Q6_K     # (3 - 1) % 3 == 
 expect_type "$work/Q4_0.gguf" blk.0.ffn_down.weight Q4_0       # Q4_1 only with an imatrix
 expect_type "$work/Q4_0.gguf" token_embd.weight Q4_0
 expect_type "$work/Q6_K.gguf" blk.7.attn_q.weight Q6_K
+expect_type "$work/IQ4_XS.gguf" blk.3.attn_v.weight Q5_K       # n_gqa >= 4
+expect_type "$work/IQ4_XS.gguf" blk.0.ffn_down.weight Q5_K     # no imatrix and i < n/8
+expect_type "$work/IQ4_XS.gguf" blk.1.ffn_down.weight IQ4_XS
+expect_type "$work/IQ3_S.gguf" blk.5.attn_v.weight Q4_K        # n_gqa >= 4
+expect_type "$work/IQ3_S.gguf" blk.5.attn_q.weight IQ3_S
+expect_type "$work/IQ3_M.gguf" blk.0.ffn_down.weight Q4_K      # i < n/8
+expect_type "$work/IQ3_M.gguf" blk.1.ffn_down.weight IQ3_S
+expect_type "$work/IQ3_M.gguf" blk.2.attn_output.weight Q4_K
+expect_type "$work/TQ2_0.gguf" token_embd.weight Q4_K          # untied token_embd of a ternary file
+expect_type "$work/TQ2_0.gguf" blk.0.ffn_up.weight TQ2_0
+expect_type "$work/TQ2_0.gguf" output.weight Q6_K
 
 # Q2_K_S: llama-quantize's refusal without an imatrix; with one, the first layer's ffn_down is Q4_K.
 if "$qforge" export --checkpoint "$work/float" --type Q2_K_S -o "$work/x.gguf" 2> "$work/err.txt"; then
@@ -76,4 +87,19 @@ cat "$work/err.txt"
 expect_type "$work/Q2_K_S.gguf" blk.0.ffn_down.weight Q4_K
 expect_type "$work/Q2_K_S.gguf" blk.1.ffn_down.weight Q2_K
 "$qforge" probs --gguf "$work/Q2_K_S.gguf" --tokens "$tokens" > /dev/null
+# IQ3_XXS: its attn_q/attn_k are IQ2_S, which llama-quantize will not write without an imatrix.
+if "$qforge" export --checkpoint "$work/float" --type IQ3_XXS -o "$work/x.gguf" 2> "$work/err.txt"; then
+  echo "FAILED: IQ3_XXS written without an imatrix"; exit 1
+fi
+grep -q "file type IQ3_XXS needs an importance matrix (--imatrix) for tensor 'blk.0.attn_q.weight' (IQ2_S)" "$work/err.txt" \
+  || { echo "FAILED: IQ3_XXS refusal does not name type and tensor:"; cat "$work/err.txt"; exit 1; }
+"$qforge" export --checkpoint "$work/float" --type IQ3_XXS --imatrix "$work/im.gguf" -o "$work/IQ3_XXS.gguf" > /dev/null
+expect_type "$work/IQ3_XXS.gguf" blk.0.attn_q.weight IQ2_S
+expect_type "$work/IQ3_XXS.gguf" blk.0.attn_v.weight Q4_K      # n_gqa >= 4
+expect_type "$work/IQ3_XXS.gguf" blk.0.ffn_down.weight IQ3_XXS # with an imatrix: the base
+expect_type "$work/IQ3_XXS.gguf" blk.0.attn_output.weight IQ3_S
+expect_type "$work/IQ3_XXS.gguf" token_embd.weight IQ3_S
+expect_type "$work/IQ3_XXS.gguf" output.weight Q5_K
+"$qforge" probs --gguf "$work/IQ3_XXS.gguf" --tokens "$tokens" > "$work/IQ3_XXS.json"
+/usr/bin/python3 "$(dirname "$0")/gguf_presets_probs.py" "$work/f32.json" "$work/IQ3_XXS.json" IQ3_XXS "$(stat -c %s "$work/IQ3_XXS.gguf")"
 echo "gguf presets export and read back"

@@ -156,15 +156,27 @@ TEST(LlamaQuantizeGolden, IQ4_NLBytes) {
   EXPECT_LT(a.max_rel_rmse, 0.2);
 }
 
+// The first tensor in loader order for which qforge's quantize-gguf refuses to write `type` without an
+// imatrix (check_imatrix on requires_imatrix), or "" when it writes the file.
+std::string first_refused(const GgufFile& file, LlamaFileType type) {
+  const std::vector<uint32_t> types = requantized_types(file, type, false);
+  for (const size_t i : llama_loader_order(file)) {
+    const TensorInfo& t = file.tensors[i];
+    if (types[i] != t.type && requires_imatrix(type, t.name, types[i])) return t.name;
+  }
+  return "";
+}
+
 // llama-quantize's type for every quantizable tensor (loader order) of three random llamas, per file type,
 // without and with an imatrix (preset_types.txt, written by make.sh through
-// tools/llamacpp/quantize_presets.sh), against qforge's mix table on the same F32 models.
+// tools/llamacpp/quantize_presets.sh), against qforge's mix table on the same F32 models; where
+// llama-quantize refused ("PRESET MODEL 0 refused TENSOR"), qforge refuses at the same tensor.
 TEST(LlamaQuantizeGolden, PresetMixesAreLlamaQuantizes) {
   const std::map<std::string, TinyShape> shapes = {{"l16", {16, 256, 256, 4, 1, 8, 11, false}},
                                                    {"l8", {8, 256, 96, 4, 4, 8, 12, true}},
                                                    {"d64", {2, 64, 48, 2, 1, 8, 13, false}}};
   std::map<std::string, LlamaGguf> inputs;
-  std::map<std::string, int> files_per_preset;
+  std::map<std::string, int> files_per_preset, refused_per_preset;
   int64_t tensors = 0, differing = 0;
   std::ifstream in(kDir + "preset_types.txt");
   for (std::string line; std::getline(in, line);) {
@@ -176,7 +188,19 @@ TEST(LlamaQuantizeGolden, PresetMixesAreLlamaQuantizes) {
     for (std::string type; fields >> type;) theirs.push_back(type);
     if (!inputs.count(model)) inputs.emplace(model, f32_input(shapes.at(model)));
     const GgufFile& file = inputs.at(model).file;
-    const std::vector<uint32_t> types = requantized_types(file, parse_llama_file_type(preset), with_imatrix == 1);
+    const LlamaFileType type = parse_llama_file_type(preset);
+    ++files_per_preset[preset];
+    if (!theirs.empty() && theirs[0] == "refused") {
+      ASSERT_EQ(theirs.size(), 2u) << line;
+      EXPECT_EQ(with_imatrix, 0) << line;
+      EXPECT_EQ(first_refused(file, type), theirs[1]) << line;
+      ++refused_per_preset[preset];
+      continue;
+    }
+    if (with_imatrix == 0) {
+      EXPECT_EQ(first_refused(file, type), "") << line;  // llama-quantize wrote it
+    }
+    const std::vector<uint32_t> types = requantized_types(file, type, with_imatrix == 1);
     std::vector<std::string> ours;
     for (const size_t i : llama_loader_order(file)) {
       const std::string& name = file.tensors[i].name;
@@ -187,13 +211,19 @@ TEST(LlamaQuantizeGolden, PresetMixesAreLlamaQuantizes) {
     for (size_t j = 0; j < ours.size(); ++j) differing += ours[j] != theirs[j];
     EXPECT_EQ(ours, theirs) << preset << " " << model << " imatrix " << with_imatrix;
     tensors += static_cast<int64_t>(ours.size());
-    ++files_per_preset[preset];
   }
-  std::printf("preset_types.txt: %zu file types, %lld tensors, %lld with another type than llama-quantize's\n",
-              files_per_preset.size(), static_cast<long long>(tensors), static_cast<long long>(differing));
+  std::printf("preset_types.txt: %zu file types, %lld tensors, %lld with another type than llama-quantize's, "
+              "%zu file types refused without an imatrix\n",
+              files_per_preset.size(), static_cast<long long>(tensors), static_cast<long long>(differing),
+              refused_per_preset.size());
   EXPECT_EQ(files_per_preset.size(), llama_file_types().size());  // every row of the table
-  for (const auto& [preset, files] : files_per_preset)
-    EXPECT_EQ(files, preset == "Q2_K_S" ? 4 : 6) << preset;  // Q2_K_S without imatrix: refused on l16, l8
+  for (const auto& [preset, files] : files_per_preset) EXPECT_EQ(files, 6) << preset;  // 3 models x imatrix 0/1
+  // Without an imatrix llama-quantize refuses these on l16 and l8 (rows of 256); d64's rows of 64 fall
+  // back to IQ4_NL / Q4_0, which need none.
+  const std::map<std::string, int> refused = {{"Q2_K_S", 2},  {"IQ3_XXS", 2}, {"IQ3_XS", 2}, {"IQ2_XXS", 2},
+                                              {"IQ2_XS", 2},  {"IQ2_S", 2},   {"IQ2_M", 2},  {"IQ1_S", 2},
+                                              {"IQ1_M", 2}};
+  EXPECT_EQ(refused_per_preset, refused);
   EXPECT_EQ(differing, 0);
 }
 

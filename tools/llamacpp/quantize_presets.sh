@@ -3,14 +3,16 @@
 # llama-quantize, live (ctest peer.llama_quantize_presets, label llamacpp): three small random F32 llamas
 # (bench/make_random_llama_gguf), each quantized by both tools with 1 thread, without and with an
 # importance matrix; the two files must be identical byte for byte (metadata, tensor order, types and
-# blocks). Where llama-quantize refuses (Q2_K_S without imatrix) qforge must refuse too, naming the type
-# and the tensor llama-quantize names. Prints one line per file:
+# blocks). Where llama-quantize refuses (without an imatrix: Q2_K_S, and the file types with IQ1_S, IQ1_M,
+# IQ2_XXS, IQ2_XS, IQ2_S or IQ3_XXS tensors) qforge must refuse too, naming the type and the tensor
+# llama-quantize names. Prints one line per file:
 #   preset Q3_K_M model l16 imatrix 1: identical=1 qforge_bytes=... llama_bytes=...
 # and on a difference the tensors whose types differ. Ends with "presets: N identical, M differ".
 #   usage: quantize_presets.sh QFORGE MAKE_RANDOM_LLAMA_GGUF LLAMA_QUANTIZE [PRESET...]
 # llama-quantize is built by `make bench` (bench/gguf_quantize.py) into BUILD/llamacpp-tools; exit 77
 # (ctest: skipped) when it is not there. With QFORGE_PRESET_TYPES_OUT=FILE, appends llama-quantize's type
-# of every quantizable tensor (loader order) per file to FILE (tests/golden/llama_quantize/make.sh).
+# of every quantizable tensor (loader order) per file to FILE (tests/golden/llama_quantize/make.sh), or
+# "PRESET MODEL 0 refused TENSOR" where llama-quantize refuses.
 set -euo pipefail
 qforge="$(realpath "$1")"
 make_model="$(realpath "$2")"
@@ -62,6 +64,9 @@ for preset in "${presets[@]}"; do
       label="preset $preset model $name imatrix $with"
       if [ "$llama_rc" != 0 ]; then
         offending="$(sed -n 's/.*offending tensor: *//p' llama.log | head -n 1)"
+        if [ -n "${QFORGE_PRESET_TYPES_OUT:-}" ]; then  # the refusal, for tests/golden (make.sh)
+          echo "$preset $name $with refused $offending" >> "$QFORGE_PRESET_TYPES_OUT"
+        fi
         if [ "$qforge_rc" != 0 ] && grep -q "file type $preset needs an importance matrix.*'$offending'" qforge.log; then
           echo "$label: both refuse (llama-quantize names $offending): identical=1"; same=$((same + 1))
         else

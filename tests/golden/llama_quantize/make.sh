@@ -98,9 +98,10 @@ cc -O2 -I"$src/ggml/include" "$here/dequant_fnv.c" "$build/llamacpp-tools/build/
    k256_Q2_K_imatrix.gguf k256_Q3_K_M_imatrix.gguf k256_Q5_K_M_imatrix.gguf $iq_files) > "$here/dequant_fnv.txt"
 cc -O2 -I"$src/ggml/include" -I"$src/ggml/src" "$here/grid_fnv.c" -o "$tmp/grid_fnv"
 "$tmp/grid_fnv" > "$here/grid_fnv.txt"
-# preset_types.txt: llama-quantize's type for every quantizable tensor, per file type of qforge's table, on
-# the three random llamas of tools/llamacpp/quantize_presets.sh (the live peer.llama_quantize_presets
-# comparison), without and with its imatrix; a difference from qforge does not stop the recording.
+# preset_types.txt: llama-quantize's type for every quantizable tensor, or the tensor it refuses at
+# ("refused TENSOR"), per file type of qforge's table, on the three random llamas of
+# tools/llamacpp/quantize_presets.sh (the live peer.llama_quantize_presets comparison), without and with
+# its imatrix; a difference from qforge does not stop the recording.
 rm -f "$here/preset_types.txt"
 QFORGE_PRESET_TYPES_OUT="$here/preset_types.txt" bash "$here/../../../tools/llamacpp/quantize_presets.sh" \
   "$build/cli/qforge" "$make_model" "$quantize" > /dev/null || true
