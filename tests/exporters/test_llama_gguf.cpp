@@ -246,6 +246,29 @@ TEST(LlamaGgufQ4KM, TypeAssignmentFollowsTheLlamaCppTable) {
   EXPECT_EQ(more, (std::vector<int64_t>{0, 1, 4, 7, 10, 13, 14, 15}));
 }
 
+// LLM_TYPE_70B (80 layers, head_count != head_count_kv) raises attn_v Q3_K/Q4_K to Q5_K except in the
+// IQ1/IQ2 branch of llama_tensor_get_type_impl, which returns first (docs/gguf.md §7). Checked once against
+// llama-quantize on a random 80-layer llama with rows of 64 and GQA 4 (make_random_llama_gguf l80.gguf 80
+// 64 64 4 1 8 21 0): 14 of 14 file types byte-identical, attn_v Q5_1 (Q5_K's fallback) in Q2_K, Q3_K_M,
+// IQ4_XS and the IQ3 files, Q5_0 (Q4_K's) in the IQ1/IQ2 files.
+TEST(LlamaGgufMix, The70BAttnVRaiseSkipsTheIQ1IQ2Branch) {
+  const LlamaMixModel l70b{80, 64, 8, false, false};
+  const auto attn_v = [&](LlamaFileType type, uint64_t ne0) {
+    return llama_tensor_type(type, l70b, LlamaTensorSite{"blk.3.attn_v.weight", ne0, 2, 3, 80, 0});
+  };
+  EXPECT_EQ(attn_v(LlamaFileType::kIQ2_XS, 256), kGgmlQ4_K);
+  EXPECT_EQ(attn_v(LlamaFileType::kIQ1_M, 256), kGgmlQ4_K);
+  EXPECT_EQ(attn_v(LlamaFileType::kIQ3_S, 256), kGgmlQ5_K);
+  EXPECT_EQ(attn_v(LlamaFileType::kIQ3_M, 256), kGgmlQ5_K);
+  EXPECT_EQ(attn_v(LlamaFileType::kQ2_K, 256), kGgmlQ5_K);
+  EXPECT_EQ(attn_v(LlamaFileType::kIQ2_M, 64), kGgmlQ5_0);
+  EXPECT_EQ(attn_v(LlamaFileType::kIQ3_XXS, 64), kGgmlQ5_1);
+  // The same model without GQA is a 65B: no raise (IQ3_XXS without an imatrix: IQ3_S).
+  EXPECT_EQ(llama_tensor_type(LlamaFileType::kIQ3_XXS, LlamaMixModel{80, 64, 64, false, false},
+                              LlamaTensorSite{"blk.3.attn_v.weight", 256, 2, 3, 80, 0}),
+            kGgmlIQ3_S);
+}
+
 TEST(LlamaGgufMetadata, KeysVocabularyAndErrors) {
   const auto model = tiny_llama(64, false);
   const LlamaGguf g = build_llama_gguf(*model, char_vocab(), LlamaFileType::kQ8_0);
