@@ -7,12 +7,14 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 
 #include "io/atomic_file.h"
 #include "io/folder_lock.h"
 #include "optim/clip_grad_norm.h"
 #include "trainers/checkpoint.h"
+#include "trainers/data_parallel.h"
 #include "trainers/lora_model.h"
 #include "trainers/metrics_log.h"
 #include "trainers/optimizer_factory.h"
@@ -33,6 +35,7 @@ config::RunConfig comparable(config::RunConfig c) {
   c.mutable_trainer()->clear_eval_every();
   c.mutable_trainer()->clear_checkpoint_every();
   c.mutable_trainer()->clear_run_dir();
+  c.clear_distributed();
   return c;
 }
 
@@ -58,6 +61,9 @@ class TrainingRun {
   void evaluate(int64_t step, RunResult& result);
   void inject_nonfinite_gradient(int64_t step);
   void skip_nonfinite_step(int64_t step, double loss, ProgressReporter& progress);
+  void log(int64_t step, const std::string& kind, const std::map<std::string, double>& values) {
+    if (metrics_) metrics_->write(step, kind, values);  // the root rank's only
+  }
 
   config::RunConfig config_;
   TrainOptions options_;
@@ -68,6 +74,7 @@ class TrainingRun {
   std::vector<std::string> param_names_;  // of params_, for the non-finite gradient message
   int64_t skipped_steps_ = 0, skipped_in_a_row_ = 0;
   std::unique_ptr<MetricsLog> metrics_;
+  std::unique_ptr<DataParallel> parallel_;
   int64_t total_steps_ = 0, start_step_ = 0;
   LossWindow window_, last_window_;
 };
@@ -81,13 +88,16 @@ TrainingRun::TrainingRun(const config::RunConfig& config, const TrainOptions& op
   optimizer_ = make_optimizer(config.optimizer(), named);
   total_steps_ = config.trainer().steps() > 0 ? config.trainer().steps() : task_->default_steps(config.trainer());
   schedule_ = make_schedule(config.schedule(), config.optimizer(), total_steps_);
+  parallel_ = std::make_unique<DataParallel>(config, *task_, params_);
 }
 
 void TrainingRun::resume_or_start() {
   const auto path = options_.run_dir / kCheckpointFile;
   if (options_.fresh || !std::filesystem::exists(path)) {
-    std::filesystem::create_directories(options_.run_dir);
-    std::filesystem::remove(options_.run_dir / "metrics.jsonl");
+    if (parallel_->writes_run_folder()) {
+      std::filesystem::create_directories(options_.run_dir);
+      std::filesystem::remove(options_.run_dir / "metrics.jsonl");
+    }
     const std::string& init_from = config_.quantization().init_from();
     if (!init_from.empty()) load_init_weights(task_->model(), init_from);
     return;
@@ -109,6 +119,8 @@ void TrainingRun::resume_or_start() {
 }
 
 void TrainingRun::save(int64_t step) {
+  parallel_->check_in_sync(step);  // before writing: a checkpoint of drifted ranks would be rank 0's alone
+  if (!parallel_->writes_run_folder()) return;
   Checkpoint c;
   c.step = step;
   c.config_text = to_text(config_);
@@ -134,11 +146,19 @@ void TrainingRun::save(int64_t step) {
 }  // namespace
 
 RunResult TrainingRun::run() {
-  const io::FolderLock lock(options_.run_dir);  // a second train on this folder refuses
+  // Data parallel: the root rank alone writes the run folder; the others read the checkpoint it wrote.
+  const bool root = parallel_->writes_run_folder();
+  std::optional<io::FolderLock> lock;
+  if (root) lock.emplace(options_.run_dir);  // a second train on this folder refuses
   resume_or_start();
-  io::write_file_atomically(options_.run_dir / "config.pbtxt", to_text(config_));
-  metrics_ = std::make_unique<MetricsLog>(options_.run_dir / "metrics.jsonl");
-  ProgressReporter progress(total_steps_, task_->item_unit());
+  parallel_->check_in_sync(start_step_);
+  if (root) {
+    io::write_file_atomically(options_.run_dir / "config.pbtxt", to_text(config_));
+    metrics_ = std::make_unique<MetricsLog>(options_.run_dir / "metrics.jsonl");
+  }
+  std::unique_ptr<FILE, int (*)(FILE*)> quiet(root ? nullptr : std::fopen("/dev/null", "w"), std::fclose);
+  ProgressReporter progress(total_steps_, task_->item_unit(), root ? stdout : quiet.get());
+  if (parallel_->dist().active()) progress.message(parallel_->describe());
   const int64_t log_every = config_.trainer().log_every() > 0 ? config_.trainer().log_every() : 10;
   const int64_t eval_every = config_.trainer().eval_every(), checkpoint_every = config_.trainer().checkpoint_every();
   const double clip = config_.optimizer().clip_grad_norm();
@@ -152,9 +172,9 @@ RunResult TrainingRun::run() {
     optim::apply_schedule(*optimizer_, *schedule_);
     autograd::Variable loss = task_->training_loss(step);
     optimizer_->zero_grad();
-    loss.backward();
+    parallel_->backward(loss, step + 1);  // gradients averaged over ranks
     inject_nonfinite_gradient(step + 1);
-    const double loss_value = loss.item();
+    const double loss_value = parallel_->mean_loss(loss.item());
     // The norm is a sum of squares in double: finite exactly when every gradient element is.
     const double norm = clip > 0 ? optim::clip_grad_norm(params_, clip) : optim::grad_norm(params_);
     const bool finite = std::isfinite(loss_value) && std::isfinite(norm);
@@ -172,7 +192,7 @@ RunResult TrainingRun::run() {
       std::map<std::string, double> values{{"loss", window_.mean()}, {"lr", optimizer_->groups()[0].lr},
                                            {task_->item_unit() + std::string("_per_second"), progress.items_per_second()}};
       if (config_.trainer().skip_nonfinite()) values["skipped_steps"] = static_cast<double>(skipped_steps_);
-      metrics_->write(step, "train", values);
+      log(step, "train", values);
       last_window_ = window_;
       window_ = {};
     }
@@ -188,8 +208,15 @@ RunResult TrainingRun::run() {
   result.step = step;
   result.train_loss = last_window_.mean();
   const double items = static_cast<double>((step - start_step_) * task_->items_per_step());
-  metrics_->write(step, "summary", {{"train_seconds", step_seconds},
-                                    {task_->item_unit() + std::string("_per_second"), items / step_seconds}});
+  std::map<std::string, double> summary{{"train_seconds", step_seconds},
+                                       {task_->item_unit() + std::string("_per_second"), items / step_seconds}};
+  if (parallel_->dist().active()) {
+    const double steps = static_cast<double>(std::max<int64_t>(1, step - start_step_));
+    summary["ranks"] = parallel_->dist().size();
+    summary["allreduce_seconds_per_step"] = parallel_->take_reduce_seconds() / steps;
+    summary["exposed_allreduce_seconds_per_step"] = parallel_->take_exposed_seconds() / steps;
+  }
+  log(step, "summary", summary);
   if (step == total_steps_) {
     evaluate(step, result);
     if (!std::isfinite(result.val_loss))
@@ -256,12 +283,19 @@ void TrainingRun::evaluate(int64_t step, RunResult& result) {
   result.val_accuracy = e.accuracy;
   std::map<std::string, double> values{{"val_loss", e.loss}};
   if (e.accuracy) values["val_accuracy"] = *e.accuracy;
-  metrics_->write(step, "eval", values);
+  log(step, "eval", values);
 }
 
 RunResult train(const config::RunConfig& config, const TrainOptions& options) {
-  TrainingRun run(with_init_model(with_base_model(config)), options);
-  return run.run();
+  try {
+    TrainingRun run(with_init_model(with_base_model(config)), options);
+    return run.run();
+  } catch (const std::exception& e) {
+    // One rank's error must not leave the others waiting in a collective: end the whole job.
+    Distributed& dist = Distributed::world();
+    if (dist.active()) dist.abort(e.what());
+    throw;
+  }
 }
 
 }  // namespace qforge::trainers

@@ -1,0 +1,117 @@
+// Data-parallel training steps (data_parallel.h).
+#include "trainers/data_parallel.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+#include "fakequant/observers/rank_reduction.h"
+
+namespace qforge::trainers {
+
+namespace ag = qforge::autograd;
+
+namespace {
+
+constexpr double kDefaultBucketMib = 4.0;  // a few buckets for the char-Llama, PyTorch DDP uses 25 MiB
+
+// Activation observers' reductions over MPI (fakequant/observers/rank_reduction.h).
+class MpiRankReduction : public fakequant::RankReduction {
+ public:
+  explicit MpiRankReduction(Distributed& dist) : dist_(dist) {}
+  void min(std::vector<float>& v) override { dist_.min(v.data(), static_cast<int64_t>(v.size()), "an observer's min"); }
+  void max(std::vector<float>& v) override { dist_.max(v.data(), static_cast<int64_t>(v.size()), "an observer's max"); }
+  void sum(std::vector<double>& v) override { dist_.sum(v.data(), static_cast<int64_t>(v.size()), "an observer's histogram"); }
+  std::vector<float> gather(const std::vector<float>& v) override { return dist_.gather(v, "an observer's activations"); }
+
+ private:
+  Distributed& dist_;
+};
+
+MpiRankReduction* g_reduction = nullptr;
+
+}  // namespace
+
+std::string data_parallel_help() {
+  return "Data parallel: `mpirun -np N qforge train|qlora ...` trains on N ranks (README.md, Training on several "
+         "machines). data.batch_size is the global batch: every rank draws the same batch and trains on rows "
+         "[r*B/N, (r+1)*B/N) of it, so B must be a multiple of N and the data order does not depend on N; gradients "
+         "are averaged over ranks during backward, rank 0 writes the run folder, and a run resumes on any number "
+         "of ranks. This binary: " + Distributed::build_description() + ".";
+}
+
+DataParallel::DataParallel(const config::RunConfig& config, Task& task, const std::vector<ag::Variable>& params)
+    : dist_(Distributed::world()), params_(params) {
+  const config::DistributedConfig& d = config.distributed();
+  bucket_mib_ = d.bucket_mb() > 0 ? d.bucket_mb() : kDefaultBucketMib;
+  overlap_ = !d.no_overlap();
+  if (d.timeout_seconds() > 0) dist_.set_timeout_seconds(d.timeout_seconds());
+  if (!dist_.active()) return;
+  const int64_t batch = task.samples_per_batch();
+  // Unequal shards would need per-rank loss weights; equal ones keep the plain average exact.
+  if (batch % dist_.size() != 0)
+    throw std::invalid_argument("data.batch_size " + std::to_string(batch) + " is not a multiple of the " +
+                                std::to_string(dist_.size()) + " ranks (the batch size is the global batch, split evenly)");
+  task.set_data_shard(dist_.rank(), dist_.size());
+  buckets_ = std::make_unique<GradientBuckets>(params_, bucket_mib_, overlap_, dist_);
+  // Test control (tests/trainers/mpi_data_parallel.sh qat): observers that see their shard only.
+  if (std::getenv("QFORGE_DIST_TEST_LOCAL_OBSERVERS")) return;
+  g_reduction = new MpiRankReduction(dist_);
+  fakequant::set_rank_reduction(g_reduction);
+}
+
+DataParallel::~DataParallel() {
+  if (!buckets_) return;
+  fakequant::set_rank_reduction(nullptr);
+  delete g_reduction;
+  g_reduction = nullptr;
+}
+
+void DataParallel::backward(ag::Variable& loss, int64_t step) {
+  if (!buckets_) {
+    loss.backward();
+    return;
+  }
+  inject_distributed_fault(dist_, step);
+  loss.backward([this](const ag::Variable& param) { buckets_->on_gradient_ready(param); });
+  buckets_->finish(step);
+}
+
+double DataParallel::mean_loss(double loss) {
+  if (!buckets_) return loss;
+  dist_.sum(&loss, 1, "the loss all-reduce");
+  return loss / dist_.size();
+}
+
+uint64_t DataParallel::parameter_hash() const {
+  uint64_t hash = 14695981039346656037ull;  // FNV-1a, 64 bit
+  for (const ag::Variable& p : params_) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(p.data().data());
+    for (size_t i = 0; i < static_cast<size_t>(p.numel()) * sizeof(float); ++i) hash = (hash ^ bytes[i]) * 1099511628211ull;
+  }
+  return hash;
+}
+
+void DataParallel::check_in_sync(int64_t step) const {
+  if (!buckets_) return;
+  const std::vector<uint64_t> hashes = dist_.gather(parameter_hash(), "the parameter hash check");
+  std::string differ;
+  for (size_t r = 1; r < hashes.size(); ++r)
+    if (hashes[r] != hashes[0]) differ += (differ.empty() ? "" : ", ") + std::to_string(r);
+  if (differ.empty()) return;
+  char first[32];
+  std::snprintf(first, sizeof first, "%016llx", static_cast<unsigned long long>(hashes[0]));
+  throw std::runtime_error("data-parallel training: at step " + std::to_string(step) + " the parameters of rank(s) " +
+                           differ + " differ from rank 0's (hash " + first + "): the ranks drifted apart");
+}
+
+std::string DataParallel::describe() const {
+  char text[160];
+  std::snprintf(text, sizeof text, "data parallel: %d ranks, %lld gradient buckets of <= %.3g MiB, %s", dist_.size(),
+                static_cast<long long>(buckets_ ? buckets_->bucket_count() : 0), bucket_mib_,
+                overlap_ ? "all-reduced during backward" : "all-reduced after backward");
+  return text;
+}
+
+}  // namespace qforge::trainers
