@@ -46,6 +46,7 @@ DataParallel::DataParallel(const config::RunConfig& config, Task& task, const st
   const config::DistributedConfig& d = config.distributed();
   bucket_mib_ = d.bucket_mb() > 0 ? d.bucket_mb() : kDefaultBucketMib;
   overlap_ = !d.no_overlap();
+  shard_state_ = d.shard_optimizer_state();
   if (d.timeout_seconds() > 0) dist_.set_timeout_seconds(d.timeout_seconds());
   if (!dist_.active()) return;
   const int64_t batch = task.samples_per_batch();
@@ -106,12 +107,22 @@ void DataParallel::check_in_sync(int64_t step) const {
                            differ + " differ from rank 0's (hash " + first + "): the ranks drifted apart");
 }
 
+void DataParallel::shard_optimizer_state(optim::Optimizer& optimizer) {
+  if (buckets_ && shard_state_) sharding_ = std::make_unique<OptimizerSharding>(optimizer, dist_);
+}
+
+void DataParallel::optimizer_step(optim::Optimizer& optimizer) {
+  if (sharding_) sharding_->drop_foreign_gradients();
+  optimizer.step();
+  if (sharding_) sharding_->share_parameters();
+}
+
 std::string DataParallel::describe() const {
   char text[160];
   std::snprintf(text, sizeof text, "data parallel: %d ranks, %lld gradient buckets of <= %.3g MiB, %s", dist_.size(),
                 static_cast<long long>(buckets_ ? buckets_->bucket_count() : 0), bucket_mib_,
                 overlap_ ? "all-reduced during backward" : "all-reduced after backward");
-  return text;
+  return sharding_ ? std::string(text) + "\n" + sharding_->describe() : std::string(text);
 }
 
 }  // namespace qforge::trainers

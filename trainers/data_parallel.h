@@ -20,6 +20,7 @@
 #include "autograd/variable.h"
 #include "trainers/distributed.h"
 #include "trainers/gradient_buckets.h"
+#include "trainers/optimizer_sharding.h"
 #include "trainers/run_config.h"
 #include "trainers/task.h"
 
@@ -46,6 +47,16 @@ class DataParallel {
   // Seconds of all-reduce (communication thread) and of exposed waiting since the last call.
   double take_reduce_seconds() { return dist_.take_reduce_seconds(); }
   double take_exposed_seconds() { return buckets_ ? buckets_->take_exposed_seconds() : 0.0; }
+  // Optimizer-state sharding (distributed.shard_optimizer_state, ZeRO-1, optimizer_sharding.h); each
+  // call is a no-op without it. step(): drop foreign gradients, optimizer.step(), share the new values.
+  void shard_optimizer_state(optim::Optimizer& optimizer);
+  void optimizer_step(optim::Optimizer& optimizer);
+  void after_optimizer_load() { if (sharding_) sharding_->release_foreign_state(); }
+  // Every rank calls it before a checkpoint; rank 0 then holds the full state (others their own).
+  void gather_optimizer_state(optim::NamedTensors& tensors, optim::NamedCounts& counts) {
+    if (sharding_) sharding_->gather_state(tensors, counts);
+  }
+
   // "2 ranks, 4 gradient buckets of <= 4 MiB, overlapped" for the run's first line.
   std::string describe() const;
 
@@ -53,6 +64,8 @@ class DataParallel {
   Distributed& dist_;
   std::vector<autograd::Variable> params_;
   std::unique_ptr<GradientBuckets> buckets_;  // null with one rank
+  std::unique_ptr<OptimizerSharding> sharding_;
+  bool shard_state_ = false;
   double bucket_mib_;
   bool overlap_;
 };

@@ -199,12 +199,13 @@ std::vector<uint64_t> Distributed::gather(uint64_t value, const std::string& wha
   return all;
 }
 
-void Distributed::broadcast(float* data, int64_t n, const std::string& what) {
-  if (worker_) wait(worker_->submit([=] {
+Distributed::Ticket Distributed::submit_broadcast(float* data, int64_t n, int root) {
+  if (!worker_) return 0;
+  return worker_->submit([=] {
     MPI_Request request;
-    MPI_Ibcast(data, static_cast<int>(n), MPI_FLOAT, 0, MPI_COMM_WORLD, &request);
+    MPI_Ibcast(data, static_cast<int>(n), MPI_FLOAT, root, MPI_COMM_WORLD, &request);
     complete(request);
-  }), what);
+  });
 }
 
 void Distributed::abort(const std::string& message) {
@@ -231,7 +232,7 @@ void Distributed::min(float*, int64_t, const std::string&) {}
 void Distributed::max(float*, int64_t, const std::string&) {}
 std::vector<float> Distributed::gather(const std::vector<float>& values, const std::string&) { return values; }
 std::vector<uint64_t> Distributed::gather(uint64_t value, const std::string& what) { return {value}; }
-void Distributed::broadcast(float*, int64_t, const std::string&) {}
+Distributed::Ticket Distributed::submit_broadcast(float*, int64_t, int) { return 0; }
 void Distributed::abort(const std::string& message) {
   std::fprintf(stderr, "qforge: %s\n", message.c_str());
   std::_Exit(1);

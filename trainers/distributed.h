@@ -46,8 +46,8 @@ class Distributed {
   // Every rank's values, concatenated in rank order.
   std::vector<float> gather(const std::vector<float>& values, const std::string& what);
   std::vector<uint64_t> gather(uint64_t value, const std::string& what);
-  // Rank 0's n floats into every rank's `data`.
-  void broadcast(float* data, int64_t n, const std::string& what);
+  // Rank `root`'s n floats into every rank's `data`, submitted like submit_sum.
+  Ticket submit_broadcast(float* data, int64_t n, int root);
 
   // Prints "qforge: rank R: <message>" and ends every rank of the job (MPI_Abort) with exit code 1.
   [[noreturn]] void abort(const std::string& message);

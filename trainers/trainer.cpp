@@ -89,6 +89,7 @@ TrainingRun::TrainingRun(const config::RunConfig& config, const TrainOptions& op
   total_steps_ = config.trainer().steps() > 0 ? config.trainer().steps() : task_->default_steps(config.trainer());
   schedule_ = make_schedule(config.schedule(), config.optimizer(), total_steps_);
   parallel_ = std::make_unique<DataParallel>(config, *task_, params_);
+  parallel_->shard_optimizer_state(*optimizer_);
 }
 
 void TrainingRun::resume_or_start() {
@@ -110,6 +111,7 @@ void TrainingRun::resume_or_start() {
   }
   load_run_weights(task_->model(), config_, c, path.string());
   optimizer_->load_state(c.optimizer, c.counters);
+  parallel_->after_optimizer_load();  // ZeRO-1: keep this rank's share only
   task_->load_state(c.metadata);
   window_.sum = std::stod(metadata_value(c.metadata, "loss_window.sum", path.string()));
   window_.count = std::stoll(metadata_value(c.metadata, "loss_window.count", path.string()));
@@ -120,6 +122,9 @@ void TrainingRun::resume_or_start() {
 
 void TrainingRun::save(int64_t step) {
   parallel_->check_in_sync(step);  // before writing: a checkpoint of drifted ranks would be rank 0's alone
+  optim::NamedTensors optimizer_state = optimizer_->state();
+  optim::NamedCounts counters = optimizer_->step_counts();
+  parallel_->gather_optimizer_state(optimizer_state, counters);  // every rank takes part
   if (!parallel_->writes_run_folder()) return;
   Checkpoint c;
   c.step = step;
@@ -130,8 +135,8 @@ void TrainingRun::save(int64_t step) {
   if (!is_lora_run(config_)) {  // a LoRA run keeps no state but its adapters
     for (const auto& [name, buffer] : task_->model().named_buffers()) c.buffers.emplace_back(name, *buffer);
   }
-  c.optimizer = optimizer_->state();
-  c.counters = optimizer_->step_counts();
+  c.optimizer = std::move(optimizer_state);
+  c.counters = std::move(counters);
   c.metadata = task_->save_state();
   char number[64];
   std::snprintf(number, sizeof number, "%.17g", window_.sum);
@@ -179,7 +184,7 @@ RunResult TrainingRun::run() {
     const double norm = clip > 0 ? optim::clip_grad_norm(params_, clip) : optim::grad_norm(params_);
     const bool finite = std::isfinite(loss_value) && std::isfinite(norm);
     if (finite) {
-      optimizer_->step();
+      parallel_->optimizer_step(*optimizer_);
       skipped_in_a_row_ = 0;
     } else {
       skip_nonfinite_step(step + 1, loss_value, progress);

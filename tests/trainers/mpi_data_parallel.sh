@@ -5,6 +5,7 @@
 #          the bound below; control: 2 ranks on batch 4 (a different global batch) must NOT be within it
 #   qat    the same with LSQ weight scales, EMA and percentile activation observers (reduced over ranks)
 #   qlora  `qlora` on a tiny base run (NF4 base, adapters train)
+#   zero1  `train` with distributed.shard_optimizer_state (ZeRO-1); its checkpoint continues on 1 rank alike
 #   resume 1 rank 6 steps -> 2 ranks to step 12 -> 1 rank to step 18 equals 18 straight 1-rank steps
 #   kill   rank 1 SIGKILLs itself at step 5: mpirun ends non-zero, naming the killed rank, within 60 s
 #   hang   rank 1 stops answering at step 5: rank 0 stops the job after distributed.timeout_seconds (4 s)
@@ -101,6 +102,14 @@ trainer { steps: 20 eval_batches: 2 log_every: 1 checkpoint_every: 10 seed: 3 }
 lora { rank: 4 alpha: 8 dropout: 0 }
 CONFIG
     run_pair qlora qlora --base "$work/base" --config "$work/lora.pbtxt" ;;
+  zero1)
+    run_pair zero1 train --config "$work/run.pbtxt" --set distributed.shard_optimizer_state=true
+    grep -q "ZeRO-1: rank 0 keeps the AdamW state of [0-9]* of [0-9]* parameters: .* (saves [0-9.]* MiB per rank)" "$work/zero1.2.out" \
+      || { cat "$work/zero1.2.out"; fail "zero1: no memory figure"; }
+    # The checkpoint of the sharded run holds every moment: both runs continue alike on 1 rank.
+    for n in 1 2; do "$qforge" train --config "$work/run.pbtxt" --set trainer.steps=26 --run-dir "$work/zero1.$n" > /dev/null 2>&1 \
+      || fail "zero1: continuing run $n"; done
+    compare "$work/zero1.1" "$work/zero1.2" "$bound" || fail "zero1: the sharded run's checkpoint continues differently" ;;
   resume)
     "$qforge" train --config "$work/run.pbtxt" --set trainer.steps=18 --run-dir "$work/straight" > /dev/null 2>&1 || fail "straight run"
     "$qforge" train --config "$work/run.pbtxt" --set trainer.steps=6 --run-dir "$work/hop" > /dev/null 2>&1 || fail "1 rank, steps 1-6"
