@@ -118,9 +118,12 @@ void DataParallel::optimizer_step(optim::Optimizer& optimizer) {
 }
 
 std::string DataParallel::describe() const {
-  char text[160];
-  std::snprintf(text, sizeof text, "data parallel: %d ranks, %lld gradient buckets of <= %.3g MiB, %s", dist_.size(),
-                static_cast<long long>(buckets_ ? buckets_->bucket_count() : 0), bucket_mib_,
+  int64_t floats = 0;
+  for (const ag::Variable& p : params_) floats += p.numel();
+  char text[200];
+  std::snprintf(text, sizeof text, "data parallel: %d ranks, %lld gradient floats in %lld buckets of <= %.3g MiB, %s",
+                dist_.size(), static_cast<long long>(floats), static_cast<long long>(buckets_ ? buckets_->bucket_count() : 0),
+                bucket_mib_,
                 overlap_ ? "all-reduced during backward" : "all-reduced after backward");
   return sharding_ ? std::string(text) + "\n" + sharding_->describe() : std::string(text);
 }
