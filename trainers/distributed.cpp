@@ -14,6 +14,8 @@
 #include <thread>
 
 #ifdef QFORGE_WITH_MPI
+#define OMPI_SKIP_MPICXX 1  // the C API only: MPI's deprecated C++ bindings are not used
+#define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 #endif
 
@@ -231,7 +233,7 @@ void Distributed::sum(int64_t*, int64_t, const std::string&) {}
 void Distributed::min(float*, int64_t, const std::string&) {}
 void Distributed::max(float*, int64_t, const std::string&) {}
 std::vector<float> Distributed::gather(const std::vector<float>& values, const std::string&) { return values; }
-std::vector<uint64_t> Distributed::gather(uint64_t value, const std::string& what) { return {value}; }
+std::vector<uint64_t> Distributed::gather(uint64_t value, const std::string&) { return {value}; }
 Distributed::Ticket Distributed::submit_broadcast(float*, int64_t, int) { return 0; }
 void Distributed::abort(const std::string& message) {
   std::fprintf(stderr, "qforge: %s\n", message.c_str());
