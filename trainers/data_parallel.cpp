@@ -1,6 +1,7 @@
 // Data-parallel training steps (data_parallel.h).
 #include "trainers/data_parallel.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -117,6 +118,16 @@ void DataParallel::optimizer_step(optim::Optimizer& optimizer) {
   if (sharding_) sharding_->drop_foreign_gradients();
   optimizer.step();
   if (sharding_) sharding_->share_parameters();
+}
+
+void DataParallel::add_summary(std::map<std::string, double>& summary, int64_t steps) {
+  if (!buckets_) return;
+  const double per_step = 1.0 / static_cast<double>(std::max<int64_t>(1, steps));
+  summary["ranks"] = dist_.size();
+  summary["gradient_buckets"] = static_cast<double>(buckets_->bucket_count());
+  summary["allreduce_seconds_per_step"] = dist_.take_reduce_seconds() * per_step;
+  summary["exposed_allreduce_seconds_per_step"] = buckets_->take_exposed_seconds() * per_step;
+  summary["buckets_started_during_backward_per_step"] = static_cast<double>(buckets_->take_started_during_backward()) * per_step;
 }
 
 std::string DataParallel::describe() const {

@@ -13,6 +13,7 @@
 // check_in_sync() compares a hash of the parameters across ranks (at the start and after each
 // checkpoint); only the root rank writes the run folder.
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,9 +45,10 @@ class DataParallel {
   void check_in_sync(int64_t step) const;
   // 64-bit FNV-1a of every parameter's bytes, in order.
   uint64_t parameter_hash() const;
-  // Seconds of all-reduce (communication thread) and of exposed waiting since the last call.
-  double take_reduce_seconds() { return dist_.take_reduce_seconds(); }
-  double take_exposed_seconds() { return buckets_ ? buckets_->take_exposed_seconds() : 0.0; }
+  // With several ranks, adds to a run's closing summary (metrics.jsonl) per step of the `steps` run:
+  // seconds of collectives on the communication thread, seconds waited for them after backward, and
+  // gradient buckets started during backward (all of them when every parameter's end is announced).
+  void add_summary(std::map<std::string, double>& summary, int64_t steps);
   // Optimizer-state sharding (distributed.shard_optimizer_state, ZeRO-1, optimizer_sharding.h); each
   // call is a no-op without it. step(): drop foreign gradients, optimizer.step(), share the new values.
   void shard_optimizer_state(optim::Optimizer& optimizer);

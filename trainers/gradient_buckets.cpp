@@ -10,7 +10,9 @@ namespace qforge::trainers {
 namespace ag = qforge::autograd;
 
 GradientBuckets::GradientBuckets(std::vector<ag::Variable> params, double bucket_mib, bool overlap, Distributed& dist)
-    : params_(std::move(params)), overlap_(overlap), dist_(dist) {
+    : overlap_(overlap), dist_(dist) {
+  for (ag::Variable& p : params)
+    if (p.requires_grad()) params_.push_back(p);
   const auto cap = static_cast<int64_t>(std::max(1.0, bucket_mib * 1024 * 1024 / sizeof(float)));
   const auto count = static_cast<int64_t>(params_.size());
   bucket_of_.assign(count, 0);
@@ -34,6 +36,7 @@ void GradientBuckets::reset() {
   for (Bucket& bucket : buckets_) bucket.pending = static_cast<int64_t>(bucket.params.size()), bucket.ticket = 0;
   std::fill(copied_.begin(), copied_.end(), false);
   next_start_ = 0;
+  in_backward_ = true;
 }
 
 void GradientBuckets::copy_in(int64_t index) {
@@ -53,6 +56,7 @@ void GradientBuckets::start_ready_buckets() {
   while (next_start_ < buckets_.size() && buckets_[next_start_].pending == 0) {
     Bucket& bucket = buckets_[next_start_++];
     bucket.ticket = dist_.submit_sum(bucket.values.data(), static_cast<int64_t>(bucket.values.size()));
+    started_during_backward_ += in_backward_ ? 1 : 0;
   }
 }
 
@@ -64,6 +68,7 @@ void GradientBuckets::on_gradient_ready(const ag::Variable& param) {
 }
 
 void GradientBuckets::finish(int64_t step) {
+  in_backward_ = false;
   for (int64_t i = 0; i < static_cast<int64_t>(params_.size()); ++i) copy_in(i);
   start_ready_buckets();
   const auto start = std::chrono::steady_clock::now();
@@ -81,6 +86,12 @@ void GradientBuckets::finish(int64_t step) {
     p.add_grad(average);
   }
   reset();
+}
+
+int64_t GradientBuckets::take_started_during_backward() {
+  const int64_t started = started_during_backward_;
+  started_during_backward_ = 0;
+  return started;
 }
 
 double GradientBuckets::take_exposed_seconds() {

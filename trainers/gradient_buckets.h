@@ -22,6 +22,7 @@ namespace qforge::trainers {
 class GradientBuckets {
  public:
   // overlap false: every bucket starts after backward (to measure what the overlap saves).
+  // Parameters that do not require grad (observer state, fixed scales) are left out: they have no gradient.
   GradientBuckets(std::vector<autograd::Variable> params, double bucket_mib, bool overlap, Distributed& dist);
 
   // Backward's callback: copies a final gradient into its bucket, starts complete buckets.
@@ -34,6 +35,8 @@ class GradientBuckets {
   int64_t bucket_count() const { return static_cast<int64_t>(buckets_.size()); }
   // Seconds finish() waited for all-reduces that were not done when backward ended, since the last call.
   double take_exposed_seconds();
+  // Buckets started from on_gradient_ready (during backward) rather than from finish(), since the last call.
+  int64_t take_started_during_backward();
 
  private:
   struct Bucket {
@@ -55,6 +58,8 @@ class GradientBuckets {
   bool overlap_;
   Distributed& dist_;
   double exposed_seconds_ = 0.0;
+  int64_t started_during_backward_ = 0;
+  bool in_backward_ = true;  // false inside finish()
 };
 
 }  // namespace qforge::trainers

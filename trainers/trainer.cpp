@@ -56,7 +56,9 @@ class TrainingRun {
   RunResult run();
 
  private:
+  void open_run();
   void resume_or_start();
+  void write_summary(int64_t step, double step_seconds);
   void save(int64_t step);
   void evaluate(int64_t step, RunResult& result);
   void inject_nonfinite_gradient(int64_t step);
@@ -75,6 +77,7 @@ class TrainingRun {
   int64_t skipped_steps_ = 0, skipped_in_a_row_ = 0;
   std::unique_ptr<MetricsLog> metrics_;
   std::unique_ptr<DataParallel> parallel_;
+  std::optional<io::FolderLock> lock_;  // held by the root rank, which writes the run folder
   int64_t total_steps_ = 0, start_step_ = 0;
   LossWindow window_, last_window_;
 };
@@ -150,19 +153,29 @@ void TrainingRun::save(int64_t step) {
 
 }  // namespace
 
-RunResult TrainingRun::run() {
-  // Data parallel: the root rank alone writes the run folder; the others read the checkpoint it wrote.
+// Data parallel: the root rank alone writes the run folder; the others read the checkpoint it wrote.
+void TrainingRun::open_run() {
   const bool root = parallel_->writes_run_folder();
-  std::optional<io::FolderLock> lock;
-  if (root) lock.emplace(options_.run_dir);  // a second train on this folder refuses
+  if (root) lock_.emplace(options_.run_dir);  // a second train on this folder refuses
   resume_or_start();
   parallel_->check_in_sync(start_step_);
-  if (root) {
-    io::write_file_atomically(options_.run_dir / "config.pbtxt", to_text(config_));
-    metrics_ = std::make_unique<MetricsLog>(options_.run_dir / "metrics.jsonl");
-  }
-  std::unique_ptr<FILE, int (*)(FILE*)> quiet(root ? nullptr : std::fopen("/dev/null", "w"), std::fclose);
-  ProgressReporter progress(total_steps_, task_->item_unit(), root ? stdout : quiet.get());
+  if (!root) return;
+  io::write_file_atomically(options_.run_dir / "config.pbtxt", to_text(config_));
+  metrics_ = std::make_unique<MetricsLog>(options_.run_dir / "metrics.jsonl");
+}
+
+void TrainingRun::write_summary(int64_t step, double step_seconds) {
+  const double items = static_cast<double>((step - start_step_) * task_->items_per_step());
+  std::map<std::string, double> summary{{"train_seconds", step_seconds},
+                                       {task_->item_unit() + std::string("_per_second"), items / step_seconds}};
+  parallel_->add_summary(summary, step - start_step_);
+  log(step, "summary", summary);
+}
+
+RunResult TrainingRun::run() {
+  open_run();
+  std::unique_ptr<FILE, int (*)(FILE*)> quiet(lock_ ? nullptr : std::fopen("/dev/null", "w"), std::fclose);
+  ProgressReporter progress(total_steps_, task_->item_unit(), lock_ ? stdout : quiet.get());  // the root's only
   if (parallel_->dist().active()) progress.message(parallel_->describe());
   const int64_t log_every = config_.trainer().log_every() > 0 ? config_.trainer().log_every() : 10;
   const int64_t eval_every = config_.trainer().eval_every(), checkpoint_every = config_.trainer().checkpoint_every();
@@ -212,16 +225,7 @@ RunResult TrainingRun::run() {
   progress.finish();
   result.step = step;
   result.train_loss = last_window_.mean();
-  const double items = static_cast<double>((step - start_step_) * task_->items_per_step());
-  std::map<std::string, double> summary{{"train_seconds", step_seconds},
-                                       {task_->item_unit() + std::string("_per_second"), items / step_seconds}};
-  if (parallel_->dist().active()) {
-    const double steps = static_cast<double>(std::max<int64_t>(1, step - start_step_));
-    summary["ranks"] = parallel_->dist().size();
-    summary["allreduce_seconds_per_step"] = parallel_->take_reduce_seconds() / steps;
-    summary["exposed_allreduce_seconds_per_step"] = parallel_->take_exposed_seconds() / steps;
-  }
-  log(step, "summary", summary);
+  write_summary(step, step_seconds);
   if (step == total_steps_) {
     evaluate(step, result);
     if (!std::isfinite(result.val_loss))

@@ -2,7 +2,10 @@
 # Data-parallel training under OpenMPI (issue 20; trainers/data_parallel.h). Each mode compares
 # `mpirun -np 2 qforge ...` with one process on the same global batch, step by step:
 #   float  `train`, 20 steps: every logged step loss and the final val_loss of 2 ranks equal 1 rank within
-#          the bound below; control: 2 ranks on batch 4 (a different global batch) must NOT be within it
+#          the bound below; control: 2 ranks on batch 4 (a different global batch) must NOT be within it;
+#          the same with activation checkpointing; every gradient bucket starts during backward (none with
+#          distributed.no_overlap); batch 7 refused
+#   classifier  the same for the Fashion-MNIST MLP (image batches)
 #   qat    the same with LSQ weight scales, EMA and percentile activation observers (reduced over ranks)
 #   qlora  `qlora` on a tiny base run (NF4 base, adapters train)
 #   zero1  `train` with distributed.shard_optimizer_state (ZeRO-1); its checkpoint continues on 1 rank alike
@@ -78,10 +81,32 @@ case $mode in
     # Control: a different global batch (4) must fail the comparison, so the comparison can fail.
     "${mpi[@]}" "$qforge" train --config "$work/run.pbtxt" --set data.batch_size=4 --run-dir "$work/control" > /dev/null 2>&1
     if compare "$work/float.1" "$work/control" "$bound"; then fail "the control (batch 4) passed the comparison"; fi
+    # Activation checkpointing: parameters inside a recomputed layer get their gradients inside another
+    # node's backward and are not announced; finish() all-reduces them after backward, with the same result.
+    "${mpi[@]}" "$qforge" train --config "$work/run.pbtxt" --set model.llama.gradient_checkpointing=true \
+      --run-dir "$work/recompute" > /dev/null 2>&1 || fail "checkpointing run"
+    compare "$work/float.1" "$work/recompute" "$bound" || fail "2 ranks with activation checkpointing differ beyond $bound"
+    # Overlap: with buckets of 0.01 MiB every bucket starts during backward (each parameter's last use is
+    # announced by autograd); with distributed.no_overlap none does.
+    for overlap in true false; do
+      "${mpi[@]}" "$qforge" train --config "$work/run.pbtxt" --set trainer.steps=3 --set distributed.bucket_mb=0.01 \
+        --set distributed.no_overlap=$([ $overlap = true ] && echo false || echo true) --run-dir "$work/overlap.$overlap" > /dev/null 2>&1 \
+        || fail "overlap run $overlap"
+      /usr/bin/python3 - "$work/overlap.$overlap/metrics.jsonl" $overlap <<'PY' || fail "overlap $overlap: buckets not started as expected"
+import json, sys
+s = [e for e in map(json.loads, open(sys.argv[1])) if e["event"] == "summary"][-1]
+started, buckets = s["buckets_started_during_backward_per_step"], s["gradient_buckets"]
+print("overlap=%s: %d buckets, %g started during backward per step" % (sys.argv[2], buckets, started))
+sys.exit(0 if buckets >= 4 and started == (buckets if sys.argv[2] == "true" else 0) else 1)
+PY
+    done
     # A batch that does not split evenly is refused.
     if "${mpi[@]}" "$qforge" train --config "$work/run.pbtxt" --set data.batch_size=7 --run-dir "$work/odd" > "$work/odd.out" 2>&1; then
       fail "batch 7 on 2 ranks was accepted"; fi
     grep -q "data.batch_size 7 is not a multiple of the 2 ranks" "$work/odd.out" || { cat "$work/odd.out"; fail "batch 7: unclear error"; } ;;
+  classifier)  # Fashion-MNIST MLP (examples/fashion_mnist_mlp.pbtxt, batch 128): the image task's shard rule
+    run_pair classifier train --config "$(dirname "$0")/../../examples/fashion_mnist_mlp.pbtxt" --set trainer.steps=20 \
+      --set trainer.log_every=1 --set trainer.eval_batches=1 --set trainer.eval_every=0 ;;
   qat)
     echo "$qat" >> "$work/run.pbtxt"
     bound=1e-3 run_pair qat train --config "$work/run.pbtxt"
