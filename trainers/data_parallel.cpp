@@ -51,6 +51,10 @@ DataParallel::DataParallel(const config::RunConfig& config, Task& task, const st
   overlap_ = !d.no_overlap();
   shard_state_ = d.shard_optimizer_state();
   if (d.timeout_seconds() > 0) dist_.set_timeout_seconds(d.timeout_seconds());
+  if (!dist_.active() && Distributed::launched_ranks() > 1)  // N separate runs writing one folder
+    throw std::invalid_argument("started by mpirun with " + std::to_string(Distributed::launched_ranks()) +
+                                " ranks, but this qforge is built " + Distributed::build_description() +
+                                ": every rank would train alone; rebuild with -DQFORGE_MPI=ON and libopenmpi-dev");
   if (!dist_.active()) return;
   const int64_t batch = task.samples_per_batch();
   // Unequal shards would need per-rank loss weights; equal ones keep the plain average exact.

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 #include <deque>
 #include <functional>
@@ -241,6 +242,11 @@ void Distributed::abort(const std::string& message) {
 }
 
 #endif
+
+int Distributed::launched_ranks() {
+  const char* size = std::getenv("OMPI_COMM_WORLD_SIZE");
+  return size ? std::max(1, std::atoi(size)) : 1;
+}
 
 Distributed& Distributed::world() {
   static Distributed instance;

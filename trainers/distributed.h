@@ -22,6 +22,8 @@ class Distributed {
   static Distributed& world();
   // "OpenMPI 4.1.4" or "without MPI (built with QFORGE_MPI=OFF or MPI not found)", for --help.
   static std::string build_description();
+  // The rank count mpirun started (OMPI_COMM_WORLD_SIZE), 1 without mpirun; known in either build.
+  static int launched_ranks();
 
   int rank() const { return rank_; }
   int size() const { return size_; }
