@@ -7,6 +7,7 @@
 #          distributed.no_overlap); batch 7 refused
 #   classifier  the same for the Fashion-MNIST MLP (image batches)
 #   qat    the same with LSQ weight scales, EMA and percentile activation observers (reduced over ranks)
+#   gguf_qat  the same for a Q4_K_M GGUF-QAT run (same bounds as qat)
 #   qlora  `qlora` on a tiny base run (NF4 base, adapters train)
 #   zero1  `train` with distributed.shard_optimizer_state (ZeRO-1); its checkpoint continues on 1 rank alike
 #   resume 1 rank 6 steps -> 2 ranks to step 12 -> 1 rank to step 18 equals 18 straight 1-rank steps
@@ -118,6 +119,10 @@ PY
     grep -q "at step 1 the parameters of rank(s) 1 differ from rank 0's (hash [0-9a-f]*): the ranks drifted apart" "$work/local.out" \
       || { cat "$work/local.out"; fail "qat: no drift message for shard-local observers"; }
     [ ! -e "$work/local/checkpoint.bin" ] || fail "qat: drifted ranks wrote a checkpoint" ;;
+  gguf_qat)  # format-exact GGUF QAT (quantization.preset, trainers/gguf_qat.h): weights only, no observers
+    echo 'quantization { preset: "Q4_K_M" }' >> "$work/run.pbtxt"
+    bound=1e-3 run_pair gguf_qat train --config "$work/run.pbtxt"
+    compare "$work/gguf_qat.1" "$work/gguf_qat.2" 1e-6 4 || fail "gguf_qat: steps 1-4 differ beyond 1e-6" ;;
   qlora)
     "$qforge" train --config "$work/run.pbtxt" --set trainer.steps=5 --run-dir "$work/base" > /dev/null 2>&1 || fail "base run"
     cat > "$work/lora.pbtxt" <<CONFIG
