@@ -15,9 +15,12 @@ std::string key(size_t group, size_t param) {  // the optimizer's state names (o
 }  // namespace
 
 OptimizerSharding::OptimizerSharding(optim::Optimizer& optimizer, Distributed& dist) : optimizer_(optimizer), dist_(dist) {
+  // Parameters that do not train (observer state, fixed scales) have no optimizer state and are the same
+  // on every rank already (trainers/data_parallel.h): they are not sharded.
   for (size_t g = 0; g < optimizer_.groups().size(); ++g)
     for (size_t p = 0; p < optimizer_.groups()[g].params.size(); ++p)
-      slots_.push_back({g, p, 0, optimizer_.groups()[g].params[p].numel()});
+      if (optimizer_.groups()[g].params[p].requires_grad())
+        slots_.push_back({g, p, 0, optimizer_.groups()[g].params[p].numel()});
   // Largest first onto the least loaded rank (LPT): deterministic, so every rank computes the same owners.
   std::vector<size_t> order(slots_.size());
   std::iota(order.begin(), order.end(), 0);

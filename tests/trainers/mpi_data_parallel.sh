@@ -10,6 +10,7 @@
 #   gguf_qat  the same for a Q4_K_M GGUF-QAT run (same bounds as qat)
 #   qlora  `qlora` on a tiny base run (NF4 base, adapters train)
 #   zero1  `train` with distributed.shard_optimizer_state (ZeRO-1); its checkpoint continues on 1 rank alike
+#   four_ranks  `train` on 4 ranks with ZeRO-1 equals 1 rank
 #   resume 1 rank 6 steps -> 2 ranks to step 12 -> 1 rank to step 18 equals 18 straight 1-rank steps
 #   kill   rank 1 SIGKILLs itself at step 5: mpirun ends non-zero, naming the killed rank, within 60 s
 #   hang   rank 1 stops answering at step 5: rank 0 stops the job after distributed.timeout_seconds (4 s)
@@ -140,6 +141,12 @@ CONFIG
     for n in 1 2; do "$qforge" train --config "$work/run.pbtxt" --set trainer.steps=26 --run-dir "$work/zero1.$n" > /dev/null 2>&1 \
       || fail "zero1: continuing run $n"; done
     compare "$work/zero1.1" "$work/zero1.2" "$bound" || fail "zero1: the sharded run's checkpoint continues differently" ;;
+  four_ranks)  # -np 4 (oversubscribed): 2 rows per rank, ZeRO-1 over 4 shares, against 1 rank
+    "$qforge" train --config "$work/run.pbtxt" --run-dir "$work/four.1" > /dev/null 2>&1 || fail "four_ranks: 1 rank"
+    mpirun --oversubscribe --allow-run-as-root -np 4 "$qforge" train --config "$work/run.pbtxt" \
+      --set distributed.shard_optimizer_state=true --run-dir "$work/four.4" > "$work/four.out" 2>&1 || { cat "$work/four.out"; fail "four_ranks: 4 ranks"; }
+    grep -q "data parallel: 4 ranks" "$work/four.out" || fail "four_ranks: not 4 ranks"
+    compare "$work/four.1" "$work/four.4" "$bound" || fail "four_ranks: 4 ranks differ from 1 rank beyond $bound" ;;
   resume)
     "$qforge" train --config "$work/run.pbtxt" --set trainer.steps=18 --run-dir "$work/straight" > /dev/null 2>&1 || fail "straight run"
     "$qforge" train --config "$work/run.pbtxt" --set trainer.steps=6 --run-dir "$work/hop" > /dev/null 2>&1 || fail "1 rank, steps 1-6"
