@@ -7,6 +7,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "autograd/ops.h"
 #include "fakequant/observers/rank_reduction.h"
 
 namespace qforge::trainers {
@@ -62,6 +63,7 @@ DataParallel::DataParallel(const config::RunConfig& config, Task& task, const st
     throw std::invalid_argument("data.batch_size " + std::to_string(batch) + " is not a multiple of the " +
                                 std::to_string(dist_.size()) + " ranks (the batch size is the global batch, split evenly)");
   task.set_data_shard(dist_.rank(), dist_.size());
+  autograd::set_dropout_first_row(dist_.rank() * (batch / dist_.size()));  // the one-process masks
   buckets_ = std::make_unique<GradientBuckets>(params_, bucket_mib_, overlap_, dist_);
   // Test control (tests/trainers/mpi_data_parallel.sh qat): observers that see their shard only.
   if (std::getenv("QFORGE_DIST_TEST_LOCAL_OBSERVERS")) return;
@@ -71,6 +73,7 @@ DataParallel::DataParallel(const config::RunConfig& config, Task& task, const st
 
 DataParallel::~DataParallel() {
   if (!buckets_) return;
+  autograd::set_dropout_first_row(0);
   fakequant::set_rank_reduction(nullptr);
   delete g_reduction;
   g_reduction = nullptr;

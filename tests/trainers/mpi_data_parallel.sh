@@ -8,7 +8,7 @@
 #   classifier  the same for the Fashion-MNIST MLP (image batches)
 #   qat    the same with LSQ weight scales, EMA and percentile activation observers (reduced over ranks)
 #   gguf_qat  the same for a Q4_K_M GGUF-QAT run (same bounds as qat)
-#   qlora  `qlora` on a tiny base run (NF4 base, adapters train)
+#   qlora  `qlora` on a tiny base run (NF4 base, adapters train, lora.dropout 0.1: masks at global row indices)
 #   zero1  `train` with distributed.shard_optimizer_state (ZeRO-1); its checkpoint continues on 1 rank alike
 #   four_ranks  `train` on 4 ranks with ZeRO-1 equals 1 rank
 #   resume 1 rank 6 steps -> 2 ranks to step 12 -> 1 rank to step 18 equals 18 straight 1-rank steps
@@ -130,7 +130,7 @@ PY
 data { text { corpus_begin: 0.05 corpus_end: 0.1 } batch_size: 8 }
 optimizer { name: "adamw" lr: 0.003 clip_grad_norm: 1.0 }
 trainer { steps: 20 eval_batches: 2 log_every: 1 checkpoint_every: 10 seed: 3 }
-lora { rank: 4 alpha: 8 dropout: 0 }
+lora { rank: 4 alpha: 8 dropout: 0.1 }
 CONFIG
     run_pair qlora qlora --base "$work/base" --config "$work/lora.pbtxt" ;;
   zero1)
