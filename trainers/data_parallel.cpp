@@ -33,8 +33,6 @@ class MpiRankReduction : public fakequant::RankReduction {
   Distributed& dist_;
 };
 
-MpiRankReduction* g_reduction = nullptr;
-
 }  // namespace
 
 std::string data_parallel_help() {
@@ -67,16 +65,14 @@ DataParallel::DataParallel(const config::RunConfig& config, Task& task, const st
   buckets_ = std::make_unique<GradientBuckets>(params_, bucket_mib_, overlap_, dist_);
   // Test control (tests/trainers/mpi_data_parallel.sh qat): observers that see their shard only.
   if (std::getenv("QFORGE_DIST_TEST_LOCAL_OBSERVERS")) return;
-  g_reduction = new MpiRankReduction(dist_);
-  fakequant::set_rank_reduction(g_reduction);
+  reduction_ = std::make_unique<MpiRankReduction>(dist_);
+  fakequant::set_rank_reduction(reduction_.get());
 }
 
 DataParallel::~DataParallel() {
   if (!buckets_) return;
   autograd::set_dropout_first_row(0);
   fakequant::set_rank_reduction(nullptr);
-  delete g_reduction;
-  g_reduction = nullptr;
 }
 
 void DataParallel::backward(ag::Variable& loss, int64_t step) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "autograd/variable.h"
+#include "fakequant/observers/rank_reduction.h"
 #include "trainers/distributed.h"
 #include "trainers/gradient_buckets.h"
 #include "trainers/optimizer_sharding.h"
@@ -67,6 +68,7 @@ class DataParallel {
   std::vector<autograd::Variable> params_;
   std::unique_ptr<GradientBuckets> buckets_;  // null with one rank
   std::unique_ptr<OptimizerSharding> sharding_;
+  std::unique_ptr<fakequant::RankReduction> reduction_;  // installed for the activation observers
   bool shard_state_ = false;
   double bucket_mib_;
   bool overlap_;
