@@ -44,7 +44,7 @@ std::string data_parallel_help() {
 }
 
 DataParallel::DataParallel(const config::RunConfig& config, Task& task, const std::vector<ag::Variable>& params)
-    : dist_(Distributed::world()), params_(params) {
+    : dist_(Distributed::world()), params_(params), model_(task.model()) {
   const config::DistributedConfig& d = config.distributed();
   bucket_mib_ = d.bucket_mb() > 0 ? d.bucket_mb() : kDefaultBucketMib;
   overlap_ = !d.no_overlap();
@@ -97,6 +97,8 @@ uint64_t DataParallel::parameter_hash() const {
     const auto* bytes = reinterpret_cast<const unsigned char*>(p.data().data());
     for (size_t i = 0; i < static_cast<size_t>(p.numel()) * sizeof(float); ++i) hash = (hash ^ bytes[i]) * 1099511628211ull;
   }
+  for (const auto& [name, buffer] : model_.named_buffers())
+    for (const int64_t value : *buffer) hash = (hash ^ static_cast<uint64_t>(value)) * 1099511628211ull;
   return hash;
 }
 

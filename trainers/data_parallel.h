@@ -44,7 +44,8 @@ class DataParallel {
   double mean_loss(double loss);
   // Throws std::runtime_error on every rank, naming the ranks, when the parameter hashes differ.
   void check_in_sync(int64_t step) const;
-  // 64-bit FNV-1a of every parameter's bytes, in order.
+  // 64-bit FNV-1a of every parameter's bytes, in order, then of the model's int64 buffers (the
+  // quantizers' observed-step and freeze counters), so counters that disagree are caught too.
   uint64_t parameter_hash() const;
   // With several ranks, adds to a run's closing summary (metrics.jsonl) per step of the `steps` run:
   // seconds of collectives on the communication thread, seconds waited for them after backward, and
@@ -66,6 +67,7 @@ class DataParallel {
  private:
   Distributed& dist_;
   std::vector<autograd::Variable> params_;
+  const layers::Module& model_;
   std::unique_ptr<GradientBuckets> buckets_;  // null with one rank
   std::unique_ptr<OptimizerSharding> sharding_;
   std::unique_ptr<fakequant::RankReduction> reduction_;  // installed for the activation observers
