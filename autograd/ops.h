@@ -101,6 +101,10 @@ Variable causal_attention(const Variable& q, const Variable& k, const Variable& 
 // function of (seed, element index), so it does not depend on the thread count. Identity when
 // !training or p == 0.
 Variable dropout(const Variable& x, float p, uint64_t seed, bool training = true);
+// Data-parallel training (trainers/data_parallel.h): this process holds rows [first_row, ...) along dim 0
+// of each global batch, so dropout hashes element i of x at the global index i + first_row * (row size):
+// every rank drops exactly what one process with the whole batch drops. 0 (the default): not sharded.
+void set_dropout_first_row(int64_t first_row);
 
 // ---- activation checkpointing (Chen et al. 2016, "Training Deep Nets with Sublinear Memory Cost") ----
 // fn(x) whose intermediate activations are not kept: the forward runs fn under NoGradGuard and

@@ -1,6 +1,7 @@
 #include "autograd/variable.h"
 
 #include <stdexcept>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "autograd/kernels/elementwise.h"
@@ -64,7 +65,13 @@ void Variable::add_grad(const Tensor& grad) {
 
 void Variable::backward(bool retain_graph) { backward(Tensor::full(shape(), 1.0f), retain_graph); }
 
-void Variable::backward(const Tensor& grad_output, bool retain_graph) {
+void Variable::backward(const Tensor& grad_output, bool retain_graph) { run_backward(grad_output, retain_graph, nullptr); }
+
+void Variable::backward(const LeafReadyFunction& on_leaf_ready) {
+  run_backward(Tensor::full(shape(), 1.0f), false, &on_leaf_ready);
+}
+
+void Variable::run_backward(const Tensor& grad_output, bool retain_graph, const LeafReadyFunction* on_leaf_ready) {
   if (!requires_grad()) {
     throw std::logic_error(std::string("backward: '") + impl_->name + "' does not require grad");
   }
@@ -83,12 +90,29 @@ void Variable::backward(const Tensor& grad_output, bool retain_graph) {
       stack.pop_back();
     }
   }
+  // Per leaf, the graph nodes (counted per input slot: x * x uses x twice) still to run before its
+  // gradient is final.
+  std::unordered_map<const Impl*, int64_t> pending;
+  if (on_leaf_ready) {
+    for (const Variable& node : order)
+      for (const Variable& input : node.impl_->inputs)
+        if (input.is_leaf() && input.requires_grad()) ++pending[input.impl_.get()];
+  }
   add_grad(grad_output);
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     Impl& node = *it->impl_;
-    if (node.grad_function == nullptr || !node.grad.defined()) continue;
-    const Tensor grad = node.grad;
-    node.grad_function(node.inputs, grad);
+    if (node.grad_function == nullptr) continue;
+    // Inputs copied before the graph is freed below, for the ready count.
+    const std::vector<Variable> inputs = on_leaf_ready ? node.inputs : std::vector<Variable>{};
+    if (node.grad.defined()) {
+      const Tensor grad = node.grad;
+      node.grad_function(node.inputs, grad);
+    }
+    for (const Variable& input : inputs) {
+      auto found = pending.find(input.impl_.get());
+      if (found != pending.end() && --found->second == 0) (*on_leaf_ready)(input);
+    }
+    if (!node.grad.defined()) continue;
     // PyTorch semantics: only leaves keep their gradients.
     node.grad = Tensor();
     if (!retain_graph) {

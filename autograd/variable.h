@@ -48,6 +48,13 @@ class Variable {
   // requires grad. Frees the graph unless retain_graph; intermediate gradients are not kept.
   void backward(bool retain_graph = false);
   void backward(const Tensor& grad_output, bool retain_graph = false);
+  // Called once per leaf that requires grad, as soon as backward has run every graph node that
+  // takes it as an input, so its gradient is final: data-parallel training starts that gradient's
+  // all-reduce while the rest of backward runs (trainers/gradient_buckets.h). A leaf that gets its
+  // gradient only inside another node's backward (a recompute of autograd::checkpoint) is not
+  // announced; the caller finishes those after backward returns. Seeded with ones, graph freed.
+  using LeafReadyFunction = std::function<void(const Variable& leaf)>;
+  void backward(const LeafReadyFunction& on_leaf_ready);
 
   // Same data, cut from the graph, requires_grad false.
   Variable detach() const { return Variable(impl_->data, false); }
@@ -63,6 +70,8 @@ class Variable {
     std::vector<Variable> inputs;
     GradFunction grad_function;
   };
+  void run_backward(const Tensor& grad_output, bool retain_graph, const LeafReadyFunction* on_leaf_ready);
+
   std::shared_ptr<Impl> impl_;
 };
 

@@ -24,6 +24,7 @@
 #include "fakequant/quantizer_spec.h"
 #include "ptq/gptq_ggml_method.h"
 #include "ptq/method.h"
+#include "trainers/data_parallel.h"
 #include "trainers/gguf_evaluate.h"
 #include "trainers/run.h"
 #include "trainers/study/study.h"
@@ -62,6 +63,7 @@ void add_train(CLI::App& app, Arguments& args) {
   train->add_option("--set", args.overrides, "Override one config field: path.to.field=value (repeatable)");
   train->add_option("--run-dir", args.run_dir, "Folder for checkpoint.bin and metrics.jsonl (default: trainer.run_dir)");
   train->add_flag("--fresh", args.fresh, "Start from scratch even when the run folder has a checkpoint");
+  train->footer(tr::data_parallel_help());
 }
 
 void add_eval(CLI::App& app, Arguments& args) {
@@ -243,7 +245,8 @@ int run(CLI::App& app, const Arguments& args, const std::string& command) {
       options.run_dir = std::filesystem::path("runs") / std::filesystem::path(args.config_path).stem();
     }
     options.fresh = args.fresh;
-    std::printf("%s\n", tr::final_line(tr::train(config, options)).c_str());
+    const tr::RunResult result = tr::train(config, options);
+    if (tr::Distributed::world().is_root()) std::printf("%s\n", tr::final_line(result).c_str());  // once, not per rank
   } else if (app.got_subcommand("eval")) {
     const tr::RunResult result = !args.eval_hf.empty()   ? tr::evaluate_hf(args.checkpoint, args.eval_hf)
                                  : !args.eval_gguf.empty() ? tr::evaluate_gguf(args.checkpoint, args.eval_gguf)

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "trainers/data_parallel.h"
 #include "trainers/trainer.h"
 #include "trainers/run_config.h"
 
@@ -28,7 +29,7 @@ void add_qlora(CLI::App& app, QloraArguments& args) {
       "Only the adapters train: lora.rank (8), lora.alpha (16; scale alpha/rank), lora.dropout, lora.targets "
       "(default q,k,v,o,gate,up,down projections). Checkpoints hold the adapters and optimizer state, not the base. "
       "Afterwards: `qforge eval --checkpoint RUN`, `qforge export --checkpoint RUN --type Q4_K_M` (merged), "
-      "`qforge export --checkpoint RUN --format peft|gguf-lora` (the adapter alone).");
+      "`qforge export --checkpoint RUN --format peft|gguf-lora` (the adapter alone).\n" + tr::data_parallel_help());
 }
 
 int run_qlora(const QloraArguments& args) {
@@ -40,7 +41,8 @@ int run_qlora(const QloraArguments& args) {
   options.run_dir = args.run_dir.empty() ? config.trainer().run_dir() : args.run_dir;
   if (options.run_dir.empty()) options.run_dir = std::filesystem::path("runs") / std::filesystem::path(args.config_path).stem();
   options.fresh = args.fresh;
-  std::printf("%s\n", tr::final_line(tr::train(config, options)).c_str());
+  const tr::RunResult result = tr::train(config, options);
+  if (tr::Distributed::world().is_root()) std::printf("%s\n", tr::final_line(result).c_str());
   return 0;
 }
 

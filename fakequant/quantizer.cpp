@@ -157,7 +157,10 @@ void Quantizer::observe_and_update(const Tensor& x) {
   } else {
     const Tensor& saved = observer_state_.data();
     observer_->load_state(std::vector<float>(saved.data(), saved.data() + observer_->state().size()));
-    observer_->observe(x);
+    // Data-parallel training: this rank holds a shard of the batch, the statistics are the whole batch's.
+    RankReduction* ranks = is_training() ? rank_reduction() : nullptr;
+    if (ranks) observer_->observe_across_ranks(x, *ranks);
+    else observer_->observe(x);
     const std::vector<float> updated = observer_->state();
     std::copy(updated.begin(), updated.end(), observer_state_.mutable_data().data());
     store_params(observer_->compute_params());

@@ -50,6 +50,12 @@ class Optimizer {
 
   const char* name() const { return name_; }
 
+  // Optimizer-state sharding (ZeRO stage 1, trainers/optimizer_sharding.h): the buffer names of one
+  // parameter ("exp_avg", "exp_avg_sq" for Adam), and dropping the state of a parameter that another
+  // rank updates (its buffers are freed; step() re-creates them if the parameter gets a gradient).
+  const std::vector<std::string>& slot_names() const { return slot_names_; }
+  void release_state(size_t group, size_t param) { states_.at(group).at(param) = ParamState{}; }
+
  protected:
   // Per-parameter state: how many updates it has had and its buffers, one per slot name.
   struct ParamState {

@@ -16,6 +16,8 @@ packages=(
   libeigen3-dev libomp-dev libprotobuf-dev protobuf-compiler
   libboost-serialization-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
+  # data-parallel training under mpirun (trainers/distributed.h) and its tests (label mpi)
+  openmpi-bin libopenmpi-dev
   # Unicode categories, White_Space and NFC for the BPE pre-tokenizers (exporters/tokenizers)
   libicu-dev
   # PyTorch parity tests and baseline benchmarks; python3-torch alone pulls the

@@ -78,23 +78,35 @@ ClassifierTask::ClassifierTask(const config::RunConfig& config)
 
 ag::Variable ClassifierTask::logits(const ag::Tensor& images) { return model_->forward(ag::Variable(images)); }
 
+namespace {
+// Images [first, first + rows) of `batch`.
+data::ImageBatch batch_rows(const data::ImageBatch& batch, int64_t first, int64_t rows) {
+  if (first == 0 && rows >= batch.labels.numel()) return batch;
+  ag::Shape shape = batch.images.shape();
+  const int64_t per_image = batch.images.numel() / shape[0];
+  shape[0] = rows;
+  data::ImageBatch part{ag::Tensor(shape), {}};
+  const float* begin = batch.images.data() + first * per_image;
+  std::copy(begin, begin + rows * per_image, part.images.data());
+  part.labels = ag::IndexTensor(ag::Shape{rows}, std::vector<int64_t>(batch.labels.data() + first,
+                                                                      batch.labels.data() + first + rows));
+  return part;
+}
+}  // namespace
+
 ag::Variable ClassifierTask::training_loss(int64_t step) {
   const int64_t per_epoch = batches_->num_batches();
-  const data::ImageBatch batch = batches_->batch(step / per_epoch, step % per_epoch);
+  const data::ImageBatch full = batches_->batch(step / per_epoch, step % per_epoch);
+  // The last batch of an epoch may be short; its rows must still split evenly (trainers/data_parallel.cpp).
+  const auto [first, rows] = shard_rows(full.labels.numel());
+  const data::ImageBatch batch = batch_rows(full, first, rows);
   return ag::cross_entropy(logits(batch.images), batch.labels);
 }
 
 ag::Variable ClassifierTask::calibration_loss(int64_t batch, int64_t rows) {
   const int64_t per_epoch = batches_->num_batches();
-  const data::ImageBatch full = batches_->batch(batch / per_epoch, batch % per_epoch);
-  if (rows >= full.labels.numel()) return ag::cross_entropy(logits(full.images), full.labels);
-  ag::Shape shape = full.images.shape();
-  const int64_t per_image = full.images.numel() / shape[0];
-  shape[0] = rows;
-  ag::Tensor images(shape);
-  std::copy(full.images.data(), full.images.data() + rows * per_image, images.data());
-  const ag::IndexTensor labels(ag::Shape{rows}, std::vector<int64_t>(full.labels.data(), full.labels.data() + rows));
-  return ag::cross_entropy(logits(images), labels);
+  const data::ImageBatch part = batch_rows(batches_->batch(batch / per_epoch, batch % per_epoch), 0, rows);
+  return ag::cross_entropy(logits(part.images), part.labels);
 }
 
 Evaluation ClassifierTask::evaluate(int64_t max_batches) {

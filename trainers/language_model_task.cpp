@@ -77,23 +77,30 @@ LanguageModelTask::LanguageModelTask(const config::RunConfig& config)
                                : std::make_shared<layers::LlamaForCausalLM>(model_config);
 }
 
-ag::Variable LanguageModelTask::training_loss(int64_t /*step*/) {
-  const data::WindowBatch batch = train_windows_->next();
-  return next_token_loss(*model_, batch.inputs, batch.targets);
-}
-
 namespace {
 // Calibration streams sit above the training sampler's stream 0.
 constexpr uint64_t kCalibrationStream = uint64_t{1} << 32;
 
+// Windows [first, first + rows) of `ids` [batch, context].
+ag::IndexTensor window_rows(const ag::IndexTensor& ids, int64_t first, int64_t rows) {
+  if (first == 0 && rows >= ids.shape().dim(0)) return ids;
+  const int64_t context = ids.shape().dim(1);
+  const int64_t* begin = ids.data() + first * context;
+  return ag::IndexTensor(ag::Shape{rows, context}, std::vector<int64_t>(begin, begin + rows * context));
+}
 
 // The first `rows` windows of `ids` [batch, context].
 ag::IndexTensor first_rows(const ag::IndexTensor& ids, int64_t rows) {
-  if (rows >= ids.shape().dim(0)) return ids;
-  const int64_t context = ids.shape().dim(1);
-  return ag::IndexTensor(ag::Shape{rows, context}, std::vector<int64_t>(ids.data(), ids.data() + rows * context));
+  return window_rows(ids, 0, std::min(rows, ids.shape().dim(0)));
 }
 }  // namespace
+
+ag::Variable LanguageModelTask::training_loss(int64_t /*step*/) {
+  // The whole global batch is drawn on every rank (the sampler's position stays rank-count independent).
+  const data::WindowBatch batch = train_windows_->next();
+  const auto [first, rows] = shard_rows(batch.inputs.shape().dim(0));
+  return next_token_loss(*model_, window_rows(batch.inputs, first, rows), window_rows(batch.targets, first, rows));
+}
 
 ag::Variable LanguageModelTask::calibration_loss(int64_t batch, int64_t rows) {
   const data::WindowBatch windows = train_windows_->fixed_batch(seed_, kCalibrationStream + static_cast<uint64_t>(batch));

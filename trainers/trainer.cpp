@@ -7,12 +7,14 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <stdexcept>
 
 #include "io/atomic_file.h"
 #include "io/folder_lock.h"
 #include "optim/clip_grad_norm.h"
 #include "trainers/checkpoint.h"
+#include "trainers/data_parallel.h"
 #include "trainers/lora_model.h"
 #include "trainers/metrics_log.h"
 #include "trainers/optimizer_factory.h"
@@ -33,6 +35,7 @@ config::RunConfig comparable(config::RunConfig c) {
   c.mutable_trainer()->clear_eval_every();
   c.mutable_trainer()->clear_checkpoint_every();
   c.mutable_trainer()->clear_run_dir();
+  c.clear_distributed();
   return c;
 }
 
@@ -53,11 +56,16 @@ class TrainingRun {
   RunResult run();
 
  private:
+  void open_run();
   void resume_or_start();
+  void write_summary(int64_t step, double step_seconds);
   void save(int64_t step);
   void evaluate(int64_t step, RunResult& result);
   void inject_nonfinite_gradient(int64_t step);
   void skip_nonfinite_step(int64_t step, double loss, ProgressReporter& progress);
+  void log(int64_t step, const std::string& kind, const std::map<std::string, double>& values) {
+    if (metrics_) metrics_->write(step, kind, values);  // the root rank's only
+  }
 
   config::RunConfig config_;
   TrainOptions options_;
@@ -68,6 +76,8 @@ class TrainingRun {
   std::vector<std::string> param_names_;  // of params_, for the non-finite gradient message
   int64_t skipped_steps_ = 0, skipped_in_a_row_ = 0;
   std::unique_ptr<MetricsLog> metrics_;
+  std::unique_ptr<DataParallel> parallel_;
+  std::optional<io::FolderLock> lock_;  // held by the root rank, which writes the run folder
   int64_t total_steps_ = 0, start_step_ = 0;
   LossWindow window_, last_window_;
 };
@@ -81,13 +91,17 @@ TrainingRun::TrainingRun(const config::RunConfig& config, const TrainOptions& op
   optimizer_ = make_optimizer(config.optimizer(), named);
   total_steps_ = config.trainer().steps() > 0 ? config.trainer().steps() : task_->default_steps(config.trainer());
   schedule_ = make_schedule(config.schedule(), config.optimizer(), total_steps_);
+  parallel_ = std::make_unique<DataParallel>(config, *task_, params_);
+  parallel_->shard_optimizer_state(*optimizer_);
 }
 
 void TrainingRun::resume_or_start() {
   const auto path = options_.run_dir / kCheckpointFile;
   if (options_.fresh || !std::filesystem::exists(path)) {
-    std::filesystem::create_directories(options_.run_dir);
-    std::filesystem::remove(options_.run_dir / "metrics.jsonl");
+    if (parallel_->writes_run_folder()) {
+      std::filesystem::create_directories(options_.run_dir);
+      std::filesystem::remove(options_.run_dir / "metrics.jsonl");
+    }
     const std::string& init_from = config_.quantization().init_from();
     if (!init_from.empty()) load_init_weights(task_->model(), init_from);
     return;
@@ -100,6 +114,7 @@ void TrainingRun::resume_or_start() {
   }
   load_run_weights(task_->model(), config_, c, path.string());
   optimizer_->load_state(c.optimizer, c.counters);
+  parallel_->after_optimizer_load();  // ZeRO-1: keep this rank's share only
   task_->load_state(c.metadata);
   window_.sum = std::stod(metadata_value(c.metadata, "loss_window.sum", path.string()));
   window_.count = std::stoll(metadata_value(c.metadata, "loss_window.count", path.string()));
@@ -109,6 +124,11 @@ void TrainingRun::resume_or_start() {
 }
 
 void TrainingRun::save(int64_t step) {
+  parallel_->check_in_sync(step);  // before writing: a checkpoint of drifted ranks would be rank 0's alone
+  optim::NamedTensors optimizer_state = optimizer_->state();
+  optim::NamedCounts counters = optimizer_->step_counts();
+  parallel_->gather_optimizer_state(optimizer_state, counters);  // every rank takes part
+  if (!parallel_->writes_run_folder()) return;
   Checkpoint c;
   c.step = step;
   c.config_text = to_text(config_);
@@ -118,8 +138,8 @@ void TrainingRun::save(int64_t step) {
   if (!is_lora_run(config_)) {  // a LoRA run keeps no state but its adapters
     for (const auto& [name, buffer] : task_->model().named_buffers()) c.buffers.emplace_back(name, *buffer);
   }
-  c.optimizer = optimizer_->state();
-  c.counters = optimizer_->step_counts();
+  c.optimizer = std::move(optimizer_state);
+  c.counters = std::move(counters);
   c.metadata = task_->save_state();
   char number[64];
   std::snprintf(number, sizeof number, "%.17g", window_.sum);
@@ -133,12 +153,30 @@ void TrainingRun::save(int64_t step) {
 
 }  // namespace
 
-RunResult TrainingRun::run() {
-  const io::FolderLock lock(options_.run_dir);  // a second train on this folder refuses
+// Data parallel: the root rank alone writes the run folder; the others read the checkpoint it wrote.
+void TrainingRun::open_run() {
+  const bool root = parallel_->writes_run_folder();
+  if (root) lock_.emplace(options_.run_dir);  // a second train on this folder refuses
   resume_or_start();
+  parallel_->check_in_sync(start_step_);
+  if (!root) return;
   io::write_file_atomically(options_.run_dir / "config.pbtxt", to_text(config_));
   metrics_ = std::make_unique<MetricsLog>(options_.run_dir / "metrics.jsonl");
-  ProgressReporter progress(total_steps_, task_->item_unit());
+}
+
+void TrainingRun::write_summary(int64_t step, double step_seconds) {
+  const double items = static_cast<double>((step - start_step_) * task_->items_per_step());
+  std::map<std::string, double> summary{{"train_seconds", step_seconds},
+                                       {task_->item_unit() + std::string("_per_second"), items / step_seconds}};
+  parallel_->add_summary(summary, step - start_step_);
+  log(step, "summary", summary);
+}
+
+RunResult TrainingRun::run() {
+  open_run();
+  std::unique_ptr<FILE, int (*)(FILE*)> quiet(lock_ ? nullptr : std::fopen("/dev/null", "w"), std::fclose);
+  ProgressReporter progress(total_steps_, task_->item_unit(), lock_ ? stdout : quiet.get());  // the root's only
+  if (parallel_->dist().active()) progress.message(parallel_->describe());
   const int64_t log_every = config_.trainer().log_every() > 0 ? config_.trainer().log_every() : 10;
   const int64_t eval_every = config_.trainer().eval_every(), checkpoint_every = config_.trainer().checkpoint_every();
   const double clip = config_.optimizer().clip_grad_norm();
@@ -152,14 +190,14 @@ RunResult TrainingRun::run() {
     optim::apply_schedule(*optimizer_, *schedule_);
     autograd::Variable loss = task_->training_loss(step);
     optimizer_->zero_grad();
-    loss.backward();
+    parallel_->backward(loss, step + 1);  // gradients averaged over ranks
     inject_nonfinite_gradient(step + 1);
-    const double loss_value = loss.item();
+    const double loss_value = parallel_->mean_loss(loss.item());
     // The norm is a sum of squares in double: finite exactly when every gradient element is.
     const double norm = clip > 0 ? optim::clip_grad_norm(params_, clip) : optim::grad_norm(params_);
     const bool finite = std::isfinite(loss_value) && std::isfinite(norm);
     if (finite) {
-      optimizer_->step();
+      parallel_->optimizer_step(*optimizer_);
       skipped_in_a_row_ = 0;
     } else {
       skip_nonfinite_step(step + 1, loss_value, progress);
@@ -172,7 +210,7 @@ RunResult TrainingRun::run() {
       std::map<std::string, double> values{{"loss", window_.mean()}, {"lr", optimizer_->groups()[0].lr},
                                            {task_->item_unit() + std::string("_per_second"), progress.items_per_second()}};
       if (config_.trainer().skip_nonfinite()) values["skipped_steps"] = static_cast<double>(skipped_steps_);
-      metrics_->write(step, "train", values);
+      log(step, "train", values);
       last_window_ = window_;
       window_ = {};
     }
@@ -187,9 +225,7 @@ RunResult TrainingRun::run() {
   progress.finish();
   result.step = step;
   result.train_loss = last_window_.mean();
-  const double items = static_cast<double>((step - start_step_) * task_->items_per_step());
-  metrics_->write(step, "summary", {{"train_seconds", step_seconds},
-                                    {task_->item_unit() + std::string("_per_second"), items / step_seconds}});
+  write_summary(step, step_seconds);
   if (step == total_steps_) {
     evaluate(step, result);
     if (!std::isfinite(result.val_loss))
@@ -256,12 +292,19 @@ void TrainingRun::evaluate(int64_t step, RunResult& result) {
   result.val_accuracy = e.accuracy;
   std::map<std::string, double> values{{"val_loss", e.loss}};
   if (e.accuracy) values["val_accuracy"] = *e.accuracy;
-  metrics_->write(step, "eval", values);
+  log(step, "eval", values);
 }
 
 RunResult train(const config::RunConfig& config, const TrainOptions& options) {
-  TrainingRun run(with_init_model(with_base_model(config)), options);
-  return run.run();
+  try {
+    TrainingRun run(with_init_model(with_base_model(config)), options);
+    return run.run();
+  } catch (const std::exception& e) {
+    // One rank's error must not leave the others waiting in a collective: end the whole job.
+    Distributed& dist = Distributed::world();
+    if (dist.active()) dist.abort(e.what());
+    throw;
+  }
 }
 
 }  // namespace qforge::trainers

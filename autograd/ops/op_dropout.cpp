@@ -24,8 +24,11 @@ inline uint64_t mix64(uint64_t z) {
   return z ^ (z >> 31);
 }
 
+int64_t g_first_row = 0;  // set_dropout_first_row
+
 struct DropoutMask {
   uint64_t key;        // mix64(seed): seeds that differ by a multiple of the gamma give unrelated streams
+  uint64_t offset;     // global index of element 0 (a data-parallel shard's first row times the row size)
   uint64_t threshold;  // drop when the top 32 bits of the hash are below p * 2^32
   float scale;         // 1 / (1 - p)
 };
@@ -38,7 +41,7 @@ Tensor apply_mask(const Tensor& in, const DropoutMask& m) {
   const int64_t n = in.numel();
 #pragma omp parallel for simd schedule(static) if (n > kernels::kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) {
-    const uint64_t bits = mix64(m.key + static_cast<uint64_t>(i + 1) * kGoldenGamma);
+    const uint64_t bits = mix64(m.key + (m.offset + static_cast<uint64_t>(i + 1)) * kGoldenGamma);
     po[i] = (bits >> 32) >= m.threshold ? pi[i] * m.scale : 0.0f;
   }
   return out;
@@ -46,13 +49,16 @@ Tensor apply_mask(const Tensor& in, const DropoutMask& m) {
 
 }  // namespace
 
+void set_dropout_first_row(int64_t first_row) { g_first_row = first_row; }
+
 Variable dropout(const Variable& x, float p, uint64_t seed, bool training) {
   if (!(p >= 0.0f && p < 1.0f)) {
     throw std::invalid_argument("dropout: p must be in [0, 1), got " + std::to_string(p));
   }
   if (!training || p == 0.0f) return x;
-  const DropoutMask mask{mix64(seed), static_cast<uint64_t>(std::ldexp(static_cast<double>(p), 32)),
-                         1.0f / (1.0f - p)};
+  const int64_t row_size = x.ndim() > 0 && x.dim(0) > 0 ? x.numel() / x.dim(0) : 0;
+  const DropoutMask mask{mix64(seed), static_cast<uint64_t>(g_first_row * row_size),
+                         static_cast<uint64_t>(std::ldexp(static_cast<double>(p), 32)), 1.0f / (1.0f - p)};
   Tensor out = apply_mask(x.data(), mask);
   auto backward = [mask](std::vector<Variable>& in, const Tensor& g) {
     if (in[0].requires_grad()) in[0].add_grad(apply_mask(g, mask));

@@ -44,9 +44,20 @@ void KlEntropyObserver::grow_range(float absmax) {
 }
 
 void KlEntropyObserver::accumulate(const Tensor& x, const ParameterLayout& layout) {
+  accumulate_reduced(x, layout, nullptr);
+}
+
+// The global batch's range is the range over ranks; with it every rank bins with the same width, so
+// the global histogram is the sum of the shards' counts (exact below 2^53).
+void KlEntropyObserver::accumulate_across_ranks(const Tensor& x, RankReduction& ranks) {
+  accumulate_reduced(x, parameter_layout(x.shape(), spec().granularity, parameter_count(), name()), &ranks);
+}
+
+void KlEntropyObserver::accumulate_reduced(const Tensor& x, const ParameterLayout& layout, RankReduction* ranks) {
   chosen_bin_ = -1;
   std::vector<float> batch_min, batch_max;
   batch_min_max(x, layout, batch_min, batch_max);
+  if (ranks) ranks->min(batch_min), ranks->max(batch_max);
   if (!(batch_min[0] <= batch_max[0])) return;  // nothing but NaN / no elements
   min_ = std::min(min_, batch_min[0]);
   max_ = std::max(max_, batch_max[0]);
@@ -62,6 +73,11 @@ void KlEntropyObserver::accumulate(const Tensor& x, const ParameterLayout& layou
     // range_ == 0 means every value so far is 0: bin 0.
     const double position = width > 0.0 ? std::floor(std::fabs(static_cast<double>(data[i])) / width) : 0.0;
     ++counts[std::min(static_cast<int64_t>(position), bins - 1)];
+  }
+  if (ranks) {
+    std::vector<double> total(counts.begin(), counts.end());
+    ranks->sum(total);
+    for (int64_t j = 0; j < bins; ++j) counts[j] = static_cast<int64_t>(total[j]);
   }
   for (int64_t j = 0; j < bins; ++j) histogram_[j] += static_cast<float>(counts[j]);
 }

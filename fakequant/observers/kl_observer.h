@@ -45,6 +45,8 @@ class KlEntropyObserver : public Observer {
 
  protected:
   void accumulate(const Tensor& x, const ParameterLayout& layout) override;
+  void accumulate_across_ranks(const Tensor& x, RankReduction& ranks) override;
+  void accumulate_reduced(const Tensor& x, const ParameterLayout& layout, RankReduction* ranks);
   size_t statistics_size() const override { return 4 + histogram_.size(); }
   void save_statistics(std::vector<float>& out) const override;
   void load_statistics(const float* in) override;

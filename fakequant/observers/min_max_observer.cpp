@@ -24,6 +24,15 @@ void MinMaxObserver::accumulate(const Tensor& x, const ParameterLayout& layout) 
   combine(batch_min, batch_max);
 }
 
+// min and max of the global batch are the min and max over ranks of the shards' (exact).
+void MinMaxObserver::accumulate_across_ranks(const Tensor& x, RankReduction& ranks) {
+  std::vector<float> batch_min, batch_max;
+  batch_min_max(x, parameter_layout(x.shape(), spec().granularity, parameter_count(), name()), batch_min, batch_max);
+  ranks.min(batch_min);
+  ranks.max(batch_max);
+  combine(batch_min, batch_max);
+}
+
 void MinMaxObserver::combine(const std::vector<float>& batch_min, const std::vector<float>& batch_max) {
   for (size_t p = 0; p < min_.size(); ++p) {
     min_[p] = std::min(min_[p], batch_min[p]);

@@ -18,6 +18,7 @@ class MinMaxObserver : public Observer {
  protected:
   MinMaxObserver(const QuantizerSpec& spec, int64_t parameter_count, ObserverKind kind);
   void accumulate(const Tensor& x, const ParameterLayout& layout) override;
+  void accumulate_across_ranks(const Tensor& x, RankReduction& ranks) override;
   // Merges one batch's per-parameter min/max into min_/max_ (here: running min and max).
   virtual void combine(const std::vector<float>& batch_min, const std::vector<float>& batch_max);
   size_t statistics_size() const override { return 2 * min_.size(); }

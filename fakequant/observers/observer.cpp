@@ -1,5 +1,6 @@
 #include "fakequant/observers/observer.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "fakequant/observers/kl_observer.h"
@@ -44,6 +45,27 @@ void Observer::observe(const Tensor& x) {
   accumulate(x, layout);
   ++steps_;
   if (limit >= 0 && steps_ >= limit) frozen_ = true;
+}
+
+void Observer::observe_across_ranks(const Tensor& x, RankReduction& ranks) {
+  parameter_layout(x.shape(), spec_.granularity, parameter_count_, name());
+  const int64_t limit = spec_.observer.freeze_after_steps;
+  if (limit >= 0 && steps_ >= limit) frozen_ = true;
+  // Frozen on every rank alike (the same step count); shards are equal, so all are empty or none.
+  if (frozen_ || x.numel() == 0) return;
+  accumulate_across_ranks(x, ranks);
+  ++steps_;
+  if (limit >= 0 && steps_ >= limit) frozen_ = true;
+}
+
+void Observer::accumulate_across_ranks(const Tensor& x, RankReduction& ranks) {
+  const std::vector<float> all = ranks.gather(x.to_vector());
+  if (all.empty()) return;
+  Shape shape = x.shape();
+  const int64_t per_row = x.numel() / std::max<int64_t>(1, shape[0]);
+  shape[0] = static_cast<int64_t>(all.size()) / per_row;
+  const Tensor global = Tensor::from_vector(shape, all);
+  accumulate(global, parameter_layout(global.shape(), spec_.granularity, parameter_count_, name()));
 }
 
 QuantParams Observer::compute_params() const {
@@ -99,6 +121,13 @@ void Observer::load_state(const std::vector<float>& state) {
   steps_ = steps;
   frozen_ = state[5] == 1.0f;
 }
+
+namespace {
+RankReduction* g_rank_reduction = nullptr;
+}  // namespace
+
+void set_rank_reduction(RankReduction* reduction) { g_rank_reduction = reduction; }
+RankReduction* rank_reduction() { return g_rank_reduction; }
 
 std::unique_ptr<Observer> make_observer(const QuantizerSpec& spec, int64_t parameter_count) {
   switch (spec.observer.kind) {

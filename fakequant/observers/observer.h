@@ -18,6 +18,7 @@
 #include "autograd/tensor.h"
 #include "fakequant/int_quantizer.h"
 #include "fakequant/observers/batch_statistics.h"
+#include "fakequant/observers/rank_reduction.h"
 #include "fakequant/quantizer_spec.h"
 
 namespace qforge::fakequant {
@@ -35,6 +36,9 @@ class Observer {
   // equal the count given at construction, else std::invalid_argument naming the observer, the
   // shape and both counts (checked even when frozen).
   void observe(const Tensor& x);
+  // The same for one rank's shard of a batch split over data-parallel ranks: the statistics are
+  // those of the whole batch (rank_reduction.h). Every rank must call it, in the same order.
+  void observe_across_ranks(const Tensor& x, RankReduction& ranks);
   int64_t steps() const { return steps_; }
   bool frozen() const { return frozen_; }
   void freeze() { frozen_ = true; }
@@ -65,6 +69,9 @@ class Observer {
 
   // One batch, already checked against the layout; called only while not frozen.
   virtual void accumulate(const Tensor& x, const ParameterLayout& layout) = 0;
+  // A shard's batch, reduced over ranks first; by default gathers the global batch (rows of every
+  // rank along axis 0) and accumulates it.
+  virtual void accumulate_across_ranks(const Tensor& x, RankReduction& ranks);
   // The observer's own statistics: exactly statistics_size() floats (a constant of the object).
   virtual size_t statistics_size() const = 0;
   virtual void save_statistics(std::vector<float>& out) const = 0;  // appends

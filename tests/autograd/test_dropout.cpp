@@ -27,6 +27,25 @@ std::vector<bool> kept(const Tensor& out) {
   return mask;
 }
 
+// Data parallel: a shard of rows [first, first + rows) drops exactly those rows of the whole batch's mask.
+TEST(Dropout, ShardAtItsFirstRowDropsTheWholeBatchRows) {
+  const Tensor whole = Tensor::uniform(Shape{8, 5, 16}, 0.5f, 2.0f, 3);
+  const std::vector<bool> full = kept(dropout(Variable(whole), 0.3f, 77).data());
+  for (int64_t first : {0, 2, 6}) {
+    const int64_t per_row = 5 * 16;
+    const Tensor part = Tensor::from_vector(Shape{2, 5, 16}, std::vector<float>(whole.data() + first * per_row,
+                                                                                whole.data() + (first + 2) * per_row));
+    set_dropout_first_row(first);
+    const std::vector<bool> shard = kept(dropout(Variable(part), 0.3f, 77).data());
+    set_dropout_first_row(0);
+    EXPECT_EQ(shard, std::vector<bool>(full.begin() + first * per_row, full.begin() + (first + 2) * per_row)) << first;
+    // Without the offset the shard would draw the first rows' mask (so the check above can fail).
+    if (first > 0)
+      EXPECT_NE(kept(dropout(Variable(part), 0.3f, 77).data()),
+                std::vector<bool>(full.begin() + first * per_row, full.begin() + (first + 2) * per_row));
+  }
+}
+
 TEST(Dropout, DropsFractionPWithinThreeSigma) {
   const Variable x(nonzero_input(kElements, 1));
   for (float p : {0.1f, 0.5f, 0.9f}) {

@@ -35,6 +35,19 @@ TEST(Variable, DiamondGraphVisitsSharedNodeOnce) {
   EXPECT_FLOAT_EQ(x.grad().item(), 39.0f);
 }
 
+// The leaf-ready callback (data-parallel gradient buckets): once per leaf, when its gradient is final.
+TEST(Variable, LeafReadyCallbackComesOnceWithTheFinalGradient) {
+  Variable a = leaf({2.0f}), b = leaf({5.0f}), c = leaf({1.0f}, false);
+  Variable late = a * 3.0f;                // a: used early in the forward and again at the end
+  Variable y = (late * b + c) * a + b;     // y = 3a^2 b + c a + b: dy/da = 6ab + c = 61, dy/db = 3a^2 + 1 = 13
+  std::vector<std::pair<float, float>> seen;  // (value, gradient at the call)
+  y.backward([&](const Variable& ready) { seen.emplace_back(ready.data().item(), ready.grad().item()); });
+  ASSERT_EQ(seen.size(), 2u);  // c does not require grad: never announced
+  for (const auto& [value, gradient] : seen) EXPECT_FLOAT_EQ(gradient, value == 2.0f ? 61.0f : 13.0f);
+  EXPECT_FLOAT_EQ(a.grad().item(), 61.0f);
+  EXPECT_FLOAT_EQ(b.grad().item(), 13.0f);
+}
+
 TEST(Variable, NoGradGuardRecordsNothing) {
   Variable x = leaf({1.0f, 2.0f});
   {
