@@ -2,6 +2,7 @@
 #include "exporters/tokenizers/gguf_bpe.h"
 
 #include <stdexcept>
+#include <vector>
 
 namespace qforge::exporters::tokenizers {
 namespace {
@@ -9,8 +10,10 @@ namespace {
 namespace gg = qforge::exporters::gguf;
 
 // llama.h enum llama_token_type.
+constexpr int32_t kNormal = 1;
 constexpr int32_t kControl = 3;
 constexpr int32_t kUserDefined = 4;
+constexpr int32_t kUnused = 5;
 
 [[noreturn]] void fail(const std::string& source, const std::string& what) {
   throw std::invalid_argument("bpe tokenizer: " + source + ": " + what);
@@ -87,6 +90,42 @@ BpeTokenizer bpe_tokenizer_from_gguf(const gg::GgufFile& file, const std::string
   } catch (const std::invalid_argument& e) {
     fail(source, e.what());
   }
+}
+
+void add_gpt2_vocabulary(gg::GgufFile& file, const BpeTokenizer& tokenizer, uint64_t n_tokens, std::optional<int64_t> bos,
+                         std::optional<int64_t> eos) {
+  if (tokenizer.options().flavour != BpeFlavour::kByteLevel)
+    throw std::invalid_argument("gguf export: the tokenizer.json is SentencePiece-style BPE, which a GGUF \"gpt2\" "
+                                "vocabulary (byte-level BPE) cannot hold; use --format hf");
+  if (n_tokens < tokenizer.size())
+    throw std::invalid_argument("gguf export: " + std::to_string(n_tokens) + " GGUF tokens for a tokenizer of " +
+                                std::to_string(tokenizer.size()));
+  std::vector<std::string> tokens(n_tokens);
+  std::vector<int32_t> types(n_tokens, kNormal);
+  for (uint64_t id = 0; id < n_tokens; ++id) {
+    const bool known = id < tokenizer.size() && !tokenizer.token(static_cast<int32_t>(id)).empty();
+    tokens[id] = known ? tokenizer.token(static_cast<int32_t>(id)) : "[PAD" + std::to_string(id) + "]";
+    if (!known) types[id] = kUnused;
+  }
+  std::optional<int64_t> first_special;
+  for (const AddedToken& added : tokenizer.added_tokens()) {
+    types[static_cast<size_t>(added.id)] = added.special ? kControl : kUserDefined;
+    if (added.special && (!first_special || added.id < *first_special)) first_special = added.id;
+  }
+  std::vector<std::string> merges;
+  merges.reserve(tokenizer.merges().size());
+  for (const auto& [left, right] : tokenizer.merges()) merges.push_back(tokenizer.token(left) + " " + tokenizer.token(right));
+  file.set("tokenizer.ggml.model", "gpt2");
+  file.set("tokenizer.ggml.pre", pre_tokenizer_gguf_name(tokenizer.options().pre));
+  file.set("tokenizer.ggml.tokens", gg::make_array(tokens));
+  file.set("tokenizer.ggml.token_type", gg::make_array(types));
+  file.set("tokenizer.ggml.merges", gg::make_array(merges));
+  // llama_vocab::impl::load defaults both to 11 for gpt2 vocabularies: always write them.
+  if (!bos) bos = first_special;
+  if (!eos) eos = first_special;
+  if (bos) file.set("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(*bos));
+  if (eos) file.set("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(*eos));
+  file.set("tokenizer.ggml.add_bos_token", false);
 }
 
 }  // namespace qforge::exporters::tokenizers
