@@ -174,7 +174,8 @@ exporters::LlamaExport restore_language_model(const fs::path& dir) {
   out.vocabulary = lm.output_tokens;
   out.tokenizer_kind = run.metadata("tokenizer");
   if (out.tokenizer_kind == "hf") out.tokenizer_json = run.metadata("tokenizer.vocabulary");
-  if (!run.config.model().llama().reserve_gguf_tokens())
+  // A char/byte vocabulary gets appended tokens in a GGUF (docs/gguf.md §4); a tokenizer.json's does not (§14).
+  if (out.tokenizer_kind != "hf" && !run.config.model().llama().reserve_gguf_tokens())
     out.gguf_notes.push_back("the model was trained without model.llama.reserve_gguf_tokens: the control and byte tokens the "
                         "GGUF vocabulary needs get zero output rows (logit 0) and take probability mass in llama.cpp");
   return out;
