@@ -95,8 +95,8 @@ BpeTokenizer bpe_tokenizer_from_gguf(const gg::GgufFile& file, const std::string
 void add_gpt2_vocabulary(gg::GgufFile& file, const BpeTokenizer& tokenizer, uint64_t n_tokens, std::optional<int64_t> bos,
                          std::optional<int64_t> eos) {
   if (tokenizer.options().flavour != BpeFlavour::kByteLevel)
-    throw std::invalid_argument("gguf export: the tokenizer.json is SentencePiece-style BPE, which a GGUF \"gpt2\" "
-                                "vocabulary (byte-level BPE) cannot hold; use --format hf");
+    throw std::invalid_argument("gguf export: the source's tokenizer is a tokenizer.json of SentencePiece-style BPE, which "
+                                "a GGUF \"gpt2\" vocabulary (byte-level BPE, docs/gguf.md §14) cannot hold; use --format hf");
   if (n_tokens < tokenizer.size())
     throw std::invalid_argument("gguf export: " + std::to_string(n_tokens) + " GGUF tokens for a tokenizer of " +
                                 std::to_string(tokenizer.size()));
