@@ -8,7 +8,8 @@
 #       export --format gguf F32 and Q8_0 (arch qwen2, gpt2 vocabulary with merges; gguf-py reads the keys),
 #       then agreement.py: llama.cpp's tokenization of a text = qforge's, llama.cpp's next-token
 #       distributions on the files = `qforge probs --gguf` (docs/gguf.md §11 bounds), and the F32 file in
-#       llama.cpp = the trained checkpoint's forward; `export --hf` of the folder gives the same file.
+#       llama.cpp = the trained checkpoint's forward; greedy `qforge generate --gguf` = llama.cpp's text;
+#       `export --hf` of the folder writes a file that reads back to the folder's probabilities.
 #   qwen2_gguf.sh QFORGE quantize LLAMA_QUANTIZE
 #       llama-quantize re-quantizes qforge's F32 file to Q4_K_M: qforge reads it (probs agree with llama.cpp's
 #       within the Q4_K_M bound, `eval --gguf` gives a finite loss near the F32 file's), `quantize-gguf` writes
@@ -56,6 +57,18 @@ case "$mode" in
     "$qforge" export --checkpoint "$work/run" --format gguf --type Q8_0 -o "$work/run.Q8_0.gguf" > /dev/null
     "$python" "$peer/agreement.py" --single "$qforge" "$peer/run.sh" "$work/run" "$work/run.F32.gguf" F32 "$work/text.txt"
     "$python" "$peer/agreement.py" --file "$qforge" "$peer/run.sh" "$work/run" "$work/run.Q8_0.gguf" Q8_0 "$work/text.txt"
+    # Greedy generation: llama.cpp's continuation (its tokenizer, sampler and detokenizer) = qforge generate's.
+    prompt="The quick brown fox"
+    "$peer/run.sh" generate.mjs "$work/run.F32.gguf" "$prompt" 12 > "$work/llama_generate.json"
+    "$qforge" generate --gguf "$work/run.F32.gguf" --prompt "$prompt" -n 12 -t 0 > "$work/qforge_generate.txt"
+    "$python" - "$work/llama_generate.json" "$work/qforge_generate.txt" "$prompt" <<'PY' &&
+import json, sys
+theirs = json.load(open(sys.argv[1]))["text"]
+ours = open(sys.argv[2], encoding="utf-8").read()
+ours = ours[:-1] if ours.endswith("\n") else ours
+sys.exit(0 if ours == sys.argv[3] + theirs else 1)
+PY
+      ok "generate --gguf: 12 greedy tokens = llama.cpp's continuation" || fail "generate --gguf differs from llama.cpp"
     # The folder itself (export --hf): the same architecture and vocabulary, read back to its probabilities.
     "$qforge" export --hf "$work/hf" --format gguf --type F32 -o "$work/hf.F32.gguf" > /dev/null
     "$python" "$peer/qwen2_gguf.py" check "$work/hf.F32.gguf" && passed=$((passed + 1))
