@@ -289,7 +289,7 @@ void set_gguf_tokenizer(LoadedModel& out, const gg::GgufReader& reader, const st
   // tokenizer.ggml.model "gpt2": byte-level BPE (exporters/tokenizers); otherwise SentencePiece.
   if (exporters::tokenizers::gguf_tokenizer_model(reader.file()) == "gpt2") {
     auto bpe = std::make_shared<const exporters::tokenizers::BpeTokenizer>(
-        exporters::tokenizers::bpe_tokenizer_from_gguf(reader.file(), path));
+        exporters::tokenizers::bpe_tokenizer_from_gguf(reader));
     out.vocab_size = static_cast<int64_t>(bpe->size());
     out.encode = [bpe](std::string_view text) {
       const std::vector<int32_t> ids = bpe->encode(text, false);  // llama.cpp's parse_special = false

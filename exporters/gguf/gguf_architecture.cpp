@@ -33,12 +33,16 @@ std::string gguf_architecture_names() {
 const GgufArchitecture& gguf_architecture_for(const layers::LlamaConfig& c) {
   const bool plain_but_biases = c.head_dim_override == 0 && !c.attention_bias && !c.mlp_bias &&
                                 c.rope_scaling.type == layers::RopeScaling::Type::kNone && c.sliding_window == 0;
-  if (plain_but_biases)
-    for (const GgufArchitecture& a : kArchitectures)
-      if (a.qkv_bias == c.qkv_bias) return a;
+  if (plain_but_biases) return gguf_architecture_with_qkv_bias(c.qkv_bias);
   throw std::invalid_argument("gguf export: the model has o_proj or MLP biases, a head_dim override, rope_scaling or a "
                               "sliding window, which none of the GGUF architectures qforge writes (" +
                               gguf_architecture_names() + ") expresses");
+}
+
+const GgufArchitecture& gguf_architecture_with_qkv_bias(bool qkv_bias) {
+  for (const GgufArchitecture& a : kArchitectures)
+    if (a.qkv_bias == qkv_bias) return a;
+  throw std::logic_error("gguf architecture table: no row with qkv_bias " + std::to_string(qkv_bias));
 }
 
 }  // namespace qforge::exporters::gguf

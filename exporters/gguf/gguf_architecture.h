@@ -28,5 +28,7 @@ std::string gguf_architecture_names();
 // The architecture a model is written as: qkv_bias -> qwen2, a plain Llama -> llama. std::invalid_argument
 // for what neither expresses (o_proj or MLP biases, a head_dim override, rope_scaling, a sliding window).
 const GgufArchitecture& gguf_architecture_for(const layers::LlamaConfig& config);
+// The row whose q/k/v biases are `qkv_bias` (a LoRA adapter names its base's architecture: docs/gguf.md §10).
+const GgufArchitecture& gguf_architecture_with_qkv_bias(bool qkv_bias);
 
 }  // namespace qforge::exporters::gguf

@@ -9,14 +9,17 @@
 #include <optional>
 #include <string>
 
+#include "exporters/gguf/gguf_reader.h"
 #include "exporters/gguf/gguf_value.h"
 #include "exporters/tokenizers/bpe_tokenizer.h"
 
 namespace qforge::exporters::tokenizers {
 
 // std::invalid_argument naming `source` and the key for a missing or mistyped key, an unknown
-// tokenizer.ggml.pre, or a merge that names no token.
+// tokenizer.ggml.pre (named), or a merge that names no token: "gguf vocabulary: FILE: key K: what"
+// (io/read_error.h); the reader overload adds the byte where the key's pair starts ("key K at byte N").
 BpeTokenizer bpe_tokenizer_from_gguf(const gguf::GgufFile& file, const std::string& source);
+BpeTokenizer bpe_tokenizer_from_gguf(const gguf::GgufReader& reader);
 
 // The tokenizer.ggml.* keys of `tokenizer` as a "gpt2" vocabulary of n_tokens tokens (>= tokenizer.size();
 // ids without a token become "[PAD<id>]", type unused, as convert_hf_to_gguf.py pads): tokens, token_type

@@ -13,7 +13,8 @@
 #   qwen2_gguf.sh QFORGE quantize LLAMA_QUANTIZE
 #       llama-quantize re-quantizes qforge's F32 file to Q4_K_M: qforge reads it (probs agree with llama.cpp's
 #       within the Q4_K_M bound, `eval --gguf` gives a finite loss near the F32 file's), `quantize-gguf` writes
-#       the same bytes, and `qlora --base` trains 3 steps on it in its own blocks. Exit 77 without the binary.
+#       the same bytes, and `qlora --base` trains 3 steps on it in its own blocks; a LoRA on the F32 file exported
+#       as a GGUF adapter (arch qwen2) is applied by llama.cpp as qforge applies it. Exit 77 without the binary.
 # Prints "qwen2 gguf: N passed, 0 failed" (agreement.py's lines before it).
 set -euo pipefail
 qforge="$(realpath "$1")"; mode="$2"; llama_quantize="${3:-}"
@@ -103,6 +104,31 @@ CONFIG
     "$qforge" qlora --config "$work/qlora.pbtxt" --base "$work/lq.Q4_K_M.gguf" --base-format gguf --run-dir "$work/qlora" > "$work/qlora.log" 2>&1 ||
       { tail -n 5 "$work/qlora.log"; fail "qlora --base on llama-quantize's qwen2 file"; }
     ok "qlora --base llama-quantize's Q4_K_M qwen2 file, 3 steps: $(grep -o 'step 3[^|]*' "$work/qlora.log" | tail -n 1)"
+    # A LoRA on the F32 file, exported as a GGUF adapter (general.architecture qwen2, no q/k permutation:
+    # docs/gguf.md §10, §13), applied by llama.cpp: §10's F32 bounds (max |dp| <= 1e-4), and the adapter must
+    # move the distributions at least 20 times that much (so a wrong row order could not pass).
+    "$qforge" qlora --config "$work/qlora.pbtxt" --base "$work/run.F32.gguf" --base-format gguf --run-dir "$work/lora_f32" \
+      --set trainer.steps=6 --set optimizer.lr=0.05 > "$work/lora_f32.log" 2>&1 || { tail -n 5 "$work/lora_f32.log"; fail "qlora on the F32 file"; }
+    "$qforge" export --checkpoint "$work/lora_f32" --format gguf-lora -o "$work/adapter.gguf" > /dev/null
+    seq="$("$python" -c 'import json,sys; print(",".join(map(str, json.load(open(sys.argv[1]))["tokens"][:32])))' "$work/ids.json")"
+    "$peer/run.sh" probs.mjs probs "$work/run.F32.gguf" "$seq" --lora "$work/adapter.gguf" > "$work/llama_lora.json"
+    "$qforge" probs --gguf "$work/run.F32.gguf" --lora "$work/adapter.gguf" --tokens "$seq" > "$work/qforge_lora.json"
+    "$qforge" probs --gguf "$work/run.F32.gguf" --tokens "$seq" > "$work/qforge_base.json"
+    result=$("$python" - "$peer" "$work" <<'PY'
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from agreement import compare
+work = sys.argv[2]
+ours, theirs, base = (json.loads(open(f"{work}/{n}.json").readline())["probs"] for n in ("qforge_lora", "llama_lora", "qforge_base"))
+gap, _ = compare(ours, theirs)
+effect, _ = compare(ours, base)
+print(f"{gap:.3e} {effect:.3e}")
+PY
+)
+    read -r gap effect <<< "$result"
+    "$python" -c "import sys; sys.exit(0 if float('$gap') <= 1e-4 and float('$effect') >= 2e-3 else 1)" &&
+      ok "gguf-lora adapter (arch qwen2) in llama.cpp on the F32 file: max |dp| $gap vs qforge (<=1e-04); the adapter moves p by $effect (>=2e-03)" ||
+      fail "gguf-lora adapter (arch qwen2): max |dp| $gap vs qforge (<=1e-04), adapter effect $effect (>=2e-03)"
     ;;
   *) echo "qwen2_gguf.sh: unknown mode '$mode'"; exit 2 ;;
 esac
