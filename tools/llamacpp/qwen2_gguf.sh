@@ -77,6 +77,25 @@ PY
     "$qforge" probs --gguf "$work/hf.F32.gguf" --tokens 3,17,0,42,42,7,63,5,29,11 > "$work/hf_gguf.json"
     cmp -s "$work/hf.json" "$work/hf_gguf.json" && ok "export --hf qwen2 folder -> gguf: probs --gguf = probs --hf bit for bit" ||
       fail "export --hf qwen2 folder -> gguf: probs differ"
+    # A plain Llama folder with the same byte-level tokenizer: arch llama (Q/K permuted, §5) with a gpt2
+    # vocabulary, as Llama 3 files are; llama.cpp's probabilities = qforge's (F32 bounds).
+    "$python" "$root/tests/exporters/hf_reference.py" write "$work/llama_hf" llama_gqa '{"vocab_size": 2001, "hidden_size": 64, "intermediate_size": 96}' > /dev/null
+    cp "$work/tokenizer.json" "$work/llama_hf/tokenizer.json"
+    "$qforge" export --hf "$work/llama_hf" --format gguf --type F32 -o "$work/llama.F32.gguf" > /dev/null
+    "$peer/run.sh" probs.mjs probs "$work/llama.F32.gguf" 3,17,0,42,1999,7,2000,5,29,11 > "$work/llama_llama.json"
+    "$qforge" probs --gguf "$work/llama.F32.gguf" --tokens 3,17,0,42,1999,7,2000,5,29,11 > "$work/llama_qforge.json"
+    gap=$("$python" - "$peer" "$work" <<'PY'
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from agreement import compare
+arch = json.dumps(__import__("gguf").GGUFReader(f"{sys.argv[2]}/llama.F32.gguf").fields["general.architecture"].contents())
+ours, theirs = (json.loads(open(f"{sys.argv[2]}/{n}.json").readline())["probs"] for n in ("llama_qforge", "llama_llama"))
+print(f"{compare(ours, theirs)[0]:.3e} {arch}")
+PY
+)
+    "$python" -c "import sys; sys.exit(0 if float('${gap%% *}') <= 1e-4 and '${gap#* }' == '\"llama\"' else 1)" &&
+      ok "export --hf Llama folder with a byte-level tokenizer.json: arch ${gap#* }, gpt2 vocabulary, llama.cpp max |dp| ${gap%% *} (<=1e-04)" ||
+      fail "Llama folder with a byte-level tokenizer.json: $gap"
     ;;
   quantize)
     "$llama_quantize" "$work/run.F32.gguf" "$work/lq.Q4_K_M.gguf" Q4_K_M 1 > "$work/lq.log" 2>&1 ||
