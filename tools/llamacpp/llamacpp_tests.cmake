@@ -29,6 +29,10 @@ function(qforge_add_llamacpp_tests)
   add_test(NAME peer.llamacpp_qwen2 COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/qwen2_gguf.sh $<TARGET_FILE:qforge> agreement)
   set_tests_properties(peer.llamacpp_qwen2 PROPERTIES LABELS "llamacpp" TIMEOUT ${qwen2_timeout}
                        FAIL_REGULAR_EXPRESSION "FAILED " PASS_REGULAR_EXPRESSION "qwen2 gguf: [0-9]+ passed, 0 failed")
+  # A LoRA on the qwen2 file, exported as a GGUF adapter of arch qwen2, applied by llama.cpp.
+  add_test(NAME peer.llamacpp_qwen2_lora COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/qwen2_gguf.sh $<TARGET_FILE:qforge> lora)
+  set_tests_properties(peer.llamacpp_qwen2_lora PROPERTIES LABELS "llamacpp" TIMEOUT ${qwen2_timeout}
+                       FAIL_REGULAR_EXPRESSION "FAILED " PASS_REGULAR_EXPRESSION "qwen2 gguf: [0-9]+ passed, 0 failed")
   add_test(NAME peer.llama_quantize_qwen2
            COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/qwen2_gguf.sh $<TARGET_FILE:qforge> quantize
                    ${CMAKE_BINARY_DIR}/llamacpp-tools/build/bin/llama-quantize)

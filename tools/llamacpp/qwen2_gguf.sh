@@ -13,8 +13,10 @@
 #   qwen2_gguf.sh QFORGE quantize LLAMA_QUANTIZE
 #       llama-quantize re-quantizes qforge's F32 file to Q4_K_M: qforge reads it (probs agree with llama.cpp's
 #       within the Q4_K_M bound, `eval --gguf` gives a finite loss near the F32 file's), `quantize-gguf` writes
-#       the same bytes, and `qlora --base` trains 3 steps on it in its own blocks; a LoRA on the F32 file exported
-#       as a GGUF adapter (arch qwen2) is applied by llama.cpp as qforge applies it. Exit 77 without the binary.
+#       the same bytes, and `qlora --base` trains 3 steps on it in its own blocks. Exit 77 without the binary.
+#   qwen2_gguf.sh QFORGE lora
+#       `qlora --base` on the F32 file, its adapter exported as a GGUF LoRA (arch qwen2, no q/k permutation) and
+#       applied by llama.cpp as qforge applies it.
 # Prints "qwen2 gguf: N passed, 0 failed" (agreement.py's lines before it).
 set -euo pipefail
 qforge="$(realpath "$1")"; mode="$2"; llama_quantize="${3:-}"
@@ -52,6 +54,18 @@ CONFIG
   --set quantization.init_from="$work/hf" | tail -n 1 | sed "s/^/qwen2 run: /"
 "$qforge" export --checkpoint "$work/run" --format gguf --type F32 -o "$work/run.F32.gguf" | sed "s/^/export: /"
 "$python" "$peer/qwen2_gguf.py" check "$work/run.F32.gguf" && passed=$((passed + 1))
+
+# The fine-tuning data of a qlora run on FILE: the text tokenized with the file's own vocabulary (a token file).
+qlora_data() {
+  "$qforge" tokenize --gguf "$1" --file "$work/text.txt" > "$work/ids.json"
+  "$python" "$peer/qwen2_gguf.py" u32 "$work/ids.json" "$work/ids.u32" > /dev/null
+  cat > "$work/qlora.pbtxt" <<CONFIG
+data { text { token_file: "$work/ids.u32" } batch_size: 2 }
+lora { rank: 4 }
+optimizer { lr: 0.01 }
+trainer { steps: 3 log_every: 1 eval_every: 0 eval_batches: 2 checkpoint_every: 0 seed: 1 }
+CONFIG
+}
 
 case "$mode" in
   agreement)
@@ -111,18 +125,13 @@ import re, sys
 a, b = (float(re.findall(r"[-+0-9.e]+", s)[-1]) for s in sys.argv[1:])
 sys.exit(0 if abs(a - b) < 0.1 and b == b else 1)
 PY
-    # qlora on the file in its own blocks: the data tokenized with the file's own vocabulary.
-    "$qforge" tokenize --gguf "$work/lq.Q4_K_M.gguf" --file "$work/text.txt" > "$work/ids.json"
-    "$python" "$peer/qwen2_gguf.py" u32 "$work/ids.json" "$work/ids.u32" > /dev/null
-    cat > "$work/qlora.pbtxt" <<CONFIG
-data { text { token_file: "$work/ids.u32" } batch_size: 2 }
-lora { rank: 4 }
-optimizer { lr: 0.01 }
-trainer { steps: 3 log_every: 1 eval_every: 0 eval_batches: 2 checkpoint_every: 0 seed: 1 }
-CONFIG
+    qlora_data "$work/lq.Q4_K_M.gguf"
     "$qforge" qlora --config "$work/qlora.pbtxt" --base "$work/lq.Q4_K_M.gguf" --base-format gguf --run-dir "$work/qlora" > "$work/qlora.log" 2>&1 ||
       { tail -n 5 "$work/qlora.log"; fail "qlora --base on llama-quantize's qwen2 file"; }
     ok "qlora --base llama-quantize's Q4_K_M qwen2 file, 3 steps: $(grep -o 'step 3[^|]*' "$work/qlora.log" | tail -n 1)"
+    ;;
+  lora)
+    qlora_data "$work/run.F32.gguf"
     # A LoRA on the F32 file, exported as a GGUF adapter (general.architecture qwen2, no q/k permutation:
     # docs/gguf.md §10, §13), applied by llama.cpp: §10's F32 bounds (max |dp| <= 1e-4), and the adapter must
     # move the distributions at least 20 times that much (so a wrong row order could not pass).
