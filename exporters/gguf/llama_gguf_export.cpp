@@ -43,17 +43,18 @@ std::vector<float> gguf_rows(const std::string& hf_name, const autograd::Tensor&
                              bool adjacent_rope, uint64_t n_tokens, std::vector<uint64_t>& dims) {
   const autograd::Shape& shape = value.shape();
   std::vector<float> rows(value.data(), value.data() + value.numel());
-  if (shape.ndim() == 1) {
-    dims = {static_cast<uint64_t>(shape[0])};
-    return rows;
-  }
-  const int64_t out = shape[0], in = shape[1];
+  // A bias has one value per row (cols 1), and moves with its row.
+  const int64_t out = shape[0], in = shape.ndim() == 1 ? 1 : shape[1];
   const bool q_or_k = hf_name.find("self_attn.q_proj") != std::string::npos || hf_name.find("self_attn.k_proj") != std::string::npos;
   if (adjacent_rope && q_or_k) {
     const int64_t heads = hf_name.find("q_proj") != std::string::npos ? c.num_attention_heads : c.num_key_value_heads;
     std::vector<float> permuted(rows.size());
     permute_rope_rows(rows.data(), permuted.data(), out, in, heads);
     rows.swap(permuted);
+  }
+  if (shape.ndim() == 1) {
+    dims = {static_cast<uint64_t>(shape[0])};
+    return rows;
   }
   uint64_t n_rows = static_cast<uint64_t>(out);
   if (hf_name == "model.embed_tokens.weight" || hf_name == "lm_head.weight") {
