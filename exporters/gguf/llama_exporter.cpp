@@ -32,11 +32,17 @@ std::string export_llama_gguf(const ExportSource& source, const ExportOptions& o
   LlamaExportOptions gguf_options = llama_export_options(lm, options.type, source.name);
   // A tokenizer.json (byte-level BPE) becomes a "gpt2" vocabulary (docs/gguf.md §14).
   std::optional<tokenizers::BpeTokenizer> bpe;
+  std::string differs;  // what llama.cpp's tokenizer of that pre name does not do as the tokenizer.json does
   if (lm.tokenizer_kind == "hf") {
     bpe = tokenizers::parse_tokenizer_json(lm.tokenizer_json, "the run's tokenizer.json");
     gguf_options.bpe = &*bpe;
     gguf_options.bos_token_id = lm.bos_token_id;
     gguf_options.eos_token_id = lm.eos_token_id;
+    // llama-vocab.cpp: no normalizer for BPE, ignore_merges only for llama-bpe (docs/gguf.md §14).
+    const tokenizers::BpeOptions& o = bpe->options();
+    if (o.nfc) differs += "; llama.cpp applies no NFC normalizer: ids differ on text not in NFC";
+    if (o.ignore_merges != (o.pre == tokenizers::PreTokenizer::kLlama3))
+      differs += "; llama.cpp's ignore_merges for this pre-tokenizer differs from the tokenizer.json's";
   }
   std::map<std::string, std::vector<float>> importance;
   if (!options.imatrix.empty()) {
@@ -49,7 +55,7 @@ std::string export_llama_gguf(const ExportSource& source, const ExportOptions& o
          std::to_string(gguf_options.tensor_types.size()) + " tensors in their trained GGUF types, " +
          std::to_string(lm.vocabulary.size()) + " tokens in the run's vocabulary" + (bpe ? ", gpt2 vocabulary" : "") +
          (options.imatrix.empty() ? "" : ", with imatrix") +
-         (lm.encoded.empty() ? "" : ", " + std::to_string(lm.encoded.size()) + " encoded by the method") + ")";
+         (lm.encoded.empty() ? "" : ", " + std::to_string(lm.encoded.size()) + " encoded by the method") + ")" + differs;
 }
 
 }  // namespace qforge::exporters::gguf
