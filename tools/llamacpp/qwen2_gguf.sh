@@ -13,7 +13,7 @@
 #   qwen2_gguf.sh QFORGE quantize LLAMA_QUANTIZE
 #       llama-quantize re-quantizes qforge's F32 file to Q4_K_M: qforge reads it (probs agree with llama.cpp's
 #       within the Q4_K_M bound, `eval --gguf` gives a finite loss near the F32 file's), `quantize-gguf` writes
-#       the same bytes, and `qlora --base` trains 3 steps on it in its own blocks. Exit 77 without the binary.
+#       the same bytes (and for 7 other file types), and `qlora --base` trains 3 steps on it in its own blocks. Exit 77 without the binary.
 #   qwen2_gguf.sh QFORGE lora
 #       `qlora --base` on the F32 file, its adapter exported as a GGUF LoRA (arch qwen2, no q/k permutation) and
 #       applied by llama.cpp as qforge applies it.
@@ -115,9 +115,16 @@ PY
     "$llama_quantize" "$work/run.F32.gguf" "$work/lq.Q4_K_M.gguf" Q4_K_M 1 > "$work/lq.log" 2>&1 ||
       { tail -n 20 "$work/lq.log"; fail "llama-quantize refused qforge's qwen2 file"; }
     "$python" "$peer/agreement.py" --file "$qforge" "$peer/run.sh" "$work/run" "$work/lq.Q4_K_M.gguf" Q4_K_M "$work/text.txt"
-    "$qforge" quantize-gguf "$work/run.F32.gguf" "$work/ours.Q4_K_M.gguf" Q4_K_M > /dev/null
-    cmp -s "$work/lq.Q4_K_M.gguf" "$work/ours.Q4_K_M.gguf" && ok "quantize-gguf Q4_K_M = llama-quantize's file byte for byte" ||
-      fail "quantize-gguf Q4_K_M differs from llama-quantize's file"
+    # Re-quantization (the 1-D q/k/v biases stay F32 in both): qforge's quantize-gguf = llama-quantize, byte for byte.
+    same=""
+    for type in Q4_K_M Q8_0 Q4_0 Q2_K Q3_K_M Q5_K_M Q6_K IQ4_NL; do
+      [ "$type" = Q4_K_M ] || "$llama_quantize" "$work/run.F32.gguf" "$work/lq.$type.gguf" "$type" 1 > "$work/lq.log" 2>&1 ||
+        { tail -n 20 "$work/lq.log"; fail "llama-quantize $type refused qforge's qwen2 file"; }
+      "$qforge" quantize-gguf "$work/run.F32.gguf" "$work/ours.$type.gguf" "$type" > /dev/null
+      cmp -s "$work/lq.$type.gguf" "$work/ours.$type.gguf" || fail "quantize-gguf $type differs from llama-quantize's file"
+      same="$same $type"
+    done
+    ok "quantize-gguf of the qwen2 file = llama-quantize's, byte for byte:$same"
     f32=$("$qforge" eval --checkpoint "$work/run" --gguf "$work/run.F32.gguf" | grep -o 'val_loss[^,]*' | head -n 1)
     q4=$("$qforge" eval --checkpoint "$work/run" --gguf "$work/lq.Q4_K_M.gguf" | grep -o 'val_loss[^,]*' | head -n 1)
     "$python" - "$f32" "$q4" <<'PY' && ok "eval --gguf on llama-quantize's file: $q4 (F32 file $f32)" || fail "eval --gguf: $q4 vs $f32"
