@@ -13,6 +13,7 @@
 #include "exporters/gguf/llama_tensor_names.h"
 #include "exporters/tokenizers/byte_level.h"
 #include "exporters/tokenizers/gguf_bpe.h"
+#include "fakequant/formats/ggml/block_types.h"
 
 namespace qforge::exporters::gguf {
 namespace {
@@ -30,14 +31,14 @@ std::vector<std::string> char_vocab() {
 }
 
 // A Qwen2-shaped model: q/k/v biases, GQA, every parameter (biases and norms included) random.
-std::shared_ptr<LlamaForCausalLM> tiny_qwen2(bool qkv_bias = true) {
+std::shared_ptr<LlamaForCausalLM> tiny_qwen2(bool qkv_bias = true, int64_t hidden = 32) {
   LlamaConfig c;
   c.vocab_size = static_cast<int64_t>(kChars.size());
-  c.hidden_size = 32;
+  c.hidden_size = hidden;
   c.num_hidden_layers = 2;
   c.num_attention_heads = 4;
   c.num_key_value_heads = 2;
-  c.intermediate_size = 48;
+  c.intermediate_size = hidden == 32 ? 48 : 256;
   c.max_position_embeddings = 32;
   c.rope_theta = 1e6f;
   c.qkv_bias = qkv_bias;
@@ -114,6 +115,41 @@ TEST(Qwen2Gguf, ReadBackGivesTheSameLogitsBitForBit) {
   EXPECT_EQ(llama.file.find("general.architecture")->get<std::string>(), "llama");
   const GgufReader plain_reader(bytes_of(llama), "llama.gguf");
   EXPECT_EQ(logits_of(*read_llama_gguf(plain_reader, "llama.gguf").model), logits_of(*plain));
+}
+
+// Every tensor of a qwen2 file, whatever its type, is read as its blocks decode, in HF's row order; the
+// biases stay F32 and come back exactly. Dim 256, so the k-quant types are real K blocks.
+TEST(Qwen2Gguf, EveryFileTypeReadsBackToItsDecodedBlocks) {
+  const auto model = tiny_qwen2(true, 256);
+  const auto original = model->state_dict();
+  for (const LlamaFileType type : {LlamaFileType::kF16, LlamaFileType::kBF16, LlamaFileType::kQ8_0,
+                                   LlamaFileType::kQ4_K_M, LlamaFileType::kQ6_K, LlamaFileType::kIQ4_NL}) {
+    const LlamaGguf g = build_llama_gguf(*model, char_vocab(), type);
+    const GgufReader reader(bytes_of(g), "types.gguf");
+    const auto back = read_llama_gguf(reader, "types.gguf").model->state_dict();
+    int quantized = 0;
+    for (size_t i = 0; i < g.file.tensors.size(); ++i) {
+      const TensorInfo& info = g.file.tensors[i];
+      const std::string hf = *hf_tensor_name(info.name);
+      const autograd::Tensor& got = back.at(hf);
+      if (info.dims.size() == 1) {  // norms and biases: F32, exact
+        EXPECT_EQ(info.type, 0u) << info.name;
+        EXPECT_EQ(std::memcmp(got.data(), original.at(hf).data(), static_cast<size_t>(got.numel()) * 4), 0) << info.name;
+        continue;
+      }
+      const auto& block = fakequant::ggml::block_type(static_cast<int>(info.type));
+      const int64_t ne0 = static_cast<int64_t>(info.dims[0]), rows = static_cast<int64_t>(info.dims[1]);
+      const int64_t row_bytes = fakequant::ggml::row_bytes(block, ne0);
+      std::vector<float> decoded(static_cast<size_t>(ne0));
+      quantized += block.is_quantized();
+      for (int64_t r = 0; r < rows; ++r) {
+        block.dequantize_row(g.tensor_bytes[i].data() + r * row_bytes, decoded.data(), ne0);
+        ASSERT_EQ(std::memcmp(decoded.data(), got.data() + r * ne0, static_cast<size_t>(ne0) * 4), 0)
+            << llama_file_type_name(type) << " " << info.name << " row " << r;
+      }
+    }
+    EXPECT_EQ(quantized, type == LlamaFileType::kF16 || type == LlamaFileType::kBF16 ? 0 : 16) << llama_file_type_name(type);  // 2 x 7 + embd + output
+  }
 }
 
 // An arch "llama" file with q/k/v biases (llama.cpp's llama graph loads them: create_tensor_qkv): the
