@@ -228,7 +228,7 @@ std::shared_ptr<layers::LlamaForCausalLM> build_lora_model(const config::RunConf
         return std::make_shared<layers::Linear>(packed->second, bias);
       const autograd::Tensor& w = state.at(path + ".weight");
       // A Linear the quantized folder keeps float stays so (f32), as the folder runs it.
-      return std::make_shared<layers::Linear>(fakequant::pack_weight(format == "hf" ? "f32" : format, w.data(), out, in));
+      return std::make_shared<layers::Linear>(fakequant::pack_weight(format == "hf" ? "f32" : format, w.data(), out, in), bias);
     };
     model = std::make_shared<layers::LlamaForCausalLM>(model_config, factory);
     std::map<std::string, autograd::Tensor> rest;

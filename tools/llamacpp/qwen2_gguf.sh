@@ -139,6 +139,10 @@ PY
     ;;
   lora)
     qlora_data "$work/run.F32.gguf"
+    # The base re-packed as NF4 (the q/k/v biases stay float beside the packed weights).
+    "$qforge" qlora --config "$work/qlora.pbtxt" --base "$work/run.F32.gguf" --base-format nf4 --run-dir "$work/lora_nf4" \
+      > "$work/lora_nf4.log" 2>&1 || { tail -n 5 "$work/lora_nf4.log"; fail "qlora --base-format nf4 on the qwen2 file"; }
+    ok "qlora --base qwen2 file --base-format nf4, 3 steps: $(grep -o 'step 3[^|]*' "$work/lora_nf4.log" | tail -n 1)"
     # A LoRA on the F32 file, exported as a GGUF adapter (general.architecture qwen2, no q/k permutation:
     # docs/gguf.md §10, §13), applied by llama.cpp: §10's F32 bounds (max |dp| <= 1e-4), and the adapter must
     # move the distributions at least 20 times that much (so a wrong row order could not pass).
