@@ -1,11 +1,14 @@
 #include "cli/model_options.h"
 
+#include "exporters/gguf/gguf_architecture.h"
+
 namespace qforge::cli {
 
 void add_model_source_options(CLI::App& command, trainers::ModelSource& source) {
   CLI::Option* checkpoint = command.add_option("--checkpoint", source.checkpoint, "Run folder holding checkpoint.bin")
                                 ->check(CLI::ExistingDirectory);
-  CLI::Option* gguf = command.add_option("--gguf", source.gguf, "llama.cpp GGUF file (arch llama, SentencePiece vocabulary)")
+  CLI::Option* gguf = command.add_option("--gguf", source.gguf, "llama.cpp GGUF file (arch " + exporters::gguf::gguf_architecture_names() +
+                                                                  "; SentencePiece or gpt2 byte-level BPE vocabulary)")
                           ->check(CLI::ExistingFile);
   CLI::Option* hf = command.add_option("--hf", source.hf,
                                        "Hugging Face model folder: config.json + model.safetensors or shards with "

@@ -39,7 +39,7 @@ std::optional<tk::BpeTokenizer> bpe_source(const TokenizeArguments& args, bool a
   if (args.source.gguf.empty()) return std::nullopt;
   const exporters::gguf::GgufReader reader{std::filesystem::path(args.source.gguf)};
   const std::string model = tk::gguf_tokenizer_model(reader.file());
-  if (model == "gpt2") return tk::bpe_tokenizer_from_gguf(reader.file(), args.source.gguf);
+  if (model == "gpt2") return tk::bpe_tokenizer_from_gguf(reader);
   if (model == "llama" && any_gguf) return tk::sentencepiece_bpe_from_gguf(reader.file(), args.source.gguf);
   return std::nullopt;
 }

@@ -45,7 +45,8 @@ layers::LlamaConfig hf_llama_config(const config::LlamaConfig& llama, int64_t to
       {"num_hidden_layers", llama.num_hidden_layers() != 0}, {"num_attention_heads", llama.num_attention_heads() != 0},
       {"num_key_value_heads", llama.num_key_value_heads() != 0}, {"intermediate_size", llama.intermediate_size() != 0},
       {"rope_theta", llama.rope_theta() != 0}, {"rms_norm_eps", llama.rms_norm_eps() != 0},
-      {"tie_word_embeddings", llama.tie_word_embeddings()}, {"reserve_gguf_tokens", llama.reserve_gguf_tokens()}};
+      {"tie_word_embeddings", llama.tie_word_embeddings()}, {"reserve_gguf_tokens", llama.reserve_gguf_tokens()},
+      {"qkv_bias", llama.qkv_bias()}};
   for (const auto& [field, set] : shape_fields)
     if (set) throw std::invalid_argument(std::string("model.llama.") + field + ": set by model.llama.hf's config.json (" + llama.hf() + "); leave it out");
   layers::LlamaConfig c = exporters::hf::read_hf_config(std::filesystem::path(llama.hf()) / "config.json").llama;
@@ -83,6 +84,7 @@ layers::LlamaConfig llama_config(const config::LlamaConfig& llama, int64_t token
   c.rope_theta = llama.rope_theta() > 0 ? llama.rope_theta() : 10000.0f;
   c.rms_norm_eps = llama.rms_norm_eps() > 0 ? llama.rms_norm_eps() : 1e-5f;
   c.tie_word_embeddings = llama.tie_word_embeddings();
+  c.qkv_bias = llama.qkv_bias();
   c.gradient_checkpointing = llama.gradient_checkpointing();
   c.seed = seed;
   c.validate();

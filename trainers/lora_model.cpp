@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 
 #include "exporters/gguf/llama_gguf_import.h"
@@ -114,7 +115,8 @@ void check_same_shape(const layers::LlamaConfig& base_config, const layers::Llam
 // byte run's tokens start with the 256 byte tokens "<0x00>".."<0xFF>", a char run's with its characters,
 // and both continue with "<unk>", "<s>", "</s>". Other vocabularies (a hub file's SentencePiece or BPE
 // merges) are not one qforge's text tokenizers reproduce: the run must say how its data are tokenized.
-std::string gguf_base_tokenizer(const std::vector<std::string>& tokens, const std::string& base) {
+// "byte" or "char" for a vocabulary a qforge byte or char run wrote, else nullopt.
+std::optional<std::string> qforge_gguf_tokenizer(const std::vector<std::string>& tokens) {
   bool bytes = tokens.size() >= 256;
   for (size_t i = 0; bytes && i < 256; ++i) {
     char name[8];
@@ -123,6 +125,11 @@ std::string gguf_base_tokenizer(const std::vector<std::string>& tokens, const st
   }
   if (bytes) return "byte";
   if (std::find(tokens.begin(), tokens.end(), "<unk>") != tokens.end()) return "char";
+  return std::nullopt;
+}
+
+std::string gguf_base_tokenizer(const std::vector<std::string>& tokens, const std::string& base) {
+  if (const std::optional<std::string> kind = qforge_gguf_tokenizer(tokens)) return *kind;
   throw std::invalid_argument("lora.base: " + base + "'s vocabulary (" + std::to_string(tokens.size()) +
                               " tokens) was not written by a qforge char or byte run; set data.text.tokenizer, or "
                               "tokenize the text with the file's own vocabulary (qforge tokenize --gguf) into "
@@ -162,7 +169,11 @@ config::RunConfig with_base_model(const config::RunConfig& config) {
     config::LlamaConfig* llama = out.mutable_model()->mutable_llama();
     // qforge's GGUF vocabulary: the tokenizer's tokens, then <unk>, <s>, </s> and the 256 byte tokens
     // (docs/gguf.md §4), which reserve_gguf_tokens gives the run too; check_same_shape names a mismatch.
-    llama->set_reserve_gguf_tokens(true);
+    // Any other vocabulary (a hub file's, a gpt2 one: §14) is the file's token count as it stands.
+    const bool qforge_vocabulary = qforge_gguf_tokenizer(imported.tokens).has_value();
+    llama->set_reserve_gguf_tokens(qforge_vocabulary);
+    if (!qforge_vocabulary) llama->set_vocab_size(static_cast<int32_t>(c.vocab_size));
+    llama->set_qkv_bias(c.qkv_bias);  // Qwen2 (docs/gguf.md §13)
     llama->set_hidden_size(static_cast<int32_t>(c.hidden_size));
     llama->set_num_hidden_layers(static_cast<int32_t>(c.num_hidden_layers));
     llama->set_num_attention_heads(static_cast<int32_t>(c.num_attention_heads));
@@ -210,12 +221,14 @@ std::shared_ptr<layers::LlamaForCausalLM> build_lora_model(const config::RunConf
         format == "hf" ? hf_packed_base(base) : std::map<std::string, autograd::PackedWeightPtr>{};
     auto factory = [&](const std::string& path, int64_t in, int64_t out, uint64_t) -> std::shared_ptr<layers::Linear> {
       if (path == "lm_head") return std::make_shared<layers::Linear>(in, out, false, 0);
-      if (reader) return std::make_shared<layers::Linear>(gg::read_llama_gguf_blocks(*reader, path + ".weight", model_config, base));
+      const bool bias = state.count(path + ".bias") > 0;  // Qwen2's q/k/v biases stay float, loaded below
+      if (reader)
+        return std::make_shared<layers::Linear>(gg::read_llama_gguf_blocks(*reader, path + ".weight", model_config, base), bias);
       if (const auto packed = hf_packed.find(path + ".weight"); packed != hf_packed.end())
-        return std::make_shared<layers::Linear>(packed->second);
+        return std::make_shared<layers::Linear>(packed->second, bias);
       const autograd::Tensor& w = state.at(path + ".weight");
       // A Linear the quantized folder keeps float stays so (f32), as the folder runs it.
-      return std::make_shared<layers::Linear>(fakequant::pack_weight(format == "hf" ? "f32" : format, w.data(), out, in));
+      return std::make_shared<layers::Linear>(fakequant::pack_weight(format == "hf" ? "f32" : format, w.data(), out, in), bias);
     };
     model = std::make_shared<layers::LlamaForCausalLM>(model_config, factory);
     std::map<std::string, autograd::Tensor> rest;

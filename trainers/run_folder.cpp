@@ -174,7 +174,8 @@ exporters::LlamaExport restore_language_model(const fs::path& dir) {
   out.vocabulary = lm.output_tokens;
   out.tokenizer_kind = run.metadata("tokenizer");
   if (out.tokenizer_kind == "hf") out.tokenizer_json = run.metadata("tokenizer.vocabulary");
-  if (!run.config.model().llama().reserve_gguf_tokens())
+  // A char/byte vocabulary gets appended tokens in a GGUF (docs/gguf.md §4); a tokenizer.json's does not (§14).
+  if (out.tokenizer_kind != "hf" && !run.config.model().llama().reserve_gguf_tokens())
     out.gguf_notes.push_back("the model was trained without model.llama.reserve_gguf_tokens: the control and byte tokens the "
                         "GGUF vocabulary needs get zero output rows (logit 0) and take probability mass in llama.cpp");
   return out;
@@ -288,7 +289,7 @@ void set_gguf_tokenizer(LoadedModel& out, const gg::GgufReader& reader, const st
   // tokenizer.ggml.model "gpt2": byte-level BPE (exporters/tokenizers); otherwise SentencePiece.
   if (exporters::tokenizers::gguf_tokenizer_model(reader.file()) == "gpt2") {
     auto bpe = std::make_shared<const exporters::tokenizers::BpeTokenizer>(
-        exporters::tokenizers::bpe_tokenizer_from_gguf(reader.file(), path));
+        exporters::tokenizers::bpe_tokenizer_from_gguf(reader));
     out.vocab_size = static_cast<int64_t>(bpe->size());
     out.encode = [bpe](std::string_view text) {
       const std::vector<int32_t> ids = bpe->encode(text, false);  // llama.cpp's parse_special = false

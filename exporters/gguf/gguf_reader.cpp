@@ -140,7 +140,7 @@ uint64_t read_count(Cursor& in, std::string_view field, uint64_t min_entry_bytes
   return count;
 }
 
-void read_header_and_metadata(Cursor& in, GgufFile& file, uint64_t& n_tensors) {
+void read_header_and_metadata(Cursor& in, GgufFile& file, uint64_t& n_tensors, std::vector<uint64_t>& key_offsets) {
   in.need(4, "magic");
   const auto magic = std::array{in.read<char>("magic"), in.read<char>("magic"), in.read<char>("magic"),
                                 in.read<char>("magic")};
@@ -156,6 +156,7 @@ void read_header_and_metadata(Cursor& in, GgufFile& file, uint64_t& n_tensors) {
   for (uint64_t i = 0; i < n_kv; ++i) {
     const std::string field = "kv[" + std::to_string(i) + "]";
     const uint64_t at = in.pos();
+    key_offsets.push_back(at);
     std::string key = in.read_string(field + " key");
     if (key.empty()) in.fail(field + " key", at, "empty key");
     if (!keys.insert(key).second) in.fail(field + " key", at, "duplicate key '" + printable(key) + "'");
@@ -207,7 +208,7 @@ ParsedGguf parse_gguf(std::span<const std::byte> bytes, const std::string& sourc
   Cursor in(bytes, source);
   ParsedGguf parsed;
   uint64_t n_tensors = 0;
-  read_header_and_metadata(in, parsed.file, n_tensors);
+  read_header_and_metadata(in, parsed.file, n_tensors, parsed.key_offsets);
   uint64_t alignment = 0;
   try {
     alignment = parsed.file.alignment();
@@ -297,6 +298,18 @@ std::span<const std::byte> GgufReader::tensor_data(std::string_view name) const 
     if (parsed_.file.tensors[i].name == name) return tensor_data(i);
   }
   throw std::out_of_range("gguf: " + source_ + ": no tensor '" + std::string(name) + "'");
+}
+
+std::optional<uint64_t> GgufReader::key_offset(std::string_view key) const {
+  for (size_t i = 0; i < parsed_.file.metadata.size(); ++i)
+    if (parsed_.file.metadata[i].key == key) return parsed_.key_offsets[i];
+  return std::nullopt;
+}
+
+std::optional<uint64_t> GgufReader::tensor_offset(std::string_view name) const {
+  const TensorInfo* info = parsed_.file.find_tensor(name);
+  if (info == nullptr) return std::nullopt;
+  return parsed_.data_start + info->offset;
 }
 
 std::vector<std::span<const std::byte>> GgufReader::all_tensor_data() const {

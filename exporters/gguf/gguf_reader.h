@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@ namespace qforge::exporters::gguf {
 struct ParsedGguf {
   GgufFile file;
   uint64_t data_start = 0;
+  std::vector<uint64_t> key_offsets;  // byte of each metadata pair's key, index for index with file.metadata
 };
 ParsedGguf parse_gguf(std::span<const std::byte> bytes, const std::string& source);
 
@@ -33,6 +35,12 @@ class GgufReader {
 
   const GgufFile& file() const { return parsed_.file; }
   uint64_t data_start() const { return parsed_.data_start; }
+  const std::string& source() const { return source_; }
+  // Where key `key`'s pair starts in the file (its key string), for errors in the shape of io/read_error.h;
+  // nullopt when the file has no such key.
+  std::optional<uint64_t> key_offset(std::string_view key) const;
+  // The file byte where tensor `name`'s data start; nullopt when there is no such tensor.
+  std::optional<uint64_t> tensor_offset(std::string_view name) const;
   // The raw (block-encoded) bytes of tensor `index` / `name`; valid while the reader lives.
   std::span<const std::byte> tensor_data(size_t index) const;
   std::span<const std::byte> tensor_data(std::string_view name) const;

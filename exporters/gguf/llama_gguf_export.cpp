@@ -1,57 +1,60 @@
-// LlamaForCausalLM -> GGUF: metadata (docs/gguf.md §2), tensors in llama.cpp's layout (§3, §5), encoded
-// with the type mix (llama_type_mix.h) and the vocabulary of llama_vocabulary.h.
+// LlamaForCausalLM -> GGUF: metadata (docs/gguf.md §2, §13), tensors in llama.cpp's layout (§3, §5), encoded
+// with the type mix (llama_type_mix.h) and the vocabulary of llama_vocabulary.h or, for a byte-level BPE
+// tokenizer, tokenizers/gguf_bpe.h (§14).
 #include "exporters/gguf/llama_gguf_export.h"
 
+#include <algorithm>
 #include <stdexcept>
 
+#include "exporters/gguf/gguf_architecture.h"
 #include "exporters/gguf/gguf_writer.h"
 #include "exporters/gguf/llama_tensor_names.h"
 #include "exporters/gguf/llama_vocabulary.h"
+#include "exporters/tokenizers/gguf_bpe.h"
 #include "fakequant/formats/ggml/block_types.h"
 
 namespace qforge::exporters::gguf {
 namespace {
 
-void add_metadata(GgufFile& file, const layers::LlamaConfig& c, LlamaFileType type, const std::string& name,
-                  uint64_t n_tokens) {
-  // Biases, a head_dim override, rope_scaling and sliding windows (Hugging Face variants) have GGUF keys
-  // this writer does not emit yet: refuse rather than write a file that computes something else.
-  if (!c.is_plain_llama())
-    throw std::invalid_argument("gguf export: the model has biases, a head_dim override, rope_scaling or a sliding "
-                                "window, which this GGUF writer does not support yet");
+void add_metadata(GgufFile& file, const layers::LlamaConfig& c, const GgufArchitecture& arch, LlamaFileType type,
+                  const std::string& name, uint64_t n_tokens) {
   auto u32 = [](int64_t v) { return static_cast<uint32_t>(v); };
-  file.set("general.architecture", "llama");
+  const std::string a = std::string(arch.name) + ".";  // llama-arch.cpp LLM_KV_NAMES: "%s.context_length", ...
+  file.set("general.architecture", arch.name);
   file.set("general.name", name);
   file.set("general.file_type", llama_ftype_id(type));
   file.set("general.quantization_version", uint32_t{2});
-  file.set("llama.vocab_size", u32(static_cast<int64_t>(n_tokens)));
-  file.set("llama.context_length", u32(c.max_position_embeddings));
-  file.set("llama.embedding_length", u32(c.hidden_size));
-  file.set("llama.block_count", u32(c.num_hidden_layers));
-  file.set("llama.feed_forward_length", u32(c.intermediate_size));
-  file.set("llama.attention.head_count", u32(c.num_attention_heads));
-  file.set("llama.attention.head_count_kv", u32(c.num_key_value_heads));
-  file.set("llama.rope.dimension_count", u32(c.head_dim()));
-  file.set("llama.rope.freq_base", c.rope_theta);
-  file.set("llama.attention.layer_norm_rms_epsilon", c.rms_norm_eps);
+  file.set(a + "vocab_size", u32(static_cast<int64_t>(n_tokens)));
+  file.set(a + "context_length", u32(c.max_position_embeddings));
+  file.set(a + "embedding_length", u32(c.hidden_size));
+  file.set(a + "block_count", u32(c.num_hidden_layers));
+  file.set(a + "feed_forward_length", u32(c.intermediate_size));
+  file.set(a + "attention.head_count", u32(c.num_attention_heads));
+  file.set(a + "attention.head_count_kv", u32(c.num_key_value_heads));
+  file.set(a + "rope.dimension_count", u32(c.head_dim()));
+  file.set(a + "rope.freq_base", c.rope_theta);
+  file.set(a + "attention.layer_norm_rms_epsilon", c.rms_norm_eps);
 }
 
-// The float rows of one HF parameter in GGUF layout: Q/K rows permuted to adjacent rope pairs,
-// embedding/output rows padded with zeros up to the token count.
+// The float rows of one HF parameter in GGUF layout: Q/K rows permuted to adjacent rope pairs when the
+// architecture rotates those (docs/gguf.md §5, §13), embedding/output rows padded with zeros up to the
+// token count.
 std::vector<float> gguf_rows(const std::string& hf_name, const autograd::Tensor& value, const layers::LlamaConfig& c,
-                             uint64_t n_tokens, std::vector<uint64_t>& dims) {
+                             bool adjacent_rope, uint64_t n_tokens, std::vector<uint64_t>& dims) {
   const autograd::Shape& shape = value.shape();
   std::vector<float> rows(value.data(), value.data() + value.numel());
-  if (shape.ndim() == 1) {
-    dims = {static_cast<uint64_t>(shape[0])};
-    return rows;
-  }
-  const int64_t out = shape[0], in = shape[1];
-  if (hf_name.find("self_attn.q_proj") != std::string::npos || hf_name.find("self_attn.k_proj") != std::string::npos) {
+  // A bias has one value per row (cols 1), and moves with its row.
+  const int64_t out = shape[0], in = shape.ndim() == 1 ? 1 : shape[1];
+  const bool q_or_k = hf_name.find("self_attn.q_proj") != std::string::npos || hf_name.find("self_attn.k_proj") != std::string::npos;
+  if (adjacent_rope && q_or_k) {
     const int64_t heads = hf_name.find("q_proj") != std::string::npos ? c.num_attention_heads : c.num_key_value_heads;
     std::vector<float> permuted(rows.size());
     permute_rope_rows(rows.data(), permuted.data(), out, in, heads);
     rows.swap(permuted);
+  }
+  if (shape.ndim() == 1) {
+    dims = {static_cast<uint64_t>(shape[0])};
+    return rows;
   }
   uint64_t n_rows = static_cast<uint64_t>(out);
   if (hf_name == "model.embed_tokens.weight" || hf_name == "lm_head.weight") {
@@ -98,7 +101,8 @@ uint32_t overridden_type(const LlamaExportOptions& options, const TensorInfo& in
 // Already encoded rows (LlamaExportOptions::encoded) in the GGUF layout of gguf_rows: whole byte rows
 // moved as gguf_rows moves float rows (the row order of `permuted` gives each GGUF row's HF row).
 std::vector<std::byte> encoded_tensor(const std::string& hf_name, const fakequant::ggml::EncodedRows& e,
-                                      const TensorInfo& info, uint32_t mixed, const layers::LlamaConfig& c) {
+                                      const TensorInfo& info, uint32_t mixed, const layers::LlamaConfig& c,
+                                      bool adjacent_rope) {
   if (e.ggml_type != mixed || static_cast<uint64_t>(e.cols) != info.dims[0] || static_cast<uint64_t>(e.rows) > info.dims[1])
     throw std::invalid_argument("gguf llama export: encoded '" + hf_name + "' (type " + std::to_string(e.ggml_type) + ", " +
                                 std::to_string(e.rows) + " x " + std::to_string(e.cols) + ") does not fit the mix's type " +
@@ -106,7 +110,7 @@ std::vector<std::byte> encoded_tensor(const std::string& hf_name, const fakequan
   autograd::Tensor row_index(autograd::Shape{e.rows, 1});  // HF row numbers, exact in float below 2^24
   for (int64_t r = 0; r < e.rows; ++r) row_index.data()[r] = static_cast<float>(r);
   std::vector<uint64_t> dims;
-  const std::vector<float> row_of = gguf_rows(hf_name, row_index, c, static_cast<uint64_t>(e.rows), dims);
+  const std::vector<float> row_of = gguf_rows(hf_name, row_index, c, adjacent_rope, static_cast<uint64_t>(e.rows), dims);
   const int64_t row_bytes = fakequant::ggml::row_bytes(fakequant::ggml::block_type(static_cast<int>(mixed)), e.cols);
   std::vector<std::byte> bytes = encode(std::vector<float>(info.dims[0] * (info.dims[1] - e.rows), 0.0f), mixed, info.dims[0], nullptr);
   bytes.insert(bytes.begin(), static_cast<size_t>(e.rows * row_bytes), std::byte{0});
@@ -124,23 +128,33 @@ LlamaGguf build_llama_gguf(const layers::LlamaForCausalLM& model, const std::vec
   const LlamaFileType type = options.type;
   const std::string& name = options.name;
   const layers::LlamaConfig& c = model.config();
-  if (static_cast<int64_t>(vocabulary.size()) != c.vocab_size)
-    throw std::invalid_argument("gguf llama export: vocabulary has " + std::to_string(vocabulary.size()) +
-                                " tokens, model vocab_size is " + std::to_string(c.vocab_size));
-  const std::vector<std::string> tokens = llama_gguf_tokens(vocabulary);
+  const GgufArchitecture& arch = gguf_architecture_for(c);
   LlamaGguf out;
-  add_metadata(out.file, c, type, name, tokens.size());
-  add_llama_vocabulary(out.file, tokens);
+  uint64_t n_tokens = 0;
+  if (options.bpe != nullptr) {
+    // A gpt2 vocabulary has every id the model or the tokenizer knows (docs/gguf.md §14).
+    n_tokens = std::max<uint64_t>(static_cast<uint64_t>(c.vocab_size), options.bpe->size());
+    add_metadata(out.file, c, arch, type, name, n_tokens);
+    tokenizers::add_gpt2_vocabulary(out.file, *options.bpe, n_tokens, options.bos_token_id, options.eos_token_id);
+  } else {
+    if (static_cast<int64_t>(vocabulary.size()) != c.vocab_size)
+      throw std::invalid_argument("gguf llama export: vocabulary has " + std::to_string(vocabulary.size()) +
+                                  " tokens, model vocab_size is " + std::to_string(c.vocab_size));
+    const std::vector<std::string> tokens = llama_gguf_tokens(vocabulary);
+    n_tokens = tokens.size();
+    add_metadata(out.file, c, arch, type, name, n_tokens);
+    add_llama_vocabulary(out.file, tokens);
+  }
   const bool has_imatrix = options.importance != nullptr && !options.importance->empty();
   const std::map<std::string, uint32_t> mix = llama_mix_types(model, type, has_imatrix);
   for (const auto& [hf_name, param] : model.named_parameters()) {
     TensorInfo info;
     info.name = *gguf_tensor_name(hf_name);  // llama_mix_types checked that every parameter has one
-    std::vector<float> rows = gguf_rows(hf_name, param.data(), c, tokens.size(), info.dims);
+    std::vector<float> rows = gguf_rows(hf_name, param.data(), c, arch.adjacent_rope, n_tokens, info.dims);
     info.type = overridden_type(options, info, mix.at(hf_name));
     const bool trained_type = options.tensor_types.count(info.name) > 0;  // no importance: see tensor_types
     if (options.encoded != nullptr && options.encoded->count(hf_name)) {
-      out.tensor_bytes.push_back(encoded_tensor(hf_name, options.encoded->at(hf_name), info, info.type, c));
+      out.tensor_bytes.push_back(encoded_tensor(hf_name, options.encoded->at(hf_name), info, info.type, c, arch.adjacent_rope));
     } else {
       const float* importance = trained_type ? nullptr : importance_of(options, info.name, info.dims[0]);
       // Trained tensors hold the codes their forward used; the refusal is for rounding float weights.

@@ -1,14 +1,18 @@
 #pragma once
-// LlamaForCausalLM -> llama.cpp GGUF (arch "llama", SPM vocabulary); docs/gguf.md §2-§7. The
-// vocabulary layout is llama_vocabulary.h's, the tensor types llama_type_mix.h's.
+// LlamaForCausalLM -> llama.cpp GGUF (arch "llama", or "qwen2" for a model with q/k/v biases:
+// gguf_architecture.h); docs/gguf.md §2-§7, §13, §14. The vocabulary is llama_vocabulary.h's SentencePiece
+// layout, or a "gpt2" one (tokenizers/gguf_bpe.h) for a byte-level BPE tokenizer; the tensor types are
+// llama_type_mix.h's.
 #include <cstddef>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "exporters/gguf/gguf_value.h"
 #include "exporters/gguf/llama_type_mix.h"
+#include "exporters/tokenizers/bpe_tokenizer.h"
 #include "fakequant/formats/ggml/block_rounding.h"
 #include "layers/llama.h"
 
@@ -35,10 +39,16 @@ struct LlamaExportOptions {
   // order: copied row by row into the GGUF layout (Q/K rows permuted, token rows padded with the codec's
   // zeros) in its own type, which must be the mix's. Not owned; may be null.
   const std::map<std::string, fakequant::ggml::EncodedRows>* encoded = nullptr;
+  // A byte-level BPE tokenizer (a run trained with a tokenizer.json): written as a "gpt2" vocabulary
+  // (docs/gguf.md §14) instead of the SentencePiece one of `vocabulary`, which is then ignored; ids
+  // the model has rows for and the tokenizer has no token for become "[PAD<id>]" (unused). Not owned; may be null.
+  const tokenizers::BpeTokenizer* bpe = nullptr;
+  std::optional<int64_t> bos_token_id, eos_token_id;  // gpt2 vocabulary: the source's own, if it states them
 };
 
-// Builds the file. vocabulary.size() must equal config.vocab_size (std::invalid_argument otherwise);
-// tokens must be unique and non-empty.
+// Builds the file. Without options.bpe, vocabulary.size() must equal config.vocab_size (std::invalid_argument
+// otherwise) and tokens must be unique and non-empty. std::invalid_argument when no architecture of
+// gguf_architecture.h expresses the model.
 LlamaGguf build_llama_gguf(const layers::LlamaForCausalLM& model, const std::vector<std::string>& vocabulary,
                            const LlamaExportOptions& options);
 LlamaGguf build_llama_gguf(const layers::LlamaForCausalLM& model, const std::vector<std::string>& vocabulary,

@@ -10,109 +10,153 @@
 #include "exporters/hf/hf_model_reader.h"
 #include "fakequant/formats/ggml/block_types.h"
 #include "fakequant/packed/packed_ggml.h"
+#include "io/read_error.h"
 
 namespace qforge::exporters::gguf {
 namespace {
 
+constexpr std::string_view kFormat = "gguf model";
+
+// Errors in the shape of io/read_error.h: "gguf model: FILE: key K at byte N: what" (N = the key's pair),
+// "... tensor 'T' at byte N: what" (N = its data), or without a byte for what the file lacks.
 [[noreturn]] void fail(const std::string& source, const std::string& what) {
-  throw std::invalid_argument("gguf llama import '" + source + "': " + what);
+  throw std::invalid_argument(io::read_error(kFormat, source, "model", what));
+}
+[[noreturn]] void fail_key(const GgufReader& reader, const std::string& source, const std::string& key,
+                           const std::string& what) {
+  const std::optional<uint64_t> at = reader.key_offset(key);
+  if (!at) throw std::invalid_argument(io::read_error(kFormat, source, "key " + key, what));
+  throw std::invalid_argument(io::read_error(kFormat, source, "key " + key, *at, what));
+}
+[[noreturn]] void fail_tensor(const GgufReader& reader, const std::string& source, const std::string& name,
+                              const std::string& what) {
+  const std::string field = "tensor '" + io::printable(name) + "'";
+  const std::optional<uint64_t> at = reader.tensor_offset(name);
+  if (!at) throw std::invalid_argument(io::read_error(kFormat, source, field, what));
+  throw std::invalid_argument(io::read_error(kFormat, source, field, *at, what));
 }
 
-uint32_t get_u32(const GgufFile& file, const std::string& key, const std::string& source) {
-  const Value* v = file.find(key);
-  if (!v) fail(source, "missing key " + key);
+uint32_t get_u32(const GgufReader& reader, const std::string& key, const std::string& source) {
+  const Value* v = reader.file().find(key);
+  if (!v) fail_key(reader, source, key, "missing");
   if (const auto* x = v->get_if<uint32_t>()) return *x;
   // Other integer types are read as llama.cpp does, but a value a u32 cannot hold is refused, not wrapped.
   if (const auto* x = v->get_if<int32_t>(); x && *x >= 0) return static_cast<uint32_t>(*x);
   if (const auto* x = v->get_if<uint64_t>(); x && *x <= UINT32_MAX) return static_cast<uint32_t>(*x);
-  if (v->get_if<int32_t>() || v->get_if<uint64_t>()) fail(source, "key " + key + " is outside 0..2^32-1");
-  fail(source, "key " + key + " has type " + std::string(value_type_name(v->type())) + ", expected u32");
+  if (v->get_if<int32_t>() || v->get_if<uint64_t>()) fail_key(reader, source, key, "outside 0..2^32-1");
+  fail_key(reader, source, key, "has type " + std::string(value_type_name(v->type())) + ", expected u32");
 }
 
-float get_f32(const GgufFile& file, const std::string& key, float fallback, const std::string& source) {
-  const Value* v = file.find(key);
+float get_f32(const GgufReader& reader, const std::string& key, float fallback, const std::string& source) {
+  const Value* v = reader.file().find(key);
   if (!v) return fallback;
   if (const auto* x = v->get_if<float>()) return *x;
-  fail(source, "key " + key + " has type " + std::string(value_type_name(v->type())) + ", expected f32");
+  fail_key(reader, source, key, "has type " + std::string(value_type_name(v->type())) + ", expected f32");
 }
 
-layers::LlamaConfig config_from(const GgufFile& file, const std::string& source) {
-  const Value* arch = file.find("general.architecture");
-  if (!arch || !arch->get_if<std::string>() || arch->get<std::string>() != "llama")
-    fail(source, "general.architecture is not \"llama\"");
+}  // namespace
+
+const GgufArchitecture& read_gguf_architecture(const GgufReader& reader, const std::string& source) {
+  const std::string key = "general.architecture";
+  const Value* arch = reader.file().find(key);
+  if (!arch) fail_key(reader, source, key, "missing (qforge reads " + gguf_architecture_names() + ")");
+  const std::string* name = arch->get_if<std::string>();
+  if (!name) fail_key(reader, source, key, "has type " + std::string(value_type_name(arch->type())) + ", expected string");
+  const GgufArchitecture* found = find_gguf_architecture(*name);
+  if (!found)
+    fail_key(reader, source, key, "'" + io::printable(*name) + "' is not one qforge reads (" + gguf_architecture_names() + ")");
+  return *found;
+}
+
+namespace {
+
+// The llama.cpp hparams every supported architecture shares (llama-model.cpp load_hparams; keys
+// "<arch>.context_length", ...: llama-arch.cpp LLM_KV_NAMES), docs/gguf.md §2 and §13.
+layers::LlamaConfig config_from(const GgufReader& reader, const std::string& source) {
+  const GgufFile& file = reader.file();
+  const std::string arch = std::string(read_gguf_architecture(reader, source).name) + ".";
   const TensorInfo* embd = file.find_tensor("token_embd.weight");
   if (!embd || embd->dims.size() != 2) fail(source, "tensor token_embd.weight missing or not 2-D");
   layers::LlamaConfig c;
   c.vocab_size = static_cast<int64_t>(embd->dims[1]);
-  c.hidden_size = get_u32(file, "llama.embedding_length", source);
-  c.num_hidden_layers = get_u32(file, "llama.block_count", source);
-  c.intermediate_size = get_u32(file, "llama.feed_forward_length", source);
-  c.num_attention_heads = get_u32(file, "llama.attention.head_count", source);
-  c.num_key_value_heads = file.find("llama.attention.head_count_kv")
-                              ? get_u32(file, "llama.attention.head_count_kv", source)
+  c.hidden_size = get_u32(reader, arch + "embedding_length", source);
+  c.num_hidden_layers = get_u32(reader, arch + "block_count", source);
+  c.intermediate_size = get_u32(reader, arch + "feed_forward_length", source);
+  c.num_attention_heads = get_u32(reader, arch + "attention.head_count", source);
+  c.num_key_value_heads = file.find(arch + "attention.head_count_kv")
+                              ? get_u32(reader, arch + "attention.head_count_kv", source)
                               : c.num_attention_heads;
-  c.max_position_embeddings = get_u32(file, "llama.context_length", source);
-  c.rope_theta = get_f32(file, "llama.rope.freq_base", 10000.0f, source);
-  c.rms_norm_eps = get_f32(file, "llama.attention.layer_norm_rms_epsilon", 1e-5f, source);
+  c.max_position_embeddings = get_u32(reader, arch + "context_length", source);
+  c.rope_theta = get_f32(reader, arch + "rope.freq_base", 10000.0f, source);
+  c.rms_norm_eps = get_f32(reader, arch + "attention.layer_norm_rms_epsilon", 1e-5f, source);
   c.tie_word_embeddings = file.find_tensor("output.weight") == nullptr;
+  // llama.cpp loads q/k/v biases wherever present (create_tensor_qkv, TENSOR_NOT_REQUIRED).
+  c.qkv_bias = file.find_tensor("blk.0.attn_q.bias") != nullptr;
   try {
     c.validate();  // before head_dim(), which divides by the head count
   } catch (const std::invalid_argument& e) {
-    fail(source, std::string("inconsistent llama metadata: ") + e.what());
+    fail(source, std::string("inconsistent ") + arch + "* metadata: " + e.what());
   }
-  if (file.find("llama.rope.dimension_count") &&
-      get_u32(file, "llama.rope.dimension_count", source) != static_cast<uint32_t>(c.head_dim()))
-    fail(source, "llama.rope.dimension_count differs from embedding_length / head_count (partial rope unsupported)");
+  const std::string rope_dims = arch + "rope.dimension_count";
+  if (file.find(rope_dims) && get_u32(reader, rope_dims, source) != static_cast<uint32_t>(c.head_dim()))
+    fail_key(reader, source, rope_dims, "differs from embedding_length / head_count (partial rope unsupported)");
   return c;
 }
 
-// Dequantized tensor in HF layout ([out, in] for matrices), Q/K rows un-permuted.
+// Dequantized tensor in HF layout ([out, in] for matrices); Q/K rows (and their biases, one value per row)
+// un-permuted when the architecture rotates adjacent pairs (docs/gguf.md §5, §13).
 autograd::Tensor hf_tensor(const GgufReader& reader, const TensorInfo& info, const layers::LlamaConfig& c,
-                           const std::string& source) {
+                           bool adjacent_rope, const std::string& source) {
   const auto& block = [&]() -> const fakequant::ggml::BlockType& {
     try {
       return fakequant::ggml::decoder_type(static_cast<int>(info.type));
     } catch (const std::invalid_argument&) {
       const fakequant::ggml::BlockType* known = fakequant::ggml::find_type(static_cast<int>(info.type));
-      fail(source, "tensor " + info.name + " has unsupported ggml type " + std::to_string(info.type) +
-                       (known ? " (" + std::string(known->name) + ")" : "") +
-                       "; qforge decodes " + fakequant::ggml::decoder_type_names());
+      fail_tensor(reader, source, info.name, "unsupported ggml type " + std::to_string(info.type) +
+                                                 (known ? " (" + std::string(known->name) + ")" : "") +
+                                                 "; qforge decodes " + fakequant::ggml::decoder_type_names());
     }
   }();
-  if (info.dims.empty() || info.dims.size() > 2) fail(source, "tensor " + info.name + " is not 1-D or 2-D");
+  if (info.dims.empty() || info.dims.size() > 2) fail_tensor(reader, source, info.name, "not 1-D or 2-D");
   const int64_t ne0 = static_cast<int64_t>(info.dims[0]);
   const int64_t rows = info.dims.size() == 2 ? static_cast<int64_t>(info.dims[1]) : 1;
   const auto bytes = reader.tensor_data(info.name);
   const int64_t row_size = fakequant::ggml::row_bytes(block, ne0);
-  if (static_cast<int64_t>(bytes.size()) < row_size * rows) fail(source, "tensor " + info.name + " data too short");
+  if (static_cast<int64_t>(bytes.size()) < row_size * rows) fail_tensor(reader, source, info.name, "data too short");
   autograd::Tensor t(info.dims.size() == 2 ? autograd::Shape{rows, ne0} : autograd::Shape{ne0});
   for (int64_t r = 0; r < rows; ++r) block.dequantize_row(bytes.data() + r * row_size, t.data() + r * ne0, ne0);
   const bool is_q = info.name.find(".attn_q.") != std::string::npos;
   const bool is_k = info.name.find(".attn_k.") != std::string::npos;
-  if (is_q || is_k) {
+  if (adjacent_rope && (is_q || is_k)) {
     autograd::Tensor back(t.shape());
-    unpermute_rope_rows(t.data(), back.data(), rows, ne0, is_q ? c.num_attention_heads : c.num_key_value_heads);
+    const bool bias = info.dims.size() == 1;  // one value per output row
+    unpermute_rope_rows(t.data(), back.data(), bias ? ne0 : rows, bias ? 1 : ne0,
+                        is_q ? c.num_attention_heads : c.num_key_value_heads);
     return back;
   }
   return t;
 }
 
-// The model's size comes from the llama.* metadata, so every tensor is checked against it before the model
+// The model's size comes from the <arch>.* metadata, so every tensor is checked against it before the model
 // is built: a file claiming 3 million layers or a 10^8-wide FFN would otherwise allocate all of that
-// before its first tensor was found missing. The layer count is bounded first (each layer has 9
+// before its first tensor was found missing. The layer count is bounded first (each layer has at least 9
 // tensors), so even the list of expected names stays as small as the file.
-void check_tensors_against_config(const GgufFile& file, const layers::LlamaConfig& c, const std::string& source) {
+void check_tensors_against_config(const GgufReader& reader, const layers::LlamaConfig& c, const std::string& source) {
+  const GgufFile& file = reader.file();
+  const std::string arch = read_gguf_architecture(reader, source).name;
   constexpr int64_t kTensorsPerLayer = 9;
   if (c.num_hidden_layers > static_cast<int64_t>(file.tensors.size()) / kTensorsPerLayer)
-    fail(source, "llama.block_count " + std::to_string(c.num_hidden_layers) + " needs " + std::to_string(kTensorsPerLayer) +
-                     " tensors per layer, but the file has " + std::to_string(file.tensors.size()) + " tensors in all");
+    fail_key(reader, source, arch + ".block_count",
+             std::to_string(c.num_hidden_layers) + " layers need " + std::to_string(kTensorsPerLayer) +
+                 " tensors each, but the file has " + std::to_string(file.tensors.size()) + " tensors in all");
   std::map<std::string, std::vector<int64_t>> expected;
   for (hf::ExpectedTensor& t : hf::expected_tensors(c)) expected.emplace(std::move(t.name), std::move(t.shape));
   for (const TensorInfo& info : file.tensors) {
     const auto hf_name = hf_tensor_name(info.name);
-    if (!hf_name) fail(source, "tensor " + info.name + " has no Llama counterpart");
+    if (!hf_name) fail_tensor(reader, source, info.name, "has no Llama counterpart (docs/gguf.md §3, §13)");
     const auto it = expected.find(*hf_name);
-    if (it == expected.end()) fail(source, "tensor " + info.name + " is not part of the model the llama.* keys describe");
+    if (it == expected.end())
+      fail_tensor(reader, source, info.name, "is not part of the model the " + arch + ".* keys describe");
     // ggml dims run fastest first: ne = the HF shape reversed.
     const std::vector<int64_t>& shape = it->second;
     bool same = info.dims.size() == shape.size();
@@ -120,32 +164,31 @@ void check_tensors_against_config(const GgufFile& file, const layers::LlamaConfi
     if (!same) {
       std::string dims;
       for (uint64_t d : info.dims) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
-      fail(source, "tensor " + info.name + " has ne [" + dims + "], not what the llama.* keys imply for " + *hf_name);
+      fail_tensor(reader, source, info.name, "has ne [" + dims + "], not what the " + arch + ".* keys imply for " + *hf_name);
     }
   }
-  if (file.tensors.size() != expected.size())  // names are unique, so every expected one is present
-    fail(source, std::to_string(expected.size()) + " tensors expected from the llama.* keys, the file has " +
-                     std::to_string(file.tensors.size()));
+  if (file.tensors.size() != expected.size())  // names are unique, so some expected one is missing
+    for (const auto& [hf_name, shape] : expected)
+      if (!file.find_tensor(*gguf_tensor_name(hf_name)))
+        fail(source, "tensor " + *gguf_tensor_name(hf_name) + " missing (" + std::to_string(expected.size()) +
+                         " tensors expected from the " + arch + ".* keys, the file has " + std::to_string(file.tensors.size()) + ")");
 }
 
 }  // namespace
 
 ImportedLlama read_llama_gguf(const GgufReader& reader, const std::string& source) {
   const GgufFile& file = reader.file();
-  const layers::LlamaConfig config = config_from(file, source);
-  check_tensors_against_config(file, config, source);
+  const layers::LlamaConfig config = config_from(reader, source);
+  check_tensors_against_config(reader, config, source);
+  const bool adjacent = read_gguf_architecture(reader, source).adjacent_rope;
   ImportedLlama out;
   try {
     out.model = std::make_shared<layers::LlamaForCausalLM>(config);
   } catch (const std::invalid_argument& e) {
-    fail(source, std::string("inconsistent llama metadata: ") + e.what());
+    fail(source, std::string("inconsistent metadata: ") + e.what());
   }
   std::map<std::string, autograd::Tensor> state;
-  for (const TensorInfo& info : file.tensors) {
-    const auto hf = hf_tensor_name(info.name);
-    if (!hf) fail(source, "tensor " + info.name + " has no Llama counterpart");
-    state[*hf] = hf_tensor(reader, info, config, source);
-  }
+  for (const TensorInfo& info : file.tensors) state[*hf_tensor_name(info.name)] = hf_tensor(reader, info, config, adjacent, source);
   try {
     out.model->load_state_dict(state, /*strict=*/true);
   } catch (const std::invalid_argument& e) {
@@ -174,10 +217,11 @@ autograd::PackedWeightPtr read_llama_gguf_blocks(const GgufReader& reader, const
   std::vector<uint8_t> bytes(static_cast<size_t>(rows * row_bytes));
   // Q and K rows were permuted for llama.cpp's adjacent-pair rope (docs/gguf.md §5). The row map comes
   // from un-permuting the row indices themselves.
+  // Only for architectures with adjacent rope pairs (docs/gguf.md §13: qwen2 keeps HF's order).
   const bool is_q = hf_weight.find("q_proj") != std::string::npos, is_k = hf_weight.find("k_proj") != std::string::npos;
   std::vector<float> source_row(static_cast<size_t>(rows));
   for (int64_t r = 0; r < rows; ++r) source_row[r] = static_cast<float>(r);
-  if (is_q || is_k) {
+  if ((is_q || is_k) && read_gguf_architecture(reader, source).adjacent_rope) {
     std::vector<float> index(source_row);
     unpermute_rope_rows(index.data(), source_row.data(), rows, 1,
                         is_q ? config.num_attention_heads : config.num_key_value_heads);

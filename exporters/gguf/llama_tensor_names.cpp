@@ -9,8 +9,9 @@
 namespace qforge::exporters::gguf {
 namespace {
 
-// Per-layer parts: HF suffix after "model.layers.N." <-> GGUF suffix after "blk.N.".
-constexpr std::array<std::pair<const char*, const char*>, 9> kLayerParts = {{
+// Per-layer parts: HF suffix after "model.layers.N." <-> GGUF suffix after "blk.N.". The q/k/v biases are
+// Qwen2's (llama.cpp src/models/qwen2.cpp, create_tensor_qkv; docs/gguf.md §13).
+constexpr std::array<std::pair<const char*, const char*>, 12> kLayerParts = {{
     {"input_layernorm.weight", "attn_norm.weight"},
     {"self_attn.q_proj.weight", "attn_q.weight"},
     {"self_attn.k_proj.weight", "attn_k.weight"},
@@ -20,6 +21,9 @@ constexpr std::array<std::pair<const char*, const char*>, 9> kLayerParts = {{
     {"mlp.gate_proj.weight", "ffn_gate.weight"},
     {"mlp.up_proj.weight", "ffn_up.weight"},
     {"mlp.down_proj.weight", "ffn_down.weight"},
+    {"self_attn.q_proj.bias", "attn_q.bias"},
+    {"self_attn.k_proj.bias", "attn_k.bias"},
+    {"self_attn.v_proj.bias", "attn_v.bias"},
 }};
 
 constexpr std::array<std::pair<const char*, const char*>, 3> kGlobal = {{

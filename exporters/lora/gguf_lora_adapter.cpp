@@ -8,6 +8,7 @@
 #include "exporters/gguf/ggml_types.h"
 #include "exporters/gguf/gguf_reader.h"
 #include "exporters/gguf/gguf_writer.h"
+#include "exporters/gguf/gguf_architecture.h"
 #include "exporters/gguf/llama_tensor_names.h"
 #include "fakequant/formats/ggml/block_types.h"
 #include "io/read_error.h"
@@ -51,7 +52,9 @@ void write_gguf_lora_adapter(const std::filesystem::path& path, const NamedTenso
   const std::vector<LoraPair> pairs = lora_pairs(lora, config.r, "gguf lora adapter '" + path.string() + "'");
   gg::GgufFile file;
   file.set("general.type", "adapter");
-  file.set("general.architecture", "llama");
+  // The base's architecture (llama.cpp refuses an adapter of another one); only "llama" permutes q/k rows.
+  const gg::GgufArchitecture& arch = gg::gguf_architecture_with_qkv_bias(base.qkv_bias);
+  file.set("general.architecture", arch.name);
   file.set("adapter.type", "lora");
   // llama.cpp scales by alpha / r; alpha · sqrt(r) / r = alpha / sqrt(r) reproduces rsLoRA (§10).
   const double alpha = config.use_rslora ? config.lora_alpha * std::sqrt(static_cast<double>(config.r)) : config.lora_alpha;
@@ -67,7 +70,7 @@ void write_gguf_lora_adapter(const std::filesystem::path& path, const NamedTenso
     file.tensors.push_back({*gguf_base + ".lora_a", {static_cast<uint64_t>(in), static_cast<uint64_t>(r)}, gg::kGgmlF32, 0});
     file.tensors.push_back({*gguf_base + ".lora_b", {static_cast<uint64_t>(r), static_cast<uint64_t>(out)}, gg::kGgmlF32, 0});
     data.push_back(bytes_of(*p.a));
-    if (const int64_t heads = rope_heads(*gguf_base, base)) {
+    if (const int64_t heads = arch.adjacent_rope ? rope_heads(*gguf_base, base) : 0) {
       permuted.emplace_back(p.b->shape());
       gg::permute_rope_rows(p.b->data(), permuted.back().data(), out, r, heads);
       data.push_back(bytes_of(permuted.back()));
@@ -114,7 +117,8 @@ LoraAdapter read_gguf_lora_adapter(const std::filesystem::path& path, const laye
   const gg::GgufReader reader(path);
   const gg::GgufFile& file = reader.file();
   expect_string(file, "general.type", "adapter", path);
-  expect_string(file, "general.architecture", "llama", path);
+  const gg::GgufArchitecture& arch = gg::gguf_architecture_with_qkv_bias(base.qkv_bias);
+  expect_string(file, "general.architecture", arch.name, path);
   expect_string(file, "adapter.type", "lora", path);
   LoraAdapter out;
   for (const gg::TensorInfo& info : file.tensors) {
@@ -126,7 +130,7 @@ LoraAdapter read_gguf_lora_adapter(const std::filesystem::path& path, const laye
     if (!hf || !ends_with(*hf, ".weight") || gguf_base == "token_embd.weight")
       fail_tensor(reader, info, path, "base tensor " + gguf_base + " is not a supported Llama matrix");
     autograd::Tensor t = decode_tensor(reader, info, path);
-    const int64_t heads = rope_heads(gguf_base, base);
+    const int64_t heads = arch.adjacent_rope ? rope_heads(gguf_base, base) : 0;
     // lora_b's rows are the base's q or k rows, whose head layout the un-permutation needs.
     if (is_b && heads && t.shape()[0] != heads * base.head_dim())
       fail_tensor(reader, info, path, "has " + std::to_string(t.shape()[0]) + " rows, the base's " + gguf_base + " has " +

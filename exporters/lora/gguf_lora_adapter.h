@@ -1,6 +1,7 @@
 #pragma once
 // llama.cpp LoRA adapter GGUF files (docs/gguf.md §10, verified against llama.cpp's
-// llama-adapter.cpp): general.type "adapter", general.architecture "llama", adapter.type "lora",
+// llama-adapter.cpp): general.type "adapter", general.architecture the base's (llama, or qwen2 for q/k/v
+// biases: gguf_architecture.h; only llama permutes), adapter.type "lora",
 // adapter.lora.alpha f32; tensors "<GGUF base name>.lora_a" ne [in, r] (= lora_A [r, in] row-major)
 // and ".lora_b" ne [r, out] (= lora_B [out, r]). qforge's Llama uses HF's half-split rope, so lora_b
 // rows of attn_q / attn_k get the same row permutation as the base weights (§5); lora_a is unchanged.

@@ -82,6 +82,10 @@ CONFIG
     tiny_run; setup "$qforge" export --checkpoint run --type Q8_0 -o m.gguf
     truncate -s 1000 m.gguf
     command=(probs --gguf m.gguf --tokens 1,2) ;;
+  gguf_architecture)  # general.architecture (the first pair, at byte 24) rewritten from "llama" to "grok1"
+    tiny_run; setup "$qforge" export --checkpoint run --type F32 -o m.gguf
+    setup "$python" -c "p='m.gguf'; b=open(p,'rb').read(); i=b.index(b'llama', 24); open(p,'wb').write(b[:i]+b'grok1'+b[i+5:])"
+    command=(probs --gguf m.gguf --tokens 1,2) ;;
   peft_json)  # a PEFT adapter's adapter_config.json with its closing brace removed
     lora_run; setup "$qforge" export --checkpoint lora --format peft -o peft
     setup "$python" -c "p='peft/adapter_config.json'; t=open(p).read().rstrip(); open(p,'w').write(t[:-1])"

@@ -131,6 +131,37 @@ TEST(LlamaCppVocabFiles, SentencePieceStyleBpeReproducesLlamaSpmVectors) {
   expect_vectors(vocab, [&](const std::string& text) { return tokenizer.encode(text, false); });
 }
 
+// qforge's gpt2 vocabulary writer (docs/gguf.md §14) on the tokenizer read from llama.cpp's own files gives
+// back their tokens, token types (as far as a tokenizer keeps them: normal, control, user-defined), merges
+// and pre-tokenizer name.
+void expect_vocabulary_rewritten(const std::string& vocab_name) {
+  const fs::path vocab = LlamaCppModels::get().dir() / vocab_name;
+  const gg::GgufReader reader(vocab);
+  const gg::GgufFile& original = reader.file();
+  const auto tokenizer = qforge::exporters::tokenizers::bpe_tokenizer_from_gguf(original, vocab.string());
+  const auto& tokens = original.find("tokenizer.ggml.tokens")->get<gg::Array>().elements;
+  gg::GgufFile written;
+  qforge::exporters::tokenizers::add_gpt2_vocabulary(written, tokenizer, tokens.size(), std::nullopt, std::nullopt);
+  for (const std::string key : {"tokenizer.ggml.model", "tokenizer.ggml.pre", "tokenizer.ggml.tokens", "tokenizer.ggml.merges"})
+    EXPECT_TRUE(*written.find(key) == *original.find(key)) << vocab_name << ": " << key;
+  const auto& types = original.find("tokenizer.ggml.token_type")->get<gg::Array>().elements;
+  const auto& ours = written.find("tokenizer.ggml.token_type")->get<gg::Array>().elements;
+  int differ = 0;
+  for (size_t i = 0; i < types.size(); ++i) {
+    const int32_t want = types[i].get<int32_t>();
+    differ += ours[i].get<int32_t>() != want && (want == 1 || want == 3 || want == 4);
+  }
+  EXPECT_EQ(differ, 0) << vocab_name;
+  std::printf("%s: %zu tokens and %zu merges rewritten as llama.cpp's file has them\n", vocab_name.c_str(), tokens.size(),
+              ours.size() ? original.find("tokenizer.ggml.merges")->get<gg::Array>().elements.size() : 0);
+}
+
+TEST(LlamaCppVocabFiles, Gpt2VocabularyWriterReproducesLlamaCppFiles) {
+  REQUIRE_LLAMACPP_MODELS();
+  for (const std::string name : {"ggml-vocab-qwen2.gguf", "ggml-vocab-gpt-2.gguf", "ggml-vocab-llama-bpe.gguf"})
+    expect_vocabulary_rewritten(name);
+}
+
 TEST(LlamaCppVocabFiles, BpeTokenizerReproducesGpt2Vectors) {
   REQUIRE_LLAMACPP_MODELS();
   expect_bpe_vectors("ggml-vocab-gpt-2.gguf");

@@ -23,6 +23,21 @@ function(qforge_add_llamacpp_tests)
                    $<TARGET_FILE:make_random_llama_gguf> ${CMAKE_BINARY_DIR}/llamacpp-tools/build/bin/llama-quantize)
   set_tests_properties(peer.llama_quantize_presets PROPERTIES LABELS "llamacpp" TIMEOUT ${gptq_timeout} SKIP_RETURN_CODE 77
                        FAIL_REGULAR_EXPRESSION "FAILED |identical=0" PASS_REGULAR_EXPRESSION "presets: [0-9]+ identical, 0 differ")
+  # Qwen2 with a gpt2 vocabulary (docs/gguf.md §13, §14): qforge's export in llama.cpp (tokenization and
+  # probabilities), and llama-quantize's re-quantization of it read by qforge (skipped, 77, without the binary).
+  math(EXPR qwen2_timeout "600 * ${QFORGE_TIMEOUT_SCALE}")
+  add_test(NAME peer.llamacpp_qwen2 COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/qwen2_gguf.sh $<TARGET_FILE:qforge> agreement)
+  set_tests_properties(peer.llamacpp_qwen2 PROPERTIES LABELS "llamacpp" TIMEOUT ${qwen2_timeout}
+                       FAIL_REGULAR_EXPRESSION "FAILED " PASS_REGULAR_EXPRESSION "qwen2 gguf: [0-9]+ passed, 0 failed")
+  # A LoRA on the qwen2 file, exported as a GGUF adapter of arch qwen2, applied by llama.cpp.
+  add_test(NAME peer.llamacpp_qwen2_lora COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/qwen2_gguf.sh $<TARGET_FILE:qforge> lora)
+  set_tests_properties(peer.llamacpp_qwen2_lora PROPERTIES LABELS "llamacpp" TIMEOUT ${qwen2_timeout}
+                       FAIL_REGULAR_EXPRESSION "FAILED " PASS_REGULAR_EXPRESSION "qwen2 gguf: [0-9]+ passed, 0 failed")
+  add_test(NAME peer.llama_quantize_qwen2
+           COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/qwen2_gguf.sh $<TARGET_FILE:qforge> quantize
+                   ${CMAKE_BINARY_DIR}/llamacpp-tools/build/bin/llama-quantize)
+  set_tests_properties(peer.llama_quantize_qwen2 PROPERTIES LABELS "llamacpp" TIMEOUT ${qwen2_timeout} SKIP_RETURN_CODE 77
+                       FAIL_REGULAR_EXPRESSION "FAILED " PASS_REGULAR_EXPRESSION "qwen2 gguf: [0-9]+ passed, 0 failed")
   # The vocab-file test also runs under "unit" (it clones the bundle itself, or skips); here it is
   # labelled llamacpp too, so `ctest -L llamacpp` covers every check against llama.cpp's own files.
   add_test(NAME peer.llamacpp_vocab_files COMMAND exporters_test_llamacpp_vocab_files)
