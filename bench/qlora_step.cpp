@@ -6,8 +6,11 @@
 // `qlora --base` reads a GPTQ folder (fakequant::PackedGroupIndexWeight: codes, a scale and zero point per
 // group of 128, g_idx), gptq-act with act-order's scattered groups (a random column order). Projections are built one at a time (LlamaForCausalLM's LinearFactory), so no
 // FP32 copy of the packed base ever exists. Prints peak RSS and the median step time.
+// --base q4_k_m|q3_k_m|iq2_xs holds every projection as a GGUF base is held (fakequant::PackedGgmlWeight)
+// in the ggml type that llama.cpp file type gives it, quantized with qforge's encoders (see gguf_weight).
 //
-//   qlora_step --shape 150m|vocab32k --base nf4|f32|gptq|gptq-act [--head f32|nf4] [--steps 5] [--rank 8]
+//   qlora_step --shape 150m|vocab32k --base nf4|f32|gptq|gptq-act|q4_k_m|q3_k_m|iq2_xs [--head f32|nf4]
+//              [--steps 5] [--rank 8] [--cache DIR]
 // --head nf4 also freezes lm_head in NF4 (the embedding stays FP32: its rows are gathered, not multiplied).
 #include <sys/resource.h>
 
@@ -17,6 +20,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -24,7 +29,11 @@
 
 #include "autograd/allocator.h"
 #include "autograd/ops.h"
+#include "exporters/gguf/llama_tensor_names.h"
+#include "exporters/gguf/llama_type_mix.h"
+#include "fakequant/formats/ggml/block_types.h"
 #include "fakequant/packed/pack_weight.h"
+#include "fakequant/packed/packed_ggml.h"
 #include "fakequant/packed/packed_group_index.h"
 #include "layers/llama.h"
 #include "layers/lora.h"
@@ -36,7 +45,7 @@ namespace ly = qforge::layers;
 namespace {
 
 struct Options {
-  std::string shape = "150m", base = "nf4", head = "f32";
+  std::string shape = "150m", base = "nf4", head = "f32", cache;
   int steps = 5;
   int64_t rank = 8;
 };
@@ -50,6 +59,7 @@ Options parse(int argc, char** argv) {
     else if (key == "--head") o.head = value;
     else if (key == "--steps") o.steps = std::stoi(value);
     else if (key == "--rank") o.rank = std::stoll(value);
+    else if (key == "--cache") o.cache = value;
     else throw std::invalid_argument("qlora_step: unknown option " + key);
   }
   return o;
@@ -113,6 +123,68 @@ qforge::autograd::PackedWeightPtr gptq_weight(const float* w, int64_t out, int64
   return std::make_shared<qforge::fakequant::PackedGroupIndexWeight>(std::move(s), codes);
 }
 
+namespace gg = qforge::exporters::gguf;
+namespace gml = qforge::fakequant::ggml;
+
+// llama-quant.cpp llama_tensor_get_type_impl for LLAMA_FTYPE_MOSTLY_IQ2_XS, arch llama, dense, no
+// Falcon/70B/expert cases, used while the mix table (exporters/gguf/llama_type_mix.cpp) has no IQ2_XS row:
+// attn_v is Q4_K when n_gqa >= 4 else Q2_K; ffn_down is Q2_K in the first n_layer/8 layers; every other
+// projection (attn_output included) keeps the file type's default IQ2_XS.
+uint32_t iq2_xs_mix_type(const std::string& gguf_name, int64_t layer, const ly::LlamaConfig& c) {
+  if (gguf_name.find("attn_v.weight") != std::string::npos)
+    return c.num_attention_heads / c.num_key_value_heads >= 4 ? gml::kGgmlQ4_K : gml::kGgmlQ2_K;
+  if (gguf_name.find("ffn_down") != std::string::npos && layer < c.num_hidden_layers / 8) return gml::kGgmlQ2_K;
+  return gml::kGgmlIQ2_XS;
+}
+
+// The ggml type `file_type`'s mix gives the projection at `path` ("model.layers.3.mlp.down_proj"): the mix
+// table's llama_tensor_type with llama.cpp's counters (attn_v and ffn_down are counted once per layer, so
+// their index is the layer). An IQ2_XS file falls back to iq2_xs_mix_type while the table lacks it.
+uint32_t gguf_mix_type(const std::string& file_type, const std::string& path, int64_t in, const ly::LlamaConfig& c) {
+  const std::optional<std::string> name = gg::gguf_tensor_name(path + ".weight");
+  if (!name || name->rfind("blk.", 0) != 0) throw std::invalid_argument("qlora_step: no GGUF layer tensor for " + path);
+  const int64_t layer = std::stoll(name->substr(4));
+  gg::LlamaFileType type;
+  try {
+    type = gg::parse_llama_file_type(file_type);
+  } catch (const std::invalid_argument&) {
+    if (file_type != "iq2_xs") throw;
+    return iq2_xs_mix_type(*name, layer, c);
+  }
+  const gg::LlamaMixModel model{c.num_hidden_layers, c.num_attention_heads, c.num_key_value_heads, false, false};
+  const gg::LlamaTensorSite site{*name, static_cast<uint64_t>(in), 2, layer, c.num_hidden_layers, layer};
+  return gg::llama_tensor_type(type, model, site);
+}
+
+bool is_gguf_base(const std::string& base) { return base == "q4_k_m" || base == "q3_k_m" || base == "iq2_xs"; }
+
+// W [out, in] held as a GGUF base's projection is: the bytes of its mixed type, encoded row by row by the type
+// table's quantize_row (rows in parallel: the IQ2_XS search costs ~2 us a weight), with an all-ones importance
+// vector for the types whose encoder needs one (an imatrix of a flat activation distribution). The encoding is
+// deterministic, so with --cache DIR the bytes are kept in DIR/<base>.<path>.bin and read back by the next
+// process (the bench's rounds): the step's cost depends on the type, not on how long encoding took.
+qforge::autograd::PackedWeightPtr gguf_weight(const Options& o, const std::string& path, const float* w, int64_t out,
+                                              int64_t in, const ly::LlamaConfig& c) {
+  const gml::BlockType& type = *gml::find_type(static_cast<int>(gguf_mix_type(o.base, path, in, c)));
+  const int64_t row_bytes = gml::row_bytes(type, in);
+  std::vector<uint8_t> bytes(static_cast<size_t>(out * row_bytes));
+  const std::string cache = o.cache.empty() ? "" : o.cache + "/" + o.base + "." + path + ".bin";
+  if (std::FILE* f = cache.empty() ? nullptr : std::fopen(cache.c_str(), "rb")) {
+    const size_t got = std::fread(bytes.data(), 1, bytes.size(), f);
+    std::fclose(f);
+    if (got == bytes.size()) return qforge::fakequant::wrap_ggml_weight(type, std::move(bytes), out, in, path);
+  }
+  const std::vector<float> ones(static_cast<size_t>(in), 1.0f);
+  const float* importance = type.needs_importance ? ones.data() : nullptr;
+#pragma omp parallel for schedule(dynamic, 16)
+  for (int64_t r = 0; r < out; ++r) type.quantize_row(w + r * in, bytes.data() + r * row_bytes, in, importance);
+  if (std::FILE* f = cache.empty() ? nullptr : std::fopen(cache.c_str(), "wb")) {
+    std::fwrite(bytes.data(), 1, bytes.size(), f);
+    std::fclose(f);
+  }
+  return qforge::fakequant::wrap_ggml_weight(type, std::move(bytes), out, in, path);
+}
+
 double peak_rss_mb() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -125,10 +197,16 @@ int main(int argc, char** argv) try {
   const Options o = parse(argc, argv);
   const ly::LlamaConfig config = model_config(o.shape);
   // Random N(0, 0.02) weights, as HF initialises; each projection is packed as soon as it exists.
+  std::map<std::string, int> formats;  // packed format -> projections held in it
   ly::LinearFactory factory = [&](const std::string& path, int64_t in, int64_t out, uint64_t seed) {
     auto dense = std::make_shared<ly::Linear>(in, out, false, seed);
     const std::string& format = path == "lm_head" ? o.head : o.base;
     if (format == "f32") return dense;
+    if (is_gguf_base(format)) {
+      auto packed = gguf_weight(o, path, dense->weight().data().data(), out, in, config);
+      ++formats[packed->format()];
+      return std::make_shared<ly::Linear>(packed);
+    }
     if (format == "gptq" || format == "gptq-act")
       return std::make_shared<ly::Linear>(gptq_weight(dense->weight().data().data(), out, in, format == "gptq-act", seed));
     return std::make_shared<ly::Linear>(
@@ -179,13 +257,15 @@ int main(int argc, char** argv) try {
     if (step > 0) seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   std::sort(seconds.begin(), seconds.end());
+  std::string mix;  // "q4_K:60,q6_K:24" for a GGUF base
+  for (const auto& [format, count] : formats) mix += (mix.empty() ? "" : ",") + format + ":" + std::to_string(count);
   // rss_mb is the whole process's peak (construction included); the tensor figures come from the
   // autograd allocator: what the built model holds, and the step's peak on top of nothing freed.
   std::printf("qlora_step shape=%s base=%s head=%s rank=%lld adapter_params=%lld loss=%.4f step_s=%.4f rss_mb=%.1f "
-              "built_rss_mb=%.1f model_tensors_mb=%.1f step_peak_tensors_mb=%.1f\n",
+              "built_rss_mb=%.1f model_tensors_mb=%.1f step_peak_tensors_mb=%.1f%s%s\n",
               o.shape.c_str(), o.base.c_str(), o.head.c_str(), static_cast<long long>(o.rank), static_cast<long long>(adapter_parameters),
               loss, seconds[seconds.size() / 2], peak_rss_mb(), built_rss_mb, built_live_mb,
-              static_cast<double>(ag::peak_allocation_bytes()) / 1048576.0);
+              static_cast<double>(ag::peak_allocation_bytes()) / 1048576.0, mix.empty() ? "" : " mix=", mix.c_str());
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "qlora_step: error: %s\n", e.what());

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "fakequant/formats/ggml/block_common.h"
+#include "fakequant/formats/ggml/decode_avx512.h"
 #include "fakequant/formats/ggml/iq_grid_search.h"
 #include "fakequant/formats/ggml/iq_grids.h"
 #include "fakequant/formats/ggml/scale_search.h"
@@ -74,7 +75,7 @@ void quantize_row_iq2_xs(const float* x, block_iq2_xs* y, int64_t k, const float
   for (int64_t i = 0; i < nb; ++i) quantize_super_block(g, x + 256 * i, importance + 256 * i, y[i]);
 }
 
-void dequantize_row_iq2_xs(const block_iq2_xs* x, float* y, int64_t k) {
+void dequantize_row_iq2_xs_ref(const block_iq2_xs* x, float* y, int64_t k) {
   const int64_t nb = checked_block_count("dequantize_row_iq2_xs", k, 256);
   for (int64_t i = 0; i < nb; ++i) {
     const float d = from_f16(x[i].d);
@@ -90,6 +91,31 @@ void dequantize_row_iq2_xs(const block_iq2_xs* x, float* y, int64_t k) {
       }
     }
   }
+}
+
+// dequantize_row_iq2_xs_ref on 16 lanes: two grid points (qs[4ib + l], l = 2p, 2p + 1) share db[p]. The
+// reference's product with −1.f is an exact negation, so the fast path flips the sign bit of db·g under
+// the two 8-bit sign masks (the same float for every finite db·g, and db·g is finite: d is a finite f16).
+void dequantize_row_iq2_xs(const block_iq2_xs* x, float* y, int64_t k) {
+#if defined(QFORGE_GGML_DECODE_AVX512)
+  const int64_t nb = checked_block_count("dequantize_row_iq2_xs", k, 256);
+  const __m512i sign_bit = _mm512_set1_epi32(static_cast<int>(0x80000000u));
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = from_f16(x[i].d);
+    for (int ib = 0; ib < 8; ++ib) {
+      const float db[2] = {d * (0.5f + (x[i].scales[ib] & 0xf)) * 0.25f, d * (0.5f + (x[i].scales[ib] >> 4)) * 0.25f};
+      for (int p = 0; p < 2; ++p, y += 16) {
+        const uint16_t q0 = x[i].qs[4 * ib + 2 * p], q1 = x[i].qs[4 * ib + 2 * p + 1];
+        const __m128i grid = _mm_set_epi64x(static_cast<int64_t>(kIQ2XSGrid[q1 & 511]), static_cast<int64_t>(kIQ2XSGrid[q0 & 511]));
+        const __mmask16 negative = static_cast<__mmask16>(kSignsIQ2XS[q0 >> 9] | (kSignsIQ2XS[q1 >> 9] << 8));
+        const __m512i v = _mm512_castps_si512(_mm512_mul_ps(_mm512_set1_ps(db[p]), avx512::to_float(grid)));
+        _mm512_storeu_ps(y, _mm512_castsi512_ps(_mm512_mask_xor_epi32(v, negative, v, sign_bit)));
+      }
+    }
+  }
+#else
+  dequantize_row_iq2_xs_ref(x, y, k);
+#endif
 }
 
 }  // namespace qforge::fakequant::ggml

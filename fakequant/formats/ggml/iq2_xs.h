@@ -19,6 +19,8 @@ static_assert(sizeof(block_iq2_xs) == 2 + 64 + 8, "wrong iq2_xs block size/paddi
 // the signs folded into |x| (iq_fold_signs) and iq_search_scale (levels 0..2, 19 trials); d = max
 // scale/31, s = clamp(nearest((scale/d − 1)/2), 0, 15).
 void quantize_row_iq2_xs(const float* x, block_iq2_xs* y, int64_t k, const float* importance = nullptr);
+void dequantize_row_iq2_xs_ref(const block_iq2_xs* x, float* y, int64_t k);
+// The same floats, 16 at a time (AVX-512; else the reference).
 void dequantize_row_iq2_xs(const block_iq2_xs* x, float* y, int64_t k);
 
 }  // namespace qforge::fakequant::ggml

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "fakequant/formats/ggml/block_common.h"
+#include "fakequant/formats/ggml/decode_avx512.h"
 #include "fakequant/formats/ggml/scale_search.h"
 
 namespace qforge::fakequant::ggml {
@@ -88,7 +89,7 @@ void quantize_row_q2_K_ref(const float* x, block_q2_K* y, int64_t k, const float
   }
 }
 
-void dequantize_row_q2_K(const block_q2_K* x, float* y, int64_t k) {
+void dequantize_row_q2_K_ref(const block_q2_K* x, float* y, int64_t k) {
   const int64_t nb = checked_block_count("dequantize_row_q2_K", k, kQKK);
   for (int64_t i = 0; i < nb; ++i) {
     const float d = from_f16(x[i].d);
@@ -104,6 +105,29 @@ void dequantize_row_q2_K(const block_q2_K* x, float* y, int64_t k) {
       }
     }
   }
+}
+
+// dequantize_row_q2_K_ref on 16 lanes (one sub-block): d·sc·q − dmin·m with the reference's scalar dl, ml.
+void dequantize_row_q2_K(const block_q2_K* x, float* y, int64_t k) {
+#if defined(QFORGE_GGML_DECODE_AVX512)
+  const int64_t nb = checked_block_count("dequantize_row_q2_K", k, kQKK);
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = from_f16(x[i].d);
+    const float min = from_f16(x[i].dmin);
+    for (int h = 0; h < 2; ++h) {
+      const __m128i q[2] = {avx512::load16(x[i].qs + 32 * h), avx512::load16(x[i].qs + 32 * h + 16)};
+      for (int s = 0; s < 4; ++s) {
+        for (int half = 0; half < 2; ++half, y += 16) {
+          const uint8_t sc = x[i].scales[8 * h + 2 * s + half];
+          const float dl = d * (sc & 0xF), ml = min * (sc >> 4);
+          avx512::store_scaled_minus(y, dl, avx512::to_float(avx512::bits16(q[half], 2 * s, 3)), ml);
+        }
+      }
+    }
+  }
+#else
+  dequantize_row_q2_K_ref(x, y, k);
+#endif
 }
 
 }  // namespace qforge::fakequant::ggml

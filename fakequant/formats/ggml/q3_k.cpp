@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "fakequant/formats/ggml/block_common.h"
+#include "fakequant/formats/ggml/decode_avx512.h"
 #include "fakequant/formats/ggml/scale_search.h"
 
 namespace qforge::fakequant::ggml {
@@ -113,7 +114,7 @@ void quantize_row_q3_K_ref(const float* x, block_q3_K* y, int64_t k, const float
   }
 }
 
-void dequantize_row_q3_K(const block_q3_K* x, float* y, int64_t k) {
+void dequantize_row_q3_K_ref(const block_q3_K* x, float* y, int64_t k) {
   const int64_t nb = checked_block_count("dequantize_row_q3_K", k, kQKK);
   for (int64_t i = 0; i < nb; ++i) {
     const float d_all = from_f16(x[i].d);
@@ -131,6 +132,29 @@ void dequantize_row_q3_K(const block_q3_K* x, float* y, int64_t k) {
       }
     }
   }
+}
+
+// dequantize_row_q3_K_ref on 16 lanes (one sub-block): level = low 2 bits + 4·hmask bit − 4, in [−4, 3].
+void dequantize_row_q3_K(const block_q3_K* x, float* y, int64_t k) {
+#if defined(QFORGE_GGML_DECODE_AVX512)
+  const int64_t nb = checked_block_count("dequantize_row_q3_K", k, kQKK);
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d_all = from_f16(x[i].d);
+    const __m128i hmask[2] = {avx512::load16(x[i].hmask), avx512::load16(x[i].hmask + 16)};
+    for (int h = 0; h < 2; ++h) {
+      const __m128i q[2] = {avx512::load16(x[i].qs + 32 * h), avx512::load16(x[i].qs + 32 * h + 16)};
+      for (int s = 0; s < 4; ++s) {
+        for (int half = 0; half < 2; ++half, y += 16) {
+          const float dl = d_all * (q3_K_scale(x[i].scales, 8 * h + 2 * s + half) - 32);
+          const __m128i high = _mm_slli_epi16(avx512::bits16(hmask[half], 4 * h + s, 1), 2);
+          avx512::store_scaled(y, dl, avx512::to_float(_mm_or_si128(avx512::bits16(q[half], 2 * s, 3), high), 4));
+        }
+      }
+    }
+  }
+#else
+  dequantize_row_q3_K_ref(x, y, k);
+#endif
 }
 
 }  // namespace qforge::fakequant::ggml

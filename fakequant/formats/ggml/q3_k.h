@@ -32,6 +32,8 @@ void pack_scales_q3_K(const int* codes, uint8_t* scales);
 // for the scales). Both re-derive the levels from the f16-rounded d·(s_j − 32); a sub-block whose
 // stored scale is 0 keeps the levels of its search.
 void quantize_row_q3_K_ref(const float* x, block_q3_K* y, int64_t k, const float* importance = nullptr);
+void dequantize_row_q3_K_ref(const block_q3_K* x, float* y, int64_t k);
+// The same floats, 16 at a time (AVX-512; else the reference).
 void dequantize_row_q3_K(const block_q3_K* x, float* y, int64_t k);
 
 }  // namespace qforge::fakequant::ggml

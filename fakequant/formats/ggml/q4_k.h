@@ -51,6 +51,8 @@ void search_k4_super_block(const float* x, const float* importance, int nmax, co
 void quantize_row_q4_K_ref(const float* x, block_q4_K* y, int64_t k, const float* importance = nullptr);
 // The same bytes with the scale search's candidates evaluated 16 at a time (AVX-512; else the reference).
 void quantize_row_q4_K(const float* x, block_q4_K* y, int64_t k, const float* importance = nullptr);
+void dequantize_row_q4_K_ref(const block_q4_K* x, float* y, int64_t k);
+// The same floats, 16 at a time (AVX-512; else the reference).
 void dequantize_row_q4_K(const block_q4_K* x, float* y, int64_t k);
 
 // The level of x on a sub-block's fixed grid x = d·q − dm, q in [0, 15] (the codec's final rounding,

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "fakequant/formats/ggml/block_common.h"
+#include "fakequant/formats/ggml/decode_avx512.h"
 
 namespace qforge::fakequant::ggml {
 namespace {
@@ -39,7 +40,7 @@ void quantize_row_q5_K(const float* x, block_q5_K* y, int64_t k, const float* im
 #endif
 }
 
-void dequantize_row_q5_K(const block_q5_K* x, float* y, int64_t k) {
+void dequantize_row_q5_K_ref(const block_q5_K* x, float* y, int64_t k) {
   const int64_t nb = checked_block_count("dequantize_row_q5_K", k, kQKK);
   for (int64_t i = 0; i < nb; ++i) {
     const float d = from_f16(x[i].d);
@@ -55,6 +56,33 @@ void dequantize_row_q5_K(const block_q5_K* x, float* y, int64_t k) {
       for (int l = 0; l < 32; ++l) *y++ = d2 * ((ql[l] >> 4) + ((x[i].qh[l] >> (2 * c + 1)) & 1 ? 16 : 0)) - m2;
     }
   }
+}
+
+// dequantize_row_q5_K_ref on 16 lanes: the nibble plus 16 times qh's bit 2c (low nibbles) or 2c + 1 (high).
+void dequantize_row_q5_K(const block_q5_K* x, float* y, int64_t k) {
+#if defined(QFORGE_GGML_DECODE_AVX512)
+  const int64_t nb = checked_block_count("dequantize_row_q5_K", k, kQKK);
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = from_f16(x[i].d);
+    const float min = from_f16(x[i].dmin);
+    for (int c = 0; c < 4; ++c, y += 64) {
+      uint8_t sc, m;
+      get_scale_min_k4(2 * c, x[i].scales, &sc, &m);
+      const float d1 = d * sc, m1 = min * m;
+      get_scale_min_k4(2 * c + 1, x[i].scales, &sc, &m);
+      const float d2 = d * sc, m2 = min * m;
+      for (int h = 0; h < 2; ++h) {
+        const __m128i q = avx512::load16(x[i].qs + 32 * c + 16 * h), qh = avx512::load16(x[i].qh + 16 * h);
+        const __m128i lo = _mm_or_si128(avx512::bits16(q, 0, 0xF), _mm_slli_epi16(avx512::bits16(qh, 2 * c, 1), 4));
+        const __m128i hi = _mm_or_si128(avx512::bits16(q, 4, 0xF), _mm_slli_epi16(avx512::bits16(qh, 2 * c + 1, 1), 4));
+        avx512::store_scaled_minus(y + 16 * h, d1, avx512::to_float(lo), m1);
+        avx512::store_scaled_minus(y + 32 + 16 * h, d2, avx512::to_float(hi), m2);
+      }
+    }
+  }
+#else
+  dequantize_row_q5_K_ref(x, y, k);
+#endif
 }
 
 }  // namespace qforge::fakequant::ggml

@@ -26,6 +26,8 @@ static_assert(sizeof(block_q5_K) == 2 * 2 + 12 + 256 / 8 + 256 / 2, "wrong q5_K 
 void quantize_row_q5_K_ref(const float* x, block_q5_K* y, int64_t k, const float* importance = nullptr);
 // The same bytes with the scale search's candidates evaluated 16 at a time (AVX-512; else the reference).
 void quantize_row_q5_K(const float* x, block_q5_K* y, int64_t k, const float* importance = nullptr);
+void dequantize_row_q5_K_ref(const block_q5_K* x, float* y, int64_t k);
+// The same floats, 16 at a time (AVX-512; else the reference).
 void dequantize_row_q5_K(const block_q5_K* x, float* y, int64_t k);
 
 }  // namespace qforge::fakequant::ggml

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "fakequant/formats/ggml/block_common.h"
+#include "fakequant/formats/ggml/decode_avx512.h"
 #include "fakequant/formats/ggml/scale_search.h"
 
 namespace qforge::fakequant::ggml {
@@ -73,7 +74,7 @@ void quantize_row_q6_K(const float* x, block_q6_K* y, int64_t k, const float* im
 #endif
 }
 
-void dequantize_row_q6_K(const block_q6_K* x, float* y, int64_t k) {
+void dequantize_row_q6_K_ref(const block_q6_K* x, float* y, int64_t k) {
   const int64_t nb = checked_block_count("dequantize_row_q6_K", k, kQKK);
   for (int64_t i = 0; i < nb; ++i) {
     const float d = from_f16(x[i].d);
@@ -94,6 +95,35 @@ void dequantize_row_q6_K(const block_q6_K* x, float* y, int64_t k) {
       }
     }
   }
+}
+
+// dequantize_row_q6_K_ref on 16 lanes: lanes l = 16·is .. 16·is + 15 of each quarter share the scale
+// d·sc (rounded once, as the reference's left-to-right d * sc * q), times the 6-bit level − 32.
+void dequantize_row_q6_K(const block_q6_K* x, float* y, int64_t k) {
+#if defined(QFORGE_GGML_DECODE_AVX512)
+  const int64_t nb = checked_block_count("dequantize_row_q6_K", k, kQKK);
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = from_f16(x[i].d);
+    for (int h = 0; h < 2; ++h, y += 128) {
+      const uint8_t* ql = x[i].ql + 64 * h;
+      const int8_t* sc = x[i].scales + 8 * h;
+      for (int is = 0; is < 2; ++is) {
+        const __m128i a = avx512::load16(ql + 16 * is), b = avx512::load16(ql + 32 + 16 * is);
+        const __m128i qh = avx512::load16(x[i].qh + 32 * h + 16 * is);
+        const __m128i q1 = _mm_or_si128(avx512::bits16(a, 0, 0xF), _mm_slli_epi16(avx512::bits16(qh, 0, 3), 4));
+        const __m128i q2 = _mm_or_si128(avx512::bits16(b, 0, 0xF), _mm_slli_epi16(avx512::bits16(qh, 2, 3), 4));
+        const __m128i q3 = _mm_or_si128(avx512::bits16(a, 4, 0xF), _mm_slli_epi16(avx512::bits16(qh, 4, 3), 4));
+        const __m128i q4 = _mm_or_si128(avx512::bits16(b, 4, 0xF), _mm_slli_epi16(avx512::bits16(qh, 6, 3), 4));
+        avx512::store_scaled(y + 16 * is, d * sc[is], avx512::to_float(q1, 32));
+        avx512::store_scaled(y + 32 + 16 * is, d * sc[is + 2], avx512::to_float(q2, 32));
+        avx512::store_scaled(y + 64 + 16 * is, d * sc[is + 4], avx512::to_float(q3, 32));
+        avx512::store_scaled(y + 96 + 16 * is, d * sc[is + 6], avx512::to_float(q4, 32));
+      }
+    }
+  }
+#else
+  dequantize_row_q6_K_ref(x, y, k);
+#endif
 }
 
 }  // namespace qforge::fakequant::ggml

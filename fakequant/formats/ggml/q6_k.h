@@ -27,6 +27,8 @@ static_assert(sizeof(block_q6_K) == 2 + 256 / 16 + 3 * 256 / 4, "wrong q6_K bloc
 void quantize_row_q6_K_ref(const float* x, block_q6_K* y, int64_t k, const float* importance = nullptr);
 // The same bytes with make_qx_quants' candidates evaluated 16 at a time (AVX-512; else the reference).
 void quantize_row_q6_K(const float* x, block_q6_K* y, int64_t k, const float* importance = nullptr);
+void dequantize_row_q6_K_ref(const block_q6_K* x, float* y, int64_t k);
+// The same floats, 16 at a time (AVX-512; else the reference).
 void dequantize_row_q6_K(const block_q6_K* x, float* y, int64_t k);
 
 // The stored level (q6 + 32, in [0, 63]) of x on a sub-block's fixed grid x = d·q6 (the codec's final
