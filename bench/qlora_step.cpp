@@ -126,32 +126,16 @@ qforge::autograd::PackedWeightPtr gptq_weight(const float* w, int64_t out, int64
 namespace gg = qforge::exporters::gguf;
 namespace gml = qforge::fakequant::ggml;
 
-// llama-quant.cpp llama_tensor_get_type_impl for LLAMA_FTYPE_MOSTLY_IQ2_XS, arch llama, dense, no
-// Falcon/70B/expert cases, used while the mix table (exporters/gguf/llama_type_mix.cpp) has no IQ2_XS row:
-// attn_v is Q4_K when n_gqa >= 4 else Q2_K; ffn_down is Q2_K in the first n_layer/8 layers; every other
-// projection (attn_output included) keeps the file type's default IQ2_XS.
-uint32_t iq2_xs_mix_type(const std::string& gguf_name, int64_t layer, const ly::LlamaConfig& c) {
-  if (gguf_name.find("attn_v.weight") != std::string::npos)
-    return c.num_attention_heads / c.num_key_value_heads >= 4 ? gml::kGgmlQ4_K : gml::kGgmlQ2_K;
-  if (gguf_name.find("ffn_down") != std::string::npos && layer < c.num_hidden_layers / 8) return gml::kGgmlQ2_K;
-  return gml::kGgmlIQ2_XS;
-}
-
 // The ggml type `file_type`'s mix gives the projection at `path` ("model.layers.3.mlp.down_proj"): the mix
-// table's llama_tensor_type with llama.cpp's counters (attn_v and ffn_down are counted once per layer, so
-// their index is the layer). An IQ2_XS file falls back to iq2_xs_mix_type while the table lacks it.
+// table's llama_tensor_type with llama.cpp's counters (attn_v, ffn_down, ffn_gate and ffn_up are counted once
+// per layer, so their index is the layer). The bench quantizes with an importance vector, so the mix is the
+// one llama-quantize picks with an imatrix (IQ2_XS files cannot be made without one).
 uint32_t gguf_mix_type(const std::string& file_type, const std::string& path, int64_t in, const ly::LlamaConfig& c) {
   const std::optional<std::string> name = gg::gguf_tensor_name(path + ".weight");
   if (!name || name->rfind("blk.", 0) != 0) throw std::invalid_argument("qlora_step: no GGUF layer tensor for " + path);
   const int64_t layer = std::stoll(name->substr(4));
-  gg::LlamaFileType type;
-  try {
-    type = gg::parse_llama_file_type(file_type);
-  } catch (const std::invalid_argument&) {
-    if (file_type != "iq2_xs") throw;
-    return iq2_xs_mix_type(*name, layer, c);
-  }
-  const gg::LlamaMixModel model{c.num_hidden_layers, c.num_attention_heads, c.num_key_value_heads, false, false};
+  const gg::LlamaFileType type = gg::parse_llama_file_type(file_type);
+  const gg::LlamaMixModel model{c.num_hidden_layers, c.num_attention_heads, c.num_key_value_heads, false, true};
   const gg::LlamaTensorSite site{*name, static_cast<uint64_t>(in), 2, layer, c.num_hidden_layers, layer};
   return gg::llama_tensor_type(type, model, site);
 }
