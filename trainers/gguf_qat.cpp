@@ -1,8 +1,13 @@
 #include "trainers/gguf_qat.h"
 
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 
+#include "exporters/gguf/imatrix_file.h"
+#include "exporters/gguf/llama_tensor_names.h"
 #include "exporters/gguf/llama_type_mix.h"
+#include "io/atomic_file.h"
 #include "fakequant/formats/ggml/block_types.h"
 
 namespace qforge::trainers {
@@ -25,7 +30,7 @@ std::string layer_of(const std::string& parameter) {
 }  // namespace
 
 std::vector<fakequant::QuantRule> gguf_preset_rules(const layers::LlamaForCausalLM& model, const std::string& preset,
-                                                    const std::vector<fakequant::QuantRule>& earlier) {
+                                                    const std::vector<fakequant::QuantRule>& earlier, bool has_imatrix) {
   namespace gg = exporters::gguf;
   gg::LlamaFileType type;
   try {
@@ -35,7 +40,7 @@ std::vector<fakequant::QuantRule> gguf_preset_rules(const layers::LlamaForCausal
   }
   if (type == gg::LlamaFileType::kF32) throw std::invalid_argument("quantization.preset: F32 quantizes nothing");
   std::vector<fakequant::QuantRule> rules;
-  for (const auto& [parameter, ggml_type] : gg::llama_mix_types(model, type)) {
+  for (const auto& [parameter, ggml_type] : gg::llama_mix_types(model, type, has_imatrix)) {
     if (ggml_type == fakequant::ggml::kGgmlF32) continue;  // norms (1-D): llama.cpp keeps them F32
     const std::string layer = layer_of(parameter);
     if (taken_by(earlier, layer)) continue;
@@ -57,6 +62,46 @@ std::map<std::string, uint32_t> trained_ggml_types(layers::Module& model) {
     types[layer + ".weight"] = static_cast<uint32_t>(quantizer->spec().ggml_type);
   }
   return types;
+}
+
+std::filesystem::path run_imatrix_path(const std::filesystem::path& run_dir, const std::string& imatrix) {
+  return run_dir / ("imatrix" + std::filesystem::path(imatrix).extension().string());
+}
+
+void keep_run_imatrix(const std::filesystem::path& run_dir, const std::string& imatrix) {
+  (void)exporters::gguf::read_export_importance(imatrix);  // a file that is no imatrix fails before training
+  std::ifstream in(imatrix, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  io::write_file_atomically(run_imatrix_path(run_dir, imatrix), std::string_view(bytes));
+}
+
+int apply_run_importance(layers::Module& model, const std::string& imatrix, const std::filesystem::path& run_dir) {
+  if (imatrix.empty()) return 0;
+  const std::filesystem::path path = run_imatrix_path(run_dir, imatrix);
+  if (!std::filesystem::exists(path)) {
+    throw std::invalid_argument("quantization.imatrix: the run folder has no copy " + path.string() + " of " + imatrix);
+  }
+  const auto importance = exporters::gguf::read_export_importance(path);
+  int applied = 0;
+  for (const auto& [name, quantizer] : fakequant::quantizers_of(model)) {
+    if (quantizer->role() != fakequant::QuantizerRole::kWeight || !quantizer->spec().is_ggml_block()) continue;
+    const std::string weight = name.substr(0, name.rfind(".weight_quantizer")) + ".weight";
+    const auto gguf_name = exporters::gguf::gguf_tensor_name(weight);
+    const auto it = gguf_name ? importance.find(*gguf_name) : importance.end();
+    if (it == importance.end()) continue;  // llama-imatrix records no token_embd (and output only with --process-output)
+    quantizer->set_importance(it->second);
+    ++applied;
+  }
+  return applied;
+}
+
+std::map<std::string, std::vector<float>> trained_importance(layers::Module& model) {
+  std::map<std::string, std::vector<float>> out;
+  for (const auto& [name, quantizer] : fakequant::quantizers_of(model)) {
+    if (quantizer->importance().empty()) continue;
+    out[name.substr(0, name.rfind(".weight_quantizer")) + ".weight"] = quantizer->importance();
+  }
+  return out;
 }
 
 }  // namespace qforge::trainers

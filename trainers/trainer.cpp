@@ -13,6 +13,7 @@
 #include "io/folder_lock.h"
 #include "optim/clip_grad_norm.h"
 #include "trainers/checkpoint.h"
+#include "trainers/gguf_qat.h"
 #include "trainers/lora_model.h"
 #include "trainers/metrics_log.h"
 #include "trainers/optimizer_factory.h"
@@ -90,6 +91,8 @@ void TrainingRun::resume_or_start() {
     std::filesystem::remove(options_.run_dir / "metrics.jsonl");
     const std::string& init_from = config_.quantization().init_from();
     if (!init_from.empty()) load_init_weights(task_->model(), init_from);
+    if (!config_.quantization().imatrix().empty()) keep_run_imatrix(options_.run_dir, config_.quantization().imatrix());
+    apply_run_importance(task_->model(), config_.quantization().imatrix(), options_.run_dir);
     return;
   }
   const RunFolder run = open_run_folder(options_.run_dir, CheckpointParts::kAll);
@@ -99,6 +102,7 @@ void TrainingRun::resume_or_start() {
                                 "--run-dir for a new folder. Saved config:\n" + c.config_text);
   }
   load_run_weights(task_->model(), config_, c, path.string());
+  apply_run_importance(task_->model(), config_.quantization().imatrix(), options_.run_dir);  // the run folder's copy
   optimizer_->load_state(c.optimizer, c.counters);
   task_->load_state(c.metadata);
   window_.sum = std::stod(metadata_value(c.metadata, "loss_window.sum", path.string()));
