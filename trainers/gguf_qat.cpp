@@ -27,6 +27,19 @@ std::string layer_of(const std::string& parameter) {
   return parameter.substr(0, parameter.size() - suffix.size());
 }
 
+// IQ2_XXS, IQ2_XS and IQ1_S encode only with an importance matrix (ggml_quantize_requires_imatrix;
+// BlockType::needs_importance), so without quantization.imatrix a preset whose mix gives a layer one of
+// them cannot train it: say so at config time, naming the layer and the ways out, instead of the fake
+// quantizer's refusal at the first forward (docs/gguf.md §7, §9).
+void check_trainable(const std::string& preset, const std::string& parameter, uint32_t ggml_type) {
+  const fakequant::ggml::BlockType& type = fakequant::ggml::block_type(static_cast<int>(ggml_type));
+  if (!type.needs_importance) return;
+  throw std::invalid_argument("quantization.preset: " + preset + " gives " + parameter + " the type " +
+                              fakequant::ggml::display_name(type) +
+                              ", which needs an importance matrix: set quantization.imatrix, give the layer an earlier "
+                              "rule or train another preset");
+}
+
 }  // namespace
 
 std::vector<fakequant::QuantRule> gguf_preset_rules(const layers::LlamaForCausalLM& model, const std::string& preset,
@@ -44,6 +57,7 @@ std::vector<fakequant::QuantRule> gguf_preset_rules(const layers::LlamaForCausal
     if (ggml_type == fakequant::ggml::kGgmlF32) continue;  // norms (1-D): llama.cpp keeps them F32
     const std::string layer = layer_of(parameter);
     if (taken_by(earlier, layer)) continue;
+    if (!has_imatrix) check_trainable(preset, parameter, ggml_type);  // with one: apply_run_importance supplies it
     fakequant::QuantRule rule;
     rule.pattern = layer;
     rule.weight = fakequant::QuantizerSpec{};

@@ -18,9 +18,11 @@ namespace qforge::trainers {
 // One rule per quantizable layer of `model` (embed_tokens, every projection, lm_head) that no rule
 // of `earlier` matches, with pattern = the layer's exact name and a weight spec with
 // QuantizerSpec::ggml_type = the mix's type; F32 entries (1-D norms) get no rule. `preset` is a GGUF
-// file type name (parse_llama_file_type); F32 quantizes nothing and is rejected. Errors name the
-// preset. Call it on the model before quantizers are installed.
-// has_imatrix: the mix llama.cpp picks when given an imatrix (it differs for Q4_0, Q5_0, IQ4_NL).
+// file type name (parse_llama_file_type); F32 quantizes nothing and is rejected, and so is, without
+// has_imatrix, a preset that gives a layer no earlier rule takes a type that encodes only with an
+// importance matrix (IQ2_XXS, IQ2_XS, IQ1_S: in the IQ1_*, IQ2_XXS and IQ2_XS mixes). Errors name the
+// preset. Call it on the model before quantizers are installed. has_imatrix: the run has
+// quantization.imatrix; the mix llama.cpp picks when given one (it differs for Q4_0, Q5_0, IQ4_NL).
 std::vector<fakequant::QuantRule> gguf_preset_rules(const layers::LlamaForCausalLM& model, const std::string& preset,
                                                     const std::vector<fakequant::QuantRule>& earlier = {},
                                                     bool has_imatrix = false);

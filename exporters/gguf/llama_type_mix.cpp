@@ -2,7 +2,6 @@
 // tensor_type_fallback, tensor_requires_imatrix; docs/gguf.md §7).
 #include "exporters/gguf/llama_type_mix.h"
 
-#include <cctype>
 #include <stdexcept>
 
 #include "exporters/gguf/ggml_types.h"
@@ -15,48 +14,29 @@ namespace {
 using W = MixWhen;
 constexpr uint32_t kBase = kMixBase;
 
-// One line per file type (ids: llama.h enum llama_ftype; base: llama_ftype_get_default_type). The rule
-// columns are the branches of llama_tensor_get_type_impl for arch llama, dense, not Falcon; the output
-// and token-embedding rules are common to every quantized type (output_type below).
-constexpr LlamaFileTypeInfo kTypes[] = {
-    // type                  name      ftype  base         attn_v                                 ffn_down                                   attn_output needs_imatrix
-    {LlamaFileType::kF32,    "F32",    0,  kGgmlF32,    {},                                    {},                                        kBase, kBase},
-    {LlamaFileType::kF16,    "F16",    1,  kGgmlF16,    {},                                    {},                                        kBase, kBase},
-    {LlamaFileType::kBF16,   "BF16",   32, kGgmlBF16,   {},                                    {},                                        kBase, kBase},
-    {LlamaFileType::kQ4_0,   "Q4_0",   2,  kGgmlQ4_0,   {},                                    {W::kLayerBelowImatrix, 8, kGgmlQ4_1},     kBase, kBase},
-    {LlamaFileType::kQ4_1,   "Q4_1",   3,  kGgmlQ4_1,   {},                                    {},                                        kBase, kBase},
-    {LlamaFileType::kQ5_0,   "Q5_0",   8,  kGgmlQ5_0,   {},                                    {W::kLayerBelowImatrix, 8, kGgmlQ5_1},     kBase, kBase},
-    {LlamaFileType::kQ5_1,   "Q5_1",   9,  kGgmlQ5_1,   {},                                    {},                                        kBase, kBase},
-    {LlamaFileType::kQ8_0,   "Q8_0",   7,  kGgmlQ8_0,   {},                                    {},                                        kBase, kBase},
-    {LlamaFileType::kQ2_K,   "Q2_K",   10, kGgmlQ2_K,   {W::kGqaAtLeast4, 0, kGgmlQ4_K, kGgmlQ3_K}, {W::kAlways, 0, kGgmlQ3_K},            kGgmlQ3_K, kBase},
-    {LlamaFileType::kQ2_K_S, "Q2_K_S", 21, kGgmlQ2_K,   {W::kGqaAtLeast4, 0, kGgmlQ4_K},       {W::kLayerBelow, 8, kGgmlQ4_K},            kBase, kGgmlQ2_K},
-    {LlamaFileType::kQ3_K_S, "Q3_K_S", 11, kGgmlQ3_K,   {},                                    {},                                        kBase, kBase},
-    {LlamaFileType::kQ3_K_M, "Q3_K_M", 12, kGgmlQ3_K,   {W::kIndexBelow, 2, kGgmlQ5_K, kGgmlQ4_K}, {W::kLayerBelow, 16, kGgmlQ5_K, kGgmlQ4_K}, kGgmlQ4_K, kBase},
-    {LlamaFileType::kQ3_K_L, "Q3_K_L", 13, kGgmlQ3_K,   {W::kAlways, 0, kGgmlQ5_K},            {W::kAlways, 0, kGgmlQ5_K},                kGgmlQ5_K, kBase},
-    {LlamaFileType::kQ4_K_S, "Q4_K_S", 14, kGgmlQ4_K,   {W::kIndexBelow, 4, kGgmlQ5_K},        {W::kLayerBelow, 8, kGgmlQ5_K},            kBase, kBase},
-    {LlamaFileType::kQ4_K_M, "Q4_K_M", 15, kGgmlQ4_K,   {W::kMoreBits, 0, kGgmlQ6_K},          {W::kMoreBits, 0, kGgmlQ6_K},              kBase, kBase},
-    {LlamaFileType::kQ5_K_S, "Q5_K_S", 16, kGgmlQ5_K,   {},                                    {},                                        kBase, kBase},
-    {LlamaFileType::kQ5_K_M, "Q5_K_M", 17, kGgmlQ5_K,   {W::kMoreBits, 0, kGgmlQ6_K},          {W::kMoreBits, 0, kGgmlQ6_K},              kBase, kBase},
-    {LlamaFileType::kQ6_K,   "Q6_K",   18, kGgmlQ6_K,   {},                                    {},                                        kBase, kBase},
-    {LlamaFileType::kIQ4_NL, "IQ4_NL", 25, kGgmlIQ4_NL, {W::kGqaAtLeast4, 0, kGgmlQ5_K},       {W::kLayerBelowNoImatrix, 8, kGgmlQ5_K},   kBase, kBase},
-};
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 bool contains(std::string_view s, std::string_view part) { return s.find(part) != std::string_view::npos; }
 
-// llama-quant.cpp tensor_get_category / category_is_attn_v (substring matches, as there).
-bool is_attn_v(std::string_view name) {
-  return contains(name, "attn_qkv.weight") || contains(name, "attn_kv_b.weight") || contains(name, "attn_v.weight");
+// llama-quant.cpp tensor_get_category: substring matches in this order, so "attn_qkv.weight" is attn_v-like
+// (category_is_attn_v) and never reaches attn_q.
+enum class Category { kOutput, kTokenEmbd, kAttnV, kAttnK, kAttnQ, kAttnOutput, kFfnUp, kFfnGate, kFfnDown, kOther };
+
+Category category_of(std::string_view name) {
+  if (name == "output.weight") return Category::kOutput;
+  if (name == "token_embd.weight") return Category::kTokenEmbd;
+  for (const std::string_view v : {"attn_qkv.weight", "attn_kv_b.weight", "attn_v.weight"})
+    if (contains(name, v)) return Category::kAttnV;
+  if (contains(name, "attn_k.weight")) return Category::kAttnK;
+  if (contains(name, "attn_q.weight")) return Category::kAttnQ;
+  if (contains(name, "attn_output.weight")) return Category::kAttnOutput;
+  if (contains(name, "ffn_up")) return Category::kFfnUp;
+  if (contains(name, "ffn_gate")) return Category::kFfnGate;
+  if (contains(name, "ffn_down")) return Category::kFfnDown;
+  return Category::kOther;
 }
-bool is_ffn_down(std::string_view name) { return !is_attn_v(name) && contains(name, "ffn_down"); }
 
 // Only >= 2-D "*weight" tensors that are not norms are quantized (tensor_allows_quantization).
 bool quantizable(std::string_view name, int ndims) {
@@ -66,11 +46,14 @@ bool quantizable(std::string_view name, int ndims) {
 int64_t block_of(uint32_t type) { return fakequant::ggml::find_type(static_cast<int>(type))->block_elements; }
 
 // tensor_type_fallback: a 256-element super-block type on rows it does not divide becomes a 32-element
-// type of about the same size; when that does not divide either (or the type was 32-element), F16.
+// type of about the same size (the IQ grid types and IQ4_XS: IQ4_NL; the ternary types: Q4_0); when that
+// does not divide either (or the type was 32-element), F16.
 uint32_t with_fallback(uint32_t type, uint64_t ne0) {
   if (ne0 % static_cast<uint64_t>(block_of(type)) == 0) return type;
   switch (type) {
-    case kGgmlQ2_K: case kGgmlQ3_K: type = kGgmlQ4_0; break;
+    case kGgmlIQ1_S: case kGgmlIQ1_M: case kGgmlIQ2_XXS: case kGgmlIQ2_XS: case kGgmlIQ2_S:
+    case kGgmlIQ3_XXS: case kGgmlIQ3_S: case kGgmlIQ4_XS: type = kGgmlIQ4_NL; break;
+    case kGgmlQ2_K: case kGgmlQ3_K: case kGgmlTQ1_0: case kGgmlTQ2_0: type = kGgmlQ4_0; break;
     case kGgmlQ4_K: type = kGgmlQ5_0; break;
     case kGgmlQ5_K: type = kGgmlQ5_1; break;
     case kGgmlQ6_K: type = kGgmlQ8_0; break;
@@ -79,76 +62,68 @@ uint32_t with_fallback(uint32_t type, uint64_t ne0) {
   return ne0 % static_cast<uint64_t>(block_of(type)) == 0 ? type : static_cast<uint32_t>(kGgmlF16);
 }
 
-bool holds(const MixRule& rule, const LlamaMixModel& m, int64_t i, int64_t n) {
-  switch (rule.when) {
+bool holds(MixWhen when, int64_t rule_n, const LlamaMixModel& m, int64_t i, int64_t n) {
+  switch (when) {
     case W::kNever: return false;
     case W::kAlways: return true;
     case W::kGqaAtLeast4: return m.n_head_kv > 0 && m.n_head / m.n_head_kv >= 4;
-    case W::kIndexBelow: return i < rule.n;
-    case W::kLayerBelow: return i < n / rule.n;
-    case W::kLayerBelowImatrix: return m.has_imatrix && i < n / rule.n;
-    case W::kLayerBelowNoImatrix: return !m.has_imatrix && i < n / rule.n;
+    case W::kIndexBelow: return i < rule_n;
+    case W::kLayerBelow: return i < n / rule_n;
+    case W::kLayerBelowImatrix: return m.has_imatrix && i < n / rule_n;
+    case W::kLayerBelowNoImatrix: return !m.has_imatrix && i < n / rule_n;
+    case W::kLayerMiddle: return i >= n / 8 && i < 7 * n / 8;
+    case W::kImatrix: return m.has_imatrix;
+    case W::kNoImatrix: return !m.has_imatrix;
     case W::kMoreBits: return use_more_bits(i, n);
   }
   return false;
 }
 
+uint32_t or_base(uint32_t type, uint32_t base) { return type == kBase ? base : type; }
+
 uint32_t apply(const MixRule& rule, const LlamaMixModel& m, int64_t i, int64_t n, uint32_t base) {
   if (rule.when == W::kNever) return base;
-  const uint32_t type = holds(rule, m, i, n) ? rule.then : rule.otherwise;
-  return type == kBase ? base : type;
+  if (holds(rule.when, rule.n, m, i, n)) return or_base(rule.then, base);
+  if (holds(rule.when2, rule.n2, m, i, n)) return or_base(rule.then2, base);
+  return or_base(rule.otherwise, base);
 }
 
 // output.weight, and token_embd.weight of a tied model: Q8_0 when the base type's block does not divide
-// the rows or the base is Q8_0, else Q6_K (IQ1/IQ2/IQ3_XXS files would use Q5_K; none here).
+// the rows or the base is Q8_0, else the row's output column (Q6_K; Q5_K in IQ1/IQ2/IQ3_XXS files).
 uint32_t output_type(const LlamaFileTypeInfo& t, uint64_t ne0) {
   if (ne0 % static_cast<uint64_t>(block_of(t.base)) != 0 || t.base == kGgmlQ8_0) return kGgmlQ8_0;
-  return kGgmlQ6_K;
+  return t.output;
+}
+
+uint32_t attn_v_type(const LlamaFileTypeInfo& t, const LlamaMixModel& m, const LlamaTensorSite& s) {
+  const uint32_t type = apply(t.attn_v, m, s.i_attention_wv, s.n_attention_wv, t.base);
+  // LLM_TYPE_70B (llama: 80 layers with GQA): 8 heads share attn_v, so one more bit costs little. The
+  // IQ1/IQ2 branch returns before this raise.
+  const bool is_70b = m.n_layer == 80 && m.n_head != m.n_head_kv;
+  if (is_70b && !t.low_bit_branch && (type == kGgmlQ3_K || type == kGgmlQ4_K)) return kGgmlQ5_K;
+  return type;
 }
 
 // llama_tensor_get_type_impl before the fallback.
 uint32_t mixed_type(const LlamaFileTypeInfo& t, const LlamaMixModel& m, const LlamaTensorSite& s) {
-  if (s.name == "output.weight" || (m.tied && s.name == "token_embd.weight")) return output_type(t, s.ne0);
-  if (s.name == "token_embd.weight") return t.base;
-  if (is_attn_v(s.name)) {
-    uint32_t type = apply(t.attn_v, m, s.i_attention_wv, s.n_attention_wv, t.base);
-    // LLM_TYPE_70B (llama: 80 layers with GQA): 8 heads share attn_v, so one more bit costs little.
-    const bool is_70b = m.n_layer == 80 && m.n_head != m.n_head_kv;
-    if (is_70b && (type == kGgmlQ3_K || type == kGgmlQ4_K)) type = kGgmlQ5_K;
-    return type;
+  switch (category_of(s.name)) {
+    case Category::kOutput: return output_type(t, s.ne0);
+    case Category::kTokenEmbd: return m.tied ? output_type(t, s.ne0) : or_base(t.token_embd, t.base);
+    case Category::kAttnV: return attn_v_type(t, m, s);
+    case Category::kAttnK: case Category::kAttnQ: return apply(t.attn_qk, m, 0, 0, t.base);
+    case Category::kAttnOutput: return or_base(t.attn_output, t.base);
+    case Category::kFfnDown: return apply(t.ffn_down, m, s.i_layer, m.n_layer, t.base);
+    case Category::kFfnGate: case Category::kFfnUp: return apply(t.ffn_gate_up, m, s.i_layer, m.n_layer, t.base);
+    case Category::kOther: return t.base;
   }
-  if (is_ffn_down(s.name)) return apply(t.ffn_down, m, s.i_layer, m.n_layer, t.base);
-  if (contains(s.name, "attn_output.weight")) return t.attn_output == kBase ? t.base : t.attn_output;
   return t.base;
 }
 
+// tensor_requires_imatrix's types: ggml refuses IQ2_XXS, IQ2_XS and IQ1_S without importance
+// (ggml_quantize_requires_imatrix); llama-quantize adds IQ3_XXS, IQ2_S and IQ1_M.
+constexpr uint32_t kImatrixTypes[] = {kGgmlIQ3_XXS, kGgmlIQ2_XXS, kGgmlIQ2_XS, kGgmlIQ2_S, kGgmlIQ1_M, kGgmlIQ1_S};
+
 }  // namespace
-
-std::span<const LlamaFileTypeInfo> llama_file_types() { return kTypes; }
-
-const LlamaFileTypeInfo& llama_file_type_info(LlamaFileType type) {
-  for (const LlamaFileTypeInfo& info : kTypes)
-    if (info.type == type) return info;
-  throw std::logic_error("llama_file_type_info: a LlamaFileType without a table row");
-}
-
-LlamaFileType parse_llama_file_type(const std::string& name) {
-  const std::string n = lower(name);
-  for (const LlamaFileTypeInfo& info : kTypes)
-    if (lower(std::string(info.name)) == n) return info.type;
-  throw std::invalid_argument("gguf llama export: unknown file type '" + name + "' (expected one of " +
-                              llama_file_type_list() + ")");
-}
-
-std::string llama_file_type_name(LlamaFileType type) { return std::string(llama_file_type_info(type).name); }
-
-uint32_t llama_ftype_id(LlamaFileType type) { return llama_file_type_info(type).ftype; }
-
-std::string llama_file_type_list() {
-  std::string out;
-  for (const LlamaFileTypeInfo& info : kTypes) out += (out.empty() ? "" : ", ") + std::string(info.name);
-  return out;
-}
 
 bool use_more_bits(int64_t i, int64_t n) {
   return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
@@ -164,17 +139,17 @@ uint32_t llama_tensor_type(LlamaFileType type, const LlamaMixModel& model, const
 
 std::vector<uint32_t> llama_mix(LlamaFileType type, const LlamaMixModel& model, std::span<const LlamaMixTensor> tensors) {
   int64_t n_attention_wv = 0;
-  for (const LlamaMixTensor& t : tensors) n_attention_wv += is_attn_v(t.name);
+  for (const LlamaMixTensor& t : tensors) n_attention_wv += category_of(t.name) == Category::kAttnV;
   std::vector<uint32_t> types;
-  int64_t i_attention_wv = 0, i_ffn_down = 0;
+  // llama.cpp's i_attention_wv, i_ffn_down, i_ffn_gate, i_ffn_up (its i_ffn_gate/up stay 0 in the IQ1/IQ2
+  // branch, which has no ffn_gate/ffn_up rule to read them).
+  std::map<Category, int64_t> seen;
   for (const LlamaMixTensor& t : tensors) {
-    const LlamaTensorSite site{t.name, t.ne0, t.ndims, i_attention_wv, n_attention_wv, i_ffn_down};
-    types.push_back(llama_tensor_type(type, model, site));
+    const Category c = category_of(t.name);
+    const int64_t i = seen[c];
+    types.push_back(llama_tensor_type(type, model, {t.name, t.ne0, t.ndims, seen[Category::kAttnV], n_attention_wv, i}));
     // The counters advance only for the tensors the type selection sees (the quantizable ones).
-    if (quantizable(t.name, t.ndims)) {
-      i_attention_wv += is_attn_v(t.name);
-      i_ffn_down += is_ffn_down(t.name);
-    }
+    if (quantizable(t.name, t.ndims)) ++seen[c];
   }
   return types;
 }
@@ -201,6 +176,8 @@ std::map<std::string, uint32_t> llama_mix_types(const layers::LlamaForCausalLM& 
 
 bool requires_imatrix(LlamaFileType type, const std::string& name, uint32_t ggml_type) {
   if (name == "token_embd.weight" || name == "output.weight") return false;
+  for (const uint32_t t : kImatrixTypes)
+    if (ggml_type == t) return true;
   return ggml_type == llama_file_type_info(type).needs_imatrix;
 }
 

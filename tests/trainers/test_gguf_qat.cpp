@@ -184,8 +184,8 @@ TEST(GgufQat, Q3_K_MPresetExportsTheTrainedForwardBitForBit) {
 // Importance-weighted QAT (quantization.imatrix): the forward weights each codec with the imatrix, the
 // run folder keeps its copy (the source may go), and the export weights the trained tensors with the
 // same importance, so the file still equals the trained forward bit for bit.
-TEST(GgufQat, ImatrixWeightedQatExportsTheTrainedForwardBitForBit) {
-  config::RunConfig config = preset_run("Q3_K_M");
+// A synthetic imatrix for preset_run's model: every projection of both layers, uneven importance.
+std::filesystem::path write_test_imatrix(const std::string& name) {
   gg::Imatrix imatrix;
   imatrix.datasets = {"test"};
   imatrix.chunk_count = 1;
@@ -199,8 +199,14 @@ TEST(GgufQat, ImatrixWeightedQatExportsTheTrainedForwardBitForBit) {
       imatrix.entries["blk." + std::to_string(layer) + "." + name + ".weight"] = entry;
     }
   }
-  const auto source = temp_path("importance.gguf");
+  const auto source = temp_path(name);
   gg::write_imatrix(source, imatrix);
+  return source;
+}
+
+TEST(GgufQat, ImatrixWeightedQatExportsTheTrainedForwardBitForBit) {
+  config::RunConfig config = preset_run("Q3_K_M");
+  const auto source = write_test_imatrix("importance.gguf");
   config.mutable_quantization()->set_imatrix(source.string());
   const auto dir = temp_path("run_q3_k_m_imatrix");
   const RunResult trained = train(config, TrainOptions{dir, true, 0});
@@ -230,6 +236,19 @@ TEST(GgufQat, ImatrixWeightedQatExportsTheTrainedForwardBitForBit) {
   expect_zero_gap(config, dir, "");
 }
 
+// IQ2_XS, which encodes only with an importance matrix: refused without quantization.imatrix (above),
+// trained with one, and its file is the trained forward.
+TEST(GgufQat, Iq2XsPresetTrainsWithAnImatrix) {
+  config::RunConfig config = preset_run("IQ2_XS");
+  config.mutable_quantization()->set_imatrix(write_test_imatrix("importance_iq2_xs.gguf").string());
+  config.mutable_trainer()->set_steps(1);
+  const auto dir = temp_path("run_iq2_xs");
+  ASSERT_EQ(train(config, TrainOptions{dir, true, 0}).step, 1);
+  const std::map<std::string, uint32_t> types = expect_zero_gap(config, dir, "");
+  EXPECT_EQ(types.at("blk.0.attn_q.weight"), gg::kGgmlIQ2_XS);
+  EXPECT_EQ(types.at("blk.1.ffn_up.weight"), gg::kGgmlIQ2_XS);
+}
+
 TEST(GgufQat, PresetFollowsTheMixWithFallbacksAndTiedEmbedding) {
   layers::LlamaConfig c;
   c.vocab_size = 40;
@@ -253,6 +272,55 @@ TEST(GgufQat, PresetFollowsTheMixWithFallbacksAndTiedEmbedding) {
   EXPECT_EQ(by_layer.count("model.layers.0.self_attn.o_proj"), 0u);
   EXPECT_THAT(testing::error_of([&] { gguf_preset_rules(model, "Q3_K"); }), HasSubstr("quantization.preset"));
   EXPECT_THAT(testing::error_of([&] { gguf_preset_rules(model, "F32"); }), HasSubstr("quantizes nothing"));
+}
+
+// The IQ/TQ presets read the same mix table (docs/gguf.md §7); the same tied model without GQA.
+std::map<std::string, int> preset_types(const layers::LlamaForCausalLM& model, const std::string& preset,
+                                        const std::vector<fakequant::QuantRule>& earlier = {}) {
+  std::map<std::string, int> by_layer;
+  for (const auto& rule : gguf_preset_rules(model, preset, earlier)) by_layer[rule.pattern] = rule.weight->ggml_type;
+  return by_layer;
+}
+
+TEST(GgufQat, IQPresetsFollowTheMixAndRefuseTypesThatNeedImportance) {
+  layers::LlamaConfig c;
+  c.vocab_size = 40;
+  c.hidden_size = 256;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 2;
+  c.num_key_value_heads = 2;
+  c.intermediate_size = 272;
+  c.max_position_embeddings = 8;
+  c.tie_word_embeddings = true;
+  layers::LlamaForCausalLM model(c);
+  const std::map<std::string, int> xxs = preset_types(model, "IQ3_XXS");
+  EXPECT_EQ(xxs.at("model.embed_tokens"), gg::kGgmlQ5_K);            // tied: the output's Q5_K
+  EXPECT_EQ(xxs.at("model.layers.0.self_attn.q_proj"), gg::kGgmlIQ2_S);
+  EXPECT_EQ(xxs.at("model.layers.1.self_attn.k_proj"), gg::kGgmlIQ2_S);
+  EXPECT_EQ(xxs.at("model.layers.0.self_attn.v_proj"), gg::kGgmlIQ3_S);  // no GQA, no imatrix
+  EXPECT_EQ(xxs.at("model.layers.0.self_attn.o_proj"), gg::kGgmlIQ3_S);
+  EXPECT_EQ(xxs.at("model.layers.0.mlp.gate_proj"), gg::kGgmlIQ3_XXS);
+  EXPECT_EQ(xxs.at("model.layers.0.mlp.down_proj"), gg::kGgmlF16);       // Q3_K -> Q4_0 -> F16 (272)
+  const std::map<std::string, int> xs = preset_types(model, "iq3_xs");
+  EXPECT_EQ(xs.at("model.layers.0.self_attn.q_proj"), gg::kGgmlIQ3_XXS);
+  EXPECT_EQ(xs.at("model.layers.0.mlp.up_proj"), gg::kGgmlIQ3_XXS);    // 2/8 <= 0 < 7*2/8
+  EXPECT_EQ(xs.at("model.layers.1.mlp.up_proj"), gg::kGgmlIQ3_S);
+  EXPECT_EQ(xs.at("model.embed_tokens"), gg::kGgmlQ6_K);
+  const std::map<std::string, int> tq = preset_types(model, "TQ2_0");
+  EXPECT_EQ(tq.at("model.layers.1.mlp.gate_proj"), gg::kGgmlTQ2_0);
+  EXPECT_EQ(tq.at("model.layers.1.mlp.down_proj"), gg::kGgmlF16);        // TQ2_0 -> Q4_0 -> F16 (272)
+  // IQ2_XS: its mix gives the projections IQ2_XS, which encodes only with an importance matrix.
+  EXPECT_THAT(testing::error_of([&] { gguf_preset_rules(model, "IQ2_XS"); }),
+              HasSubstr("quantization.preset: IQ2_XS gives model.layers.0.mlp.gate_proj.weight the type IQ2_XS, "
+                        "which needs an importance matrix"));
+  EXPECT_THAT(testing::error_of([&] { gguf_preset_rules(model, "IQ1_M"); }),
+              HasSubstr("model.layers.0.self_attn.o_proj.weight the type IQ2_XXS"));  // IQ1_M itself needs none
+  // Layers an earlier rule takes are not the preset's: IQ1_S with every projection taken trains only
+  // the embedding (tied: Q5_K).
+  const std::vector<fakequant::QuantRule> earlier = {{"*_proj", std::nullopt, std::nullopt, true}};
+  const std::map<std::string, int> s = preset_types(model, "IQ1_S", earlier);
+  EXPECT_EQ(s.size(), 1u);
+  EXPECT_EQ(s.at("model.embed_tokens"), gg::kGgmlQ5_K);
 }
 
 }  // namespace
