@@ -211,9 +211,10 @@ int run_export(const Arguments& args) {
 qforge::trainers::GgufStudyTools gguf_study_tools() {
   namespace ex = qforge::exporters;
   qforge::trainers::GgufStudyTools tools;
-  tools.imatrix = [](const std::filesystem::path& run, const std::filesystem::path& out) {
+  tools.imatrix = [](const std::filesystem::path& run, int64_t chunks, const std::filesystem::path& out) {
     qforge::cli::ImatrixArguments imatrix;
     imatrix.checkpoint = run.string();
+    imatrix.chunks = chunks;
     imatrix.output = out.string();
     qforge::cli::run_imatrix(imatrix);
   };

@@ -13,6 +13,7 @@
 // Writing GGUF and imatrix files is the exporters' and the CLI's business (trainers reads GGUF only), so
 // the study is handed the two writers (GgufStudyTools) by its caller: `qforge study` passes the very code
 // `qforge imatrix` and `qforge export --format gguf` run.
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -25,8 +26,9 @@
 namespace qforge::trainers {
 
 struct GgufStudyTools {
-  // Writes the importance matrix of the language-model run `run_dir` to `out` (.gguf).
-  std::function<void(const std::filesystem::path& run_dir, const std::filesystem::path& out)> imatrix;
+  // Writes the importance matrix of the language-model run `run_dir` over `chunks` chunks of its
+  // training split to `out` (.gguf).
+  std::function<void(const std::filesystem::path& run_dir, int64_t chunks, const std::filesystem::path& out)> imatrix;
   // Writes the run's model as a GGUF file of `file_type` ("": the run's preset), weighted by the
   // imatrix file `imatrix` ("": none); returns the exporter's "wrote ..." line. Throws llama-quantize's
   // refusal (std::invalid_argument) for a file type that needs an imatrix it was not given.

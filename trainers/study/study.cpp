@@ -76,7 +76,7 @@ class StudyRunner {
                     bool on_control = false);
   void qat_cell(const StudyMethod& method, const std::string& scheme, Seed seed);
   void gguf_cell(const StudyMethod& method, const std::string& scheme, const std::string& preset, Seed seed);
-  // The float run's importance matrix, written once per study (output_dir/imatrix.gguf).
+  // The float run's importance matrix, written once per study (output_dir/imatrix.gguf, imatrix_chunks).
   std::string study_imatrix();
   void add(const RunResult& run, const std::string& scheme, const std::string& method, const std::string& observer,
            double bits, double seconds, const fs::path& dir, Seed seed);
@@ -216,7 +216,7 @@ std::string StudyRunner::study_imatrix() {
   if (imatrix_.empty()) {
     const fs::path path = output_dir_ / "imatrix.gguf";
     fs::create_directories(output_dir_);
-    gguf_.imatrix(float_run_, path);
+    gguf_.imatrix(float_run_, study_.imatrix_chunks() > 0 ? study_.imatrix_chunks() : 128, path);
     imatrix_ = path.string();
   }
   return imatrix_;
