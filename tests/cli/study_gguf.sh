@@ -17,7 +17,7 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
   --set base.data.batch_size=2 --set base.data.text.corpus_end=0.05 --set base.trainer.steps=20 \
   --set base.trainer.eval_batches=2 --set base.trainer.checkpoint_every=0 --set base.schedule.warmup_steps=2 \
   --set qat_trainer.steps=3 --set qat_trainer.eval_batches=2 --set qat_trainer.checkpoint_every=0 \
-  --set qat_trainer.log_every=1 --set qat_schedule.warmup_steps=1 --set weight_schemes=gguf:Q3_K_M \
+  --set qat_trainer.log_every=1 --set qat_schedule.warmup_steps=1 --set imatrix_chunks=8 --set weight_schemes=gguf:Q3_K_M \
   --set methods=ptq,ptq:imatrix,qat,qat:imatrix,ptq@gguf:Q2_K_S > "$out/log.txt"
 grep -E '^study:' "$out/log.txt"
 exact=$(grep -c "weights equal the trained forward's bit for bit" "$out/log.txt" || true)
