@@ -122,8 +122,9 @@ GgufCellResult gguf_qat_cell(const GgufStudyTools& tools, const fs::path& dir) {
 
 std::string refused_cells_markdown(const std::vector<std::string>& lines) {
   if (lines.empty()) return "";
-  std::string out = "## Refused cells\n\nllama-quantize refuses these files; so does qforge's exporter, with the same check "
-                    "(llama-quant.cpp tensor_requires_imatrix):\n\n";
+  std::string out = "## Refused cells\n\nPost-training: llama-quantize refuses these files without an imatrix, and so does "
+                    "qforge's exporter, with the same check (llama-quant.cpp tensor_requires_imatrix). QAT: the types that "
+                    "encode only with an imatrix (IQ2_XXS, IQ2_XS, IQ1_S) train only with quantization.imatrix.\n\n";
   for (const std::string& line : lines) out += "- " + line + "\n";
   return out + "\n";
 }
