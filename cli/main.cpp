@@ -209,6 +209,26 @@ int run_export(const Arguments& args) {
   return 0;
 }
 
+// The writers of the study's GGUF cells (trainers/study/gguf_cells.h): `qforge imatrix` on the run's
+// training split and `qforge export --format gguf`, the same code.
+qforge::trainers::GgufStudyTools gguf_study_tools() {
+  namespace ex = qforge::exporters;
+  qforge::trainers::GgufStudyTools tools;
+  tools.imatrix = [](const std::filesystem::path& run, int64_t chunks, const std::filesystem::path& out) {
+    qforge::cli::ImatrixArguments imatrix;
+    imatrix.checkpoint = run.string();
+    imatrix.chunks = chunks;
+    imatrix.output = out.string();
+    qforge::cli::run_imatrix(imatrix);
+  };
+  tools.export_gguf = [](const std::filesystem::path& run, const std::string& type, const std::string& imatrix,
+                         const std::filesystem::path& out) {
+    const ex::Exporter& gguf = ex::find_exporter("gguf");
+    return gguf.write(tr::export_source(run, gguf.input), {type, imatrix, "", "", ""}, out);
+  };
+  return tools;
+}
+
 void add_study(CLI::App& app, Arguments& args) {
   CLI::App* s = app.add_subcommand("study", "QAT vs PTQ grid on one model: report.md, results.csv, plot.svg");
   s->add_option("-c,--config", args.config_path, "Study config (examples/study_*.pbtxt)")->required()->check(CLI::ExistingFile);
@@ -221,7 +241,7 @@ int run_study(const Arguments& args, const std::string& command) {
   for (const std::string& assignment : args.overrides) tr::apply_override(study, assignment);
   std::filesystem::path out = args.output_dir.empty() ? study.output_dir() : args.output_dir;
   if (out.empty()) out = std::filesystem::path("runs") / std::filesystem::path(args.config_path).stem();
-  tr::run_study(study, out, command);
+  tr::run_study(study, out, command, gguf_study_tools());
   std::printf("report: %s\n", (out / "report.md").c_str());
   return 0;
 }

@@ -60,6 +60,9 @@ struct LlamaExport {
   // them by name in `vocabulary` (<s>, </s>).
   std::optional<int64_t> bos_token_id, eos_token_id;
   std::map<std::string, uint32_t> ggml_types;  // parameter name -> ggml type id it trained with
+  // parameter name -> the importance its GGUF codec was weighted with in training (QuantizationConfig
+  // .imatrix); the export encodes the weight with it, so the file still equals the trained forward.
+  std::map<std::string, std::vector<float>> ggml_importance;
   std::string preset;                          // the run's quantization.preset ("" when none)
   std::vector<std::string> notes;              // one line per quantizer the file cannot express
   std::vector<std::string> gguf_notes;         // what only a GGUF file's vocabulary is concerned by

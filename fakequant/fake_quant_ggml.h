@@ -4,8 +4,9 @@
 // Forward: every row of the weight along its last dimension (GGUF ne0: the input dimension of a
 // Linear [out, in], the hidden dimension of an Embedding [vocab, dim]) becomes
 // dequantize_row(quantize_row(row)) of the ggml block codec (fakequant/formats/ggml/block_types.h
-// fake_quantize_row), the very function the GGUF exporter encodes with, unweighted (no importance
-// matrix), so an exported tensor dequantizes to this output bit for bit. OpenMP over rows; each row
+// fake_quantize_row), the very function the GGUF exporter encodes with, with the same importance
+// (imatrix: one weight per input channel, shared by every row, as llama.cpp's quantize_chunk passes
+// it) or none, so an exported tensor dequantizes to this output bit for bit. OpenMP over rows; each row
 // is independent, so the result does not depend on the thread count.
 //
 // Backward: straight-through estimator (Bengio et al. 2013), dx = dy for every element. Clipped STE
@@ -24,7 +25,9 @@
 namespace qforge::fakequant {
 
 // x: a tensor with at least one dimension whose last dimension is a multiple of the block size
-// (throws std::invalid_argument naming `context`, the type and the lengths otherwise).
-autograd::Variable fake_quant_ggml(const autograd::Variable& x, const ggml::BlockType& type, const std::string& context);
+// (throws std::invalid_argument naming `context`, the type and the lengths otherwise). importance:
+// x.dim(-1) floats weighting every row's codec (the codecs that take one), or nullptr: unweighted.
+autograd::Variable fake_quant_ggml(const autograd::Variable& x, const ggml::BlockType& type, const std::string& context,
+                                   const float* importance = nullptr);
 
 }  // namespace qforge::fakequant

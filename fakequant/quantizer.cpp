@@ -77,6 +77,7 @@ Quantizer::Quantizer(QuantizerSpec spec, QuantizerRole role, const Shape& shape,
     op_spec_.scale_dtype = ScaleDtype::kFp32;
   }
   if (shape.ndim() < 1) throw std::invalid_argument("quantizer " + name_ + ": needs a tensor with at least one dimension");
+  row_length_ = shape[shape.ndim() - 1];
   if (spec_.is_ggml_block()) check_ggml_block_fits(shape);
   int64_t count = 1;
   if (spec_.dynamic_per_token || spec_.is_ggml_block()) {
@@ -244,7 +245,10 @@ Variable Quantizer::forward_static(const Variable& x) {
 }
 
 Variable Quantizer::forward(const Variable& x) {
-  if (spec_.is_ggml_block()) return fake_quant_ggml(x, ggml::block_type(spec_.ggml_type), "quantizer " + name_);
+  if (spec_.is_ggml_block()) {
+    return fake_quant_ggml(x, ggml::block_type(spec_.ggml_type), "quantizer " + name_,
+                           importance_.empty() ? nullptr : importance_.data());
+  }
   if (spec_.dynamic_per_token) return fake_quant_dynamic(x, spec_);
   if (!has_scale(spec_)) return fake_quant(x, scale_.detach(), zero_point_.detach(), spec_);
   if (role_ == QuantizerRole::kActivation && spec_.granularity.kind == Granularity::kPerChannel &&
@@ -253,6 +257,17 @@ Variable Quantizer::forward(const Variable& x) {
                                 std::to_string(parameter_count()) + " channels it was built for");
   }
   return forward_static(x);
+}
+
+void Quantizer::set_importance(std::vector<float> importance) {
+  if (!spec_.is_ggml_block() || role_ != QuantizerRole::kWeight) {
+    throw std::invalid_argument("quantizer " + name_ + ": an importance matrix weights GGUF block types only");
+  }
+  if (static_cast<int64_t>(importance.size()) != row_length_) {
+    throw std::invalid_argument("quantizer " + name_ + ": importance has " + std::to_string(importance.size()) +
+                                " values, rows have " + std::to_string(row_length_));
+  }
+  importance_ = std::move(importance);
 }
 
 }  // namespace qforge::fakequant

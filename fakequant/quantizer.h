@@ -16,7 +16,9 @@
 //   - learned (LSQ, LSQ+, PACT, SEQ): initialised once from the observer on the first training forward,
 //     then trained by the optimizer;
 //   - GGUF block types (spec.ggml_type, weights only): the ggml codec finds each block's scales from
-//     the current weight in every forward (fake_quant_ggml.h); nothing is stored.
+//     the current weight in every forward (fake_quant_ggml.h); nothing is stored. An importance
+//     (set_importance: the imatrix of the weight's input channels) weights the codec as llama.cpp's
+//     does; it is data the run folder keeps (trainers/gguf_qat.h), not a parameter.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -68,6 +70,12 @@ class Quantizer : public layers::UnaryModule {
   /// Scales and zero points a post-training method chose (ptq/: GPTQ's per-group grid), stored as they
   /// are and frozen. std::invalid_argument naming the quantizer when the count does not fit.
   void set_params(const QuantParams& params);
+  /// GGUF block weights only: the importance of each input channel (the weight's last dimension) the
+  /// codec minimises its weighted error with, as llama-quantize --imatrix does (fake_quant_ggml.h).
+  /// std::invalid_argument naming the quantizer for another spec or a length other than that dimension.
+  void set_importance(std::vector<float> importance);
+  /// Empty when unweighted.
+  const std::vector<float>& importance() const { return importance_; }
 
  private:
   bool learns_scale() const;
@@ -86,6 +94,8 @@ class Quantizer : public layers::UnaryModule {
   std::unique_ptr<Observer> observer_;
   autograd::Variable scale_, zero_point_, observer_state_;
   layers::IntBuffer counters_;  // kQuantizerCounters
+  std::vector<float> importance_;
+  int64_t row_length_ = 0;  // the last dimension of the shape it was built for
 };
 
 }  // namespace qforge::fakequant

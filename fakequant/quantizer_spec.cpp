@@ -129,11 +129,13 @@ const ggml::BlockType* find_block_scheme(const std::string& head) {
 
 const char* ggml_type_name_or_null(int id) {
   const ggml::BlockType* type = ggml::find_type(id);
-  return type != nullptr && type->has_codec() && !type->needs_importance ? type->name : nullptr;
+  return type != nullptr && type->has_codec() ? type->name : nullptr;
 }
 
 // QuantizerSpec::ggml_type ids fake quantization accepts: every codec but f32 (which would not quantize);
-// f16 and bf16 are the Q4_K_M mix's fallbacks (trainers/gguf_qat.h).
+// f16 and bf16 are the Q4_K_M mix's fallbacks (trainers/gguf_qat.h). The types that encode only with an
+// importance matrix (IQ2_XXS, IQ2_XS, IQ1_S) are accepted here, for presets of a run with
+// quantization.imatrix; their forward refuses without one (fake_quant_ggml.h), and no scheme names them.
 bool is_fake_quantizable(int id) { return ggml_type_name_or_null(id) != nullptr && id != ggml::kGgmlF32; }
 
 std::string fake_quantizable_names() {

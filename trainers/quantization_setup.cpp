@@ -47,7 +47,7 @@ std::vector<fakequant::PreparedLayer> apply_quantization(layers::Module& model, 
   if (!q.preset().empty()) {
     const auto* llama = dynamic_cast<const layers::LlamaForCausalLM*>(&model);
     if (llama == nullptr) throw std::invalid_argument("quantization.preset '" + q.preset() + "': GGUF presets need model.llama");
-    for (fakequant::QuantRule& rule : gguf_preset_rules(*llama, q.preset(), rules)) rules.push_back(std::move(rule));
+    for (fakequant::QuantRule& rule : gguf_preset_rules(*llama, q.preset(), rules, !q.imatrix().empty())) rules.push_back(std::move(rule));
   }
   return fakequant::prepare_qat(model, rules);
 }

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "trainers/gguf_qat.h"
 #include "trainers/lora_model.h"
 #include "trainers/task_factory.h"
 
@@ -33,6 +34,7 @@ RunResult evaluate(const std::filesystem::path& dir) {
   const RunFolder run = open_run_folder(dir);
   std::unique_ptr<Task> task = make_task(run.config);
   load_run_weights(task->model(), run.config, run.checkpoint, dir.string());
+  apply_run_importance(task->model(), run.config.quantization().imatrix(), dir);
   const Evaluation e = task->evaluate(run.config.trainer().eval_batches());
   RunResult result;
   result.step = run.checkpoint.step;

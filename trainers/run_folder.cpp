@@ -76,6 +76,7 @@ InferenceModel restore_inference_model(const fs::path& dir) {
   out.model = is_lora_run(run.config) ? build_lora_model(run.config, lm.model_config, lm.output_tokens)
                                       : std::make_shared<layers::LlamaForCausalLM>(lm.model_config);
   apply_quantization(*out.model, run.config);
+  apply_run_importance(*out.model, run.config.quantization().imatrix(), dir);
   out.model->eval();
   load_run_weights(*out.model, run.config, run.checkpoint, dir.string());
   out.tokenizer = std::move(lm.tokenizer);
@@ -120,6 +121,7 @@ std::optional<fakequant::QuantizedTensor> codes_of(const ag::Tensor& latent, con
 exporters::LlamaExport quantized_weights(const RunFolder& run, const LanguageModelRun& lm) {
   layers::LlamaForCausalLM trained(lm.model_config);
   apply_quantization(trained, run.config);
+  apply_run_importance(trained, run.config.quantization().imatrix(), run.dir);
   load_run_weights(trained, run.config, run.checkpoint, run.checkpoint_path());
   trained.eval();
   std::map<std::string, ag::Tensor> weights;
@@ -128,6 +130,7 @@ exporters::LlamaExport quantized_weights(const RunFolder& run, const LanguageMod
   }
   exporters::LlamaExport out;
   out.ggml_types = trained_ggml_types(trained);
+  out.ggml_importance = trained_importance(trained);
   out.preset = run.config.quantization().preset();
   ag::NoGradGuard no_grad;
   for (const auto& [name, quantizer] : fakequant::quantizers_of(trained)) {

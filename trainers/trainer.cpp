@@ -15,6 +15,7 @@
 #include "optim/clip_grad_norm.h"
 #include "trainers/checkpoint.h"
 #include "trainers/data_parallel.h"
+#include "trainers/gguf_qat.h"
 #include "trainers/lora_model.h"
 #include "trainers/metrics_log.h"
 #include "trainers/optimizer_factory.h"
@@ -104,6 +105,11 @@ void TrainingRun::resume_or_start() {
     }
     const std::string& init_from = config_.quantization().init_from();
     if (!init_from.empty()) load_init_weights(task_->model(), init_from);
+    const std::string& imatrix = config_.quantization().imatrix();
+    if (!imatrix.empty()) {
+      if (parallel_->writes_run_folder()) keep_run_imatrix(options_.run_dir, imatrix);
+      apply_importance_file(task_->model(), imatrix);  // every rank: the copy is rank 0's to write
+    }
     return;
   }
   const RunFolder run = open_run_folder(options_.run_dir, CheckpointParts::kAll);
@@ -113,6 +119,7 @@ void TrainingRun::resume_or_start() {
                                 "--run-dir for a new folder. Saved config:\n" + c.config_text);
   }
   load_run_weights(task_->model(), config_, c, path.string());
+  apply_run_importance(task_->model(), config_.quantization().imatrix(), options_.run_dir);  // the run folder's copy
   optimizer_->load_state(c.optimizer, c.counters);
   parallel_->after_optimizer_load();  // ZeRO-1: keep this rank's share only
   task_->load_state(c.metadata);

@@ -19,6 +19,8 @@ LlamaExportOptions llama_export_options(const LlamaExport& run, const std::strin
     const auto gguf_name = gguf_tensor_name(parameter);
     if (!gguf_name) throw std::invalid_argument("gguf export: trained parameter '" + parameter + "' has no GGUF name");
     options.tensor_types[*gguf_name] = ggml_type;
+    const auto importance = run.ggml_importance.find(parameter);
+    if (importance != run.ggml_importance.end()) options.tensor_importance[*gguf_name] = importance->second;
   }
   return options;
 }

@@ -88,6 +88,16 @@ const float* importance_of(const LlamaExportOptions& options, const std::string&
   return it->second.data();
 }
 
+// A trained tensor's importance (LlamaExportOptions::tensor_importance), or nullptr: unweighted.
+const float* trained_importance(const LlamaExportOptions& options, const std::string& gguf_name, uint64_t ne0) {
+  const auto it = options.tensor_importance.find(gguf_name);
+  if (it == options.tensor_importance.end()) return nullptr;
+  if (it->second.size() != ne0)
+    throw std::invalid_argument("gguf llama export: trained importance for '" + gguf_name + "' has " +
+                                std::to_string(it->second.size()) + " values, the tensor's rows have " + std::to_string(ne0));
+  return it->second.data();
+}
+
 uint32_t overridden_type(const LlamaExportOptions& options, const TensorInfo& info, uint32_t mixed) {
   const auto it = options.tensor_types.find(info.name);
   if (it == options.tensor_types.end()) return mixed;
@@ -156,7 +166,8 @@ LlamaGguf build_llama_gguf(const layers::LlamaForCausalLM& model, const std::vec
     if (options.encoded != nullptr && options.encoded->count(hf_name)) {
       out.tensor_bytes.push_back(encoded_tensor(hf_name, options.encoded->at(hf_name), info, info.type, c, arch.adjacent_rope));
     } else {
-      const float* importance = trained_type ? nullptr : importance_of(options, info.name, info.dims[0]);
+      const float* importance = trained_type ? trained_importance(options, info.name, info.dims[0])
+                                             : importance_of(options, info.name, info.dims[0]);
       // Trained tensors hold the codes their forward used; the refusal is for rounding float weights.
       if (!trained_type) check_imatrix(type, info.name, info.type, importance, "gguf llama export");
       out.tensor_bytes.push_back(encode(rows, info.type, info.dims[0], importance));

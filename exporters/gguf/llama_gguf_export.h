@@ -32,9 +32,11 @@ struct LlamaExportOptions {
   const std::map<std::string, std::vector<float>>* importance = nullptr;
   // ggml type id per GGUF tensor name, overriding the file type's mix (format-exact QAT writes the
   // types its fake-quant nodes trained with). A type whose block does not divide ne0 is an error.
-  // These tensors are encoded without importance, as the QAT forward (fakequant/fake_quant_ggml.h)
-  // quantizes them, so the file dequantizes to the trained weights bit for bit.
+  // These tensors are encoded with tensor_importance's entry or else without importance, as the QAT
+  // forward (fakequant/fake_quant_ggml.h) quantized them, so the file dequantizes to the trained
+  // weights bit for bit; `importance` does not apply to them.
   std::map<std::string, uint32_t> tensor_types;
+  std::map<std::string, std::vector<float>> tensor_importance;  // by GGUF name: what QAT weighted with
   // Tensor data already encoded (LlamaExport::encoded), by Hugging Face parameter name, rows in its HF
   // order: copied row by row into the GGUF layout (Q/K rows permuted, token rows padded with the codec's
   // zeros) in its own type, which must be the mix's. Not owned; may be null.

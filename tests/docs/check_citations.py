@@ -11,7 +11,7 @@ i.e. any path ending in ".md", and reports, as file:line, each one that:
     N-M) that has no "## N." heading in that note. Every section number between this citation and
     the next one on the same line belongs to it ("docs/x.md §2; names: §3").
 It also reports absolute paths into a developer's machine (/work/, /root/, /home/...).
-Not citations, so never reported: the files the code writes or names that are not notes (report.md,
+Not citations, so never reported: the files the code writes or names that are not notes (report.md, llamacpp_agreement.md,
 README.md), URLs, and upstream files written as owner/repo:path (ggml-org/ggml:docs/gguf.md).
 Exit status 1 when anything is reported, or when nothing was scanned (a wrong root).
 """
@@ -26,7 +26,7 @@ SKIP_DIRS = {"node_modules", ".git", "__pycache__", ".node"}
 EXTENSIONS = (".cpp", ".cc", ".c", ".h", ".hpp", ".py", ".sh", ".cmake", ".txt", ".proto", ".mjs", ".js",
               ".pbtxt", ".md")
 # Markdown names that are not notes: the study's output file, and READMEs (which describe a folder).
-ALLOWED_NAMES = {"report.md", "README.md"}
+ALLOWED_NAMES = {"report.md", "README.md", "llamacpp_agreement.md"}
 
 URL = re.compile(r"\bhttps?://\S+")
 UPSTREAM = re.compile(r"\b[\w.-]+/[\w.-]+:(?:[\w.-]+/)*[\w.-]+\.md\b")

@@ -14,6 +14,7 @@
 #include "autograd/ops.h"
 #include "exporters/gguf/ggml_types.h"
 #include "exporters/gguf/gguf_reader.h"
+#include "exporters/gguf/imatrix_file.h"
 #include "exporters/gguf/llama_gguf_import.h"
 #include "fakequant/fake_quant_ggml.h"
 #include "layers/quantizable.h"
@@ -68,6 +69,7 @@ std::map<std::string, autograd::Tensor> forward_weights(const config::RunConfig&
   apply_quantization(model, config);
   const Checkpoint checkpoint = load_checkpoint(dir);
   load_run_weights(model, config, checkpoint, dir.string());  // parameters and quantizer counters
+  apply_run_importance(model, config.quantization().imatrix(), dir);  // the run folder's imatrix copy, if any
   model.eval();
   autograd::NoGradGuard no_grad;
   std::map<std::string, autograd::Tensor> weights;
@@ -177,6 +179,74 @@ TEST(GgufQat, Q3_K_MPresetExportsTheTrainedForwardBitForBit) {
   // The export's weights read back are the trained forward's, so its loss is the trained loss.
   const double file_loss = evaluate_gguf(dir, temp_path("qat..gguf")).val_loss;
   EXPECT_NEAR(file_loss, evaluate(dir).val_loss, 1e-6);
+}
+
+// Importance-weighted QAT (quantization.imatrix): the forward weights each codec with the imatrix, the
+// run folder keeps its copy (the source may go), and the export weights the trained tensors with the
+// same importance, so the file still equals the trained forward bit for bit.
+// A synthetic imatrix for preset_run's model: every projection of both layers, uneven importance.
+std::filesystem::path write_test_imatrix(const std::string& name) {
+  gg::Imatrix imatrix;
+  imatrix.datasets = {"test"};
+  imatrix.chunk_count = 1;
+  imatrix.chunk_size = 16;
+  for (int layer = 0; layer < 2; ++layer) {
+    for (const char* name : {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"}) {
+      const int64_t cols = std::string(name) == "ffn_down" ? 320 : 256;
+      gg::ImatrixEntry entry;
+      entry.counts = {4.0f};
+      for (int64_t j = 0; j < cols; ++j) entry.in_sum2.push_back(static_cast<float>(1 + (j * 7 + layer) % 13) * (j % 5 == 0 ? 50.f : 1.f));
+      imatrix.entries["blk." + std::to_string(layer) + "." + name + ".weight"] = entry;
+    }
+  }
+  const auto source = temp_path(name);
+  gg::write_imatrix(source, imatrix);
+  return source;
+}
+
+TEST(GgufQat, ImatrixWeightedQatExportsTheTrainedForwardBitForBit) {
+  config::RunConfig config = preset_run("Q3_K_M");
+  const auto source = write_test_imatrix("importance.gguf");
+  config.mutable_quantization()->set_imatrix(source.string());
+  const auto dir = temp_path("run_q3_k_m_imatrix");
+  const RunResult trained = train(config, TrainOptions{dir, true, 0});
+  ASSERT_EQ(trained.step, 3);
+  ASSERT_TRUE(std::filesystem::exists(dir / "imatrix.gguf"));
+  std::filesystem::remove(source);  // from here on only the run folder's copy exists
+  const exporters::LlamaExport run = restore_language_model(dir);
+  EXPECT_EQ(run.ggml_importance.size(), 14u);  // every projection; token_embd and output have no entry
+  EXPECT_EQ(run.ggml_importance.count("model.embed_tokens.weight"), 0u);
+  const std::map<std::string, uint32_t> types = expect_zero_gap(config, dir, "");
+  EXPECT_EQ(types.at("blk.0.attn_q.weight"), gg::kGgmlQ3_K);
+  // The importance changes the codes: unweighted Q3_K of the same latent weight differs.
+  const autograd::Tensor latent = run.model->state_dict().at("model.layers.0.self_attn.q_proj.weight");
+  const auto& q3 = fakequant::ggml::block_type(gg::kGgmlQ3_K);
+  const std::vector<float>& importance = run.ggml_importance.at("model.layers.0.self_attn.q_proj.weight");
+  const autograd::Variable x(latent, false);
+  const autograd::Tensor weighted = fakequant::fake_quant_ggml(x, q3, "test", importance.data()).data();
+  const autograd::Tensor plain = fakequant::fake_quant_ggml(x, q3, "test").data();
+  int64_t differ = 0;
+  for (int64_t i = 0; i < plain.numel(); ++i) differ += weighted.data()[i] != plain.data()[i];
+  EXPECT_GT(differ, plain.numel() / 20) << "importance should move a good share of the Q3_K values";
+  std::printf("importance-weighted Q3_K differs from unweighted in %lld of %lld values\n", static_cast<long long>(differ),
+              static_cast<long long>(plain.numel()));
+  // Resuming reads the copy too (the source is gone): 2 more steps.
+  config.mutable_trainer()->set_steps(5);
+  EXPECT_EQ(train(config, TrainOptions{dir, false, 0}).step, 5);
+  expect_zero_gap(config, dir, "");
+}
+
+// IQ2_XS, which encodes only with an importance matrix: refused without quantization.imatrix (above),
+// trained with one, and its file is the trained forward.
+TEST(GgufQat, Iq2XsPresetTrainsWithAnImatrix) {
+  config::RunConfig config = preset_run("IQ2_XS");
+  config.mutable_quantization()->set_imatrix(write_test_imatrix("importance_iq2_xs.gguf").string());
+  config.mutable_trainer()->set_steps(1);
+  const auto dir = temp_path("run_iq2_xs");
+  ASSERT_EQ(train(config, TrainOptions{dir, true, 0}).step, 1);
+  const std::map<std::string, uint32_t> types = expect_zero_gap(config, dir, "");
+  EXPECT_EQ(types.at("blk.0.attn_q.weight"), gg::kGgmlIQ2_XS);
+  EXPECT_EQ(types.at("blk.1.ffn_up.weight"), gg::kGgmlIQ2_XS);
 }
 
 TEST(GgufQat, PresetFollowsTheMixWithFallbacksAndTiedEmbedding) {

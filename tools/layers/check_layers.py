@@ -30,12 +30,14 @@ ALLOWED = {
     "cli": {"autograd", "layers", "optim", "data", "fakequant", "ptq", "exporters", "trainers", "io"},
 }
 
-# The exporters headers trainers may include: GGUF type mix, vocabulary, import (reader, names, SPM
+# The exporters headers trainers may include: GGUF type mix, tensor names, imatrix files, vocabulary, import (reader, names, SPM
 # tokenizer; BPE tokenizers of GGUF gpt2 vocabularies and tokenizer.json; HF folder reader), LoRA adapters
 # as data and their loading, and the plain data a run hands to exporters.
 ALLOWED_EXPORTERS = {
     "exporters/model_export.h",
     "exporters/gguf/llama_type_mix.h",
+    "exporters/gguf/llama_tensor_names.h",  # HF <-> GGUF tensor names
+    "exporters/gguf/imatrix_file.h",  # importance matrices as data: format-exact QAT weighs with the export's imatrix
     "exporters/gguf/llama_vocabulary.h",
     "exporters/gguf/llama_gguf_import.h",
     "exporters/gguf/gguf_reader.h",

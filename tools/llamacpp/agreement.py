@@ -3,6 +3,7 @@
   agreement.py QFORGE RUN_SH WORK_DIR TEXT_FILE
   agreement.py --single QFORGE RUN_SH RUN_DIR FILE.gguf TYPE TEXT_FILE   (make demo: one run and its export)
   agreement.py --file QFORGE RUN_SH RUN_DIR FILE.gguf TYPE TEXT_FILE     (a post-training file: checks 1 and 2 only)
+  agreement.py --study QFORGE RUN_SH STUDY_DIR TEXT_FILE                  (every GGUF cell of a `qforge study`)
 
 WORK_DIR holds the runs `gguf` (char_llama_gguf, dim 256) and `fortunes` (char_llama_fortunes, dim 128)
 and their exports gguf.<TYPE>.gguf / fortunes.<TYPE>.gguf (agreement.sh makes them). Checks:
@@ -16,6 +17,7 @@ and their exports gguf.<TYPE>.gguf / fortunes.<TYPE>.gguf (agreement.sh makes th
      run's vocabulary, which is the softmax of the same logits restricted to it).
 Prints one line per check and "agreement: N passed, M failed".
 """
+import csv
 import json
 import math
 import os
@@ -154,7 +156,59 @@ def main_file(qforge, run_sh, run_dir, gguf, file_type, text_file):
     sys.exit(1 if checker.failed else 0)
 
 
+STUDY_COLUMNS = ("scheme", "method", "seed", "file", "mean_kl", "max_kl", "max_abs", "trained_vs_file_max_abs", "ok")
+
+
+def study_row(checker, row, sequences):
+    """One GGUF cell of a study (trainers/study/gguf_cells.h: run_dir/model.gguf): llama.cpp vs qforge on the
+    file (check 2) and, for QAT cells, the trained checkpoint's forward vs the file in qforge (exact weights)."""
+    gguf = os.path.join(row["run_dir"], "model.gguf")
+    file_type = row["scheme"].split(":", 1)[1]
+    before = checker.failed
+    label = f"{row['method']:12s} {row['scheme']:14s}" + (f" seed {row['seed']}" if row["seed"] else "")
+    # A file type without a bound of its own (IQ2_XS, IQ3_XXS) takes the k-quants' 3e-2.
+    llama = checker.llama_probs(gguf, sequences)
+    ours = checker.qforge_probs("--gguf", gguf, sequences)
+    max_abs, kls = compare_sequences(ours, llama)
+    checker.record_bounds(label, file_type, max_abs, kls, bounds=BOUNDS.get(file_type, (None, 3e-2)))
+    trained_gap = ""
+    if row["method"].startswith("qat"):
+        trained = checker.qforge_probs("--checkpoint", row["run_dir"], sequences)
+        vocab = len(trained[0][0])
+        gap = compare_sequences(trained, [[r[:vocab] for r in rows] for rows in ours])[0]
+        checker.record(gap <= 1e-5, f"qforge {label} checkpoint-vs-file max_abs={gap:.3e} (<=1e-05)")
+        trained_gap = f"{gap:.3e}"
+    return [row["scheme"], row["method"], row["seed"], gguf, f"{sum(kls) / len(kls):.6e}", f"{max(kls):.6e}",
+            f"{max_abs:.6e}", trained_gap, "yes" if checker.failed == before else "no"]
+
+
+def main_study(qforge, run_sh, study_dir, text_file):
+    """Every gguf: row of STUDY_DIR/results.csv; writes STUDY_DIR/llamacpp_agreement.csv and .md."""
+    rows = list(csv.DictReader(open(os.path.join(study_dir, "results.csv"))))
+    float_run = next(r["run_dir"] for r in rows if r["method"] == "fp32")
+    cells = [r for r in rows if r["scheme"].startswith("gguf:")]
+    if not cells:
+        raise RuntimeError(f"{study_dir}/results.csv has no gguf: rows")
+    work, run_name = os.path.split(os.path.abspath(float_run))
+    checker = Checker(qforge, run_sh, work)
+    ids = checker.check_tokenize(run_name, text_file, os.path.join(cells[0]["run_dir"], "model.gguf"))
+    sequences = [ids[start:start + SEQUENCE_LENGTH] for start in SEQUENCE_STARTS]
+    table = [study_row(checker, row, sequences) for row in cells]
+    with open(os.path.join(study_dir, "llamacpp_agreement.csv"), "w", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows([STUDY_COLUMNS, *table])
+    lines = ["| scheme | method | seed | mean KL(qforge ‖ llama.cpp) | max KL | max abs | trained vs file |",
+             "|---|---|---|---:|---:|---:|---:|"]
+    lines += [f"| {r[0]} | {r[1]} | {r[2]} | {float(r[4]):.2e} | {float(r[5]):.2e} | {float(r[6]):.2e} | {r[7]} |" for r in table]
+    with open(os.path.join(study_dir, "llamacpp_agreement.md"), "w") as f:
+        f.write(f"llama.cpp (node-llama-cpp) against qforge on every GGUF cell, {len(sequences)} sequences of "
+                f"{SEQUENCE_LENGTH} tokens (tools/llamacpp/agreement.py --study)\n\n" + "\n".join(lines) + "\n")
+    print(f"agreement: {checker.passed} passed, {checker.failed} failed")
+    sys.exit(1 if checker.failed else 0)
+
+
 def main():
+    if sys.argv[1] == "--study":
+        main_study(*sys.argv[2:6])
     if sys.argv[1] == "--single":
         main_single(*sys.argv[2:8])
     if sys.argv[1] == "--file":

@@ -12,6 +12,11 @@ function(qforge_add_llamacpp_tests)
   # agreement.sh exits non-zero when any check fails (set -e; agreement.py exits 1); FAILED lines too.
   set_tests_properties(peer.llamacpp_agreement PROPERTIES LABELS "llamacpp" TIMEOUT ${agreement_timeout}
                        FAIL_REGULAR_EXPRESSION "FAILED ")
+  # The study's GGUF cells (trainers/study/gguf_cells.h): llama.cpp's KL on every file of a tiny study.
+  add_test(NAME peer.llamacpp_study_agreement
+           COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/study_agreement_tiny.sh $<TARGET_FILE:qforge>)
+  set_tests_properties(peer.llamacpp_study_agreement PROPERTIES LABELS "llamacpp" TIMEOUT ${agreement_timeout}
+                       FAIL_REGULAR_EXPRESSION "FAILED " PASS_REGULAR_EXPRESSION "agreement: 13 passed, 0 failed")
   # GPTQ into ggml types: the GPTQ Q4_K_M file beats the imatrix one and llama.cpp agrees on it.
   add_test(NAME peer.llamacpp_gptq_gguf COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/gptq_gguf.sh $<TARGET_FILE:qforge>)
   set_tests_properties(peer.llamacpp_gptq_gguf PROPERTIES LABELS "llamacpp" TIMEOUT ${gptq_timeout}

@@ -54,7 +54,7 @@ void print_cell(const StudyResult& r) {
 // post-training cells are recomputed (seconds each), once per study even when a QAT start reuses one.
 class StudyRunner {
  public:
-  StudyRunner(const config::StudyConfig& study, const fs::path& output_dir);
+  StudyRunner(const config::StudyConfig& study, const fs::path& output_dir, const GgufStudyTools& gguf);
   void run_baselines();
   void run_method(const StudyMethod& method, const std::string& scheme);
   // A post-training method on the FP32 control of each seed (StudyConfig.control_methods).
@@ -63,6 +63,7 @@ class StudyRunner {
   config::RunConfig qat_cell_config(const std::string& qat, const std::string& scheme, const fs::path& start, Seed seed) const;
   RunResult base;  // the float run
   std::vector<StudyResult> results;
+  std::vector<std::string> refused;  // GGUF cells llama-quantize refuses (gguf_cells.h)
 
  private:
   // The seed a cell runs with when `seeds` is empty; its cells keep their unsuffixed folders.
@@ -74,6 +75,9 @@ class StudyRunner {
   fs::path ptq_cell(const std::string& method, const std::string& scheme, const std::string& observer, Seed seed,
                     bool on_control = false);
   void qat_cell(const StudyMethod& method, const std::string& scheme, Seed seed);
+  void gguf_cell(const StudyMethod& method, const std::string& scheme, const std::string& preset, Seed seed);
+  // The float run's importance matrix, written once per study (output_dir/imatrix.gguf, imatrix_chunks).
+  std::string study_imatrix();
   void add(const RunResult& run, const std::string& scheme, const std::string& method, const std::string& observer,
            double bits, double seconds, const fs::path& dir, Seed seed);
 
@@ -82,13 +86,15 @@ class StudyRunner {
   std::vector<std::string> observers_, keep_float_;
   const config::QuantizerConfig* input_;
   std::set<fs::path> ptq_done_;
+  const GgufStudyTools& gguf_;
+  std::string imatrix_;
 };
 
-StudyRunner::StudyRunner(const config::StudyConfig& study, const fs::path& output_dir)
+StudyRunner::StudyRunner(const config::StudyConfig& study, const fs::path& output_dir, const GgufStudyTools& gguf)
     : study_(study), output_dir_(output_dir), float_run_(study.float_run().empty() ? output_dir / "fp32" : fs::path(study.float_run())),
       observers_(study.ptq_observers().begin(), study.ptq_observers().end()),
       keep_float_(study.keep_float().begin(), study.keep_float().end()),
-      input_(study.has_input() ? &study.input() : nullptr) {
+      input_(study.has_input() ? &study.input() : nullptr), gguf_(gguf) {
   if (observers_.empty()) observers_ = {"minmax"};
 }
 
@@ -206,7 +212,51 @@ void StudyRunner::qat_cell(const StudyMethod& method, const std::string& scheme,
   add(run, scheme, method.label, scheme_observer(scheme), fakequant::parse_scheme(scheme).bits_per_element(), seconds, dir, seed);
 }
 
+std::string StudyRunner::study_imatrix() {
+  if (imatrix_.empty()) {
+    const fs::path path = output_dir_ / "imatrix.gguf";
+    fs::create_directories(output_dir_);
+    gguf_.imatrix(float_run_, study_.imatrix_chunks() > 0 ? study_.imatrix_chunks() : 128, path);
+    imatrix_ = path.string();
+  }
+  return imatrix_;
+}
+
+// A GGUF cell (gguf_cells.h): the float run written in the file type (ptq), or format-exact QAT trained
+// and exported (qat); weighted by the study's imatrix with ":imatrix". The row's loss is the file's.
+void StudyRunner::gguf_cell(const StudyMethod& method, const std::string& scheme, const std::string& preset, Seed seed) {
+  const fs::path dir = cell_dir(method.label, scheme, "", seed);
+  const std::string imatrix = method.importance ? study_imatrix() : "";
+  GgufCellResult cell;
+  RunResult trained;
+  const double seconds = timed([&] {
+    try {
+      if (method.qat.empty()) {
+        cell = gguf_ptq_cell(gguf_, float_run_, preset, imatrix, dir);
+        return;
+      }
+      config::QuantizationConfig rules;
+      rules.set_preset(preset);
+      rules.set_imatrix(imatrix);
+      trained = train(qat_config(rules, float_run_, seed), {dir, false, 0});
+      cell = gguf_qat_cell(gguf_, dir);
+    } catch (const std::invalid_argument& e) {
+      // llama-quantize's refusal (the exporter's check_imatrix, or the codec in the QAT forward): a cell, not a crash.
+      if (std::string(e.what()).find("needs an importance matrix") == std::string::npos) throw;
+      refused.push_back(method.label + " " + scheme + ": " + e.what());
+    }
+  });
+  std::printf("study: %s\n", cell.wrote.empty() ? ("refused: " + refused.back()).c_str() : cell.wrote.c_str());
+  if (cell.wrote.empty()) return;
+  if (!method.qat.empty()) std::printf("study: trained forward val_loss=%.6f, its file %.6f\n", trained.val_loss, cell.run.val_loss);
+  add(cell.run, scheme, method.label, "", cell.bits_per_weight, seconds, dir, seed);
+}
+
 void StudyRunner::run_method(const StudyMethod& method, const std::string& scheme) {
+  if (const std::optional<std::string> preset = gguf_scheme_preset(scheme)) {
+    for (const Seed seed : seeds_for(method)) gguf_cell(method, scheme, *preset, seed);
+    return;
+  }
   for (const Seed seed : seeds_for(method)) {
     if (!method.qat.empty()) {
       qat_cell(method, scheme, seed);
@@ -234,7 +284,7 @@ std::vector<std::string> qat_from_float(const std::vector<StudyMethod>& methods)
 
 // Every method, scheme and observer is checked before the float run starts, so a typo fails in
 // seconds, not after training.
-std::vector<StudyMethod> checked_methods(const config::StudyConfig& study) {
+std::vector<StudyMethod> checked_methods(const config::StudyConfig& study, bool have_gguf_tools) {
   if (study.weight_schemes_size() == 0) throw std::invalid_argument("study: weight_schemes is empty");
   if (study.base().quantization().rules_size() > 0 || !study.base().quantization().preset().empty()) {
     throw std::invalid_argument("study: base must be a float run; the grid adds the quantization");
@@ -246,13 +296,16 @@ std::vector<StudyMethod> checked_methods(const config::StudyConfig& study) {
   std::vector<std::string> observers(study.ptq_observers().begin(), study.ptq_observers().end());
   if (observers.empty()) observers = {"minmax"};
   for (int i = 0; i < study.weight_schemes_size(); ++i) {
+    if (gguf_scheme_preset(study.weight_schemes(i))) continue;  // check_gguf_cells
     quantizer_spec(config_of(study.weight_schemes(i)), "study.weight_schemes[" + std::to_string(i) + "]");
     for (const std::string& observer : observers) {
       quantizer_spec(config_of(study.weight_schemes(i) + ":" + observer), "study.ptq_observers '" + observer + "'");
     }
   }
   for (const StudyMethod& m : methods) {
-    if (!m.scheme.empty()) quantizer_spec(config_of(m.scheme), "study.methods '" + m.label + "@" + m.scheme + "'");
+    if (!m.scheme.empty() && !gguf_scheme_preset(m.scheme)) {
+      quantizer_spec(config_of(m.scheme), "study.methods '" + m.label + "@" + m.scheme + "'");
+    }
   }
   for (const std::string& text : study.control_methods()) {
     const StudyMethod m = parse_study_method(text);
@@ -264,6 +317,7 @@ std::vector<StudyMethod> checked_methods(const config::StudyConfig& study) {
     if (!m.scheme.empty()) quantizer_spec(config_of(m.scheme), "study.control_methods '" + text + "'");
   }
   if (study.has_input()) quantizer_spec(study.input(), "study.input");
+  check_gguf_cells(study, methods, have_gguf_tools);
   (void)plan_budget_split(study, qat_from_float(methods));
   return methods;
 }
@@ -277,10 +331,10 @@ config::StudyConfig load_study_config(const std::filesystem::path& path) {
 }
 
 std::vector<StudyResult> run_study(const config::StudyConfig& study, const std::filesystem::path& output_dir,
-                                   const std::string& command) {
-  const std::vector<StudyMethod> methods = checked_methods(study);
+                                   const std::string& command, const GgufStudyTools& gguf) {
+  const std::vector<StudyMethod> methods = checked_methods(study, gguf.export_gguf && gguf.imatrix);
   const std::vector<std::string> weight_schemes(study.weight_schemes().begin(), study.weight_schemes().end());
-  StudyRunner runner(study, output_dir);
+  StudyRunner runner(study, output_dir, gguf);
   runner.run_baselines();
   // Scheme by scheme as before; a method bound to one scheme ("@", QuIP#) runs after the grid.
   for (const std::string& scheme : weight_schemes) {
@@ -302,7 +356,7 @@ std::vector<StudyResult> run_study(const config::StudyConfig& study, const std::
       });
   if (!split.empty()) io::write_file_atomically(output_dir / "budget_split.csv", budget_split_csv(split));
   StudyReportOptions report;
-  report.extra_markdown = budget_split_markdown(split);
+  report.extra_markdown = refused_cells_markdown(runner.refused) + budget_split_markdown(split);
   report.title = study.title().empty() ? "QAT vs PTQ" : study.title();
   const bool classifier = runner.base.val_accuracy.has_value();
   report.metric_name = classifier ? "accuracy" : "validation loss";

@@ -9,14 +9,16 @@
 #include <vector>
 
 #include "trainers/run_config.h"
+#include "trainers/study/gguf_cells.h"
 #include "trainers/study/study_report.h"
 
 namespace qforge::trainers {
 
 config::StudyConfig load_study_config(const std::filesystem::path& path);
 
-// Runs the grid; `command` is quoted in the report. Returns the rows written to results.csv.
+// Runs the grid; `command` is quoted in the report. Returns the rows written to results.csv. `gguf`:
+// the writers of the gguf: schemes' files (gguf_cells.h); a grid without such schemes needs none.
 std::vector<StudyResult> run_study(const config::StudyConfig& study, const std::filesystem::path& output_dir,
-                                   const std::string& command);
+                                   const std::string& command, const GgufStudyTools& gguf = {});
 
 }  // namespace qforge::trainers

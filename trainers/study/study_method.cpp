@@ -34,6 +34,11 @@ StudyMethod parse_study_method(const std::string& text) {
   const size_t at = text.find('@');
   m.label = text.substr(0, at);
   if (at != std::string::npos) m.scheme = text.substr(at + 1);
+  if (m.label == "ptq:imatrix" || m.label == "qat:imatrix") {  // GGUF cells only (checked with the schemes)
+    m.importance = true;
+    (m.label[0] == 'p' ? m.ptq : m.qat) = m.label.substr(0, 3);
+    return m;
+  }
   const size_t plus = m.label.find('+');
   if (plus != std::string::npos) {
     m.ptq = m.label.substr(0, plus);

@@ -4,6 +4,9 @@
 //   "qat", "qat:<estimator>"   QAT from the float run (the scheme's own estimator, or lsq, lsq_plus, ...)
 //   "<ptq method>"             a ptq/ registry method string ("gptq:act_order", "awq", "spqr", ...)
 //   "<ptq method>+qat[:<est>]" QAT initialised from that post-training cell: its weights and scales
+//   "ptq:imatrix", "qat:imatrix" on "gguf:<file type>" schemes: the file type's llama-quantize algorithm
+//                              (ptq) or format-exact QAT (qat), weighted by the float run's imatrix
+//                              (trainers/study/gguf_cells.h); "ptq" and "qat" there are the unweighted ones
 //   any of them + "@<scheme>"  run on that one weight scheme instead of every weight_schemes entry
 // A method that fixes its own weight scheme (ptq::Method::weight_scheme, QuIP#: fp16) runs on it
 // alone, "@" or not.
@@ -18,6 +21,7 @@ struct StudyMethod {
   std::string ptq;     // "" (QAT from the float run), "ptq" (RTN per observer) or a registry method string
   std::string qat;     // "" (post-training only), "qat" or "qat:<estimator>"
   std::string scheme;  // "" (every weight scheme) or the one scheme the method runs on
+  bool importance = false;  // ":imatrix": GGUF cells weighted by the float run's importance matrix
 };
 
 // std::invalid_argument naming the method string and what is wrong (unknown method or estimator,
