@@ -70,7 +70,10 @@ TEST(Awq, SearchesMatchThePyTorchReference) {
   }
   const TensorFile answer = qforge::testing::run_torch_script("tests/ptq/awq_reference.py", request, "awq");
   for (const Case& c : cases) {
-    const auto& [x, w] = data.at(c.name);
+    // Named references, not a structured binding: clang before 16 cannot capture bindings in a lambda
+    // (the ThreadSanitizer build, CMakeLists.txt, uses clang++-14).
+    const std::vector<float>& x = data.at(c.name).first;
+    const std::vector<float>& w = data.at(c.name).second;
     const AwqScaleSearch search = search_scales(mean_abs(x, c.cols), [&](const std::vector<float>& s) {
       return output_loss(c, x, w, scaled_fake_quantize(w, c.rows, c.cols, s, c.grid));
     });
