@@ -30,10 +30,8 @@ int run_quantize_gguf(const QuantizeGgufArguments& args) {
   if (!args.imatrix.empty()) {
     importance = gg::read_export_importance(args.imatrix);
     options.importance = &importance;
-    const gg::ImatrixProvenance provenance = gg::read_imatrix_provenance(args.imatrix);
     options.imatrix_file = args.imatrix;  // as given, like llama-quantize's quantize.imatrix.file
-    options.imatrix_dataset = provenance.dataset;
-    options.imatrix_chunks = provenance.chunks;
+    options.imatrix_provenance = gg::read_imatrix_provenance(args.imatrix);
   }
   const auto start = std::chrono::steady_clock::now();
   const gg::RequantizeReport report = gg::requantize_llama_gguf(args.input, args.output, options);

@@ -135,17 +135,12 @@ void write_streamed(std::ostream& out, const GgufFile& file, const GgufReader& r
 // llama-quantize's metadata: the input's keys, then general.quantization_version and general.file_type
 // moved to the end (gguf_set_val_* removes and appends), then the imatrix record of tools/quantize.
 void set_quantized_metadata(GgufFile& file, const RequantizeOptions& options) {
-  const auto append = [&](const std::string& key, Value value) {
+  for (const std::string key : {"general.quantization_version", "general.file_type"})
     std::erase_if(file.metadata, [&](const KeyValue& kv) { return kv.key == key; });
-    file.metadata.push_back({key, std::move(value)});
-  };
-  append("general.quantization_version", uint32_t{2});
-  append("general.file_type", llama_ftype_id(options.type));
+  file.set("general.quantization_version", uint32_t{2});
+  file.set("general.file_type", llama_ftype_id(options.type));
   if (options.importance == nullptr || options.importance->empty()) return;
-  append("quantize.imatrix.file", options.imatrix_file.substr(0, 127));
-  if (!options.imatrix_dataset.empty()) append("quantize.imatrix.dataset", options.imatrix_dataset.substr(0, 127));
-  append("quantize.imatrix.entries_count", static_cast<uint32_t>(options.importance->size()));
-  if (options.imatrix_chunks > 0) append("quantize.imatrix.chunks_count", static_cast<uint32_t>(options.imatrix_chunks));
+  append_imatrix_record(file, {options.imatrix_file, options.imatrix_provenance, options.importance->size()});
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "exporters/gguf/gguf_value.h"
+#include "exporters/gguf/imatrix_file.h"
 #include "exporters/gguf/llama_type_mix.h"
 
 namespace qforge::exporters::gguf {
@@ -19,10 +20,10 @@ struct RequantizeOptions {
   LlamaFileType type = LlamaFileType::kQ8_0;
   // Importance (imatrix mean x² per input channel, ne0 values) by GGUF tensor name; not owned, may be null.
   const std::map<std::string, std::vector<float>>* importance = nullptr;
-  // llama-quantize's record of the imatrix, written as quantize.imatrix.* when `importance` is set:
-  // the path as given, its first dataset ("" = none) and chunk count (0 = not written).
-  std::string imatrix_file, imatrix_dataset;
-  int64_t imatrix_chunks = 0;
+  // llama-quantize's record of the imatrix (path as given, dataset, chunks), written as quantize.imatrix.*
+  // when `importance` is set; entries_count is importance->size().
+  std::string imatrix_file;
+  ImatrixProvenance imatrix_provenance;
   int threads = 0;  // threads encoding each tensor's rows; 0 = omp_get_max_threads() (OMP_NUM_THREADS)
 };
 

@@ -280,4 +280,19 @@ ImatrixProvenance read_imatrix_provenance(const std::filesystem::path& path) {
   return record;
 }
 
+ImatrixRecord imatrix_record(const std::string& path, size_t entries) {
+  return ImatrixRecord{path, read_imatrix_provenance(path), entries};
+}
+
+void append_imatrix_record(GgufFile& file, const ImatrixRecord& record) {
+  const auto append = [&](const std::string& key, Value value) {
+    std::erase_if(file.metadata, [&](const KeyValue& kv) { return kv.key == key; });
+    file.metadata.push_back({key, std::move(value)});
+  };
+  append("quantize.imatrix.file", record.file.substr(0, 127));
+  if (!record.provenance.dataset.empty()) append("quantize.imatrix.dataset", record.provenance.dataset.substr(0, 127));
+  append("quantize.imatrix.entries_count", static_cast<uint32_t>(record.entries));
+  if (record.provenance.chunks > 0) append("quantize.imatrix.chunks_count", static_cast<uint32_t>(record.provenance.chunks));
+}
+
 }  // namespace qforge::exporters::gguf

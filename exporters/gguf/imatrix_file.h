@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "exporters/gguf/gguf_value.h"
 #include "exporters/gguf/legacy_imatrix.h"
 
 namespace qforge::exporters::gguf {
@@ -84,6 +85,18 @@ struct ImatrixProvenance {
   int64_t chunks = 0;
 };
 ImatrixProvenance read_imatrix_provenance(const std::filesystem::path& path);
+
+// llama-quantize's record of the imatrix a file was quantized with (tools/quantize/quantize.cpp, docs/gguf.md
+// §9): quantize.imatrix.file (the path as given), .dataset (when known), .entries_count, .chunks_count
+// (when > 0); strings cut to 127 bytes. Written by quantize-gguf and by `export --imatrix` alike.
+struct ImatrixRecord {
+  std::string file;
+  ImatrixProvenance provenance;
+  size_t entries = 0;
+};
+ImatrixRecord imatrix_record(const std::string& path, size_t entries);
+// Moves the record's keys to the end of `file`'s metadata, as gguf_set_val_* (remove, append) leaves them.
+void append_imatrix_record(GgufFile& file, const ImatrixRecord& record);
 
 // Whole-file readers (round trips, inspection).
 Imatrix read_gguf_imatrix(const std::filesystem::path& path);

@@ -50,6 +50,7 @@ std::string export_llama_gguf(const ExportSource& source, const ExportOptions& o
   if (!options.imatrix.empty()) {
     importance = read_export_importance(options.imatrix);
     gguf_options.importance = &importance;
+    gguf_options.imatrix_record = imatrix_record(options.imatrix, importance.size());
   }
   if (!lm.encoded.empty()) gguf_options.encoded = &lm.encoded;
   write_llama_gguf(out, *lm.model, lm.vocabulary, gguf_options);

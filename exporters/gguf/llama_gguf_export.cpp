@@ -174,6 +174,7 @@ LlamaGguf build_llama_gguf(const layers::LlamaForCausalLM& model, const std::vec
     }
     out.file.tensors.push_back(std::move(info));
   }
+  if (has_imatrix && options.imatrix_record) append_imatrix_record(out.file, *options.imatrix_record);
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "exporters/gguf/gguf_value.h"
+#include "exporters/gguf/imatrix_file.h"
 #include "exporters/gguf/llama_type_mix.h"
 #include "exporters/tokenizers/bpe_tokenizer.h"
 #include "fakequant/formats/ggml/block_rounding.h"
@@ -30,6 +31,8 @@ struct LlamaExportOptions {
   // ("blk.0.attn_q.weight"); the codecs that take one (Q4_K, Q6_K, IQ4_NL, Q5_0) minimise the weighted error.
   // Tensors without an entry are quantized unweighted. Not owned; may be null.
   const std::map<std::string, std::vector<float>>* importance = nullptr;
+  // Written as llama-quantize's quantize.imatrix.* keys when set (with `importance`).
+  std::optional<ImatrixRecord> imatrix_record;
   // ggml type id per GGUF tensor name, overriding the file type's mix (format-exact QAT writes the
   // types its fake-quant nodes trained with). A type whose block does not divide ne0 is an error.
   // These tensors are encoded with tensor_importance's entry or else without importance, as the QAT

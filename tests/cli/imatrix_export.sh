@@ -30,6 +30,14 @@ grep -Eq '^ +output\.weight\.in_sum2' "$work/inspect.txt" && { echo "output.weig
 "$qforge" export --checkpoint "$work/float" --type Q4_K_M --imatrix "$work/im.gguf" -o "$work/imat.gguf"
 "$qforge" export --checkpoint "$work/float" --type Q4_K_M --imatrix "$work/im.dat" -o "$work/imat_dat.gguf"
 cmp -s "$work/plain.gguf" "$work/imat.gguf" && { echo "the imatrix did not change the Q4_K_M file"; exit 1; }
+# llama-quantize's record of the imatrix (quantize.imatrix.*), as quantize-gguf writes it.
+"$qforge" inspect "$work/imat.gguf" > "$work/imat_inspect.txt"
+chunks=$(sed -n 's/^ *imatrix.chunk_count .* \([0-9][0-9]*\)$/\1/p' "$work/inspect.txt")
+for line in "quantize.imatrix.file .*$work/im.gguf" "quantize.imatrix.entries_count .* 7$" \
+            "quantize.imatrix.chunks_count .* $chunks\$"; do
+  grep -Eq "$line" "$work/imat_inspect.txt" || { echo "no '$line' in the export"; grep quantize "$work/imat_inspect.txt"; exit 1; }
+done
+"$qforge" inspect "$work/plain.gguf" | grep -q quantize.imatrix && { echo "imatrix record without --imatrix"; exit 1; }
 # What the files encode, read in Python (imatrix_compare.py): the legacy file stores (mean x^2) * ncall,
 # read back / ncall, so both imatrix files hold the same importance up to float rounding, and the two
 # exports the same bytes but for a few near-tie k-quant blocks.
