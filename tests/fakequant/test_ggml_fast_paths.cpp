@@ -15,9 +15,12 @@
 #include <vector>
 
 #include "fakequant/formats/ggml/iq4_nl.h"
+#include "fakequant/formats/ggml/iq4_xs.h"
+#include "fakequant/formats/ggml/q2_k.h"
 #include "fakequant/formats/ggml/q4_k.h"
 #include "fakequant/formats/ggml/q6_k.h"
 #include "fakequant/formats/ggml/q8_0.h"
+#include "fakequant/formats/ggml/tq2_0.h"
 #include "tests/fakequant/ggml_test_util.h"
 
 namespace qforge::fakequant::ggml {
@@ -112,6 +115,61 @@ TEST(GgmlFastPaths, Q4_KMatchesReferenceOnManyRows) {
     }
     int64_t differing = 0;
     for (size_t b = 0; b < ref.size(); ++b) differing += std::memcmp(&ref[b], &fast[b], sizeof(block_q4_K)) != 0;
+    EXPECT_EQ(differing, 0) << "of " << ref.size() << " super-blocks, importance " << (importance != nullptr);
+  }
+}
+
+// Q2_K scores its plain search by weighted absolute error (use_mad) and its importance search by squared error.
+TEST(GgmlFastPaths, Q2_KMatchesReferenceOnManyRows) {
+  if (!kFastPathsCompiled) GTEST_SKIP() << kNoFastPath;
+  const int64_t row = 256, rows = 1500;
+  const std::vector<float> x = hard_rows(row * rows / 32, 37);
+  const std::vector<float> imp = positive_importance(row, 8);
+  for (const float* importance : {static_cast<const float*>(nullptr), imp.data()}) {
+    std::vector<block_q2_K> ref(rows), fast(rows);
+    for (int64_t r = 0; r < rows; ++r) {
+      quantize_row_q2_K_ref(x.data() + r * row, &ref[r], row, importance);
+      quantize_row_q2_K(x.data() + r * row, &fast[r], row, importance);
+    }
+    int64_t differing = 0;
+    for (size_t b = 0; b < ref.size(); ++b) differing += std::memcmp(&ref[b], &fast[b], sizeof(block_q2_K)) != 0;
+    EXPECT_EQ(differing, 0) << "of " << ref.size() << " super-blocks, importance " << (importance != nullptr);
+  }
+}
+
+// TQ2_0 rounds x/max|x| with lround: ties at ±0.5 (x = max/2 exactly) must go away from zero.
+TEST(GgmlFastPaths, TQ2_0MatchesReferenceOnManyRows) {
+  if (!kFastPathsCompiled) GTEST_SKIP() << kNoFastPath;
+  const int64_t row = 256, rows = 1500;
+  std::vector<float> x = hard_rows(row * rows / 32, 43);
+  for (int64_t r = 0; r < rows; r += 3) {  // exact halves and near-halves of the row's max
+    float amax = 0;
+    for (int64_t j = 0; j < row; ++j) amax = std::max(amax, std::fabs(x[r * row + j]));
+    for (int64_t j = 0; j < row; j += 5) x[r * row + j] = (j % 2 ? -0.5f : 0.5f) * amax * (j % 3 ? 1.f : 1.0000001f);
+  }
+  std::vector<block_tq2_0> ref(rows), fast(rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    quantize_row_tq2_0_ref(x.data() + r * row, &ref[r], row);
+    quantize_row_tq2_0(x.data() + r * row, &fast[r], row);
+  }
+  int64_t differing = 0;
+  for (size_t b = 0; b < ref.size(); ++b) differing += std::memcmp(&ref[b], &fast[b], sizeof(block_tq2_0)) != 0;
+  EXPECT_EQ(differing, 0) << "of " << ref.size() << " super-blocks";
+}
+
+TEST(GgmlFastPaths, IQ4_XSMatchesReferenceOnManyRows) {
+  if (!kFastPathsCompiled) GTEST_SKIP() << kNoFastPath;
+  const int64_t row = 256, rows = 1500;
+  const std::vector<float> x = hard_rows(row * rows / 32, 47);
+  const std::vector<float> imp = positive_importance(row, 9);
+  for (const float* importance : {static_cast<const float*>(nullptr), imp.data()}) {
+    std::vector<block_iq4_xs> ref(rows), fast(rows);
+    for (int64_t r = 0; r < rows; ++r) {
+      quantize_row_iq4_xs_ref(x.data() + r * row, &ref[r], row, importance);
+      quantize_row_iq4_xs(x.data() + r * row, &fast[r], row, importance);
+    }
+    int64_t differing = 0;
+    for (size_t b = 0; b < ref.size(); ++b) differing += std::memcmp(&ref[b], &fast[b], sizeof(block_iq4_xs)) != 0;
     EXPECT_EQ(differing, 0) << "of " << ref.size() << " super-blocks, importance " << (importance != nullptr);
   }
 }

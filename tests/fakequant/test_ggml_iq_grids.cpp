@@ -5,15 +5,19 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cmath>
+#include <cstring>
 #include <bit>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
+#include "fakequant/formats/ggml/iq_grid_search.h"
 #include "fakequant/formats/ggml/iq_grids.h"
 
 namespace qforge::fakequant::ggml {
@@ -71,6 +75,34 @@ TEST(GgmlIqGrids, PointsAscendingWithLevelsInRange) {
   EXPECT_EQ(iq_grid_points("iq1_m").data(), iq_grid_points("iq1_s").data());
   EXPECT_THROW(iq_grid_points("iq4_xs"), std::invalid_argument);
   for (int i = 0; i < 128; ++i) EXPECT_EQ(std::popcount(static_cast<unsigned>(kSignsIQ2XS[i])) % 2, 0) << i;
+}
+
+// The 16-lane neighbour search picks what the scalar loop picks, for every off-grid point of every grid
+// (three random groups each, ties forced on some: integer x, equal weights, scale 1).
+TEST(GgmlIqGrids, VectorNeighbourSearchEqualsScalar) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (const char* grid : {"iq2_xxs", "iq2_xs", "iq2_s", "iq1_s", "iq3_xxs", "iq3_s"}) {
+    const IqGridSearch& g = iq_grid_search(grid);
+    int64_t checked = 0, differing = 0;
+    for (int u = 0; u < static_cast<int>(g.kmap.size()); ++u) {
+      if (g.kmap[u] >= 0) continue;
+      for (int trial = 0; trial < 3; ++trial) {
+        float x[8], w[8];
+        for (int i = 0; i < g.coordinates; ++i) {
+          x[i] = trial == 2 ? static_cast<float>(2 * (u >> (g.bits * i) & ((1 << g.bits) - 1)) + 1) : std::fabs(normal(rng)) * 4;
+          w[i] = trial == 2 ? 1.f : std::fabs(normal(rng));
+        }
+        const float scale = trial == 2 ? 1.f : 0.5f + std::fabs(normal(rng));
+        int8_t fast[8], ref[8];
+        const int a = g.best_neighbour(u, x, w, scale, fast), b = g.best_neighbour_ref(u, x, w, scale, ref);
+        differing += a != b || std::memcmp(fast, ref, static_cast<size_t>(g.coordinates)) != 0;
+        ++checked;
+      }
+    }
+    EXPECT_EQ(differing, 0) << grid << ": of " << checked;
+    EXPECT_GT(checked, 1000) << grid;
+  }
 }
 
 }  // namespace

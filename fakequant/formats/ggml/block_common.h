@@ -18,6 +18,10 @@
 #include <stdexcept>
 #include <string>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "fakequant/formats/half.h"
 
 namespace qforge::fakequant::ggml {
@@ -30,6 +34,19 @@ inline int nearest_int(float value) {
   std::memcpy(&bits, &shifted, sizeof(bits));
   return (bits & 0x007fffff) - 0x00400000;
 }
+
+#if defined(__AVX512F__)
+// std::lround (round half away from zero) on 16 lanes, exactly: truncate, then step away from zero when
+// the dropped fraction v − trunc(v) (exact in float) is at least one half. NaN gives INT_MIN, which the
+// 2-bit codes of TQ1_0/TQ2_0 mask to the same code as the scalar lround's LONG_MIN on x86-64.
+inline __m512i lround16(__m512 v) {
+  const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m512 frac = _mm512_sub_ps(v, t);
+  __m512i q = _mm512_cvttps_epi32(t);
+  q = _mm512_mask_add_epi32(q, _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ), q, _mm512_set1_epi32(1));
+  return _mm512_mask_sub_epi32(q, _mm512_cmp_ps_mask(frac, _mm512_set1_ps(-0.5f), _CMP_LE_OQ), q, _mm512_set1_epi32(1));
+}
+#endif
 
 inline uint16_t to_f16(float value) { return encode_fp16(value); }
 inline float from_f16(uint16_t code) { return decode_fp16(code); }

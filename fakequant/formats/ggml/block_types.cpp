@@ -57,7 +57,7 @@ constexpr BlockType kTypes[] = {
     make_type<block_q5_0, quantize_row_q5_0_ref, dequantize_row_q5_0>("q5_0", kGgmlQ5_0, 32),
     make_type<block_q5_1, quantize_row_q5_1_ref, dequantize_row_q5_1>("q5_1", kGgmlQ5_1, 32),
     make_type<block_q8_0, quantize_row_q8_0, dequantize_row_q8_0>("q8_0", kGgmlQ8_0, 32),
-    make_type<block_q2_K, quantize_row_q2_K_ref, dequantize_row_q2_K>("q2_K", kGgmlQ2_K, 256),
+    make_type<block_q2_K, quantize_row_q2_K, dequantize_row_q2_K>("q2_K", kGgmlQ2_K, 256),
     make_type<block_q3_K, quantize_row_q3_K_ref, dequantize_row_q3_K>("q3_K", kGgmlQ3_K, 256),
     make_type<block_q4_K, quantize_row_q4_K, dequantize_row_q4_K>("q4_K", kGgmlQ4_K, 256),
     make_type<block_q5_K, quantize_row_q5_K, dequantize_row_q5_K>("q5_K", kGgmlQ5_K, 256),

@@ -31,8 +31,17 @@ Fit fit_at(const float* x, const float* weight, float id) {
 
 }  // namespace
 
+#if defined(__AVX512F__)
+float search_scale16(const float* x, const float* weight);
+#endif
+
 // The block's f32 scale d (0 for an all-zero block).
-float search_iq4_block_scale(const float* x, const float* weight) {
+float search_iq4_block_scale(const float* x, const float* weight, bool vectorized) {
+#if defined(__AVX512F__)
+  if (vectorized) return search_scale16(x, weight);
+#else
+  (void)vectorized;
+#endif
   float amax = 0, max = 0;
   for (int j = 0; j < 32; ++j) {
     if (std::fabs(x[j]) > amax) { amax = std::fabs(x[j]); max = x[j]; }
@@ -117,6 +126,8 @@ __m512 table_value16(__m512i idx) {
 // All 16 candidate scales of search_scale at once, one lane each: lane 0 is the start 1/d0, lanes
 // 1..15 the iscales of itry = -7..7. Each lane sums over j = 0..31 in order, as fit_at does, so
 // every lane's sumqx/sumq2 has the reference's rounding; the choice then runs in the reference order.
+}  // namespace
+
 float search_scale16(const float* x, const float* weight) {
   float amax = 0, max = 0;
   for (int j = 0; j < 32; ++j) {
@@ -149,6 +160,8 @@ float search_scale16(const float* x, const float* weight) {
   }
   return d;
 }
+
+namespace {
 
 void quantize_block16(const float* x, const float* qw, block_iq4_nl& b) {
   float sigma2 = 0;

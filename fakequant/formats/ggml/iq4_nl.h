@@ -30,8 +30,9 @@ void dequantize_row_iq4_nl(const block_iq4_nl* x, float* y, int64_t k);
 
 // The scale search of one block of 32 with weights (quantize_row_iq4_nl_impl's inner loop, ntry 7, shared
 // by IQ4_NL and IQ4_XS's sub-blocks): the weighted least-squares d of the best of the 16 candidates, 0
-// for a block with max |x| < kGroupMaxEps.
-float search_iq4_block_scale(const float* x, const float* weight);
+// for a block with max |x| < kGroupMaxEps. vectorized: the 16 candidates in the lanes of one AVX-512
+// vector (builds without AVX-512 fall back to the scalar loop); the same d.
+float search_iq4_block_scale(const float* x, const float* weight, bool vectorized = false);
 
 // One block of quantize_row_iq4_nl_ref; returns the f32 d whose inverse the levels were rounded with
 // (GPTQ into ggml types rounds later values with the same 1/d, ptq/gptq_ggml.h).

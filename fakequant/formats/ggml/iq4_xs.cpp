@@ -11,7 +11,7 @@ namespace qforge::fakequant::ggml {
 namespace {
 
 // The 8 block scales of one super-block (quantize_row_iq4_nl_impl's first pass).
-void block_scales(const float* x, const float* qw, float scales[8]) {
+void block_scales(const float* x, const float* qw, float scales[8], bool vectorized) {
   float sigma2 = 0;
   for (int j = 0; j < 256; ++j) sigma2 += x[j] * x[j];
   sigma2 *= 2.f / 256;
@@ -21,13 +21,13 @@ void block_scales(const float* x, const float* qw, float scales[8]) {
     for (int j = 0; j < 32; ++j) {
       weight[j] = qw ? qw[32 * ib + j] * std::sqrt(sigma2 + xb[j] * xb[j]) : xb[j] * xb[j];
     }
-    scales[ib] = search_iq4_block_scale(xb, weight);
+    scales[ib] = search_iq4_block_scale(xb, weight, vectorized);
   }
 }
 
-void quantize_super_block(const float* x, const float* qw, block_iq4_xs& b) {
+void quantize_super_block(const float* x, const float* qw, block_iq4_xs& b, bool vectorized) {
   float scales[8];
-  block_scales(x, qw, scales);
+  block_scales(x, qw, scales, vectorized);
   float max_scale = 0, amax_scale = 0;
   for (const float s : scales) {
     if (std::fabs(s) > amax_scale) { amax_scale = std::fabs(s); max_scale = s; }
@@ -52,11 +52,20 @@ void quantize_super_block(const float* x, const float* qw, block_iq4_xs& b) {
   }
 }
 
+void quantize_row(const float* x, block_iq4_xs* y, int64_t k, const float* importance, bool vectorized) {
+  const int64_t nb = checked_block_count("quantize_row_iq4_xs", k, 256);
+  for (int64_t i = 0; i < nb; ++i)
+    quantize_super_block(x + 256 * i, importance ? importance + 256 * i : nullptr, y[i], vectorized);
+}
+
 }  // namespace
 
+void quantize_row_iq4_xs_ref(const float* x, block_iq4_xs* y, int64_t k, const float* importance) {
+  quantize_row(x, y, k, importance, false);
+}
+
 void quantize_row_iq4_xs(const float* x, block_iq4_xs* y, int64_t k, const float* importance) {
-  const int64_t nb = checked_block_count("quantize_row_iq4_xs", k, 256);
-  for (int64_t i = 0; i < nb; ++i) quantize_super_block(x + 256 * i, importance ? importance + 256 * i : nullptr, y[i]);
+  quantize_row(x, y, k, importance, true);
 }
 
 void dequantize_row_iq4_xs(const block_iq4_xs* x, float* y, int64_t k) {

@@ -20,6 +20,8 @@ static_assert(sizeof(block_iq4_xs) == 2 + 2 + 4 + 128, "wrong iq4_xs block size/
 // x² or imp·sqrt(σ² + x²) with σ² = 2·mean(x²) over the 256; each block's scale by IQ4_NL's search;
 // d = −max_scale/32 (max_scale the block scale of largest magnitude), ls = clamp(round(scale/d), −32,
 // 31) and the levels re-derived with 1/(d·ls).
+void quantize_row_iq4_xs_ref(const float* x, block_iq4_xs* y, int64_t k, const float* importance = nullptr);
+// The same bytes with each block's 16 candidate scales searched in parallel (search_iq4_block_scale).
 void quantize_row_iq4_xs(const float* x, block_iq4_xs* y, int64_t k, const float* importance = nullptr);
 void dequantize_row_iq4_xs(const block_iq4_xs* x, float* y, int64_t k);
 

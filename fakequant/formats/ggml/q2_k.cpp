@@ -28,13 +28,13 @@ void requantize_and_pack(const float* x, uint8_t* L, block_q2_K& b) {
   }
 }
 
-void quantize_block_plain(const float* x, block_q2_K& b) {
+void quantize_block_plain(const float* x, block_q2_K& b, bool vectorized) {
   uint8_t L[256];
   float weights[16], mins[16], scales[16];
   float max_scale = 0, max_min = 0;
   for (int j = 0; j < 16; ++j) {
     for (int l = 0; l < 16; ++l) weights[l] = std::fabs(x[16 * j + l]);
-    scales[j] = make_qkx2_quants_mad(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], -0.5f, 0.1f, 15);
+    scales[j] = make_qkx2_quants_mad(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], -0.5f, 0.1f, 15, vectorized);
     if (scales[j] > max_scale) max_scale = scales[j];
     if (mins[j] > max_min) max_min = mins[j];
   }
@@ -57,7 +57,7 @@ void quantize_block_plain(const float* x, block_q2_K& b) {
   requantize_and_pack(x, L, b);
 }
 
-void quantize_block_weighted(const float* x, const float* qw, block_q2_K& b) {
+void quantize_block_weighted(const float* x, const float* qw, block_q2_K& b, bool vectorized) {
   float sum_x2 = 0;
   for (int j = 0; j < 256; ++j) sum_x2 += x[j] * x[j];
   const float sigma2 = sum_x2 / 256;
@@ -68,7 +68,7 @@ void quantize_block_weighted(const float* x, const float* qw, block_q2_K& b) {
     float sumw = 0;
     for (int l = 0; l < 16; ++l) sumw += weight[l];
     sw[j] = sumw;
-    scales[j] = make_qkx3_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], -0.9f, 0.05f, 36);
+    scales[j] = make_qkx3_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], -0.9f, 0.05f, 36, vectorized);
   }
   b.d = to_f16(make_qp_quants(16, 15, scales, ls, sw));
   b.dmin = to_f16(make_qp_quants(16, 15, mins, lm, sw));
@@ -76,17 +76,30 @@ void quantize_block_weighted(const float* x, const float* qw, block_q2_K& b) {
   requantize_and_pack(x, L, b);
 }
 
-}  // namespace
-
-void quantize_row_q2_K_ref(const float* x, block_q2_K* y, int64_t k, const float* importance) {
+void quantize_row(const float* x, block_q2_K* y, int64_t k, const float* importance, bool vectorized) {
   const int64_t nb = checked_block_count("quantize_row_q2_K", k, kQKK);
   for (int64_t i = 0; i < nb; ++i) {
     if (importance) {
-      quantize_block_weighted(x + kQKK * i, importance + kQKK * i, y[i]);
+      quantize_block_weighted(x + kQKK * i, importance + kQKK * i, y[i], vectorized);
     } else {
-      quantize_block_plain(x + kQKK * i, y[i]);
+      quantize_block_plain(x + kQKK * i, y[i], vectorized);
     }
   }
+}
+
+}  // namespace
+
+void quantize_row_q2_K_ref(const float* x, block_q2_K* y, int64_t k, const float* importance) {
+  quantize_row(x, y, k, importance, false);
+}
+
+// The same searches with 16 candidate scales per vector (scale_search.h): the same bytes.
+void quantize_row_q2_K(const float* x, block_q2_K* y, int64_t k, const float* importance) {
+#if defined(__AVX512F__)
+  quantize_row(x, y, k, importance, true);
+#else
+  quantize_row(x, y, k, importance, false);
+#endif
 }
 
 void dequantize_row_q2_K_ref(const block_q2_K* x, float* y, int64_t k) {

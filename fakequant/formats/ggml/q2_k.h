@@ -26,6 +26,7 @@ static_assert(sizeof(block_q2_K) == 2 * 2 + 256 / 16 + 256 / 4, "wrong q2_K bloc
 // make_qp_quants(15) for the 4-bit scales/mins). Both re-derive the levels from the f16-rounded d·sc
 // and dmin·m; a sub-block whose stored scale is 0 keeps the levels of its search.
 void quantize_row_q2_K_ref(const float* x, block_q2_K* y, int64_t k, const float* importance = nullptr);
+void quantize_row_q2_K(const float* x, block_q2_K* y, int64_t k, const float* importance = nullptr);
 void dequantize_row_q2_K_ref(const block_q2_K* x, float* y, int64_t k);
 // The same floats, 16 at a time (AVX-512; else the reference).
 void dequantize_row_q2_K(const block_q2_K* x, float* y, int64_t k);

@@ -166,7 +166,8 @@ struct CandidateChunk {
 
 #if defined(__AVX512F__)
 void evaluate_chunk16(int n, int nmax, const float* x, const float* weights, float rmin, float rdelta, int first,
-                      int count, bool guarded, float max, float min, float sum_w, float sum_x, CandidateChunk& out) {
+                      int count, bool guarded, bool use_mad, float max, float min, float sum_w, float sum_x,
+                      CandidateChunk& out) {
   for (int c = 0; c < 16; ++c) out.iscales[c] = c < count ? (rmin + rdelta * (first + c) + nmax) / (max - min) : 0.f;
   const __m512 isc = _mm512_load_ps(out.iscales);
   __m512 sum_l = _mm512_setzero_ps(), sum_l2 = _mm512_setzero_ps(), sum_xl = _mm512_setzero_ps();
@@ -188,7 +189,8 @@ void evaluate_chunk16(int n, int nmax, const float* x, const float* weights, flo
   for (int i = 0; i < n; ++i) {
     const __m512 l = _mm512_cvtepi32_ps(asymmetric_level16(isc, _mm512_set1_ps(x[i] - min), nmax, guarded));
     const __m512 diff = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(this_scale, l), this_min), _mm512_set1_ps(x[i]));
-    error = _mm512_add_ps(error, _mm512_mul_ps(_mm512_set1_ps(weights[i]), _mm512_mul_ps(diff, diff)));
+    const __m512 penalty = use_mad ? _mm512_abs_ps(diff) : _mm512_mul_ps(diff, diff);
+    error = _mm512_add_ps(error, _mm512_mul_ps(_mm512_set1_ps(weights[i]), penalty));
   }
   out.valid = _mm512_cmp_ps_mask(D, _mm512_setzero_ps(), _CMP_GT_OQ);
   _mm512_store_ps(out.errors, error);
@@ -198,7 +200,7 @@ void evaluate_chunk16(int n, int nmax, const float* x, const float* weights, flo
 #endif
 
 void search_candidates16(int n, int nmax, const float* x, const float* weights, uint8_t* L, float rmin,
-                         float rdelta, int nstep, bool guarded, float max, float sum_w, float sum_x,
+                         float rdelta, int nstep, bool guarded, bool use_mad, float max, float sum_w, float sum_x,
                          float& best_error, float& scale, float& min) {
 #if defined(__AVX512F__)
   float winner_iscale = 0, winner_min = 0;
@@ -207,7 +209,7 @@ void search_candidates16(int n, int nmax, const float* x, const float* weights, 
   while (first <= nstep) {
     const int count = std::min(16, nstep + 1 - first);
     CandidateChunk chunk;
-    evaluate_chunk16(n, nmax, x, weights, rmin, rdelta, first, count, guarded, max, min, sum_w, sum_x, chunk);
+    evaluate_chunk16(n, nmax, x, weights, rmin, rdelta, first, count, guarded, use_mad, max, min, sum_w, sum_x, chunk);
     int next = first + count;
     for (int c = 0; c < count; ++c) {
       if (!((chunk.valid >> c) & 1) || !(chunk.errors[c] < best_error)) continue;
@@ -229,7 +231,7 @@ void search_candidates16(int n, int nmax, const float* x, const float* weights, 
     for (int i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(asymmetric_level(winner_iscale, x[i] - winner_min, nmax, guarded));
   }
 #else
-  (void)n, (void)nmax, (void)x, (void)weights, (void)L, (void)rmin, (void)rdelta, (void)nstep, (void)guarded;
+  (void)n, (void)nmax, (void)x, (void)weights, (void)L, (void)rmin, (void)rdelta, (void)nstep, (void)guarded, (void)use_mad;
   (void)max, (void)sum_w, (void)sum_x, (void)best_error, (void)scale, (void)min;
   throw std::logic_error("search_candidates16 needs AVX-512");
 #endif
@@ -237,7 +239,7 @@ void search_candidates16(int n, int nmax, const float* x, const float* weights, 
 
 // Shared body of make_qkx2/qkx3; `guarded` selects qkx3's level rule, which clamps before rounding so
 // a min near max (huge iscale) cannot overflow nearest_int. Both give the same levels on finite input.
-// use_mad scores by w·|diff| (Q2_K) instead of w·diff²; the vectorized search only does the latter.
+// use_mad scores by w·|diff| (Q2_K) instead of w·diff², in both searches.
 float make_qkx_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
                       float rmin, float rdelta, int nstep, bool guarded, bool vectorized, bool use_mad = false) {
   float min = x[0], max = x[0];
@@ -264,8 +266,9 @@ float make_qkx_quants(int n, int nmax, const float* x, const float* weights, uin
     const float diff = scale * L[i] + min - x[i];
     best_error += weights[i] * (use_mad ? std::fabs(diff) : diff * diff);
   }
-  if (vectorized && !use_mad) {
-    search_candidates16(n, nmax, x, weights, L, rmin, rdelta, nstep, guarded, max, sum_w, sum_x, best_error, scale, min);
+  if (vectorized) {
+    search_candidates16(n, nmax, x, weights, L, rmin, rdelta, nstep, guarded, use_mad, max, sum_w, sum_x, best_error,
+                        scale, min);
   } else {
     uint8_t Laux[256];
     for (int is = 0; is <= nstep; ++is) {
@@ -318,8 +321,8 @@ float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, ui
 }
 
 float make_qkx2_quants_mad(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
-                           float rmin, float rdelta, int nstep) {
-  return make_qkx_quants(n, nmax, x, weights, L, the_min, rmin, rdelta, nstep, false, false, true);
+                           float rmin, float rdelta, int nstep, bool vectorized) {
+  return make_qkx_quants(n, nmax, x, weights, L, the_min, rmin, rdelta, nstep, false, vectorized, true);
 }
 
 float make_qkx3_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,

@@ -24,9 +24,9 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L, const float* we
 float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
                        float rmin, float rdelta, int nstep, bool vectorized = false);
 // make_qkx2 scoring candidates by the weighted absolute error sum(w·|scale·l − min − x|) instead of the
-// squared one (llama.cpp's use_mad = true; only Q2_K without importance uses it). Scalar only.
+// squared one (llama.cpp's use_mad = true; only Q2_K without importance uses it).
 float make_qkx2_quants_mad(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
-                           float rmin, float rdelta, int nstep);
+                           float rmin, float rdelta, int nstep, bool vectorized = false);
 float make_qkx3_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
                        float rmin, float rdelta, int nstep, bool vectorized = false);
 

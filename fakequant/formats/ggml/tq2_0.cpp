@@ -2,11 +2,15 @@
 
 #include <cmath>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "fakequant/formats/ggml/block_common.h"
 
 namespace qforge::fakequant::ggml {
 
-void quantize_row_tq2_0(const float* x, block_tq2_0* y, int64_t k, const float* /*importance*/) {
+void quantize_row_tq2_0_ref(const float* x, block_tq2_0* y, int64_t k, const float* /*importance*/) {
   const int64_t nb = checked_block_count("quantize_row_tq2_0", k, 256);
   for (int64_t i = 0; i < nb; ++i, x += 256) {
     float amax = 0;
@@ -21,6 +25,33 @@ void quantize_row_tq2_0(const float* x, block_tq2_0* y, int64_t k, const float* 
       }
     }
   }
+}
+
+// quantize_row_tq2_0_ref with the 32 bytes m of a group as two vectors of 16: amax is a max (order-free),
+// and lround is rebuilt exactly (block_common.h lround16), so the bytes are the reference's.
+void quantize_row_tq2_0(const float* x, block_tq2_0* y, int64_t k, const float* importance) {
+#if defined(__AVX512F__)
+  const int64_t nb = checked_block_count("quantize_row_tq2_0", k, 256);
+  for (int64_t i = 0; i < nb; ++i, x += 256) {
+    float amax = 0;
+    for (int j = 0; j < 256; ++j) amax = std::fmax(amax, std::fabs(x[j]));
+    const __m512 id = _mm512_set1_ps(amax ? 1.0f / amax : 0.0f);
+    y[i].d = to_f16(amax);
+    for (int g = 0; g < 2; ++g) {
+      for (int m = 0; m < 32; m += 16) {
+        __m512i q = _mm512_setzero_si512();
+        for (int n = 0; n < 4; ++n) {
+          const __m512i t = lround16(_mm512_mul_ps(_mm512_loadu_ps(x + 128 * g + m + 32 * n), id));
+          const __m512i code = _mm512_and_si512(_mm512_add_epi32(t, _mm512_set1_epi32(1)), _mm512_set1_epi32(3));
+          q = _mm512_or_si512(q, _mm512_slli_epi32(code, 2 * n));
+        }
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(y[i].qs + 32 * g + m), _mm512_cvtepi32_epi8(q));
+      }
+    }
+  }
+#else
+  quantize_row_tq2_0_ref(x, y, k, importance);
+#endif
 }
 
 void dequantize_row_tq2_0(const block_tq2_0* x, float* y, int64_t k) {

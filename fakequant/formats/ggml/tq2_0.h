@@ -14,6 +14,7 @@ struct block_tq2_0 {
 static_assert(sizeof(block_tq2_0) == 64 + 2, "wrong tq2_0 block size/padding");
 
 // llama.cpp quantize_row_tq2_0_ref: d = max |x|, t = lround(x/d); no importance (llama.cpp ignores it).
+void quantize_row_tq2_0_ref(const float* x, block_tq2_0* y, int64_t k, const float* importance = nullptr);
 void quantize_row_tq2_0(const float* x, block_tq2_0* y, int64_t k, const float* importance = nullptr);
 void dequantize_row_tq2_0(const block_tq2_0* x, float* y, int64_t k);
 
