@@ -119,6 +119,11 @@ Variable checkpoint(const std::function<Variable(const Variable&)>& fn, const Va
 // returns the recorded values in order without calling draw, so masks repeat and the layer's own
 // seed state advances once per step, as without checkpointing. Nested checkpoints are handled.
 uint64_t checkpoint_replayable_seed(const std::function<uint64_t()>& draw);
+// True while a checkpoint's backward recomputes fn (on this thread). Stateful layers whose forward
+// updates running statistics (QAT observers, their step counters) must update them once per step,
+// in the forward, and leave them alone in the recompute, which then quantizes with the scales the
+// forward computed: the same values and gradients as without checkpointing.
+bool checkpoint_recomputing();
 
 // ---- convolution and pooling ----
 // Cross-correlation as torch.nn.functional.conv2d on NCHW: x [n, c_in, h, w], weight

@@ -233,6 +233,9 @@ Variable Quantizer::forward_static(const Variable& x) {
   bool observe = false;
   if (learns_scale()) observe = !initialized() && is_training();
   else if (!frozen()) observe = role_ == QuantizerRole::kWeight || is_training();
+  // An activation checkpoint's recompute repeats this forward: observing again would move the EMA
+  // twice and count the step twice; the scales the forward stored are the ones to quantize with.
+  if (observe && autograd::checkpoint_recomputing()) observe = !initialized();
   if (observe) observe_and_update(x.data());
   if (!initialized()) {
     throw std::logic_error("quantizer " + name_ + ": evaluated before any training or calibration forward set its scales");

@@ -61,6 +61,12 @@ uint64_t checkpoint_replayable_seed(const std::function<uint64_t()>& draw) {
   return seed_from_frame(g_seed_frames.size(), draw);
 }
 
+bool checkpoint_recomputing() {
+  for (const SeedFrame& frame : g_seed_frames)
+    if (frame.replay) return true;
+  return false;
+}
+
 Variable checkpoint(const std::function<Variable(const Variable&)>& fn, const Variable& x) {
   if (!fn) throw std::invalid_argument("checkpoint: fn is empty");
   if (!grad_mode_enabled()) return fn(x);
