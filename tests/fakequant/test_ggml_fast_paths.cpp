@@ -102,39 +102,34 @@ TEST(GgmlFastPaths, IQ4_NLMatchesReferenceOnManyRows) {
   }
 }
 
-TEST(GgmlFastPaths, Q4_KMatchesReferenceOnManyRows) {
-  if (!kFastPathsCompiled) GTEST_SKIP() << kNoFastPath;
-  const int64_t row = 256, rows = 1500;  // 1500 super-blocks per variant
-  const std::vector<float> x = hard_rows(row * rows / 32, 31);
-  const std::vector<float> imp = positive_importance(row, 6);
+// Encodes `rows` super-blocks of 256 hard values with the reference and the fast encoder, without and with
+// importance, and counts the super-blocks whose bytes differ (expected 0 for each).
+template <typename Block, typename Encode>
+void expect_same_super_blocks(Encode ref_encode, Encode fast_encode, uint32_t seed, uint32_t importance_seed) {
+  const int64_t row = 256, rows = 1500;
+  const std::vector<float> x = hard_rows(row * rows / 32, seed);
+  const std::vector<float> imp = positive_importance(row, importance_seed);
   for (const float* importance : {static_cast<const float*>(nullptr), imp.data()}) {
-    std::vector<block_q4_K> ref(rows), fast(rows);
+    std::vector<Block> ref(rows), fast(rows);
     for (int64_t r = 0; r < rows; ++r) {
-      quantize_row_q4_K_ref(x.data() + r * row, &ref[r], row, importance);
-      quantize_row_q4_K(x.data() + r * row, &fast[r], row, importance);
+      ref_encode(x.data() + r * row, &ref[r], row, importance);
+      fast_encode(x.data() + r * row, &fast[r], row, importance);
     }
     int64_t differing = 0;
-    for (size_t b = 0; b < ref.size(); ++b) differing += std::memcmp(&ref[b], &fast[b], sizeof(block_q4_K)) != 0;
+    for (size_t b = 0; b < ref.size(); ++b) differing += std::memcmp(&ref[b], &fast[b], sizeof(Block)) != 0;
     EXPECT_EQ(differing, 0) << "of " << ref.size() << " super-blocks, importance " << (importance != nullptr);
   }
+}
+
+TEST(GgmlFastPaths, Q4_KMatchesReferenceOnManyRows) {
+  if (!kFastPathsCompiled) GTEST_SKIP() << kNoFastPath;
+  expect_same_super_blocks<block_q4_K>(quantize_row_q4_K_ref, quantize_row_q4_K, 31, 6);
 }
 
 // Q2_K scores its plain search by weighted absolute error (use_mad) and its importance search by squared error.
 TEST(GgmlFastPaths, Q2_KMatchesReferenceOnManyRows) {
   if (!kFastPathsCompiled) GTEST_SKIP() << kNoFastPath;
-  const int64_t row = 256, rows = 1500;
-  const std::vector<float> x = hard_rows(row * rows / 32, 37);
-  const std::vector<float> imp = positive_importance(row, 8);
-  for (const float* importance : {static_cast<const float*>(nullptr), imp.data()}) {
-    std::vector<block_q2_K> ref(rows), fast(rows);
-    for (int64_t r = 0; r < rows; ++r) {
-      quantize_row_q2_K_ref(x.data() + r * row, &ref[r], row, importance);
-      quantize_row_q2_K(x.data() + r * row, &fast[r], row, importance);
-    }
-    int64_t differing = 0;
-    for (size_t b = 0; b < ref.size(); ++b) differing += std::memcmp(&ref[b], &fast[b], sizeof(block_q2_K)) != 0;
-    EXPECT_EQ(differing, 0) << "of " << ref.size() << " super-blocks, importance " << (importance != nullptr);
-  }
+  expect_same_super_blocks<block_q2_K>(quantize_row_q2_K_ref, quantize_row_q2_K, 37, 8);
 }
 
 // TQ2_0 rounds x/max|x| with lround: ties at ±0.5 (x = max/2 exactly) must go away from zero.
@@ -159,36 +154,12 @@ TEST(GgmlFastPaths, TQ2_0MatchesReferenceOnManyRows) {
 
 TEST(GgmlFastPaths, IQ4_XSMatchesReferenceOnManyRows) {
   if (!kFastPathsCompiled) GTEST_SKIP() << kNoFastPath;
-  const int64_t row = 256, rows = 1500;
-  const std::vector<float> x = hard_rows(row * rows / 32, 47);
-  const std::vector<float> imp = positive_importance(row, 9);
-  for (const float* importance : {static_cast<const float*>(nullptr), imp.data()}) {
-    std::vector<block_iq4_xs> ref(rows), fast(rows);
-    for (int64_t r = 0; r < rows; ++r) {
-      quantize_row_iq4_xs_ref(x.data() + r * row, &ref[r], row, importance);
-      quantize_row_iq4_xs(x.data() + r * row, &fast[r], row, importance);
-    }
-    int64_t differing = 0;
-    for (size_t b = 0; b < ref.size(); ++b) differing += std::memcmp(&ref[b], &fast[b], sizeof(block_iq4_xs)) != 0;
-    EXPECT_EQ(differing, 0) << "of " << ref.size() << " super-blocks, importance " << (importance != nullptr);
-  }
+  expect_same_super_blocks<block_iq4_xs>(quantize_row_iq4_xs_ref, quantize_row_iq4_xs, 47, 9);
 }
 
 TEST(GgmlFastPaths, Q6_KMatchesReferenceOnManyRows) {
   if (!kFastPathsCompiled) GTEST_SKIP() << kNoFastPath;
-  const int64_t row = 256, rows = 1500;
-  const std::vector<float> x = hard_rows(row * rows / 32, 41);
-  const std::vector<float> imp = positive_importance(row, 7);
-  for (const float* importance : {static_cast<const float*>(nullptr), imp.data()}) {
-    std::vector<block_q6_K> ref(rows), fast(rows);
-    for (int64_t r = 0; r < rows; ++r) {
-      quantize_row_q6_K_ref(x.data() + r * row, &ref[r], row, importance);
-      quantize_row_q6_K(x.data() + r * row, &fast[r], row, importance);
-    }
-    int64_t differing = 0;
-    for (size_t b = 0; b < ref.size(); ++b) differing += std::memcmp(&ref[b], &fast[b], sizeof(block_q6_K)) != 0;
-    EXPECT_EQ(differing, 0) << "of " << ref.size() << " super-blocks, importance " << (importance != nullptr);
-  }
+  expect_same_super_blocks<block_q6_K>(quantize_row_q6_K_ref, quantize_row_q6_K, 41, 7);
 }
 
 }  // namespace
