@@ -20,6 +20,7 @@
 #include "fakequant/formats/ggml/q4_k.h"
 #include "fakequant/formats/ggml/q6_k.h"
 #include "fakequant/formats/ggml/q8_0.h"
+#include "fakequant/formats/ggml/tq1_0.h"
 #include "fakequant/formats/ggml/tq2_0.h"
 #include "tests/fakequant/ggml_test_util.h"
 
@@ -132,24 +133,41 @@ TEST(GgmlFastPaths, Q2_KMatchesReferenceOnManyRows) {
   expect_same_super_blocks<block_q2_K>(quantize_row_q2_K_ref, quantize_row_q2_K, 37, 8);
 }
 
-// TQ2_0 rounds x/max|x| with lround: ties at ±0.5 (x = max/2 exactly) must go away from zero.
-TEST(GgmlFastPaths, TQ2_0MatchesReferenceOnManyRows) {
-  if (!kFastPathsCompiled) GTEST_SKIP() << kNoFastPath;
-  const int64_t row = 256, rows = 1500;
+// Rows for the ternary types: exact halves and near-halves of the row's max (x/d on a lround tie, which
+// goes away from zero), and a NaN now and then (lround's LONG_MIN, truncated to int: trit 0).
+std::vector<float> ternary_rows(int64_t row, int64_t rows) {
   std::vector<float> x = hard_rows(row * rows / 32, 43);
-  for (int64_t r = 0; r < rows; r += 3) {  // exact halves and near-halves of the row's max
+  for (int64_t r = 0; r < rows; r += 3) {
     float amax = 0;
     for (int64_t j = 0; j < row; ++j) amax = std::max(amax, std::fabs(x[r * row + j]));
     for (int64_t j = 0; j < row; j += 5) x[r * row + j] = (j % 2 ? -0.5f : 0.5f) * amax * (j % 3 ? 1.f : 1.0000001f);
+    if (r % 7 == 0) x[r * row + (r % row)] = std::nanf("");
   }
-  std::vector<block_tq2_0> ref(rows), fast(rows);
+  return x;
+}
+
+template <typename Block, typename Encode>
+void expect_same_ternary_blocks(Encode ref_encode, Encode fast_encode) {
+  const int64_t row = 256, rows = 1500;
+  const std::vector<float> x = ternary_rows(row, rows);
+  std::vector<Block> ref(rows), fast(rows);
   for (int64_t r = 0; r < rows; ++r) {
-    quantize_row_tq2_0_ref(x.data() + r * row, &ref[r], row);
-    quantize_row_tq2_0(x.data() + r * row, &fast[r], row);
+    ref_encode(x.data() + r * row, &ref[r], row, nullptr);
+    fast_encode(x.data() + r * row, &fast[r], row, nullptr);
   }
   int64_t differing = 0;
-  for (size_t b = 0; b < ref.size(); ++b) differing += std::memcmp(&ref[b], &fast[b], sizeof(block_tq2_0)) != 0;
+  for (size_t b = 0; b < ref.size(); ++b) differing += std::memcmp(&ref[b], &fast[b], sizeof(Block)) != 0;
   EXPECT_EQ(differing, 0) << "of " << ref.size() << " super-blocks";
+}
+
+TEST(GgmlFastPaths, TQ2_0MatchesReferenceOnManyRows) {
+  if (!kFastPathsCompiled) GTEST_SKIP() << kNoFastPath;
+  expect_same_ternary_blocks<block_tq2_0>(quantize_row_tq2_0_ref, quantize_row_tq2_0);
+}
+
+TEST(GgmlFastPaths, TQ1_0MatchesReferenceOnManyRows) {
+  if (!kFastPathsCompiled) GTEST_SKIP() << kNoFastPath;
+  expect_same_ternary_blocks<block_tq1_0>(quantize_row_tq1_0_ref, quantize_row_tq1_0);
 }
 
 TEST(GgmlFastPaths, IQ4_XSMatchesReferenceOnManyRows) {

@@ -36,15 +36,16 @@ inline int nearest_int(float value) {
 }
 
 #if defined(__AVX512F__)
-// std::lround (round half away from zero) on 16 lanes, exactly: truncate, then step away from zero when
-// the dropped fraction v − trunc(v) (exact in float) is at least one half. NaN gives INT_MIN, which the
-// 2-bit codes of TQ1_0/TQ2_0 mask to the same code as the scalar lround's LONG_MIN on x86-64.
+// static_cast<int>(std::lround(v)) (round half away from zero) on 16 lanes, exactly, for |v| < 2^31:
+// truncate, then step away from zero when the dropped fraction v − trunc(v) (exact in float) is at least
+// one half. NaN gives 0, as the scalar does on x86-64 (lround's LONG_MIN, truncated to int).
 inline __m512i lround16(__m512 v) {
   const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
   const __m512 frac = _mm512_sub_ps(v, t);
   __m512i q = _mm512_cvttps_epi32(t);
   q = _mm512_mask_add_epi32(q, _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ), q, _mm512_set1_epi32(1));
-  return _mm512_mask_sub_epi32(q, _mm512_cmp_ps_mask(frac, _mm512_set1_ps(-0.5f), _CMP_LE_OQ), q, _mm512_set1_epi32(1));
+  q = _mm512_mask_sub_epi32(q, _mm512_cmp_ps_mask(frac, _mm512_set1_ps(-0.5f), _CMP_LE_OQ), q, _mm512_set1_epi32(1));
+  return _mm512_mask_mov_epi32(q, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_setzero_si512());
 }
 #endif
 

@@ -18,6 +18,7 @@ static_assert(sizeof(block_tq1_0) == 48 + 4 + 2, "wrong tq1_0 block size/padding
 
 // llama.cpp quantize_row_tq1_0_ref: d = max |x|, t = lround(x/d) (halves away from zero). llama.cpp
 // ignores an importance matrix for the ternary types; so does this.
+void quantize_row_tq1_0_ref(const float* x, block_tq1_0* y, int64_t k, const float* importance = nullptr);
 void quantize_row_tq1_0(const float* x, block_tq1_0* y, int64_t k, const float* importance = nullptr);
 void dequantize_row_tq1_0(const block_tq1_0* x, float* y, int64_t k);
 
