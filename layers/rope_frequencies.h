@@ -14,4 +14,9 @@ namespace qforge::layers {
 /// autograd::rope(x, theta) uses.
 std::vector<double> rope_inverse_frequencies(const LlamaConfig& config);
 
+/// A kLlama3 config's head_dim/2 divisors in llama.cpp's form (kFactors: frequency i / factor i), float32
+/// bit for bit as llama.cpp's convert_hf_to_gguf.py writes rope_freqs.weight (docs/gguf.md §15).
+/// std::invalid_argument for any other rope_scaling type.
+std::vector<float> llama3_rope_freq_factors(const LlamaConfig& config);
+
 }  // namespace qforge::layers
