@@ -52,7 +52,7 @@ function(qforge_add_llamacpp_tests)
            COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/rope_scaling.sh $<TARGET_FILE:qforge> $<TARGET_FILE:qforge_rope_llama>
                    agreement)
   set_tests_properties(peer.llamacpp_rope_scaling PROPERTIES LABELS "llamacpp" TIMEOUT ${rope_timeout}
-                       FAIL_REGULAR_EXPRESSION "FAILED " PASS_REGULAR_EXPRESSION "rope scaling: 6 passed, 0 failed")
+                       FAIL_REGULAR_EXPRESSION "FAILED " PASS_REGULAR_EXPRESSION "rope scaling: 7 passed, 0 failed")
   # llama-quantize (skipped, 77, without it) keeps rope_freqs.weight F32 and the linear keys, as quantize-gguf does.
   add_test(NAME peer.llama_quantize_rope_scaling
            COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/rope_scaling.sh $<TARGET_FILE:qforge> $<TARGET_FILE:qforge_rope_llama>

@@ -3,14 +3,19 @@
 //   OUT_DIR/llama3.gguf    HF "llama3" rope_scaling (factor 8, original context 64): rope_freqs.weight
 //   OUT_DIR/linear.gguf    HF "linear" (factor 4): llama.rope.scaling.type / .factor
 //   OUT_DIR/unscaled.gguf  none: the control, which llama.cpp must not agree with beyond the original context
+//   OUT_DIR/llama3-hf/     the llama3 model as a Hugging Face folder (config.json rope_scaling, no tokenizer):
+//                          `qforge probs --hf` runs HF's llama3 frequencies, not the file's float32 divisors
 // usage: rope_llama OUT_DIR
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "exporters/gguf/llama_gguf_export.h"
+#include "exporters/hf/hf_exporter.h"
+#include "exporters/model_export.h"
 #include "layers/llama.h"
 
 namespace {
@@ -18,13 +23,18 @@ namespace {
 namespace gg = qforge::exporters::gguf;
 using qforge::layers::RopeScaling;
 
-void write(const std::filesystem::path& path, const qforge::layers::LlamaForCausalLM& weights, const RopeScaling& scaling,
-           const std::vector<std::string>& vocabulary) {
+std::shared_ptr<qforge::layers::LlamaForCausalLM> with_scaling(const qforge::layers::LlamaForCausalLM& weights,
+                                                               const RopeScaling& scaling) {
   qforge::layers::LlamaConfig c = weights.config();
   c.rope_scaling = scaling;
-  qforge::layers::LlamaForCausalLM model(c);
-  model.load_state_dict(weights.state_dict(), /*strict=*/true);
-  gg::write_llama_gguf(path, model, vocabulary, gg::LlamaFileType::kF32, "rope-llama");
+  auto model = std::make_shared<qforge::layers::LlamaForCausalLM>(c);
+  model->load_state_dict(weights.state_dict(), /*strict=*/true);
+  return model;
+}
+
+void write(const std::filesystem::path& path, const qforge::layers::LlamaForCausalLM& weights, const RopeScaling& scaling,
+           const std::vector<std::string>& vocabulary) {
+  gg::write_llama_gguf(path, *with_scaling(weights, scaling), vocabulary, gg::LlamaFileType::kF32, "rope-llama");
 }
 
 }  // namespace
@@ -60,6 +70,12 @@ int main(int argc, char** argv) {
     write(out / "llama3.gguf", weights, llama3, vocabulary);
     write(out / "linear.gguf", weights, linear, vocabulary);
     write(out / "unscaled.gguf", weights, RopeScaling{}, vocabulary);
+    qforge::exporters::ExportSource hf;
+    hf.model = qforge::exporters::LlamaExport{};
+    hf.model->model = with_scaling(weights, llama3);
+    hf.model->vocabulary = vocabulary;
+    hf.model->tokenizer_kind = "ids";
+    qforge::exporters::hf::export_hf(hf, qforge::exporters::ExportOptions{}, out / "llama3-hf");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rope_llama: %s\n", e.what());
     return 1;

@@ -3,7 +3,7 @@
 # tiny Llama as llama3-scaled (rope_freqs.weight), linear-scaled (two keys) and unscaled F32 files.
 #   rope_scaling.sh QFORGE ROPE_LLAMA agreement
 #       rope_agreement.py: llama.cpp's next-token probabilities = qforge's beyond the original context, and
-#       the unscaled control breaks the bounds. Prints "rope scaling: 6 passed, 0 failed".
+#       the unscaled control breaks the bounds. Prints "rope scaling: 7 passed, 0 failed".
 #   rope_scaling.sh QFORGE ROPE_LLAMA quantize LLAMA_QUANTIZE
 #       llama-quantize and `qforge quantize-gguf` write the same bytes for both scaled files in Q8_0, Q4_K_M and
 #       Q2_K (rope_freqs.weight and the linear keys copied, the tensor F32), and qforge reads llama-quantize's
