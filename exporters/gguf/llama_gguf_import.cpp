@@ -104,6 +104,11 @@ layers::RopeScaling linear_scaling_from(const GgufReader& reader, const std::str
 // rope asserts F32 and divides theta_i by value i). Not a parameter: RopeScaling::kFactors.
 layers::RopeScaling rope_scaling_from(const GgufReader& reader, const layers::LlamaConfig& c, const std::string& source) {
   const GgufArchitecture& arch = read_gguf_architecture(reader, source);
+  // llama-context.cpp multiplies every rope's cos and sin by rope.scaling.attn_factor (yarn_attn_factor *=
+  // rope_attn_factor), i.e. q·k by its square: only 1 is the model qforge builds.
+  const std::string attn_factor = std::string(arch.name) + ".rope.scaling.attn_factor";
+  if (const float f = get_f32(reader, attn_factor, 1.0f, source); f != 1.0f)
+    fail_key(reader, source, attn_factor, std::to_string(f) + " scales rope's cos and sin; qforge reads 1 only");
   const layers::RopeScaling linear = linear_scaling_from(reader, std::string(arch.name) + ".", source);
   const TensorInfo* info = reader.file().find_tensor(kRopeFreqsTensor);
   if (!info) return linear;

@@ -289,6 +289,13 @@ TEST(GgufRopeScaling, RefusedByNameAndByte) {
                                            "' is not a rope scaling qforge reads (none, linear)"));
   }
   bad = g;
+  bad.file.set("llama.rope.scaling.attn_factor", 1.5f);
+  EXPECT_THAT(read_error(bad), HasSubstr("key llama.rope.scaling.attn_factor at byte " +
+                                         std::to_string(key_byte(bytes_of(bad), "llama.rope.scaling.attn_factor")) +
+                                         ": 1.500000 scales rope's cos and sin"));
+  bad.file.set("llama.rope.scaling.attn_factor", 1.0f);
+  EXPECT_NO_THROW(read_back(bad));
+  bad = g;
   bad.file.set("llama.rope.scaling.factor", 2.0f);
   EXPECT_THAT(read_error(bad), HasSubstr("comes with a linear rope factor 2.000000 as well"));
   bad = g;
