@@ -1,6 +1,8 @@
 #include "layers/rope_frequencies.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numbers>
 #include <stdexcept>
 
@@ -40,6 +42,14 @@ std::vector<double> rope_inverse_frequencies(const LlamaConfig& config) {
     inv_freq[i] = f;
   }
   return inv_freq;
+}
+
+double rope_frequency_difference(const LlamaConfig& a, const LlamaConfig& b) {
+  const std::vector<double> fa = rope_inverse_frequencies(a), fb = rope_inverse_frequencies(b);
+  if (fa.size() != fb.size()) return std::numeric_limits<double>::infinity();
+  double worst = 0.0;
+  for (size_t i = 0; i < fa.size(); ++i) worst = std::max(worst, std::abs(fa[i] - fb[i]) / fa[i]);
+  return worst;
 }
 
 // llama.cpp's converter (conversion/llama.py, LlamaModel.generate_extra_tensors) in torch float32, step by

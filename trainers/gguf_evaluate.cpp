@@ -33,17 +33,13 @@ RunResult evaluate_weights(const std::filesystem::path& dir, const layers::Llama
   config.clear_quantization();
   std::unique_ptr<Task> task = make_task(config);
   // The file's weights in the run's graph: only right when both rotate alike (a GGUF's rope scaling,
-  // docs/gguf.md §15; the run's from model.llama). llama3 in a config.json and the factors its GGUF export
-  // wrote differ by float32 rounding (relative 1e-7), which is allowed.
+  // docs/gguf.md §15; the run's from model.llama). llama3 in a config.json and the float32 factors its GGUF
+  // export wrote differ by rounding, which kRopeFactorsTolerance allows.
   const auto* run_model = dynamic_cast<const layers::LlamaForCausalLM*>(&task->model());
   if (run_model == nullptr) throw std::logic_error(dir.string() + ": the run's model is not a Llama");
-  const std::vector<double> ours = layers::rope_inverse_frequencies(run_model->config());
-  const std::vector<double> theirs = layers::rope_inverse_frequencies(file_model.config());
-  for (size_t i = 0; i < ours.size() && i < theirs.size(); ++i)
-    if (std::abs(ours[i] - theirs[i]) > 1e-6 * ours[i])
-      throw std::invalid_argument(file + ": rope frequency " + std::to_string(i) + " is " + std::to_string(theirs[i]) +
-                                  ", the run's model rotates by " + std::to_string(ours[i]) +
-                                  " (rope_theta or rope scaling differ; docs/gguf.md §15)");
+  if (const double d = layers::rope_frequency_difference(run_model->config(), file_model.config()); d > layers::kRopeFactorsTolerance)
+    throw std::invalid_argument(file + ": its rope frequencies differ from the run's model's by " + std::to_string(d) +
+                                " relative (rope_theta or rope scaling; docs/gguf.md §15)");
   std::map<std::string, autograd::Tensor> file_weights;
   for (const auto& [name, param] : file_model.named_parameters()) file_weights[name] = param.data();
   std::map<std::string, autograd::Tensor> weights;

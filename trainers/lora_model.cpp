@@ -113,9 +113,9 @@ void check_same_shape(const layers::LlamaConfig& base_config, const layers::Llam
   }
   // The frozen base rotates as its file says (docs/gguf.md §15); a run that rotates otherwise would train
   // adapters for another model.
-  if (layers::rope_inverse_frequencies(base_config) != layers::rope_inverse_frequencies(run))
-    throw std::invalid_argument("lora.base: " + base + " has other rope frequencies (rope_theta or rope scaling) "
-                                "than the run's model.llama");
+  if (const double d = layers::rope_frequency_difference(base_config, run); d > layers::kRopeFactorsTolerance)
+    throw std::invalid_argument("lora.base: " + base + " has rope frequencies " + std::to_string(d) +
+                                " relative away from the run's model.llama's (rope_theta or rope scaling)");
 }
 
 // The text tokenizer a qforge GGUF base was trained with, read off its vocabulary (docs/gguf.md §4): a

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <tuple>
 
 #include "exporters/gguf/ggml_types.h"
 #include "exporters/gguf/gguf_architecture.h"
@@ -156,6 +157,25 @@ TEST(RopeScalingFactors, Llama3EqualsTheConverterBitForBit) {
   EXPECT_GT(tiny[1], 1.0f);  // blended
   EXPECT_LT(tiny[2], 8.0f);
   EXPECT_EQ(tiny[3], 8.0f);  // divided
+}
+
+// kRopeFactorsTolerance (eval --gguf, qlora --base): a llama3 config against its own float32 factors stays within
+// it, up to factor 64; any real change of scaling (none, or another factor) is far outside.
+TEST(RopeScalingFactors, Llama3AndItsFactorsRotateAlikeWithinTheTolerance) {
+  for (const auto& [theta, head_dim, factor, original] : {std::tuple{500000.0f, 128, 8.0, 8192}, std::tuple{500000.0f, 64, 32.0, 8192},
+                                                        std::tuple{10000.0f, 128, 64.0, 100}}) {
+    const LlamaConfig llama3 = llama3_config(theta, 2, head_dim, factor, original);
+    LlamaConfig factors = llama3;
+    factors.rope_scaling.type = RopeScaling::Type::kFactors;
+    factors.rope_scaling.freq_factors = layers::llama3_rope_freq_factors(llama3);
+    const double d = layers::rope_frequency_difference(llama3, factors);
+    std::printf("theta %g head_dim %d factor %g: llama3 vs its float32 factors %.3g relative\n", theta, head_dim, factor, d);
+    EXPECT_LE(d, layers::kRopeFactorsTolerance);
+    EXPECT_GT(d, 0.0);  // they do differ: float32 rounding
+    LlamaConfig other = llama3;
+    other.rope_scaling.factor = factor * 1.01;
+    EXPECT_GT(layers::rope_frequency_difference(llama3, other), 100 * layers::kRopeFactorsTolerance);
+  }
 }
 
 TEST(RopeScalingFactors, ValidateChecksLengthAndValues) {
