@@ -123,6 +123,22 @@ void gguf_seeds() {
 // The tiny model as llama.cpp files (F32 and Q8_0) cut down to what the importer reads: the exporter pads
 // the vocabulary with 259 control and byte tokens, so the seed keeps the first 16 rows of token_embd
 // and output and no tokenizer keys. The F32 file's vocabulary alone is a SentencePiece seed of gguf.
+// Two more F32 files carry rope scaling (docs/gguf.md §15): llama3's rope_freqs.weight and linear's keys.
+void write_llama_gguf_seed(gg::LlamaGguf built, const char* name) {
+  std::erase_if(built.file.metadata, [](const gg::KeyValue& kv) { return kv.key.starts_with("tokenizer."); });
+  std::vector<std::span<const std::byte>> data;
+  for (size_t i = 0; i < built.file.tensors.size(); ++i) {
+    gg::TensorInfo& t = built.file.tensors[i];
+    std::span<const std::byte> bytes(built.tensor_bytes[i]);
+    if (t.name == "token_embd.weight" || t.name == "output.weight") {
+      bytes = bytes.first(bytes.size() / t.dims[1] * 16);
+      t.dims[1] = 16;
+    }
+    data.push_back(bytes);
+  }
+  write("gguf_llama", name, text_of(gg::serialize_gguf(built.file, data)));
+}
+
 void llama_gguf_seeds() {
   for (const auto& [hidden, type, name] : {std::tuple{int64_t{8}, gg::LlamaFileType::kF32, "f32.gguf"},
                                           std::tuple{int64_t{32}, gg::LlamaFileType::kQ8_0, "q8_0.gguf"}}) {
@@ -133,18 +149,16 @@ void llama_gguf_seeds() {
       vocabulary.metadata = built.file.metadata;
       write("gguf", "vocab_spm.gguf", text_of(gg::serialize_gguf(vocabulary, {})));
     }
-    std::erase_if(built.file.metadata, [](const gg::KeyValue& kv) { return kv.key.starts_with("tokenizer."); });
-    std::vector<std::span<const std::byte>> data;
-    for (size_t i = 0; i < built.file.tensors.size(); ++i) {
-      gg::TensorInfo& t = built.file.tensors[i];
-      std::span<const std::byte> bytes(built.tensor_bytes[i]);
-      if (t.name == "token_embd.weight" || t.name == "output.weight") {
-        bytes = bytes.first(bytes.size() / t.dims[1] * 16);
-        t.dims[1] = 16;
-      }
-      data.push_back(bytes);
-    }
-    write("gguf_llama", name, text_of(gg::serialize_gguf(built.file, data)));
+    write_llama_gguf_seed(std::move(built), name);
+  }
+  using qforge::layers::RopeScaling;
+  for (const auto& [kind, name] : {std::pair{RopeScaling::Type::kLlama3, "rope_llama3.gguf"},
+                                   std::pair{RopeScaling::Type::kLinear, "rope_linear.gguf"}}) {
+    qforge::layers::LlamaConfig c = tiny_llama_config(16);  // head_dim 8: four rope factors
+    c.rope_scaling.type = kind;
+    c.rope_scaling.factor = 4.0;
+    c.rope_scaling.original_max_position_embeddings = 8;
+    write_llama_gguf_seed(gg::build_llama_gguf(qforge::layers::LlamaForCausalLM(c), letters(16), gg::LlamaFileType::kF32), name);
   }
 }
 

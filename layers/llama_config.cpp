@@ -1,5 +1,6 @@
 #include "layers/llama_config.h"
 
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -46,6 +47,17 @@ void LlamaConfig::validate() const {
 void LlamaConfig::validate_rope_scaling() const {
   const RopeScaling& r = rope_scaling;
   if (r.type == RopeScaling::Type::kNone) return;
+  if (r.type == RopeScaling::Type::kFactors) {
+    // llama.cpp loads rope_freqs.weight as {n_rot/2} (src/models/llama.cpp) and divides theta by each value.
+    if (static_cast<int64_t>(r.freq_factors.size()) != head_dim() / 2)
+      throw std::invalid_argument("LlamaConfig: rope_scaling.freq_factors has " + std::to_string(r.freq_factors.size()) +
+                                  " values, head_dim/2 is " + std::to_string(head_dim() / 2));
+    for (size_t i = 0; i < r.freq_factors.size(); ++i)
+      if (!std::isfinite(r.freq_factors[i]) || !(r.freq_factors[i] > 0.0f))
+        throw std::invalid_argument("LlamaConfig: rope_scaling.freq_factors[" + std::to_string(i) + "] is " +
+                                    std::to_string(r.freq_factors[i]) + ", not finite and > 0");
+    return;
+  }
   // transformers' _validate_linear_scaling_rope_parameters / _validate_llama3_parameters: factor >= 1.
   if (!(r.factor >= 1.0)) throw std::invalid_argument("LlamaConfig: rope_scaling.factor must be >= 1, got " + std::to_string(r.factor));
   if (r.type != RopeScaling::Type::kLlama3) return;

@@ -3,20 +3,24 @@
 // (transformers/models/llama/configuration_llama.py) so config.json values map one to one.
 // Defaults are a small model that trains on a CPU, not Llama-2-7B.
 #include <cstdint>
+#include <vector>
 
 namespace qforge::layers {
 
 /// HF's rope_scaling (transformers/modeling_rope_utils.py, ROPE_INIT_FUNCTIONS): how the rotary
 /// frequencies theta^(-2i/head_dim) are rescaled. kLinear divides every frequency by `factor`
 /// (positions / factor, _compute_linear_scaling_rope_parameters); kLlama3 keeps high frequencies,
-/// divides low ones by `factor` and blends in between (_compute_llama3_parameters).
+/// divides low ones by `factor` and blends in between (_compute_llama3_parameters). kFactors divides
+/// frequency i by freq_factors[i]: llama.cpp's form, the tensor rope_freqs.weight of a GGUF file
+/// (ggml's rope computes theta_i / freq_factors[i]; docs/gguf.md §15). It has no HF rope_scaling.
 struct RopeScaling {
-  enum class Type { kNone, kLinear, kLlama3 };
+  enum class Type { kNone, kLinear, kLlama3, kFactors };
   Type type = Type::kNone;
   double factor = 1.0;                              ///< kLinear, kLlama3
   double low_freq_factor = 1.0;                     ///< kLlama3
   double high_freq_factor = 4.0;                    ///< kLlama3
   int64_t original_max_position_embeddings = 8192;  ///< kLlama3
+  std::vector<float> freq_factors;                  ///< kFactors: head_dim/2 divisors, each finite and > 0
 };
 
 /// Shape and numerics of LlamaModel / LlamaForCausalLM.

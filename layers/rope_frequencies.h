@@ -14,4 +14,16 @@ namespace qforge::layers {
 /// autograd::rope(x, theta) uses.
 std::vector<double> rope_inverse_frequencies(const LlamaConfig& config);
 
+/// Largest relative difference |a_i - b_i| / a_i of two configs' rotary frequencies (infinity when their
+/// head_dims differ): whether one model's weights may run in the other's graph.
+double rope_frequency_difference(const LlamaConfig& a, const LlamaConfig& b);
+/// What a llama3 config and the float32 factors its GGUF export wrote (kFactors) may differ by: measured 1.9e-7
+/// for Llama 3.1 8B's parameters, 1.5e-6 at factor 64 (docs/gguf.md §15); any real change of scaling is far larger.
+inline constexpr double kRopeFactorsTolerance = 1e-5;
+
+/// A kLlama3 config's head_dim/2 divisors in llama.cpp's form (kFactors: frequency i / factor i), float32
+/// bit for bit as llama.cpp's convert_hf_to_gguf.py writes rope_freqs.weight (docs/gguf.md §15).
+/// std::invalid_argument for any other rope_scaling type.
+std::vector<float> llama3_rope_freq_factors(const LlamaConfig& config);
+
 }  // namespace qforge::layers

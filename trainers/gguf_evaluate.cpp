@@ -7,6 +7,7 @@
 
 #include "exporters/gguf/llama_gguf_import.h"
 #include "exporters/hf/hf_model_reader.h"
+#include "layers/rope_frequencies.h"
 #include "trainers/run_folder.h"
 #include "trainers/task_factory.h"
 
@@ -24,13 +25,21 @@ autograd::Tensor first_rows(const autograd::Tensor& t, int64_t rows) {
 // evaluated) with `file_model`'s weights, evaluated like evaluate(). Vocabulary rows beyond the run's
 // are dropped (a GGUF's reserved tokens); with `strict`, a parameter of the file the run lacks
 // (an HF folder's biases) is an error too.
-RunResult evaluate_weights(const std::filesystem::path& dir, const layers::Module& file_model, const std::string& file,
-                           bool strict) {
+RunResult evaluate_weights(const std::filesystem::path& dir, const layers::LlamaForCausalLM& file_model,
+                           const std::string& file, bool strict) {
   const RunFolder run = open_run_folder(dir);
   config::RunConfig config = run.config;
   if (!config.model().has_llama()) throw std::invalid_argument(dir.string() + ": not a language-model run");
   config.clear_quantization();
   std::unique_ptr<Task> task = make_task(config);
+  // The file's weights in the run's graph: only right when both rotate alike (a GGUF's rope scaling,
+  // docs/gguf.md §15; the run's from model.llama). llama3 in a config.json and the float32 factors its GGUF
+  // export wrote differ by rounding, which kRopeFactorsTolerance allows.
+  const auto* run_model = dynamic_cast<const layers::LlamaForCausalLM*>(&task->model());
+  if (run_model == nullptr) throw std::logic_error(dir.string() + ": the run's model is not a Llama");
+  if (const double d = layers::rope_frequency_difference(run_model->config(), file_model.config()); d > layers::kRopeFactorsTolerance)
+    throw std::invalid_argument(file + ": its rope frequencies differ from the run's model's by " + std::to_string(d) +
+                                " relative (rope_theta or rope scaling; docs/gguf.md §15)");
   std::map<std::string, autograd::Tensor> file_weights;
   for (const auto& [name, param] : file_model.named_parameters()) file_weights[name] = param.data();
   std::map<std::string, autograd::Tensor> weights;

@@ -46,7 +46,7 @@ layers::LlamaConfig hf_llama_config(const config::LlamaConfig& llama, int64_t to
       {"num_key_value_heads", llama.num_key_value_heads() != 0}, {"intermediate_size", llama.intermediate_size() != 0},
       {"rope_theta", llama.rope_theta() != 0}, {"rms_norm_eps", llama.rms_norm_eps() != 0},
       {"tie_word_embeddings", llama.tie_word_embeddings()}, {"reserve_gguf_tokens", llama.reserve_gguf_tokens()},
-      {"qkv_bias", llama.qkv_bias()}};
+      {"qkv_bias", llama.qkv_bias()}, {"rope_scaling", !llama.rope_scaling().empty()}};
   for (const auto& [field, set] : shape_fields)
     if (set) throw std::invalid_argument(std::string("model.llama.") + field + ": set by model.llama.hf's config.json (" + llama.hf() + "); leave it out");
   layers::LlamaConfig c = exporters::hf::read_hf_config(std::filesystem::path(llama.hf()) / "config.json").llama;
@@ -67,6 +67,41 @@ layers::LlamaConfig hf_llama_config(const config::LlamaConfig& llama, int64_t to
 
 }  // namespace
 
+layers::RopeScaling rope_scaling_of(const config::LlamaConfig& llama) {
+  layers::RopeScaling r;
+  const std::string& type = llama.rope_scaling();
+  if (type.empty()) return r;
+  if (type == "linear") {
+    r.type = layers::RopeScaling::Type::kLinear;
+    r.factor = llama.rope_scaling_factor();
+  } else if (type == "factors") {
+    r.type = layers::RopeScaling::Type::kFactors;
+    r.freq_factors.assign(llama.rope_freq_factors().begin(), llama.rope_freq_factors().end());
+  } else {
+    throw std::invalid_argument("model.llama.rope_scaling: '" + type + "' is not linear or factors");
+  }
+  return r;
+}
+
+void set_rope_scaling(config::LlamaConfig& llama, const layers::RopeScaling& r) {
+  llama.clear_rope_scaling();
+  llama.clear_rope_scaling_factor();
+  llama.clear_rope_freq_factors();
+  switch (r.type) {
+    case layers::RopeScaling::Type::kNone: return;
+    case layers::RopeScaling::Type::kLinear:
+      llama.set_rope_scaling("linear");
+      llama.set_rope_scaling_factor(r.factor);
+      return;
+    case layers::RopeScaling::Type::kFactors:
+      llama.set_rope_scaling("factors");
+      for (float f : r.freq_factors) llama.add_rope_freq_factors(f);
+      return;
+    case layers::RopeScaling::Type::kLlama3:  // a config.json's: recorded as model.llama.hf
+      throw std::invalid_argument("model.llama.rope_scaling: llama3 is recorded by model.llama.hf, not by fields");
+  }
+}
+
 layers::LlamaConfig llama_config(const config::LlamaConfig& llama, int64_t tokenizer_vocab, uint64_t seed) {
   if (!llama.hf().empty()) return hf_llama_config(llama, tokenizer_vocab, seed);
   layers::LlamaConfig c;
@@ -85,6 +120,7 @@ layers::LlamaConfig llama_config(const config::LlamaConfig& llama, int64_t token
   c.rms_norm_eps = llama.rms_norm_eps() > 0 ? llama.rms_norm_eps() : 1e-5f;
   c.tie_word_embeddings = llama.tie_word_embeddings();
   c.qkv_bias = llama.qkv_bias();
+  c.rope_scaling = rope_scaling_of(llama);
   c.gradient_checkpointing = llama.gradient_checkpointing();
   c.seed = seed;
   c.validate();

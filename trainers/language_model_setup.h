@@ -18,6 +18,10 @@ namespace qforge::trainers {
 std::string corpus_part(const std::string& corpus, const config::TextData& text);
 // Hugging Face-style Llama config from the run config, defaults filled in.
 layers::LlamaConfig llama_config(const config::LlamaConfig& llama, int64_t tokenizer_vocab, uint64_t seed);
+// model.llama.rope_scaling / rope_scaling_factor / rope_freq_factors (a GGUF base's rope scaling, docs/gguf.md
+// §15) <-> layers::RopeScaling: kNone, kLinear, kFactors (kLlama3 comes from a model.llama.hf folder: refused).
+layers::RopeScaling rope_scaling_of(const config::LlamaConfig& llama);
+void set_rope_scaling(config::LlamaConfig& llama, const layers::RopeScaling& scaling);
 
 // The tokenizer a run saved ("char" with its vocabulary, "byte", or "hf" with its tokenizer.json text).
 std::unique_ptr<data::Tokenizer> restore_tokenizer(const std::string& kind, const std::string& vocabulary);

@@ -14,6 +14,8 @@
 #include "fakequant/packed/pack_weight.h"
 #include "fakequant/saved_weight_quantizers.h"
 #include "layers/lora.h"
+#include "layers/rope_frequencies.h"
+#include "trainers/language_model_setup.h"
 #include "trainers/run_folder.h"
 
 namespace qforge::trainers {
@@ -109,6 +111,11 @@ void check_same_shape(const layers::LlamaConfig& base_config, const layers::Llam
                                   " but the run's model.llama has " + std::to_string(values.second));
     }
   }
+  // The frozen base rotates as its file says (docs/gguf.md §15); a run that rotates otherwise would train
+  // adapters for another model.
+  if (const double d = layers::rope_frequency_difference(base_config, run); d > layers::kRopeFactorsTolerance)
+    throw std::invalid_argument("lora.base: " + base + " has rope frequencies " + std::to_string(d) +
+                                " relative away from the run's model.llama's (rope_theta or rope scaling)");
 }
 
 // The text tokenizer a qforge GGUF base was trained with, read off its vocabulary (docs/gguf.md §4): a
@@ -183,6 +190,7 @@ config::RunConfig with_base_model(const config::RunConfig& config) {
     llama->set_rope_theta(c.rope_theta);
     llama->set_rms_norm_eps(c.rms_norm_eps);
     llama->set_tie_word_embeddings(c.tie_word_embeddings);
+    set_rope_scaling(*llama, c.rope_scaling);  // rope_freqs.weight or linear keys (docs/gguf.md §15)
     llama->set_gradient_checkpointing(config.model().llama().gradient_checkpointing());
     return out;
   }

@@ -19,6 +19,7 @@ struct GgufArchitecture {
   bool adjacent_rope;       // Q/K rows permuted to adjacent rope pairs (docs/gguf.md §5)
   bool qkv_bias;            // what qforge writes: q/k/v biases (and only those)
   const char* hf_architecture;  // the Hugging Face class the file corresponds to
+  bool rope_freqs;          // llama.cpp's graph loads rope_freqs.weight, per-frequency rope divisors (docs/gguf.md §15)
 };
 
 // nullptr for a name the table does not hold.
@@ -26,7 +27,8 @@ const GgufArchitecture* find_gguf_architecture(std::string_view name);
 // "llama, qwen2": for help texts and errors.
 std::string gguf_architecture_names();
 // The architecture a model is written as: qkv_bias -> qwen2, a plain Llama -> llama. std::invalid_argument
-// for what neither expresses (o_proj or MLP biases, a head_dim override, rope_scaling, a sliding window).
+// for what neither expresses (o_proj or MLP biases, a head_dim override, a sliding window, llama3 or
+// per-frequency rope scaling with q/k/v biases: docs/gguf.md §15).
 const GgufArchitecture& gguf_architecture_for(const layers::LlamaConfig& config);
 // The row whose q/k/v biases are `qkv_bias` (a LoRA adapter names its base's architecture: docs/gguf.md §10).
 const GgufArchitecture& gguf_architecture_with_qkv_bias(bool qkv_bias);

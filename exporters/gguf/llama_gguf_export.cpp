@@ -4,14 +4,17 @@
 #include "exporters/gguf/llama_gguf_export.h"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
+#include "exporters/gguf/ggml_types.h"
 #include "exporters/gguf/gguf_architecture.h"
 #include "exporters/gguf/gguf_writer.h"
 #include "exporters/gguf/llama_tensor_names.h"
 #include "exporters/gguf/llama_vocabulary.h"
 #include "exporters/tokenizers/gguf_bpe.h"
 #include "fakequant/formats/ggml/block_types.h"
+#include "layers/rope_frequencies.h"
 
 namespace qforge::exporters::gguf {
 namespace {
@@ -34,6 +37,31 @@ void add_metadata(GgufFile& file, const layers::LlamaConfig& c, const GgufArchit
   file.set(a + "rope.dimension_count", u32(c.head_dim()));
   file.set(a + "rope.freq_base", c.rope_theta);
   file.set(a + "attention.layer_norm_rms_epsilon", c.rms_norm_eps);
+  // convert_hf_to_gguf.py (TextModel.set_gguf_parameters) writes HF's "linear" as these two keys;
+  // llama.cpp's load_hparams reads freq_scale = 1 / factor (docs/gguf.md §15).
+  if (c.rope_scaling.type == layers::RopeScaling::Type::kLinear) {
+    file.set(a + "rope.scaling.type", std::string("linear"));
+    file.set(a + "rope.scaling.factor", static_cast<float>(c.rope_scaling.factor));
+  }
+}
+
+// rope_freqs.weight (F32, ne [head_dim/2], in every file type as llama-quantize keeps 1-D tensors) for llama3
+// and per-frequency scaling: llama3's are computed as llama.cpp's converter does, a GGUF's factors are written
+// back unchanged (docs/gguf.md §15). False when the model has neither.
+bool add_rope_freqs(const layers::LlamaConfig& c, LlamaGguf& out) {
+  std::vector<float> factors;
+  if (c.rope_scaling.type == layers::RopeScaling::Type::kLlama3) factors = layers::llama3_rope_freq_factors(c);
+  else if (c.rope_scaling.type == layers::RopeScaling::Type::kFactors) factors = c.rope_scaling.freq_factors;
+  else return false;
+  TensorInfo info;
+  info.name = kRopeFreqsTensor;
+  info.type = kGgmlF32;
+  info.dims = {static_cast<uint64_t>(factors.size())};
+  std::vector<std::byte> bytes(factors.size() * sizeof(float));
+  std::memcpy(bytes.data(), factors.data(), bytes.size());
+  out.tensor_bytes.push_back(std::move(bytes));
+  out.file.tensors.push_back(std::move(info));
+  return true;
 }
 
 // The float rows of one HF parameter in GGUF layout: Q/K rows permuted to adjacent rope pairs when the
@@ -155,6 +183,7 @@ LlamaGguf build_llama_gguf(const layers::LlamaForCausalLM& model, const std::vec
     add_metadata(out.file, c, arch, type, name, n_tokens);
     add_llama_vocabulary(out.file, tokens);
   }
+  add_rope_freqs(c, out);  // first, where convert_hf_to_gguf.py puts its generated tensors
   const bool has_imatrix = options.importance != nullptr && !options.importance->empty();
   const std::map<std::string, uint32_t> mix = llama_mix_types(model, type, has_imatrix);
   for (const auto& [hf_name, param] : model.named_parameters()) {

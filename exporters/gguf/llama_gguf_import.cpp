@@ -1,11 +1,13 @@
 // GGUF -> LlamaForCausalLM (docs/gguf.md §2 metadata, §3 names/shapes, §5 rope permutation, §6 codecs).
 #include "exporters/gguf/llama_gguf_import.h"
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <map>
 #include <stdexcept>
 
+#include "exporters/gguf/ggml_types.h"
 #include "exporters/gguf/llama_tensor_names.h"
 #include "exporters/hf/hf_model_reader.h"
 #include "fakequant/formats/ggml/block_types.h"
@@ -70,6 +72,67 @@ const GgufArchitecture& read_gguf_architecture(const GgufReader& reader, const s
 
 namespace {
 
+// llama.cpp's linear scaling (llama-model.cpp load_hparams): <arch>.rope.scaling.type defaults to "linear",
+// "none" never scales, and freq_scale = 1 / <arch>.rope.scaling.factor (or the older rope.scale_linear)
+// when that is present and not 0. yarn and longrope change more than the frequencies: refused
+// (docs/gguf.md §15).
+layers::RopeScaling linear_scaling_from(const GgufReader& reader, const std::string& arch, const std::string& source) {
+  const std::string type_key = arch + "rope.scaling.type";
+  std::string type = "linear";
+  if (const Value* v = reader.file().find(type_key)) {
+    const std::string* name = v->get_if<std::string>();
+    if (!name) fail_key(reader, source, type_key, "has type " + std::string(value_type_name(v->type())) + ", expected string");
+    type = *name;
+  }
+  if (type == "none") return {};
+  if (type != "linear")
+    fail_key(reader, source, type_key, "'" + io::printable(type) + "' is not a rope scaling qforge reads (none, linear)");
+  std::string factor_key = arch + "rope.scaling.factor";
+  if (!reader.file().find(factor_key) && reader.file().find(arch + "rope.scale_linear")) factor_key = arch + "rope.scale_linear";
+  const float factor = get_f32(reader, factor_key, 0.0f, source);
+  if (factor == 0.0f || factor == 1.0f) return {};  // llama.cpp: freq_scale 1
+  // transformers' linear rope_scaling (the HF form qforge's layers hold) requires factor >= 1.
+  if (!(factor >= 1.0f) || !std::isfinite(factor))
+    fail_key(reader, source, factor_key, std::to_string(factor) + " is not a linear rope factor >= 1 qforge reads");
+  layers::RopeScaling r;
+  r.type = layers::RopeScaling::Type::kLinear;
+  r.factor = factor;
+  return r;
+}
+
+// rope_freqs.weight: llama.cpp's per-frequency divisors (src/models/llama.cpp loads it as {n_rot/2}; ggml's
+// rope asserts F32 and divides theta_i by value i). Not a parameter: RopeScaling::kFactors.
+layers::RopeScaling rope_scaling_from(const GgufReader& reader, const layers::LlamaConfig& c, const std::string& source) {
+  const GgufArchitecture& arch = read_gguf_architecture(reader, source);
+  // llama-context.cpp multiplies every rope's cos and sin by rope.scaling.attn_factor (yarn_attn_factor *=
+  // rope_attn_factor), i.e. q·k by its square: only 1 is the model qforge builds.
+  const std::string attn_factor = std::string(arch.name) + ".rope.scaling.attn_factor";
+  if (const float f = get_f32(reader, attn_factor, 1.0f, source); f != 1.0f)
+    fail_key(reader, source, attn_factor, std::to_string(f) + " scales rope's cos and sin; qforge reads 1 only");
+  const layers::RopeScaling linear = linear_scaling_from(reader, std::string(arch.name) + ".", source);
+  const TensorInfo* info = reader.file().find_tensor(kRopeFreqsTensor);
+  if (!info) return linear;
+  const auto fail_freqs = [&](const std::string& what) { fail_tensor(reader, source, kRopeFreqsTensor, what); };
+  if (!arch.rope_freqs) fail_freqs(std::string("is not read by llama.cpp's ") + arch.name + " graph");
+  if (linear.type != layers::RopeScaling::Type::kNone)
+    fail_freqs("comes with a linear rope factor " + std::to_string(linear.factor) + " as well; qforge holds one rope scaling");
+  const uint64_t n = static_cast<uint64_t>(c.head_dim() / 2);
+  if (info->type != kGgmlF32) fail_freqs("has ggml type " + std::to_string(info->type) + ", not F32 (ggml's rope reads F32)");
+  if (info->dims.size() != 1 || info->dims[0] != n)
+    fail_freqs("has " + std::to_string(info->dims.size()) + " dims, ne[0] " + std::to_string(info->dims.empty() ? 0 : info->dims[0]) +
+               "; expected ne [" + std::to_string(n) + "] (head_dim / 2)");
+  const std::span<const std::byte> bytes = reader.tensor_data(kRopeFreqsTensor);
+  if (bytes.size() < n * sizeof(float)) fail_freqs("data too short");
+  layers::RopeScaling r;
+  r.type = layers::RopeScaling::Type::kFactors;
+  r.freq_factors.resize(n);
+  std::memcpy(r.freq_factors.data(), bytes.data(), n * sizeof(float));
+  for (uint64_t i = 0; i < n; ++i)
+    if (!std::isfinite(r.freq_factors[i]) || !(r.freq_factors[i] > 0.0f))
+      fail_freqs("value " + std::to_string(i) + " is " + std::to_string(r.freq_factors[i]) + ", not a finite divisor > 0");
+  return r;
+}
+
 // The llama.cpp hparams every supported architecture shares (llama-model.cpp load_hparams; keys
 // "<arch>.context_length", ...: llama-arch.cpp LLM_KV_NAMES), docs/gguf.md §2 and §13.
 layers::LlamaConfig config_from(const GgufReader& reader, const std::string& source) {
@@ -100,6 +163,7 @@ layers::LlamaConfig config_from(const GgufReader& reader, const std::string& sou
   const std::string rope_dims = arch + "rope.dimension_count";
   if (file.find(rope_dims) && get_u32(reader, rope_dims, source) != static_cast<uint32_t>(c.head_dim()))
     fail_key(reader, source, rope_dims, "differs from embedding_length / head_count (partial rope unsupported)");
+  c.rope_scaling = rope_scaling_from(reader, c, source);
   return c;
 }
 
@@ -151,7 +215,10 @@ void check_tensors_against_config(const GgufReader& reader, const layers::LlamaC
                  " tensors each, but the file has " + std::to_string(file.tensors.size()) + " tensors in all");
   std::map<std::string, std::vector<int64_t>> expected;
   for (hf::ExpectedTensor& t : hf::expected_tensors(c)) expected.emplace(std::move(t.name), std::move(t.shape));
+  size_t parameters = 0;  // tensors that are parameters: all but rope_freqs.weight (read by config_from)
   for (const TensorInfo& info : file.tensors) {
+    if (info.name == kRopeFreqsTensor) continue;
+    ++parameters;
     const auto hf_name = hf_tensor_name(info.name);
     if (!hf_name) fail_tensor(reader, source, info.name, "has no Llama counterpart (docs/gguf.md §3, §13)");
     const auto it = expected.find(*hf_name);
@@ -167,7 +234,7 @@ void check_tensors_against_config(const GgufReader& reader, const layers::LlamaC
       fail_tensor(reader, source, info.name, "has ne [" + dims + "], not what the " + arch + ".* keys imply for " + *hf_name);
     }
   }
-  if (file.tensors.size() != expected.size())  // names are unique, so some expected one is missing
+  if (parameters != expected.size())  // names are unique, so some expected one is missing
     for (const auto& [hf_name, shape] : expected)
       if (!file.find_tensor(*gguf_tensor_name(hf_name)))
         fail(source, "tensor " + *gguf_tensor_name(hf_name) + " missing (" + std::to_string(expected.size()) +
@@ -188,7 +255,8 @@ ImportedLlama read_llama_gguf(const GgufReader& reader, const std::string& sourc
     fail(source, std::string("inconsistent metadata: ") + e.what());
   }
   std::map<std::string, autograd::Tensor> state;
-  for (const TensorInfo& info : file.tensors) state[*hf_tensor_name(info.name)] = hf_tensor(reader, info, config, adjacent, source);
+  for (const TensorInfo& info : file.tensors)
+    if (info.name != kRopeFreqsTensor) state[*hf_tensor_name(info.name)] = hf_tensor(reader, info, config, adjacent, source);
   try {
     out.model->load_state_dict(state, /*strict=*/true);
   } catch (const std::invalid_argument& e) {

@@ -8,6 +8,10 @@
 
 namespace qforge::exporters::gguf {
 
+// llama.cpp's per-frequency rope divisors (llama-arch.cpp LLM_TENSOR_ROPE_FREQS, "rope_freqs"): F32, ne
+// [head_dim/2]; not a model parameter but RopeScaling::kFactors, so it has no HF name (docs/gguf.md §15).
+inline constexpr const char* kRopeFreqsTensor = "rope_freqs.weight";
+
 // "model.layers.3.mlp.down_proj.weight" -> "blk.3.ffn_down.weight"; nullopt for names that have no
 // GGUF counterpart (e.g. quantizer state "...weight_quantizer.scale").
 std::optional<std::string> gguf_tensor_name(const std::string& hf_name);

@@ -61,6 +61,10 @@ std::string architecture_of(const layers::LlamaConfig& c) {
   const auto refuse = [](const std::string& what) -> std::string {
     throw std::invalid_argument("export --format hf: " + what + " (no Llama, Mistral or Qwen2 config.json expresses it)");
   };
+  // llama.cpp's per-frequency divisors (a GGUF's rope_freqs.weight, docs/gguf.md §15) are no rope_type of
+  // transformers' ROPE_INIT_FUNCTIONS that qforge reads back (linear, llama3), so they are not guessed into one.
+  if (c.rope_scaling.type == layers::RopeScaling::Type::kFactors)
+    refuse("rope scaling by per-frequency factors (a GGUF file's rope_freqs.weight)");
   if (c.qkv_bias && !c.attention_bias) {
     if (c.mlp_bias) refuse("q/k/v biases with mlp_bias");
     if (c.sliding_window > 0) refuse("q/k/v biases with a sliding window");

@@ -11,6 +11,7 @@
 #include "exporters/gguf/llama_gguf_import.h"
 #include "tests/support/error_of.h"
 #include "trainers/checkpoint.h"
+#include "trainers/gguf_evaluate.h"
 #include "trainers/language_model_inference.h"
 #include "trainers/lora_model.h"
 #include "trainers/run_folder.h"
@@ -138,6 +139,40 @@ TEST(LoraRun, GgufBaseKeepsTheFileBlocks) {
   exporters::LlamaExport merged = restore_language_model(dir);
   EXPECT_EQ(merged.vocabulary, exporters::gguf::read_llama_gguf(file).tokens);
   EXPECT_NO_THROW(exporters::gguf::write_llama_gguf(temp_path("merged.gguf"), *merged.model, merged.vocabulary, options));
+}
+
+// A hub file's rope scaling (rope_freqs.weight, docs/gguf.md §15) is part of the base: the run records it
+// (model.llama.rope_scaling), trains, resumes and exports with it, in either base format.
+TEST(LoraRun, GgufBaseKeepsItsRopeScaling) {
+  exporters::LlamaExport base = restore_language_model(trained_base());
+  layers::LlamaConfig scaled_config = base.model->config();
+  scaled_config.rope_scaling.type = layers::RopeScaling::Type::kFactors;
+  scaled_config.rope_scaling.freq_factors = {1.0f, 1.25f, 3.5f, 8.0f, 8.0f, 8.0f, 8.0f, 8.0f};  // head_dim 16
+  layers::LlamaForCausalLM scaled(scaled_config);
+  scaled.load_state_dict(base.model->state_dict(), true);
+  const fs::path file = temp_path("scaled.Q8_0.gguf");
+  exporters::gguf::LlamaExportOptions options;
+  options.type = exporters::gguf::LlamaFileType::kQ8_0;
+  exporters::gguf::write_llama_gguf(file, scaled, base.vocabulary, options);
+  for (const std::string format : {"gguf", "f32"}) {
+    const config::RunConfig config = with_base_model(lora_config(file.string(), format));
+    EXPECT_EQ(config.model().llama().rope_scaling(), "factors");
+    EXPECT_EQ(std::vector<float>(config.model().llama().rope_freq_factors().begin(), config.model().llama().rope_freq_factors().end()),
+              scaled_config.rope_scaling.freq_factors);
+    const fs::path dir = temp_path("scaled_lora_" + format);
+    train(config, {dir, true, 0});
+    const InferenceModel adapted = restore_inference_model(dir);
+    EXPECT_EQ(adapted.model->config().rope_scaling.type, layers::RopeScaling::Type::kFactors) << format;
+    EXPECT_EQ(adapted.model->config().rope_scaling.freq_factors, scaled_config.rope_scaling.freq_factors) << format;
+    exporters::LlamaExport merged = restore_language_model(dir);
+    const fs::path out = temp_path("scaled_merged_" + format + ".gguf");
+    exporters::gguf::write_llama_gguf(out, *merged.model, merged.vocabulary, options);
+    EXPECT_EQ(exporters::gguf::read_llama_gguf(out).model->config().rope_scaling.freq_factors,
+              scaled_config.rope_scaling.freq_factors) << format;
+  }
+  // `eval --gguf` puts a file's weights into the run's graph: refused when the two rotate differently.
+  EXPECT_THAT(error_of([&] { evaluate_gguf(trained_base(), file); }),
+              HasSubstr(file.string() + ": its rope frequencies differ from the run's model's by 0.875000 relative"));
 }
 
 TEST(LoraRun, ErrorsNameTheProblem) {

@@ -43,6 +43,22 @@ function(qforge_add_llamacpp_tests)
                    ${CMAKE_BINARY_DIR}/llamacpp-tools/build/bin/llama-quantize)
   set_tests_properties(peer.llama_quantize_qwen2 PROPERTIES LABELS "llamacpp" TIMEOUT ${qwen2_timeout} SKIP_RETURN_CODE 77
                        FAIL_REGULAR_EXPRESSION "FAILED " PASS_REGULAR_EXPRESSION "qwen2 gguf: [0-9]+ passed, 0 failed")
+  # Rope scaling (docs/gguf.md §15): llama3 (rope_freqs.weight) and linear files of one random tiny Llama in
+  # llama.cpp, beyond the original context, with the unscaled file as the control that must disagree.
+  add_executable(qforge_rope_llama ${PROJECT_SOURCE_DIR}/tools/llamacpp/rope_llama.cpp)
+  target_link_libraries(qforge_rope_llama PRIVATE qforge_exporters)
+  math(EXPR rope_timeout "300 * ${QFORGE_TIMEOUT_SCALE}")
+  add_test(NAME peer.llamacpp_rope_scaling
+           COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/rope_scaling.sh $<TARGET_FILE:qforge> $<TARGET_FILE:qforge_rope_llama>
+                   agreement)
+  set_tests_properties(peer.llamacpp_rope_scaling PROPERTIES LABELS "llamacpp" TIMEOUT ${rope_timeout}
+                       FAIL_REGULAR_EXPRESSION "FAILED " PASS_REGULAR_EXPRESSION "rope scaling: 7 passed, 0 failed")
+  # llama-quantize (skipped, 77, without it) keeps rope_freqs.weight F32 and the linear keys, as quantize-gguf does.
+  add_test(NAME peer.llama_quantize_rope_scaling
+           COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/rope_scaling.sh $<TARGET_FILE:qforge> $<TARGET_FILE:qforge_rope_llama>
+                   quantize ${CMAKE_BINARY_DIR}/llamacpp-tools/build/bin/llama-quantize)
+  set_tests_properties(peer.llama_quantize_rope_scaling PROPERTIES LABELS "llamacpp" TIMEOUT ${rope_timeout} SKIP_RETURN_CODE 77
+                       FAIL_REGULAR_EXPRESSION "FAILED " PASS_REGULAR_EXPRESSION "rope scaling: 8 passed, 0 failed")
   # The vocab-file test also runs under "unit" (it clones the bundle itself, or skips); here it is
   # labelled llamacpp too, so `ctest -L llamacpp` covers every check against llama.cpp's own files.
   add_test(NAME peer.llamacpp_vocab_files COMMAND exporters_test_llamacpp_vocab_files)
