@@ -120,6 +120,18 @@ TEST(LlamaCppVocabFiles, BpeTokenizerReproducesQwen2Vectors) {
   expect_bpe_vectors("ggml-vocab-qwen2.gguf");
 }
 
+// DeepSeek's pre-tokenizers are sequences of regexes, each splitting the pieces the previous left
+// (docs/tokenizers.md §2).
+TEST(LlamaCppVocabFiles, BpeTokenizerReproducesDeepseekLlmVectors) {
+  REQUIRE_LLAMACPP_MODELS();
+  expect_bpe_vectors("ggml-vocab-deepseek-llm.gguf");
+}
+
+TEST(LlamaCppVocabFiles, BpeTokenizerReproducesDeepseekCoderVectors) {
+  REQUIRE_LLAMACPP_MODELS();
+  expect_bpe_vectors("ggml-vocab-deepseek-coder.gguf");
+}
+
 // Llama 2's vocabulary as the SentencePiece-style BPE of an HF tokenizer.json (merges from the scores,
 // byte fallback) tokenizes like SentencePiece itself.
 TEST(LlamaCppVocabFiles, SentencePieceStyleBpeReproducesLlamaSpmVectors) {
@@ -158,7 +170,8 @@ void expect_vocabulary_rewritten(const std::string& vocab_name) {
 
 TEST(LlamaCppVocabFiles, Gpt2VocabularyWriterReproducesLlamaCppFiles) {
   REQUIRE_LLAMACPP_MODELS();
-  for (const std::string name : {"ggml-vocab-qwen2.gguf", "ggml-vocab-gpt-2.gguf", "ggml-vocab-llama-bpe.gguf"})
+  for (const std::string name : {"ggml-vocab-qwen2.gguf", "ggml-vocab-gpt-2.gguf", "ggml-vocab-llama-bpe.gguf",
+                                 "ggml-vocab-deepseek-llm.gguf", "ggml-vocab-deepseek-coder.gguf"})
     expect_vocabulary_rewritten(name);
 }
 
