@@ -175,6 +175,23 @@ TEST(LlamaCppVocabFiles, Gpt2VocabularyWriterReproducesLlamaCppFiles) {
     expect_vocabulary_rewritten(name);
 }
 
+// The names whose pattern another name shares keep their name through read and write: "smaug-bpe" (Llama 3's
+// regex without ignore_merges) and "tekken" (with it); llama.cpp decides ignore_merges by the name.
+TEST(LlamaCppVocabFiles, PreTokenizerNamesSurviveReadAndWrite) {
+  REQUIRE_LLAMACPP_MODELS();
+  const fs::path vocab = LlamaCppModels::get().dir() / "ggml-vocab-llama-bpe.gguf";
+  const gg::GgufReader reader(vocab);
+  for (const std::string name : {"smaug-bpe", "tekken", "llama-bpe", "deepseek-llm", "deepseek-coder"}) {
+    gg::GgufFile file = reader.file();
+    file.set("tokenizer.ggml.pre", name);
+    const auto tokenizer = qforge::exporters::tokenizers::bpe_tokenizer_from_gguf(file, vocab.string());
+    EXPECT_EQ(tokenizer.options().ignore_merges, name == "tekken" || name == "llama-bpe") << name;
+    gg::GgufFile written;
+    qforge::exporters::tokenizers::add_gpt2_vocabulary(written, tokenizer, tokenizer.size(), std::nullopt, std::nullopt);
+    EXPECT_EQ(written.find("tokenizer.ggml.pre")->get<std::string>(), name);
+  }
+}
+
 TEST(LlamaCppVocabFiles, BpeTokenizerReproducesGpt2Vectors) {
   REQUIRE_LLAMACPP_MODELS();
   expect_bpe_vectors("ggml-vocab-gpt-2.gguf");
