@@ -82,6 +82,8 @@ inline const std::vector<std::string> kPatternTexts = {
     "e\xCC\x81\xCC\x81 \xCC\x81x A\xCC\x8A" "BC \xE0\xA4\x95\xE0\xA5\x8D\xE0\xA4\xB7",  // combining marks alone and inside words
     // Lo and Lm are in both of Tekken's case classes: an ideograph run then "Test" is one word.
     "\xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9ETest \xE3\x81\xB2\xE3\x82\x89" "ABCdef \xCA\xB0" "Abc \xE4\xB8\xADx",
+    // Non-ASCII case changes and a combining mark inside a word (where llama.cpp's Tekken differs).
+    "\xC3\x9C" "ber\xC3\x84rger x\xCC\x81y na\xC3\xAFveNa\xC3\xAFve \xC3\x80" "BCd\xC3\xA9" "f",
 };
 
 // kExtraTexts, `extra`, then every `stride`-th fortune (entries are separated by lines holding only '%') of the
