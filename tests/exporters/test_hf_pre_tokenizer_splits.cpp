@@ -3,7 +3,7 @@
 // qforge writes for each: the pieces of every text must be the same. The splits are checked before any
 // vocabulary, whose merges can hide a wrong split ("日本語" + "Test" and "日本語Test" give Llama 3's vocabulary
 // the same ids): the tokenizer is the 256 byte characters without merges. The corpus: every fortune of
-// Debian's fortunes files plus tests/support/hf_tokenizers_peer.h's texts (15,249 texts).
+// Debian's fortunes files plus tests/support/hf_tokenizers_peer.h's texts (15,250 texts).
 #include <gtest/gtest.h>
 
 #include <string>

@@ -1,7 +1,7 @@
 // The pre-tokenizers of issue 18 against llama.cpp itself (node-llama-cpp's prebuilt binary,
 // tools/llamacpp/tokenize_texts.mjs, a vocabulary-only load): the GGUF consumer of these vocabularies.
 //   deepseek-llm, deepseek-coder: llama.cpp's ggml-vocab-deepseek-*.gguf on every text of the corpus of
-//   tests/support/hf_tokenizers_peer.h (15,249 texts): identical ids (tokenize(text, specials = false)).
+//   tests/support/hf_tokenizers_peer.h (15,250 texts): identical ids (tokenize(text, specials = false)).
 //   tekken: Llama 3's vocabulary written with tokenizer.ggml.pre "tekken". llama.cpp runs an adaptation of
 //   the tokenizer.json pattern that treats every non-ASCII letter as both cases and combining marks as no
 //   letters (docs/tokenizers.md §2.3); qforge runs the tokenizer.json pattern. Every ASCII-only text must give
