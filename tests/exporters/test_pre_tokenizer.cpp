@@ -6,7 +6,12 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "exporters/tokenizers/bpe_tokenizer.h"
+#include "exporters/tokenizers/byte_level.h"
 #include "exporters/tokenizers/pre_tokenizer.h"
+#include "exporters/tokenizers/tokenizer_json.h"
 
 namespace {
 
@@ -78,6 +83,33 @@ TEST(PreTokenizerTables, GgufNamesCarryIgnoreMerges) {
   const tk::GgufPreTokenizerName gpt2 = tk::pre_tokenizer_gguf_name(tk::PreTokenizer::kGpt2, true);
   EXPECT_STREQ(gpt2.name, "gpt-2");
   EXPECT_FALSE(gpt2.ignore_merges);
+}
+
+// tokenizer.json: DeepSeek Coder's pre-tokenizer is written as Sequence[Split x 5, ByteLevel] and read back as
+// such; an empty Sequence normalizer is accepted; a Split list that is no known pattern is refused, naming the
+// patterns qforge knows.
+TEST(PreTokenizerTables, TokenizerJsonSplitSequences) {
+  std::vector<std::string> bytes;
+  for (int b = 0; b < 256; ++b) bytes.push_back(tk::byte_to_unicode(static_cast<uint8_t>(b)));
+  tk::BpeOptions options;
+  options.flavour = tk::BpeFlavour::kByteLevel;
+  options.pre = tk::PreTokenizer::kDeepseekCoder;
+  nlohmann::json j = nlohmann::json::parse(tk::tokenizer_json_text(tk::BpeTokenizer(bytes, {}, {}, options)));
+  ASSERT_EQ(j["pre_tokenizer"]["pretokenizers"].size(), 6u);
+  EXPECT_EQ(j["pre_tokenizer"]["pretokenizers"][1]["pattern"]["Regex"], "\\s?\\p{L}+");
+  EXPECT_EQ(j["pre_tokenizer"]["pretokenizers"][5]["type"], "ByteLevel");
+  j["normalizer"] = {{"type", "Sequence"}, {"normalizers", nlohmann::json::array()}};
+  EXPECT_EQ(tk::parse_tokenizer_json(j.dump(), "t.json").options().pre, tk::PreTokenizer::kDeepseekCoder);
+  j["pre_tokenizer"]["pretokenizers"][1]["pattern"]["Regex"] = "\\s?\\p{L}*";
+  try {
+    tk::parse_tokenizer_json(j.dump(), "t.json");
+    ADD_FAILURE() << "an unknown Split list was accepted";
+  } catch (const std::invalid_argument& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("t.json"), std::string::npos) << what;
+    EXPECT_NE(what.find("is not the Split pattern list of GPT-2, Llama 3, Qwen2, DeepSeek LLM, DeepSeek Coder, Tekken"),
+              std::string::npos) << what;
+  }
 }
 
 }  // namespace
