@@ -229,8 +229,8 @@ void tokenizer_seeds() {
   BpeOptions deepseek = byte_level;
   deepseek.pre = tk::PreTokenizer::kDeepseekCoder;
   write("tokenizer_json", "deepseek_coder.json", tk::tokenizer_json_text(tk::BpeTokenizer(
-      {"H", "e", "He", "\xC4\xA0", "1", "<\xEF\xBD\x9Cbegin\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"}, {{"H", "e"}},
-      {{5, "<\xEF\xBD\x9Cbegin\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>", true, false, false}}, deepseek)));
+      {"H", "e", "He", "\xC4\xA0", "1", "<\xEF\xBD\x9C" "begin\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"}, {{"H", "e"}},
+      {{5, "<\xEF\xBD\x9C" "begin\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>", true, false, false}}, deepseek)));
   BpeOptions spm;
   spm.flavour = tk::BpeFlavour::kSentencePiece;
   spm.byte_fallback = true;
