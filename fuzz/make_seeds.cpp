@@ -239,6 +239,12 @@ void tokenizer_seeds() {
   llama3.ignore_merges = true;
   write("tokenizer_json", "llama3.json", tk::tokenizer_json_text(tk::BpeTokenizer(
       {"H", "e", "He", "\xC4\xA0", "<|begin_of_text|>"}, {{"H", "e"}}, {{4, "<|begin_of_text|>", true, false, false}}, llama3)));
+  // A Sequence of five Splits (DeepSeek Coder's pre-tokenizer, docs/tokenizers.md §2).
+  BpeOptions deepseek = byte_level;
+  deepseek.pre = tk::PreTokenizer::kDeepseekCoder;
+  write("tokenizer_json", "deepseek_coder.json", tk::tokenizer_json_text(tk::BpeTokenizer(
+      {"H", "e", "He", "\xC4\xA0", "1", "<\xEF\xBD\x9C" "begin\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"}, {{"H", "e"}},
+      {{5, "<\xEF\xBD\x9C" "begin\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>", true, false, false}}, deepseek)));
   BpeOptions spm;
   spm.flavour = tk::BpeFlavour::kSentencePiece;
   spm.byte_fallback = true;

@@ -40,10 +40,10 @@ std::string export_llama_gguf(const ExportSource& source, const ExportOptions& o
     gguf_options.bpe = &*bpe;
     gguf_options.bos_token_id = lm.bos_token_id;
     gguf_options.eos_token_id = lm.eos_token_id;
-    // llama-vocab.cpp: no normalizer for BPE, ignore_merges only for llama-bpe (docs/gguf.md §14).
+    // llama-vocab.cpp: no normalizer for BPE, ignore_merges decided by the pre name (docs/gguf.md §14).
     const tokenizers::BpeOptions& o = bpe->options();
     if (o.nfc) differs += "; llama.cpp applies no NFC normalizer: ids differ on text not in NFC";
-    if (o.ignore_merges != (o.pre == tokenizers::PreTokenizer::kLlama3))
+    if (o.ignore_merges != tokenizers::pre_tokenizer_gguf_name(o.pre, o.ignore_merges).ignore_merges)
       differs += "; llama.cpp's ignore_merges for this pre-tokenizer differs from the tokenizer.json's";
   }
   std::map<std::string, std::vector<float>> importance;

@@ -1,8 +1,8 @@
 #pragma once
 // One BPE engine for the two BPE flavours Hugging Face tokenizer.json files and llama.cpp GGUF
 // vocabularies use (docs/tokenizers.md §1-4):
-//   byte-level (GPT-2, Llama 3, Qwen2): a regex pre-tokenizer splits the text into words, each word's
-//     bytes become GPT-2's byte characters (byte_level.h), one symbol per byte;
+//   byte-level (GPT-2, Llama 3, Qwen2, DeepSeek, Tekken): a regex pre-tokenizer splits the text into
+//     words, each word's bytes become GPT-2's byte characters (byte_level.h), one symbol per byte;
 //   SentencePiece-style (Llama 2, Mistral tokenizer.json): ' ' becomes U+2581 "▁" (and one "▁" is
 //     prepended to the text), the whole text is one word, one symbol per UTF-8 character, and a
 //     symbol that is no token falls back to its bytes' "<0xXX>" tokens.

@@ -82,12 +82,12 @@ BpeTokenizer read_bpe(const Where& where) {
   const gg::GgufFile& file = where.file;
   if (gguf_tokenizer_model(file) != "gpt2")
     fail_key(where, "tokenizer.ggml.model", "'" + io::printable(gguf_tokenizer_model(file)) + "', expected \"gpt2\" (byte-level BPE)");
-  // llama-vocab.cpp picks the pre-tokenizer regexes by this name; qforge implements three of them.
+  // llama-vocab.cpp picks the pre-tokenizer regexes (and ignore_merges) by this name; qforge implements some.
   const std::string pre_name = string_of(file, "tokenizer.ggml.pre");
-  const std::optional<PreTokenizer> pre = pre_tokenizer_from_gguf_name(pre_name);
+  const std::optional<GgufPreTokenizerName> pre = pre_tokenizer_from_gguf_name(pre_name);
   if (!pre)
-    fail_key(where, "tokenizer.ggml.pre", "'" + io::printable(pre_name) + "' is not a pre-tokenizer qforge implements "
-             "(gpt-2, llama-bpe/llama3/llama-v3, qwen2; docs/gguf.md §14)");
+    fail_key(where, "tokenizer.ggml.pre", "'" + io::printable(pre_name) + "' is not a pre-tokenizer qforge implements (" +
+             gguf_pre_tokenizer_name_list() + "; docs/gguf.md §14)");
   std::vector<std::string> tokens = strings_of(where, "tokenizer.ggml.tokens");
   std::vector<std::pair<std::string, std::string>> merges;
   const std::string merges_key = "tokenizer.ggml.merges";
@@ -112,8 +112,8 @@ BpeTokenizer read_bpe(const Where& where) {
   }
   BpeOptions options;
   options.flavour = BpeFlavour::kByteLevel;
-  options.pre = *pre;
-  options.ignore_merges = *pre == PreTokenizer::kLlama3;  // llama_vocab::impl::load, "llama-bpe"
+  options.pre = pre->kind;
+  options.ignore_merges = pre->ignore_merges;  // llama_vocab::impl::load: "llama-bpe", "tekken"
   try {
     return BpeTokenizer(std::move(tokens), merges, std::move(added), options);
   } catch (const std::invalid_argument& e) {
@@ -147,7 +147,8 @@ void add_gpt2_vocabulary(gg::GgufFile& file, const BpeTokenizer& tokenizer, uint
   merges.reserve(tokenizer.merges().size());
   for (const auto& [left, right] : tokenizer.merges()) merges.push_back(tokenizer.token(left) + " " + tokenizer.token(right));
   file.set("tokenizer.ggml.model", "gpt2");
-  file.set("tokenizer.ggml.pre", pre_tokenizer_gguf_name(tokenizer.options().pre));
+  // The name llama.cpp reads back as this pattern with this ignore_merges, when there is one.
+  file.set("tokenizer.ggml.pre", pre_tokenizer_gguf_name(tokenizer.options().pre, tokenizer.options().ignore_merges).name);
   file.set("tokenizer.ggml.tokens", gg::make_array(tokens));
   file.set("tokenizer.ggml.token_type", gg::make_array(types));
   file.set("tokenizer.ggml.merges", gg::make_array(merges));

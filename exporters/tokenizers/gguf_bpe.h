@@ -3,8 +3,9 @@
 // llama.cpp src/llama-vocab.cpp, llama_vocab::impl::load and llm_tokenizer_bpe_session):
 // tokenizer.ggml.tokens (byte-level texts), .token_type (control -> special added token,
 // user-defined -> non-special added token), .merges ("left right" in rank order) and .pre, the
-// pre-tokenizer name ("gpt-2", "llama-bpe", "qwen2"; "llama-bpe" also sets ignore_merges). Read here and
-// written here (docs/gguf.md §14).
+// pre-tokenizer name, which also decides ignore_merges (pre_tokenizer.h's name table: "gpt-2", "llama-bpe",
+// "smaug-bpe", "qwen2", "deepseek-llm", "deepseek-coder", "tekken", ...). Read here and written here
+// (docs/gguf.md §14).
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,7 +25,7 @@ BpeTokenizer bpe_tokenizer_from_gguf(const gguf::GgufReader& reader);
 // The tokenizer.ggml.* keys of `tokenizer` as a "gpt2" vocabulary of n_tokens tokens (>= tokenizer.size();
 // ids without a token become "[PAD<id>]", type unused, as convert_hf_to_gguf.py pads): tokens, token_type
 // (normal 1, special added token -> control 3, other added token -> user-defined 4), merges "left right" in
-// rank order, pre (the tokenizer's pre-tokenizer), bos/eos (given, else the first special added token, as
+// rank order, pre (the name of the tokenizer's pre-tokenizer and ignore_merges), bos/eos (given, else the first special added token, as
 // for Qwen2's <|endoftext|>) and add_bos_token false (qforge encodes without BOS). std::invalid_argument for
 // a SentencePiece-style tokenizer, which a gpt2 vocabulary cannot hold.
 void add_gpt2_vocabulary(gguf::GgufFile& file, const BpeTokenizer& tokenizer, uint64_t n_tokens,

@@ -1,136 +1,139 @@
-// Hand-coded pre-tokenizer regexes; the patterns and the reason for hand-coding are in pre_tokenizer.h.
+// The pre-tokenizer tables (kind <-> regexes <-> llama.cpp names) and the application of a pattern's regexes in
+// sequence; the matchers are in pre_tokenizer_single.cpp and pre_tokenizer_deepseek.cpp.
 #include "exporters/tokenizers/pre_tokenizer.h"
 
 #include <array>
 
-#include "exporters/tokenizers/unicode_text.h"
+#include "exporters/tokenizers/pre_tokenizer_match.h"
 
 namespace qforge::exporters::tokenizers {
 namespace {
 
-const std::array<std::string, 3> kRegexes = {
-    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)",
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)",
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)",
+struct Pattern {
+  PreTokenizer kind;
+  const char* display_name;
+  std::vector<std::string> regexes;  // HF spelling; "[\r\n]" holds the CR and LF characters themselves
+  std::vector<Matcher> matchers;     // one per regex
 };
 
-// Code points with their classes; index n (past the end) reads as class 0, code point 0.
-class Scanner {
- public:
-  explicit Scanner(std::string_view text) : points_(decode_utf8_lenient(text)) {
-    classes_.reserve(points_.size());
-    for (const CodePoint& p : points_) classes_.push_back(char_class(p.value));
-    classes_.back() = 0;
-  }
-  size_t size() const { return points_.size() - 1; }
-  size_t offset(size_t i) const { return points_[i].offset; }
-  char32_t at(size_t i) const { return i < size() ? points_[i].value : 0; }
-  bool is(size_t i, uint8_t cls) const { return i < size() && (classes_[i] & cls); }
-  // [^\s\p{L}\p{N}]
-  bool is_other(size_t i) const { return i < size() && !(classes_[i] & (kLetter | kNumber | kWhitespace)); }
-  size_t run(size_t i, uint8_t cls) const {
-    while (is(i, cls)) ++i;
-    return i;
-  }
-  size_t other_run(size_t i) const {
-    while (is_other(i)) ++i;
-    return i;
-  }
-
- private:
-  std::vector<CodePoint> points_;
-  std::vector<uint8_t> classes_;
-};
-
-char32_t ascii_lower(char32_t c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
-
-// 's|'t|'re|'ve|'m|'ll|'d at i: the end, or i when none matches.
-size_t contraction(const Scanner& s, size_t i, bool ignore_case) {
-  if (s.at(i) != '\'') return i;
-  const auto letter = [&](size_t k) { return ignore_case ? ascii_lower(s.at(k)) : s.at(k); };
-  const char32_t a = letter(i + 1);
-  if (a == 's' || a == 't' || a == 'm' || a == 'd') return i + 2;
-  const char32_t b = letter(i + 2);
-  if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return i + 3;
-  return i;
+// The DeepSeek sequences are llama.cpp's LLAMA_VOCAB_PRE_TYPE_DEEPSEEK_LLM / _CODER regex lists
+// (src/llama-vocab.cpp), the Split steps of the models' tokenizer.json; Tekken's is the original
+// tokenizer.json pattern that llama-vocab.cpp quotes in a comment before its adaptation (docs/tokenizers.md §2).
+const std::array<Pattern, 6>& patterns() {
+  static const std::array<Pattern, 6> table = {{
+      {PreTokenizer::kGpt2, "GPT-2",
+       {R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)"}, {match_gpt2}},
+      {PreTokenizer::kLlama3, "Llama 3",
+       {R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"},
+       {match_llama3}},
+      {PreTokenizer::kQwen2, "Qwen2",
+       {R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"},
+       {match_qwen2}},
+      {PreTokenizer::kDeepseekLlm, "DeepSeek LLM",
+       {"[\r\n]",
+        R"(\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-ώᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-ΐῖ-Ίῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+)",
+        R"(\s?[!-/:-~！-／：-～‘-‟　-。]+)", R"(\s+$)", "[一-龥ࠀ-一가-퟿]+", R"(\p{N}+)"},
+       {match_newline, match_deepseek_llm_letters, match_deepseek_llm_punctuation, match_trailing_whitespace,
+        match_deepseek_llm_cjk, match_numbers}},
+      {PreTokenizer::kDeepseekCoder, "DeepSeek Coder",
+       {"[\r\n]", R"(\s?\p{L}+)", R"(\s?\p{P}+)", "[一-龥ࠀ-一가-퟿]+", R"(\p{N})"},
+       {match_newline, match_letters, match_punctuation, match_deepseek_coder_cjk, match_digit}},
+      {PreTokenizer::kTekken, "Tekken",
+       {R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)"},
+       {match_tekken}},
+  }};
+  return table;
 }
 
-// \s+(?!\S)|\s+ at a whitespace character i: the greedy run backs off one character when a
-// non-space follows it, unless that would leave it empty (then the plain \s+ takes the whole run).
-size_t whitespace_tail(const Scanner& s, size_t i) {
-  const size_t end = s.run(i, kWhitespace);
-  if (end == s.size() || end - i == 1) return end;
-  return end - 1;
-}
+const Pattern& pattern(PreTokenizer kind) { return patterns()[static_cast<size_t>(kind)]; }
 
-size_t match_gpt2(const Scanner& s, size_t i) {
-  if (const size_t end = contraction(s, i, false); end > i) return end;
-  const size_t j = s.at(i) == ' ' ? i + 1 : i;  // ' ?' then the class; ' ' itself is in no class below
-  if (s.is(j, kLetter)) return s.run(j, kLetter);
-  if (s.is(j, kNumber)) return s.run(j, kNumber);
-  if (s.is_other(j)) return s.other_run(j);
-  return whitespace_tail(s, i);
-}
+// llama_vocab::impl::load's tokenizer_pre branches for these patterns; "smaug-bpe" has Llama 3's regex
+// (LLAMA_VOCAB_PRE_TYPE_SMAUG shares LLAMA3's regex_exprs) but not its ignore_merges.
+constexpr std::array<GgufPreTokenizerName, 9> kGgufNames = {{
+    {"gpt-2", PreTokenizer::kGpt2, false},
+    {"llama-bpe", PreTokenizer::kLlama3, true},
+    {"llama3", PreTokenizer::kLlama3, true},
+    {"llama-v3", PreTokenizer::kLlama3, true},
+    {"smaug-bpe", PreTokenizer::kLlama3, false},
+    {"qwen2", PreTokenizer::kQwen2, false},
+    {"deepseek-llm", PreTokenizer::kDeepseekLlm, false},
+    {"deepseek-coder", PreTokenizer::kDeepseekCoder, false},
+    {"tekken", PreTokenizer::kTekken, true},
+}};
 
-size_t match_llama3(const Scanner& s, size_t i, size_t max_digits) {
-  if (const size_t end = contraction(s, i, true); end > i) return end;
-  // [^\r\n\p{L}\p{N}]?\p{L}+
-  if (s.is(i, kLetter)) return s.run(i, kLetter);
-  if (i < s.size() && !s.is(i, kNewline | kLetter | kNumber) && s.is(i + 1, kLetter)) return s.run(i + 1, kLetter);
-  // \p{N}{1,3} (Llama 3) or \p{N} (Qwen2)
-  if (s.is(i, kNumber)) {
-    size_t end = i;
-    while (end - i < max_digits && s.is(end, kNumber)) ++end;
-    return end;
+// One regex over the cut points `cuts` (ascending code point indices, first 0, last the text's length):
+// inside each piece, a match and the text before it become pieces (HF Split behavior "Isolated";
+// llama.cpp unicode_regex_split_stl), and the rest after the last match one piece.
+std::vector<size_t> split_pieces(Scanner& s, const std::vector<size_t>& cuts, Matcher match) {
+  std::vector<size_t> out = {0};
+  for (size_t k = 1; k < cuts.size(); ++k) {
+    const size_t begin = cuts[k - 1], end = cuts[k];
+    s.limit(end);
+    for (size_t i = begin; i < end;) {
+      const size_t stop = match(s, i);
+      if (stop <= i) {
+        ++i;
+        continue;
+      }
+      if (i > out.back()) out.push_back(i);
+      out.push_back(stop);
+      i = stop;
+    }
+    if (end > out.back()) out.push_back(end);
   }
-  // ' ?[^\s\p{L}\p{N}]+[\r\n]*'
-  const size_t j = s.at(i) == ' ' ? i + 1 : i;
-  if (s.is_other(j)) return s.run(s.other_run(j), kNewline);
-  // \s*[\r\n]+ : \s* gives back characters until [\r\n] can start, i.e. the match ends right after
-  // the last newline of the whitespace run (that newline's run ends there, as a non-space follows).
-  const size_t end = s.run(i, kWhitespace);
-  for (size_t k = end; k > i; --k)
-    if (s.is(k - 1, kNewline)) return k;
-  return whitespace_tail(s, i);
+  return out;
 }
 
 }  // namespace
 
-const std::string& pre_tokenizer_regex(PreTokenizer kind) { return kRegexes[static_cast<size_t>(kind)]; }
+const char* pre_tokenizer_display_name(PreTokenizer kind) { return pattern(kind).display_name; }
 
-std::optional<PreTokenizer> pre_tokenizer_from_regex(std::string_view regex) {
-  for (size_t k = 0; k < kRegexes.size(); ++k)
-    if (regex == kRegexes[k]) return static_cast<PreTokenizer>(k);
+const std::vector<std::string>& pre_tokenizer_regexes(PreTokenizer kind) { return pattern(kind).regexes; }
+
+std::optional<PreTokenizer> pre_tokenizer_from_regexes(const std::vector<std::string>& regexes) {
+  for (const Pattern& p : patterns())
+    if (regexes == p.regexes) return p.kind;
   return std::nullopt;
 }
 
-std::optional<PreTokenizer> pre_tokenizer_from_gguf_name(std::string_view name) {
-  if (name == "gpt-2") return PreTokenizer::kGpt2;
-  if (name == "llama-bpe" || name == "llama3" || name == "llama-v3") return PreTokenizer::kLlama3;
-  if (name == "qwen2") return PreTokenizer::kQwen2;
+std::string pre_tokenizer_display_names() {
+  std::string out;
+  for (const Pattern& p : patterns()) out += (out.empty() ? "" : ", ") + std::string(p.display_name);
+  return out;
+}
+
+std::span<const GgufPreTokenizerName> gguf_pre_tokenizer_names() { return kGgufNames; }
+
+std::optional<GgufPreTokenizerName> pre_tokenizer_from_gguf_name(std::string_view name) {
+  for (const GgufPreTokenizerName& row : kGgufNames)
+    if (name == row.name) return row;
   return std::nullopt;
 }
 
-const char* pre_tokenizer_gguf_name(PreTokenizer kind) {
-  switch (kind) {
-    case PreTokenizer::kGpt2: return "gpt-2";
-    case PreTokenizer::kLlama3: return "llama-bpe";
-    case PreTokenizer::kQwen2: return "qwen2";
+GgufPreTokenizerName pre_tokenizer_gguf_name(PreTokenizer kind, bool ignore_merges) {
+  const GgufPreTokenizerName* first = nullptr;
+  for (const GgufPreTokenizerName& row : kGgufNames) {
+    if (row.kind != kind) continue;
+    if (row.ignore_merges == ignore_merges) return row;
+    if (first == nullptr) first = &row;
   }
-  return "";
+  return *first;  // every kind has a row
+}
+
+std::string gguf_pre_tokenizer_name_list() {
+  std::string out;
+  for (const GgufPreTokenizerName& row : kGgufNames) out += (out.empty() ? "" : ", ") + std::string(row.name);
+  return out;
 }
 
 std::vector<std::pair<size_t, size_t>> pre_tokenize(std::string_view text, PreTokenizer kind) {
-  const Scanner s(text);
+  Scanner s(text);
+  std::vector<size_t> cuts = {0};
+  if (s.length() > 0) cuts.push_back(s.length());
+  for (const Matcher match : pattern(kind).matchers) cuts = split_pieces(s, cuts, match);
   std::vector<std::pair<size_t, size_t>> pieces;
-  for (size_t i = 0; i < s.size();) {
-    size_t end = kind == PreTokenizer::kGpt2     ? match_gpt2(s, i)
-                 : kind == PreTokenizer::kLlama3 ? match_llama3(s, i, 3)
-                                                 : match_llama3(s, i, 1);
-    if (end <= i) end = i + 1;  // unreachable: every character is in one of the classes above
-    pieces.emplace_back(s.offset(i), s.offset(end));
-    i = end;
-  }
+  pieces.reserve(cuts.size());
+  for (size_t k = 1; k < cuts.size(); ++k) pieces.emplace_back(s.offset(cuts[k - 1]), s.offset(cuts[k]));
   return pieces;
 }
 

@@ -101,6 +101,8 @@ void read_normalizer(const json& j, BpeOptions& options, bool& sentencepiece, co
     options.nfc = true;
     return;
   }
+  // An empty Sequence changes nothing (HF and tokenizers.js apply its zero steps).
+  if (type == "Sequence" && n.contains("normalizers") && n["normalizers"].is_array() && n["normalizers"].empty()) return;
   const bool spm = type == "Sequence" && n.contains("normalizers") && n["normalizers"].size() == 2 &&
                    n["normalizers"][0].value("type", "") == "Prepend" && n["normalizers"][0].value("prepend", "") == kWordMarker &&
                    n["normalizers"][1].value("type", "") == "Replace" && n["normalizers"][1].value("content", "") == kWordMarker &&
@@ -117,6 +119,30 @@ void read_byte_level(const json& p, bool regex_expected, BpeOptions& options, co
   options.flavour = BpeFlavour::kByteLevel;
 }
 
+// Sequence[Split(Regex, Isolated)..., ByteLevel]: the Split patterns name the pre-tokenizer (one for Llama 3 /
+// Qwen2 / Tekken, five or six for DeepSeek's sequences; pre_tokenizer.h).
+PreTokenizer read_split_sequence(const json& steps, const std::string& source) {
+  std::vector<std::string> regexes;
+  for (size_t k = 0; k + 1 < steps.size(); ++k) {
+    const json& split = steps[k];
+    const std::string field = "pre_tokenizer.pretokenizers[" + std::to_string(k) + "]";
+    if (!split.is_object() || split.value("type", "") != "Split" || split.value("behavior", "") != "Isolated" ||
+        split.value("invert", false))
+      fail(source, field, "is not Split(behavior Isolated, invert false)");
+    if (!split.contains("pattern") || !split["pattern"].is_object() || !split["pattern"].contains("Regex"))
+      fail(source, field + ".pattern", "is not a Regex");
+    regexes.push_back(split["pattern"]["Regex"].get<std::string>());
+  }
+  const std::optional<PreTokenizer> kind = pre_tokenizer_from_regexes(regexes);
+  if (!kind)
+    fail(source, "pre_tokenizer.pretokenizers", json(regexes).dump().substr(0, 300) + " is not the Split pattern list of " +
+         pre_tokenizer_display_names());
+  const size_t last = steps.size() - 1;
+  if (type_of(steps[last], source, "pre_tokenizer.pretokenizers[" + std::to_string(last) + "]") != "ByteLevel")
+    fail(source, "pre_tokenizer.pretokenizers[" + std::to_string(last) + "]", "is not ByteLevel");
+  return *kind;
+}
+
 void read_pre_tokenizer(const json& j, BpeOptions& options, bool& sentencepiece, const std::string& source) {
   if (!j.contains("pre_tokenizer") || j["pre_tokenizer"].is_null()) {
     if (!sentencepiece) fail(source, "pre_tokenizer", "null, and the normalizer is not SentencePiece's");
@@ -127,17 +153,9 @@ void read_pre_tokenizer(const json& j, BpeOptions& options, bool& sentencepiece,
   if (type == "ByteLevel") {
     read_byte_level(p, false, options, source);
     options.pre = PreTokenizer::kGpt2;
-  } else if (type == "Sequence" && p.contains("pretokenizers") && p["pretokenizers"].size() == 2) {
-    const json& split = p["pretokenizers"][0];
-    if (split.value("type", "") != "Split" || split.value("behavior", "") != "Isolated" || split.value("invert", false))
-      fail(source, "pre_tokenizer.pretokenizers[0]", "is not Split(behavior Isolated, invert false)");
-    const std::string regex = split.contains("pattern") ? split["pattern"].value("Regex", "") : "";
-    const std::optional<PreTokenizer> kind = pre_tokenizer_from_regex(regex);
-    if (!kind) fail(source, "pre_tokenizer.pretokenizers[0].pattern.Regex", "'" + regex + "' is not the GPT-2, Llama 3 or Qwen2 pattern");
-    if (type_of(p["pretokenizers"][1], source, "pre_tokenizer.pretokenizers[1]") != "ByteLevel")
-      fail(source, "pre_tokenizer.pretokenizers[1]", "is not ByteLevel");
-    read_byte_level(p["pretokenizers"][1], true, options, source);
-    options.pre = *kind;
+  } else if (type == "Sequence" && p.contains("pretokenizers") && p["pretokenizers"].size() >= 2) {
+    options.pre = read_split_sequence(p["pretokenizers"], source);
+    read_byte_level(p["pretokenizers"].back(), true, options, source);
   } else if (type == "Metaspace") {
     if (p.value("replacement", "") != kWordMarker) fail(source, "pre_tokenizer.replacement", "is not U+2581");
     // prepend_scheme (tokenizers >= 0.19) or the older add_prefix_space boolean.
@@ -149,7 +167,7 @@ void read_pre_tokenizer(const json& j, BpeOptions& options, bool& sentencepiece,
     options.split_on_word_marker = value_or<bool>(p, "split", true);
     sentencepiece = true;
   } else {
-    fail(source, "pre_tokenizer", "type '" + type + "' is not supported (ByteLevel, Sequence[Split, ByteLevel], Metaspace)");
+    fail(source, "pre_tokenizer", "type '" + type + "' is not supported (ByteLevel, Sequence[Split..., ByteLevel], Metaspace)");
   }
 }
 

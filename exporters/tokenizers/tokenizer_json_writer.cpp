@@ -49,9 +49,12 @@ void add_byte_level_parts(const BpeOptions& o, ojson& out) {
   if (o.pre == PreTokenizer::kGpt2) {
     out["pre_tokenizer"] = byte_level(true);
   } else {
-    const ojson split = {{"type", "Split"}, {"pattern", {{"Regex", pre_tokenizer_regex(o.pre)}}},
-                         {"behavior", "Isolated"}, {"invert", false}};
-    out["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", {split, byte_level(false)}}};
+    // One Split per regex of the pattern, in order (DeepSeek's sequences have several), then ByteLevel.
+    ojson steps = ojson::array();
+    for (const std::string& regex : pre_tokenizer_regexes(o.pre))
+      steps.push_back({{"type", "Split"}, {"pattern", {{"Regex", regex}}}, {"behavior", "Isolated"}, {"invert", false}});
+    steps.push_back(byte_level(false));
+    out["pre_tokenizer"] = {{"type", "Sequence"}, {"pretokenizers", std::move(steps)}};
   }
   out["post_processor"] = nullptr;
   out["decoder"] = byte_level(true);

@@ -41,6 +41,10 @@ uint8_t classify(char32_t c) {
   const uint32_t mask = U_GET_GC_MASK(static_cast<UChar32>(c));
   if (mask & U_GC_L_MASK) flags |= kLetter;
   if (mask & U_GC_N_MASK) flags |= kNumber;
+  if (mask & U_GC_P_MASK) flags |= kPunctuation;
+  if (mask & U_GC_M_MASK) flags |= kMark;
+  if (mask & (U_GC_LU_MASK | U_GC_LT_MASK)) flags |= kUpper;
+  if (mask & U_GC_LL_MASK) flags |= kLower;
   if (u_isUWhiteSpace(static_cast<UChar32>(c))) flags |= kWhitespace;
   if (c == '\r' || c == '\n') flags |= kNewline;
   return flags;

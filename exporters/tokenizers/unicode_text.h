@@ -25,10 +25,14 @@ std::vector<CodePoint> decode_utf8_lenient(std::string_view text);
 
 // Character classes of the pre-tokenizer regexes.
 enum CharClass : uint8_t {
-  kLetter = 1,      // \p{L}: Lu Ll Lt Lm Lo
-  kNumber = 2,      // \p{N}: Nd Nl No
-  kWhitespace = 4,  // \s: Unicode White_Space
-  kNewline = 8,     // [\r\n]
+  kLetter = 1,        // \p{L}: Lu Ll Lt Lm Lo
+  kNumber = 2,        // \p{N}: Nd Nl No
+  kWhitespace = 4,    // \s: Unicode White_Space
+  kNewline = 8,       // [\r\n]
+  kPunctuation = 16,  // \p{P}: Pc Pd Ps Pe Pi Pf Po (DeepSeek Coder)
+  kMark = 32,         // \p{M}: Mn Mc Me (Tekken)
+  kUpper = 64,        // \p{Lu} \p{Lt} (Tekken's case classes)
+  kLower = 128,       // \p{Ll}
 };
 uint8_t char_class(char32_t code_point);
 

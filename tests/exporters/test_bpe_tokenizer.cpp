@@ -41,8 +41,15 @@ TEST(PreTokenizer, Qwen2SplitsDigitsOneByOne) {
 }
 
 TEST(PreTokenizer, UnicodeClasses) {
-  EXPECT_EQ(tk::char_class(U'é'), tk::kLetter);
+  EXPECT_EQ(tk::char_class(U'é'), tk::kLetter | tk::kLower);
+  EXPECT_EQ(tk::char_class(U'A'), tk::kLetter | tk::kUpper);
+  EXPECT_EQ(tk::char_class(U'\u01C5'), tk::kLetter | tk::kUpper);  // LATIN CAPITAL D WITH SMALL Z WITH CARON: Lt
+  EXPECT_EQ(tk::char_class(U'\u02B0'), tk::kLetter);  // MODIFIER LETTER SMALL H: Lm, neither case
   EXPECT_EQ(tk::char_class(U'\u4E2D'), tk::kLetter);   // CJK ideograph: Lo
+  EXPECT_EQ(tk::char_class(U'\u0301'), tk::kMark);     // COMBINING ACUTE ACCENT: Mn
+  EXPECT_EQ(tk::char_class(U'!'), tk::kPunctuation);   // Po
+  EXPECT_EQ(tk::char_class(U'$'), 0);                  // Sc: a symbol, no punctuation
+  EXPECT_EQ(tk::char_class(U'\u3002'), tk::kPunctuation);  // IDEOGRAPHIC FULL STOP
   EXPECT_EQ(tk::char_class(U'\u0663'), tk::kNumber);   // ARABIC-INDIC DIGIT THREE: Nd
   EXPECT_EQ(tk::char_class(U'\u00BD'), tk::kNumber);   // VULGAR FRACTION ONE HALF: No
   EXPECT_EQ(tk::char_class(U'\u3000'), tk::kWhitespace);

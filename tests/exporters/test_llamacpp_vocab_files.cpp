@@ -120,6 +120,18 @@ TEST(LlamaCppVocabFiles, BpeTokenizerReproducesQwen2Vectors) {
   expect_bpe_vectors("ggml-vocab-qwen2.gguf");
 }
 
+// DeepSeek's pre-tokenizers are sequences of regexes, each splitting the pieces the previous left
+// (docs/tokenizers.md §2).
+TEST(LlamaCppVocabFiles, BpeTokenizerReproducesDeepseekLlmVectors) {
+  REQUIRE_LLAMACPP_MODELS();
+  expect_bpe_vectors("ggml-vocab-deepseek-llm.gguf");
+}
+
+TEST(LlamaCppVocabFiles, BpeTokenizerReproducesDeepseekCoderVectors) {
+  REQUIRE_LLAMACPP_MODELS();
+  expect_bpe_vectors("ggml-vocab-deepseek-coder.gguf");
+}
+
 // Llama 2's vocabulary as the SentencePiece-style BPE of an HF tokenizer.json (merges from the scores,
 // byte fallback) tokenizes like SentencePiece itself.
 TEST(LlamaCppVocabFiles, SentencePieceStyleBpeReproducesLlamaSpmVectors) {
@@ -158,8 +170,26 @@ void expect_vocabulary_rewritten(const std::string& vocab_name) {
 
 TEST(LlamaCppVocabFiles, Gpt2VocabularyWriterReproducesLlamaCppFiles) {
   REQUIRE_LLAMACPP_MODELS();
-  for (const std::string name : {"ggml-vocab-qwen2.gguf", "ggml-vocab-gpt-2.gguf", "ggml-vocab-llama-bpe.gguf"})
+  for (const std::string name : {"ggml-vocab-qwen2.gguf", "ggml-vocab-gpt-2.gguf", "ggml-vocab-llama-bpe.gguf",
+                                 "ggml-vocab-deepseek-llm.gguf", "ggml-vocab-deepseek-coder.gguf"})
     expect_vocabulary_rewritten(name);
+}
+
+// The names whose pattern another name shares keep their name through read and write: "smaug-bpe" (Llama 3's
+// regex without ignore_merges) and "tekken" (with it); llama.cpp decides ignore_merges by the name.
+TEST(LlamaCppVocabFiles, PreTokenizerNamesSurviveReadAndWrite) {
+  REQUIRE_LLAMACPP_MODELS();
+  const fs::path vocab = LlamaCppModels::get().dir() / "ggml-vocab-llama-bpe.gguf";
+  const gg::GgufReader reader(vocab);
+  for (const std::string name : {"smaug-bpe", "tekken", "llama-bpe", "deepseek-llm", "deepseek-coder"}) {
+    gg::GgufFile file = reader.file();
+    file.set("tokenizer.ggml.pre", name);
+    const auto tokenizer = qforge::exporters::tokenizers::bpe_tokenizer_from_gguf(file, vocab.string());
+    EXPECT_EQ(tokenizer.options().ignore_merges, name == "tekken" || name == "llama-bpe") << name;
+    gg::GgufFile written;
+    qforge::exporters::tokenizers::add_gpt2_vocabulary(written, tokenizer, tokenizer.size(), std::nullopt, std::nullopt);
+    EXPECT_EQ(written.find("tokenizer.ggml.pre")->get<std::string>(), name);
+  }
 }
 
 TEST(LlamaCppVocabFiles, BpeTokenizerReproducesGpt2Vectors) {

@@ -276,7 +276,7 @@ TEST(Gpt2Vocabulary, RefusesWhatItCannotHold) {
   GgufFile file;
   EXPECT_THROW(tk::add_gpt2_vocabulary(file, sentencepiece, 3, std::nullopt, std::nullopt), std::invalid_argument);
   tk::add_gpt2_vocabulary(file, small_bpe(), 260, std::nullopt, std::nullopt);
-  file.set("tokenizer.ggml.pre", "tekken");
+  file.set("tokenizer.ggml.pre", "deepseek-v3");
   const std::vector<std::byte> bytes = serialize_gguf(file, {});
   const GgufReader reader(bytes, "vocab.gguf");
   try {
@@ -285,8 +285,9 @@ TEST(Gpt2Vocabulary, RefusesWhatItCannotHold) {
   } catch (const std::invalid_argument& e) {
     EXPECT_EQ(std::string(e.what()), "gguf vocabulary: vocab.gguf: key tokenizer.ggml.pre at byte " +
                                          std::to_string(key_byte(bytes, "tokenizer.ggml.pre")) +
-                                         ": 'tekken' is not a pre-tokenizer qforge implements (gpt-2, "
-                                         "llama-bpe/llama3/llama-v3, qwen2; docs/gguf.md §14)");
+                                         ": 'deepseek-v3' is not a pre-tokenizer qforge implements (gpt-2, "
+                                         "llama-bpe, llama3, llama-v3, smaug-bpe, qwen2, deepseek-llm, deepseek-coder, "
+                                         "tekken; docs/gguf.md §14)");
   }
 }
 
