@@ -134,17 +134,23 @@ void quantize_row_q4_K(const float* x, block_q4_K* y, int64_t k, const float* im
 #endif
 }
 
+ChunkScales chunk_scales_k4(const uint8_t* scales, int c, float d, float dmin) {
+  uint8_t sc, m;
+  ChunkScales out;
+  get_scale_min_k4(2 * c, scales, &sc, &m);
+  out.d1 = d * sc, out.m1 = dmin * m;
+  get_scale_min_k4(2 * c + 1, scales, &sc, &m);
+  out.d2 = d * sc, out.m2 = dmin * m;
+  return out;
+}
+
 void dequantize_row_q4_K_ref(const block_q4_K* x, float* y, int64_t k) {
   const int64_t nb = checked_block_count("dequantize_row_q4_K", k, kQKK);
   for (int64_t i = 0; i < nb; ++i) {
     const float d = from_f16(x[i].d);
     const float min = from_f16(x[i].dmin);
     for (int c = 0; c < 4; ++c) {
-      uint8_t sc, m;
-      get_scale_min_k4(2 * c, x[i].scales, &sc, &m);
-      const float d1 = d * sc, m1 = min * m;
-      get_scale_min_k4(2 * c + 1, x[i].scales, &sc, &m);
-      const float d2 = d * sc, m2 = min * m;
+      const auto [d1, m1, d2, m2] = chunk_scales_k4(x[i].scales, c, d, min);
       const uint8_t* q = x[i].qs + 32 * c;
       for (int l = 0; l < 32; ++l) *y++ = d1 * (q[l] & 0xF) - m1;
       for (int l = 0; l < 32; ++l) *y++ = d2 * (q[l] >> 4) - m2;
@@ -161,11 +167,7 @@ void dequantize_row_q4_K(const block_q4_K* x, float* y, int64_t k) {
     const float d = from_f16(x[i].d);
     const float min = from_f16(x[i].dmin);
     for (int c = 0; c < 4; ++c, y += 64) {
-      uint8_t sc, m;
-      get_scale_min_k4(2 * c, x[i].scales, &sc, &m);
-      const float d1 = d * sc, m1 = min * m;
-      get_scale_min_k4(2 * c + 1, x[i].scales, &sc, &m);
-      const float d2 = d * sc, m2 = min * m;
+      const auto [d1, m1, d2, m2] = chunk_scales_k4(x[i].scales, c, d, min);
       for (int h = 0; h < 2; ++h) {
         const __m128i q = avx512::load16(x[i].qs + 32 * c + 16 * h);
         avx512::store_scaled_minus(y + 16 * h, d1, avx512::to_float(avx512::bits16(q, 0, 0xF)), m1);

@@ -26,6 +26,12 @@ static_assert(sizeof(block_q4_K) == 2 * 2 + 12 + 256 / 2, "wrong q4_K block size
 
 // 6-bit packing of sub-block j's (scale, min), ggml's get_scale_min_k4 and its inverse.
 void get_scale_min_k4(int j, const uint8_t* scales, uint8_t* sc, uint8_t* m);
+// Chunk c of a Q4_K/Q5_K super-block (32 bytes) holds sub-block 2c in its low nibbles and 2c + 1 in its
+// high ones: their d·scale and dmin·min, as every decoder of the two types computes them.
+struct ChunkScales {
+  float d1, m1, d2, m2;
+};
+ChunkScales chunk_scales_k4(const uint8_t* scales, int c, float d, float dmin);
 void pack_scales_mins_k4(const uint8_t* sc, const uint8_t* m, uint8_t* scales);
 
 // The super-block search Q4_K and Q5_K share (ggml-quants.c quantize_row_q{4,5}_K_ref and _impl up to

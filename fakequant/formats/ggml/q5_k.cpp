@@ -46,11 +46,7 @@ void dequantize_row_q5_K_ref(const block_q5_K* x, float* y, int64_t k) {
     const float d = from_f16(x[i].d);
     const float min = from_f16(x[i].dmin);
     for (int c = 0; c < 4; ++c) {
-      uint8_t sc, m;
-      get_scale_min_k4(2 * c, x[i].scales, &sc, &m);
-      const float d1 = d * sc, m1 = min * m;
-      get_scale_min_k4(2 * c + 1, x[i].scales, &sc, &m);
-      const float d2 = d * sc, m2 = min * m;
+      const auto [d1, m1, d2, m2] = chunk_scales_k4(x[i].scales, c, d, min);
       const uint8_t* ql = x[i].qs + 32 * c;
       for (int l = 0; l < 32; ++l) *y++ = d1 * ((ql[l] & 0xF) + ((x[i].qh[l] >> (2 * c)) & 1 ? 16 : 0)) - m1;
       for (int l = 0; l < 32; ++l) *y++ = d2 * ((ql[l] >> 4) + ((x[i].qh[l] >> (2 * c + 1)) & 1 ? 16 : 0)) - m2;
@@ -66,11 +62,7 @@ void dequantize_row_q5_K(const block_q5_K* x, float* y, int64_t k) {
     const float d = from_f16(x[i].d);
     const float min = from_f16(x[i].dmin);
     for (int c = 0; c < 4; ++c, y += 64) {
-      uint8_t sc, m;
-      get_scale_min_k4(2 * c, x[i].scales, &sc, &m);
-      const float d1 = d * sc, m1 = min * m;
-      get_scale_min_k4(2 * c + 1, x[i].scales, &sc, &m);
-      const float d2 = d * sc, m2 = min * m;
+      const auto [d1, m1, d2, m2] = chunk_scales_k4(x[i].scales, c, d, min);
       for (int h = 0; h < 2; ++h) {
         const __m128i q = avx512::load16(x[i].qs + 32 * c + 16 * h), qh = avx512::load16(x[i].qh + 16 * h);
         const __m128i lo = _mm_or_si128(avx512::bits16(q, 0, 0xF), _mm_slli_epi16(avx512::bits16(qh, 2 * c, 1), 4));
