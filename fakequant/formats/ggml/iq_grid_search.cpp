@@ -7,9 +7,6 @@
 #include <stdexcept>
 #include <string>
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
 
 #include "fakequant/formats/ggml/block_common.h"
 #include "fakequant/formats/ggml/iq_grids.h"
@@ -71,7 +68,6 @@ IqGridSearch build(const std::string& grid) {
   for (const uint16_t p : packed) {
     for (int k = 0; k < s.coordinates; ++k) s.points.push_back(static_cast<int8_t>(2 * ((p >> (s.bits * k)) & mask) + 1));
   }
-  s.points_f.assign(s.points.begin(), s.points.end());
   // llama.cpp's kmap_size: 43692 for the 2-bit grids (u of levels 0..2 is at most 43690), 4096 = 8^4.
   const int kmap_size = s.bits == 2 ? 43692 : 4096;
   s.kmap.assign(static_cast<size_t>(kmap_size), -1);
@@ -110,40 +106,35 @@ int IqGridSearch::best_neighbour_ref(int u, const float* x, const float* weight,
   return best;
 }
 
+// Each term w_i·(scale·q − x_i)² depends on the coordinate and its level only, so it is computed once per
+// (coordinate, level) — 32 products for either grid family — instead of once per neighbour coordinate; the
+// sum over coordinates then adds the same terms in the same order as best_neighbour_ref, so it is the same float.
 int IqGridSearch::best_neighbour(int u, const float* x, const float* weight, float scale, int8_t* L) const {
-#if defined(__AVX512F__)
   const uint16_t* list = neighbours.data() + (-kmap[u] - 1);
-  const int count = list[0];
-  const __m512 vscale = _mm512_set1_ps(scale);
+  const int levels = 1 << bits;
+  float term[8 * 8];  // [coordinate][level], at most 8 coordinates of 8 levels
+  for (int i = 0; i < coordinates; ++i) {
+    for (int l = 0; l < levels; ++l) {
+      const float q = static_cast<float>(2 * l + 1);
+      const float diff = scale * q - x[i];
+      term[i * levels + l] = weight[i] * diff * diff;
+    }
+  }
   float best_d2 = FLT_MAX;
   int best = -1;
-  alignas(64) float d2s[16];
-  for (int first = 0; first < count; first += 16) {
-    const __mmask16 live = static_cast<__mmask16>(count - first >= 16 ? 0xFFFF : (1u << (count - first)) - 1);
-    const __m512i index = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(live, list + 1 + first));
-    const __m512i base = _mm512_mullo_epi32(index, _mm512_set1_epi32(coordinates));
-    __m512 d2 = _mm512_setzero_ps();
-    for (int i = 0; i < coordinates; ++i) {  // d2 += (w·diff)·diff with diff = scale·q − x, as the scalar loop
-      const __m512 q = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), live, _mm512_add_epi32(base, _mm512_set1_epi32(i)),
-                                                points_f.data(), 4);
-      const __m512 diff = _mm512_sub_ps(_mm512_mul_ps(vscale, q), _mm512_set1_ps(x[i]));
-      d2 = _mm512_add_ps(d2, _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(weight[i]), diff), diff));
-    }
-    _mm512_store_ps(d2s, d2);
-    for (int j = 0; j < 16 && first + j < count; ++j) {  // the reference's order: first of equal ones wins
-      if (d2s[j] < best_d2) {
-        best_d2 = d2s[j];
-        best = list[1 + first + j];
-      }
+  for (int j = 1; j <= list[0]; ++j) {
+    const int8_t* g = point(list[j]);
+    float d2 = 0;
+    for (int i = 0; i < coordinates; ++i) d2 += term[i * levels + ((g[i] - 1) >> 1)];
+    if (d2 < best_d2) {
+      best_d2 = d2;
+      best = list[j];
     }
   }
   if (best < 0) throw std::runtime_error("iq_grid_search: no neighbour improves on FLT_MAX (non-finite input?)");
   const int8_t* g = point(best);
   for (int i = 0; i < coordinates; ++i) L[i] = static_cast<int8_t>((g[i] - 1) / 2);
   return best;
-#else
-  return best_neighbour_ref(u, x, weight, scale, L);
-#endif
 }
 
 bool iq_round_group(const IqGridSearch& g, int kmax_q, const float* xval, const float* waux, float id, float scale,

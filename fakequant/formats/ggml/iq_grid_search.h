@@ -15,8 +15,6 @@ struct IqGridSearch {
   int bits = 0;         // bits per level in u: 2 or 3
   // Grid point i as odd values 2l + 1 (llama.cpp's the_grid), coordinates per point.
   std::vector<int8_t> points;
-  // The same points as floats, for the 16-lane neighbour search (gathered by index·coordinates + i).
-  std::vector<float> points_f;
   // kmap: u -> grid index (>= 0), or -(offset + 1) of u's list in `neighbours`: [count, index...].
   std::vector<int32_t> kmap;
   std::vector<uint16_t> neighbours;
@@ -27,8 +25,8 @@ struct IqGridSearch {
   // iq2_find_best_neighbour / iq3_find_best_neighbour: among u's neighbours the one minimising
   // Σ w_i·(scale·g_i − x_i)² (f32, in coordinate order; the first of equal ones); writes its levels
   // (g − 1)/2 to L and returns its index. u must be off the grid.
-  // Scores 16 neighbours per AVX-512 vector, each lane summing in coordinate order as the scalar loop of
-  // best_neighbour_ref does, so both pick the same index (tests/fakequant/test_iq_grid_search.cpp).
+  // best_neighbour scores from a table of the per-(coordinate, level) terms, best_neighbour_ref term by
+  // term as llama.cpp does; both pick the same index (tests/fakequant/test_ggml_iq_grids.cpp).
   int best_neighbour(int u, const float* x, const float* weight, float scale, int8_t* L) const;
   int best_neighbour_ref(int u, const float* x, const float* weight, float scale, int8_t* L) const;
 };
