@@ -25,7 +25,7 @@ LevelSums symmetric_sums(int n, int nmax, const float* x, const float* weights, 
   for (int i = 0; i < n; ++i) {
     int l = std::max(-nmax, std::min(nmax - 1, nearest_int(iscale * x[i])));
     if (L) L[i] = static_cast<int8_t>(l + nmax);
-    const float w = weights ? weights[i] : x[i] * x[i];
+    const float w = weight_or_square(weights, x, i);
     s.sumlx += w * x[i] * l;
     s.suml2 += w * l * l;
   }
@@ -48,7 +48,7 @@ void symmetric_sums16(int n, int nmax, const float* x, const float* weights, __m
     __m512i l = _mm512_sub_epi32(_mm512_and_si512(bits, _mm512_set1_epi32(0x007fffff)), _mm512_set1_epi32(0x00400000));
     l = _mm512_max_epi32(_mm512_set1_epi32(-nmax), _mm512_min_epi32(_mm512_set1_epi32(nmax - 1), l));
     const __m512 lf = _mm512_cvtepi32_ps(l);
-    const __m512 w = _mm512_set1_ps(weights ? weights[i] : x[i] * x[i]);
+    const __m512 w = _mm512_set1_ps(weight_or_square(weights, x, i));
     sumlx = _mm512_add_ps(sumlx, _mm512_mul_ps(_mm512_mul_ps(w, xi), lf));
     suml2 = _mm512_add_ps(suml2, _mm512_mul_ps(_mm512_mul_ps(w, lf), lf));
   }
