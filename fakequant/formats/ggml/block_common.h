@@ -81,6 +81,19 @@ inline void importance_weights(const float* x, const float* qw, float sigma2, in
   }
 }
 
+// The importance path of Q4_0, Q4_1, Q5_0 and Q5_1 (quantize_row_q4_0_impl and its siblings): σ² = Σx²/k
+// over the whole row, then for each of the nb blocks of 32 its importance weights, handed with the
+// block to `block(i, xb, weight)`.
+template <class Block>
+void for_each_weighted_block32(const float* x, const float* importance, int64_t nb, Block block) {
+  const float sigma2 = mean_square(x, 32 * nb);
+  for (int64_t i = 0; i < nb; ++i) {
+    float weight[32];
+    importance_weights(x + 32 * i, importance + 32 * i, sigma2, 32, weight);
+    block(i, x + 32 * i, weight);
+  }
+}
+
 // The searches' weight of element i: the given weights, else x[i]² (ggml's rmse_type 1 without quant_weights).
 inline float weight_or_square(const float* weights, const float* x, int i) { return weights ? weights[i] : x[i] * x[i]; }
 

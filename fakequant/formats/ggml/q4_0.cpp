@@ -33,16 +33,11 @@ void quantize_row_q4_0_ref(const float* x, block_q4_0* y, int64_t k, const float
     for (int64_t i = 0; i < nb; ++i) quantize_block_amax(x + 32 * i, y[i]);
     return;
   }
-  const float sigma2 = mean_square(x, k);
-  for (int64_t i = 0; i < nb; ++i) {
-    const float* xb = x + 32 * i;
-    const float* qw = importance + 32 * i;
-    float weight[32];
-    importance_weights(xb, qw, sigma2, 32, weight);
+  for_each_weighted_block32(x, importance, nb, [&](int64_t i, const float* xb, const float* weight) {
     int8_t L[32];
     y[i].d = to_f16(make_qx_quants(32, 8, xb, L, weight));
     for (int j = 0; j < 16; ++j) y[i].qs[j] = static_cast<uint8_t>(L[j] | (L[j + 16] << 4));
-  }
+  });
 }
 
 void dequantize_row_q4_0(const block_q4_0* x, float* y, int64_t k) {
