@@ -89,7 +89,7 @@ exporters::LoraAdapterExport restore_lora_adapter(const std::filesystem::path& d
 // What exporter input `input` needs from the run in `dir` (the registry's Exporter::input).
 exporters::ExportSource export_source(const std::filesystem::path& dir, exporters::ExportInput input);
 
-// ---- The model a command runs on ----
+// ---- The model a command runs on (load_model.cpp) ----
 
 struct ModelSource {
   std::string checkpoint;   // run folder holding checkpoint.bin

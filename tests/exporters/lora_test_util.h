@@ -5,20 +5,9 @@
 
 #include "exporters/safetensors/safetensors.h"
 #include "layers/llama_config.h"
+#include "tests/support/tiny_llama.h"
 
 namespace qforge::testing {
-
-inline layers::LlamaConfig tiny_llama_config() {
-  layers::LlamaConfig c;
-  c.vocab_size = 40;
-  c.hidden_size = 32;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.intermediate_size = 48;
-  c.max_position_embeddings = 16;
-  return c;
-}
 
 // lora_A [r, in] and lora_B [out, r] (B nonzero) for q/k/v/o and down_proj of every layer.
 inline exporters::NamedTensors random_lora(const layers::LlamaConfig& c, int64_t r, uint64_t seed) {

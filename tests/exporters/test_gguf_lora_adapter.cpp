@@ -41,7 +41,7 @@ std::vector<float> floats_of(std::span<const std::byte> bytes) {
 }  // namespace
 
 TEST(GgufLoraAdapter, WritesKeysNamesShapesAndPermutesOnlyLoraB) {
-  const auto cfg = qforge::testing::tiny_llama_config();
+  const auto cfg = qforge::testing::tiny_llama_shape();
   const auto lora = qforge::testing::random_lora(cfg, 4, 1);
   const auto path = temp_file("qforge_test_adapter.gguf");
   lo::write_gguf_lora_adapter(path, lora, config_r4(8), cfg);
@@ -76,7 +76,7 @@ TEST(GgufLoraAdapter, WritesKeysNamesShapesAndPermutesOnlyLoraB) {
 }
 
 TEST(GgufLoraAdapter, ReadBackGivesIdenticalTensorsAndAlphaRules) {
-  const auto cfg = qforge::testing::tiny_llama_config();
+  const auto cfg = qforge::testing::tiny_llama_shape();
   const auto lora = qforge::testing::random_lora(cfg, 4, 2);
   const auto path = temp_file("qforge_test_adapter_rt.gguf");
   lo::LoraAdapterConfig rs = config_r4(6);
@@ -96,7 +96,7 @@ TEST(GgufLoraAdapter, ReadBackGivesIdenticalTensorsAndAlphaRules) {
 }
 
 TEST(ApplyLora, MergesUserScaleTimesAlphaOverRTimesBA) {
-  const auto cfg = qforge::testing::tiny_llama_config();
+  const auto cfg = qforge::testing::tiny_llama_shape();
   qforge::layers::LlamaForCausalLM model(cfg);
   const auto lora = qforge::testing::random_lora(cfg, 4, 3);
   lo::LoraAdapter adapter{lora, config_r4(8)};
@@ -131,7 +131,7 @@ TEST(ApplyLora, MergesUserScaleTimesAlphaOverRTimesBA) {
 }
 
 TEST(ApplyLora, ErrorsNameTheTensor) {
-  const auto cfg = qforge::testing::tiny_llama_config();
+  const auto cfg = qforge::testing::tiny_llama_shape();
   qforge::layers::LlamaForCausalLM model(cfg);
   auto lora = qforge::testing::random_lora(cfg, 4, 4);
   lora.emplace("model.layers.7.self_attn.q_proj.lora_A.weight", Tensor::zeros({4, 32}));
@@ -145,7 +145,7 @@ TEST(ApplyLora, ErrorsNameTheTensor) {
 }
 
 TEST(ApplyLora, PeftDirectoryAndGgufFileLoadTheSameAdapter) {
-  const auto cfg = qforge::testing::tiny_llama_config();
+  const auto cfg = qforge::testing::tiny_llama_shape();
   const auto lora = qforge::testing::random_lora(cfg, 4, 6);
   const auto dir = temp_file("qforge_test_lora_both");
   std::filesystem::remove_all(dir);

@@ -17,19 +17,14 @@
 #include "exporters/gguf/gguf_requantize.h"
 #include "exporters/gguf/gguf_writer.h"
 #include "exporters/gguf/llama_gguf_export.h"
+#include "tests/support/tiny_llama.h"
 
 namespace qforge::exporters::gguf {
 namespace {
 
 std::shared_ptr<layers::LlamaForCausalLM> tiny_llama(bool tied) {
-  layers::LlamaConfig c;
-  c.vocab_size = 5;
-  c.hidden_size = 256;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.intermediate_size = 96;  // ffn_down rows of 96: the Q4_K_M fallbacks too
-  c.max_position_embeddings = 64;
+  // ffn_down rows of 96: the Q4_K_M fallbacks too
+  layers::LlamaConfig c = qforge::testing::tiny_llama_shape({.vocab = 5, .hidden = 256, .ffn = 96, .context = 64});
   c.tie_word_embeddings = tied;
   c.initializer_range = 0.5f;
   c.seed = 3;

@@ -26,6 +26,7 @@
 #include "exporters/hf/hf_exporter.h"
 #include "exporters/model_export.h"
 #include "layers/rope_frequencies.h"
+#include "tests/exporters/llama_gguf_test_util.h"
 #include "tests/support/error_of.h"
 
 namespace qforge::exporters::gguf {
@@ -103,10 +104,7 @@ std::vector<std::string> vocab() {
   return v;
 }
 
-std::vector<std::byte> bytes_of(const LlamaGguf& g) {
-  std::vector<std::span<const std::byte>> spans(g.tensor_bytes.begin(), g.tensor_bytes.end());
-  return serialize_gguf(g.file, spans);
-}
+using qforge::testing::bytes_of;
 
 ImportedLlama read_back(const LlamaGguf& g, const std::string& name = "rope.gguf") {
   return read_llama_gguf(GgufReader(bytes_of(g), name), name);

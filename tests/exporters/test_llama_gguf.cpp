@@ -13,30 +13,23 @@
 #include "exporters/gguf/llama_gguf_import.h"
 #include "exporters/gguf/llama_tensor_names.h"
 #include "fakequant/formats/ggml/block_types.h"
+#include "tests/exporters/llama_gguf_test_util.h"
+#include "tests/support/tiny_llama.h"
 
 namespace qforge::exporters::gguf {
 namespace {
 
 using layers::LlamaConfig;
 using layers::LlamaForCausalLM;
+using qforge::testing::bytes_of;
 
 const std::string kChars = " abcdefghijklmnopqrstuvwxyz0123456789.,!";
 
-std::vector<std::string> char_vocab() {
-  std::vector<std::string> v;
-  for (char c : kChars) v.emplace_back(1, c);
-  return v;
-}
+std::vector<std::string> char_vocab() { return qforge::testing::char_vocab(kChars); }
 
 std::shared_ptr<LlamaForCausalLM> tiny_llama(int64_t hidden, bool tied) {
-  LlamaConfig c;
-  c.vocab_size = static_cast<int64_t>(kChars.size());
-  c.hidden_size = hidden;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.intermediate_size = hidden == 256 ? 256 : 96;
-  c.max_position_embeddings = 64;
+  LlamaConfig c = qforge::testing::tiny_llama_shape(
+      {.vocab = static_cast<int64_t>(kChars.size()), .hidden = hidden, .ffn = hidden == 256 ? 256 : 96, .context = 64});
   c.tie_word_embeddings = tied;
   c.initializer_range = 0.5f;  // large weights so rounding is visible everywhere
   c.seed = 7;
@@ -50,15 +43,7 @@ std::shared_ptr<LlamaForCausalLM> tiny_llama(int64_t hidden, bool tied) {
   return model;
 }
 
-GgufReader reader_of(const LlamaGguf& g) {
-  std::vector<std::span<const std::byte>> spans(g.tensor_bytes.begin(), g.tensor_bytes.end());
-  return GgufReader(serialize_gguf(g.file, spans), "test.gguf");
-}
-
-std::vector<std::byte> bytes_of(const LlamaGguf& g) {
-  std::vector<std::span<const std::byte>> spans(g.tensor_bytes.begin(), g.tensor_bytes.end());
-  return serialize_gguf(g.file, spans);
-}
+GgufReader reader_of(const LlamaGguf& g) { return GgufReader(bytes_of(g), "test.gguf"); }
 
 // dequantize(quantize(row)) per row with the codec the file chose, computed here independently.
 std::vector<float> fake_quantized(const autograd::Tensor& w, uint32_t type) {

@@ -11,6 +11,8 @@
 #include "exporters/gguf/llama_gguf_export.h"
 #include "exporters/gguf/llama_type_mix.h"
 #include "fakequant/formats/ggml/block_types.h"
+#include "tests/exporters/llama_gguf_test_util.h"
+#include "tests/support/tiny_llama.h"
 
 namespace qforge::exporters::gguf {
 namespace {
@@ -18,14 +20,7 @@ namespace {
 namespace ggml = fakequant::ggml;
 
 std::shared_ptr<layers::LlamaForCausalLM> tiny_llama(bool tied) {
-  layers::LlamaConfig c;
-  c.vocab_size = 40;
-  c.hidden_size = 256;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.intermediate_size = 256;
-  c.max_position_embeddings = 32;
+  layers::LlamaConfig c = qforge::testing::tiny_llama_shape({.hidden = 256, .ffn = 256, .context = 32});
   c.tie_word_embeddings = tied;
   c.initializer_range = 0.5f;
   c.seed = 5;
@@ -38,10 +33,7 @@ std::vector<std::string> vocabulary() {
   return v;
 }
 
-std::vector<std::byte> file_bytes(const LlamaGguf& g) {
-  std::vector<std::span<const std::byte>> spans(g.tensor_bytes.begin(), g.tensor_bytes.end());
-  return serialize_gguf(g.file, spans);
-}
+using qforge::testing::bytes_of;
 
 std::map<std::string, ggml::EncodedRows> plain_encoding(const layers::LlamaForCausalLM& model,
                                                          const std::map<std::string, uint32_t>& types) {
@@ -68,9 +60,9 @@ TEST(LlamaGgufEncoded, PlainCodecRowsGiveTheExportersFile) {
     ASSERT_GE(encoded.size(), 15u);  // 2 layers x 7 projections + token_embd (+ output)
     LlamaExportOptions options;
     options.type = LlamaFileType::kQ4_K_M;
-    const std::vector<std::byte> expected = file_bytes(build_llama_gguf(*model, vocabulary(), options));
+    const std::vector<std::byte> expected = bytes_of(build_llama_gguf(*model, vocabulary(), options));
     options.encoded = &encoded;
-    EXPECT_EQ(file_bytes(build_llama_gguf(*model, vocabulary(), options)), expected) << "tied " << tied;
+    EXPECT_EQ(bytes_of(build_llama_gguf(*model, vocabulary(), options)), expected) << "tied " << tied;
   }
 }
 
@@ -80,13 +72,13 @@ TEST(LlamaGgufEncoded, TheEncodedRowsAreWrittenAndTypesMustBeTheMixs) {
   auto encoded = plain_encoding(*model, types);
   LlamaExportOptions options;
   options.type = LlamaFileType::kQ4_K_M;
-  const std::vector<std::byte> expected = file_bytes(build_llama_gguf(*model, vocabulary(), options));
+  const std::vector<std::byte> expected = bytes_of(build_llama_gguf(*model, vocabulary(), options));
   // The file carries the encoded rows, not a fresh encoding: swapping q's HF rows 0 and 1 shows.
   ggml::EncodedRows& q = encoded.at("model.layers.0.self_attn.q_proj.weight");
   const int64_t row_bytes = static_cast<int64_t>(q.bytes.size()) / q.rows;
   std::swap_ranges(q.bytes.begin(), q.bytes.begin() + row_bytes, q.bytes.begin() + row_bytes);
   options.encoded = &encoded;
-  EXPECT_NE(file_bytes(build_llama_gguf(*model, vocabulary(), options)), expected);
+  EXPECT_NE(bytes_of(build_llama_gguf(*model, vocabulary(), options)), expected);
   encoded.at("model.layers.0.self_attn.q_proj.weight").ggml_type = ggml::kGgmlQ6_K;
   EXPECT_THROW(build_llama_gguf(*model, vocabulary(), options), std::invalid_argument);
 }

@@ -45,7 +45,7 @@ void write_config(const std::filesystem::path& dir, const nlohmann::json& j) {
 }  // namespace
 
 TEST(PeftAdapter, WritesTheDocumentedLayout) {
-  const auto cfg = qforge::testing::tiny_llama_config();
+  const auto cfg = qforge::testing::tiny_llama_shape();
   const auto lora = qforge::testing::random_lora(cfg, 4, 10);
   const auto dir = fresh_dir("layout");
   lo::save_peft_adapter(dir, lora, sample_config());
@@ -76,7 +76,7 @@ TEST(PeftAdapter, WritesTheDocumentedLayout) {
 }
 
 TEST(PeftAdapter, ExportImportGivesIdenticalTensors) {
-  const auto lora = qforge::testing::random_lora(qforge::testing::tiny_llama_config(), 4, 20);
+  const auto lora = qforge::testing::random_lora(qforge::testing::tiny_llama_shape(), 4, 20);
   const auto dir = fresh_dir("roundtrip");
   lo::LoraAdapterConfig c = sample_config();
   c.use_rslora = true;
@@ -98,7 +98,7 @@ TEST(PeftAdapter, ExportImportGivesIdenticalTensors) {
 }
 
 TEST(PeftAdapter, UnsupportedFeaturesAndBadFilesAreNamed) {
-  const auto lora = qforge::testing::random_lora(qforge::testing::tiny_llama_config(), 4, 30);
+  const auto lora = qforge::testing::random_lora(qforge::testing::tiny_llama_shape(), 4, 30);
   const auto dir = fresh_dir("errors");
   lo::save_peft_adapter(dir, lora, sample_config());
   const nlohmann::json good = read_config(dir);

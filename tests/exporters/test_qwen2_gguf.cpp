@@ -14,32 +14,25 @@
 #include "exporters/tokenizers/byte_level.h"
 #include "exporters/tokenizers/gguf_bpe.h"
 #include "fakequant/formats/ggml/block_types.h"
+#include "tests/exporters/llama_gguf_test_util.h"
+#include "tests/support/tiny_llama.h"
 
 namespace qforge::exporters::gguf {
 namespace {
 
 using layers::LlamaConfig;
 using layers::LlamaForCausalLM;
+using qforge::testing::bytes_of;
 namespace tk = qforge::exporters::tokenizers;
 
 const std::string kChars = " abcdefghijklmnopqrstuvwxyz.";
 
-std::vector<std::string> char_vocab() {
-  std::vector<std::string> v;
-  for (char c : kChars) v.emplace_back(1, c);
-  return v;
-}
+std::vector<std::string> char_vocab() { return qforge::testing::char_vocab(kChars); }
 
 // A Qwen2-shaped model: q/k/v biases, GQA, every parameter (biases and norms included) random.
 std::shared_ptr<LlamaForCausalLM> tiny_qwen2(bool qkv_bias = true, int64_t hidden = 32) {
-  LlamaConfig c;
-  c.vocab_size = static_cast<int64_t>(kChars.size());
-  c.hidden_size = hidden;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.intermediate_size = hidden == 32 ? 48 : 256;
-  c.max_position_embeddings = 32;
+  LlamaConfig c = qforge::testing::tiny_llama_shape(
+      {.vocab = static_cast<int64_t>(kChars.size()), .hidden = hidden, .ffn = hidden == 32 ? 48 : 256, .context = 32});
   c.rope_theta = 1e6f;
   c.qkv_bias = qkv_bias;
   c.initializer_range = 0.3f;
@@ -57,10 +50,6 @@ std::shared_ptr<LlamaForCausalLM> tiny_qwen2(bool qkv_bias = true, int64_t hidde
   return model;
 }
 
-std::vector<std::byte> bytes_of(const LlamaGguf& g) {
-  std::vector<std::span<const std::byte>> spans(g.tensor_bytes.begin(), g.tensor_bytes.end());
-  return serialize_gguf(g.file, spans);
-}
 
 // Logits of a fixed sequence over the first kChars.size() tokens (a GGUF's SentencePiece vocabulary
 // appends <unk>, <s>, </s> and byte tokens, whose rows are zeros: docs/gguf.md §4).

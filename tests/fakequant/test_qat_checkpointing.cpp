@@ -15,6 +15,7 @@
 #include "fakequant/qat.h"
 #include "layers/llama.h"
 #include "tests/layers/random_weights.h"
+#include "tests/support/tiny_llama.h"
 
 namespace qforge::fakequant {
 namespace {
@@ -37,14 +38,7 @@ struct TrainedRun {
 };
 
 TrainedRun train(bool checkpointing) {
-  layers::LlamaConfig c;
-  c.vocab_size = 31;
-  c.hidden_size = 32;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.intermediate_size = 64;
-  c.max_position_embeddings = 32;
+  layers::LlamaConfig c = qforge::testing::tiny_llama_shape({.vocab = 31, .ffn = 64, .context = 32});
   c.seed = 3;
   c.gradient_checkpointing = checkpointing;
   layers::LlamaForCausalLM model(c);

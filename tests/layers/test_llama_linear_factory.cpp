@@ -11,6 +11,7 @@
 #include "layers/init.h"
 #include "layers/llama.h"
 #include "tests/layers/float_rows_weight.h"
+#include "tests/support/tiny_llama.h"
 
 namespace qforge::testing {
 namespace {
@@ -22,14 +23,7 @@ using ag::Tensor;
 using namespace qforge::layers;
 
 LlamaConfig tiny(bool tied) {
-  LlamaConfig c;
-  c.vocab_size = 23;
-  c.hidden_size = 16;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.intermediate_size = 40;
-  c.max_position_embeddings = 16;
+  LlamaConfig c = qforge::testing::tiny_llama_shape({.vocab = 23, .hidden = 16, .ffn = 40});
   c.tie_word_embeddings = tied;
   c.seed = 12;
   return c;

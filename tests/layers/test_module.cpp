@@ -11,6 +11,7 @@
 #include "layers/llama.h"
 #include "layers/mlp.h"
 #include "tests/support/error_of.h"
+#include "tests/support/tiny_llama.h"
 
 namespace qforge::testing {
 namespace {
@@ -25,14 +26,8 @@ using ag::Variable;
 using namespace qforge::layers;
 
 LlamaConfig tiny_config(bool tied) {
-  LlamaConfig c;
-  c.vocab_size = 13;
-  c.hidden_size = 8;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 2;
-  c.num_key_value_heads = 1;
-  c.intermediate_size = 12;
-  c.max_position_embeddings = 6;
+  LlamaConfig c =
+      qforge::testing::tiny_llama_shape({.vocab = 13, .hidden = 8, .heads = 2, .kv_heads = 1, .ffn = 12, .context = 6});
   c.tie_word_embeddings = tied;
   c.seed = 3;
   return c;

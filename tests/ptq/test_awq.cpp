@@ -14,7 +14,7 @@
 #include "ptq/awq.h"
 #include "ptq/awq_method.h"
 #include "ptq/input_hooks.h"
-#include "tests/ptq/tiny_llama.h"
+#include "tests/support/tiny_llama.h"
 #include "tests/support/tensor_file.h"
 #include "tests/support/torch_runner.h"
 

@@ -8,6 +8,7 @@
 
 #include "autograd/ops.h"
 #include "ptq/input_statistics.h"
+#include "tests/support/tiny_llama.h"
 
 namespace qforge::ptq {
 namespace {
@@ -15,14 +16,7 @@ namespace {
 namespace ag = qforge::autograd;
 
 layers::LlamaConfig tiny_config(bool tied) {
-  layers::LlamaConfig c;
-  c.vocab_size = 40;
-  c.hidden_size = 32;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.intermediate_size = 48;
-  c.max_position_embeddings = 16;
+  layers::LlamaConfig c = qforge::testing::tiny_llama_shape();
   c.tie_word_embeddings = tied;
   c.initializer_range = 0.5f;  // larger activations than the 0.02 default: the comparison is not trivially ~0
   c.seed = 11;

@@ -12,7 +12,7 @@
 
 #include "fakequant/qat.h"
 #include "layers/llama.h"
-#include "tests/ptq/tiny_llama.h"
+#include "tests/support/tiny_llama.h"
 #include "ptq/llm_int8.h"
 
 namespace qforge::ptq {

@@ -16,7 +16,7 @@
 #include "fakequant/quip_sharp_weight.h"
 #include "fakequant/saved_weight_quantizers.h"
 #include "layers/llama.h"
-#include "tests/ptq/tiny_llama.h"
+#include "tests/support/tiny_llama.h"
 #include "ptq/method.h"
 #include "ptq/quip_sharp_method.h"
 

@@ -9,7 +9,7 @@
 #include <random>
 
 #include "fakequant/qat.h"
-#include "tests/ptq/tiny_llama.h"
+#include "tests/support/tiny_llama.h"
 #include "ptq/smoothquant.h"
 
 namespace qforge::ptq {

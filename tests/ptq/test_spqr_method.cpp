@@ -15,7 +15,7 @@
 #include "fakequant/spqr_weight.h"
 #include "layers/linear.h"
 #include "layers/llama.h"
-#include "tests/ptq/tiny_llama.h"
+#include "tests/support/tiny_llama.h"
 #include "ptq/method.h"
 
 namespace qforge::ptq {

@@ -19,6 +19,7 @@
 #include "fakequant/fake_quant_ggml.h"
 #include "layers/quantizable.h"
 #include "tests/support/error_of.h"
+#include "tests/support/tiny_llama.h"
 #include "trainers/checkpoint.h"
 #include "trainers/lora_model.h"
 #include "trainers/gguf_evaluate.h"
@@ -249,24 +250,28 @@ TEST(GgufQat, Iq2XsPresetTrainsWithAnImatrix) {
   EXPECT_EQ(types.at("blk.1.ffn_up.weight"), gg::kGgmlIQ2_XS);
 }
 
-TEST(GgufQat, PresetFollowsTheMixWithFallbacksAndTiedEmbedding) {
-  layers::LlamaConfig c;
-  c.vocab_size = 40;
-  c.hidden_size = 256;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 2;
-  c.num_key_value_heads = 2;
-  c.intermediate_size = 272;  // ffn_down: Q4_K -> Q5_0 -> F16 (272 % 32 != 0)
-  c.max_position_embeddings = 8;
+// dim 256 without GQA, tied embedding; ffn 272 (272 % 32 != 0) sends ffn_down down its fallbacks to F16.
+layers::LlamaConfig tied_preset_config() {
+  layers::LlamaConfig c = testing::tiny_llama_shape({.hidden = 256, .heads = 2, .kv_heads = 2, .ffn = 272, .context = 8});
   c.tie_word_embeddings = true;
-  layers::LlamaForCausalLM model(c);
-  std::vector<fakequant::QuantRule> earlier = {{"*.o_proj", std::nullopt, std::nullopt, true}};
-  const std::vector<fakequant::QuantRule> rules = gguf_preset_rules(model, "q4_k_m", earlier);
+  return c;
+}
+
+// The type the preset (after `earlier` rules) gives each layer, by pattern.
+std::map<std::string, int> preset_types(const layers::LlamaForCausalLM& model, const std::string& preset,
+                                        const std::vector<fakequant::QuantRule>& earlier = {}) {
   std::map<std::string, int> by_layer;
-  for (const auto& rule : rules) by_layer[rule.pattern] = rule.weight->ggml_type;
+  for (const auto& rule : gguf_preset_rules(model, preset, earlier)) by_layer[rule.pattern] = rule.weight->ggml_type;
+  return by_layer;
+}
+
+TEST(GgufQat, PresetFollowsTheMixWithFallbacksAndTiedEmbedding) {
+  const layers::LlamaForCausalLM model(tied_preset_config());
+  std::vector<fakequant::QuantRule> earlier = {{"*.o_proj", std::nullopt, std::nullopt, true}};
+  const std::map<std::string, int> by_layer = preset_types(model, "q4_k_m", earlier);
   EXPECT_EQ(by_layer.size(), 1u + 2u * 6u);  // embedding + 7 projections per layer - o_proj (skipped earlier)
   EXPECT_EQ(by_layer.at("model.embed_tokens"), gg::kGgmlQ6_K);  // tied: it is the output too
-  EXPECT_EQ(by_layer.at("model.layers.0.mlp.down_proj"), gg::kGgmlF16);
+  EXPECT_EQ(by_layer.at("model.layers.0.mlp.down_proj"), gg::kGgmlF16);  // Q4_K -> Q5_0 -> F16 (272 % 32 != 0)
   EXPECT_EQ(by_layer.at("model.layers.1.mlp.down_proj"), gg::kGgmlF16);  // Q6_K -> Q8_0 -> F16
   EXPECT_EQ(by_layer.at("model.layers.0.mlp.up_proj"), gg::kGgmlQ4_K);
   EXPECT_EQ(by_layer.count("model.layers.0.self_attn.o_proj"), 0u);
@@ -275,24 +280,8 @@ TEST(GgufQat, PresetFollowsTheMixWithFallbacksAndTiedEmbedding) {
 }
 
 // The IQ/TQ presets read the same mix table (docs/gguf.md §7); the same tied model without GQA.
-std::map<std::string, int> preset_types(const layers::LlamaForCausalLM& model, const std::string& preset,
-                                        const std::vector<fakequant::QuantRule>& earlier = {}) {
-  std::map<std::string, int> by_layer;
-  for (const auto& rule : gguf_preset_rules(model, preset, earlier)) by_layer[rule.pattern] = rule.weight->ggml_type;
-  return by_layer;
-}
-
 TEST(GgufQat, IQPresetsFollowTheMixAndRefuseTypesThatNeedImportance) {
-  layers::LlamaConfig c;
-  c.vocab_size = 40;
-  c.hidden_size = 256;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 2;
-  c.num_key_value_heads = 2;
-  c.intermediate_size = 272;
-  c.max_position_embeddings = 8;
-  c.tie_word_embeddings = true;
-  layers::LlamaForCausalLM model(c);
+  const layers::LlamaForCausalLM model(tied_preset_config());
   const std::map<std::string, int> xxs = preset_types(model, "IQ3_XXS");
   EXPECT_EQ(xxs.at("model.embed_tokens"), gg::kGgmlQ5_K);            // tied: the output's Q5_K
   EXPECT_EQ(xxs.at("model.layers.0.self_attn.q_proj"), gg::kGgmlIQ2_S);

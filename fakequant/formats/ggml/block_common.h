@@ -13,6 +13,7 @@
 // and importance-path blocks (open PR ggml-org/llama.cpp#25353 proposes -ffp-contract=off for
 // ggml-quants.c); Q8_0 and the plain Q4_0/Q4_1/Q5_0/Q5_1 paths have no contractible sums.
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -48,6 +49,53 @@ inline __m512i lround16(__m512 v) {
   return _mm512_mask_mov_epi32(q, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_setzero_si512());
 }
 #endif
+
+// llama.cpp's importance weighting (quantize_row_<type>_impl in ggml-quants.c): with an imatrix, element
+// i weighs imp[i]·sqrt(σ² + x[i]²), σ² being Σx²/n over the row or super-block (2·Σx²/n in most k- and
+// IQ formats); without one, x[i]². The helpers keep the reference's float operations and their order
+// (a sum in index order, then /n): the bytes depend on it. They are meant for the codec files, which are
+// compiled with -ffp-contract=off; a file compiled otherwise could fuse sigma2 + x·x and, being inline,
+// hand that copy to the linker.
+inline float sum_of_squares(const float* x, int64_t n) {
+  float sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += x[i] * x[i];
+  return sum;
+}
+
+// σ² = Σx²/n (Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, IQ2_XXS, IQ2_XS).
+inline float mean_square(const float* x, int64_t n) { return sum_of_squares(x, n) / n; }
+
+// σ² = 2·Σx²/n (Q3_K, Q4_K, Q5_K, IQ1_S, IQ1_M, IQ2_S, IQ3_XXS, IQ3_S).
+inline float twice_mean_square(const float* x, int64_t n) { return 2 * sum_of_squares(x, n) / n; }
+
+// IQ4_NL's and IQ4_XS's σ²: Σx² times 2/n (llama.cpp: sigma2 *= 2.f/super_block_size). 2/n is exact for
+// their n (32, 256), so this differs from twice_mean_square only where 2·Σx² would overflow.
+inline float twice_mean_square_iq4(const float* x, int64_t n) { return sum_of_squares(x, n) * (2.f / n); }
+
+// weight[i] = qw[i]·sqrt(σ² + x[i]²) for i < n; x[i]² where there is no importance (qw null).
+inline void importance_weights(const float* x, const float* qw, float sigma2, int n, float* weight) {
+  if (qw) {
+    for (int i = 0; i < n; ++i) weight[i] = qw[i] * std::sqrt(sigma2 + x[i] * x[i]);
+  } else {
+    for (int i = 0; i < n; ++i) weight[i] = x[i] * x[i];
+  }
+}
+
+// The importance path of Q4_0, Q4_1, Q5_0 and Q5_1 (quantize_row_q4_0_impl and its siblings): σ² = Σx²/k
+// over the whole row, then for each of the nb blocks of 32 its importance weights, handed with the
+// block to `block(i, xb, weight)`.
+template <class Block>
+void for_each_weighted_block32(const float* x, const float* importance, int64_t nb, Block block) {
+  const float sigma2 = mean_square(x, 32 * nb);
+  for (int64_t i = 0; i < nb; ++i) {
+    float weight[32];
+    importance_weights(x + 32 * i, importance + 32 * i, sigma2, 32, weight);
+    block(i, x + 32 * i, weight);
+  }
+}
+
+// The searches' weight of element i: the given weights, else x[i]² (ggml's rmse_type 1 without quant_weights).
+inline float weight_or_square(const float* weights, const float* x, int i) { return weights ? weights[i] : x[i] * x[i]; }
 
 inline uint16_t to_f16(float value) { return encode_fp16(value); }
 inline float from_f16(uint16_t code) { return decode_fp16(code); }

@@ -24,10 +24,6 @@ const float* shifted_values(int shifts, int k) {
   return (k == 0 ? shifts < 2 : shifts % 2 == 0) ? kXp : kXm;
 }
 
-void block_weights(const float* xb, const float* qw, float sigma2, float* weight) {
-  for (int i = 0; i < 16; ++i) weight[i] = qw ? qw[i] * std::sqrt(sigma2 + xb[i] * xb[i]) : xb[i] * xb[i];
-}
-
 struct Split {
   int i1 = -1, i2 = -1, shifts = -1;
   float scale = 0;
@@ -131,7 +127,7 @@ void store_scales(const IqGridSearch& g, const float* x, const float* qw, float 
     y.qh[ib] = static_cast<uint8_t>(y.qh[ib] | kShiftMasks[shifts[ib]]);
     const float* xb = x + 16 * ib;
     float weight[16];
-    block_weights(xb, qw ? qw + 16 * ib : nullptr, sigma2, weight);
+    importance_weights(xb, qw ? qw + 16 * ib : nullptr, sigma2, 16, weight);
     for (int k = 0; k < 2; ++k) {
       const float* xx = shifted_values(shifts[ib], k);
       const int8_t* p = g.point(y.qs[2 * ib + k] + ((y.qh[ib] << (8 - 4 * k)) & 0x700));
@@ -154,15 +150,13 @@ void store_scales(const IqGridSearch& g, const float* x, const float* qw, float 
 
 void quantize_super_block(const IqGridSearch& g, const float* x, const float* qw, block_iq1_m& y) {
   std::memset(&y, 0, sizeof(y));
-  float sumx2 = 0;
-  for (int i = 0; i < 256; ++i) sumx2 += x[i] * x[i];
-  const float sigma2 = 2 * sumx2 / 256;
+  const float sigma2 = twice_mean_square(x, 256);
   float scales[16], max_scale = 0;
   int shifts[16];
   for (int ib = 0; ib < 16; ++ib) {
     const float* xb = x + 16 * ib;
     float weight[16];
-    block_weights(xb, qw ? qw + 16 * ib : nullptr, sigma2, weight);
+    importance_weights(xb, qw ? qw + 16 * ib : nullptr, sigma2, 16, weight);
     uint16_t index[2];
     scales[ib] = 0, shifts[ib] = 0;
     if (!quantize_block(g, xb, weight, index, scales[ib], shifts[ib])) continue;

@@ -99,15 +99,13 @@ void quantize_super_block(const IqGridSearch& g, const float* x, const float* qw
   y.d = to_f16(0.f);
   std::memset(y.qs, 0, sizeof(y.qs));
   std::memset(y.qh, 0, sizeof(y.qh));
-  float sumx2 = 0;
-  for (int i = 0; i < 256; ++i) sumx2 += x[i] * x[i];
-  const float sigma2 = 2 * sumx2 / 256;
+  const float sigma2 = twice_mean_square(x, 256);
   float scales[8], max_scale = 0;
   int shifts[8];
   for (int ib = 0; ib < 8; ++ib) {
     const float* xb = x + 32 * ib;
     float weight[32];
-    for (int i = 0; i < 32; ++i) weight[i] = qw[32 * ib + i] * std::sqrt(sigma2 + xb[i] * xb[i]);
+    importance_weights(xb, qw + 32 * ib, sigma2, 32, weight);
     uint16_t index[4];
     scales[ib] = 0, shifts[ib] = 1;
     if (!quantize_block(g, xb, weight, index, scales[ib], shifts[ib])) continue;

@@ -19,7 +19,11 @@ constexpr float kGroupMaxEpsIQ2S = 1e-8f;  // GROUP_MAX_EPS_IQ2_S
 // One block of 16 (groups 2ib, 2ib + 1) into qs/qh/signs; returns its scale, 0 for a block left empty.
 float quantize_block(const IqGridSearch& g, const float* xb, const float* qw, float sigma2, int ib, block_iq2_s& y) {
   float weight[16], waux[16], xval[16];
-  for (int i = 0; i < 16; ++i) weight[i] = qw ? qw[i] * std::sqrt(sigma2 + xb[i] * xb[i]) : 0.25f * sigma2 + xb[i] * xb[i];
+  if (qw) {
+    importance_weights(xb, qw, sigma2, 16, weight);
+  } else {  // IQ2_S's own fallback: σ²/4 + x² rather than x²
+    for (int i = 0; i < 16; ++i) weight[i] = 0.25f * sigma2 + xb[i] * xb[i];
+  }
   for (int i = 0; i < 16; ++i) waux[i] = std::sqrt(weight[i]);
   uint8_t signs[2] = {};
   for (int i = 0; i < 16; ++i) {
@@ -49,9 +53,7 @@ float quantize_block(const IqGridSearch& g, const float* xb, const float* qw, fl
 
 void quantize_super_block(const IqGridSearch& g, const float* x, const float* qw, block_iq2_s& y) {
   std::memset(&y, 0, sizeof(y));
-  float sumx2 = 0;
-  for (int i = 0; i < 256; ++i) sumx2 += x[i] * x[i];
-  const float sigma2 = 2 * sumx2 / 256;
+  const float sigma2 = twice_mean_square(x, 256);
   float scales[16], max_scale = 0;
   for (int ib = 0; ib < 16; ++ib) {
     scales[ib] = quantize_block(g, x + 16 * ib, qw ? qw + 16 * ib : nullptr, sigma2, ib, y);

@@ -18,15 +18,13 @@ namespace {
 constexpr IqScaleSearch kSearch{16, 3, 9, 0.1f, true, false};
 
 void quantize_super_block(const IqGridSearch& g, const float* x, const float* qw, block_iq2_xs& y) {
-  float sumx2 = 0;
-  for (int i = 0; i < 256; ++i) sumx2 += x[i] * x[i];
-  const float sigma2 = sumx2 / 256;
+  const float sigma2 = mean_square(x, 256);
   uint16_t q2[32] = {};
   float scales[16], max_scale = 0;
   for (int ib = 0; ib < 16; ++ib) {
     const float* xb = x + 16 * ib;
     float weight[16], waux[16], xval[16];
-    for (int i = 0; i < 16; ++i) weight[i] = qw[16 * ib + i] * std::sqrt(sigma2 + xb[i] * xb[i]);
+    importance_weights(xb, qw + 16 * ib, sigma2, 16, weight);
     for (int i = 0; i < 16; ++i) waux[i] = std::sqrt(weight[i]);
     uint8_t signs[2];
     iq_fold_signs(xb, weight, 2, xval, signs);

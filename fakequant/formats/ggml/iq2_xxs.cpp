@@ -53,16 +53,14 @@ std::optional<float> search_block(const IqGridSearch& g, const float* xval, cons
 }
 
 void quantize_super_block(const IqGridSearch& g, const float* x, const float* qw, block_iq2_xxs& y) {
-  float sumx2 = 0;
-  for (int i = 0; i < 256; ++i) sumx2 += x[i] * x[i];
-  const float sigma2 = sumx2 / 256;
+  const float sigma2 = mean_square(x, 256);
   uint32_t q2[16] = {};
   float scales[8];
   float max_scale = 0;
   for (int ib = 0; ib < 8; ++ib) {
     const float* xb = x + 32 * ib;
     float weight[32], waux[32], xval[32];
-    for (int i = 0; i < 32; ++i) weight[i] = qw[32 * ib + i] * std::sqrt(sigma2 + xb[i] * xb[i]);
+    importance_weights(xb, qw + 32 * ib, sigma2, 32, weight);
     for (int i = 0; i < 32; ++i) waux[i] = std::sqrt(weight[i]);
     uint8_t signs[4];
     iq_fold_signs(xb, weight, 4, xval, signs);

@@ -23,7 +23,7 @@ constexpr IqScaleSearch kSearch{32, 8, 9, 0.2f, false, true};
 float quantize_block(const IqGridSearch& g, const float* xb, const float* qw, float sigma2, int ib, int slot,
                      block_iq3_s& y) {
   float weight[32], waux[32], xval[32];
-  for (int i = 0; i < 32; ++i) weight[i] = qw ? qw[i] * std::sqrt(sigma2 + xb[i] * xb[i]) : xb[i] * xb[i];
+  importance_weights(xb, qw, sigma2, 32, weight);
   for (int i = 0; i < 32; ++i) waux[i] = std::sqrt(weight[i]);
   uint8_t signs[4] = {};
   for (int i = 0; i < 32; ++i) {
@@ -52,9 +52,7 @@ float quantize_block(const IqGridSearch& g, const float* xb, const float* qw, fl
 
 void quantize_super_block(const IqGridSearch& g, const float* x, const float* qw, block_iq3_s& y) {
   std::memset(&y, 0, sizeof(y));
-  float sumx2 = 0;
-  for (int i = 0; i < 256; ++i) sumx2 += x[i] * x[i];
-  const float sigma2 = 2 * sumx2 / 256;
+  const float sigma2 = twice_mean_square(x, 256);
   float scales[8], max_scale = 0;
   int slot = 0;
   for (int ib = 0; ib < 8; ++ib) {

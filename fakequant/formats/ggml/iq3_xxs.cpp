@@ -19,14 +19,12 @@ constexpr float kGroupMaxEpsIQ3XXS = 1e-8f;  // GROUP_MAX_EPS_IQ3_XXS
 // Weights of a block of 32: imp·sqrt(σ² + x²) with importance, else x² (quantize_row_iq3_xxs_impl and
 // quantize_row_iq3_s_impl).
 void block_weights(const float* xb, const float* qw, float sigma2, float* weight, float* waux) {
-  for (int i = 0; i < 32; ++i) weight[i] = qw ? qw[i] * std::sqrt(sigma2 + xb[i] * xb[i]) : xb[i] * xb[i];
+  importance_weights(xb, qw, sigma2, 32, weight);
   for (int i = 0; i < 32; ++i) waux[i] = std::sqrt(weight[i]);
 }
 
 void quantize_super_block(const IqGridSearch& g, const float* x, const float* qw, block_iq3_xxs& y) {
-  float sumx2 = 0;
-  for (int i = 0; i < 256; ++i) sumx2 += x[i] * x[i];
-  const float sigma2 = 2 * sumx2 / 256;
+  const float sigma2 = twice_mean_square(x, 256);
   uint8_t q3[96] = {};
   uint32_t scales_and_signs[8] = {};
   float scales[8], max_scale = 0;

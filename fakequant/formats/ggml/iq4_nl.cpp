@@ -64,11 +64,8 @@ float search_iq4_block_scale(const float* x, const float* weight, bool vectorize
 namespace {
 
 float quantize_block(const float* x, const float* qw, block_iq4_nl& b) {
-  float sigma2 = 0;
-  for (int j = 0; j < 32; ++j) sigma2 += x[j] * x[j];
-  sigma2 *= 2.f / 32;
   float weight[32];
-  for (int j = 0; j < 32; ++j) weight[j] = qw ? qw[j] * std::sqrt(sigma2 + x[j] * x[j]) : x[j] * x[j];
+  importance_weights(x, qw, twice_mean_square_iq4(x, 32), 32, weight);
   const float d = search_iq4_block_scale(x, weight);
   b.d = to_f16(d);
   const float id = d ? 1 / d : 0;
@@ -164,11 +161,8 @@ float search_scale16(const float* x, const float* weight) {
 namespace {
 
 void quantize_block16(const float* x, const float* qw, block_iq4_nl& b) {
-  float sigma2 = 0;
-  for (int j = 0; j < 32; ++j) sigma2 += x[j] * x[j];
-  sigma2 *= 2.f / 32;
   float weight[32];
-  for (int j = 0; j < 32; ++j) weight[j] = qw ? qw[j] * std::sqrt(sigma2 + x[j] * x[j]) : x[j] * x[j];
+  importance_weights(x, qw, twice_mean_square_iq4(x, 32), 32, weight);
   const float d = search_scale16(x, weight);
   b.d = to_f16(d);
   const __m512 id = _mm512_set1_ps(d ? 1 / d : 0);

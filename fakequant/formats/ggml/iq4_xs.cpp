@@ -12,15 +12,11 @@ namespace {
 
 // The 8 block scales of one super-block (quantize_row_iq4_nl_impl's first pass).
 void block_scales(const float* x, const float* qw, float scales[8], bool vectorized) {
-  float sigma2 = 0;
-  for (int j = 0; j < 256; ++j) sigma2 += x[j] * x[j];
-  sigma2 *= 2.f / 256;
+  const float sigma2 = twice_mean_square_iq4(x, 256);
   for (int ib = 0; ib < 8; ++ib) {
     const float* xb = x + 32 * ib;
     float weight[32];
-    for (int j = 0; j < 32; ++j) {
-      weight[j] = qw ? qw[32 * ib + j] * std::sqrt(sigma2 + xb[j] * xb[j]) : xb[j] * xb[j];
-    }
+    importance_weights(xb, qw ? qw + 32 * ib : nullptr, sigma2, 32, weight);
     scales[ib] = search_iq4_block_scale(xb, weight, vectorized);
   }
 }

@@ -58,13 +58,11 @@ void quantize_block_plain(const float* x, block_q2_K& b, bool vectorized) {
 }
 
 void quantize_block_weighted(const float* x, const float* qw, block_q2_K& b, bool vectorized) {
-  float sum_x2 = 0;
-  for (int j = 0; j < 256; ++j) sum_x2 += x[j] * x[j];
-  const float sigma2 = sum_x2 / 256;
+  const float sigma2 = mean_square(x, 256);
   uint8_t L[256], ls[16], lm[16];
   float weight[16], sw[16], mins[16], scales[16];
   for (int j = 0; j < 16; ++j) {
-    for (int l = 0; l < 16; ++l) weight[l] = qw[16 * j + l] * std::sqrt(sigma2 + x[16 * j + l] * x[16 * j + l]);
+    importance_weights(x + 16 * j, qw + 16 * j, sigma2, 16, weight);
     float sumw = 0;
     for (int l = 0; l < 16; ++l) sumw += weight[l];
     sw[j] = sumw;

@@ -56,9 +56,7 @@ void search_plain(const float* x, int nmax, const KQuantPlainSearch& plain, uint
   float weights[32], mins[8], scales[8];
   float max_scale = 0, max_min = 0;
   for (int j = 0; j < 8; ++j) {
-    float sum_x2 = 0;
-    for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
-    const float av_x = std::sqrt(sum_x2 / 32);
+    const float av_x = std::sqrt(mean_square(x + 32 * j, 32));
     for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(x[32 * j + l]);
     scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], plain.rmin, plain.rdelta,
                                  plain.nstep, vectorized);
@@ -79,13 +77,11 @@ void search_plain(const float* x, int nmax, const KQuantPlainSearch& plain, uint
 
 void search_weighted(const float* x, const float* qw, int nmax, uint16_t& d, uint16_t& dmin, uint8_t* packed,
                      uint8_t* L, bool vectorized) {
-  float sum_x2 = 0;
-  for (int l = 0; l < 256; ++l) sum_x2 += x[l] * x[l];
-  const float sigma2 = 2 * sum_x2 / 256;
+  const float sigma2 = twice_mean_square(x, 256);
   uint8_t ls[8], lm[8];
   float weights[32], sw[8], mins[8], scales[8];
   for (int j = 0; j < 8; ++j) {
-    for (int l = 0; l < 32; ++l) weights[l] = qw[32 * j + l] * std::sqrt(sigma2 + x[32 * j + l] * x[32 * j + l]);
+    importance_weights(x + 32 * j, qw + 32 * j, sigma2, 32, weights);
     float sumw = 0;
     for (int l = 0; l < 32; ++l) sumw += weights[l];
     sw[j] = sumw;

@@ -44,21 +44,14 @@ void quantize_row_q5_0_ref(const float* x, block_q5_0* y, int64_t k, const float
     for (int64_t i = 0; i < nb; ++i) quantize_block_amax(x + 32 * i, y[i]);
     return;
   }
-  float sum_x2 = 0;
-  for (int64_t j = 0; j < k; ++j) sum_x2 += x[j] * x[j];
-  const float sigma2 = sum_x2 / k;
-  for (int64_t i = 0; i < nb; ++i) {
-    const float* xb = x + 32 * i;
-    const float* qw = importance + 32 * i;
-    float weight[32];
-    for (int j = 0; j < 32; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
+  for_each_weighted_block32(x, importance, nb, [&](int64_t i, const float* xb, const float* weight) {
     int8_t L[32];
     const float d = make_qx_quants(32, 16, xb, L, weight);
     y[i].d = to_f16(d);
     uint8_t levels[32];
     for (int j = 0; j < 32; ++j) levels[j] = static_cast<uint8_t>(L[j]);
     pack_q5_0(levels, y[i]);
-  }
+  });
 }
 
 void dequantize_row_q5_0(const block_q5_0* x, float* y, int64_t k) {

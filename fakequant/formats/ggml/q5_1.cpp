@@ -44,20 +44,13 @@ void quantize_row_q5_1_ref(const float* x, block_q5_1* y, int64_t k, const float
     for (int64_t i = 0; i < nb; ++i) quantize_block_minmax(x + 32 * i, y[i]);
     return;
   }
-  float sum_x2 = 0;
-  for (int64_t j = 0; j < k; ++j) sum_x2 += x[j] * x[j];
-  const float sigma2 = sum_x2 / k;
-  for (int64_t i = 0; i < nb; ++i) {
-    const float* xb = x + 32 * i;
-    const float* qw = importance + 32 * i;
-    float weight[32];
-    for (int j = 0; j < 32; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
+  for_each_weighted_block32(x, importance, nb, [&](int64_t i, const float* xb, const float* weight) {
     uint8_t L[32];
     float min;
     y[i].d = to_f16(make_qkx3_quants(32, 31, xb, weight, L, &min, -0.9f, 0.05f, 36));
     y[i].m = to_f16(-min);
     pack_q5_1(L, y[i]);
-  }
+  });
 }
 
 void dequantize_row_q5_1(const block_q5_1* x, float* y, int64_t k) {

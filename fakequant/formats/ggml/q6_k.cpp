@@ -54,6 +54,18 @@ void quantize_block(const float* x, const float* qw, block_q6_K& b, bool vectori
   pack_q6_K(L, b);
 }
 
+// The walk both decoders share: per block its scale d, then its two halves of 128 values with their
+// ql (64 bytes), qh (32) and 8 sub-block scales, y advancing by 128 (dequantize_row_q6_K in
+// ggml-quants.c). A template, so each body inlines into its own loop.
+template <class Half>
+void for_each_half(const block_q6_K* x, float* y, int64_t k, Half half) {
+  const int64_t nb = checked_block_count("dequantize_row_q6_K", k, kQKK);
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = from_f16(x[i].d);
+    for (int h = 0; h < 2; ++h, y += 128) half(d, x[i].ql + 64 * h, x[i].qh + 32 * h, x[i].scales + 8 * h, y);
+  }
+}
+
 }  // namespace
 
 void quantize_row_q6_K_ref(const float* x, block_q6_K* y, int64_t k, const float* importance) {
@@ -75,52 +87,39 @@ void quantize_row_q6_K(const float* x, block_q6_K* y, int64_t k, const float* im
 }
 
 void dequantize_row_q6_K_ref(const block_q6_K* x, float* y, int64_t k) {
-  const int64_t nb = checked_block_count("dequantize_row_q6_K", k, kQKK);
-  for (int64_t i = 0; i < nb; ++i) {
-    const float d = from_f16(x[i].d);
-    for (int h = 0; h < 2; ++h, y += 128) {
-      const uint8_t* ql = x[i].ql + 64 * h;
-      const uint8_t* qh = x[i].qh + 32 * h;
-      const int8_t* sc = x[i].scales + 8 * h;
-      for (int l = 0; l < 32; ++l) {
-        const int is = l / 16;
-        const int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
-        const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
-        const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-        const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-        y[l] = d * sc[is] * q1;
-        y[l + 32] = d * sc[is + 2] * q2;
-        y[l + 64] = d * sc[is + 4] * q3;
-        y[l + 96] = d * sc[is + 6] * q4;
-      }
+  for_each_half(x, y, k, [](float d, const uint8_t* ql, const uint8_t* qh, const int8_t* sc, float* yh) {
+    for (int l = 0; l < 32; ++l) {
+      const int is = l / 16;
+      const int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+      const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+      const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+      const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+      yh[l] = d * sc[is] * q1;
+      yh[l + 32] = d * sc[is + 2] * q2;
+      yh[l + 64] = d * sc[is + 4] * q3;
+      yh[l + 96] = d * sc[is + 6] * q4;
     }
-  }
+  });
 }
 
 // dequantize_row_q6_K_ref on 16 lanes: lanes l = 16·is .. 16·is + 15 of each quarter share the scale
 // d·sc (rounded once, as the reference's left-to-right d * sc * q), times the 6-bit level − 32.
 void dequantize_row_q6_K(const block_q6_K* x, float* y, int64_t k) {
 #if defined(QFORGE_GGML_DECODE_AVX512)
-  const int64_t nb = checked_block_count("dequantize_row_q6_K", k, kQKK);
-  for (int64_t i = 0; i < nb; ++i) {
-    const float d = from_f16(x[i].d);
-    for (int h = 0; h < 2; ++h, y += 128) {
-      const uint8_t* ql = x[i].ql + 64 * h;
-      const int8_t* sc = x[i].scales + 8 * h;
-      for (int is = 0; is < 2; ++is) {
-        const __m128i a = avx512::load16(ql + 16 * is), b = avx512::load16(ql + 32 + 16 * is);
-        const __m128i qh = avx512::load16(x[i].qh + 32 * h + 16 * is);
-        const __m128i q1 = _mm_or_si128(avx512::bits16(a, 0, 0xF), _mm_slli_epi16(avx512::bits16(qh, 0, 3), 4));
-        const __m128i q2 = _mm_or_si128(avx512::bits16(b, 0, 0xF), _mm_slli_epi16(avx512::bits16(qh, 2, 3), 4));
-        const __m128i q3 = _mm_or_si128(avx512::bits16(a, 4, 0xF), _mm_slli_epi16(avx512::bits16(qh, 4, 3), 4));
-        const __m128i q4 = _mm_or_si128(avx512::bits16(b, 4, 0xF), _mm_slli_epi16(avx512::bits16(qh, 6, 3), 4));
-        avx512::store_scaled(y + 16 * is, d * sc[is], avx512::to_float(q1, 32));
-        avx512::store_scaled(y + 32 + 16 * is, d * sc[is + 2], avx512::to_float(q2, 32));
-        avx512::store_scaled(y + 64 + 16 * is, d * sc[is + 4], avx512::to_float(q3, 32));
-        avx512::store_scaled(y + 96 + 16 * is, d * sc[is + 6], avx512::to_float(q4, 32));
-      }
+  for_each_half(x, y, k, [](float d, const uint8_t* ql, const uint8_t* qh_bytes, const int8_t* sc, float* yh) {
+    for (int is = 0; is < 2; ++is) {
+      const __m128i a = avx512::load16(ql + 16 * is), b = avx512::load16(ql + 32 + 16 * is);
+      const __m128i qh = avx512::load16(qh_bytes + 16 * is);
+      const __m128i q1 = _mm_or_si128(avx512::bits16(a, 0, 0xF), _mm_slli_epi16(avx512::bits16(qh, 0, 3), 4));
+      const __m128i q2 = _mm_or_si128(avx512::bits16(b, 0, 0xF), _mm_slli_epi16(avx512::bits16(qh, 2, 3), 4));
+      const __m128i q3 = _mm_or_si128(avx512::bits16(a, 4, 0xF), _mm_slli_epi16(avx512::bits16(qh, 4, 3), 4));
+      const __m128i q4 = _mm_or_si128(avx512::bits16(b, 4, 0xF), _mm_slli_epi16(avx512::bits16(qh, 6, 3), 4));
+      avx512::store_scaled(yh + 16 * is, d * sc[is], avx512::to_float(q1, 32));
+      avx512::store_scaled(yh + 32 + 16 * is, d * sc[is + 2], avx512::to_float(q2, 32));
+      avx512::store_scaled(yh + 64 + 16 * is, d * sc[is + 4], avx512::to_float(q3, 32));
+      avx512::store_scaled(yh + 96 + 16 * is, d * sc[is + 6], avx512::to_float(q4, 32));
     }
-  }
+  });
 #else
   dequantize_row_q6_K_ref(x, y, k);
 #endif
