@@ -7,6 +7,10 @@
 #include <stdexcept>
 #include <string>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 
 #include "fakequant/formats/ggml/block_common.h"
 #include "fakequant/formats/ggml/iq_grids.h"
@@ -78,6 +82,17 @@ IqGridSearch build(const std::string& grid) {
     s.kmap[u] = -static_cast<int32_t>(s.neighbours.size()) - 1;
     append_neighbours(s, u, spec.nwant, d2, s.neighbours);
   }
+  s.level_start.assign(static_cast<size_t>(kmap_size), 0);
+  for (int u = 0; u < kmap_size; ++u) {
+    if (s.kmap[u] >= 0) continue;
+    const uint16_t* list = s.neighbours.data() + (-s.kmap[u] - 1);
+    const int padded = (list[0] + 15) & ~15;
+    s.level_start[u] = static_cast<uint32_t>(s.neighbour_levels.size());
+    s.neighbour_levels.resize(s.neighbour_levels.size() + static_cast<size_t>(padded) * s.coordinates, 0);
+    for (int j = 0; j < list[0]; ++j)
+      for (int i = 0; i < s.coordinates; ++i)
+        s.neighbour_levels[s.level_start[u] + i * padded + j] = static_cast<uint8_t>((s.point(list[1 + j])[i] - 1) / 2);
+  }
   return s;
 }
 
@@ -109,10 +124,16 @@ int IqGridSearch::best_neighbour_ref(int u, const float* x, const float* weight,
 // Each term w_i·(scale·q − x_i)² depends on the coordinate and its level only, so it is computed once per
 // (coordinate, level) — 32 products for either grid family — instead of once per neighbour coordinate; the
 // sum over coordinates then adds the same terms in the same order as best_neighbour_ref, so it is the same float.
+// Each term w_i·(scale·q − x_i)² depends on the coordinate and its level only, so it is computed once per
+// (coordinate, level) — 32 products for either grid family — instead of once per neighbour coordinate; the
+// sum over coordinates then adds the same terms in the same order as best_neighbour_ref, so it is the same
+// float. With AVX-512, 16 neighbours at once: each coordinate's terms sit in one register and the lanes'
+// levels select them (permutexvar); the lanes are then taken in list order, the first of equal ones winning.
 int IqGridSearch::best_neighbour(int u, const float* x, const float* weight, float scale, int8_t* L) const {
   const uint16_t* list = neighbours.data() + (-kmap[u] - 1);
+  const int count = list[0];
   const int levels = 1 << bits;
-  float term[8 * 8];  // [coordinate][level], at most 8 coordinates of 8 levels
+  alignas(64) float term[8 * 8 + 16] = {};  // [coordinate][level]; padded so a 16-float load stays inside
   for (int i = 0; i < coordinates; ++i) {
     for (int l = 0; l < levels; ++l) {
       const float q = static_cast<float>(2 * l + 1);
@@ -122,7 +143,26 @@ int IqGridSearch::best_neighbour(int u, const float* x, const float* weight, flo
   }
   float best_d2 = FLT_MAX;
   int best = -1;
-  for (int j = 1; j <= list[0]; ++j) {
+#if defined(__AVX512F__)
+  const int padded = (count + 15) & ~15;
+  const uint8_t* lv = neighbour_levels.data() + level_start[u];
+  alignas(64) float d2s[16];
+  for (int first = 0; first < count; first += 16) {
+    __m512 d2 = _mm512_setzero_ps();
+    for (int i = 0; i < coordinates; ++i) {
+      const __m512i level = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(lv + i * padded + first)));
+      d2 = _mm512_add_ps(d2, _mm512_permutexvar_ps(level, _mm512_loadu_ps(term + i * levels)));
+    }
+    _mm512_store_ps(d2s, d2);
+    for (int j = 0; j < 16 && first + j < count; ++j) {
+      if (d2s[j] < best_d2) {
+        best_d2 = d2s[j];
+        best = list[1 + first + j];
+      }
+    }
+  }
+#else
+  for (int j = 1; j <= count; ++j) {
     const int8_t* g = point(list[j]);
     float d2 = 0;
     for (int i = 0; i < coordinates; ++i) d2 += term[i * levels + ((g[i] - 1) >> 1)];
@@ -131,6 +171,7 @@ int IqGridSearch::best_neighbour(int u, const float* x, const float* weight, flo
       best = list[j];
     }
   }
+#endif
   if (best < 0) throw std::runtime_error("iq_grid_search: no neighbour improves on FLT_MAX (non-finite input?)");
   const int8_t* g = point(best);
   for (int i = 0; i < coordinates; ++i) L[i] = static_cast<int8_t>((g[i] - 1) / 2);

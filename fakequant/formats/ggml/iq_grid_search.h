@@ -18,6 +18,10 @@ struct IqGridSearch {
   // kmap: u -> grid index (>= 0), or -(offset + 1) of u's list in `neighbours`: [count, index...].
   std::vector<int32_t> kmap;
   std::vector<uint16_t> neighbours;
+  // The levels of u's neighbours coordinate-major for the 16-lane search: level of neighbour j at coordinate
+  // i is neighbour_levels[level_start[u] + i·padded + j], padded = count rounded up to 16 (zeros after).
+  std::vector<uint8_t> neighbour_levels;
+  std::vector<uint32_t> level_start;
 
   const int8_t* point(int index) const { return points.data() + static_cast<size_t>(index) * coordinates; }
   // The grid index of u, or -1 when u is off the grid.
