@@ -1,6 +1,7 @@
 // GGUF -> LlamaForCausalLM (docs/gguf.md §2 metadata, §3 names/shapes, §5 rope permutation, §6 codecs).
 #include "exporters/gguf/llama_gguf_import.h"
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -154,7 +155,7 @@ layers::LlamaConfig config_from(const GgufReader& reader, const std::string& sou
   c.rms_norm_eps = get_f32(reader, arch + "attention.layer_norm_rms_epsilon", 1e-5f, source);
   c.tie_word_embeddings = file.find_tensor("output.weight") == nullptr;
   // llama.cpp loads q/k/v biases wherever present (create_tensor_qkv, TENSOR_NOT_REQUIRED).
-  c.qkv_bias = file.find_tensor("blk.0.attn_q.bias") != nullptr;
+  c.qkv_bias = file.find_tensor("blk.0.attn_q.bias") != nullptr || file.find_tensor("blk.0.attn_qkv.bias") != nullptr;
   try {
     c.validate();  // before head_dim(), which divides by the head count
   } catch (const std::invalid_argument& e) {
@@ -167,10 +168,14 @@ layers::LlamaConfig config_from(const GgufReader& reader, const std::string& sou
   return c;
 }
 
-// Dequantized tensor in HF layout ([out, in] for matrices); Q/K rows (and their biases, one value per row)
-// un-permuted when the architecture rotates adjacent pairs (docs/gguf.md §5, §13).
-autograd::Tensor hf_tensor(const GgufReader& reader, const TensorInfo& info, const layers::LlamaConfig& c,
-                           bool adjacent_rope, const std::string& source) {
+// The rows of q_proj, k_proj and v_proj: a fused attn_qkv tensor's row ranges, in this order (llama-model.cpp
+// create_tensor_qkv: n_embd_q, n_embd_k_gqa, n_embd_v_gqa; docs/gguf.md §3).
+std::array<int64_t, 3> qkv_rows(const layers::LlamaConfig& c) {
+  return {c.num_attention_heads * c.head_dim(), c.num_key_value_heads * c.head_dim(), c.num_key_value_heads * c.head_dim()};
+}
+
+// The whole tensor dequantized in the file's layout ([rows, ne0] for matrices, [ne0] for vectors).
+autograd::Tensor dequantized(const GgufReader& reader, const TensorInfo& info, const std::string& source) {
   const auto& block = [&]() -> const fakequant::ggml::BlockType& {
     try {
       return fakequant::ggml::decoder_type(static_cast<int>(info.type));
@@ -189,56 +194,117 @@ autograd::Tensor hf_tensor(const GgufReader& reader, const TensorInfo& info, con
   if (static_cast<int64_t>(bytes.size()) < row_size * rows) fail_tensor(reader, source, info.name, "data too short");
   autograd::Tensor t(info.dims.size() == 2 ? autograd::Shape{rows, ne0} : autograd::Shape{ne0});
   for (int64_t r = 0; r < rows; ++r) block.dequantize_row(bytes.data() + r * row_size, t.data() + r * ne0, ne0);
-  const bool is_q = info.name.find(".attn_q.") != std::string::npos;
-  const bool is_k = info.name.find(".attn_k.") != std::string::npos;
-  if (adjacent_rope && (is_q || is_k)) {
-    autograd::Tensor back(t.shape());
-    const bool bias = info.dims.size() == 1;  // one value per output row
-    unpermute_rope_rows(t.data(), back.data(), bias ? ne0 : rows, bias ? 1 : ne0,
-                        is_q ? c.num_attention_heads : c.num_key_value_heads);
-    return back;
-  }
   return t;
+}
+
+// `t` (file layout) in HF layout: Q/K rows (and their biases, one value per row) un-permuted when the
+// architecture rotates adjacent pairs (docs/gguf.md §5, §13).
+autograd::Tensor hf_layout(autograd::Tensor t, const std::string& hf_name, const layers::LlamaConfig& c, bool adjacent_rope) {
+  const bool is_q = hf_name.find(".q_proj.") != std::string::npos;
+  const bool is_k = hf_name.find(".k_proj.") != std::string::npos;
+  if (!adjacent_rope || !(is_q || is_k)) return t;
+  autograd::Tensor back(t.shape());
+  const bool bias = t.ndim() == 1;  // one value per output row
+  const int64_t rows = t.shape()[0], cols = bias ? 1 : t.shape()[1];
+  unpermute_rope_rows(t.data(), back.data(), rows, cols, is_q ? c.num_attention_heads : c.num_key_value_heads);
+  return back;
+}
+
+// Rows [first, first + count) of a [rows, cols] or [rows] tensor.
+autograd::Tensor row_range(const autograd::Tensor& t, int64_t first, int64_t count) {
+  const int64_t cols = t.ndim() == 2 ? t.shape()[1] : 1;
+  autograd::Tensor out(t.ndim() == 2 ? autograd::Shape{count, cols} : autograd::Shape{count});
+  std::memcpy(out.data(), t.data() + first * cols, static_cast<size_t>(count * cols) * sizeof(float));
+  return out;
+}
+
+// The tensor's HF parameters: itself, or a fused attn_qkv's q, k and v row ranges (docs/gguf.md §3).
+void add_hf_tensors(std::map<std::string, autograd::Tensor>& state, const GgufReader& reader, const TensorInfo& info,
+                    const layers::LlamaConfig& c, bool adjacent_rope, const std::string& source) {
+  const autograd::Tensor t = dequantized(reader, info, source);
+  const auto fused = fused_qkv_hf_names(info.name);
+  if (!fused) {
+    const std::string hf_name = *hf_tensor_name(info.name);
+    state[hf_name] = hf_layout(t, hf_name, c, adjacent_rope);
+    return;
+  }
+  const std::array<int64_t, 3> rows = qkv_rows(c);
+  int64_t first = 0;
+  for (size_t i = 0; i < rows.size(); first += rows[i++])
+    state[(*fused)[i]] = hf_layout(row_range(t, first, rows[i]), (*fused)[i], c, adjacent_rope);
+}
+
+// A tensor's ne against the HF shape it must hold (ggml dims run fastest first: ne = the HF shape reversed).
+void check_ne(const GgufReader& reader, const std::string& source, const TensorInfo& info, const std::vector<int64_t>& shape,
+              const std::string& what) {
+  bool same = info.dims.size() == shape.size();
+  for (size_t d = 0; same && d < shape.size(); ++d) same = info.dims[d] == static_cast<uint64_t>(shape[shape.size() - 1 - d]);
+  if (same) return;
+  std::string dims;
+  for (uint64_t d : info.dims) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+  fail_tensor(reader, source, info.name, "has ne [" + dims + "], not what the " + what);
+}
+
+// A fused attn_qkv tensor: its parts must be parameters the keys describe, and it holds their rows one after
+// the other. llama.cpp loads a fused bias only beside a fused weight (create_tensor_qkv), so a fused bias
+// beside separate weights is refused as llama.cpp would fail on it (an unused tensor).
+std::vector<std::string> check_fused(const GgufReader& reader, const std::string& source, const TensorInfo& info,
+                                     const std::array<std::string, 3>& parts,
+                                     const std::map<std::string, std::vector<int64_t>>& expected, const std::string& arch) {
+  std::vector<int64_t> shape;
+  for (const std::string& part : parts) {
+    const auto it = expected.find(part);
+    if (it == expected.end())
+      fail_tensor(reader, source, info.name, "holds " + part + ", which is not part of the model the " + arch + ".* keys describe");
+    if (shape.empty()) shape = it->second;
+    else shape[0] += it->second[0];
+  }
+  check_ne(reader, source, info, shape, arch + ".* keys imply for " + parts[0] + ", k_proj and v_proj fused");
+  const auto weight = fused_qkv_part(parts[0].substr(0, parts[0].rfind('.')) + ".weight");
+  if (info.dims.size() == 1 && !reader.file().find_tensor(weight->gguf_name))
+    fail_tensor(reader, source, info.name, "is a fused bias beside separate attn_q/k/v weights, which llama.cpp does not load");
+  return {parts.begin(), parts.end()};
 }
 
 // The model's size comes from the <arch>.* metadata, so every tensor is checked against it before the model
 // is built: a file claiming 3 million layers or a 10^8-wide FFN would otherwise allocate all of that
-// before its first tensor was found missing. The layer count is bounded first (each layer has at least 9
-// tensors), so even the list of expected names stays as small as the file.
+// before its first tensor was found missing. The layer count is bounded first (each layer has at least 7
+// tensors, 9 unless q/k/v are fused), so even the list of expected names stays as small as the file.
 void check_tensors_against_config(const GgufReader& reader, const layers::LlamaConfig& c, const std::string& source) {
   const GgufFile& file = reader.file();
   const std::string arch = read_gguf_architecture(reader, source).name;
-  constexpr int64_t kTensorsPerLayer = 9;
+  constexpr int64_t kTensorsPerLayer = 7;
   if (c.num_hidden_layers > static_cast<int64_t>(file.tensors.size()) / kTensorsPerLayer)
     fail_key(reader, source, arch + ".block_count",
              std::to_string(c.num_hidden_layers) + " layers need " + std::to_string(kTensorsPerLayer) +
                  " tensors each, but the file has " + std::to_string(file.tensors.size()) + " tensors in all");
   std::map<std::string, std::vector<int64_t>> expected;
   for (hf::ExpectedTensor& t : hf::expected_tensors(c)) expected.emplace(std::move(t.name), std::move(t.shape));
-  size_t parameters = 0;  // tensors that are parameters: all but rope_freqs.weight (read by config_from)
+  std::map<std::string, std::string> found;  // HF name -> the GGUF tensor that holds it
   for (const TensorInfo& info : file.tensors) {
-    if (info.name == kRopeFreqsTensor) continue;
-    ++parameters;
-    const auto hf_name = hf_tensor_name(info.name);
-    if (!hf_name) fail_tensor(reader, source, info.name, "has no Llama counterpart (docs/gguf.md §3, §13)");
-    const auto it = expected.find(*hf_name);
-    if (it == expected.end())
-      fail_tensor(reader, source, info.name, "is not part of the model the " + arch + ".* keys describe");
-    // ggml dims run fastest first: ne = the HF shape reversed.
-    const std::vector<int64_t>& shape = it->second;
-    bool same = info.dims.size() == shape.size();
-    for (size_t d = 0; same && d < shape.size(); ++d) same = info.dims[d] == static_cast<uint64_t>(shape[shape.size() - 1 - d]);
-    if (!same) {
-      std::string dims;
-      for (uint64_t d : info.dims) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
-      fail_tensor(reader, source, info.name, "has ne [" + dims + "], not what the " + arch + ".* keys imply for " + *hf_name);
+    if (info.name == kRopeFreqsTensor) continue;  // not a parameter (read by config_from)
+    std::vector<std::string> holds;
+    if (const auto fused = fused_qkv_hf_names(info.name)) {
+      holds = check_fused(reader, source, info, *fused, expected, arch);
+    } else {
+      const auto hf_name = hf_tensor_name(info.name);
+      if (!hf_name) fail_tensor(reader, source, info.name, "has no Llama counterpart (docs/gguf.md §3, §13)");
+      const auto it = expected.find(*hf_name);
+      if (it == expected.end())
+        fail_tensor(reader, source, info.name, "is not part of the model the " + arch + ".* keys describe");
+      check_ne(reader, source, info, it->second, arch + ".* keys imply for " + *hf_name);
+      holds = {*hf_name};
     }
+    for (const std::string& hf_name : holds)
+      if (const auto [it, fresh] = found.emplace(hf_name, info.name); !fresh)
+        fail_tensor(reader, source, info.name, "holds " + hf_name + ", which " + it->second + " holds as well");
   }
-  if (parameters != expected.size())  // names are unique, so some expected one is missing
+  if (found.size() != expected.size())  // every found name is expected, so some expected one is missing
     for (const auto& [hf_name, shape] : expected)
-      if (!file.find_tensor(*gguf_tensor_name(hf_name)))
+      if (!found.count(hf_name))
         fail(source, "tensor " + *gguf_tensor_name(hf_name) + " missing (" + std::to_string(expected.size()) +
-                         " tensors expected from the " + arch + ".* keys, the file has " + std::to_string(file.tensors.size()) + ")");
+                         " parameters expected from the " + arch + ".* keys, the file has " + std::to_string(file.tensors.size()) +
+                         " tensors)");
 }
 
 }  // namespace
@@ -256,7 +322,7 @@ ImportedLlama read_llama_gguf(const GgufReader& reader, const std::string& sourc
   }
   std::map<std::string, autograd::Tensor> state;
   for (const TensorInfo& info : file.tensors)
-    if (info.name != kRopeFreqsTensor) state[*hf_tensor_name(info.name)] = hf_tensor(reader, info, config, adjacent, source);
+    if (info.name != kRopeFreqsTensor) add_hf_tensors(state, reader, info, config, adjacent, source);
   try {
     out.model->load_state_dict(state, /*strict=*/true);
   } catch (const std::invalid_argument& e) {
@@ -275,11 +341,24 @@ ImportedLlama read_llama_gguf(const std::filesystem::path& path) {
 
 autograd::PackedWeightPtr read_llama_gguf_blocks(const GgufReader& reader, const std::string& hf_weight,
                                                  const layers::LlamaConfig& config, const std::string& source) {
-  const std::string name = gguf_tensor_name(hf_weight).value();
+  std::string name = gguf_tensor_name(hf_weight).value();
+  int64_t first_row = 0, rows = -1;  // the projection's rows in the file's tensor (-1: all of them)
+  const auto fused = fused_qkv_part(hf_weight);
+  if (!reader.file().find_tensor(name) && fused && reader.file().find_tensor(fused->gguf_name)) {
+    // A fused attn_qkv holds q, k and v as row ranges: each row is its own blocks (docs/gguf.md §1, §3).
+    const std::array<int64_t, 3> parts = qkv_rows(config);
+    for (int i = 0; i < fused->index; ++i) first_row += parts[i];
+    rows = parts[fused->index];
+    name = fused->gguf_name;
+  }
   const TensorInfo* info = reader.file().find_tensor(name);
   if (!info || info->dims.size() != 2) throw std::invalid_argument("lora.base: " + source + " has no 2-D tensor " + name);
   const auto& type = fakequant::ggml::block_type(static_cast<int>(info->type));
-  const int64_t cols = static_cast<int64_t>(info->dims[0]), rows = static_cast<int64_t>(info->dims[1]);
+  const int64_t cols = static_cast<int64_t>(info->dims[0]);
+  if (rows < 0) rows = static_cast<int64_t>(info->dims[1]);
+  if (first_row + rows > static_cast<int64_t>(info->dims[1]))
+    throw std::invalid_argument("lora.base: " + source + ": tensor " + name + " has " + std::to_string(info->dims[1]) +
+                                " rows, fewer than the " + std::to_string(first_row + rows) + " the keys imply");
   const int64_t row_bytes = fakequant::ggml::row_bytes(type, cols);
   const std::span<const std::byte> data = reader.tensor_data(name);
   std::vector<uint8_t> bytes(static_cast<size_t>(rows * row_bytes));
@@ -295,8 +374,8 @@ autograd::PackedWeightPtr read_llama_gguf_blocks(const GgufReader& reader, const
                         is_q ? config.num_attention_heads : config.num_key_value_heads);
   }
   for (int64_t r = 0; r < rows; ++r) {
-    std::memcpy(bytes.data() + r * row_bytes, data.data() + static_cast<int64_t>(source_row[r]) * row_bytes,
-                static_cast<size_t>(row_bytes));
+    const int64_t from = first_row + static_cast<int64_t>(source_row[r]);
+    std::memcpy(bytes.data() + r * row_bytes, data.data() + from * row_bytes, static_cast<size_t>(row_bytes));
   }
   return fakequant::wrap_ggml_weight(type, std::move(bytes), rows, cols);
 }

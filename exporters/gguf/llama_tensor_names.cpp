@@ -56,10 +56,34 @@ int64_t head_dim_of(int64_t rows, int64_t heads, const char* op) {
   return rows / heads;
 }
 
+constexpr std::array<const char*, 3> kQkvParts = {"attn_q.", "attn_k.", "attn_v."};
+
 }  // namespace
 
 std::optional<std::string> gguf_tensor_name(const std::string& hf_name) { return translate(hf_name, true); }
 std::optional<std::string> hf_tensor_name(const std::string& gguf_name) { return translate(gguf_name, false); }
+
+std::optional<std::array<std::string, 3>> fused_qkv_hf_names(const std::string& gguf_name) {
+  static const std::regex fused(R"(blk\.(\d+)\.attn_qkv\.(weight|bias))");
+  std::smatch match;
+  if (!std::regex_match(gguf_name, match, fused)) return std::nullopt;
+  std::array<std::string, 3> out;
+  for (size_t i = 0; i < kQkvParts.size(); ++i)
+    out[i] = *hf_tensor_name("blk." + match[1].str() + "." + kQkvParts[i] + match[2].str());
+  return out;
+}
+
+std::optional<FusedQkvPart> fused_qkv_part(const std::string& hf_name) {
+  const std::optional<std::string> separate = gguf_tensor_name(hf_name);
+  if (!separate) return std::nullopt;
+  for (size_t i = 0; i < kQkvParts.size(); ++i) {
+    const size_t at = separate->find(std::string(".") + kQkvParts[i]);
+    if (at != std::string::npos)
+      return FusedQkvPart{separate->substr(0, at) + ".attn_qkv." + separate->substr(at + 1 + std::string(kQkvParts[i]).size()),
+                          static_cast<int>(i)};
+  }
+  return std::nullopt;
+}
 
 void permute_rope_rows(const float* in, float* out, int64_t rows, int64_t cols, int64_t heads) {
   const int64_t head_dim = head_dim_of(rows, heads, "permute_rope_rows"), half = head_dim / 2;

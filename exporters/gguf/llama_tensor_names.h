@@ -2,6 +2,7 @@
 // Hugging Face LlamaForCausalLM parameter names <-> llama.cpp GGUF tensor names
 // (docs/gguf.md §3), and the Q/K row permutation between HF's half-split rotary pairs and
 // llama.cpp's adjacent pairs (§5; convert_hf_to_gguf.py's permute).
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -17,6 +18,20 @@ inline constexpr const char* kRopeFreqsTensor = "rope_freqs.weight";
 std::optional<std::string> gguf_tensor_name(const std::string& hf_name);
 // The inverse; nullopt for unknown names.
 std::optional<std::string> hf_tensor_name(const std::string& gguf_name);
+
+// llama.cpp's fused projection "blk.N.attn_qkv.weight" (and ".bias"): convert_hf_to_gguf.py --fuse-qkv writes
+// torch.cat([q, k, v], dim=0) of the (rope-permuted, for llama) attn_q/k/v tensors, and llama-model.cpp
+// create_tensor_qkv loads it instead of them (docs/gguf.md §3). Its HF parts, q first:
+// "blk.3.attn_qkv.bias" -> {"model.layers.3.self_attn.q_proj.bias", ...k_proj.bias, ...v_proj.bias}; nullopt
+// for any other name.
+std::optional<std::array<std::string, 3>> fused_qkv_hf_names(const std::string& gguf_name);
+// The inverse for one part: "model.layers.3.self_attn.k_proj.weight" -> {"blk.3.attn_qkv.weight", 1} (the
+// part's index in the row order); nullopt for names that are not a q/k/v projection's weight or bias.
+struct FusedQkvPart {
+  std::string gguf_name;
+  int index = 0;
+};
+std::optional<FusedQkvPart> fused_qkv_part(const std::string& hf_name);
 
 // Rows of a Q or K projection [heads * head_dim, cols] (row-major): inside each head,
 //   out row 2i + j <- in row j * head_dim / 2 + i   (i < head_dim / 2, j in {0, 1}),

@@ -29,7 +29,26 @@ TEST(LlamaTensorNames, EveryHfNameMapsAndBack) {
     EXPECT_EQ(hf_tensor_name(gg), hf) << gg;
   }
   EXPECT_EQ(gguf_tensor_name("model.layers.0.mlp.up_proj.weight_quantizer.scale"), std::nullopt);
-  EXPECT_EQ(hf_tensor_name("blk.0.attn_qkv.weight"), std::nullopt);
+  EXPECT_EQ(hf_tensor_name("blk.0.attn_qkv.weight"), std::nullopt);  
+}
+
+// A fused attn_qkv (convert_hf_to_gguf.py --fuse-qkv) holds q, k, v in this order (docs/gguf.md §3).
+TEST(LlamaTensorNames, FusedQkvPartsInRowOrder) {
+  const auto parts = fused_qkv_hf_names("blk.12.attn_qkv.bias");
+  ASSERT_TRUE(parts.has_value());
+  EXPECT_EQ((*parts)[0], "model.layers.12.self_attn.q_proj.bias");
+  EXPECT_EQ((*parts)[1], "model.layers.12.self_attn.k_proj.bias");
+  EXPECT_EQ((*parts)[2], "model.layers.12.self_attn.v_proj.bias");
+  EXPECT_EQ(fused_qkv_hf_names("blk.1.attn_q.weight"), std::nullopt);
+  EXPECT_EQ(fused_qkv_hf_names("blk.1.attn_qkv.scale"), std::nullopt);
+  const auto k = fused_qkv_part("model.layers.3.self_attn.k_proj.weight");
+  ASSERT_TRUE(k.has_value());
+  EXPECT_EQ(k->gguf_name, "blk.3.attn_qkv.weight");
+  EXPECT_EQ(k->index, 1);
+  EXPECT_EQ(fused_qkv_part("model.layers.3.self_attn.v_proj.bias")->index, 2);
+  EXPECT_EQ(fused_qkv_part("model.layers.3.self_attn.q_proj.weight")->gguf_name, "blk.3.attn_qkv.weight");
+  EXPECT_FALSE(fused_qkv_part("model.layers.3.self_attn.o_proj.weight").has_value());
+  EXPECT_FALSE(fused_qkv_part("model.layers.3.mlp.up_proj.weight").has_value());
 }
 
 TEST(RopePermutation, HeadOfEightRowsFollowsTheConverterRule) {

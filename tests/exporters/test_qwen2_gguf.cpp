@@ -209,11 +209,11 @@ TEST(Qwen2Gguf, ErrorsNameFileKeyAndByte) {
   EXPECT_EQ(read_error_of(file, g.tensor_bytes), "gguf model: bad.gguf: key qwen2.embedding_length: missing");
   // A tensor error gives the byte its data start at.
   file = g.file;
-  file.tensors[3].name = "blk.0.attn_qkv.weight";
+  file.tensors[3].name = "blk.0.attn_output.bias";
   const std::vector<std::byte> bytes = serialize_gguf(file, spans);
   const GgufReader reader(bytes, "bad.gguf");
   EXPECT_EQ(read_error_of(file, g.tensor_bytes),
-            "gguf model: bad.gguf: tensor 'blk.0.attn_qkv.weight' at byte " +
+            "gguf model: bad.gguf: tensor 'blk.0.attn_output.bias' at byte " +
                 std::to_string(reader.data_start() + reader.file().tensors[3].offset) +
                 ": has no Llama counterpart (docs/gguf.md §3, §13)");
 }

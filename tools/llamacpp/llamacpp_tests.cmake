@@ -59,6 +59,25 @@ function(qforge_add_llamacpp_tests)
                    quantize ${CMAKE_BINARY_DIR}/llamacpp-tools/build/bin/llama-quantize)
   set_tests_properties(peer.llama_quantize_rope_scaling PROPERTIES LABELS "llamacpp" TIMEOUT ${rope_timeout} SKIP_RETURN_CODE 77
                        FAIL_REGULAR_EXPRESSION "FAILED " PASS_REGULAR_EXPRESSION "rope scaling: 8 passed, 0 failed")
+  # Fused attn_qkv files (docs/gguf.md §3), fused by llama.cpp's gguf-py (skipped, 77, without it or llama-quantize).
+  add_executable(qforge_fused_qkv_llama ${PROJECT_SOURCE_DIR}/tools/llamacpp/fused_qkv_llama.cpp)
+  target_link_libraries(qforge_fused_qkv_llama PRIVATE qforge_exporters)
+  set(gguf_py ${CMAKE_BINARY_DIR}/llamacpp-tools/src/gguf-py)
+  add_test(NAME peer.llamacpp_fused_qkv
+           COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/fused_qkv.sh $<TARGET_FILE:qforge> $<TARGET_FILE:qforge_fused_qkv_llama>
+                   agreement ${gguf_py})
+  set_tests_properties(peer.llamacpp_fused_qkv PROPERTIES LABELS "llamacpp" TIMEOUT ${rope_timeout} SKIP_RETURN_CODE 77
+                       FAIL_REGULAR_EXPRESSION "FAILED " PASS_REGULAR_EXPRESSION "fused qkv: [0-9]+ passed, 0 failed")
+  add_test(NAME peer.qlora_fused_qkv
+           COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/fused_qkv.sh $<TARGET_FILE:qforge> $<TARGET_FILE:qforge_fused_qkv_llama>
+                   qlora ${gguf_py})
+  set_tests_properties(peer.qlora_fused_qkv PROPERTIES LABELS "llamacpp" TIMEOUT ${rope_timeout} SKIP_RETURN_CODE 77
+                       FAIL_REGULAR_EXPRESSION "FAILED " PASS_REGULAR_EXPRESSION "fused qkv: [0-9]+ passed, 0 failed")
+  add_test(NAME peer.llama_quantize_fused_qkv
+           COMMAND bash ${PROJECT_SOURCE_DIR}/tools/llamacpp/fused_qkv.sh $<TARGET_FILE:qforge> $<TARGET_FILE:qforge_fused_qkv_llama>
+                   quantize ${gguf_py} ${CMAKE_BINARY_DIR}/llamacpp-tools/build/bin/llama-quantize)
+  set_tests_properties(peer.llama_quantize_fused_qkv PROPERTIES LABELS "llamacpp" TIMEOUT ${rope_timeout} SKIP_RETURN_CODE 77
+                       FAIL_REGULAR_EXPRESSION "FAILED " PASS_REGULAR_EXPRESSION "fused qkv: [0-9]+ passed, 0 failed")
   # The vocab-file test also runs under "unit" (it clones the bundle itself, or skips); here it is
   # labelled llamacpp too, so `ctest -L llamacpp` covers every check against llama.cpp's own files.
   add_test(NAME peer.llamacpp_vocab_files COMMAND exporters_test_llamacpp_vocab_files)
