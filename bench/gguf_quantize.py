@@ -12,7 +12,8 @@ llama-imatrix on the fortunes text, then per type (Q4_K_M, IQ4_NL, Q8_0):
 Prints `gguf_quantize TYPE qforge_mb_s=... llama_mb_s=... ratio=... rmse_ratio=... wrmse_ratio=...
 identical=0|1 bytes=...`, the ratios being max over tensors of qforge/llama among tensors both tools gave
 the same type; identical=1 when both files (without and with the imatrix) are byte-identical. --types
-takes any file type of qforge's table (`qforge quantize-gguf --help`).
+takes any file type of qforge's table (`qforge quantize-gguf --help`) or `all`; the presets that need an
+importance matrix are timed with it (rmse_ratio=0: no plain file exists).
 """
 import argparse
 import filecmp
@@ -79,6 +80,13 @@ def worst_ratio(ours, theirs, column):
     return worst, worst_name, differing
 
 
+def file_types_of(help_text):
+    """The quantized file types of `qforge quantize-gguf --help` (the table's list), floats left out."""
+    line = next(l for l in help_text.splitlines() if "File type:" in l)
+    types = [t.strip() for t in line.split("File type:")[1].split(",")]
+    return [t for t in types if t not in ("F32", "F16", "BF16")]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build", default="build")
@@ -103,24 +111,36 @@ def main():
     mb = os.path.getsize(f32) / 1e6
     print(f"gguf_quantize input {f32}: {mb:.0f} MB F32, {args.threads} threads, median of {args.repeats}")
     env_threads = str(args.threads)
-    for ggml_type in args.types.split(","):
+    types = args.types.split(",")
+    if types == ["all"]:
+        help_text = run([qforge, "quantize-gguf", "--help"], capture_output=True, text=True).stdout
+        types = file_types_of(help_text)
+    for ggml_type in types:
         ours_out = os.path.join(work, f"qforge-{ggml_type}.gguf")
         theirs_out = os.path.join(work, f"llama-{ggml_type}.gguf")
         ours_cmd = [qforge, "quantize-gguf", f32, ours_out, ggml_type, "--threads", env_threads]
         theirs_cmd = [quantize, f32, theirs_out, ggml_type, env_threads]
+        ours_imatrix_cmd = ours_cmd + ["--imatrix", imatrix]
+        theirs_imatrix_cmd = theirs_cmd[:1] + ["--imatrix", imatrix] + theirs_cmd[1:]
+        # Presets llama-quantize refuses without an importance matrix (IQ2_*, IQ1_*, IQ3_XXS, IQ3_XS, Q2_K_S)
+        # are timed with it; both tools must refuse alike, which `peer.llama_quantize_presets` checks.
+        needs_imatrix = run(ours_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False).returncode != 0
+        timed_ours, timed_theirs = (ours_imatrix_cmd, theirs_imatrix_cmd) if needs_imatrix else (ours_cmd, theirs_cmd)
         ours_t, theirs_t = [], []
         for _ in range(args.repeats):  # alternate so both see the same machine load
-            ours_t.append(timed(ours_cmd))
-            theirs_t.append(timed(theirs_cmd))
+            ours_t.append(timed(timed_ours))
+            theirs_t.append(timed(timed_theirs))
         ours_mb_s, theirs_mb_s = mb / statistics.median(ours_t), mb / statistics.median(theirs_t)
-        print(f"  {ggml_type} times qforge={['%.2f' % t for t in ours_t]} llama={['%.2f' % t for t in theirs_t]}",
-              flush=True)
-        rmse_ratio, rmse_name, differing = worst_ratio(tensor_errors(error_tool, f32, ours_out),
-                                                       tensor_errors(error_tool, f32, theirs_out), 0)
-        identical = filecmp.cmp(ours_out, theirs_out, shallow=False)
-        run(ours_cmd + ["--imatrix", imatrix], stdout=subprocess.DEVNULL)
-        run(theirs_cmd[:1] + ["--imatrix", imatrix] + theirs_cmd[1:], stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
+        print(f"  {ggml_type} times{' (imatrix)' if needs_imatrix else ''} qforge={['%.2f' % t for t in ours_t]} "
+              f"llama={['%.2f' % t for t in theirs_t]}", flush=True)
+        rmse_ratio, rmse_name, differing = 0.0, "-", []
+        identical = True
+        if not needs_imatrix:
+            rmse_ratio, rmse_name, differing = worst_ratio(tensor_errors(error_tool, f32, ours_out),
+                                                           tensor_errors(error_tool, f32, theirs_out), 0)
+            identical = filecmp.cmp(ours_out, theirs_out, shallow=False)
+            run(ours_imatrix_cmd, stdout=subprocess.DEVNULL)
+            run(theirs_imatrix_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         identical = identical and filecmp.cmp(ours_out, theirs_out, shallow=False)  # same imatrix path: same keys
         wrmse_ratio, wrmse_name, wdiffering = worst_ratio(tensor_errors(error_tool, f32, ours_out, imatrix),
                                                           tensor_errors(error_tool, f32, theirs_out, imatrix), 1)

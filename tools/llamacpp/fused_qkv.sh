@@ -2,7 +2,9 @@
 # GGUF files with fused blk.N.attn_qkv tensors (convert_hf_to_gguf.py --fuse-qkv; docs/gguf.md §3), label llamacpp.
 # fused_qkv_llama writes a random tiny llama and a qwen2 with q/k/v biases (F32, qforge's export); fuse_qkv.py
 # (llama.cpp's gguf-py) fuses them as the converter would.
-# GGUF_PY is llama.cpp's gguf-py folder (BUILD/llamacpp-tools/src/gguf-py, fetched by `make bench`); exit 77 without it.
+# GGUF_PY is llama.cpp's gguf-py folder (BUILD/llamacpp-tools/src/gguf-py, fetched by `make bench`); without it,
+# gguf-py is checked out of the node-llama-cpp bundle into the work folder, and without the bundle the test
+# fails (a missing peer must not read as a pass, issue 19).
 #   fused_qkv.sh QFORGE FUSED_QKV_LLAMA agreement GGUF_PY
 #       fused_agreement.py: qforge reads each fused file (F32, Q8_0, Q4_K_M; qwen2 also with separate biases) to
 #       exactly the probabilities of its unfused twin, llama.cpp agrees with qforge on it, and llama.cpp on rows fused
@@ -16,12 +18,18 @@
 set -euo pipefail
 qforge="$(realpath "$1")"; tool="$(realpath "$2")"; mode="$3"; gguf_py="$4"; llama_quantize="${5:-}"
 peer="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-if [ ! -d "$gguf_py/gguf" ]; then echo "llama.cpp's gguf-py not found ($gguf_py; make bench fetches it): skipped"; exit 77; fi
 if [ "$mode" = quantize ] && [ ! -x "$llama_quantize" ]; then
   echo "llama-quantize not built ($llama_quantize; make bench builds it): skipped"; exit 77
 fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+if [ ! -d "$gguf_py/gguf" ]; then
+  bundle="$peer/node_modules/node-llama-cpp/llama/gitRelease.bundle"
+  [ -f "$bundle" ] || { echo "FAILED no gguf-py ($gguf_py) and no $bundle (run scripts/setup_node.sh)"; exit 1; }
+  git clone -q --no-checkout "$bundle" "$work/llama.cpp" 2>/dev/null && git -C "$work/llama.cpp" checkout -q HEAD -- gguf-py ||
+    { echo "FAILED could not check gguf-py out of $bundle"; exit 1; }
+  gguf_py="$work/llama.cpp/gguf-py"
+fi
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 fuse() { PYTHONPATH="$gguf_py" /usr/bin/python3 "$peer/fuse_qkv.py" "$@" > /dev/null; }
 "$tool" "$work"
