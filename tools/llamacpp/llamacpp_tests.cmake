@@ -82,8 +82,7 @@ function(qforge_add_llamacpp_tests)
   # labelled llamacpp too, so `ctest -L llamacpp` covers every check against llama.cpp's own files.
   add_test(NAME peer.llamacpp_vocab_files COMMAND exporters_test_llamacpp_vocab_files)
   set_tests_properties(peer.llamacpp_vocab_files PROPERTIES LABELS "llamacpp")
-  # The pre-tokenizers of issue 18 against llama.cpp's tokenizer (node-llama-cpp) on the fortunes corpus.
-  add_test(NAME peer.llamacpp_pre_tokenizers COMMAND exporters_test_llamacpp_pretok_agreement)
-  set_tests_properties(peer.llamacpp_pre_tokenizers PROPERTIES LABELS "llamacpp")
+  # The pre-tokenizers against llama.cpp's tokenizer: exporters.test_llamacpp_pretok_agreement, labelled
+  # llamacpp in tests/CMakeLists.txt (one run, not a second copy here).
 endfunction()
 cmake_language(DEFER DIRECTORY ${PROJECT_SOURCE_DIR} CALL qforge_add_llamacpp_tests)
