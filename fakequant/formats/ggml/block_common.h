@@ -98,6 +98,15 @@ void for_each_weighted_block32(const float* x, const float* importance, int64_t 
 inline float weight_or_square(const float* weights, const float* x, int i) { return weights ? weights[i] : x[i] * x[i]; }
 
 inline uint16_t to_f16(float value) { return encode_fp16(value); }
+
+// The ternary types' super-block scale (TQ1_0, TQ2_0; quantize_row_tq*_0_ref): d = max |x| over 256 values,
+// stored as f16; returns 1/d (0 for an all-zero block) for rounding x·(1/d).
+inline float ternary_block_scale(const float* x, uint16_t& d) {
+  float amax = 0;
+  for (int j = 0; j < 256; ++j) amax = std::fmax(amax, std::fabs(x[j]));
+  d = to_f16(amax);
+  return amax ? 1.0f / amax : 0.0f;
+}
 inline float from_f16(uint16_t code) { return decode_fp16(code); }
 
 // Rows must hold whole blocks: a GGUF tensor's ne0 is a multiple of the block size (docs/gguf.md §1).

@@ -32,10 +32,7 @@ int unpack_trit(uint8_t byte, int n) {
 void quantize_row_tq1_0_ref(const float* x, block_tq1_0* y, int64_t k, const float* /*importance*/) {
   const int64_t nb = checked_block_count("quantize_row_tq1_0", k, 256);
   for (int64_t i = 0; i < nb; ++i, x += 256) {
-    float amax = 0;
-    for (int j = 0; j < 256; ++j) amax = std::fmax(amax, std::fabs(x[j]));
-    const float id = amax ? 1.0f / amax : 0.0f;
-    y[i].d = to_f16(amax);
+    const float id = ternary_block_scale(x, y[i].d);
     for (int m = 0; m < 32; ++m) y[i].qs[m] = pack_trits(x + m, 32, 5, id);
     for (int m = 0; m < 16; ++m) y[i].qs[32 + m] = pack_trits(x + 160 + m, 16, 5, id);
     for (int m = 0; m < 4; ++m) y[i].qh[m] = pack_trits(x + 240 + m, 4, 4, id);
@@ -67,10 +64,7 @@ void quantize_row_tq1_0(const float* x, block_tq1_0* y, int64_t k, const float* 
 #if defined(__AVX512F__)
   const int64_t nb = checked_block_count("quantize_row_tq1_0", k, 256);
   for (int64_t i = 0; i < nb; ++i, x += 256) {
-    float amax = 0;
-    for (int j = 0; j < 256; ++j) amax = std::fmax(amax, std::fabs(x[j]));
-    const float id = amax ? 1.0f / amax : 0.0f;
-    y[i].d = to_f16(amax);
+    const float id = ternary_block_scale(x, y[i].d);
     const __m512 vid = _mm512_set1_ps(id);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(y[i].qs), pack_trits16(x, 32, vid));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(y[i].qs + 16), pack_trits16(x + 16, 32, vid));

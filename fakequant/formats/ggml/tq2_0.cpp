@@ -13,10 +13,7 @@ namespace qforge::fakequant::ggml {
 void quantize_row_tq2_0_ref(const float* x, block_tq2_0* y, int64_t k, const float* /*importance*/) {
   const int64_t nb = checked_block_count("quantize_row_tq2_0", k, 256);
   for (int64_t i = 0; i < nb; ++i, x += 256) {
-    float amax = 0;
-    for (int j = 0; j < 256; ++j) amax = std::fmax(amax, std::fabs(x[j]));
-    const float id = amax ? 1.0f / amax : 0.0f;
-    y[i].d = to_f16(amax);
+    const float id = ternary_block_scale(x, y[i].d);
     for (int g = 0; g < 2; ++g) {
       for (int m = 0; m < 32; ++m) {
         int q = 0;
@@ -33,10 +30,7 @@ void quantize_row_tq2_0(const float* x, block_tq2_0* y, int64_t k, const float* 
 #if defined(__AVX512F__)
   const int64_t nb = checked_block_count("quantize_row_tq2_0", k, 256);
   for (int64_t i = 0; i < nb; ++i, x += 256) {
-    float amax = 0;
-    for (int j = 0; j < 256; ++j) amax = std::fmax(amax, std::fabs(x[j]));
-    const __m512 id = _mm512_set1_ps(amax ? 1.0f / amax : 0.0f);
-    y[i].d = to_f16(amax);
+    const __m512 id = _mm512_set1_ps(ternary_block_scale(x, y[i].d));
     for (int g = 0; g < 2; ++g) {
       for (int m = 0; m < 32; m += 16) {
         __m512i q = _mm512_setzero_si512();
