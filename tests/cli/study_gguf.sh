@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The study's GGUF rows (trainers/study/gguf_cells.h) on a tiny char-Llama (1 layer, dim 256 so Q3_K_M
 # uses real Q3_K/Q4_K/Q5_K/Q6_K super-blocks, 5% of the fortunes corpus, 20 float steps, 3 QAT steps):
-# gguf:Q3_K_M with ptq, ptq:imatrix, qat and qat:imatrix, and ptq@gguf:Q2_K_S, which llama-quantize
-# refuses without an imatrix. Asserts: every row of results.csv, one model.gguf per cell, the QAT cells'
-# files equal their trained forward bit for bit (the study checks each and says how many weights), the
-# imatrix changes the PTQ file, the qat:imatrix run folder holds its imatrix copy, the file's loss is the
-# trained forward's, the refused cell is in report.md.
+# gguf:Q3_K_M with ptq, ptq:imatrix, qat and qat:imatrix over seeds 1 and 2, ptq@gguf:Q2_K_S, which
+# llama-quantize refuses without an imatrix, and qat@gguf:IQ2_XS, which QAT refuses without one (for each
+# seed). Asserts: every row of results.csv, one model.gguf per cell, the QAT cells' files equal their
+# trained forward bit for bit (the study checks each and says how many weights), the imatrix changes the
+# PTQ file, the qat:imatrix run folder holds its imatrix copy, the file's loss is the trained forward's,
+# the refused cells are in report.md, each once.
 #   study_gguf.sh QFORGE CONFIG
 set -euo pipefail
 qforge=$1 config=$2
@@ -18,12 +19,15 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
   --set base.trainer.eval_batches=2 --set base.trainer.checkpoint_every=0 --set base.schedule.warmup_steps=2 \
   --set qat_trainer.steps=3 --set qat_trainer.eval_batches=2 --set qat_trainer.checkpoint_every=0 \
   --set qat_trainer.log_every=1 --set qat_schedule.warmup_steps=1 --set imatrix_chunks=8 --set weight_schemes=gguf:Q3_K_M \
-  --set methods=ptq,ptq:imatrix,qat,qat:imatrix,ptq@gguf:Q2_K_S > "$out/log.txt"
+  --set methods=ptq,ptq:imatrix,qat,qat:imatrix,ptq@gguf:Q2_K_S,qat@gguf:IQ2_XS --set seeds=1,2 > "$out/log.txt"
 grep -E '^study:' "$out/log.txt"
 exact=$(grep -c "weights equal the trained forward's bit for bit" "$out/log.txt" || true)
-[ "$exact" = 2 ] || { echo "expected 2 QAT cells checked bit for bit, got $exact"; exit 1; }
+[ "$exact" = 4 ] || { echo "expected 4 QAT cells (2 seeds) checked bit for bit, got $exact"; exit 1; }
 grep -q "^## Refused cells" "$out/report.md" || { echo "report.md has no refused cells section"; exit 1; }
 grep -q "ptq gguf:Q2_K_S: .*needs an importance matrix" "$out/report.md" || { echo "Q2_K_S ptq is not reported as refused"; exit 1; }
+# QAT at IQ2_XS without an imatrix is refused for each seed, and listed once.
+refused_qat=$(grep -c "^- qat gguf:IQ2_XS: .*needs an importance matrix" "$out/report.md" || true)
+[ "$refused_qat" = 1 ] || { echo "expected the refused qat IQ2_XS cell listed once in report.md, got $refused_qat"; exit 1; }
 /usr/bin/python3 - "$out" <<'PY'
 import csv, os, re, sys
 out = sys.argv[1]
@@ -47,6 +51,6 @@ assert os.path.exists(os.path.join(cells[("qat:imatrix", "gguf:Q3_K_M")]["run_di
 assert not os.path.exists(os.path.join(cells[("qat", "gguf:Q3_K_M")]["run_dir"], "imatrix.gguf"))
 log = open(os.path.join(out, "log.txt")).read()
 pairs = re.findall(r"trained forward val_loss=([0-9.]+), its file ([0-9.]+)", log)
-assert len(pairs) == 2 and all(abs(float(a) - float(b)) <= 2e-6 for a, b in pairs), pairs
+assert len(pairs) == 4 and all(abs(float(a) - float(b)) <= 2e-6 for a, b in pairs), pairs
 print("study gguf checks passed")
 PY

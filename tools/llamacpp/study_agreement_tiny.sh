@@ -16,6 +16,6 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
   --set base.trainer.steps=20 --set base.trainer.eval_batches=2 --set base.trainer.checkpoint_every=0 \
   --set base.schedule.warmup_steps=2 --set qat_trainer.steps=3 --set qat_trainer.eval_batches=2 \
   --set qat_trainer.checkpoint_every=0 --set qat_schedule.warmup_steps=1 --set imatrix_chunks=8 \
-  --set weight_schemes=gguf:Q3_K_M,gguf:Q4_K_M | grep -E '^study: (ptq|qat)'
+  --set weight_schemes=gguf:Q3_K_M,gguf:Q4_K_M --set seeds=1 | grep -E '^study: (ptq|qat)'
 bash "$peer/study_agreement.sh" "$qforge" "$out"
 test "$(grep -c '^gguf:' "$out/llamacpp_agreement.csv")" = 8 || { echo "FAILED expected 8 files in llamacpp_agreement.csv"; exit 1; }

@@ -229,6 +229,7 @@ void StudyRunner::gguf_cell(const StudyMethod& method, const std::string& scheme
   const std::string imatrix = method.importance ? study_imatrix() : "";
   GgufCellResult cell;
   RunResult trained;
+  std::string refusal;
   const double seconds = timed([&] {
     try {
       if (method.qat.empty()) {
@@ -243,10 +244,12 @@ void StudyRunner::gguf_cell(const StudyMethod& method, const std::string& scheme
     } catch (const std::invalid_argument& e) {
       // llama-quantize's refusal (the exporter's check_imatrix, or the codec in the QAT forward): a cell, not a crash.
       if (std::string(e.what()).find("needs an importance matrix") == std::string::npos) throw;
-      refused.push_back(method.label + " " + scheme + ": " + e.what());
+      refusal = method.label + " " + scheme + ": " + e.what();
     }
   });
-  std::printf("study: %s\n", cell.wrote.empty() ? ("refused: " + refused.back()).c_str() : cell.wrote.c_str());
+  // A refusal does not depend on the seed: report.md lists it once.
+  if (!refusal.empty() && std::find(refused.begin(), refused.end(), refusal) == refused.end()) refused.push_back(refusal);
+  std::printf("study: %s\n", cell.wrote.empty() ? ("refused: " + refusal).c_str() : cell.wrote.c_str());
   if (cell.wrote.empty()) return;
   if (!method.qat.empty()) std::printf("study: trained forward val_loss=%.6f, its file %.6f\n", trained.val_loss, cell.run.val_loss);
   add(cell.run, scheme, method.label, "", cell.bits_per_weight, seconds, dir, seed);
